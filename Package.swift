@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Targets, from the bottom up (imports only point down this list):
+///
+///     CZeroMQ      libzmq as a system library (pkg-config libzmq, apt libzmq3-dev)
+///     ZeroMQ       a thin Swift wrapper over libzmq; knows nothing of PBT
+///     PBTCore      pure logic: spaces, explore, exploit, the selector's state machine
+///     PBTConfig    the experiment file: YAML, validation, errors that name the field
+///     PBTWire      the versioned binary protocol between stages, and events as JSON
+///     PBTStore     the run directory and the content-addressed checkpoint store
+///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
+///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
+///     pbt          the executable: argument parsing and composition only
+let package = Package(
+    name: "pbt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pbt", targets: ["pbt"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libzmq from the system: apt-get install libzmq3-dev. No `pkgConfig:` on purpose:
+        // Debian's libzmq.pc adds `-isystem` flags that SwiftPM refuses with a warning on every
+        // build, and zmq.h is in /usr/include, where the module map finds it without flags.
+        .systemLibrary(
+            name: "CZeroMQ",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "PBTCore"),
+        .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "PBTWire", dependencies: ["PBTCore"]),
+        .target(name: "PBTStore", dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "PBTWorkloads", dependencies: ["PBTCore", "PBTConfig", "PBTStore"]),
+        .target(
+            name: "PBTStages",
+            dependencies: [
+                "ZeroMQ", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "pbt",
+            dependencies: [
+                "PBTStages", "PBTConfig", "PBTCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "PBTCoreTests", dependencies: ["PBTCore"]),
+        .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig"]),
+        .testTarget(name: "PBTWireTests", dependencies: ["PBTWire"]),
+        .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore"]),
+        .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "ZeroMQ", "PBTWire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

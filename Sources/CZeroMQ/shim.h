@@ -1,0 +1,4 @@
+#ifndef PBT_CZEROMQ_SHIM_H
+#define PBT_CZEROMQ_SHIM_H
+#include <zmq.h>
+#endif

@@ -1,0 +1,175 @@
+/// How a member that exploited changes the hyperparameters it copied.
+///
+/// For each hyperparameter, with probability `resampleProbability` a fresh value is drawn
+/// from its domain; otherwise it is moved:
+///
+/// - `perturb`: reals and integers are multiplied by one of `factors` (paper: 0.8 or 1.2);
+/// - `noise`: reals and integers get Gaussian noise whose standard deviation is `std` times
+///   the domain's width (on the log scale for log-uniform domains);
+///
+/// and choices move to a neighbouring option. Values stay inside their domains (reflected
+/// off a bound, then clamped), and an integer always moves by at least one.
+public enum ExploreStrategy: Sendable, Hashable {
+    case none
+    case perturb(factors: [Double], resampleProbability: Double)
+    case noise(std: Double, resampleProbability: Double)
+
+    /// The paper's defaults: ×0.8 or ×1.2, resample with probability 0.25.
+    public static let defaultPerturb = ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0.25)
+
+    /// The name used in experiment files and events.
+    public var name: String {
+        switch self {
+        case .none: "none"
+        case .perturb: "perturb"
+        case .noise: "noise"
+        }
+    }
+
+    var resampleProbability: Double {
+        switch self {
+        case .none: 0
+        case .perturb(_, let p), .noise(_, let p): p
+        }
+    }
+
+    /// Explores `hyperparameters` inside `space`. Names not in the space are kept as they are.
+    public func explore(
+        _ hyperparameters: Hyperparameters,
+        in space: SearchSpace,
+        using random: inout some RandomNumberGenerator
+    ) -> ExploreOutcome {
+        var result = hyperparameters
+        var changes: [String: ExploreChange] = [:]
+        guard self != .none else { return ExploreOutcome(hyperparameters: result, changes: changes) }
+        for parameter in space.parameters {
+            let old = hyperparameters[parameter.name] ?? parameter.domain.sample(using: &random)
+            let change: ExploreChange
+            if resampleProbability > 0 && Double.random(in: 0..<1, using: &random) < resampleProbability {
+                change = ExploreChange(from: old, to: parameter.domain.sample(using: &random), how: .resampled)
+            } else {
+                change = move(old, in: parameter.domain, using: &random)
+            }
+            result[parameter.name] = change.to
+            changes[parameter.name] = change
+        }
+        return ExploreOutcome(hyperparameters: result, changes: changes)
+    }
+
+    private func move(
+        _ value: HyperparameterValue,
+        in domain: Domain,
+        using random: inout some RandomNumberGenerator
+    ) -> ExploreChange {
+        switch domain {
+        case .uniform(let low, let high):
+            let x = value.number ?? low
+            switch self {
+            case .perturb(let factors, _):
+                let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
+                let y = Domain.fold(x * factor, low: low, high: high)
+                return ExploreChange(from: value, to: .real(y), how: .scaled(factor))
+            default:
+                let delta = random.nextGaussian() * std * (high - low)
+                let y = Domain.fold(x + delta, low: low, high: high)
+                return ExploreChange(from: value, to: .real(y), how: .noised(y - x))
+            }
+        case .logUniform(let low, let high):
+            let x = value.number ?? low
+            switch self {
+            case .perturb(let factors, _):
+                let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
+                let y = Domain.fold(x * factor, low: low, high: high)
+                return ExploreChange(from: value, to: .real(y), how: .scaled(factor))
+            default:
+                let delta = random.nextGaussian() * std * (log(high) - log(low))
+                let y = exp(Domain.fold(log(max(x, low)) + delta, low: log(low), high: log(high)))
+                return ExploreChange(from: value, to: .real(min(max(y, low), high)), how: .noised(y - x))
+            }
+        case .integer(let low, let high):
+            let i: Int
+            if case .integer(let v) = value { i = v } else { i = Int((value.number ?? Double(low)).rounded()) }
+            var target: Int
+            var direction: Int
+            var how: ExploreChange.How
+            switch self {
+            case .perturb(let factors, _):
+                let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
+                target = Int((Double(i) * factor).rounded())
+                direction = factor >= 1 ? 1 : -1
+                how = .scaled(factor)
+            default:
+                let delta = random.nextGaussian() * std * Double(high - low)
+                target = i + Int(delta.rounded())
+                direction = delta >= 0 ? 1 : -1
+                how = .noised(0)
+            }
+            if target == i { target = i + direction }
+            if target > high { target = max(low, high - (target - high)) }
+            if target < low { target = min(high, low + (low - target)) }
+            if target == i { target = i - direction }  // at a bound: move the other way
+            target = min(max(target, low), high)
+            if case .noised = how { how = .noised(Double(target - i)) }
+            return ExploreChange(from: value, to: .integer(target), how: how)
+        case .choice(let options):
+            let index = options.firstIndex(of: value) ?? 0
+            guard options.count > 1 else { return ExploreChange(from: value, to: options[0], how: .shifted(0)) }
+            var step = Bool.random(using: &random) ? 1 : -1
+            if index + step < 0 || index + step >= options.count { step = -step }
+            return ExploreChange(from: value, to: options[index + step], how: .shifted(step))
+        }
+    }
+
+    private var std: Double {
+        if case .noise(let std, _) = self { return std }
+        return 0
+    }
+}
+
+/// The result of exploring: the new hyperparameters, and what happened to each one.
+public struct ExploreOutcome: Sendable, Hashable {
+    public let hyperparameters: Hyperparameters
+    public let changes: [String: ExploreChange]
+}
+
+/// What explore did to one hyperparameter, for the event stream and the report.
+public struct ExploreChange: Sendable, Hashable, CustomStringConvertible {
+    public enum How: Sendable, Hashable {
+        /// Multiplied by this factor.
+        case scaled(Double)
+        /// Moved by this amount of Gaussian noise (after folding into the domain).
+        case noised(Double)
+        /// Moved this many options along an ordered choice (negative: left).
+        case shifted(Int)
+        /// Drawn again from the domain.
+        case resampled
+    }
+
+    public let from: HyperparameterValue
+    public let to: HyperparameterValue
+    public let how: How
+
+    public init(from: HyperparameterValue, to: HyperparameterValue, how: How) {
+        self.from = from
+        self.to = to
+        self.how = how
+    }
+
+    /// A short phrase: `×1.2`, `+0.0431`, `shift right`, `resampled`.
+    public var operation: String {
+        switch how {
+        case .scaled(let factor): "×" + HyperparameterValue.format(factor)
+        case .noised(let delta): (delta >= 0 ? "+" : "") + HyperparameterValue.format(delta)
+        case .shifted(let by): by > 0 ? "shift right" : by < 0 ? "shift left" : "kept"
+        case .resampled: "resampled"
+        }
+    }
+
+    public var description: String { "\(from) --(\(operation))--> \(to)" }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,93 @@
+/// A fact the selector publishes on the event stream and records in the run's event log.
+///
+/// Each case has a topic (`member.scored`, `trainer.joined`, …): the first frame on the
+/// stream, so subscribers filter by prefix. The JSON form of each is in PBTWire.
+public enum PBTEvent: Sendable, Hashable {
+    case experimentStarted(name: String, population: Int, hyperparameters: [String])
+    case workerJoined(role: WorkerRole, worker: String)
+    case workerLeft(role: WorkerRole, worker: String, reason: String)
+    case memberAssigned(member: Int, version: Int, role: WorkerRole, worker: String, step: Int)
+    case memberTrained(MemberTrained)
+    case memberScored(member: Int, version: Int, step: Int, score: Double, evaluator: String)
+    case memberDecided(member: Int, step: Int, decision: ExploitDecision, cohort: Int, rank: Int?)
+    case memberExploited(MemberExploited)
+    case memberFinished(member: Int, step: Int, score: Double?)
+    case memberFailed(member: Int, version: Int, reason: String, givenUp: Bool)
+    case leaseExpired(member: Int, version: Int, role: WorkerRole, worker: String)
+    case resultDropped(member: Int, version: Int, worker: String, reason: String)
+    case progress(Progress)
+    case experimentFinished(reason: FinishReason, best: Int?, score: Double?, steps: Int, seconds: Double)
+
+    /// The event's topic: the first frame on the stream.
+    public var topic: String {
+        switch self {
+        case .experimentStarted: "experiment.started"
+        case .workerJoined(let role, _): "\(role).joined"
+        case .workerLeft(let role, _, _): "\(role).left"
+        case .memberAssigned: "member.assigned"
+        case .memberTrained: "member.trained"
+        case .memberScored: "member.scored"
+        case .memberDecided: "member.decided"
+        case .memberExploited: "member.exploited"
+        case .memberFinished: "member.finished"
+        case .memberFailed: "member.failed"
+        case .leaseExpired: "lease.expired"
+        case .resultDropped: "result.dropped"
+        case .progress: "experiment.progress"
+        case .experimentFinished: "experiment.finished"
+        }
+    }
+
+    /// A trainer's step range for a member.
+    public struct MemberTrained: Sendable, Hashable {
+        public var member: Int
+        public var version: Int
+        public var trainer: String
+        public var fromStep: Int
+        public var step: Int
+        public var seconds: Double
+        public var checkpoint: String
+        public var hyperparameters: Hyperparameters
+        public var metrics: [String: Double]
+        public var interrupted: Bool
+    }
+
+    /// A member copied `donor`'s weights at `step` and explored the hyperparameters.
+    public struct MemberExploited: Sendable, Hashable {
+        public var member: Int
+        public var donor: Int
+        public var step: Int
+        public var checkpoint: String
+        /// The member's own hyperparameters before it exploited.
+        public var old: Hyperparameters
+        /// The donor's hyperparameters, which the member copied.
+        public var copied: Hyperparameters
+        /// What it trains with from now on (after explore).
+        public var new: Hyperparameters
+        public var changes: [String: ExploreChange]
+    }
+
+    /// A periodic summary of where the experiment stands.
+    public struct Progress: Sendable, Hashable {
+        public var seconds: Double
+        public var steps: Int
+        public var stepsPerSecond: Double
+        public var bestMember: Int?
+        public var bestScore: Double?
+        public var trainers: Int
+        public var busyTrainers: Int
+        public var membersFinished: Int
+        public var population: Int
+        public var exploits: Int
+    }
+}
+
+/// Why an experiment ended.
+public enum FinishReason: String, Sendable, Hashable {
+    /// Every member trained its maximum number of steps (or was given up).
+    case maxSteps = "max_steps"
+    /// A member reached the target score.
+    case target = "target_score"
+    /// The wall-clock budget ran out.
+    case timeBudget = "time_budget"
+}

@@ -1,0 +1,571 @@
+/// The selector's brain: the population table, work queues, leases, exploit decisions and
+/// stopping, as a state machine with no I/O.
+///
+/// Each input is one `mutating` method (`start`, `handle(_:from:now:)`, `tick`); each
+/// returns the actions the selector stage then performs (send a command to a worker,
+/// publish an event, finish). Time is a parameter, randomness is derived per decision from
+/// the experiment seed, so the same inputs always give the same actions.
+///
+///     queued(trainer) ──dispatch──▶ leased(trainer) ──trained──▶ queued(evaluator)
+///          ▲                                                        │ dispatch
+///          │ keep / explored                                        ▼
+///     queued(mutator) ◀──exploit── decide ◀──scored── leased(evaluator)
+///                                    │
+///                                    └──▶ finished (max steps) / experiment finished
+///
+/// Every dispatch bumps the member's version; a result must carry the current version
+/// and come from the worker holding the lease, or it is dropped and counted.
+public struct SelectorMachine: Sendable {
+    /// What the selector stage does next.
+    public enum Action: Sendable, Hashable {
+        case send(WorkerID, WorkerCommand)
+        /// Send the experiment to this worker (the stage holds the bytes).
+        case welcome(WorkerID)
+        case publish(PBTEvent)
+        case finish(ExperimentSummary)
+    }
+
+    /// Where a member is in its cycle.
+    public enum Phase: Sendable, Hashable {
+        case queued(WorkerRole)
+        case leased(WorkerRole, worker: WorkerID, deadline: Double)
+        case finished
+        case failed
+    }
+
+    /// One row of the population table.
+    public struct Member: Sendable {
+        public let id: Int
+        public let seed: UInt64
+        public internal(set) var version = 0
+        /// The step the member's checkpoint is at.
+        public internal(set) var step = 0
+        /// The step its current training task ends at.
+        public internal(set) var targetStep = 0
+        public internal(set) var checkpoint: String?
+        public internal(set) var hyperparameters: Hyperparameters
+        /// The latest score of the member's current weights.
+        public internal(set) var score: Double?
+        public internal(set) var phase: Phase = .queued(.trainer)
+        public internal(set) var history: LineageSegment?
+        public internal(set) var exploits = 0
+        public internal(set) var failures = 0
+        var pendingMetrics: [String: Double] = [:]
+        var pendingExploit: (donor: Int, old: Hyperparameters, copied: Hyperparameters)?
+
+        public var isDone: Bool { phase == .finished || phase == .failed }
+    }
+
+    /// What the state machine knows of a connected worker.
+    public struct Worker: Sendable {
+        public let id: WorkerID
+        public internal(set) var role: WorkerRole
+        public internal(set) var name: String
+        public internal(set) var lastSeen: Double
+        /// Tasks sent to this worker so far.
+        public internal(set) var received: Int
+        /// The member it works on, if any.
+        public internal(set) var member: Int?
+    }
+
+    /// A member's state at a step where it was scored: what a member that copies it gets.
+    struct Snapshot: Sendable {
+        let checkpoint: String
+        let hyperparameters: Hyperparameters
+        let history: LineageSegment?
+        let score: Double
+    }
+
+    public let settings: SelectorSettings
+    public let name: String
+    public private(set) var members: [Member]
+    public private(set) var workers: [WorkerID: Worker] = [:]
+    private var idle: [WorkerRole: [WorkerID]] = [:]
+    private var queues: [WorkerRole: FIFOQueue<Int>] = [:]
+    private var leased: Set<Int> = []
+    private var board = ScoreBoard()
+    private var snapshots: [Int: [Int: Snapshot]] = [:]
+    private var startTime: Double?
+    private var trainingOpen = false
+    public private(set) var summary: ExperimentSummary?
+    public private(set) var steps = 0
+    public private(set) var exploits = 0
+    private var best: Standing?
+    private var lastProgressTime = 0.0
+    private var stepsAtLastProgress = 0
+    private var forgottenBelow = 0
+
+    /// A machine for a population whose starting hyperparameters are `initial` (one a member).
+    public init(settings: SelectorSettings, name: String, initial: [Hyperparameters]) {
+        self.settings = settings
+        self.name = name
+        members = initial.enumerated().map { index, hyperparameters in
+            Member(id: index, seed: SplitMix64.derive(settings.seed, UInt64(index)), hyperparameters: hyperparameters)
+        }
+    }
+
+    /// Whether the experiment is over.
+    public var isFinished: Bool { summary != nil }
+
+    /// Workers of `role` that are connected.
+    public func workerCount(_ role: WorkerRole) -> Int {
+        workers.values.reduce(0) { $0 + ($1.role == role ? 1 : 0) }
+    }
+
+    /// Workers of `role` that are working on a member.
+    public func busyCount(_ role: WorkerRole) -> Int {
+        workers.values.reduce(0) { $0 + ($1.role == role && $1.member != nil ? 1 : 0) }
+    }
+
+    // MARK: Inputs
+
+    /// Starts the experiment: every member is queued for its first training steps.
+    public mutating func start(now: Double) -> [Action] {
+        startTime = now
+        lastProgressTime = now
+        var actions: [Action] = [
+            .publish(.experimentStarted(name: name, population: members.count, hyperparameters: members.first?.hyperparameters.names ?? []))
+        ]
+        for index in members.indices {
+            members[index].phase = .queued(.trainer)
+            enqueue(members[index].id, for: .trainer)
+        }
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// Handles one report from a worker.
+    public mutating func handle(_ report: WorkerReport, from worker: WorkerID, now: Double) -> [Action] {
+        var actions: [Action] = []
+        if case .ready = report {} else { workers[worker]?.lastSeen = now }
+        if isFinished {
+            switch report {
+            case .ready, .trained, .scored, .explored, .failed:
+                actions.append(.send(worker, .finished))
+            case .progress, .goodbye:
+                break
+            }
+            return actions
+        }
+        switch report {
+        case .ready(let role, let received, let workerName, let experimentID):
+            ready(worker, role: role, received: received, name: workerName, experimentID: experimentID, now: now, into: &actions)
+        case .progress(let member, let version, _):
+            if let index = leasedIndex(member, version: version, by: worker, role: nil) {
+                if case .leased(let role, let holder, _) = members[index].phase {
+                    members[index].phase = .leased(role, worker: holder, deadline: now + settings.leaseTimeout)
+                }
+            }
+        case .trained(let result):
+            trained(result, from: worker, now: now, into: &actions)
+        case .scored(let result):
+            scored(result, from: worker, now: now, into: &actions)
+        case .explored(let result):
+            explored(result, from: worker, now: now, into: &actions)
+        case .failed(let member, let version, let reason):
+            failed(member: member, version: version, reason: reason, from: worker, now: now, into: &actions)
+        case .goodbye:
+            remove(worker, reason: "goodbye", now: now, into: &actions)
+        }
+        if !isFinished { dispatch(now: now, into: &actions) }
+        return actions
+    }
+
+    /// Handles the passing of time: expired leases, silent workers, the time budget, progress.
+    public mutating func tick(now: Double) -> [Action] {
+        var actions: [Action] = []
+        guard !isFinished, let startTime else { return actions }
+        for index in leased.sorted() {
+            guard case .leased(let role, let holder, let deadline) = members[index].phase, deadline < now else { continue }
+            let workerName = workers[holder]?.name ?? holder.description
+            actions.append(.publish(.leaseExpired(member: index, version: members[index].version, role: role, worker: workerName)))
+            requeue(index, role: role)
+            if workers[holder] != nil {
+                workers[holder]?.member = nil
+                remove(holder, reason: "lease expired", now: now, into: &actions)
+            }
+        }
+        for (id, worker) in workers where worker.member == nil && now - worker.lastSeen > settings.workerTimeout {
+            remove(id, reason: "silent for \(Int(settings.workerTimeout)) s", now: now, into: &actions)
+        }
+        if let budget = settings.stop.timeBudget, now - startTime >= budget {
+            finish(.timeBudget, now: now, into: &actions)
+            return actions
+        }
+        if now - lastProgressTime >= settings.progressInterval {
+            actions.append(.publish(.progress(progress(now: now))))
+            lastProgressTime = now
+            stepsAtLastProgress = steps
+            forgetPassedSteps()
+        }
+        dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// Where the experiment stands now.
+    public func progress(now: Double) -> PBTEvent.Progress {
+        let elapsed = now - (startTime ?? now)
+        let window = now - lastProgressTime
+        return PBTEvent.Progress(
+            seconds: elapsed,
+            steps: steps,
+            stepsPerSecond: window > 0 ? Double(steps - stepsAtLastProgress) / window : 0,
+            bestMember: best?.member,
+            bestScore: best.flatMap { members[$0.member].score },
+            trainers: workerCount(.trainer),
+            busyTrainers: busyCount(.trainer),
+            membersFinished: members.reduce(0) { $0 + ($1.isDone ? 1 : 0) },
+            population: members.count,
+            exploits: exploits
+        )
+    }
+
+    // MARK: Workers
+
+    private mutating func ready(
+        _ id: WorkerID, role: WorkerRole, received: Int, name workerName: String, experimentID: String,
+        now: Double, into actions: inout [Action]
+    ) {
+        guard experimentID == settings.experimentID else {
+            actions.append(.welcome(id))
+            return
+        }
+        if var worker = workers[id], worker.role == role {
+            worker.lastSeen = now
+            workers[id] = worker
+            if received < worker.received { return }  // sent before its latest task arrived
+            if let member = worker.member {
+                // It got the task and is idle without having reported: the task is lost.
+                workers[id]?.member = nil
+                if case .leased(let leasedRole, let holder, _) = members[member].phase, holder == id {
+                    actions.append(.publish(.leaseExpired(member: member, version: members[member].version, role: leasedRole, worker: worker.name)))
+                    requeue(member, role: leasedRole)
+                }
+            }
+            markIdle(id, role: role)
+            return
+        }
+        if workers[id] != nil { remove(id, reason: "changed role", now: now, into: &actions) }
+        workers[id] = Worker(id: id, role: role, name: workerName, lastSeen: now, received: received, member: nil)
+        actions.append(.publish(.workerJoined(role: role, worker: workerName)))
+        markIdle(id, role: role)
+    }
+
+    private mutating func markIdle(_ id: WorkerID, role: WorkerRole) {
+        if !(idle[role]?.contains(id) ?? false) { idle[role, default: []].append(id) }
+    }
+
+    private mutating func remove(_ id: WorkerID, reason: String, now: Double, into actions: inout [Action]) {
+        guard let worker = workers.removeValue(forKey: id) else { return }
+        idle[worker.role]?.removeAll { $0 == id }
+        if let member = worker.member, case .leased(let role, let holder, _) = members[member].phase, holder == id {
+            actions.append(.publish(.leaseExpired(member: member, version: members[member].version, role: role, worker: worker.name)))
+            requeue(member, role: role)
+        }
+        actions.append(.publish(.workerLeft(role: worker.role, worker: worker.name, reason: reason)))
+    }
+
+    /// Finds a member leased to `worker` at `version`, or nil when the report is stale.
+    private func leasedIndex(_ member: Int, version: Int, by worker: WorkerID, role: WorkerRole?) -> Int? {
+        guard members.indices.contains(member), members[member].version == version,
+            case .leased(let leasedRole, let holder, _) = members[member].phase,
+            holder == worker, role == nil || role == leasedRole
+        else { return nil }
+        return member
+    }
+
+    /// Checks a result; when it is not for the current lease, records the drop and returns nil.
+    /// Either way the worker that sent it is idle again.
+    private mutating func accept(
+        _ member: Int, version: Int, from worker: WorkerID, role: WorkerRole, now: Double, into actions: inout [Action]
+    ) -> Int? {
+        if let known = workers[worker], known.role == role {
+            if known.member == member || known.member == nil {
+                workers[worker]?.member = nil
+                markIdle(worker, role: role)
+            }
+        }
+        guard let index = leasedIndex(member, version: version, by: worker, role: role) else {
+            let reason: String
+            if !members.indices.contains(member) {
+                reason = "unknown member"
+            } else if members[member].version != version {
+                reason = "stale version \(version), current \(members[member].version)"
+            } else {
+                reason = "not leased to this \(role)"
+            }
+            actions.append(.publish(.resultDropped(member: member, version: version, worker: workers[worker]?.name ?? worker.description, reason: reason)))
+            return nil
+        }
+        leased.remove(index)
+        return index
+    }
+
+    // MARK: Results
+
+    private mutating func trained(_ result: TrainResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+        guard let index = accept(result.member, version: result.version, from: worker, role: .trainer, now: now, into: &actions) else { return }
+        var member = members[index]
+        guard result.step > member.step, result.step <= member.targetStep else {
+            actions.append(.publish(.resultDropped(
+                member: index, version: result.version, worker: workerName(worker),
+                reason: "step \(result.step) outside \(member.step + 1)...\(member.targetStep)")))
+            requeue(index, role: .trainer)
+            return
+        }
+        let fromStep = member.step
+        member.history = member.history?.extended(by: index, to: result.step, with: member.hyperparameters)
+            ?? LineageSegment(member: index, fromStep: fromStep, toStep: result.step, hyperparameters: member.hyperparameters, previous: nil)
+        member.step = result.step
+        member.checkpoint = result.checkpoint
+        member.failures = 0
+        member.pendingMetrics = result.metrics
+        steps += result.step - fromStep
+        members[index] = member
+        actions.append(.publish(.memberTrained(.init(
+            member: index, version: result.version, trainer: workerName(worker), fromStep: fromStep, step: result.step,
+            seconds: result.seconds, checkpoint: result.checkpoint, hyperparameters: member.hyperparameters,
+            metrics: result.metrics, interrupted: result.interrupted))))
+        if result.step < member.targetStep {
+            requeue(index, role: .trainer)
+        } else {
+            members[index].phase = .queued(.evaluator)
+            enqueue(index, for: .evaluator)
+        }
+    }
+
+    private mutating func scored(_ result: EvaluateResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+        guard let index = accept(result.member, version: result.version, from: worker, role: .evaluator, now: now, into: &actions) else { return }
+        let step = members[index].step
+        let fitness = settings.objective.fitness(result.score)
+        members[index].score = result.score
+        board.record(member: index, step: step, fitness: fitness)
+        if let checkpoint = members[index].checkpoint {
+            snapshots[step, default: [:]][index] = Snapshot(
+                checkpoint: checkpoint, hyperparameters: members[index].hyperparameters,
+                history: members[index].history, score: result.score)
+        }
+        actions.append(.publish(.memberScored(member: index, version: result.version, step: step, score: result.score, evaluator: workerName(worker))))
+        let standing = Standing(member: index, fitness: fitness)
+        if let current = best, current.member != index {
+            if Standing.ranksBefore(standing, current) { best = standing }
+        } else {
+            refreshBest()
+        }
+        if settings.stop.reachesTarget(result.score, objective: settings.objective) {
+            finish(.target, now: now, into: &actions)
+            return
+        }
+        if step >= settings.stop.maxSteps {
+            members[index].phase = .finished
+            actions.append(.publish(.memberFinished(member: index, step: step, score: result.score)))
+            if members.allSatisfy(\.isDone) { finish(.maxSteps, now: now, into: &actions) }
+            return
+        }
+        decide(index, now: now, into: &actions)
+    }
+
+    private mutating func decide(_ index: Int, now: Double, into actions: inout [Action]) {
+        let step = members[index].step
+        let cohort = board.cohort(at: step)
+        var random = SplitMix64.forDecision(seed: settings.seed, member: index, version: members[index].version, purpose: .exploit)
+        let decision: ExploitDecision = step < settings.burnIn ? .keep : settings.exploit.decide(member: index, cohort: cohort, using: &random)
+        let rank = cohort.firstIndex { $0.member == index }
+        actions.append(.publish(.memberDecided(member: index, step: step, decision: decision, cohort: cohort.count, rank: rank)))
+        guard case .exploit(let donor) = decision, let snapshot = snapshots[step]?[donor] else {
+            members[index].phase = .queued(.trainer)
+            enqueue(index, for: .trainer)
+            return
+        }
+        let old = members[index].hyperparameters
+        members[index].checkpoint = snapshot.checkpoint
+        members[index].history = snapshot.history
+        members[index].hyperparameters = snapshot.hyperparameters
+        members[index].score = snapshot.score
+        members[index].exploits += 1
+        members[index].pendingExploit = (donor, old, snapshot.hyperparameters)
+        exploits += 1
+        if settings.explores {
+            members[index].phase = .queued(.mutator)
+            enqueue(index, for: .mutator)
+        } else {
+            completeExploit(index, new: snapshot.hyperparameters, changes: [:], into: &actions)
+        }
+    }
+
+    private mutating func explored(_ result: ExploreResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+        guard let index = accept(result.member, version: result.version, from: worker, role: .mutator, now: now, into: &actions) else { return }
+        if let space = settings.space, let violation = space.violation(in: result.hyperparameters) {
+            actions.append(.publish(.resultDropped(member: index, version: result.version, worker: workerName(worker), reason: violation)))
+            requeue(index, role: .mutator)
+            return
+        }
+        members[index].hyperparameters = result.hyperparameters
+        completeExploit(index, new: result.hyperparameters, changes: result.changes, into: &actions)
+    }
+
+    private mutating func completeExploit(_ index: Int, new: Hyperparameters, changes: [String: ExploreChange], into actions: inout [Action]) {
+        let member = members[index]
+        if let pending = member.pendingExploit {
+            actions.append(.publish(.memberExploited(.init(
+                member: index, donor: pending.donor, step: member.step, checkpoint: member.checkpoint ?? "",
+                old: pending.old, copied: pending.copied, new: new, changes: changes))))
+        }
+        members[index].pendingExploit = nil
+        members[index].phase = .queued(.trainer)
+        enqueue(index, for: .trainer)
+    }
+
+    private mutating func failed(member: Int, version: Int, reason: String, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+        var role = workers[worker]?.role ?? .trainer
+        if members.indices.contains(member), case .leased(let leasedRole, let holder, _) = members[member].phase, holder == worker {
+            role = leasedRole
+        }
+        guard let index = accept(member, version: version, from: worker, role: role, now: now, into: &actions) else { return }
+        members[index].failures += 1
+        let givenUp = members[index].failures > settings.maxFailures
+        actions.append(.publish(.memberFailed(member: index, version: version, reason: reason, givenUp: givenUp)))
+        if givenUp {
+            members[index].phase = .failed
+            if members.allSatisfy(\.isDone) { finish(.maxSteps, now: now, into: &actions) }
+        } else {
+            requeue(index, role: role)
+        }
+    }
+
+    // MARK: Queues and dispatch
+
+    private mutating func enqueue(_ member: Int, for role: WorkerRole) {
+        queues[role, default: FIFOQueue()].append(member)
+    }
+
+    private mutating func requeue(_ index: Int, role: WorkerRole) {
+        leased.remove(index)
+        members[index].phase = .queued(role)
+        enqueue(index, for: role)
+    }
+
+    private mutating func dispatch(now: Double, into actions: inout [Action]) {
+        if !trainingOpen {
+            let waited = now - (startTime ?? now)
+            trainingOpen = workerCount(.trainer) >= settings.minTrainers || waited >= settings.startTimeout
+        }
+        for role in [WorkerRole.mutator, .evaluator, .trainer] {
+            if role == .trainer && !trainingOpen { continue }
+            while !(queues[role]?.isEmpty ?? true), let worker = idle[role]?.first {
+                let index = queues[role]!.removeFirst()
+                guard members[index].phase == .queued(role) else { continue }
+                idle[role]?.removeFirst()
+                actions.append(assign(index, to: worker, role: role, now: now))
+                actions.append(.publish(.memberAssigned(
+                    member: index, version: members[index].version, role: role, worker: workerName(worker), step: members[index].step)))
+            }
+        }
+    }
+
+    private mutating func assign(_ index: Int, to worker: WorkerID, role: WorkerRole, now: Double) -> Action {
+        members[index].version += 1
+        members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
+        leased.insert(index)
+        workers[worker]?.member = index
+        workers[worker]?.received += 1
+        let member = members[index]
+        switch role {
+        case .trainer:
+            let target = settings.nextReadyStep(after: member.step)
+            members[index].targetStep = target
+            return .send(worker, .train(TrainTask(
+                member: index, version: member.version, step: member.step, steps: target - member.step,
+                checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, seed: member.seed)))
+        case .evaluator:
+            return .send(worker, .evaluate(EvaluateTask(
+                member: index, version: member.version, step: member.step, checkpoint: member.checkpoint ?? "",
+                hyperparameters: member.hyperparameters, metrics: member.pendingMetrics)))
+        case .mutator:
+            let seed = SplitMix64.derive(settings.seed, UInt64(index), UInt64(member.version), SplitMix64.Purpose.explore.rawValue)
+            return .send(worker, .explore(ExploreTask(
+                member: index, version: member.version, donor: member.pendingExploit?.donor ?? index, step: member.step,
+                hyperparameters: member.hyperparameters, seed: seed)))
+        }
+    }
+
+    // MARK: Finishing
+
+    private mutating func refreshBest() {
+        var top: Standing?
+        for member in members {
+            guard let score = member.score else { continue }
+            let standing = Standing(member: member.id, fitness: settings.objective.fitness(score))
+            if top == nil || Standing.ranksBefore(standing, top!) { top = standing }
+        }
+        best = top
+    }
+
+    private mutating func finish(_ reason: FinishReason, now: Double, into actions: inout [Action]) {
+        refreshBest()
+        let seconds = now - (startTime ?? now)
+        var bestOutcome: ExperimentSummary.Best?
+        if let best, let score = members[best.member].score {
+            let member = members[best.member]
+            bestOutcome = ExperimentSummary.Best(
+                member: member.id, score: score, step: member.step, history: member.history, hyperparameters: member.hyperparameters)
+        }
+        let summary = ExperimentSummary(
+            reason: reason, seconds: seconds, steps: steps, exploits: exploits, best: bestOutcome,
+            members: members.map {
+                .init(member: $0.id, step: $0.step, score: $0.score, hyperparameters: $0.history?.hyperparameters ?? $0.hyperparameters,
+                      exploits: $0.exploits, failed: $0.phase == .failed)
+            })
+        self.summary = summary
+        leased.removeAll()
+        actions.append(.publish(.experimentFinished(reason: reason, best: bestOutcome?.member, score: bestOutcome?.score, steps: steps, seconds: seconds)))
+        actions.append(.finish(summary))
+    }
+
+    /// Drops scores at steps no live member can be compared at any more.
+    private mutating func forgetPassedSteps() {
+        let lowest = members.lazy.filter { !$0.isDone }.map(\.step).min() ?? Int.max
+        guard lowest > forgottenBelow else { return }
+        board.forget(below: lowest + 1)
+        for step in snapshots.keys where step <= lowest { snapshots[step] = nil }
+        forgottenBelow = lowest
+    }
+
+    private func workerName(_ id: WorkerID) -> String {
+        workers[id]?.name ?? id.description
+    }
+}
+
+/// A worker's routing id on the selector's ROUTER socket.
+public struct WorkerID: Sendable, Hashable, CustomStringConvertible {
+    public let bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    public var description: String {
+        "worker-" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}
+
+/// A first-in first-out queue with amortised O(1) removal from the front.
+struct FIFOQueue<Element: Sendable>: Sendable {
+    private var items: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
+
+    mutating func append(_ item: Element) { items.append(item) }
+
+    mutating func removeFirst() -> Element {
+        let item = items[head]
+        head += 1
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
+}
