@@ -10,6 +10,7 @@ import PackageDescription
 ///     PBTWire      the versioned binary protocol between stages, and events as JSON
 ///     PBTStore     the run directory and the content-addressed checkpoint store
 ///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
+///     CProcessShims  a wrapper around prctl(2) so children die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
 ///     pbt          the executable: argument parsing and composition only
 let package = Package(
@@ -32,6 +33,8 @@ let package = Package(
             name: "CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // One fixed-argument wrapper around the variadic prctl(2), which Swift cannot call.
+        .systemLibrary(name: "CProcessShims"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "PBTCore"),
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
@@ -41,7 +44,7 @@ let package = Package(
         .target(
             name: "PBTStages",
             dependencies: [
-                "ZeroMQ", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                "ZeroMQ", "CProcessShims", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -141,6 +141,8 @@ public enum WorkerReport: Sendable, Hashable {
     case explored(ExploreResult)
     /// The task failed; `reason` says why. The worker is idle again.
     case failed(member: Int, version: Int, reason: String)
+    /// The worker hands `member` back untouched (it was stopped before doing any work).
+    case released(member: Int, version: Int)
     /// The worker is leaving.
     case goodbye
 }

@@ -9,7 +9,8 @@ public enum PBTEvent: Sendable, Hashable {
     case memberAssigned(member: Int, version: Int, role: WorkerRole, worker: String, step: Int)
     case memberTrained(MemberTrained)
     case memberScored(member: Int, version: Int, step: Int, score: Double, evaluator: String)
-    case memberDecided(member: Int, step: Int, decision: ExploitDecision, cohort: Int, rank: Int?)
+    /// `comparedAt` is the step the member was ranked at: its own, or where it last had company.
+    case memberDecided(member: Int, step: Int, comparedAt: Int, decision: ExploitDecision, cohort: Int, rank: Int?)
     case memberExploited(MemberExploited)
     case memberFinished(member: Int, step: Int, score: Double?)
     case memberFailed(member: Int, version: Int, reason: String, givenUp: Bool)
@@ -17,6 +18,12 @@ public enum PBTEvent: Sendable, Hashable {
     case resultDropped(member: Int, version: Int, worker: String, reason: String)
     case progress(Progress)
     case experimentFinished(reason: FinishReason, best: Int?, score: Double?, steps: Int, seconds: Double)
+    /// A stage process started (`stage` is `selector`, `trainer`, …; `worker` its name).
+    case stageStarted(stage: String, worker: String, pid: Int)
+    /// A stage process is stopping.
+    case stageStopped(stage: String, worker: String, reason: String)
+    /// A stage received a frame it could not use and dropped it.
+    case frameDropped(stage: String, worker: String, reason: String, total: Int)
 
     /// The event's topic: the first frame on the stream.
     public var topic: String {
@@ -35,6 +42,9 @@ public enum PBTEvent: Sendable, Hashable {
         case .resultDropped: "result.dropped"
         case .progress: "experiment.progress"
         case .experimentFinished: "experiment.finished"
+        case .stageStarted: "stage.started"
+        case .stageStopped: "stage.stopped"
+        case .frameDropped: "frame.dropped"
         }
     }
 

@@ -7,6 +7,7 @@
 /// ranking costs a binary search.
 public struct ScoreBoard: Sendable {
     private var byStep: [Int: [Standing]] = [:]
+    private var stepsByMember: [Int: [Int]] = [:]
 
     public init() {}
 
@@ -20,6 +21,22 @@ public struct ScoreBoard: Sendable {
         let index = Self.insertionIndex(of: standing, in: list)
         list.insert(standing, at: index)
         byStep[step] = list
+        var steps = stepsByMember[member] ?? []
+        if !steps.contains(step) {
+            steps.append(step)
+            steps.sort()
+        }
+        stepsByMember[member] = steps
+    }
+
+    /// The latest step before `step` at which `member` has a score and at least `size`
+    /// members do: where a member that is first to reach `step` can still be compared.
+    public func latestComparableStep(for member: Int, before step: Int, size: Int = 2) -> Int? {
+        guard let steps = stepsByMember[member] else { return nil }
+        for candidate in steps.reversed() where candidate < step {
+            if (byStep[candidate]?.count ?? 0) >= size { return candidate }
+        }
+        return nil
     }
 
     /// The members with a score at `step`, best first.
@@ -31,6 +48,9 @@ public struct ScoreBoard: Sendable {
     public mutating func forget(below step: Int) {
         for key in byStep.keys where key < step {
             byStep[key] = nil
+        }
+        for (member, steps) in stepsByMember where steps.first.map({ $0 < step }) ?? false {
+            stepsByMember[member] = steps.filter { $0 >= step }
         }
     }
 

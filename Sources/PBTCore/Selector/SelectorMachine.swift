@@ -140,7 +140,7 @@ public struct SelectorMachine: Sendable {
         if case .ready = report {} else { workers[worker]?.lastSeen = now }
         if isFinished {
             switch report {
-            case .ready, .trained, .scored, .explored, .failed:
+            case .ready, .trained, .scored, .explored, .failed, .released:
                 actions.append(.send(worker, .finished))
             case .progress, .goodbye:
                 break
@@ -164,6 +164,13 @@ public struct SelectorMachine: Sendable {
             explored(result, from: worker, now: now, into: &actions)
         case .failed(let member, let version, let reason):
             failed(member: member, version: version, reason: reason, from: worker, now: now, into: &actions)
+        case .released(let member, let version):
+            if let index = leasedIndex(member, version: version, by: worker, role: nil),
+                case .leased(let role, _, _) = members[index].phase
+            {
+                _ = accept(member, version: version, from: worker, role: role, now: now, into: &actions)
+                requeue(index, role: role)
+            }
         case .goodbye:
             remove(worker, reason: "goodbye", now: now, into: &actions)
         }
@@ -367,17 +374,25 @@ public struct SelectorMachine: Sendable {
 
     private mutating func decide(_ index: Int, now: Double, into actions: inout [Action]) {
         let step = members[index].step
-        let cohort = board.cohort(at: step)
+        // Compare at the member's own step; a member that got there first is compared where
+        // it last had company, so that the fastest member is not exempt from exploit.
+        var comparedAt = step
+        var cohort = board.cohort(at: step)
+        if cohort.count < 2, let earlier = board.latestComparableStep(for: index, before: step) {
+            comparedAt = earlier
+            cohort = board.cohort(at: earlier)
+        }
         var random = SplitMix64.forDecision(seed: settings.seed, member: index, version: members[index].version, purpose: .exploit)
         let decision: ExploitDecision = step < settings.burnIn ? .keep : settings.exploit.decide(member: index, cohort: cohort, using: &random)
         let rank = cohort.firstIndex { $0.member == index }
-        actions.append(.publish(.memberDecided(member: index, step: step, decision: decision, cohort: cohort.count, rank: rank)))
-        guard case .exploit(let donor) = decision, let snapshot = snapshots[step]?[donor] else {
+        actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
+        guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
             members[index].phase = .queued(.trainer)
             enqueue(index, for: .trainer)
             return
         }
         let old = members[index].hyperparameters
+        members[index].step = comparedAt
         members[index].checkpoint = snapshot.checkpoint
         members[index].history = snapshot.history
         members[index].hyperparameters = snapshot.hyperparameters

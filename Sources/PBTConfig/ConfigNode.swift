@@ -1,0 +1,123 @@
+import Yams
+
+/// A value read from an experiment file, with the line it came from for error messages.
+public struct ConfigNode: Sendable, Hashable {
+    public enum Value: Sendable, Hashable {
+        case null
+        case bool(Bool)
+        case integer(Int)
+        case real(Double)
+        case text(String)
+        case list([ConfigNode])
+        /// Keys in file order.
+        case map([(key: String, value: ConfigNode)])
+
+        public static func == (a: Value, b: Value) -> Bool {
+            switch (a, b) {
+            case (.null, .null): true
+            case (.bool(let x), .bool(let y)): x == y
+            case (.integer(let x), .integer(let y)): x == y
+            case (.real(let x), .real(let y)): x == y
+            case (.text(let x), .text(let y)): x == y
+            case (.list(let x), .list(let y)): x == y
+            case (.map(let x), .map(let y)): x.map(\.key) == y.map(\.key) && x.map(\.value) == y.map(\.value)
+            default: false
+            }
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            switch self {
+            case .null: hasher.combine(0)
+            case .bool(let x): hasher.combine(x)
+            case .integer(let x): hasher.combine(x)
+            case .real(let x): hasher.combine(x)
+            case .text(let x): hasher.combine(x)
+            case .list(let x): hasher.combine(x)
+            case .map(let x):
+                for entry in x {
+                    hasher.combine(entry.key)
+                    hasher.combine(entry.value)
+                }
+            }
+        }
+    }
+
+    public let value: Value
+    /// Line in the file, counting from 1, when known.
+    public let line: Int?
+    /// Where the value sits in the file, such as `exploit.fraction` or `initial[1].h0`.
+    public let path: String
+
+    public init(value: Value, line: Int? = nil, path: String) {
+        self.value = value
+        self.line = line
+        self.path = path
+    }
+
+    /// Parses YAML text. An empty document is an empty map.
+    public static func parse(yaml text: String) throws(ConfigError) -> ConfigNode {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError(path: "", message: "not valid YAML: \(error)")
+        }
+        guard let root else { return ConfigNode(value: .map([]), line: 1, path: "") }
+        return try convert(root, path: "")
+    }
+
+    private static func convert(_ node: Node, path: String) throws(ConfigError) -> ConfigNode {
+        let line = node.mark?.line
+        switch node {
+        case .scalar(let scalar):
+            let value: Value
+            if scalar.style == .singleQuoted || scalar.style == .doubleQuoted {
+                value = .text(scalar.string)
+            } else {
+                switch node.tag.description {
+                case Tag.Name.null.rawValue: value = .null
+                case Tag.Name.bool.rawValue: value = node.bool.map(Value.bool) ?? .text(scalar.string)
+                case Tag.Name.int.rawValue: value = node.int.map(Value.integer) ?? .text(scalar.string)
+                case Tag.Name.float.rawValue: value = node.float.map(Value.real) ?? .text(scalar.string)
+                default: value = .text(scalar.string)
+                }
+            }
+            return ConfigNode(value: value, line: line, path: path)
+        case .sequence(let sequence):
+            var items: [ConfigNode] = []
+            for (index, item) in sequence.enumerated() {
+                items.append(try convert(item, path: "\(path)[\(index)]"))
+            }
+            return ConfigNode(value: .list(items), line: line, path: path)
+        case .mapping(let mapping):
+            var entries: [(key: String, value: ConfigNode)] = []
+            for (keyNode, valueNode) in mapping {
+                guard case .scalar(let keyScalar) = keyNode else {
+                    throw ConfigError(path: path, message: "keys must be plain names", line: keyNode.mark?.line)
+                }
+                let key = keyScalar.string
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                if entries.contains(where: { $0.key == key }) {
+                    throw ConfigError(path: childPath, message: "appears twice", line: keyNode.mark?.line)
+                }
+                entries.append((key, try convert(valueNode, path: childPath)))
+            }
+            return ConfigNode(value: .map(entries), line: line, path: path)
+        case .alias:
+            throw ConfigError(path: path, message: "YAML aliases are not supported", line: line)
+        }
+    }
+
+    /// The value as it appeared, for error messages.
+    public var shown: String {
+        switch value {
+        case .null: "null"
+        case .bool(let x): String(x)
+        case .integer(let x): String(x)
+        case .real(let x): String(x)
+        case .text(let x): "'\(x)'"
+        case .list(let items): "[" + items.map(\.shown).joined(separator: ", ") + "]"
+        case .map(let entries): "{" + entries.map { "\($0.key): \($0.value.shown)" }.joined(separator: ", ") + "}"
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import PBTCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Experiment {
+    static let fields = [
+        "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
+        "hyperparameters", "initial", "leases",
+    ]
+
+    /// Reads and validates an experiment file. Every error names the field and the bad value.
+    public static func load(path: String) throws(ConfigError) -> Experiment {
+        guard let file = fopen(path, "r") else {
+            throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+            if bytes.count > 4 << 20 { throw ConfigError(path: "", message: "\(path) is larger than 4 MiB; is it an experiment file?") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
+        }
+        return try parse(yaml: text)
+    }
+
+    /// Parses and validates the text of an experiment file.
+    public static func parse(yaml text: String) throws(ConfigError) -> Experiment {
+        let root = try ConfigNode.parse(yaml: text)
+        _ = try root.map(allowed: fields)
+
+        let name = try root.require("name").text()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw try root.require("name").error("must be letters, digits, '-', '_' or '.', got '\(name)'")
+        }
+        let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
+
+        let workloadNode = try root.require("workload")
+        _ = try workloadNode.map()
+        let kind = try workloadNode.require("kind").text()
+
+        let population = try root.require("population").integer(in: 1...1_000_000)
+        let interval = try root["interval"]?.integer(in: 1...Int.max) ?? 1
+
+        let stopNode = try root.require("stop")
+        _ = try stopNode.map(allowed: ["max_steps", "target_score", "time_budget"])
+        let maxSteps = try stopNode.require("max_steps").integer(in: 1...Int.max)
+        let target = try stopNode["target_score"]?.real()
+        let budget = try stopNode["time_budget"]?.seconds()
+
+        var metric = "score"
+        var objective = Objective.maximize
+        if let node = root["objective"] {
+            _ = try node.map(allowed: ["metric", "mode"])
+            metric = try node["metric"]?.text() ?? metric
+            if let mode = node["mode"] { objective = Objective(rawValue: try mode.choice(["max", "min"]))! }
+        }
+
+        var exploit = ExploitStrategy.truncation(fraction: 0.25)
+        var burnIn = 0
+        if let node = root["exploit"] {
+            _ = try node.map(allowed: ["strategy", "fraction", "burn_in"])
+            let strategy = try node["strategy"]?.choice(["truncation", "tournament", "none"]) ?? "truncation"
+            switch strategy {
+            case "tournament": exploit = .tournament
+            case "none": exploit = .none
+            default:
+                let fraction = try node["fraction"]?.real() ?? 0.25
+                guard fraction > 0 && fraction <= 0.5 else {
+                    throw try node.require("fraction").error("must be more than 0 and at most 0.5, got \(fraction)")
+                }
+                exploit = .truncation(fraction: fraction)
+            }
+            if strategy != "truncation", let fraction = node["fraction"] {
+                throw fraction.error("only applies to the truncation strategy, not \(strategy)")
+            }
+            burnIn = try node["burn_in"]?.integer(in: 0...Int.max) ?? 0
+        }
+
+        var explore = ExploreStrategy.defaultPerturb
+        if let node = root["explore"] {
+            _ = try node.map(allowed: ["strategy", "factors", "std", "resample_probability"])
+            let strategy = try node["strategy"]?.choice(["perturb", "noise", "none"]) ?? "perturb"
+            let resample = try node["resample_probability"]?.real(in: 0...1) ?? 0.25
+            switch strategy {
+            case "none":
+                explore = .none
+            case "noise":
+                let std = try node.require("std")
+                let value = try std.real()
+                guard value > 0 && value <= 1 else { throw std.error("must be more than 0 and at most 1 (a fraction of each domain's width), got \(std.shown)") }
+                explore = .noise(std: value, resampleProbability: resample)
+            default:
+                var factors = [0.8, 1.2]
+                if let node = node["factors"] {
+                    factors = []
+                    for item in try node.list() {
+                        let factor = try item.real()
+                        guard factor > 0 && factor != 1 else { throw item.error("a factor must be positive and not 1, got \(item.shown)") }
+                        factors.append(factor)
+                    }
+                    guard !factors.isEmpty else { throw node.error("needs at least one factor") }
+                }
+                explore = .perturb(factors: factors, resampleProbability: resample)
+            }
+            if strategy != "noise", let std = node["std"] { throw std.error("only applies to the noise strategy, not \(strategy)") }
+            if strategy != "perturb", let factors = node["factors"] { throw factors.error("only applies to the perturb strategy, not \(strategy)") }
+        }
+
+        let spaceNode = try root.require("hyperparameters")
+        var parameters: [Hyperparameter] = []
+        for (key, node) in try spaceNode.map() {
+            parameters.append(Hyperparameter(name: key, domain: try domain(node)))
+        }
+        guard !parameters.isEmpty else { throw spaceNode.error("declare at least one hyperparameter") }
+        let space = SearchSpace(parameters)
+
+        var initial: [Hyperparameters] = []
+        if let node = root["initial"] {
+            let items = try node.list()
+            guard items.count <= population else {
+                throw node.error("has \(items.count) entries but the population is \(population)")
+            }
+            for item in items {
+                var values = Hyperparameters()
+                for (key, valueNode) in try item.map(allowed: space.names) {
+                    let domain = space.domain(of: key)!
+                    guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
+                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of '\(key)'")
+                    }
+                    values[key] = value
+                }
+                initial.append(values)
+            }
+        }
+
+        var leaseTimeout = 30.0
+        var maxFailures = 3
+        if let node = root["leases"] {
+            _ = try node.map(allowed: ["timeout", "max_failures"])
+            leaseTimeout = try node["timeout"]?.seconds() ?? leaseTimeout
+            maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? maxFailures
+        }
+
+        return Experiment(
+            name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
+            interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget),
+            metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
+            initial: initial, leaseTimeout: leaseTimeout, maxFailures: maxFailures, source: text)
+    }
+
+    static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {
+        let entries = try node.map(allowed: ["uniform", "log_uniform", "int", "choice"])
+        guard entries.count == 1, let (kind, bounds) = entries.first.map({ ($0.key, $0.value) }) else {
+            throw node.error("give exactly one of uniform, log_uniform, int or choice, got \(node.shown)")
+        }
+        if kind == "choice" {
+            let options = try bounds.list()
+            guard !options.isEmpty else { throw bounds.error("needs at least one option") }
+            var values: [HyperparameterValue] = []
+            for option in options {
+                guard let value = hyperparameterValue(option) else { throw option.error("an option must be a number or text, got \(option.shown)") }
+                guard !values.contains(value) else { throw option.error("option \(option.shown) appears twice") }
+                values.append(value)
+            }
+            return .choice(values)
+        }
+        let pair = try bounds.list()
+        guard pair.count == 2 else { throw bounds.error("expected [low, high], got \(bounds.shown)") }
+        if kind == "int" {
+            let low = try pair[0].integer()
+            let high = try pair[1].integer()
+            guard low < high else { throw bounds.error("low must be below high, got \(bounds.shown)") }
+            return .integer(low: low, high: high)
+        }
+        let low = try pair[0].real()
+        let high = try pair[1].real()
+        guard low < high else { throw bounds.error("low must be below high, got \(bounds.shown)") }
+        if kind == "log_uniform" {
+            guard low > 0 else { throw bounds.error("a log-uniform domain needs 0 < low, got \(bounds.shown)") }
+            return .logUniform(low: low, high: high)
+        }
+        return .uniform(low: low, high: high)
+    }
+
+    static func hyperparameterValue(_ node: ConfigNode) -> HyperparameterValue? {
+        switch node.value {
+        case .integer(let x): .integer(x)
+        case .real(let x): .real(x)
+        case .text(let x): .text(x)
+        case .bool(let x): .text(String(x))
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import PBTCore
+
+/// An experiment as its file describes it, validated.
+///
+/// ```yaml
+/// name: toy
+/// seed: 1
+/// workload: {kind: toy}
+/// population: 2
+/// interval: 4                 # steps between decisions
+/// stop: {max_steps: 200, target_score: 1.19, time_budget: 5m}
+/// objective: {metric: score, mode: max}
+/// exploit: {strategy: truncation, fraction: 0.25, burn_in: 0}
+/// explore: {strategy: noise, std: 0.1, resample_probability: 0}
+/// hyperparameters:
+///   h0: {uniform: [0, 1]}
+///   h1: {uniform: [0, 1]}
+/// initial:                    # optional, one entry a member; the rest is sampled
+///   - {h0: 1, h1: 0}
+///   - {h0: 0, h1: 1}
+/// ```
+public struct Experiment: Sendable, Hashable {
+    public var name: String
+    public var seed: UInt64
+    public var workload: WorkloadSpec
+    public var population: Int
+    /// Steps a member trains between decisions (the ready criterion).
+    public var interval: Int
+    public var stop: StopCondition
+    /// Which metric a trainer reports is the score.
+    public var metric: String
+    public var objective: Objective
+    public var exploit: ExploitStrategy
+    public var burnIn: Int
+    public var explore: ExploreStrategy
+    public var space: SearchSpace
+    /// Hyperparameters given in the file for the first members (possibly only some names).
+    public var initial: [Hyperparameters]
+    /// Seconds a task may go without word from its worker before it is re-issued.
+    public var leaseTimeout: Double
+    /// Failed steps in a row after which a member is given up.
+    public var maxFailures: Int
+    /// The file's text, exactly as read: what the selector sends to workers.
+    public var source: String
+
+    /// A short id that changes whenever the file's text does.
+    public var id: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in source.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return name + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Each member's starting hyperparameters: the file's `initial` entries, the rest drawn
+    /// from the search space with a generator derived from the seed and the member.
+    public func initialHyperparameters() -> [Hyperparameters] {
+        (0..<population).map { member in
+            var random = SplitMix64.forDecision(seed: seed, member: member, version: 0, purpose: .initialHyperparameters)
+            var values = space.sample(using: &random)
+            if member < initial.count {
+                for (name, value) in initial[member].sorted { values[name] = value }
+            }
+            return values
+        }
+    }
+
+    /// The selector's settings for this experiment.
+    public func selectorSettings(minTrainers: Int = 1, startTimeout: Double = 10) -> SelectorSettings {
+        SelectorSettings(
+            experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
+            explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
+            workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
+            startTimeout: startTimeout, space: space)
+    }
+}
+
+/// Which workload trains the members, and its own settings (checked by the workload).
+public struct WorkloadSpec: Sendable, Hashable {
+    public var kind: String
+    /// The whole `workload` map, `kind` included.
+    public var settings: ConfigNode
+}

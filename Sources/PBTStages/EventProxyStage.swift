@@ -1,0 +1,121 @@
+import Logging
+import ZeroMQ
+
+/// The event proxy: every stage's PUB connects to its XSUB side; monitors, taps and
+/// exporters connect SUB sockets to its XPUB side and choose topics by prefix.
+///
+///     stages ── PUB ─▶ XSUB [proxy] XPUB ─▶ SUB ── monitor, `pbt events`, …
+///                         ◀── subscriptions ──
+public final class EventProxyStage {
+    public struct Options: Sendable {
+        /// Where publishers connect, e.g. `tcp://*:5556`.
+        public var publishers: String
+        /// Where subscribers connect, e.g. `tcp://*:5557`.
+        public var subscribers: String
+        public var readyFile: String?
+
+        public init(publishers: String, subscribers: String, readyFile: String? = nil) {
+            self.publishers = publishers
+            self.subscribers = subscribers
+            self.readyFile = readyFile
+        }
+    }
+
+    private let options: Options
+    private let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Forwards until a signal stops it; returns 0.
+    public func run() throws -> Int32 {
+        let context = try ZMQContext()
+        let inbound = try ZMQSocket(context, .xsub)
+        try inbound.setReceiveHighWaterMark(100_000)
+        try inbound.bind(options.publishers)
+        let outbound = try ZMQSocket(context, .xpub)
+        try outbound.setSendHighWaterMark(100_000)
+        try outbound.bind(options.subscribers)
+        let endpoints = ["publishers": try inbound.lastEndpoint, "subscribers": try outbound.lastEndpoint]
+        logger.info("event proxy listening", metadata: ["pbt.publishers": "\(endpoints["publishers"]!)", "pbt.subscribers": "\(endpoints["subscribers"]!)"])
+        try writeReadyFile(options.readyFile, stage: "events", endpoints: endpoints)
+        var forwarded = 0
+        while !StopSignal.isRequested {
+            let readable = try ZMQPoll.readable([inbound, outbound], timeoutMilliseconds: 100)
+            if readable[0] {
+                while let message = try inbound.receive(dontWait: true) {
+                    _ = try outbound.send(message, dontWait: true)
+                    forwarded += 1
+                }
+            }
+            if readable[1] {
+                // Subscriptions travel upstream so publishers filter at the source.
+                while let subscription = try outbound.receive(dontWait: true) {
+                    _ = try inbound.send(subscription, dontWait: true)
+                }
+            }
+        }
+        logger.info("event proxy stopping; \(forwarded) events forwarded")
+        return 0
+    }
+}
+
+/// `pbt events`: prints events from a running experiment, one JSON object a line.
+public final class EventTap {
+    public struct Options: Sendable {
+        /// The proxy's subscriber endpoint.
+        public var endpoint: String
+        /// Topic prefixes to receive (empty: everything).
+        public var topics: [String]
+        /// Exit after this many events.
+        public var count: Int?
+        /// Exit after an event with this topic.
+        public var until: String?
+        /// Exit with status 1 if nothing arrives for this many seconds.
+        public var idleTimeout: Double?
+
+        public init(endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil) {
+            self.endpoint = endpoint
+            self.topics = topics
+            self.count = count
+            self.until = until
+            self.idleTimeout = idleTimeout
+        }
+    }
+
+    private let options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Prints events with `output` until told to stop. Returns the exit code.
+    public func run(output: (String) -> Void) throws -> Int32 {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, .sub)
+        try socket.setReceiveHighWaterMark(100_000)
+        if options.topics.isEmpty {
+            try socket.subscribe()
+        } else {
+            for topic in options.topics { try socket.subscribe(Array(topic.utf8)) }
+        }
+        try socket.connect(options.endpoint)
+        var printed = 0
+        var lastEvent = Clock.monotonic
+        while !StopSignal.isRequested {
+            guard let frames = try socket.receive(timeoutMilliseconds: 100) else {
+                if let limit = options.idleTimeout, Clock.monotonic - lastEvent > limit { return 1 }
+                continue
+            }
+            lastEvent = Clock.monotonic
+            guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { continue }
+            output(json)
+            printed += 1
+            if let count = options.count, printed >= count { return 0 }
+            if let until = options.until, String(decoding: frames[0], as: UTF8.self) == until { return 0 }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,77 @@
+import PBTCore
+import PBTStore
+import PBTWire
+import ZeroMQ
+
+/// A stage's side of the event stream: a PUB socket connected to the event proxy.
+///
+/// Events are two frames, the topic then the JSON object, so subscribers filter by topic
+/// prefix. PUB never blocks and drops past its high-water mark: the stream is for watching;
+/// the selector's `events.jsonl` is the record.
+public final class EventPublisher {
+    private let socket: ZMQSocket?
+
+    /// Connects to the proxy's publisher endpoint; with nil, events go nowhere.
+    public init(context: ZMQContext, endpoint: String?) throws {
+        guard let endpoint else {
+            socket = nil
+            return
+        }
+        let socket = try ZMQSocket(context, .pub, linger: 500)
+        try socket.setSendHighWaterMark(100_000)
+        try socket.connect(endpoint)
+        self.socket = socket
+    }
+
+    /// Publishes an already encoded event.
+    public func publish(topic: String, json: String) {
+        guard let socket else { return }
+        _ = try? socket.send([Array(topic.utf8), Array(json.utf8)], dontWait: true)
+    }
+
+    /// Encodes and publishes `event`; returns the JSON for callers that also log it.
+    @discardableResult
+    public func publish(_ event: PBTEvent) -> String {
+        let json = EventJSON.encode(event, time: Clock.wall)
+        publish(topic: event.topic, json: json)
+        return json
+    }
+}
+
+/// Counts frames a stage had to drop, by reason, and says so on the event stream and in
+/// the log (every drop counted; the log line only for the first ten, then every hundredth).
+public final class DropCounter {
+    public private(set) var byReason: [String: Int] = [:]
+    public private(set) var total = 0
+    private let stage: String
+    private let worker: String
+
+    public init(stage: String, worker: String) {
+        self.stage = stage
+        self.worker = worker
+    }
+
+    /// Records a drop. Returns the event to publish.
+    public func drop(reason: String, detail: String, log: (String) -> Void) -> PBTEvent {
+        total += 1
+        byReason[reason, default: 0] += 1
+        if total <= 10 || total % 100 == 0 {
+            log("dropped a frame (\(reason)): \(detail) [\(total) dropped so far]")
+        }
+        return .frameDropped(stage: stage, worker: worker, reason: reason, total: total)
+    }
+}
+
+/// Writes the endpoints a stage bound as JSON to `path` (atomically), so that whoever
+/// started it can connect the rest.
+func writeReadyFile(_ path: String?, stage: String, endpoints: [String: String]) throws {
+    guard let path else { return }
+    var json = JSONWriter()
+    json.object { o in
+        o.field("stage", stage)
+        o.object("endpoints") { e in
+            for key in endpoints.keys.sorted() { e.field(key, endpoints[key]!) }
+        }
+    }
+    try RunDirectory.writeAtomically(json.text, to: path)
+}

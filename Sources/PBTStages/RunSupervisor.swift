@@ -1,0 +1,308 @@
+import Foundation
+import Logging
+import PBTConfig
+import PBTCore
+import PBTStore
+import ZeroMQ
+
+/// `pbt run`: the whole pipeline on this machine, each stage its own `pbt` process.
+///
+///     pbt run ─┬─ pbt events proxy      (binds two loopback ports)
+///              ├─ pbt selector          (binds the work port, writes the run directory)
+///              ├─ pbt evaluator ×M ─┐
+///              ├─ pbt mutator ×K ───┼── connect to the selector and the proxy
+///              └─ pbt trainer ×N ───┘
+///
+/// It shows progress from the event stream, waits for the selector to finish, stops the
+/// rest, and prints the outcome. Every child dies with it, even on SIGKILL.
+public final class RunSupervisor {
+    public struct Options: Sendable {
+        public var experiment: Experiment
+        /// The run directory; default `runs/NAME-YYYYMMDD-HHMMSS`.
+        public var output: String?
+        public var trainers: Int
+        public var evaluators: Int
+        public var mutators: Int
+        /// The `pbt` executable to start the stages with.
+        public var executable: String
+        public var logLevel: String
+        /// Print only the final outcome.
+        public var quiet: Bool
+
+        public init(experiment: Experiment, output: String?, trainers: Int, evaluators: Int = 1, mutators: Int = 1, executable: String, logLevel: String = "info", quiet: Bool = false) {
+            self.experiment = experiment
+            self.output = output
+            self.trainers = trainers
+            self.evaluators = evaluators
+            self.mutators = mutators
+            self.executable = executable
+            self.logLevel = logLevel
+            self.quiet = quiet
+        }
+    }
+
+    /// A stage process `pbt run` started.
+    struct Stage {
+        let name: String
+        let process: ChildProcess
+        let log: String
+    }
+
+    private let options: Options
+    private var stages: [Stage] = []
+    private let started = Clock.monotonic
+    private let console = Console()
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Runs the experiment. Exit codes: 0 finished, 1 a stage failed, 128+signal interrupted.
+    public func run() throws -> Int32 {
+        let experiment = options.experiment
+        let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
+        if FileManager.default.fileExists(atPath: run.events) {
+            throw RunError("\(run.path) already holds a run (events.jsonl exists); choose another --output")
+        }
+        try run.create()
+        try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
+        let readyDirectory = run.path + "/.ready"
+        try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
+
+        console.line("pbt run: \(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)")
+        console.line("run directory: \(run.path)")
+        defer { stopAll() }
+
+        let events = try start("events", ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*"], run: run, ready: readyDirectory)
+        guard let publishers = events["publishers"], let subscribers = events["subscribers"] else { throw RunError("the event proxy did not report its endpoints") }
+        let selector = try start("selector", [
+            "selector", run.experiment, "--run-dir", run.path, "--bind", "tcp://127.0.0.1:*", "--events", publishers,
+            "--min-trainers", String(options.trainers),
+        ], run: run, ready: readyDirectory)
+        guard let work = selector["work"] else { throw RunError("the selector did not report its endpoint") }
+
+        // Subscribe before the workers start, so no progress is missed.
+        let context = try ZMQContext()
+        let tap = try ZMQSocket(context, .sub)
+        try tap.subscribe(Array("experiment.".utf8))
+        try tap.subscribe(Array("member.failed".utf8))
+        try tap.connect(subscribers)
+
+        for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
+            for index in 1...max(count, 1) where count > 0 {
+                let name = "\(role)-\(index)"
+                _ = try start(name, [role, "--connect", work, "--events", publishers, "--name", name], run: run, ready: nil)
+            }
+        }
+        console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
+        console.line("events: pbt events --endpoint \(subscribers)")
+
+        let selectorStage = stages[1]
+        var lastLine = Clock.monotonic - 10
+        var latest: [String: Any] = [:]
+        while true {
+            if let signal = StopSignal.received {
+                console.finishLine()
+                console.line("interrupted by signal \(signal): stopping every stage")
+                return 128 + signal
+            }
+            if let frames = try tap.receive(timeoutMilliseconds: 200), frames.count == 2,
+                let object = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any]
+            {
+                switch object["event"] as? String {
+                case "experiment.progress":
+                    latest = object
+                case "member.failed":
+                    let member = object["member"] as? Int ?? -1
+                    console.finishLine()
+                    console.line("member \(member) failed: \(object["reason"] as? String ?? "?")\((object["given_up"] as? Bool ?? false) ? " (given up)" : "")")
+                default:
+                    break
+                }
+            }
+            if let done = selectorStage.process.poll() {
+                console.finishLine()
+                guard done.succeeded else {
+                    throw RunError("the selector stopped with \(done)\n" + Self.tail(of: selectorStage.log))
+                }
+                break
+            }
+            for stage in stages where stage.name != "selector" {
+                if let done = stage.process.poll(), !done.succeeded {
+                    console.finishLine()
+                    throw RunError("\(stage.name) stopped with \(done)\n" + Self.tail(of: stage.log))
+                }
+            }
+            if !options.quiet, Clock.monotonic - lastLine >= (console.isTerminal ? 0.25 : 5), !latest.isEmpty {
+                console.progress(Self.describe(progress: latest, elapsed: Clock.monotonic - started))
+                lastLine = Clock.monotonic
+            }
+        }
+        stopAll()
+        guard let data = FileManager.default.contents(atPath: run.summary),
+            let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
+            throw RunError("the selector finished without writing \(run.summary)")
+        }
+        console.finishLine()
+        print(Self.describe(summary: summary, run: run, wall: Clock.monotonic - started))
+        return 0
+    }
+
+    /// Starts one stage; for binding stages, waits for the endpoints it reports.
+    private func start(_ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?) throws -> [String: String] {
+        let log = "\(run.logs)/\(name).log"
+        var arguments = arguments + ["--log-level", options.logLevel]
+        let readyFile = directory.map { "\($0)/\(name).json" }
+        if let readyFile { arguments += ["--ready-file", readyFile] }
+        let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
+        stages.append(Stage(name: name, process: process, log: log))
+        guard let readyFile else { return [:] }
+        let deadline = Clock.monotonic + 30
+        while Clock.monotonic < deadline {
+            if let data = FileManager.default.contents(atPath: readyFile),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let endpoints = object["endpoints"] as? [String: String]
+            {
+                return endpoints
+            }
+            if let done = process.poll() {
+                throw RunError("\(name) stopped with \(done) before it was ready\n" + Self.tail(of: log))
+            }
+            if StopSignal.isRequested { throw RunError("interrupted while starting \(name)") }
+            usleep(10_000)
+        }
+        throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: log))
+    }
+
+    /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period.
+    private func stopAll() {
+        for stage in stages.reversed() { stage.process.send(SIGTERM) }
+        for stage in stages.reversed() { stage.process.stop(grace: 5) }
+    }
+
+    static func defaultRunDirectory(for name: String) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var path = "runs/\(name)-\(formatter.string(from: Date()))"
+        var suffix = 2
+        while FileManager.default.fileExists(atPath: path) {
+            path = "runs/\(name)-\(formatter.string(from: Date()))-\(suffix)"
+            suffix += 1
+        }
+        return path
+    }
+
+    static func tail(of log: String, lines: Int = 15) -> String {
+        guard let data = FileManager.default.contents(atPath: log) else { return "(no log at \(log))" }
+        let text = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        return "last lines of \(log):\n" + text.suffix(lines).map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    static func describe(progress: [String: Any], elapsed: Double) -> String {
+        let steps = progress["steps"] as? Int ?? 0
+        let rate = progress["steps_per_second"] as? Double ?? Double(progress["steps_per_second"] as? Int ?? 0)
+        let best = (progress["best_score"] as? Double).map { Self.number($0) } ?? "-"
+        let bestMember = (progress["best_member"] as? Int).map { " (member \($0))" } ?? ""
+        let busy = progress["busy_trainers"] as? Int ?? 0
+        let trainers = progress["trainers"] as? Int ?? 0
+        let finished = progress["members_finished"] as? Int ?? 0
+        let population = progress["population"] as? Int ?? 0
+        let exploits = progress["exploits"] as? Int ?? 0
+        return String(format: "[%6.1fs] ", elapsed)
+            + "steps \(steps) (\(Int(rate.rounded()))/s)  best \(best)\(bestMember)  trainers \(busy)/\(trainers) busy  exploits \(exploits)  finished \(finished)/\(population)"
+    }
+
+    static func describe(summary: [String: Any], run: RunDirectory, wall: Double) -> String {
+        var lines: [String] = []
+        let steps = summary["steps"] as? Int ?? 0
+        let seconds = summary["seconds"] as? Double ?? 0
+        lines.append("")
+        lines.append("experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s: \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits")
+        if let best = summary["best"] as? [String: Any] {
+            lines.append("best: member \(best["member"] as? Int ?? -1), score \(number(best["score"])) at step \(best["step"] as? Int ?? 0)")
+            lines.append("  hyperparameters: \(hyperparameters(best["hyperparameters"]))")
+            if let lineage = best["lineage"] as? [[String: Any]] {
+                let chain = lineage.map { "member \($0["member"] as? Int ?? -1) (steps \($0["from_step"] as? Int ?? 0)–\($0["to_step"] as? Int ?? 0))" }
+                lines.append("  lineage: " + (chain.count > 8 ? (chain.prefix(3) + ["…"] + chain.suffix(4)).joined(separator: " → ") : chain.joined(separator: " → ")))
+            }
+            if let schedule = best["schedule"] as? [[String: Any]] {
+                lines.append("  schedule (\(schedule.count) segments; all in summary.json):")
+                let shown = schedule.count > 8 ? Array(schedule.prefix(4)) + [[:]] + Array(schedule.suffix(3)) : schedule
+                for entry in shown {
+                    if entry.isEmpty {
+                        lines.append("    …")
+                        continue
+                    }
+                    lines.append("    steps \(entry["from_step"] as? Int ?? 0)–\(entry["to_step"] as? Int ?? 0): \(hyperparameters(entry["hyperparameters"]))")
+                }
+            }
+        }
+        if let members = summary["members"] as? [[String: Any]] {
+            let ranked = members.sorted { (($0["score"] as? Double) ?? -.infinity) > (($1["score"] as? Double) ?? -.infinity) }
+            lines.append(members.count > 12 ? "top 10 of \(members.count) members:" : "members:")
+            lines.append("  member   step  score        exploits  hyperparameters")
+            for member in ranked.prefix(members.count > 12 ? 10 : members.count) {
+                let id = String(member["member"] as? Int ?? -1).padding(toLength: 6, withPad: " ", startingAt: 0)
+                let step = String(member["step"] as? Int ?? 0).padding(toLength: 5, withPad: " ", startingAt: 0)
+                let score = number(member["score"]).padding(toLength: 12, withPad: " ", startingAt: 0)
+                let exploits = String(member["exploits"] as? Int ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0)
+                lines.append("  \(id)   \(step)  \(score) \(exploits)  \(hyperparameters(member["hyperparameters"]))\((member["failed"] as? Bool ?? false) ? "  (failed)" : "")")
+            }
+        }
+        lines.append("run directory: \(run.path) (summary.json, events.jsonl, checkpoints/, logs/)")
+        return lines.joined(separator: "\n")
+    }
+
+    static func number(_ value: Any?) -> String {
+        if let value = value as? Double { return String(format: "%.4f", value) }
+        if let value = value as? Int { return String(value) }
+        return "-"
+    }
+
+    static func hyperparameters(_ value: Any?) -> String {
+        guard let values = value as? [String: Any] else { return "-" }
+        return values.keys.sorted().map { key in
+            let raw = values[key]!
+            if let number = raw as? Double { return "\(key)=\(HyperparameterValue.format(number))" }
+            return "\(key)=\(raw)"
+        }.joined(separator: " ")
+    }
+}
+
+/// A failure of `pbt run` with a message for the user.
+public struct RunError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Progress on stderr: one line rewritten in place on a terminal, plain lines elsewhere.
+final class Console {
+    let isTerminal = isatty(2) == 1
+    private var open = false
+
+    func line(_ text: String) {
+        finishLine()
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    func progress(_ text: String) {
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            open = true
+        } else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    func finishLine() {
+        if open {
+            FileHandle.standardError.write(Data("\n".utf8))
+            open = false
+        }
+    }
+}

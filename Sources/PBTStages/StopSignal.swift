@@ -1,0 +1,45 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private let requestedSignal = Atomic<Int32>(0)
+
+/// SIGTERM and SIGINT as a flag that stage loops check between polls.
+///
+/// Loops wait in `zmq_poll` with a short timeout (a signal also interrupts the wait), so a
+/// stage notices a stop request within one poll interval and shuts down in order.
+public enum StopSignal {
+    /// Installs the handlers. Call once, early in `main`.
+    public static func install() {
+        for signal in [SIGTERM, SIGINT] {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = { number in requestedSignal.store(number, ordering: .relaxed) }
+            #else
+            action.__sigaction_u.__sa_handler = { number in requestedSignal.store(number, ordering: .relaxed) }
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(signal, &action, nil)
+        }
+        // A peer that goes away must not kill a stage through a write to a closed pipe.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The signal that asked us to stop, or nil.
+    public static var received: Int32? {
+        let value = requestedSignal.load(ordering: .relaxed)
+        return value == 0 ? nil : value
+    }
+
+    public static var isRequested: Bool { received != nil }
+
+    /// Asks the loops of this process to stop, as a signal would.
+    public static func request(_ signal: Int32 = SIGTERM) {
+        requestedSignal.store(signal, ordering: .relaxed)
+    }
+}

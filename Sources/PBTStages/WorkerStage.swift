@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import PBTConfig
+import PBTCore
+import PBTStore
+import PBTWire
+import PBTWorkloads
+import ZeroMQ
+
+/// A trainer, evaluator or mutator: connects a DEALER to the selector's work endpoint and
+/// does one task at a time.
+///
+///     ready ──▶ selector          (when idle; again every heartbeat while idle)
+///     ◀── welcome                 (the experiment, the first time)
+///     ◀── train/evaluate/explore
+///     progress ──▶ …              (every heartbeat during a long task: extends the lease)
+///     trained/scored/explored ──▶ (the result; the worker is idle again)
+///     ◀── finished                (the experiment is over: exit)
+///
+/// SIGTERM: a task in progress stops at the next step boundary, its partial result (or the
+/// untouched member) goes back to the selector, then the worker says goodbye and exits.
+public final class WorkerStage {
+    public struct Options: Sendable {
+        public var role: WorkerRole
+        /// The selector's work endpoint.
+        public var connect: String
+        /// The event proxy's publisher endpoint, or nil.
+        public var events: String?
+        public var name: String
+        /// Where checkpoints are, when not where the selector says (a volume mounted elsewhere).
+        public var checkpoints: String?
+        /// Seconds between `ready` repeats while idle and `progress` reports while busy.
+        public var heartbeat: Double
+        /// Serve the next experiment instead of exiting when one finishes.
+        public var keepRunning: Bool
+
+        public init(role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil, heartbeat: Double = 1, keepRunning: Bool = false) {
+            self.role = role
+            self.connect = connect
+            self.events = events
+            self.name = name
+            self.checkpoints = checkpoints
+            self.heartbeat = heartbeat
+            self.keepRunning = keepRunning
+        }
+    }
+
+    private let options: Options
+    private let logger: Logger
+    private var dealer: ZMQSocket!
+    private var publisher: EventPublisher!
+    private let drops: DropCounter
+    private var experimentID = ""
+    private var handler: (any TaskHandler)?
+    private var received = 0
+    private var tasksDone = 0
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        drops = DropCounter(stage: "\(options.role)", worker: options.name)
+    }
+
+    /// Runs until the experiment finishes (0), a signal stops it (128 + signal), or the
+    /// experiment cannot be served by this build (2).
+    public func run() throws -> Int32 {
+        let context = try ZMQContext()
+        dealer = try ZMQSocket(context, .dealer, linger: 500)
+        try dealer.setReconnect(intervalMilliseconds: 100, maximumMilliseconds: 1000)
+        try dealer.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
+        try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000, ttlMilliseconds: 5000)
+        try dealer.connect(options.connect)
+        publisher = try EventPublisher(context: context, endpoint: options.events)
+        logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])
+        publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
+
+        var exitCode: Int32 = 0
+        var lastSent = -Double.infinity
+        loop: while !StopSignal.isRequested {
+            let now = Clock.monotonic
+            if now - lastSent >= options.heartbeat {
+                send(.ready(role: options.role, received: received, name: options.name, experimentID: experimentID))
+                lastSent = now
+            }
+            guard let frames = try dealer.receive(timeoutMilliseconds: Int(options.heartbeat * 1000)) else { continue }
+            guard frames.count == 1 else {
+                drop(reason: "wrong_frame_count", detail: "\(frames.count) frames")
+                continue
+            }
+            let command: WorkerCommand
+            do {
+                command = try WireProtocol.decodeCommand(frames[0])
+            } catch {
+                drop(reason: error.reason, detail: "\(error)")
+                continue
+            }
+            switch command {
+            case .welcome(let id, let bytes, let directory):
+                do {
+                    try serve(experimentID: id, source: bytes, checkpoints: options.checkpoints ?? directory)
+                } catch {
+                    logger.critical("cannot serve experiment \(id): \(error)")
+                    publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: "cannot serve experiment: \(error)"))
+                    exitCode = 2
+                    break loop
+                }
+                lastSent = -Double.infinity
+            case .train, .evaluate, .explore:
+                received += 1
+                let report = work(command)
+                send(report)
+                tasksDone += 1
+                lastSent = Clock.monotonic
+            case .finished:
+                logger.info("experiment finished; \(tasksDone) tasks done here")
+                if !options.keepRunning { break loop }
+                experimentID = ""
+                handler = nil
+                lastSent = -Double.infinity
+            }
+        }
+        if let signal = StopSignal.received {
+            exitCode = 128 + signal
+            logger.notice("\(options.role) stopping on signal \(signal)")
+        }
+        send(.goodbye)
+        publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: exitCode == 0 ? "experiment finished" : "exit \(exitCode)"))
+        return exitCode
+    }
+
+    private func serve(experimentID: String, source: [UInt8], checkpoints: String) throws {
+        guard let text = String(validating: source, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
+        let experiment = try Experiment.parse(yaml: text)
+        switch options.role {
+        case .trainer:
+            handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints))
+        case .evaluator:
+            handler = EvaluatorHandler(metric: experiment.metric, objective: experiment.objective)
+        case .mutator:
+            handler = MutatorHandler(strategy: experiment.explore, space: experiment.space)
+        }
+        self.experimentID = experimentID
+        logger.info("serving experiment", metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+    }
+
+    private func work(_ command: WorkerCommand) -> WorkerReport {
+        guard let handler else {
+            return .failed(member: command.member ?? 0, version: command.version ?? 0, reason: "\(options.name) has no experiment yet")
+        }
+        var lastProgress = Clock.monotonic
+        return handler.handle(command) { done in
+            let now = Clock.monotonic
+            if now - lastProgress >= options.heartbeat, let member = command.member, let version = command.version {
+                send(.progress(member: member, version: version, step: (command.step ?? 0) + done))
+                lastProgress = now
+            }
+            return !StopSignal.isRequested
+        }
+    }
+
+    private func send(_ report: WorkerReport) {
+        do {
+            try dealer.send([WireProtocol.encode(report)], dontWait: true)
+        } catch {
+            logger.warning("could not send to the selector: \(error)")
+        }
+    }
+
+    private func drop(reason: String, detail: String) {
+        publisher.publish(drops.drop(reason: reason, detail: detail) { logger.warning("\($0)") })
+    }
+}
+
+extension WorkerCommand {
+    var member: Int? {
+        switch self {
+        case .train(let task): task.member
+        case .evaluate(let task): task.member
+        case .explore(let task): task.member
+        default: nil
+        }
+    }
+
+    var version: Int? {
+        switch self {
+        case .train(let task): task.version
+        case .evaluate(let task): task.version
+        case .explore(let task): task.version
+        default: nil
+        }
+    }
+
+    var step: Int? {
+        switch self {
+        case .train(let task): task.step
+        case .evaluate(let task): task.step
+        case .explore(let task): task.step
+        default: nil
+        }
+    }
+}

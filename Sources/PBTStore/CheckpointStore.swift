@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+import PBTCore
+
+/// Immutable, content-addressed checkpoints: a checkpoint's name is the sha256 of its bytes.
+///
+/// Writing the same bytes twice stores them once; exploiting hands over a name, never a
+/// copy. A file is written under a temporary name and renamed into place, so a reader
+/// never sees half a checkpoint, and every read checks the hash, so a damaged file is
+/// never loaded.
+///
+///     checkpoints/
+///       3f/3fa9…e1     (first two hex digits fan the files out)
+public struct CheckpointStore: Sendable {
+    /// Where the checkpoints live.
+    public let directory: String
+
+    /// Opens (and creates, if needed) the store at `directory`.
+    public init(directory: String) throws(CheckpointError) {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .unavailable(directory: directory, reason: "\(error.localizedDescription)")
+        }
+    }
+
+    /// Whether `reference` is a well-formed checkpoint name (64 lowercase hex digits).
+    public static func isValid(_ reference: String) -> Bool {
+        reference.utf8.count == 64 && reference.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    /// The sha256 of `bytes` in lowercase hex.
+    public static func reference(of bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The file that holds `reference`. The reference is checked first, so the path can
+    /// never leave the store's directory.
+    public func path(of reference: String) throws(CheckpointError) -> String {
+        guard Self.isValid(reference) else { throw .invalidReference(reference) }
+        return "\(directory)/\(reference.prefix(2))/\(reference)"
+    }
+
+    /// Whether the store holds `reference`.
+    public func contains(_ reference: String) -> Bool {
+        guard let path = try? path(of: reference) else { return false }
+        return FileManager.default.fileExists(atPath: path)
+    }
+
+    /// Stores `bytes` and returns their name.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) throws(CheckpointError) -> String {
+        let reference = Self.reference(of: bytes)
+        let target = try path(of: reference)
+        if FileManager.default.fileExists(atPath: target) { return reference }
+        let folder = "\(directory)/\(reference.prefix(2))"
+        let temporary = "\(folder)/.\(reference).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+            if rename(temporary, target) != 0 {
+                let reason = String(cString: strerror(errno))
+                unlink(temporary)
+                throw CheckpointError.unavailable(directory: directory, reason: "rename into place failed: \(reason)")
+            }
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            unlink(temporary)
+            throw .unavailable(directory: directory, reason: error.localizedDescription)
+        }
+        return reference
+    }
+
+    /// Reads `reference`, checking that the bytes still hash to it.
+    public func read(_ reference: String) throws(CheckpointError) -> [UInt8] {
+        let file = try path(of: reference)
+        guard let data = FileManager.default.contents(atPath: file) else { throw .missing(reference) }
+        let bytes = [UInt8](data)
+        let actual = Self.reference(of: bytes)
+        guard actual == reference else { throw .corrupt(reference: reference, actual: actual) }
+        return bytes
+    }
+}
+
+/// Why a checkpoint could not be stored or loaded.
+public enum CheckpointError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidReference(String)
+    case missing(String)
+    case corrupt(reference: String, actual: String)
+    case unavailable(directory: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidReference(let reference): "'\(reference.prefix(80))' is not a checkpoint reference (64 hex digits)"
+        case .missing(let reference): "checkpoint \(reference.prefix(12))… is not in the store"
+        case .corrupt(let reference, let actual): "checkpoint \(reference.prefix(12))… fails its hash check (the file hashes to \(actual.prefix(12))…); not loaded"
+        case .unavailable(let directory, let reason): "checkpoint store \(directory): \(reason)"
+        }
+    }
+}

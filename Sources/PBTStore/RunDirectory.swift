@@ -1,0 +1,68 @@
+import Foundation
+
+/// The files of one run.
+///
+///     RUN_DIR/
+///       experiment.yml    the experiment file as run
+///       events.jsonl      every event, one JSON object a line
+///       summary.json      the outcome, written when the experiment ends
+///       checkpoints/      the content-addressed checkpoint store
+///       logs/             each stage's log, when `pbt run` started the stages
+public struct RunDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+    }
+
+    public var experiment: String { "\(path)/experiment.yml" }
+    public var events: String { "\(path)/events.jsonl" }
+    public var summary: String { "\(path)/summary.json" }
+    public var checkpoints: String { "\(path)/checkpoints" }
+    public var logs: String { "\(path)/logs" }
+
+    /// Creates the directory and its subdirectories.
+    public func create() throws {
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+    }
+
+    /// Writes `text` to `file` atomically (a temporary file renamed into place).
+    public static func writeAtomically(_ text: String, to file: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+    }
+
+    /// The absolute form of `path`.
+    public var absolute: String {
+        if path.hasPrefix("/") { return path }
+        return FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// An append-only file of lines, flushed by the caller at the end of each batch.
+public final class LineLog {
+    private let file: UnsafeMutablePointer<FILE>
+    public let path: String
+
+    public init(path: String) throws {
+        guard let file = fopen(path, "a") else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot open \(path): \(String(cString: strerror(errno)))"])
+        }
+        self.file = file
+        self.path = path
+    }
+
+    public func append(_ line: String) {
+        var line = line
+        line.append("\n")
+        line.withUTF8 { buffer in _ = fwrite(buffer.baseAddress, 1, buffer.count, file) }
+    }
+
+    public func flush() {
+        fflush(file)
+    }
+
+    deinit {
+        fclose(file)
+    }
+}

@@ -1,0 +1,321 @@
+import PBTCore
+
+/// The contract between stages: one frame a message,
+///
+///     offset 0  "P" "B"        magic
+///     offset 2  version        WireProtocol.version
+///     offset 3  kind           see `Kind`
+///     offset 4  body           the kind's fields, in the order `encode` writes them
+///
+/// Workers speak to the selector's ROUTER from a DEALER, so the ROUTER sees
+/// `[routing id, frame]` and answers the same way. A frame that fails any check is dropped
+/// and counted by the stage that received it; it never stops the stage.
+public enum WireProtocol {
+    /// Bumped on any change to the layout of any message.
+    public static let version: UInt8 = 1
+    static let magic: [UInt8] = [0x50, 0x42]  // "PB"
+    /// The largest frame a stage accepts, in bytes (checked by the stages, not only by libzmq).
+    public static let maximumFrameBytes = 16 << 20
+
+    /// Message kinds: reports (worker → selector) below 16, commands (selector → worker) from 16.
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case ready = 1, progress = 2, trained = 3, scored = 4, explored = 5, failed = 6, goodbye = 7, released = 8
+        case welcome = 16, train = 17, evaluate = 18, explore = 19, finished = 20
+    }
+
+    static func header(_ kind: Kind) -> WireWriter {
+        var writer = WireWriter()
+        writer.byte(magic[0])
+        writer.byte(magic[1])
+        writer.byte(version)
+        writer.byte(kind.rawValue)
+        return writer
+    }
+
+    static func open(_ frame: [UInt8]) throws(WireError) -> (Kind, WireReader) {
+        guard !frame.isEmpty else { throw .empty }
+        guard frame.count <= maximumFrameBytes else { throw .tooLarge(bytes: frame.count, limit: maximumFrameBytes) }
+        guard frame.count >= 4, frame[0] == magic[0], frame[1] == magic[1] else { throw .notPBT }
+        guard frame[2] == version else { throw .unsupportedVersion(frame[2]) }
+        guard let kind = Kind(rawValue: frame[3]) else { throw .unknownKind(frame[3]) }
+        return (kind, WireReader(frame, offset: 4))
+    }
+
+    // MARK: Reports
+
+    /// Encodes a worker's report as one frame.
+    public static func encode(_ report: WorkerReport) -> [UInt8] {
+        var w: WireWriter
+        switch report {
+        case .ready(let role, let received, let name, let experimentID):
+            w = header(.ready)
+            w.byte(role.rawValue)
+            w.count(received)
+            w.text(name)
+            w.text(experimentID)
+        case .progress(let member, let version, let step):
+            w = header(.progress)
+            w.count(member)
+            w.count(version)
+            w.count(step)
+        case .trained(let result):
+            w = header(.trained)
+            w.count(result.member)
+            w.count(result.version)
+            w.count(result.step)
+            w.text(result.checkpoint)
+            w.metrics(result.metrics)
+            w.real(result.seconds)
+            w.flag(result.interrupted)
+        case .scored(let result):
+            w = header(.scored)
+            w.count(result.member)
+            w.count(result.version)
+            w.real(result.score)
+            w.metrics(result.metrics)
+        case .explored(let result):
+            w = header(.explored)
+            w.count(result.member)
+            w.count(result.version)
+            w.hyperparameters(result.hyperparameters)
+            w.count(result.changes.count)
+            for name in result.changes.keys.sorted() {
+                let change = result.changes[name]!
+                w.text(name)
+                w.value(change.from)
+                w.value(change.to)
+                switch change.how {
+                case .scaled(let factor):
+                    w.byte(1)
+                    w.real(factor)
+                case .noised(let delta):
+                    w.byte(2)
+                    w.real(delta)
+                case .shifted(let by):
+                    w.byte(3)
+                    w.signed(by)
+                case .resampled:
+                    w.byte(4)
+                }
+            }
+        case .failed(let member, let version, let reason):
+            w = header(.failed)
+            w.count(member)
+            w.count(version)
+            w.text(reason)
+        case .released(let member, let version):
+            w = header(.released)
+            w.count(member)
+            w.count(version)
+        case .goodbye:
+            w = header(.goodbye)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a worker's report, or says exactly what is wrong with the frame.
+    public static func decodeReport(_ frame: [UInt8]) throws(WireError) -> WorkerReport {
+        var (kind, r) = try open(frame)
+        let report: WorkerReport
+        switch kind {
+        case .ready:
+            let rawRole = try r.byte("role")
+            guard let role = WorkerRole(rawValue: rawRole) else { throw .invalid(field: "role", reason: "unknown role \(rawRole)") }
+            report = .ready(
+                role: role, received: try r.count("received"), name: try r.text("name", limit: 256),
+                experimentID: try r.text("experiment_id", limit: 256))
+        case .progress:
+            report = .progress(member: try r.count("member"), version: try r.count("version"), step: try r.count("step"))
+        case .trained:
+            report = .trained(TrainResult(
+                member: try r.count("member"), version: try r.count("version"), step: try r.count("step"),
+                checkpoint: try r.checkpoint("checkpoint"), metrics: try r.metrics(),
+                seconds: try r.real("seconds"), interrupted: try r.flag("interrupted")))
+        case .scored:
+            report = .scored(EvaluateResult(
+                member: try r.count("member"), version: try r.count("version"), score: try r.real("score"),
+                metrics: try r.metrics()))
+        case .explored:
+            let member = try r.count("member")
+            let version = try r.count("version")
+            let hyperparameters = try r.hyperparameters()
+            var changes: [String: ExploreChange] = [:]
+            for _ in 0..<(try r.count("changes", limit: WireReader.maximumEntries)) {
+                let name = try r.text("changes.name", limit: 1024)
+                let from = try r.value("changes.from")
+                let to = try r.value("changes.to")
+                let how: ExploreChange.How
+                switch try r.byte("changes.how") {
+                case 1: how = .scaled(try r.real("changes.factor"))
+                case 2: how = .noised(try r.real("changes.delta"))
+                case 3: how = .shifted(try r.signed("changes.shift"))
+                case 4: how = .resampled
+                case let other: throw .invalid(field: "changes.how", reason: "unknown operation \(other)")
+                }
+                changes[name] = ExploreChange(from: from, to: to, how: how)
+            }
+            report = .explored(ExploreResult(member: member, version: version, hyperparameters: hyperparameters, changes: changes))
+        case .failed:
+            report = .failed(member: try r.count("member"), version: try r.count("version"), reason: try r.text("reason", limit: 64 << 10))
+        case .released:
+            report = .released(member: try r.count("member"), version: try r.count("version"))
+        case .goodbye:
+            report = .goodbye
+        default:
+            throw .invalid(field: "kind", reason: "\(kind) is a command, not a report")
+        }
+        try r.finish()
+        return report
+    }
+
+    // MARK: Commands
+
+    /// Encodes a command from the selector as one frame.
+    public static func encode(_ command: WorkerCommand) -> [UInt8] {
+        var w: WireWriter
+        switch command {
+        case .welcome(let experimentID, let experiment, let directory):
+            w = header(.welcome)
+            w.text(experimentID)
+            w.blob(experiment)
+            w.text(directory)
+        case .train(let task):
+            w = header(.train)
+            w.count(task.member)
+            w.count(task.version)
+            w.count(task.step)
+            w.count(task.steps)
+            w.flag(task.checkpoint != nil)
+            if let checkpoint = task.checkpoint { w.text(checkpoint) }
+            w.hyperparameters(task.hyperparameters)
+            w.fixed64(task.seed)
+        case .evaluate(let task):
+            w = header(.evaluate)
+            w.count(task.member)
+            w.count(task.version)
+            w.count(task.step)
+            w.text(task.checkpoint)
+            w.hyperparameters(task.hyperparameters)
+            w.metrics(task.metrics)
+        case .explore(let task):
+            w = header(.explore)
+            w.count(task.member)
+            w.count(task.version)
+            w.count(task.donor)
+            w.count(task.step)
+            w.hyperparameters(task.hyperparameters)
+            w.fixed64(task.seed)
+        case .finished:
+            w = header(.finished)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a command from the selector, or says exactly what is wrong with the frame.
+    public static func decodeCommand(_ frame: [UInt8]) throws(WireError) -> WorkerCommand {
+        var (kind, r) = try open(frame)
+        let command: WorkerCommand
+        switch kind {
+        case .welcome:
+            command = .welcome(
+                experimentID: try r.text("experiment_id", limit: 256), experiment: try r.blob("experiment"),
+                checkpointDirectory: try r.text("checkpoint_directory", limit: 4096))
+        case .train:
+            let member = try r.count("member")
+            let version = try r.count("version")
+            let step = try r.count("step")
+            let steps = try r.count("steps")
+            let checkpoint = try r.flag("has_checkpoint") ? try r.checkpoint("checkpoint") : nil
+            command = .train(TrainTask(
+                member: member, version: version, step: step, steps: steps, checkpoint: checkpoint,
+                hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+        case .evaluate:
+            command = .evaluate(EvaluateTask(
+                member: try r.count("member"), version: try r.count("version"), step: try r.count("step"),
+                checkpoint: try r.checkpoint("checkpoint"), hyperparameters: try r.hyperparameters(), metrics: try r.metrics()))
+        case .explore:
+            command = .explore(ExploreTask(
+                member: try r.count("member"), version: try r.count("version"), donor: try r.count("donor"),
+                step: try r.count("step"), hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+        case .finished:
+            command = .finished
+        default:
+            throw .invalid(field: "kind", reason: "\(kind) is a report, not a command")
+        }
+        try r.finish()
+        return command
+    }
+}
+
+extension WireWriter {
+    mutating func value(_ value: HyperparameterValue) {
+        switch value {
+        case .real(let x):
+            byte(1)
+            real(x)
+        case .integer(let x):
+            byte(2)
+            signed(x)
+        case .text(let x):
+            byte(3)
+            text(x)
+        }
+    }
+
+    mutating func hyperparameters(_ hyperparameters: Hyperparameters) {
+        count(hyperparameters.count)
+        for (name, value) in hyperparameters.sorted {
+            text(name)
+            self.value(value)
+        }
+    }
+
+    mutating func metrics(_ metrics: [String: Double]) {
+        count(metrics.count)
+        for name in metrics.keys.sorted() {
+            text(name)
+            real(metrics[name]!)
+        }
+    }
+}
+
+extension WireReader {
+    mutating func value(_ field: String) throws(WireError) -> HyperparameterValue {
+        switch try byte(field) {
+        case 1: return .real(try real(field))
+        case 2: return .integer(try signed(field))
+        case 3: return .text(try text(field, limit: 4096))
+        case let other: throw .invalid(field: field, reason: "unknown value tag \(other)")
+        }
+    }
+
+    mutating func hyperparameters() throws(WireError) -> Hyperparameters {
+        var values: [String: HyperparameterValue] = [:]
+        for _ in 0..<(try count("hyperparameters", limit: 10_000)) {
+            let name = try text("hyperparameters.name", limit: 1024)
+            guard !name.isEmpty else { throw .invalid(field: "hyperparameters.name", reason: "empty name") }
+            guard values[name] == nil else { throw .invalid(field: "hyperparameters.\(name)", reason: "appears twice") }
+            values[name] = try value("hyperparameters.\(name)")
+        }
+        return Hyperparameters(values)
+    }
+
+    /// Metrics may hold NaN or infinities (a diverged loss is worth reporting).
+    mutating func metrics() throws(WireError) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for _ in 0..<(try count("metrics", limit: 10_000)) {
+            let name = try text("metrics.name", limit: 1024)
+            values[name] = try real("metrics.\(name)", finite: false)
+        }
+        return values
+    }
+
+    /// A checkpoint reference: a sha256 in lowercase hex, so it can never name a path.
+    mutating func checkpoint(_ field: String) throws(WireError) -> String {
+        let reference = try text(field, limit: 64)
+        guard reference.utf8.count == 64, reference.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            throw .invalid(field: field, reason: "not a sha256 reference: '\(reference.prefix(80))'")
+        }
+        return reference
+    }
+}

@@ -1,0 +1,87 @@
+import PBTConfig
+import PBTCore
+
+/// What a trainer runs. A workload turns a checkpoint and hyperparameters into a new
+/// checkpoint after some steps of training, and reports what it measured.
+///
+/// Checkpoints are opaque bytes to the pipeline; each workload owns its format and must
+/// refuse bytes that are not its own (a wrong, truncated or damaged file) with an error.
+public protocol Workload: Sendable {
+    /// A fresh member's state, from its seed.
+    func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8]
+
+    /// Trains `request.steps` steps from `state`. Calls `progress` with the number of steps
+    /// done so far after each step (or as often as is cheap); when `progress` returns false
+    /// the workload stops at that step boundary and returns what it has.
+    func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome
+
+    /// Measures a checkpoint without training it (for evaluators that score from checkpoints).
+    func evaluate(state: [UInt8], hyperparameters: Hyperparameters) throws -> [String: Double]
+}
+
+/// One training task as a workload sees it.
+public struct TrainingRequest: Sendable {
+    public var member: Int
+    /// The step the state is at.
+    public var step: Int
+    /// Steps to train.
+    public var steps: Int
+    public var hyperparameters: Hyperparameters
+    /// The member's seed; workloads derive per-step randomness from it and the step.
+    public var seed: UInt64
+
+    public init(member: Int, step: Int, steps: Int, hyperparameters: Hyperparameters, seed: UInt64) {
+        self.member = member
+        self.step = step
+        self.steps = steps
+        self.hyperparameters = hyperparameters
+        self.seed = seed
+    }
+}
+
+/// What a workload returns after training.
+public struct TrainingOutcome: Sendable {
+    public var state: [UInt8]
+    /// Steps actually trained (fewer than asked when stopped early).
+    public var stepsDone: Int
+    /// What it measured at the end, for example `score` and `loss`.
+    public var metrics: [String: Double]
+
+    public init(state: [UInt8], stepsDone: Int, metrics: [String: Double]) {
+        self.state = state
+        self.stepsDone = stepsDone
+        self.metrics = metrics
+    }
+}
+
+/// A workload's refusal: bad settings, bad hyperparameters, or a checkpoint that is not its own.
+public struct WorkloadError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The built-in workloads, by the `kind` an experiment file names.
+public enum Workloads {
+    /// Every kind this build knows.
+    public static let kinds = ["toy", "noop"]
+
+    /// Makes the workload an experiment names, checking its settings and that the
+    /// experiment declares the hyperparameters it needs. Errors name the field.
+    public static func make(for experiment: Experiment) throws(ConfigError) -> any Workload {
+        let settings = experiment.workload.settings
+        switch experiment.workload.kind {
+        case "toy":
+            return try ToyWorkload(settings: settings, space: experiment.space)
+        case "noop":
+            return try NoopWorkload(settings: settings)
+        default:
+            throw try settings.require("kind").error(
+                "unknown workload '\(experiment.workload.kind)' (known: \(kinds.joined(separator: ", ")))")
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import PBTConfig
+import PBTStages
+import PBTWorkloads
+
+/// `pbt run EXPERIMENT.yml`: the whole pipeline on this machine.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an experiment end to end on this machine, each stage its own process.",
+        discussion: "Writes the run directory (experiment.yml, events.jsonl, summary.json, checkpoints/, logs/) and prints the best member."
+    )
+
+    @Argument(help: "The experiment file (YAML).")
+    var experiment: String
+
+    @Option(name: .long, help: "Trainer processes to start.")
+    var trainers: Int = 2
+
+    @Option(name: .long, help: "Evaluator processes to start.")
+    var evaluators: Int = 1
+
+    @Option(name: .long, help: "Mutator processes to start.")
+    var mutators: Int = 1
+
+    @Option(name: [.short, .long], help: "The run directory (default: runs/NAME-YYYYMMDD-HHMMSS).")
+    var output: String?
+
+    @Flag(name: .long, help: "Print only the outcome, no progress.")
+    var quiet = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (1...256).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 256, got \(trainers)") }
+        guard (1...64).contains(evaluators) else { throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)") }
+        guard (1...64).contains(mutators) else { throw ValidationError("--mutators must be between 1 and 64, got \(mutators)") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let experiment = try loadExperiment(self.experiment)
+            do {
+                _ = try Workloads.make(for: experiment)
+            } catch {
+                throw UserError("\(self.experiment): \(error)")
+            }
+            let supervisor = RunSupervisor(options: .init(
+                experiment: experiment, output: output, trainers: trainers, evaluators: evaluators, mutators: mutators,
+                executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet))
+            return try supervisor.run()
+        }
+    }
+}
+
+/// `pbt validate EXPERIMENT.yml`: checks a file without running it.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Check an experiment file and print what it describes.")
+
+    @Argument(help: "The experiment file (YAML).")
+    var experiment: String
+
+    func run() throws {
+        try runReportingErrors {
+            let loaded = try loadExperiment(experiment)
+            do {
+                _ = try Workloads.make(for: loaded)
+            } catch {
+                throw UserError("\(experiment): \(error)")
+            }
+            print("\(experiment): ok")
+            print("  name \(loaded.name), seed \(loaded.seed), workload \(loaded.workload.kind)")
+            print("  population \(loaded.population), ready every \(loaded.interval) steps, \(loaded.stop.maxSteps) steps a member")
+            print("  exploit \(loaded.exploit.name), explore \(loaded.explore.name), objective \(loaded.objective.rawValue) \(loaded.metric)")
+            for parameter in loaded.space.parameters {
+                print("  \(parameter.name): \(parameter.domain.kind)")
+            }
+            return 0
+        }
+    }
+}

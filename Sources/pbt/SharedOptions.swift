@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PBTConfig
+import PBTStages
+
+/// Reads an environment variable, for option defaults that compose files set.
+func environment(_ key: String) -> String? {
+    ProcessInfo.processInfo.environment[key].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// Options every command has.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (env PBT_LOG_LEVEL).")
+    var logLevel: String = environment("PBT_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
+        }
+    }
+
+    /// Sends logs to stderr at the chosen level and returns a logger for `label`.
+    func bootstrap(_ label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+/// Where a stage publishes events.
+struct EventsOption: ParsableArguments {
+    @Option(name: .customLong("events"), help: "The event proxy's publisher endpoint, or 'none' (env PBT_EVENTS_PUBLISH).")
+    var endpoint: String = environment("PBT_EVENTS_PUBLISH") ?? "tcp://127.0.0.1:5556"
+
+    var value: String? { endpoint == "none" ? nil : endpoint }
+}
+
+/// Loads an experiment file, turning any problem into one clear line and exit code 2.
+func loadExperiment(_ path: String) throws -> Experiment {
+    do {
+        return try Experiment.load(path: path)
+    } catch {
+        throw UserError("\(path): \(error)")
+    }
+}
+
+/// An error meant for the user: printed as one line, exit code 2.
+struct UserError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Runs a command body, printing user errors without a stack of noise.
+func runReportingErrors(_ body: () throws -> Int32) throws {
+    let code: Int32
+    do {
+        code = try body()
+    } catch let error as UserError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    } catch let error as RunError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+    if code != 0 { throw ExitCode(code) }
+}

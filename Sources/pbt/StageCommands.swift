@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import PBTConfig
+import PBTCore
+import PBTStages
+import PBTStore
+
+/// `pbt selector`: the stateful stage.
+struct SelectorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selector",
+        abstract: "Run the selector: the population table, leases and exploit decisions. Binds the work endpoint.")
+
+    @Argument(help: "The experiment file (YAML).")
+    var experiment: String
+
+    @Option(name: .long, help: "The run directory (env PBT_RUN_DIR).")
+    var runDir: String = environment("PBT_RUN_DIR") ?? "run"
+
+    @Option(name: .long, help: "Where to bind the work endpoint (env PBT_WORK_BIND).")
+    var bind: String = environment("PBT_WORK_BIND") ?? "tcp://*:5555"
+
+    @OptionGroup var events: EventsOption
+
+    @Option(name: .long, help: "Start training once this many trainers are connected...")
+    var minTrainers: Int = 1
+
+    @Option(name: .long, help: "...or once this many seconds have passed.")
+    var startTimeout: Double = 10
+
+    @Option(name: .long, help: "Write the bound endpoint as JSON to this file once listening.")
+    var readyFile: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let logger = logging.bootstrap("pbt.selector")
+            let loaded = try loadExperiment(experiment)
+            let stage = SelectorStage(options: .init(
+                experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, events: events.value,
+                minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile), logger: logger)
+            return try stage.run()
+        }
+    }
+}
+
+/// Options shared by trainers, evaluators and mutators.
+struct WorkerOptions: ParsableArguments {
+    @Option(name: .long, help: "The selector's work endpoint (env PBT_WORK).")
+    var connect: String = environment("PBT_WORK") ?? "tcp://127.0.0.1:5555"
+
+    @OptionGroup var events: EventsOption
+
+    @Option(name: .long, help: "This worker's name in events and logs (default: ROLE-HOST-PID).")
+    var name: String?
+
+    @Option(name: .long, help: "Seconds between heartbeats to the selector.")
+    var heartbeat: Double = 1
+
+    @Flag(name: .long, help: "Serve the next experiment instead of exiting when one finishes.")
+    var keepRunning = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)") }
+    }
+
+    func run(_ role: WorkerRole, checkpoints: String? = nil) throws {
+        try runReportingErrors {
+            let workerName = name ?? "\(role)-\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            let logger = logging.bootstrap("pbt.\(role)")
+            let stage = WorkerStage(options: .init(
+                role: role, connect: connect, events: events.value, name: workerName, checkpoints: checkpoints,
+                heartbeat: heartbeat, keepRunning: keepRunning), logger: logger)
+            return try stage.run()
+        }
+    }
+}
+
+/// `pbt trainer`.
+struct TrainerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trainer", abstract: "Run a trainer: trains one member at a time, asking for work when free.")
+
+    @OptionGroup var worker: WorkerOptions
+
+    @Option(name: .long, help: "The checkpoint directory, if not where the selector says (env PBT_CHECKPOINTS).")
+    var checkpoints: String?
+
+    func run() throws { try worker.run(.trainer, checkpoints: checkpoints ?? environment("PBT_CHECKPOINTS")) }
+}
+
+/// `pbt evaluator`.
+struct EvaluatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluator", abstract: "Run an evaluator: turns trained members into scores.")
+
+    @OptionGroup var worker: WorkerOptions
+
+    func run() throws { try worker.run(.evaluator) }
+}
+
+/// `pbt mutator`.
+struct MutatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mutator", abstract: "Run a mutator: explores the hyperparameters of members that exploited.")
+
+    @OptionGroup var worker: WorkerOptions
+
+    func run() throws { try worker.run(.mutator) }
+}
+
+/// `pbt events`: tap the stream (default) or run the proxy.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "Print the event stream as JSON lines, or run the event proxy.",
+        subcommands: [EventsTapCommand.self, EventsProxyCommand.self], defaultSubcommand: EventsTapCommand.self)
+}
+
+struct EventsTapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tap", abstract: "Print events from a running experiment, one JSON object a line (jq-friendly).")
+
+    @Option(name: .long, help: "The event proxy's subscriber endpoint (env PBT_EVENTS_SUBSCRIBE).")
+    var endpoint: String = environment("PBT_EVENTS_SUBSCRIBE") ?? "tcp://127.0.0.1:5557"
+
+    @Option(name: .long, help: "Only events whose topic starts with this (repeatable), e.g. member. or trainer.joined.")
+    var topic: [String] = []
+
+    @Option(name: .long, help: "Exit after this many events.")
+    var count: Int?
+
+    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished.")
+    var until: String?
+
+    @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
+    var idleTimeout: Double?
+
+    func run() throws {
+        try runReportingErrors {
+            try EventTap(options: .init(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)).run { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+}
+
+struct EventsProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy", abstract: "Run the event proxy: stages publish into it, monitors subscribe to it.")
+
+    @Option(name: .long, help: "Where stages connect to publish (env PBT_EVENTS_PUBLISH_BIND).")
+    var publishers: String = environment("PBT_EVENTS_PUBLISH_BIND") ?? "tcp://*:5556"
+
+    @Option(name: .long, help: "Where subscribers connect (env PBT_EVENTS_SUBSCRIBE_BIND).")
+    var subscribers: String = environment("PBT_EVENTS_SUBSCRIBE_BIND") ?? "tcp://*:5557"
+
+    @Option(name: .long, help: "Write the bound endpoints as JSON to this file once listening.")
+    var readyFile: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let logger = logging.bootstrap("pbt.events")
+            return try EventProxyStage(options: .init(publishers: publishers, subscribers: subscribers, readyFile: readyFile), logger: logger).run()
+        }
+    }
+}
