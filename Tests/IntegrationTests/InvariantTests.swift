@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// DESIGN invariants 1 and 2, measured on a real run: no barrier, no idle trainer while a
+/// member waits.
+@Suite("pipeline invariants", .serialized)
+struct InvariantTests {
+    @Test("a slow member holds up nobody: the others finish on the free trainer before its first step ends")
+    func slowMemberBlocksNobody() throws {
+        let directory = try TemporaryDirectory()
+        // Member 0's steps take 2 s; the others' 5 ms. Two trainers.
+        let experiment = try directory.write(
+            "slow.yml",
+            noopExperiment(population: 4, interval: 1, maxSteps: 3, stepSeconds: 0.005, slowMembers: [0], slowStepSeconds: 2))
+        let run = directory.file("run")
+        let process = try PBTProcess(["run", experiment, "--trainers", "2", "--output", run, "--quiet"], output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 120))
+        #expect(termination.succeeded, "\(process.log)")
+
+        let log = try jsonLines(run + "/events.jsonl")
+        let firstSlowStep = try #require(log.firstIndex { $0["event"] as? String == "member.trained" && $0["member"] as? Int == 0 })
+        let slowTrainer = try #require(log[firstSlowStep]["trainer"] as? String)
+        for member in 1..<4 {
+            let finished = log.firstIndex { $0["event"] as? String == "member.finished" && $0["member"] as? Int == member }
+            #expect(finished.map { $0 < firstSlowStep } ?? false, "member \(member) finished after the slow member's first step")
+        }
+        // While the slow member trained, none of the others was given to its trainer.
+        let slowAssigned = try #require(log.firstIndex { $0["event"] as? String == "member.assigned" && $0["member"] as? Int == 0 && $0["role"] as? String == "trainer" })
+        for event in log[(slowAssigned + 1)..<firstSlowStep] where event["event"] as? String == "member.assigned" && event["role"] as? String == "trainer" {
+            #expect(event["worker"] as? String != slowTrainer, "member \(event["member"] ?? "?") was queued on the busy trainer")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import PBTStages
+import Testing
+import ZeroMQ
+
+/// The stages started one by one, as a deployment would, connected over loopback TCP.
+@Suite("pipeline of separate stage processes", .serialized)
+struct PipelineTests {
+    @Test("stages started by hand run an experiment; pbt events taps it; the event log is consistent")
+    func handStartedPipeline() throws {
+        let directory = try TemporaryDirectory()
+        let experiment = try directory.write(
+            "exp.yml",
+            noopExperiment(population: 4, interval: 2, maxSteps: 40, stepSeconds: 0.02, exploit: "truncation"))
+        let proxy = try PBTProcess(
+            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
+            output: directory.file("events.log"))
+        let events = try readyEndpoints(directory.file("events.json"))
+        let publishers = try #require(events["publishers"])
+        let subscribers = try #require(events["subscribers"])
+
+        let tap = try PBTProcess(["events", "--endpoint", subscribers, "--until", "experiment.finished"], output: directory.file("tap.jsonl"))
+        // Our own subscriber too: a real SUB socket on the proxy.
+        let context = try ZMQContext()
+        let watcher = try ZMQSocket(context, .sub)
+        try watcher.subscribe(Array("stage.started".utf8))
+        try watcher.connect(subscribers)
+
+        let selector = try PBTProcess(
+            ["selector", experiment, "--run-dir", directory.file("run"), "--bind", "tcp://127.0.0.1:*", "--events", publishers,
+             "--min-trainers", "2", "--ready-file", directory.file("selector.json")],
+            output: directory.file("selector.log"))
+        let work = try #require(try readyEndpoints(directory.file("selector.json"))["work"])
+        var workers: [PBTProcess] = []
+        for (role, name) in [("evaluator", "evaluator-a"), ("mutator", "mutator-a"), ("trainer", "trainer-a"), ("trainer", "trainer-b")] {
+            workers.append(try PBTProcess([role, "--connect", work, "--events", publishers, "--name", name], output: directory.file("\(name).log")))
+        }
+
+        let selectorEnd = try #require(selector.finish(within: 120))
+        #expect(selectorEnd.succeeded, "\(selector.log)")
+        for worker in workers {
+            let end = try #require(worker.finish(within: 30))
+            #expect(end.succeeded, "\(worker.child.arguments.first ?? "") \(end)\n\(worker.log)")
+        }
+        let tapEnd = try #require(tap.finish(within: 30))
+        #expect(tapEnd.succeeded)
+        _ = proxy
+
+        // The tap printed JSON lines ending with the experiment's end.
+        let tapped = try jsonLines(tap.output)
+        #expect(tapped.last?["event"] as? String == "experiment.finished")
+        #expect(tapped.contains { $0["event"] as? String == "member.scored" })
+
+        // The selector's event log: every member's history follows the protocol.
+        let log = try jsonLines(directory.file("run/events.jsonl"))
+        try checkMemberHistories(log, population: 4, maxSteps: 40)
+        let summary = try jsonObject(directory.file("run/summary.json"))
+        #expect((summary["members"] as? [[String: Any]])?.count == 4)
+        let joined = Set(log.filter { ($0["event"] as? String)?.hasSuffix(".joined") == true }.compactMap { $0["worker"] as? String })
+        #expect(joined == ["evaluator-a", "mutator-a", "trainer-a", "trainer-b"])
+        #expect(Set(log.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String }) == ["trainer-a", "trainer-b"])
+    }
+
+    /// Checks, member by member, that steps only move as the protocol allows: training
+    /// continues from where the member stood, an exploit moves it to its donor's state at the
+    /// compared step, and it finishes at the last step.
+    func checkMemberHistories(_ log: [[String: Any]], population: Int, maxSteps: Int) throws {
+        for member in 0..<population {
+            var step = 0
+            var finished = false
+            var trainedVersions: Set<Int> = []
+            for event in log where event["member"] as? Int == member {
+                switch event["event"] as? String {
+                case "member.trained":
+                    #expect(event["from_step"] as? Int == step, "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)")
+                    let version = try #require(event["version"] as? Int)
+                    #expect(trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice")
+                    step = try #require(event["step"] as? Int)
+                case "member.scored":
+                    #expect(event["step"] as? Int == step)
+                case "member.decided":
+                    #expect(event["step"] as? Int == step)
+                    if event["decision"] as? String == "exploit" { step = try #require(event["compared_at"] as? Int) }
+                case "member.exploited":
+                    #expect(event["step"] as? Int == step)
+                case "member.finished":
+                    #expect(step == maxSteps)
+                    finished = true
+                default:
+                    break
+                }
+            }
+            #expect(finished, "member \(member) never finished")
+        }
+    }
+}

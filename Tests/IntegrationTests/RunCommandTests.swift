@@ -1,0 +1,109 @@
+import Foundation
+import PBTStages
+import Testing
+
+/// `pbt run` end to end: the paper's toy, the grid-search baseline, processes and signals.
+@Suite("pbt run", .serialized)
+struct RunCommandTests {
+    @Test("the toy with exploit and explore reaches Q ≥ 1.19, and every trainer works")
+    func toyReachesTheTarget() throws {
+        let directory = try TemporaryDirectory()
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", PBTBinary.repository + "/topologies/experiments/toy.yml", "--trainers", "2", "--output", run],
+            output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 120))
+        #expect(termination.succeeded, "\(process.log)")
+
+        let summary = try jsonObject(run + "/summary.json")
+        let best = try #require(summary["best"] as? [String: Any])
+        let score = try #require(best["score"] as? Double)
+        #expect(score >= 1.19, "best Q \(score)")
+        #expect(best["step"] as? Int == 200)
+        #expect((summary["exploits"] as? Int ?? 0) > 10)
+
+        // The schedule covers steps 0 to 200 without a gap, and so does the lineage.
+        let schedule = try #require(best["schedule"] as? [[String: Any]])
+        var next = 0
+        for entry in schedule {
+            #expect(entry["from_step"] as? Int == next)
+            next = entry["to_step"] as? Int ?? -1
+        }
+        #expect(next == 200)
+        let lineage = try #require(best["lineage"] as? [[String: Any]])
+        #expect(lineage.first?["from_step"] as? Int == 0 && lineage.last?["to_step"] as? Int == 200)
+
+        let events = try jsonLines(run + "/events.jsonl")
+        let trainers = Set(events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String })
+        #expect(trainers == ["trainer-1", "trainer-2"], "trainers that did work: \(trainers)")
+        #expect(events.contains { $0["event"] as? String == "member.exploited" })
+        #expect(events.last?["event"] as? String == "stage.stopped")
+        #expect(process.log.contains("best: member"))
+    }
+
+    @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
+    func gridSearchPlateaus() throws {
+        let directory = try TemporaryDirectory()
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", PBTBinary.repository + "/topologies/experiments/toy-grid.yml", "--output", run, "--quiet"],
+            output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 120))
+        #expect(termination.succeeded, "\(process.log)")
+        let summary = try jsonObject(run + "/summary.json")
+        let best = try #require(summary["best"] as? [String: Any])
+        let score = try #require(best["score"] as? Double)
+        #expect(abs(score - 0.39) < 0.005, "best Q \(score)")
+        #expect(summary["exploits"] as? Int == 0)
+    }
+
+    @Test("every stage is its own process, and SIGTERM to pbt run leaves none behind")
+    func stagesAreProcessesAndSigtermStopsThemAll() throws {
+        let directory = try TemporaryDirectory()
+        let experiment = try directory.write("slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
+        let process = try PBTProcess(["run", experiment, "--trainers", "3", "--output", directory.file("run")], output: directory.file("output.txt"))
+        var stages: [(pid: pid_t, command: String)] = []
+        let allUp = eventually(within: 30) {
+            stages = children(of: process.child.pid)
+            return stages.count == 7
+        }
+        #expect(allUp, "children: \(stages.map(\.command))")
+        for role in ["events proxy", "selector", "evaluator", "mutator", "trainer"] {
+            #expect(stages.contains { $0.command.contains(" \(role) ") }, "no '\(role)' process among \(stages.map(\.command))")
+        }
+        #expect(stages.filter { $0.command.contains(" trainer ") }.count == 3)
+        // Wait for training to be under way, then interrupt.
+        #expect(eventually(within: 30) { (try? jsonLines(directory.file("run/events.jsonl")))?.contains { $0["event"] as? String == "member.trained" } ?? false })
+        process.child.send(SIGTERM)
+        let termination = try #require(process.finish(within: 30))
+        #expect(termination.exitCode == 128 + SIGTERM)
+        #expect(eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } }, "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
+    }
+
+    @Test("SIGKILL to pbt run takes every stage with it")
+    func sigkillTakesEveryStage() throws {
+        let directory = try TemporaryDirectory()
+        let experiment = try directory.write("slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
+        let process = try PBTProcess(["run", experiment, "--trainers", "2", "--output", directory.file("run")], output: directory.file("output.txt"))
+        var stages: [(pid: pid_t, command: String)] = []
+        #expect(eventually(within: 30) {
+            stages = children(of: process.child.pid)
+            return stages.count == 6
+        })
+        process.child.send(SIGKILL)
+        _ = process.finish(within: 10)
+        #expect(eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } }, "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
+    }
+
+    @Test("a wrong experiment file fails before anything starts, naming the field and the value")
+    func badFileFailsEarly() throws {
+        let directory = try TemporaryDirectory()
+        let bad = try directory.write("bad.yml", noopExperiment(population: 4, maxSteps: 10).replacingOccurrences(of: "strategy: none", with: "strategy: truncation\n  fraction: 0.7"))
+        let process = try PBTProcess(["run", bad, "--output", directory.file("run")], output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 30))
+        #expect(termination.exitCode == 2)
+        #expect(process.log.contains("exploit.fraction"), "\(process.log)")
+        #expect(process.log.contains("0.7"), "\(process.log)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("run")))
+    }
+}
