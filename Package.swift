@@ -9,6 +9,7 @@ import PackageDescription
 ///     PBTConfig    the experiment file: YAML, validation, errors that name the field
 ///     PBTWire      the versioned binary protocol between stages, and events as JSON
 ///     PBTStore     the run directory and the content-addressed checkpoint store
+///     CBLAS        OpenBLAS (pkg libopenblas-dev), for the mlp workload's matrix products
 ///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
 ///     CProcessShims  a wrapper around prctl(2) so children die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
@@ -33,6 +34,8 @@ let package = Package(
             name: "CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // OpenBLAS for the mlp workload's matrix products (apt-get install libopenblas-dev).
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         // One fixed-argument wrapper around the variadic prctl(2), which Swift cannot call.
         .systemLibrary(name: "CProcessShims"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
@@ -40,7 +43,7 @@ let package = Package(
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
         .target(name: "PBTStore", dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "PBTWorkloads", dependencies: ["PBTCore", "PBTConfig", "PBTStore"]),
+        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore"]),
         .target(
             name: "PBTStages",
             dependencies: [

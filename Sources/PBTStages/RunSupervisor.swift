@@ -223,6 +223,10 @@ public final class RunSupervisor {
         if let best = summary["best"] as? [String: Any] {
             lines.append("best: member \(best["member"] as? Int ?? -1), score \(number(best["score"])) at step \(best["step"] as? Int ?? 0)")
             lines.append("  hyperparameters: \(hyperparameters(best["hyperparameters"]))")
+            if let metrics = best["metrics"] as? [String: Any], metrics.count > 1 {
+                let shown = metrics.keys.sorted().filter { $0 != "score" }.map { "\($0)=\(number(metrics[$0]))" }
+                lines.append("  metrics: " + shown.joined(separator: " "))
+            }
             if let lineage = best["lineage"] as? [[String: Any]] {
                 let chain = lineage.map { "member \($0["member"] as? Int ?? -1) (steps \($0["from_step"] as? Int ?? 0)–\($0["to_step"] as? Int ?? 0))" }
                 lines.append("  lineage: " + (chain.count > 8 ? (chain.prefix(3) + ["…"] + chain.suffix(4)).joined(separator: " → ") : chain.joined(separator: " → ")))
@@ -265,6 +269,7 @@ public final class RunSupervisor {
         guard let values = value as? [String: Any] else { return "-" }
         return values.keys.sorted().map { key in
             let raw = values[key]!
+            if let whole = raw as? Int { return "\(key)=\(whole)" }
             if let number = raw as? Double { return "\(key)=\(HyperparameterValue.format(number))" }
             return "\(key)=\(raw)"
         }.joined(separator: " ")

@@ -144,6 +144,7 @@ public enum SummaryJSON {
                     b.field("score", best.score)
                     b.field("step", best.step)
                     b.field("hyperparameters", best.hyperparameters)
+                    b.field("metrics", best.metrics)
                     b.array("schedule", best.schedule) { s, entry in
                         s.field("from_step", entry.fromStep)
                         s.field("to_step", entry.toStep)
@@ -166,6 +167,7 @@ public enum SummaryJSON {
                 m.field("hyperparameters", member.hyperparameters)
                 m.field("exploits", member.exploits)
                 m.field("failed", member.failed)
+                m.field("metrics", member.metrics)
             }
             extra(&o)
         }

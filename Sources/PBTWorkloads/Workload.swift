@@ -68,7 +68,7 @@ public struct WorkloadError: Error, Sendable, CustomStringConvertible {
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
     /// Every kind this build knows.
-    public static let kinds = ["toy", "noop"]
+    public static let kinds = ["toy", "mlp", "noop"]
 
     /// Makes the workload an experiment names, checking its settings and that the
     /// experiment declares the hyperparameters it needs. Errors name the field.
@@ -77,6 +77,8 @@ public enum Workloads {
         switch experiment.workload.kind {
         case "toy":
             return try ToyWorkload(settings: settings, space: experiment.space)
+        case "mlp":
+            return try MLPWorkload(settings: settings, experiment: experiment)
         case "noop":
             return try NoopWorkload(settings: settings)
         default:

@@ -19,6 +19,8 @@ public struct ExperimentSummary: Sendable, Hashable {
         public var schedule: [ScheduleEntry]
         /// Whose training its weights come from, step range by step range.
         public var lineage: [LineageEntry]
+        /// What the trainer and evaluator measured for its weights (e.g. `test_accuracy`).
+        public var metrics: [String: Double]
     }
 
     public struct ScheduleEntry: Sendable, Hashable {
@@ -42,12 +44,14 @@ public struct ExperimentSummary: Sendable, Hashable {
         public var hyperparameters: Hyperparameters
         public var exploits: Int
         public var failed: Bool
+        public var metrics: [String: Double]
     }
 }
 
 extension ExperimentSummary.Best {
     /// Builds the schedule and the lineage from a member's history.
-    init(member: Int, score: Double, step: Int, history: LineageSegment?, hyperparameters: Hyperparameters) {
+    init(member: Int, score: Double, step: Int, history: LineageSegment?, hyperparameters: Hyperparameters, metrics: [String: Double]) {
+        self.metrics = metrics
         let segments = history?.chronological ?? []
         self.member = member
         self.score = score

@@ -50,6 +50,8 @@ public struct SelectorMachine: Sendable {
         public internal(set) var history: LineageSegment?
         public internal(set) var exploits = 0
         public internal(set) var failures = 0
+        /// What the trainer and evaluator measured for the current weights.
+        public internal(set) var metrics: [String: Double] = [:]
         var pendingMetrics: [String: Double] = [:]
         var pendingExploit: (donor: Int, old: Hyperparameters, copied: Hyperparameters)?
 
@@ -74,6 +76,7 @@ public struct SelectorMachine: Sendable {
         let hyperparameters: Hyperparameters
         let history: LineageSegment?
         let score: Double
+        let metrics: [String: Double]
     }
 
     public let settings: SelectorSettings
@@ -346,11 +349,12 @@ public struct SelectorMachine: Sendable {
         let step = members[index].step
         let fitness = settings.objective.fitness(result.score)
         members[index].score = result.score
+        members[index].metrics = members[index].pendingMetrics.merging(result.metrics) { $1 }
         board.record(member: index, step: step, fitness: fitness)
         if let checkpoint = members[index].checkpoint {
             snapshots[step, default: [:]][index] = Snapshot(
                 checkpoint: checkpoint, hyperparameters: members[index].hyperparameters,
-                history: members[index].history, score: result.score)
+                history: members[index].history, score: result.score, metrics: members[index].metrics)
         }
         actions.append(.publish(.memberScored(member: index, version: result.version, step: step, score: result.score, evaluator: workerName(worker))))
         let standing = Standing(member: index, fitness: fitness)
@@ -397,6 +401,7 @@ public struct SelectorMachine: Sendable {
         members[index].history = snapshot.history
         members[index].hyperparameters = snapshot.hyperparameters
         members[index].score = snapshot.score
+        members[index].metrics = snapshot.metrics
         members[index].exploits += 1
         members[index].pendingExploit = (donor, old, snapshot.hyperparameters)
         exploits += 1
@@ -523,13 +528,14 @@ public struct SelectorMachine: Sendable {
         if let best, let score = members[best.member].score {
             let member = members[best.member]
             bestOutcome = ExperimentSummary.Best(
-                member: member.id, score: score, step: member.step, history: member.history, hyperparameters: member.hyperparameters)
+                member: member.id, score: score, step: member.step, history: member.history, hyperparameters: member.hyperparameters,
+                metrics: member.metrics)
         }
         let summary = ExperimentSummary(
             reason: reason, seconds: seconds, steps: steps, exploits: exploits, best: bestOutcome,
             members: members.map {
                 .init(member: $0.id, step: $0.step, score: $0.score, hyperparameters: $0.history?.hyperparameters ?? $0.hyperparameters,
-                      exploits: $0.exploits, failed: $0.phase == .failed)
+                      exploits: $0.exploits, failed: $0.phase == .failed, metrics: $0.metrics)
             })
         self.summary = summary
         leased.removeAll()
