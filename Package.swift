@@ -12,6 +12,7 @@ import PackageDescription
 ///     CBLAS        OpenBLAS (pkg libopenblas-dev), for the mlp workload's matrix products
 ///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
 ///     CProcessShims  a wrapper around prctl(2) so children die with their parent
+///     PBTSystem    clocks, signals, child processes that die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
 ///     pbt          the executable: argument parsing and composition only
 let package = Package(
@@ -43,18 +44,19 @@ let package = Package(
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
         .target(name: "PBTStore", dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore"]),
+        .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
+        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore", "PBTSystem"]),
         .target(
             name: "PBTStages",
             dependencies: [
-                "ZeroMQ", "CProcessShims", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                "ZeroMQ", "PBTSystem", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTConfig", "PBTCore",
+                "PBTStages", "PBTSystem", "PBTConfig", "PBTCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,7 +67,7 @@ let package = Package(
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire"]),
         .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore"]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "ZeroMQ", "PBTWire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "ZeroMQ", "PBTWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

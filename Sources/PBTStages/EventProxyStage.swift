@@ -1,3 +1,4 @@
+import PBTSystem
 import Logging
 import ZeroMQ
 

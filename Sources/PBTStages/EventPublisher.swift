@@ -1,3 +1,4 @@
+import PBTSystem
 import PBTCore
 import PBTStore
 import PBTWire

@@ -1,3 +1,4 @@
+import PBTSystem
 import PBTConfig
 import PBTCore
 import PBTStore

@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import PBTConfig
 import PBTStages

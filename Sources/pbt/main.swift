@@ -1,3 +1,4 @@
+import PBTSystem
 import PBTStages
 
 // A child of `pbt run` (or of a test) dies with its parent, even one killed by SIGKILL.

@@ -1,3 +1,4 @@
+import PBTSystem
 import Foundation
 import PBTStages
 import Testing

@@ -60,6 +60,22 @@ public enum PBTEvent: Sendable, Hashable {
         public var hyperparameters: Hyperparameters
         public var metrics: [String: Double]
         public var interrupted: Bool
+
+        public init(
+            member: Int, version: Int, trainer: String, fromStep: Int, step: Int, seconds: Double, checkpoint: String,
+            hyperparameters: Hyperparameters, metrics: [String: Double], interrupted: Bool
+        ) {
+            self.member = member
+            self.version = version
+            self.trainer = trainer
+            self.fromStep = fromStep
+            self.step = step
+            self.seconds = seconds
+            self.checkpoint = checkpoint
+            self.hyperparameters = hyperparameters
+            self.metrics = metrics
+            self.interrupted = interrupted
+        }
     }
 
     /// A member copied `donor`'s weights at `step` and explored the hyperparameters.
@@ -75,6 +91,20 @@ public enum PBTEvent: Sendable, Hashable {
         /// What it trains with from now on (after explore).
         public var new: Hyperparameters
         public var changes: [String: ExploreChange]
+
+        public init(
+            member: Int, donor: Int, step: Int, checkpoint: String, old: Hyperparameters, copied: Hyperparameters,
+            new: Hyperparameters, changes: [String: ExploreChange]
+        ) {
+            self.member = member
+            self.donor = donor
+            self.step = step
+            self.checkpoint = checkpoint
+            self.old = old
+            self.copied = copied
+            self.new = new
+            self.changes = changes
+        }
     }
 
     /// A periodic summary of where the experiment stands.
@@ -89,6 +119,22 @@ public enum PBTEvent: Sendable, Hashable {
         public var membersFinished: Int
         public var population: Int
         public var exploits: Int
+
+        public init(
+            seconds: Double, steps: Int, stepsPerSecond: Double, bestMember: Int?, bestScore: Double?, trainers: Int,
+            busyTrainers: Int, membersFinished: Int, population: Int, exploits: Int
+        ) {
+            self.seconds = seconds
+            self.steps = steps
+            self.stepsPerSecond = stepsPerSecond
+            self.bestMember = bestMember
+            self.bestScore = bestScore
+            self.trainers = trainers
+            self.busyTrainers = busyTrainers
+            self.membersFinished = membersFinished
+            self.population = population
+            self.exploits = exploits
+        }
     }
 }
 
