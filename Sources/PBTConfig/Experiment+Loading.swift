@@ -9,7 +9,7 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases",
+        "hyperparameters", "initial", "leases", "evaluation",
     ]
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.
@@ -51,10 +51,11 @@ extension Experiment {
         let interval = try root["interval"]?.integer(in: 1...Int.max) ?? 1
 
         let stopNode = try root.require("stop")
-        _ = try stopNode.map(allowed: ["max_steps", "target_score", "time_budget"])
+        _ = try stopNode.map(allowed: ["max_steps", "target_score", "time_budget", "total_steps"])
         let maxSteps = try stopNode.require("max_steps").integer(in: 1...Int.max)
         let target = try stopNode["target_score"]?.real()
         let budget = try stopNode["time_budget"]?.seconds()
+        let totalSteps = try stopNode["total_steps"]?.integer(in: 1...Int.max)
 
         var metric = "score"
         var objective = Objective.maximize
@@ -142,6 +143,8 @@ extension Experiment {
             }
         }
 
+        let evaluation = Evaluation(rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
+
         var leaseTimeout = 30.0
         var maxFailures = 3
         if let node = root["leases"] {
@@ -152,9 +155,9 @@ extension Experiment {
 
         return Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
-            interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget),
+            interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
-            initial: initial, leaseTimeout: leaseTimeout, maxFailures: maxFailures, source: text)
+            initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures, source: text)
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

@@ -8,7 +8,8 @@ import PBTCore
 /// workload: {kind: toy}
 /// population: 2
 /// interval: 4                 # steps between decisions
-/// stop: {max_steps: 200, target_score: 1.19, time_budget: 5m}
+/// stop: {max_steps: 200, target_score: 1.19, time_budget: 5m, total_steps: 400}
+/// evaluation: reported          # or checkpoint: the evaluator runs the workload's evaluation
 /// objective: {metric: score, mode: max}
 /// exploit: {strategy: truncation, fraction: 0.25, burn_in: 0}
 /// explore: {strategy: noise, std: 0.1, resample_probability: 0}
@@ -36,6 +37,8 @@ public struct Experiment: Sendable, Hashable {
     public var space: SearchSpace
     /// Hyperparameters given in the file for the first members (possibly only some names).
     public var initial: [Hyperparameters]
+    /// Where scores come from.
+    public var evaluation: Evaluation
     /// Seconds a task may go without word from its worker before it is re-issued.
     public var leaseTimeout: Double
     /// Failed steps in a row after which a member is given up.
@@ -75,6 +78,15 @@ public struct Experiment: Sendable, Hashable {
             workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
             startTimeout: startTimeout, space: space)
     }
+}
+
+/// Where an evaluator gets a member's score.
+public enum Evaluation: String, Sendable, Hashable {
+    /// From the metrics the trainer reported with the checkpoint (cheap; the default).
+    case reported
+    /// By loading the checkpoint and running the workload's own evaluation (for workloads
+    /// whose evaluation is expensive enough to deserve its own stage).
+    case checkpoint
 }
 
 /// Which workload trains the members, and its own settings (checked by the workload).

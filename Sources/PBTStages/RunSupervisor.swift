@@ -56,6 +56,7 @@ public final class RunSupervisor {
 
     public init(options: Options) {
         self.options = options
+        console.quiet = options.quiet
     }
 
     /// Runs the experiment. Exit codes: 0 finished, 1 a stage failed, 128+signal interrupted.
@@ -289,9 +290,11 @@ public struct RunError: Error, CustomStringConvertible {
 /// Progress on stderr: one line rewritten in place on a terminal, plain lines elsewhere.
 final class Console {
     let isTerminal = isatty(2) == 1
+    var quiet = false
     private var open = false
 
     func line(_ text: String) {
+        if quiet { return }
         finishLine()
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }

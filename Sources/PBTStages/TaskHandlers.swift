@@ -26,7 +26,9 @@ struct TrainerHandler: TaskHandler {
             } else {
                 state = try workload.initialState(member: task.member, seed: task.seed, hyperparameters: task.hyperparameters)
             }
-            let request = TrainingRequest(member: task.member, step: task.step, steps: task.steps, hyperparameters: task.hyperparameters, seed: task.seed)
+            let request = TrainingRequest(
+                member: task.member, step: task.step, steps: task.steps, hyperparameters: task.hyperparameters, seed: task.seed,
+                checkpointPath: try task.checkpoint.map { try store.path(of: $0) })
             let outcome = try workload.train(request, from: state, progress: progress)
             guard outcome.stepsDone > 0 else { return .released(member: task.member, version: task.version) }
             let reference = try store.write(outcome.state)
@@ -40,15 +42,29 @@ struct TrainerHandler: TaskHandler {
     }
 }
 
-/// Scores from the metric the trainer reported (`objective.metric`, default `score`).
+/// Scores a trained member by `objective.metric` (default `score`): from what the trainer
+/// reported, or, with `evaluation: checkpoint`, by running the workload's evaluation on the
+/// checkpoint.
 struct EvaluatorHandler: TaskHandler {
     let metric: String
     let objective: Objective
+    /// Set for `evaluation: checkpoint`.
+    var checkpointEvaluation: (workload: any Workload, store: CheckpointStore)?
 
     func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
         guard case .evaluate(let task) = command else { return .failed(member: 0, version: 0, reason: "an evaluator only evaluates") }
-        guard let score = task.metrics[metric] else {
-            let reported = task.metrics.keys.sorted().joined(separator: ", ")
+        var metrics = task.metrics
+        var measured: [String: Double] = [:]
+        if let (workload, store) = checkpointEvaluation {
+            do {
+                measured = try workload.evaluate(state: try store.read(task.checkpoint), hyperparameters: task.hyperparameters)
+                metrics.merge(measured) { $1 }
+            } catch {
+                return .failed(member: task.member, version: task.version, reason: "evaluation failed: \(error)")
+            }
+        }
+        guard let score = metrics[metric] else {
+            let reported = metrics.keys.sorted().joined(separator: ", ")
             return .failed(member: task.member, version: task.version, reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))")
         }
         guard score.isFinite else {
@@ -56,7 +72,7 @@ struct EvaluatorHandler: TaskHandler {
             let worst = objective == .maximize ? -Double.greatestFiniteMagnitude : Double.greatestFiniteMagnitude
             return .scored(EvaluateResult(member: task.member, version: task.version, score: worst, metrics: ["diverged": 1]))
         }
-        return .scored(EvaluateResult(member: task.member, version: task.version, score: score))
+        return .scored(EvaluateResult(member: task.member, version: task.version, score: score, metrics: measured))
     }
 }
 

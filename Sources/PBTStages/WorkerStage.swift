@@ -136,7 +136,11 @@ public final class WorkerStage {
         case .trainer:
             handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints))
         case .evaluator:
-            handler = EvaluatorHandler(metric: experiment.metric, objective: experiment.objective)
+            var evaluator = EvaluatorHandler(metric: experiment.metric, objective: experiment.objective)
+            if experiment.evaluation == .checkpoint {
+                evaluator.checkpointEvaluation = (try Workloads.make(for: experiment), try CheckpointStore(directory: checkpoints))
+            }
+            handler = evaluator
         case .mutator:
             handler = MutatorHandler(strategy: experiment.explore, space: experiment.space)
         }

@@ -13,18 +13,101 @@ import Darwin
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     public let arguments: [String]
+    /// Our end of the child's stdin, when it was started with `stdin: .pipe`.
+    public let standardInput: Int32?
+    /// Our end of the child's stdout, when it was started with `stdout: .pipe`.
+    public let standardOutput: Int32?
     private let lock = NSLock()
     private var status: Int32?
 
+    /// Where a child's standard stream goes.
+    public enum Stream: Sendable {
+        /// The same as ours.
+        case inherit
+        /// /dev/null.
+        case null
+        /// A file (output is appended; input is read).
+        case file(String)
+        /// A pipe to this process.
+        case pipe
+    }
+
     /// Starts `executable` with `arguments`; stdout and stderr go to `output` (a file,
     /// appended to) or are inherited when nil. Extra `environment` entries are added to ours.
-    public init(executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil, stdin: String? = "/dev/null") throws {
+    public convenience init(executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil) throws {
+        let stream: Stream = output.map { .file($0) } ?? .inherit
+        try self.init(executable: executable, arguments: arguments, environment: environment, stdin: .null, stdout: stream, stderr: output == nil ? .inherit : stream)
+    }
+
+    /// Starts `executable` (looked up in PATH when it has no slash) with full control of its streams.
+    public init(
+        executable: String, arguments: [String], environment: [String: String] = [:], stdin: Stream, stdout: Stream, stderr: Stream
+    ) throws {
         self.arguments = arguments
-        let result = ChildSpawner.shared.spawn(executable: executable, arguments: arguments, environment: environment, output: output, stdin: stdin)
-        switch result {
-        case .success(let pid): self.pid = pid
-        case .failure(let error): throw error
+        let launch = ChildSpawner.Launch(
+            executable: executable, arguments: arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr)
+        switch ChildSpawner.shared.spawn(launch) {
+        case .success(let spawned):
+            pid = spawned.pid
+            standardInput = spawned.stdin
+            standardOutput = spawned.stdout
+        case .failure(let error):
+            throw error
         }
+    }
+
+    deinit {
+        if let standardInput { close(standardInput) }
+        if let standardOutput { close(standardOutput) }
+    }
+
+    /// Closes our end of the child's stdin (it then reads end of file).
+    public func closeStandardInput() {
+        if let standardInput { shutdown(standardInput) }
+    }
+
+    private func shutdown(_ descriptor: Int32) {
+        // Closing twice would be a bug elsewhere; dup2 /dev/null over it keeps the number valid until deinit.
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        if null >= 0 {
+            dup2(null, descriptor)
+            close(null)
+        }
+    }
+
+    /// Writes all of `bytes` to the child's stdin. Fails if the child has gone.
+    public func write(_ bytes: [UInt8]) throws {
+        guard let standardInput else { throw SpawnError(description: "the child's stdin is not a pipe") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(standardInput, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SpawnError(description: "cannot write to the child's stdin: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    /// Reads what the child's stdout has, waiting up to `milliseconds`. Returns nil at end
+    /// of file, an empty array when nothing came in time.
+    public func read(waitingUpTo milliseconds: Int32) throws -> [UInt8]? {
+        guard let standardOutput else { throw SpawnError(description: "the child's stdout is not a pipe") }
+        var descriptor = pollfd(fd: standardOutput, events: Int16(POLLIN), revents: 0)
+        let ready = Glibc.poll(&descriptor, 1, milliseconds)
+        if ready < 0 {
+            if errno == EINTR { return [] }
+            throw SpawnError(description: "poll on the child's stdout failed: \(String(cString: strerror(errno)))")
+        }
+        if ready == 0 { return [] }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(standardOutput, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR || errno == EAGAIN { return [] }
+            throw SpawnError(description: "cannot read the child's stdout: \(String(cString: strerror(errno)))")
+        }
+        if count == 0 { return nil }
+        return Array(buffer[0..<count])
     }
 
     /// The exit status if the child has ended (reaping it), else nil. Never blocks.
@@ -129,12 +212,28 @@ final class ChildSpawner: @unchecked Sendable {
         }
     }
 
-    func spawn(executable: String, arguments: [String], environment: [String: String], output: String?, stdin: String?) -> Result<pid_t, SpawnError> {
+    /// What to start and how.
+    struct Launch: Sendable {
+        let executable: String
+        let arguments: [String]
+        let environment: [String: String]
+        let stdin: ChildProcess.Stream
+        let stdout: ChildProcess.Stream
+        let stderr: ChildProcess.Stream
+    }
+
+    struct Spawned: Sendable {
+        let pid: pid_t
+        let stdin: Int32?
+        let stdout: Int32?
+    }
+
+    func spawn(_ launch: Launch) -> Result<Spawned, SpawnError> {
         let done = NSCondition()
-        nonisolated(unsafe) var result: Result<pid_t, SpawnError>?
+        nonisolated(unsafe) var result: Result<Spawned, SpawnError>?
         condition.lock()
         jobs.append {
-            let value = Self.spawnNow(executable: executable, arguments: arguments, environment: environment, output: output, stdin: stdin)
+            let value = Self.spawnNow(launch)
             done.lock()
             result = value
             done.signal()
@@ -148,19 +247,48 @@ final class ChildSpawner: @unchecked Sendable {
         return result!
     }
 
-    private static func spawnNow(executable: String, arguments: [String], environment: [String: String], output: String?, stdin: String?) -> Result<pid_t, SpawnError> {
+    private static func spawnNow(_ launch: Launch) -> Result<Spawned, SpawnError> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if let stdin { posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0) }
-        if let output {
-            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var closeInParent: [Int32] = []
+        var ourStdin: Int32?
+        var ourStdout: Int32?
+        func failure(_ message: String) -> Result<Spawned, SpawnError> {
+            closeInParent.forEach { close($0) }
+            ourStdin.map { _ = close($0) }
+            ourStdout.map { _ = close($0) }
+            return .failure(SpawnError(description: message))
+        }
+        for (target, stream) in [(Int32(0), launch.stdin), (1, launch.stdout), (2, launch.stderr)] {
+            switch stream {
+            case .inherit:
+                break
+            case .null:
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .file(let path):
+                if target == 2, case .file(let other) = launch.stdout, other == path {
+                    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+                } else {
+                    posix_spawn_file_actions_addopen(&actions, target, path, target == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | O_APPEND), 0o644)
+                }
+            case .pipe:
+                var ends: [Int32] = [0, 0]
+                // All spawns happen on this one thread, so no other child can inherit these
+                // descriptors between pipe() and the close-on-exec flag.
+                guard pipe(&ends) == 0 else { return failure("cannot make a pipe: \(String(cString: strerror(errno)))") }
+                _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+                _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+                let (childEnd, parentEnd) = target == 0 ? (ends[0], ends[1]) : (ends[1], ends[0])
+                posix_spawn_file_actions_adddup2(&actions, childEnd, target)
+                closeInParent.append(childEnd)
+                if target == 0 { ourStdin = parentEnd } else { ourStdout = parentEnd }
+            }
         }
         var merged = ProcessInfo.processInfo.environment
         merged[ParentWatch.environmentKey] = String(getpid())
-        for (key, value) in environment { merged[key] = value }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        for (key, value) in launch.environment { merged[key] = value }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([launch.executable] + launch.arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
@@ -180,10 +308,13 @@ final class ChildSpawner: @unchecked Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let code = launch.executable.contains("/")
+            ? posix_spawn(&pid, launch.executable, &actions, &attributes, argv, envp)
+            : posix_spawnp(&pid, launch.executable, &actions, &attributes, argv, envp)
         guard code == 0 else {
-            return .failure(SpawnError(description: "cannot start \(executable): \(String(cString: strerror(code)))"))
+            return failure("cannot start \(launch.executable): \(String(cString: strerror(code)))")
         }
-        return .success(pid)
+        closeInParent.forEach { close($0) }
+        return .success(Spawned(pid: pid, stdin: ourStdin, stdout: ourStdout))
     }
 }

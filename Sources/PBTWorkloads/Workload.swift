@@ -29,13 +29,17 @@ public struct TrainingRequest: Sendable {
     public var hyperparameters: Hyperparameters
     /// The member's seed; workloads derive per-step randomness from it and the step.
     public var seed: UInt64
+    /// The checkpoint file the state was read from (already hash-checked), when there is
+    /// one: workloads that hand files to other programs pass it on instead of copying.
+    public var checkpointPath: String?
 
-    public init(member: Int, step: Int, steps: Int, hyperparameters: Hyperparameters, seed: UInt64) {
+    public init(member: Int, step: Int, steps: Int, hyperparameters: Hyperparameters, seed: UInt64, checkpointPath: String? = nil) {
         self.member = member
         self.step = step
         self.steps = steps
         self.hyperparameters = hyperparameters
         self.seed = seed
+        self.checkpointPath = checkpointPath
     }
 }
 
@@ -68,7 +72,7 @@ public struct WorkloadError: Error, Sendable, CustomStringConvertible {
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
     /// Every kind this build knows.
-    public static let kinds = ["toy", "mlp", "noop"]
+    public static let kinds = ["toy", "mlp", "command", "noop"]
 
     /// Makes the workload an experiment names, checking its settings and that the
     /// experiment declares the hyperparameters it needs. Errors name the field.
@@ -79,6 +83,8 @@ public enum Workloads {
             return try ToyWorkload(settings: settings, space: experiment.space)
         case "mlp":
             return try MLPWorkload(settings: settings, experiment: experiment)
+        case "command":
+            return try CommandWorkload(settings: settings, experiment: experiment)
         case "noop":
             return try NoopWorkload(settings: settings)
         default:

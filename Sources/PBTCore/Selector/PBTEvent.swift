@@ -146,4 +146,6 @@ public enum FinishReason: String, Sendable, Hashable {
     case target = "target_score"
     /// The wall-clock budget ran out.
     case timeBudget = "time_budget"
+    /// The population trained its budget of steps.
+    case totalSteps = "total_steps"
 }

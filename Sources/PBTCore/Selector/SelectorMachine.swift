@@ -97,6 +97,8 @@ public struct SelectorMachine: Sendable {
     private var lastProgressTime = 0.0
     private var stepsAtLastProgress = 0
     private var forgottenBelow = 0
+    /// The population trained its `stop.totalSteps`: no more training is handed out.
+    private var budgetSpent = false
 
     /// A machine for a population whose starting hyperparameters are `initial` (one a member).
     public init(settings: SelectorSettings, name: String, initial: [Hyperparameters]) {
@@ -332,6 +334,10 @@ public struct SelectorMachine: Sendable {
         member.pendingMetrics = result.metrics
         steps += result.step - fromStep
         members[index] = member
+        if let budget = settings.stop.totalSteps, steps >= budget {
+            // Keep the steps just trained: score them first when they complete a ready point.
+            budgetSpent = true
+        }
         actions.append(.publish(.memberTrained(.init(
             member: index, version: result.version, trainer: workerName(worker), fromStep: fromStep, step: result.step,
             seconds: result.seconds, checkpoint: result.checkpoint, hyperparameters: member.hyperparameters,
@@ -470,8 +476,12 @@ public struct SelectorMachine: Sendable {
             let waited = now - (startTime ?? now)
             trainingOpen = workerCount(.trainer) >= settings.minTrainers || waited >= settings.startTimeout
         }
+        if budgetSpent && leased.isEmpty && (queues[.evaluator]?.isEmpty ?? true) && (queues[.mutator]?.isEmpty ?? true) {
+            finish(.totalSteps, now: now, into: &actions)
+            return
+        }
         for role in [WorkerRole.mutator, .evaluator, .trainer] {
-            if role == .trainer && !trainingOpen { continue }
+            if role == .trainer && (!trainingOpen || budgetSpent) { continue }
             while !(queues[role]?.isEmpty ?? true), let worker = idle[role]?.first {
                 let index = queues[role]!.removeFirst()
                 guard members[index].phase == .queued(role) else { continue }

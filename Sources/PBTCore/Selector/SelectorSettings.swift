@@ -19,11 +19,15 @@ public struct StopCondition: Sendable, Hashable {
     public var targetScore: Double?
     /// The experiment ends after this many seconds of wall-clock time.
     public var timeBudget: Double?
+    /// The experiment ends once the population has trained this many steps in all (a budget
+    /// that compares search methods fairly).
+    public var totalSteps: Int?
 
-    public init(maxSteps: Int, targetScore: Double? = nil, timeBudget: Double? = nil) {
+    public init(maxSteps: Int, targetScore: Double? = nil, timeBudget: Double? = nil, totalSteps: Int? = nil) {
         self.maxSteps = maxSteps
         self.targetScore = targetScore
         self.timeBudget = timeBudget
+        self.totalSteps = totalSteps
     }
 
     /// Whether `score` meets the target under `objective`.

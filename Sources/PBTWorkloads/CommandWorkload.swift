@@ -1,0 +1,202 @@
+import Foundation
+import PBTConfig
+import PBTCore
+import PBTSystem
+
+/// Workload `command`: the trainer runs the user's program, in any language.
+///
+/// For each training task the program gets one JSON request (one line on stdin) and answers
+/// with one JSON result (one line on stdout); its stderr goes to the trainer's log.
+///
+///     request: {"protocol": 1, "member": 3, "step": 100, "steps": 50, "seed": 1234,
+///               "hyperparameters": {"lr": 0.01, ...},
+///               "restore": "/run/checkpoints/ab/ab…" or null,   (read it; never modify it)
+///               "save": "/tmp/pbt-…/save-3.ckpt",                 (write the new checkpoint here)
+///               "evaluate": false}                                 (true: only measure `restore`)
+///     result:  {"score": 0.97, "metrics": {"loss": 0.08}, "steps": 50}
+///
+/// Every number at the top level of the result, and every number under `metrics`, becomes a
+/// metric; `steps` (default: all of them) says how many steps were trained.
+/// Settings: `command` (an argv array, never a shell), `mode` (`once`: a process a task;
+/// `persistent`: one process answers a request a line), `timeout` (a task, default 10m),
+/// `environment` (extra variables). A non-zero exit, a timeout, a missing checkpoint or an
+/// answer that is not a result fails the task; the selector retries it from the last good
+/// checkpoint, and gives the member up after `leases.max_failures` failures in a row.
+public final class CommandWorkload: Workload, @unchecked Sendable {
+    public enum Mode: String, Sendable {
+        case once, persistent
+    }
+
+    public let command: [String]
+    public let mode: Mode
+    public let timeout: Double
+    public let environment: [String: String]
+    private let scratch: String
+    private let lock = NSLock()
+    private var running: ChildProcess?
+    private var pending: [UInt8] = []
+
+    public init(command: [String], mode: Mode, timeout: Double, environment: [String: String] = [:]) {
+        self.command = command
+        self.mode = mode
+        self.timeout = timeout
+        self.environment = environment
+        scratch = NSTemporaryDirectory() + "pbt-command-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    convenience init(settings: ConfigNode, experiment: Experiment) throws(ConfigError) {
+        _ = try settings.map(allowed: ["kind", "command", "mode", "timeout", "environment"])
+        let node = try settings.require("command")
+        var argv: [String] = []
+        for item in try node.list() { argv.append(try item.text()) }
+        guard let program = argv.first, !program.isEmpty else { throw node.error("needs at least the program, e.g. [python3, train.py]") }
+        let mode = Mode(rawValue: try settings["mode"]?.choice(["once", "persistent"]) ?? "once")!
+        var environment: [String: String] = [:]
+        for (key, value) in try settings["environment"]?.map() ?? [] { environment[key] = try value.text() }
+        self.init(command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
+    }
+
+    deinit {
+        running?.stop(grace: 1)
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    public func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8] {
+        []  // The program starts a member from nothing when `restore` is null.
+    }
+
+    public func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome {
+        let outcome = try run(request, state: state, evaluate: false, progress: progress)
+        return outcome
+    }
+
+    public func evaluate(state: [UInt8], hyperparameters: Hyperparameters) throws -> [String: Double] {
+        let request = TrainingRequest(member: 0, step: 0, steps: 0, hyperparameters: hyperparameters, seed: 0)
+        return try run(request, state: state, evaluate: true) { _ in true }.metrics
+    }
+
+    private func run(_ request: TrainingRequest, state: [UInt8], evaluate: Bool, progress: (Int) -> Bool) throws -> TrainingOutcome {
+        lock.lock()
+        defer { lock.unlock() }
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        var restore: String?
+        if let path = request.checkpointPath {
+            restore = path
+        } else if !state.isEmpty {
+            restore = "\(scratch)/restore-\(request.member).ckpt"
+            try Data(state).write(to: URL(fileURLWithPath: restore!))
+        }
+        let save = "\(scratch)/save-\(request.member).ckpt"
+        try? FileManager.default.removeItem(atPath: save)
+        defer {
+            try? FileManager.default.removeItem(atPath: save)
+            if request.checkpointPath == nil, let restore { try? FileManager.default.removeItem(atPath: restore) }
+        }
+        let message: [String: Any] = [
+            "protocol": 1, "member": request.member, "step": request.step, "steps": request.steps, "seed": request.seed,
+            "hyperparameters": Dictionary(uniqueKeysWithValues: request.hyperparameters.sorted.map { ($0.name, Self.json($0.value)) }),
+            "restore": restore ?? NSNull(), "save": save, "evaluate": evaluate,
+        ]
+        var line = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
+        line.append(0x0A)
+        let answer = try exchange([UInt8](line), progress: progress)
+        let result = try Self.parse(answer)
+        var steps = request.steps
+        if let reported = result.steps {
+            guard (0...request.steps).contains(reported) else {
+                throw WorkloadError("\(command[0]) reported \(reported) steps; it was asked for \(request.steps)")
+            }
+            steps = reported
+        }
+        if evaluate { return TrainingOutcome(state: state, stepsDone: 0, metrics: result.metrics) }
+        guard let saved = FileManager.default.contents(atPath: save) else {
+            throw WorkloadError("\(command[0]) did not write its checkpoint to the path in 'save' (\(save))")
+        }
+        return TrainingOutcome(state: [UInt8](saved), stepsDone: steps, metrics: result.metrics)
+    }
+
+    /// Sends one request and waits for one line of answer, heartbeating through `progress`.
+    private func exchange(_ request: [UInt8], progress: (Int) -> Bool) throws -> String {
+        let process: ChildProcess
+        if mode == .persistent, let running, running.poll() == nil {
+            process = running
+        } else {
+            pending = []
+            process = try ChildProcess(
+                executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
+                stdin: .pipe, stdout: .pipe, stderr: .inherit)
+            running = process
+        }
+        let started = Clock.monotonic
+        do {
+            try process.write(request)
+            if mode == .once { process.closeStandardInput() }
+            var output = pending
+            pending = []
+            while true {
+                if mode == .persistent, let newline = output.firstIndex(of: 0x0A) {
+                    pending = Array(output[(newline + 1)...])
+                    return String(decoding: output[..<newline], as: UTF8.self)
+                }
+                if Clock.monotonic - started > timeout {
+                    throw WorkloadError("\(command[0]) did not answer within \(Int(timeout)) s; stopped it")
+                }
+                _ = progress(0)
+                guard let chunk = try process.read(waitingUpTo: 250) else {
+                    // End of file: the program exited (or closed stdout).
+                    let termination = process.wait(seconds: 5)
+                    if mode == .once, termination?.succeeded == true {
+                        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
+                        guard let last = lines.last else { throw WorkloadError("\(command[0]) exited without writing a result") }
+                        running = nil
+                        return String(last)
+                    }
+                    throw WorkloadError("\(command[0]) exited with \(termination.map { "\($0)" } ?? "no status") before answering")
+                }
+                output += chunk
+            }
+        } catch {
+            process.stop(grace: 1)
+            running = nil
+            pending = []
+            throw error
+        }
+    }
+
+    struct Result {
+        var metrics: [String: Double]
+        var steps: Int?
+    }
+
+    static func parse(_ line: String) throws -> Result {
+        let shown = line.count > 200 ? String(line.prefix(200)) + "…" : line
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            throw WorkloadError("the program's answer is not a JSON object: '\(shown)'")
+        }
+        var metrics: [String: Double] = [:]
+        var steps: Int?
+        for (key, value) in object {
+            if key == "steps" {
+                guard let number = value as? Int else { throw WorkloadError("'steps' in the program's answer is not a whole number: '\(shown)'") }
+                steps = number
+            } else if key == "metrics" {
+                guard let nested = value as? [String: Any] else { throw WorkloadError("'metrics' in the program's answer is not an object: '\(shown)'") }
+                for (name, number) in nested {
+                    if let number = number as? Double { metrics[name] = number }
+                }
+            } else if let number = value as? Double, !(value is Bool) {
+                metrics[key] = number
+            }
+        }
+        guard !metrics.isEmpty else { throw WorkloadError("the program's answer has no numbers (expected at least a score): '\(shown)'") }
+        return Result(metrics: metrics, steps: steps)
+    }
+
+    static func json(_ value: HyperparameterValue) -> Any {
+        switch value {
+        case .real(let x): x
+        case .integer(let x): x
+        case .text(let x): x
+        }
+    }
+}
