@@ -14,6 +14,7 @@ import PackageDescription
 ///     CProcessShims  a wrapper around prctl(2) so children die with their parent
 ///     PBTSystem    clocks, signals, child processes that die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
+///     PBTBench     `pbt bench`: search quality, workload throughput, pipeline overhead
 ///     pbt          the executable: argument parsing and composition only
 let package = Package(
     name: "pbt",
@@ -53,10 +54,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "PBTBench", dependencies: ["PBTSystem", "PBTConfig", "PBTWorkloads"]),
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTSystem", "PBTConfig", "PBTCore",
+                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

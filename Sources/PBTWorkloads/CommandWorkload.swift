@@ -181,15 +181,21 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                 steps = number
             } else if key == "metrics" {
                 guard let nested = value as? [String: Any] else { throw WorkloadError("'metrics' in the program's answer is not an object: '\(shown)'") }
-                for (name, number) in nested {
-                    if let number = number as? Double { metrics[name] = number }
+                for (name, value) in nested {
+                    if let number = Self.number(value) { metrics[name] = number }
                 }
-            } else if let number = value as? Double, !(value is Bool) {
+            } else if let number = Self.number(value) {
                 metrics[key] = number
             }
         }
         guard !metrics.isEmpty else { throw WorkloadError("the program's answer has no numbers (expected at least a score): '\(shown)'") }
         return Result(metrics: metrics, steps: steps)
+    }
+
+    /// A JSON number as a Double; true and false are not numbers.
+    static func number(_ value: Any) -> Double? {
+        guard let number = value as? NSNumber, String(describing: type(of: number)) != "__NSCFBoolean" else { return nil }
+        return number.doubleValue
     }
 
     static func json(_ value: HyperparameterValue) -> Any {

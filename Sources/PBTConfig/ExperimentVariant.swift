@@ -1,0 +1,44 @@
+import Yams
+
+/// Derives experiment files from another: fields set or removed, the rest kept. The bench
+/// commands use it to run a shipped experiment under other seeds, budgets and strategies.
+public enum ExperimentVariant {
+    /// A change to one top-level field (`stop.total_steps` style paths reach one level down).
+    public enum Change: Sendable {
+        /// Set the field at `path` to `yaml` (any YAML value, e.g. `{strategy: none}` or `3`).
+        case set(String, yaml: String)
+        /// Remove the top-level field.
+        case remove(String)
+    }
+
+    /// Applies `changes` to the experiment file text `base` and returns the new text.
+    public static func make(from base: String, _ changes: [Change]) throws(ConfigError) -> String {
+        do {
+            guard var root = try Yams.compose(yaml: base), case .mapping = root else {
+                throw ConfigError(path: "", message: "the base experiment is not a map")
+            }
+            for change in changes {
+                switch change {
+                case .set(let path, let yaml):
+                    guard let value = try Yams.compose(yaml: yaml) else { throw ConfigError(path: path, message: "empty value") }
+                    let keys = path.split(separator: ".").map(String.init)
+                    if keys.count == 1 {
+                        root[keys[0]] = value
+                    } else {
+                        var parent = root[keys[0]] ?? Node([(Node, Node)]())
+                        parent[keys[1]] = value
+                        root[keys[0]] = parent
+                    }
+                case .remove(let key):
+                    guard case .mapping(let mapping) = root else { break }
+                    root = .mapping(Node.Mapping(mapping.filter { $0.key.string != key }, mapping.tag, mapping.style))
+                }
+            }
+            return try Yams.serialize(node: root)
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(path: "", message: "cannot derive an experiment: \(error)")
+        }
+    }
+}

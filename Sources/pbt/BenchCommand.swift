@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import PBTBench
+import PBTSystem
+
+/// `pbt bench`: benchmarks that print tables, each figure beside a baseline measured in the
+/// same invocation. Build with `-c release` for meaningful figures.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
+        subcommands: [QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self])
+}
+
+/// Where the repository is (for the shipped experiments, data and trainers).
+struct RepositoryOption: ParsableArguments {
+    @Option(name: .long, help: "The repository root (default: the working directory).")
+    var repository: String = FileManager.default.currentDirectoryPath
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: repository + "/topologies/experiments/toy.yml") else {
+            throw ValidationError("\(repository) is not the pbt repository (no topologies/experiments/toy.yml); run from its root or pass --repository")
+        }
+    }
+}
+
+struct QualityBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality", abstract: "PBT against random search and a grid at equal budgets, over seeds, on toy and digits.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Seeds a method and workload.")
+    var seeds = 5
+
+    @Option(name: .long, help: "Workloads: toy, digits (repeatable).")
+    var workload: [String] = ["toy", "digits"]
+
+    @Option(name: .long, help: "Trainers a run.")
+    var trainers = 2
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-quality"
+
+    func validate() throws {
+        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 100, got \(seeds)") }
+        for name in workload where !["toy", "digits"].contains(name) { throw ValidationError("--workload must be toy or digits, got '\(name)'") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let bench = QualityBench(options: .init(
+                executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output))
+            let table = try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            print(table)
+            return 0
+        }
+    }
+}
+
+struct MLPBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlp", abstract: "The mlp workload's training throughput beside numpy's on the same network.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Minibatches a measurement.")
+    var steps = 2000
+
+    func run() throws {
+        try runReportingErrors {
+            print(try MLPThroughputBench(repository: repository.repository, steps: steps).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
+
+struct CommandBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "command", abstract: "What a step costs the command workload, once and persistent, with a program that does no work.")
+
+    @Option(name: .long, help: "Requests a measurement.")
+    var requests = 200
+
+    @Option(name: .long, help: "The Python interpreter to start.")
+    var python = "python3"
+
+    func run() throws {
+        try runReportingErrors {
+            print(try CommandCostBench(requests: requests, python: python).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
