@@ -59,6 +59,10 @@ public struct ConfigNode: Sendable, Hashable {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
+        } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+            // The YAML library refuses a repeated key before we see the tree: name the key
+            // and the line of the map that repeats it.
+            throw ConfigError(path: duplicates.first ?? "", message: "'\(duplicates.first ?? "?")' appears twice", line: context.mark.line)
         } catch {
             throw ConfigError(path: "", message: "not valid YAML: \(error)")
         }

@@ -187,6 +187,7 @@ extension Experiment {
         let low = try pair[0].real()
         let high = try pair[1].real()
         guard low < high else { throw bounds.error("low must be below high, got \(bounds.shown)") }
+        guard (high - low).isFinite else { throw bounds.error("the domain is too wide to sample (its width overflows), got \(bounds.shown)") }
         if kind == "log_uniform" {
             guard low > 0 else { throw bounds.error("a log-uniform domain needs 0 < low, got \(bounds.shown)") }
             return .logUniform(low: low, high: high)

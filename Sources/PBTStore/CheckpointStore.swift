@@ -56,7 +56,10 @@ public struct CheckpointStore: Sendable {
     public func write(_ bytes: [UInt8]) throws(CheckpointError) -> String {
         let reference = Self.reference(of: bytes)
         let target = try path(of: reference)
-        if FileManager.default.fileExists(atPath: target) { return reference }
+        // Already stored: keep it, unless the stored file was damaged; then write it again.
+        if let stored = FileManager.default.contents(atPath: target), Self.reference(of: [UInt8](stored)) == reference {
+            return reference
+        }
         let folder = "\(directory)/\(reference.prefix(2))"
         let temporary = "\(folder)/.\(reference).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         do {

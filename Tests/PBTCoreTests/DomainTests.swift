@@ -143,7 +143,7 @@ struct DomainTests {
     }
 
     @Test(arguments: [
-        (0.5, 0.5), (1.2, 0.8), (-0.3, 0.3), (0.0, 0.0), (1.0, 1.0), (5.0, 0.0), (-7.0, 1.0),
+        (0.5, 0.5), (1.2, 0.8), (-0.3, 0.3), (0.0, 0.0), (1.0, 1.0), (5.0, 0.0), (-7.0, 0.0), (-0.5, 0.5), (1.75, 0.25),
         (Double.infinity, 1.0), (-Double.infinity, 0.0),
     ])
     func foldReflectsOnceThenClamps(input: Double, expected: Double) {
@@ -213,9 +213,18 @@ struct SearchSpaceTests {
     @Test(arguments: [
         (["lr": HyperparameterValue.real(0.01), "batch": .integer(16), "opt": .text("sgd")], nil as String?),
         (["lr": .real(0.01), "batch": .integer(16)], "missing hyperparameter 'opt'"),
-        (["lr": .real(0.5), "batch": .integer(16), "opt": .text("sgd")], "hyperparameter 'lr' = 0.5 is outside its log_uniform domain"),
-        (["lr": .real(0.01), "batch": .real(16), "opt": .text("sgd")], "hyperparameter 'batch' = 16.0 is outside its int domain"),
-        (["lr": .real(0.01), "batch": .integer(16), "opt": .text("sgd"), "momentum": .real(0.9)], "unknown hyperparameter 'momentum'"),
+        (
+            ["lr": .real(0.5), "batch": .integer(16), "opt": .text("sgd")],
+            "hyperparameter 'lr' = 0.5 is outside its log_uniform domain"
+        ),
+        (
+            ["lr": .real(0.01), "batch": .real(16), "opt": .text("sgd")],
+            "hyperparameter 'batch' = 16.0 is outside its int domain"
+        ),
+        (
+            ["lr": .real(0.01), "batch": .integer(16), "opt": .text("sgd"), "momentum": .real(0.9)],
+            "unknown hyperparameter 'momentum'"
+        ),
     ])
     func violation(values: [String: HyperparameterValue], expected: String?) {
         #expect(Self.space.violation(in: Hyperparameters(values)) == expected)
@@ -223,7 +232,7 @@ struct SearchSpaceTests {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

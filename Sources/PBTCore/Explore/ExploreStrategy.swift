@@ -107,8 +107,11 @@ public enum ExploreStrategy: Sendable, Hashable {
             if target == i { target = i + direction }
             if target > high { target = max(low, high - (target - high)) }
             if target < low { target = min(high, low + (low - target)) }
-            if target == i { target = i - direction }  // at a bound: move the other way
             target = min(max(target, low), high)
+            if target == i {
+                // Reflected back onto the start (a narrow domain, or a bound): step one inward.
+                target = i == high ? i - 1 : i + 1
+            }
             if case .noised = how { how = .noised(Double(target - i)) }
             return ExploreChange(from: value, to: .integer(target), how: how)
         case .choice(let options):

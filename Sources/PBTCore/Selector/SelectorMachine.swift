@@ -66,8 +66,9 @@ public struct SelectorMachine: Sendable {
         public internal(set) var lastSeen: Double
         /// Tasks sent to this worker so far.
         public internal(set) var received: Int
-        /// The member it works on, if any.
+        /// The member it works on, if any, and the version it was given.
         public internal(set) var member: Int?
+        public internal(set) var version: Int?
     }
 
     /// A member's state at a step where it was scored: what a member that copies it gets.
@@ -292,8 +293,10 @@ public struct SelectorMachine: Sendable {
         _ member: Int, version: Int, from worker: WorkerID, role: WorkerRole, now: Double, into actions: inout [Action]
     ) -> Int? {
         if let known = workers[worker], known.role == role {
-            if known.member == member || known.member == nil {
+            // A result for the task the worker holds frees it; a stale one for another does not.
+            if known.member == nil || (known.member == member && known.version == version) {
                 workers[worker]?.member = nil
+                workers[worker]?.version = nil
                 markIdle(worker, role: role)
             }
         }
@@ -498,6 +501,7 @@ public struct SelectorMachine: Sendable {
         members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
         leased.insert(index)
         workers[worker]?.member = index
+        workers[worker]?.version = members[index].version
         workers[worker]?.received += 1
         let member = members[index]
         switch role {
@@ -553,12 +557,13 @@ public struct SelectorMachine: Sendable {
         actions.append(.finish(summary))
     }
 
-    /// Drops scores at steps no live member can be compared at any more.
+    /// Drops scores at steps below every live member: a member is compared at its own step
+    /// or where it last had company, never below the lowest step a live member stands at.
     private mutating func forgetPassedSteps() {
         let lowest = members.lazy.filter { !$0.isDone }.map(\.step).min() ?? Int.max
         guard lowest > forgottenBelow else { return }
-        board.forget(below: lowest + 1)
-        for step in snapshots.keys where step <= lowest { snapshots[step] = nil }
+        board.forget(below: lowest)
+        for step in snapshots.keys where step < lowest { snapshots[step] = nil }
         forgottenBelow = lowest
     }
 

@@ -75,8 +75,11 @@ public struct MLPNetwork: Sendable, Equatable {
             Self.gemm(transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows, a: activations[layer], lda: fanIn, b: delta, ldb: fanOut, c: &gradient, ldc: fanOut)
             var biasGradient = [Float](repeating: 0, count: fanOut)
             delta.withUnsafeBufferPointer { d in
-                for row in 0..<rows {
-                    for column in 0..<fanOut { biasGradient[column] += d[row * fanOut + column] }
+                biasGradient.withUnsafeMutableBufferPointer { g in
+                    for row in 0..<rows {
+                        let base = row * fanOut
+                        for column in 0..<fanOut { g[column] += d[base + column] }
+                    }
                 }
             }
             if layer > 0 {
@@ -84,7 +87,9 @@ public struct MLPNetwork: Sendable, Equatable {
                 var previous = [Float](repeating: 0, count: rows * fanIn)
                 Self.gemm(transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut, a: delta, lda: fanOut, b: weights[layer], ldb: fanOut, c: &previous, ldc: fanIn)
                 activations[layer].withUnsafeBufferPointer { a in
-                    for index in 0..<previous.count where a[index] <= 0 { previous[index] = 0 }
+                    previous.withUnsafeMutableBufferPointer { p in
+                        for index in 0..<p.count { p[index] = a[index] > 0 ? p[index] : 0 }
+                    }
                 }
                 delta = previous
             }
@@ -119,12 +124,19 @@ public struct MLPNetwork: Sendable, Equatable {
             let fanIn = sizes[layer]
             let fanOut = sizes[layer + 1]
             var output = [Float](repeating: 0, count: rows * fanOut)
-            for row in 0..<rows {
-                for column in 0..<fanOut { output[row * fanOut + column] = biases[layer][column] }
+            biases[layer].withUnsafeBufferPointer { bias in
+                output.withUnsafeMutableBufferPointer { o in
+                    for row in 0..<rows {
+                        let base = row * fanOut
+                        for column in 0..<fanOut { o[base + column] = bias[column] }
+                    }
+                }
             }
             Self.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn, a: activations[layer], lda: fanIn, b: weights[layer], ldb: fanOut, beta: 1, c: &output, ldc: fanOut)
             if layer < sizes.count - 2 {
-                for index in output.indices where output[index] < 0 { output[index] = 0 }
+                output.withUnsafeMutableBufferPointer { o in
+                    for index in 0..<o.count { o[index] = max(o[index], 0) }
+                }
             }
             activations.append(output)
         }
@@ -155,10 +167,18 @@ public struct MLPNetwork: Sendable, Equatable {
 
     static func momentumUpdate(_ parameters: inout [Float], _ velocity: inout [Float], _ gradient: [Float], _ optimiser: Optimiser, decay: Bool) {
         let decayRate = decay ? optimiser.weightDecay : 0
-        for index in parameters.indices {
-            let g = gradient[index] + decayRate * parameters[index]
-            velocity[index] = optimiser.momentum * velocity[index] + g
-            parameters[index] -= optimiser.learningRate * velocity[index]
+        let momentum = optimiser.momentum
+        let rate = optimiser.learningRate
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { w in
+                velocity.withUnsafeMutableBufferPointer { v in
+                    for index in 0..<w.count {
+                        let step = momentum * v[index] + g[index] + decayRate * w[index]
+                        v[index] = step
+                        w[index] -= rate * step
+                    }
+                }
+            }
         }
     }
 

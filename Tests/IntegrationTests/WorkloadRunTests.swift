@@ -1,0 +1,125 @@
+import Foundation
+import PBTSystem
+import Testing
+
+/// Real workloads through `pbt run`: the mlp on digits, the Python example trainer in both
+/// modes, and user programs that fail in every way a program can.
+@Suite("workloads end to end", .serialized)
+struct WorkloadRunTests {
+    @Test("the mlp workload learns the digits inside the pipeline", .timeLimit(.minutes(5)))
+    func mlpLearnsDigits() throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(
+            contentsOfFile: PBTBinary.repository + "/topologies/experiments/digits.yml", encoding: .utf8)
+        let experiment = try directory.write(
+            "digits.yml",
+            base
+                .replacingOccurrences(of: "max_steps: 3000", with: "max_steps: 600")
+                .replacingOccurrences(of: "population: 8", with: "population: 4")
+                .replacingOccurrences(
+                    of: "kind: mlp", with: "kind: mlp\n  data: \(PBTBinary.repository)/topologies/data/digits.csv"))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", experiment, "--output", run, "--quiet"], output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 240))
+        #expect(termination.succeeded, "\(process.log)")
+        let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
+        #expect((best["score"] as? Double ?? 0) >= 0.9, "validation accuracy \(best["score"] ?? "?")")
+        let metrics = try #require(best["metrics"] as? [String: Any])
+        #expect((metrics["test_accuracy"] as? Double ?? 0) >= 0.85, "test accuracy \(metrics["test_accuracy"] ?? "?")")
+    }
+
+    @Test("the Python example trainer runs end to end", arguments: ["persistent", "once"])
+    func pythonExample(mode: String) throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(
+            contentsOfFile: PBTBinary.repository + "/topologies/experiments/digits-python.yml", encoding: .utf8)
+        let experiment = try directory.write(
+            "python.yml",
+            base
+                .replacingOccurrences(of: "mode: persistent", with: "mode: \(mode)")
+                .replacingOccurrences(of: "max_steps: 1000", with: "max_steps: 300")
+                .replacingOccurrences(
+                    of: "topologies/trainers/digits_mlp.py",
+                    with: PBTBinary.repository
+                        + "/topologies/trainers/digits_mlp.py, --data, \(PBTBinary.repository)/topologies/data/digits.csv"
+                ))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", experiment, "--output", run, "--quiet"], output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 240))
+        #expect(termination.succeeded, "\(process.log)")
+        let summary = try jsonObject(run + "/summary.json")
+        let best = try #require(summary["best"] as? [String: Any])
+        #expect((best["score"] as? Double ?? 0) >= 0.85, "validation accuracy \(best["score"] ?? "?")")
+        #expect(((best["metrics"] as? [String: Any])?["test_accuracy"] as? Double) != nil)
+        let events = try jsonLines(run + "/events.jsonl")
+        #expect(
+            !events.contains { $0["event"] as? String == "member.failed" },
+            "\(events.filter { $0["event"] as? String == "member.failed" })")
+        #expect(events.filter { $0["event"] as? String == "member.trained" }.count >= 12)
+    }
+
+    @Test("a user program that fails, hangs or talks nonsense never stops the experiment")
+    func failingProgramsAreContained() throws {
+        let directory = try TemporaryDirectory()
+        // Member 0 trains properly; 1 exits with an error; 2 answers garbage; 3 hangs past the timeout.
+        let program = try directory.write(
+            "trainer.py",
+            """
+            import json, sys, time
+            for line in sys.stdin:
+                request = json.loads(line)
+                member = request["member"]
+                if member == 1:
+                    print("member 1 always fails", file=sys.stderr)
+                    sys.exit(3)
+                if member == 2:
+                    print("this is not json", flush=True)
+                    continue
+                if member == 3:
+                    time.sleep(30)
+                with open(request["save"], "wb") as f:
+                    f.write(b"step %d" % (request["step"] + request["steps"]))
+                print(json.dumps({"score": request["step"] + request["steps"], "steps": request["steps"]}), flush=True)
+            """)
+        let experiment = try directory.write(
+            "failing.yml",
+            """
+            name: failing
+            workload:
+              kind: command
+              command: [python3, \(program)]
+              mode: persistent
+              timeout: 1s
+            population: 4
+            interval: 2
+            stop: {max_steps: 6}
+            exploit: {strategy: none}
+            explore: {strategy: none}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            leases: {max_failures: 1}
+            """)
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", experiment, "--output", run, "--trainers", "2"], output: directory.file("output.txt"))
+        let termination = try #require(process.finish(within: 120))
+        #expect(termination.succeeded, "\(process.log)")
+        let events = try jsonLines(run + "/events.jsonl")
+        let failures = events.filter { $0["event"] as? String == "member.failed" }
+        for member in 1...3 {
+            let own = failures.filter { $0["member"] as? Int == member }
+            #expect(own.count == 2, "member \(member) failed \(own.count) times: \(own)")
+            #expect(own.last?["given_up"] as? Bool == true)
+        }
+        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("exited with exit code 3") })
+        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("not a JSON object") })
+        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("did not answer within 1 s") })
+        #expect(events.contains { $0["event"] as? String == "member.finished" && $0["member"] as? Int == 0 })
+        let members = try #require(try jsonObject(run + "/summary.json")["members"] as? [[String: Any]])
+        #expect(members.map { $0["failed"] as? Bool } == [false, true, true, true])
+        #expect(members.first?["step"] as? Int == 6)
+        #expect(process.log.contains("member 1 failed"))
+    }
+}

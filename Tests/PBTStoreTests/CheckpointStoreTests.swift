@@ -1,0 +1,267 @@
+import Foundation
+import PBTCore
+import PBTStore
+import Testing
+
+/// A fresh directory under the system's temporary directory, removed when the test ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("pbt-store-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Every regular file under the directory, relative to it.
+    func files() -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        var files: [String] = []
+        while let name = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory),
+                !isDirectory.boolValue
+            {
+                files.append(name)
+            }
+        }
+        return files.sorted()
+    }
+}
+
+/// The content-addressed checkpoint store: names are sha256 hex, reads verify, refs never escape.
+@Suite("CheckpointStore")
+struct CheckpointStoreTests {
+    static let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    static let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    @Test(arguments: [(Array("abc".utf8), abc), ([UInt8](), empty)])
+    func referenceIsTheSHA256InLowercaseHex(bytes: [UInt8], expected: String) {
+        #expect(CheckpointStore.reference(of: bytes) == expected)
+    }
+
+    @Test func writeReturnsTheReferenceAndReadGivesTheBytesBack() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path + "/checkpoints")
+        let reference = try store.write(Array("abc".utf8))
+        #expect(reference == Self.abc)
+        #expect(try store.path(of: reference) == "\(directory.path)/checkpoints/ba/\(Self.abc)")
+        #expect(store.contains(reference))
+        #expect(try store.read(reference) == Array("abc".utf8))
+        #expect(directory.files() == ["checkpoints/ba/\(Self.abc)"], "no temporary file left behind")
+    }
+
+    @Test func theSameBytesAreStoredOnce() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let first = try store.write(bytes)
+        let second = try store.write(bytes)
+        let other = try store.write(bytes + [0])
+        #expect(first == second)
+        #expect(first != other)
+        #expect(directory.files().count == 2)
+        #expect(try store.read(first) == bytes)
+        #expect(try store.read(other) == bytes + [0])
+    }
+
+    @Test func emptyCheckpointsAreStoredToo() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        #expect(try store.write([]) == Self.empty)
+        #expect(try store.read(Self.empty) == [])
+    }
+
+    static let damages: [(String, @Sendable ([UInt8]) -> [UInt8])] = [
+        (
+            "a flipped byte",
+            {
+                var b = $0
+                b[b.count / 2] ^= 0x01
+                return b
+            }
+        ),
+        ("a truncated file", { Array($0.dropLast()) }),
+        ("an appended byte", { $0 + [0] }),
+        ("an empty file", { _ in [] }),
+    ]
+
+    @Test(arguments: 0..<damages.count)
+    func aFileAlteredOnDiskIsCorrupt(damage: Int) throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let bytes = Array("the weights of a small model".utf8)
+        let reference = try store.write(bytes)
+        let path = try store.path(of: reference)
+        let altered = Self.damages[damage].1(bytes)
+        try Data(altered).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try store.read(reference)
+            Issue.record("\(Self.damages[damage].0) was read")
+        } catch {
+            #expect(error == .corrupt(reference: reference, actual: CheckpointStore.reference(of: altered)))
+            #expect(error.description.contains("hash"))
+        }
+    }
+
+    @Test
+    func writingTheSameBytesAgainRepairsADamagedFile() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let bytes = Array("weights".utf8)
+        let reference = try store.write(bytes)
+        try Data([0]).write(to: URL(fileURLWithPath: try store.path(of: reference)))
+        #expect(try store.write(bytes) == reference)
+        #expect(try store.read(reference) == bytes)
+    }
+
+    @Test func aReferenceNotInTheStoreIsMissing() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        #expect(!store.contains(Self.abc))
+        #expect(throws: CheckpointError.missing(Self.abc)) { try store.read(Self.abc) }
+    }
+
+    static let invalidReferences: [String] = [
+        "../etc/passwd", "", abc.uppercased(), String(abc.dropLast()), abc + "0", "/" + String(abc.dropFirst()),
+        String(abc.dropLast(8)) + "/../../x", "..", ".", String(repeating: ".", count: 64),
+        String(repeating: "g", count: 64),
+        " " + String(abc.dropFirst()), String(abc.dropLast()) + "\u{0}", String(abc.dropLast(2)) + "é",
+        String(repeating: "0", count: 62) + "/x", "ba/" + String(abc.dropFirst(3)),
+    ]
+
+    @Test("invalid references are refused before touching the disk", arguments: invalidReferences)
+    func invalidReferencesAreRefused(reference: String) throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        #expect(!CheckpointStore.isValid(reference))
+        #expect(throws: CheckpointError.invalidReference(reference)) { try store.path(of: reference) }
+        #expect(throws: CheckpointError.invalidReference(reference)) { try store.read(reference) }
+        #expect(!store.contains(reference))
+    }
+
+    /// Any string either fails validation or names a file exactly two levels below the store.
+    @Test func pathsNeverLeaveTheStore() throws {
+        let store = try CheckpointStore(directory: "/srv/run/checkpoints")
+        let alphabet = Array("0123456789abcdefABCDEF./\\ -_g\u{0}é")
+        var generator = SplitMix64(seed: 17)
+        for round in 0..<5_000 {
+            let length = round % 3 == 0 ? 64 : Int.random(in: 0...70, using: &generator)
+            let reference = String(
+                (0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+            guard let path = try? store.path(of: reference) else {
+                #expect(!CheckpointStore.isValid(reference))
+                continue
+            }
+            #expect(CheckpointStore.isValid(reference))
+            #expect(path == "/srv/run/checkpoints/\(reference.prefix(2))/\(reference)")
+            #expect(!path.contains(".."))
+            #expect(URL(fileURLWithPath: path).standardized.path.hasPrefix("/srv/run/checkpoints/"))
+        }
+        for round in 0..<1_000 {
+            let reference = CheckpointStore.reference(of: [UInt8(round % 256), UInt8(round / 256)])
+            #expect(try store.path(of: reference).hasPrefix("/srv/run/checkpoints/\(reference.prefix(2))/"))
+        }
+    }
+
+    @Test func initCreatesNestedDirectoriesAndRefusesAFileInTheWay() throws {
+        let directory = try TemporaryDirectory()
+        let nested = directory.path + "/a/b/c"
+        _ = try CheckpointStore(directory: nested)
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: nested, isDirectory: &isDirectory) && isDirectory.boolValue)
+
+        let file = directory.path + "/file"
+        try Data([1]).write(to: URL(fileURLWithPath: file))
+        do {
+            _ = try CheckpointStore(directory: file + "/checkpoints")
+            Issue.record("a store under a file")
+        } catch {
+            guard case .unavailable(let path, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(path == file + "/checkpoints")
+        }
+    }
+
+    @Test func errorDescriptionsAreShort() {
+        #expect(CheckpointError.invalidReference(String(repeating: "x", count: 500)).description.count < 200)
+        #expect(CheckpointError.missing(Self.abc).description.contains("ba7816bf8f01"))
+        #expect(!CheckpointError.missing(Self.abc).description.contains(Self.abc))
+    }
+}
+
+/// The run directory's layout and the append-only line log.
+@Suite("RunDirectory")
+struct RunDirectoryTests {
+    @Test(arguments: ["/tmp/run", "/tmp/run/"])
+    func pathsInsideTheRun(path: String) {
+        let run = RunDirectory(path: path)
+        #expect(run.path == "/tmp/run")
+        #expect(run.experiment == "/tmp/run/experiment.yml")
+        #expect(run.events == "/tmp/run/events.jsonl")
+        #expect(run.summary == "/tmp/run/summary.json")
+        #expect(run.checkpoints == "/tmp/run/checkpoints")
+        #expect(run.logs == "/tmp/run/logs")
+        #expect(run.absolute == "/tmp/run")
+    }
+
+    @Test func aRelativePathIsMadeAbsoluteFromTheWorkingDirectory() {
+        let run = RunDirectory(path: "runs/a")
+        #expect(run.absolute == FileManager.default.currentDirectoryPath + "/runs/a")
+        #expect(RunDirectory(path: "/").path == "/")
+    }
+
+    @Test func createMakesTheSubdirectories() throws {
+        let directory = try TemporaryDirectory()
+        let run = RunDirectory(path: directory.path + "/run")
+        try run.create()
+        for folder in [run.logs, run.checkpoints] {
+            var isDirectory: ObjCBool = false
+            #expect(FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue)
+        }
+        try run.create()  // again: no error
+    }
+
+    @Test func writeAtomicallyReplacesTheWholeFile() throws {
+        let directory = try TemporaryDirectory()
+        let file = directory.path + "/summary.json"
+        try RunDirectory.writeAtomically("{\"a\": 1, \"long\": \"text\"}", to: file)
+        try RunDirectory.writeAtomically("{}", to: file)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "{}")
+        #expect(directory.files() == ["summary.json"])
+    }
+
+    @Test func aLineLogAppendsLines() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/events.jsonl"
+        let log = try LineLog(path: path)
+        #expect(log.path == path)
+        log.append("{\"event\":\"a\"}")
+        log.append("second ü 🙂")
+        log.append("")
+        log.flush()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"event\":\"a\"}\nsecond ü 🙂\n\n")
+    }
+
+    @Test func aLineLogKeepsWhatWasThereAndFlushesWhenReleased() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/events.jsonl"
+        try "old\n".write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            let log = try LineLog(path: path)
+            log.append("new")
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\nnew\n")
+    }
+
+    @Test func aLineLogInAMissingDirectoryThrows() throws {
+        let directory = try TemporaryDirectory()
+        #expect(throws: (any Error).self) { try LineLog(path: directory.path + "/missing/events.jsonl") }
+    }
+}

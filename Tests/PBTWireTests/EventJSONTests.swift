@@ -1,0 +1,253 @@
+import Foundation
+import PBTWire
+import Testing
+
+@testable import PBTCore
+
+/// Events and summaries as JSON: valid for Foundation's parser, with the fields the README lists.
+@Suite("EventJSON")
+struct EventJSONTests {
+    static let hyperparameters = Hyperparameters(["lr": .real(0.01), "layers": .integer(3), "opt": .text("adam")])
+    static let changes = [
+        "lr": ExploreChange(from: .real(0.01), to: .real(0.012), how: .scaled(1.2)),
+        "opt": ExploreChange(from: .text("sgd"), to: .text("adam"), how: .shifted(-1)),
+    ]
+
+    static let events: [PBTEvent] = [
+        .experimentStarted(name: "toy \"quoted\"", population: 4, hyperparameters: ["h0", "h1"]),
+        .workerJoined(role: .trainer, worker: "trainer-1"),
+        .workerLeft(role: .evaluator, worker: "e", reason: "silent for 10 s"),
+        .memberAssigned(member: 1, version: 2, role: .mutator, worker: "m", step: 8),
+        .memberTrained(
+            .init(
+                member: 0, version: 3, trainer: "t", fromStep: 4, step: 8, seconds: 0.5, checkpoint: "abc",
+                hyperparameters: hyperparameters, metrics: ["score": 0.75, "loss": .nan], interrupted: true)),
+        .memberScored(member: 0, version: 4, step: 8, score: .nan, evaluator: "e"),
+        .memberDecided(member: 2, step: 8, comparedAt: 4, decision: .exploit(donor: 1), cohort: 3, rank: 2),
+        .memberDecided(member: 2, step: 8, comparedAt: 8, decision: .notEnoughData, cohort: 1, rank: nil),
+        .memberExploited(
+            .init(
+                member: 2, donor: 1, step: 4, checkpoint: "def", old: Hyperparameters(["lr": .real(0.1)]),
+                copied: Hyperparameters(["lr": .real(0.01)]), new: hyperparameters, changes: changes)),
+        .memberFinished(member: 3, step: 200, score: nil),
+        .memberFailed(member: 1, version: 9, reason: "line one\nline two", givenUp: true),
+        .leaseExpired(member: 1, version: 9, role: .trainer, worker: "t"),
+        .resultDropped(member: -1, version: 0, worker: "worker-01", reason: "unknown member"),
+        .progress(
+            .init(
+                seconds: 12.5, steps: 100, stepsPerSecond: 8, bestMember: nil, bestScore: .infinity, trainers: 2,
+                busyTrainers: 1,
+                membersFinished: 0, population: 4, exploits: 3)),
+        .experimentFinished(reason: .target, best: 1, score: 1.19, steps: 400, seconds: 30),
+        .stageStarted(stage: "trainer", worker: "t", pid: 4242),
+        .stageStopped(stage: "trainer", worker: "t", reason: "SIGTERM"),
+        .frameDropped(stage: "selector", worker: "s", reason: "bad_magic", total: 17),
+    ]
+
+    static func parse(_ text: String) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        return try #require(object as? [String: Any], "not a JSON object: \(text)")
+    }
+
+    @Test("every event is a JSON object with event and time", arguments: events)
+    func everyEventParses(event: PBTEvent) throws {
+        let text = EventJSON.encode(event, time: 1_764_000_000.123_456)
+        #expect(!text.contains("\n"), "one line per event")
+        let object = try Self.parse(text)
+        #expect(object["event"] as? String == event.topic)
+        let time = try #require(object["time"] as? Double)
+        #expect(abs(time - 1_764_000_000.123) < 1e-6, "milliseconds: \(time)")
+    }
+
+    @Test func everyCaseIsSampled() {
+        // One sample of each of the 17 cases (member.decided twice).
+        #expect(Set(Self.events.map(\.topic)).count == 17)
+    }
+
+    @Test func memberTrainedCarriesItsFields() throws {
+        let object = try Self.parse(EventJSON.encode(Self.events[4], time: 0))
+        #expect(object["member"] as? Int == 0)
+        #expect(object["from_step"] as? Int == 4)
+        #expect(object["step"] as? Int == 8)
+        #expect(object["interrupted"] as? Bool == true)
+        let hyperparameters = try #require(object["hyperparameters"] as? [String: Any])
+        #expect(hyperparameters["lr"] as? Double == 0.01)
+        #expect(hyperparameters["layers"] as? Int == 3)
+        #expect(hyperparameters["opt"] as? String == "adam")
+        let metrics = try #require(object["metrics"] as? [String: Any])
+        #expect(metrics["score"] as? Double == 0.75)
+        #expect(metrics["loss"] is NSNull, "NaN is written as null")
+    }
+
+    @Test func aScoreThatIsNotANumberIsNull() throws {
+        let object = try Self.parse(EventJSON.encode(Self.events[5], time: 0))
+        #expect(object["score"] is NSNull)
+        let progress = try Self.parse(EventJSON.encode(Self.events[13], time: 0))
+        #expect(progress["best_score"] is NSNull)
+        #expect(progress["best_member"] is NSNull)
+    }
+
+    @Test func decisionsNameTheDonorOnlyWhenTheyExploit() throws {
+        let exploit = try Self.parse(EventJSON.encode(Self.events[6], time: 0))
+        #expect(exploit["decision"] as? String == "exploit")
+        #expect(exploit["donor"] as? Int == 1)
+        #expect(exploit["compared_at"] as? Int == 4)
+        #expect(exploit["rank"] as? Int == 2)
+        let waiting = try Self.parse(EventJSON.encode(Self.events[7], time: 0))
+        #expect(waiting["decision"] as? String == "not_enough_data")
+        #expect(waiting["donor"] == nil)
+        #expect(waiting["rank"] is NSNull)
+    }
+
+    @Test func exploitedCarriesOldCopiedNewAndWhatExploreDid() throws {
+        let object = try Self.parse(EventJSON.encode(Self.events[8], time: 0))
+        #expect(object["donor"] as? Int == 1)
+        #expect((object["old"] as? [String: Any])?["lr"] as? Double == 0.1)
+        #expect((object["copied"] as? [String: Any])?["lr"] as? Double == 0.01)
+        #expect((object["new"] as? [String: Any])?["opt"] as? String == "adam")
+        let explore = try #require(object["explore"] as? [String: Any])
+        let lr = try #require(explore["lr"] as? [String: Any])
+        #expect(lr["from"] as? Double == 0.01)
+        #expect(lr["to"] as? Double == 0.012)
+        #expect(lr["operation"] as? String == "×1.2")
+        #expect((explore["opt"] as? [String: Any])?["operation"] as? String == "shift left")
+    }
+
+    @Test func aSummaryFromTheSelectorParses() throws {
+        // A one-member experiment run to its end through the state machine.
+        let settings = SelectorSettings(
+            experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 4), exploit: .none, explores: false)
+        var machine = SelectorMachine(settings: settings, name: "x", initial: [Hyperparameters(["lr": .real(0.5)])])
+        let trainer = WorkerID([1])
+        let evaluator = WorkerID([2])
+        _ = machine.start(now: 0)
+        _ = machine.handle(.ready(role: .trainer, received: 0, name: "t", experimentID: "x"), from: trainer, now: 0)
+        _ = machine.handle(.ready(role: .evaluator, received: 0, name: "e", experimentID: "x"), from: evaluator, now: 0)
+        _ = machine.handle(
+            .trained(
+                TrainResult(
+                    member: 0, version: 1, step: 4, checkpoint: String(repeating: "a", count: 64),
+                    metrics: ["score": 0.7], seconds: 1)),
+            from: trainer, now: 1)
+        _ = machine.handle(.scored(EvaluateResult(member: 0, version: 2, score: 0.7)), from: evaluator, now: 2)
+        let summary = try #require(machine.summary)
+
+        let object = try Self.parse(SummaryJSON.encode(summary, experiment: "x \"1\"") { o in o.field("extra", 5) })
+        #expect(object["experiment"] as? String == "x \"1\"")
+        #expect(object["reason"] as? String == "max_steps")
+        #expect(object["steps"] as? Int == 4)
+        #expect(object["extra"] as? Int == 5)
+        let best = try #require(object["best"] as? [String: Any])
+        #expect(best["member"] as? Int == 0)
+        #expect(best["score"] as? Double == 0.7)
+        let schedule = try #require(best["schedule"] as? [[String: Any]])
+        #expect(schedule.count == 1)
+        #expect(schedule.first?["from_step"] as? Int == 0)
+        #expect(schedule.first?["to_step"] as? Int == 4)
+        #expect(schedule.first?["trained_by"] as? Int == 0)
+        let lineage = try #require(best["lineage"] as? [[String: Any]])
+        #expect(lineage.first?["member"] as? Int == 0)
+        let members = try #require(object["members"] as? [[String: Any]])
+        #expect(members.count == 1)
+        #expect(members.first?["failed"] as? Bool == false)
+    }
+
+    @Test func aSummaryWithoutABestSaysNull() throws {
+        let settings = SelectorSettings(
+            experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 4, timeBudget: 1), exploit: .none,
+            explores: false)
+        var machine = SelectorMachine(settings: settings, name: "x", initial: [Hyperparameters()])
+        _ = machine.start(now: 0)
+        _ = machine.tick(now: 5)
+        let summary = try #require(machine.summary)
+        let object = try Self.parse(SummaryJSON.encode(summary, experiment: "x"))
+        #expect(object["reason"] as? String == "time_budget")
+        #expect(object["best"] is NSNull)
+        #expect(object["steps_per_second"] as? Double == 0)
+    }
+}
+
+/// The JSON writer: string escapes, numbers, nulls and nesting.
+@Suite("JSONWriter")
+struct JSONWriterTests {
+    static func write(_ body: (inout JSONWriter.ObjectWriter) -> Void) -> String {
+        var json = JSONWriter()
+        json.object(body)
+        return json.text
+    }
+
+    static let strings = [
+        "plain", "", "quote \" inside", "back\\slash", "new\nline", "carriage\rreturn", "tab\there",
+        "\u{01}\u{1f}\u{7f}",
+        "\u{0}nul", "unicode é ü 🙂 \u{2028}", "</script>", "{\"not\": \"json\"}",
+    ]
+
+    @Test("strings survive a round trip through JSONSerialization", arguments: strings)
+    func stringsRoundTrip(string: String) throws {
+        let text = Self.write { o in o.field(string, string) }
+        #expect(!text.contains("\n"))
+        #expect(!text.contains("\r"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(object[string] as? String == string)
+    }
+
+    @Test func escapesAreTheShortFormsWhereJSONHasThem() {
+        let text = Self.write { o in o.field("s", "\"\\\n\r\t\u{01}\u{1f}") }
+        #expect(text == #"{"s":"\"\\\n\r\t\u0001\u001f"}"#)
+    }
+
+    @Test(arguments: [
+        (Double.nan, "null"), (.infinity, "null"), (-.infinity, "null"), (3.0, "3"), (-2.0, "-2"), (0.0, "0"),
+        (-0.0, "0"),
+        (0.5, "0.5"), (1e-7, "1e-07"), (1e20, "1e+20"), (123_456_789_012_345.0, "123456789012345"),
+    ])
+    func numbers(value: Double, expected: String) throws {
+        let text = Self.write { o in o.field("x", value) }
+        #expect(text == "{\"x\":\(expected)}")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        if value.isFinite {
+            #expect(object["x"] as? Double == value)
+        } else {
+            #expect(object["x"] is NSNull)
+        }
+    }
+
+    @Test func optionalsAndNesting() throws {
+        let text = Self.write { o in
+            o.field("none", nil as Int?)
+            o.field("some", 3 as Int?)
+            o.field("real", nil as Double?)
+            o.field("yes", true)
+            o.field("seed", UInt64.max)
+            o.field("names", ["a", "b\"c"])
+            o.null("nothing")
+            o.object("inner") { i in
+                i.field("k", "v")
+                i.object("deeper") { d in d.field("n", 1) }
+            }
+            o.array("rows", [1, 2, 3]) { r, n in r.field("n", n) }
+            o.array("empty", [Int]()) { _, _ in }
+            o.field("after", "last")
+        }
+        #expect(text.hasPrefix(#"{"none":null,"some":3,"real":null,"yes":true,"seed":18446744073709551615,"#))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(object["none"] is NSNull)
+        #expect(object["some"] as? Int == 3)
+        #expect(object["yes"] as? Bool == true)
+        #expect(object["names"] as? [String] == ["a", "b\"c"])
+        #expect(object["nothing"] is NSNull)
+        let inner = try #require(object["inner"] as? [String: Any])
+        #expect(inner["k"] as? String == "v")
+        #expect((inner["deeper"] as? [String: Any])?["n"] as? Int == 1)
+        #expect((object["rows"] as? [[String: Any]])?.compactMap { $0["n"] as? Int } == [1, 2, 3])
+        #expect((object["empty"] as? [Any])?.isEmpty == true)
+        #expect(object["after"] as? String == "last")
+    }
+
+    @Test func hyperparameterValuesKeepTheirKind() throws {
+        let text = Self.write { o in
+            o.field("h", Hyperparameters(["a": .real(0.5), "b": .integer(-4), "c": .text("x\"y"), "d": .real(.nan)]))
+        }
+        #expect(text == #"{"h":{"a":0.5,"b":-4,"c":"x\"y","d":null}}"#)
+    }
+}

@@ -1,0 +1,128 @@
+import PBTConfig
+import PBTCore
+import PBTWorkloads
+import Testing
+
+/// Making a workload from an experiment file: known kinds, their settings, and errors that name the field.
+@Suite("Workloads")
+struct WorkloadsTests {
+    static func experiment(workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}")
+        throws -> Experiment
+    {
+        try Experiment.parse(
+            yaml: """
+                name: workloads
+                workload: \(workload)
+                population: 2
+                stop: {max_steps: 10}
+                hyperparameters: \(hyperparameters)
+                """)
+    }
+
+    static func makeError(workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}")
+        throws -> ConfigError?
+    {
+        let experiment = try experiment(workload: workload, hyperparameters: hyperparameters)
+        do {
+            _ = try Workloads.make(for: experiment)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func aToyExperimentMakesAToyWorkloadWithItsSettings() throws {
+        let workload = try Workloads.make(
+            for: try Self.experiment(workload: "{kind: toy, step_size: 0.02, start: [0.5, 0.5]}"))
+        let toy = try #require(workload as? ToyWorkload)
+        #expect(toy.stepSize == 0.02)
+        #expect(toy.start == (0.5, 0.5))
+        let state = try toy.initialState(member: 0, seed: 1, hyperparameters: Hyperparameters())
+        #expect(try toy.evaluate(state: state, hyperparameters: Hyperparameters())["score"] == 0.7)
+    }
+
+    @Test func aToyExperimentWithDefaultsUsesThePapersSetting() throws {
+        let toy = try #require(try Workloads.make(for: try Self.experiment(workload: "{kind: toy}")) as? ToyWorkload)
+        #expect(toy.stepSize == 0.01)
+        #expect(toy.start == (0.9, 0.9))
+    }
+
+    @Test func aNoopExperimentMakesANoopWorkloadWithItsSettings() throws {
+        let workload = try Workloads.make(
+            for: try Self.experiment(
+                workload:
+                    "{kind: noop, step_seconds: 0.01, step_seconds_max: 0.02, slow_members: [1, 3], slow_step_seconds: 0.5}"
+            ))
+        let noop = try #require(workload as? NoopWorkload)
+        #expect(noop.stepSeconds == 0.01)
+        #expect(noop.stepSecondsMax == 0.02)
+        #expect(noop.slowMembers == [1, 3])
+        #expect(noop.slowStepSeconds == 0.5)
+    }
+
+    @Test func aToyAcceptsNumericChoices() throws {
+        let workload = try Workloads.make(
+            for: try Self.experiment(
+                workload: "{kind: toy}", hyperparameters: "{h0: {choice: [0, 0.5, 1]}, h1: {int: [0, 1]}}"))
+        #expect(workload is ToyWorkload)
+    }
+
+    struct BadWorkload: Sendable, CustomTestStringConvertible {
+        let label: String
+        let workload: String
+        var hyperparameters = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}"
+        let path: String
+        let mentions: [String]
+        var testDescription: String { label }
+    }
+
+    static let badWorkloads: [BadWorkload] = [
+        .init(label: "unknown kind", workload: "{kind: mnist}", path: "workload.kind", mentions: ["'mnist'", "toy"]),
+        .init(
+            label: "toy without h1", workload: "{kind: toy}", hyperparameters: "{h0: {uniform: [0, 1]}}",
+            path: "hyperparameters", mentions: ["'h1'"]),
+        .init(
+            label: "toy without h0", workload: "{kind: toy}",
+            hyperparameters: "{h1: {uniform: [0, 1]}, lr: {uniform: [0, 1]}}",
+            path: "hyperparameters", mentions: ["'h0'"]),
+        .init(
+            label: "toy with a text choice", workload: "{kind: toy}",
+            hyperparameters: "{h0: {choice: [low, high]}, h1: {uniform: [0, 1]}}",
+            path: "hyperparameters.h0", mentions: ["number"]),
+        .init(
+            label: "toy with an unknown setting", workload: "{kind: toy, lr: 1}", path: "workload.lr",
+            mentions: ["unknown field 'lr'"]),
+        .init(
+            label: "toy step_size 0", workload: "{kind: toy, step_size: 0}", path: "workload.step_size",
+            mentions: ["got 0"]),
+        .init(
+            label: "toy start with one number", workload: "{kind: toy, start: [1]}", path: "workload.start",
+            mentions: ["[1]"]),
+        .init(
+            label: "noop max below min", workload: "{kind: noop, step_seconds: 0.5, step_seconds_max: 0.1}",
+            path: "workload.step_seconds_max", mentions: ["0.1", "0.5"]),
+        .init(
+            label: "noop unknown setting", workload: "{kind: noop, speed: 2}", path: "workload.speed",
+            mentions: ["unknown field 'speed'"]),
+        .init(
+            label: "noop negative slow member", workload: "{kind: noop, slow_members: [-1]}",
+            path: "workload.slow_members[0]", mentions: ["-1"]),
+        .init(
+            label: "noop step_seconds in words", workload: "{kind: noop, step_seconds: fast}",
+            path: "workload.step_seconds", mentions: ["'fast'"]),
+    ]
+
+    @Test("bad workloads are refused, naming the field", arguments: badWorkloads)
+    func badWorkloadsNameTheField(row: BadWorkload) throws {
+        let error = try #require(try Self.makeError(workload: row.workload, hyperparameters: row.hyperparameters))
+        #expect(error.path == row.path, "\(error)")
+        for text in row.mentions {
+            #expect(error.message.contains(text), "'\(error.message)' does not mention \(text)")
+        }
+    }
+
+    @Test func everyKindIsListed() {
+        #expect(Workloads.kinds.contains("toy"))
+        #expect(Workloads.kinds.contains("noop"))
+    }
+}
