@@ -14,7 +14,7 @@ struct WorkloadRunTests {
         let experiment = try directory.write(
             "digits.yml",
             base
-                .replacingOccurrences(of: "max_steps: 3000", with: "max_steps: 600")
+                .replacingOccurrences(of: "max_steps: 1000", with: "max_steps: 600")
                 .replacingOccurrences(of: "population: 8", with: "population: 4")
                 .replacingOccurrences(
                     of: "kind: mlp", with: "kind: mlp\n  data: \(PBTBinary.repository)/topologies/data/digits.csv"))
