@@ -66,7 +66,7 @@ public struct MLPWorkload: Workload {
             weightDecay: Float(try value("weight_decay", request.hyperparameters)))
         let batch = max(1, min(Int(try value("batch_size", request.hyperparameters)), dataset.train.count))
         let features = DigitsDataset.features
-        var indices = Array(0..<dataset.train.count)
+        let allRows = Array(0..<dataset.train.count)
         var inputs = [Float](repeating: 0, count: batch * features)
         var labels = [Int](repeating: 0, count: batch)
         var lossSum = 0.0
@@ -74,6 +74,7 @@ public struct MLPWorkload: Workload {
         while done < request.steps {
             // The batch for a step depends only on the member's seed and the step.
             var random = SplitMix64(seed: SplitMix64.derive(request.seed, UInt64(request.step + done)))
+            var indices = allRows
             for slot in 0..<batch {
                 indices.swapAt(slot, Int.random(in: slot..<indices.count, using: &random))
                 let row = indices[slot]
