@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // libzmq from the system: apt-get install libzmq3-dev. No `pkgConfig:` on purpose:
@@ -44,7 +45,10 @@ let package = Package(
         .target(name: "PBTCore"),
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
-        .target(name: "PBTStore", dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "PBTStore",
+            dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
         .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore", "PBTSystem"]),
         .target(
@@ -65,11 +69,11 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "PBTCoreTests", dependencies: ["PBTCore"]),
-        .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig"]),
-        .testTarget(name: "PBTWireTests", dependencies: ["PBTWire"]),
-        .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore"]),
-        .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "ZeroMQ", "PBTWire"]),
+        .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig", "PBTCore"]),
+        .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
+        .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore"]),
+        .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

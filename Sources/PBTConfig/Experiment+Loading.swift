@@ -9,7 +9,7 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases", "evaluation",
+        "hyperparameters", "initial", "leases", "evaluation", "checkpoints",
     ]
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.
@@ -153,11 +153,20 @@ extension Experiment {
             maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? maxFailures
         }
 
+        var garbageCollection = true
+        var collectionInterval = 10.0
+        if let node = root["checkpoints"] {
+            _ = try node.map(allowed: ["garbage_collection", "interval"])
+            garbageCollection = try node["garbage_collection"]?.bool() ?? true
+            collectionInterval = try node["interval"]?.seconds() ?? collectionInterval
+        }
+
         return Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
-            initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures, source: text)
+            initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures,
+            garbageCollection: garbageCollection, collectionInterval: collectionInterval, source: text)
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

@@ -43,6 +43,9 @@ public struct Experiment: Sendable, Hashable {
     public var leaseTimeout: Double
     /// Failed steps in a row after which a member is given up.
     public var maxFailures: Int
+    /// Whether the selector deletes checkpoints nobody can load any more, and how often (seconds).
+    public var garbageCollection: Bool
+    public var collectionInterval: Double
     /// The file's text, exactly as read: what the selector sends to workers.
     public var source: String
 

@@ -1,21 +1,23 @@
-import PBTSystem
 import Foundation
 import Logging
 import PBTConfig
 import PBTCore
 import PBTStore
+import PBTSystem
 import PBTWire
 import ZeroMQ
 
 /// The selector stage: the one stateful process. It binds the work endpoint that every
-/// trainer, evaluator and mutator connects to, and runs `SelectorMachine` over it.
+/// trainer, evaluator and mutator connects to, runs `SelectorMachine` over it, and keeps
+/// the machine's state in `selector.sqlite` so that a restart goes on where it stopped.
 ///
-///     trainers ─┐                     ┌─ events.jsonl
-///     evaluators├─ DEALER ⇄ ROUTER ── selector ─ PUB ─▶ event proxy
-///     mutators ─┘       (work endpoint)
+///     trainers ─┐                                    ┌─ selector.sqlite (first)
+///     evaluators├─ DEALER ⇄ ROUTER ── selector ──────┼─ events.jsonl, PUB ─▶ event proxy (then)
+///     mutators ─┘       (work endpoint)              └─ tasks to workers (then)
 ///
-/// Workers ask for work when they are free (`ready`), so a task never waits behind a busy
-/// worker while another is idle.
+/// Each loop turn handles a batch of messages, commits what changed in one transaction,
+/// and only then sends tasks and publishes events. Workers ask for work when they are free
+/// (`ready`), so a task never waits behind a busy worker while another is idle.
 public final class SelectorStage {
     public struct Options: Sendable {
         public var experiment: Experiment
@@ -47,9 +49,15 @@ public final class SelectorStage {
     private var router: ZMQSocket!
     private var publisher: EventPublisher!
     private var eventLog: LineLog!
+    private var database: SelectorDatabase!
+    private var collector: CheckpointCollector?
     private let drops: DropCounter
     private let welcome: [UInt8]
     private var unroutable = 0
+    /// Actions of the current batch, performed once the batch is committed.
+    private var pending: [SelectorMachine.Action] = []
+    /// The last event sequence number known to be in events.jsonl (deleted from the store next commit).
+    private var written: Int64?
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -67,26 +75,58 @@ public final class SelectorStage {
     /// Runs until the experiment finishes (exit code 0) or a signal stops it (128 + signal).
     public func run() throws -> Int32 {
         let run = options.runDirectory
+        let experiment = options.experiment
         try run.create()
         if !FileManager.default.fileExists(atPath: run.experiment) {
-            try RunDirectory.writeAtomically(options.experiment.source, to: run.experiment)
+            try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
+        }
+        database = try SelectorDatabase(path: run.database)
+        if let stored = try database.experimentID(), stored != experiment.id {
+            throw RunError("\(run.path) holds experiment \(stored), not \(experiment.id) (the experiment file differs); use another run directory")
         }
         eventLog = try LineLog(path: run.events)
+        if experiment.garbageCollection {
+            collector = CheckpointCollector(store: try CheckpointStore(directory: run.checkpoints))
+        }
+
         let context = try ZMQContext()
         router = try ZMQSocket(context, .router, linger: 200)
         try router.setRouterMandatory(true)
+        try router.setRouterHandover(true)
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try router.setSendHighWaterMark(100_000)
         try router.setReceiveHighWaterMark(100_000)
         try router.bind(options.bind)
         let endpoint = try router.lastEndpoint
         publisher = try EventPublisher(context: context, endpoint: options.events)
-        logger.info("selector listening", metadata: ["pbt.endpoint": "\(endpoint)", "pbt.experiment": "\(options.experiment.name)", "pbt.run": "\(run.absolute)"])
-        try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint])
-        record(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid())))
 
-        perform(machine.start(now: Clock.monotonic))
+        let now = Clock.monotonic
+        if let (saved, finished) = try database.load() {
+            // Events committed before a crash but not yet in the log go there first.
+            for event in try database.pendingEvents() {
+                eventLog.append(event.json)
+                written = event.seq
+            }
+            eventLog.flush()
+            if finished {
+                logger.notice("the experiment in \(run.path) has already finished; nothing to do")
+                return 0
+            }
+            machine = SelectorMachine(settings: machine.settings, name: machine.name, restoring: saved, now: now)
+            let leased = machine.members.filter { if case .leased = $0.phase { return true } else { return false } }.count
+            let done = machine.members.filter(\.isDone).count
+            logger.notice("resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out")
+            pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
+        } else {
+            pending += machine.start(now: now)
+        }
+        pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
+        try commit()
+        logger.info("selector listening", metadata: ["pbt.endpoint": "\(endpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)"])
+        try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint])
+
         var lastTick = Clock.monotonic
+        var lastCollection = Clock.monotonic
         var finishedAt: Double?
         while !StopSignal.isRequested {
             if try ZMQPoll.readable([router], timeoutMilliseconds: 50)[0] {
@@ -98,10 +138,18 @@ public final class SelectorStage {
             }
             let now = Clock.monotonic
             if now - lastTick >= 0.05 {
-                perform(machine.tick(now: now))
+                pending += machine.tick(now: now)
                 lastTick = now
             }
-            eventLog.flush()
+            if let collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {
+                lastCollection = now
+                let outcome = collector.collect(keeping: machine.referencedCheckpoints(), grace: experiment.leaseTimeout + 10)
+                if outcome.deleted > 0 {
+                    pending.append(.publish(.checkpointsCollected(
+                        deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept, keptBytes: outcome.keptBytes)))
+                }
+            }
+            try commit()
             if machine.isFinished {
                 if finishedAt == nil {
                     finishedAt = now
@@ -111,14 +159,52 @@ public final class SelectorStage {
             }
         }
         if let signal = StopSignal.received, !machine.isFinished {
-            logger.notice("selector stopping on signal \(signal) before the experiment finished")
-            record(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)"))
-            eventLog.flush()
+            logger.notice("selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
+            pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)")))
+            try commit()
             return 128 + signal
         }
-        record(.stageStopped(stage: "selector", worker: "selector", reason: "experiment finished"))
-        eventLog.flush()
+        pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "experiment finished")))
+        try commit()
         return 0
+    }
+
+    /// Stores what changed, then performs the batch's actions: events to the log and the
+    /// stream, tasks to workers, the summary to disk.
+    private func commit() throws {
+        let (changes, members) = machine.takeChanges()
+        guard !pending.isEmpty || !changes.isEmpty else { return }
+        let time = Clock.wall
+        var events: [(topic: String, json: String)] = []
+        for action in pending {
+            if case .publish(let event) = action { events.append((event.topic, EventJSON.encode(event, time: time))) }
+        }
+        let counters = SelectorDatabase.Counters(
+            steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
+            forgottenBelow: machine.forgottenBelow, finished: machine.isFinished)
+        let last = try database.save(
+            experimentID: options.experiment.id, changes: changes, members: members, bestEver: machine.bestEver, counters: counters,
+            events: events.map(\.json), written: written)
+        for event in events {
+            eventLog.append(event.json)
+            publisher.publish(topic: event.topic, json: event.json)
+        }
+        eventLog.flush()
+        if let last { written = last }
+        let actions = pending
+        pending = []
+        for action in actions {
+            switch action {
+            case .send(let id, let command):
+                send(id, command)
+            case .welcome(let id):
+                sendFrame(id, welcome)
+            case .publish(let event):
+                log(event)
+            case .finish(let summary):
+                finish(summary)
+            }
+        }
     }
 
     private func receive(_ frames: [[UInt8]]) {
@@ -138,26 +224,11 @@ public final class SelectorStage {
             dropFrame(reason: error.reason, detail: "\(error) from \(id)")
             return
         }
-        perform(machine.handle(report, from: id, now: Clock.monotonic))
+        pending += machine.handle(report, from: id, now: Clock.monotonic)
     }
 
     private func dropFrame(reason: String, detail: String) {
-        record(drops.drop(reason: reason, detail: detail) { logger.warning("\($0)") })
-    }
-
-    private func perform(_ actions: [SelectorMachine.Action]) {
-        for action in actions {
-            switch action {
-            case .send(let id, let command):
-                send(id, command)
-            case .welcome(let id):
-                sendFrame(id, welcome)
-            case .publish(let event):
-                record(event)
-            case .finish(let summary):
-                finish(summary)
-            }
-        }
+        pending.append(.publish(drops.drop(reason: reason, detail: detail) { logger.warning("\($0)") }))
     }
 
     private func send(_ id: WorkerID, _ command: WorkerCommand) {
@@ -177,9 +248,7 @@ public final class SelectorStage {
         }
     }
 
-    private func record(_ event: PBTEvent) {
-        let json = publisher.publish(event)
-        eventLog.append(json)
+    private func log(_ event: PBTEvent) {
         switch event {
         case .workerJoined(let role, let worker), .workerLeft(let role, let worker, _):
             logger.info("\(event.topic)", metadata: ["pbt.role": "\(role)", "pbt.worker": "\(worker)"])
@@ -187,6 +256,8 @@ public final class SelectorStage {
             logger.warning("lease expired", metadata: ["pbt.member.id": "\(member)", "pbt.member.version": "\(version)", "pbt.worker": "\(worker)"])
         case .memberFailed(let member, _, let reason, let givenUp):
             logger.warning("member failed\(givenUp ? " and was given up" : "")", metadata: ["pbt.member.id": "\(member)", "pbt.reason": "\(reason)"])
+        case .checkpointsCollected(let deleted, let freed, let kept, let keptBytes):
+            logger.info("checkpoints collected", metadata: ["pbt.deleted": "\(deleted)", "pbt.freed_bytes": "\(freed)", "pbt.kept": "\(kept)", "pbt.kept_bytes": "\(keptBytes)"])
         default:
             break
         }

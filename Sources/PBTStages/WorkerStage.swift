@@ -70,6 +70,10 @@ public final class WorkerStage {
         try dealer.setReconnect(intervalMilliseconds: 100, maximumMilliseconds: 1000)
         try dealer.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000, ttlMilliseconds: 5000)
+        // A routing id of our own that survives reconnection: after a selector restart, the
+        // result of a task leased before it still comes from the worker holding the lease.
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try dealer.setRoutingID(Array("\(options.name.prefix(200))#\(suffix)".utf8))
         try dealer.connect(options.connect)
         publisher = try EventPublisher(context: context, endpoint: options.events)
         logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])

@@ -58,6 +58,8 @@ public struct CheckpointStore: Sendable {
         let target = try path(of: reference)
         // Already stored: keep it, unless the stored file was damaged; then write it again.
         if let stored = FileManager.default.contents(atPath: target), Self.reference(of: [UInt8](stored)) == reference {
+            // Fresh again for the garbage collector's grace period: someone is about to refer to it.
+            utimes(target, nil)
             return reference
         }
         let folder = "\(directory)/\(reference.prefix(2))"

@@ -6,6 +6,7 @@ import Foundation
 ///       experiment.yml    the experiment file as run
 ///       events.jsonl      every event, one JSON object a line
 ///       summary.json      the outcome, written when the experiment ends
+///       selector.sqlite   the selector's state, committed with every decision
 ///       checkpoints/      the content-addressed checkpoint store
 ///       logs/             each stage's log, when `pbt run` started the stages
 public struct RunDirectory: Sendable {
@@ -18,6 +19,7 @@ public struct RunDirectory: Sendable {
     public var experiment: String { "\(path)/experiment.yml" }
     public var events: String { "\(path)/events.jsonl" }
     public var summary: String { "\(path)/summary.json" }
+    public var database: String { "\(path)/selector.sqlite" }
     public var checkpoints: String { "\(path)/checkpoints" }
     public var logs: String { "\(path)/logs" }
 

@@ -121,6 +121,15 @@ public enum EventJSON {
                 o.field("worker", worker)
                 o.field("reason", reason)
                 o.field("total", total)
+            case .experimentResumed(let steps, let done, let leased):
+                o.field("steps", steps)
+                o.field("members_done", done)
+                o.field("leased", leased)
+            case .checkpointsCollected(let deleted, let freed, let kept, let keptBytes):
+                o.field("deleted", deleted)
+                o.field("freed_bytes", Int(freed))
+                o.field("kept", kept)
+                o.field("kept_bytes", Int(keptBytes))
             }
         }
         return json.text
@@ -159,6 +168,15 @@ public enum SummaryJSON {
                 }
             } else {
                 o.null("best")
+            }
+            if let bestEver = summary.bestEver {
+                o.object("best_ever") { b in
+                    b.field("member", bestEver.member)
+                    b.field("step", bestEver.step)
+                    b.field("score", bestEver.score)
+                    b.field("checkpoint", bestEver.checkpoint)
+                    b.field("hyperparameters", bestEver.hyperparameters)
+                }
             }
             o.array("members", summary.members) { m, member in
                 m.field("member", member.member)

@@ -9,8 +9,8 @@ struct LineageTests {
     static let h2 = Hyperparameters(["lr": .real(0.12)])
 
     @Test func extendingWithTheSameMemberAndHyperparametersGrowsTheSegment() {
-        let first = LineageSegment(member: 0, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
-        let grown = first.extended(by: 0, to: 8, with: Self.h)
+        let first = LineageSegment(id: 1, member: 0, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
+        let grown = first.extended(by: 0, to: 8, with: Self.h, id: 2)
         #expect(grown.fromStep == 0)
         #expect(grown.toStep == 8)
         #expect(grown.previous == nil)
@@ -21,8 +21,8 @@ struct LineageTests {
 
     @Test(arguments: [(1, h), (0, h2)])
     func anotherMemberOrHyperparametersStartsASegment(member: Int, hyperparameters: Hyperparameters) {
-        let first = LineageSegment(member: 0, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
-        let next = first.extended(by: member, to: 8, with: hyperparameters)
+        let first = LineageSegment(id: 1, member: 0, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
+        let next = first.extended(by: member, to: 8, with: hyperparameters, id: 3)
         #expect(next.fromStep == 4)
         #expect(next.toStep == 8)
         #expect(next.previous === first)
@@ -32,9 +32,9 @@ struct LineageTests {
 
     @Test func bestMergesConsecutiveSegmentsOfOneMemberInTheLineage() {
         // m1 trains 0–4 with h, 4–8 with h2; m0 copies it at 8 and trains 8–12 with h.
-        let history = LineageSegment(member: 1, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
-            .extended(by: 1, to: 8, with: Self.h2)
-            .extended(by: 0, to: 12, with: Self.h)
+        let history = LineageSegment(id: 1, member: 1, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
+            .extended(by: 1, to: 8, with: Self.h2, id: 4)
+            .extended(by: 0, to: 12, with: Self.h, id: 5)
         let best = ExperimentSummary.Best(
             member: 0, score: 1.1, step: 12, history: history, hyperparameters: Self.h2, metrics: ["score": 1.1])
         #expect(best.schedule.map(\.fromStep) == [0, 4, 8])

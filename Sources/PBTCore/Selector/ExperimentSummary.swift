@@ -6,7 +6,18 @@ public struct ExperimentSummary: Sendable, Hashable {
     public var steps: Int
     public var exploits: Int
     public var best: Best?
+    /// The best score ever reached, and the checkpoint that reached it (which may have been
+    /// replaced since by exploit).
+    public var bestEver: BestEver?
     public var members: [MemberOutcome]
+
+    public struct BestEver: Sendable, Hashable {
+        public var member: Int
+        public var step: Int
+        public var score: Double
+        public var checkpoint: String
+        public var hyperparameters: Hyperparameters
+    }
 
     /// The best member at the end.
     public struct Best: Sendable, Hashable {

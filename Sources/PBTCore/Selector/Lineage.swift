@@ -8,13 +8,16 @@
 ///                                 ↖
 ///     exploiter:                   [8–12 m0 h′]
 public final class LineageSegment: Sendable {
+    /// Unique within an experiment; the store keys segments by it.
+    public let id: Int
     public let member: Int
     public let fromStep: Int
     public let toStep: Int
     public let hyperparameters: Hyperparameters
     public let previous: LineageSegment?
 
-    public init(member: Int, fromStep: Int, toStep: Int, hyperparameters: Hyperparameters, previous: LineageSegment?) {
+    public init(id: Int, member: Int, fromStep: Int, toStep: Int, hyperparameters: Hyperparameters, previous: LineageSegment?) {
+        self.id = id
         self.member = member
         self.fromStep = fromStep
         self.toStep = toStep
@@ -23,12 +26,12 @@ public final class LineageSegment: Sendable {
     }
 
     /// The history after training `member` from this segment's end to `step` with `hyperparameters`:
-    /// this segment extended when nothing changed, else a new one.
-    public func extended(by member: Int, to step: Int, with hyperparameters: Hyperparameters) -> LineageSegment {
+    /// this segment extended when nothing changed, else a new one after it. `id` names the result.
+    public func extended(by member: Int, to step: Int, with hyperparameters: Hyperparameters, id: Int) -> LineageSegment {
         if member == self.member && hyperparameters == self.hyperparameters {
-            return LineageSegment(member: member, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters, previous: previous)
+            return LineageSegment(id: id, member: member, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters, previous: previous)
         }
-        return LineageSegment(member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
+        return LineageSegment(id: id, member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
     }
 
     /// The segments from the first step on.

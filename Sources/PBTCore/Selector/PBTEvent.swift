@@ -24,6 +24,10 @@ public enum PBTEvent: Sendable, Hashable {
     case stageStopped(stage: String, worker: String, reason: String)
     /// A stage received a frame it could not use and dropped it.
     case frameDropped(stage: String, worker: String, reason: String, total: Int)
+    /// The selector went on from its store after a restart.
+    case experimentResumed(steps: Int, membersDone: Int, leased: Int)
+    /// Checkpoints nobody can load any more were deleted.
+    case checkpointsCollected(deleted: Int, freedBytes: Int64, kept: Int, keptBytes: Int64)
 
     /// The event's topic: the first frame on the stream.
     public var topic: String {
@@ -45,6 +49,8 @@ public enum PBTEvent: Sendable, Hashable {
         case .stageStarted: "stage.started"
         case .stageStopped: "stage.stopped"
         case .frameDropped: "frame.dropped"
+        case .experimentResumed: "experiment.resumed"
+        case .checkpointsCollected: "checkpoints.collected"
         }
     }
 

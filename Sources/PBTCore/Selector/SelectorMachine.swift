@@ -52,10 +52,56 @@ public struct SelectorMachine: Sendable {
         public internal(set) var failures = 0
         /// What the trainer and evaluator measured for the current weights.
         public internal(set) var metrics: [String: Double] = [:]
-        var pendingMetrics: [String: Double] = [:]
-        var pendingExploit: (donor: Int, old: Hyperparameters, copied: Hyperparameters)?
+        /// What the trainer reported for weights still waiting for their score.
+        public internal(set) var pendingMetrics: [String: Double] = [:]
+        /// An exploit decided and waiting for its explore.
+        public internal(set) var pendingExploit: PendingExploit?
 
         public var isDone: Bool { phase == .finished || phase == .failed }
+
+        init(id: Int, seed: UInt64, hyperparameters: Hyperparameters) {
+            self.id = id
+            self.seed = seed
+            self.hyperparameters = hyperparameters
+        }
+
+        /// A row as a store saved it.
+        public init(
+            id: Int, seed: UInt64, version: Int, step: Int, targetStep: Int, checkpoint: String?, hyperparameters: Hyperparameters,
+            score: Double?, phase: Phase, history: LineageSegment?, exploits: Int, failures: Int, metrics: [String: Double],
+            pendingMetrics: [String: Double], pendingExploit: PendingExploit?
+        ) {
+            self.id = id
+            self.seed = seed
+            self.version = version
+            self.step = step
+            self.targetStep = targetStep
+            self.checkpoint = checkpoint
+            self.hyperparameters = hyperparameters
+            self.score = score
+            self.phase = phase
+            self.history = history
+            self.exploits = exploits
+            self.failures = failures
+            self.metrics = metrics
+            self.pendingMetrics = pendingMetrics
+            self.pendingExploit = pendingExploit
+        }
+    }
+
+    /// A member's exploit between its decision and its explore.
+    public struct PendingExploit: Sendable, Hashable {
+        public let donor: Int
+        /// Its own hyperparameters before it exploited.
+        public let old: Hyperparameters
+        /// The donor's, which it copied.
+        public let copied: Hyperparameters
+
+        public init(donor: Int, old: Hyperparameters, copied: Hyperparameters) {
+            self.donor = donor
+            self.old = old
+            self.copied = copied
+        }
     }
 
     /// What the state machine knows of a connected worker.
@@ -71,35 +117,58 @@ public struct SelectorMachine: Sendable {
         public internal(set) var version: Int?
     }
 
-    /// A member's state at a step where it was scored: what a member that copies it gets.
-    struct Snapshot: Sendable {
-        let checkpoint: String
-        let hyperparameters: Hyperparameters
-        let history: LineageSegment?
-        let score: Double
-        let metrics: [String: Double]
+    /// A member's state at a step where it was scored: its standing there, and what a member
+    /// that copies it gets.
+    public struct ScoreSnapshot: Sendable {
+        public let member: Int
+        public let step: Int
+        public let fitness: Double
+        public let score: Double
+        public let checkpoint: String
+        public let hyperparameters: Hyperparameters
+        public let history: LineageSegment?
+        public let metrics: [String: Double]
+
+        public init(
+            member: Int, step: Int, fitness: Double, score: Double, checkpoint: String, hyperparameters: Hyperparameters,
+            history: LineageSegment?, metrics: [String: Double]
+        ) {
+            self.member = member
+            self.step = step
+            self.fitness = fitness
+            self.score = score
+            self.checkpoint = checkpoint
+            self.hyperparameters = hyperparameters
+            self.history = history
+            self.metrics = metrics
+        }
     }
 
     public let settings: SelectorSettings
     public let name: String
-    public private(set) var members: [Member]
-    public private(set) var workers: [WorkerID: Worker] = [:]
-    private var idle: [WorkerRole: [WorkerID]] = [:]
-    private var queues: [WorkerRole: FIFOQueue<Int>] = [:]
-    private var leased: Set<Int> = []
-    private var board = ScoreBoard()
-    private var snapshots: [Int: [Int: Snapshot]] = [:]
-    private var startTime: Double?
-    private var trainingOpen = false
-    public private(set) var summary: ExperimentSummary?
-    public private(set) var steps = 0
-    public private(set) var exploits = 0
-    private var best: Standing?
-    private var lastProgressTime = 0.0
-    private var stepsAtLastProgress = 0
-    private var forgottenBelow = 0
+    public internal(set) var members: [Member]
+    public internal(set) var workers: [WorkerID: Worker] = [:]
+    var idle: [WorkerRole: [WorkerID]] = [:]
+    var queues: [WorkerRole: FIFOQueue<Int>] = [:]
+    var leased: Set<Int> = []
+    var board = ScoreBoard()
+    var snapshots: [Int: [Int: ScoreSnapshot]] = [:]
+    var startTime: Double?
+    var trainingOpen = false
+    public internal(set) var summary: ExperimentSummary?
+    public internal(set) var steps = 0
+    public internal(set) var exploits = 0
+    var best: Standing?
+    /// The best score ever reached, with the checkpoint that reached it (kept from collection).
+    public internal(set) var bestEver: ScoreSnapshot?
+    var lastProgressTime = 0.0
+    var stepsAtLastProgress = 0
+    public internal(set) var forgottenBelow = 0
     /// The population trained its `stop.totalSteps`: no more training is handed out.
-    private var budgetSpent = false
+    var budgetSpent = false
+    /// What changed since the last `takeChanges()`, for a durable store.
+    var changes = Changes()
+    var nextSegmentID = 1
 
     /// A machine for a population whose starting hyperparameters are `initial` (one a member).
     public init(settings: SelectorSettings, name: String, initial: [Hyperparameters]) {
@@ -329,8 +398,11 @@ public struct SelectorMachine: Sendable {
             return
         }
         let fromStep = member.step
-        member.history = member.history?.extended(by: index, to: result.step, with: member.hyperparameters)
-            ?? LineageSegment(member: index, fromStep: fromStep, toStep: result.step, hyperparameters: member.hyperparameters, previous: nil)
+        let segmentID = nextSegmentID
+        nextSegmentID += 1
+        member.history = member.history?.extended(by: index, to: result.step, with: member.hyperparameters, id: segmentID)
+            ?? LineageSegment(id: segmentID, member: index, fromStep: fromStep, toStep: result.step, hyperparameters: member.hyperparameters, previous: nil)
+        changes.segments.append(member.history!)
         member.step = result.step
         member.checkpoint = result.checkpoint
         member.failures = 0
@@ -360,10 +432,14 @@ public struct SelectorMachine: Sendable {
         members[index].score = result.score
         members[index].metrics = members[index].pendingMetrics.merging(result.metrics) { $1 }
         board.record(member: index, step: step, fitness: fitness)
+        changes.members.insert(index)
         if let checkpoint = members[index].checkpoint {
-            snapshots[step, default: [:]][index] = Snapshot(
-                checkpoint: checkpoint, hyperparameters: members[index].hyperparameters,
-                history: members[index].history, score: result.score, metrics: members[index].metrics)
+            let snapshot = ScoreSnapshot(
+                member: index, step: step, fitness: fitness, score: result.score, checkpoint: checkpoint,
+                hyperparameters: members[index].hyperparameters, history: members[index].history, metrics: members[index].metrics)
+            snapshots[step, default: [:]][index] = snapshot
+            changes.scores.append(snapshot)
+            if bestEver.map({ fitness > $0.fitness }) ?? true { bestEver = snapshot }
         }
         actions.append(.publish(.memberScored(member: index, version: result.version, step: step, score: result.score, evaluator: workerName(worker))))
         let standing = Standing(member: index, fitness: fitness)
@@ -400,6 +476,7 @@ public struct SelectorMachine: Sendable {
         let rank = cohort.firstIndex { $0.member == index }
         actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
         guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
+            changes.members.insert(index)
             members[index].phase = .queued(.trainer)
             enqueue(index, for: .trainer)
             return
@@ -412,7 +489,7 @@ public struct SelectorMachine: Sendable {
         members[index].score = snapshot.score
         members[index].metrics = snapshot.metrics
         members[index].exploits += 1
-        members[index].pendingExploit = (donor, old, snapshot.hyperparameters)
+        members[index].pendingExploit = PendingExploit(donor: donor, old: old, copied: snapshot.hyperparameters)
         exploits += 1
         if settings.explores {
             members[index].phase = .queued(.mutator)
@@ -452,6 +529,7 @@ public struct SelectorMachine: Sendable {
         }
         guard let index = accept(member, version: version, from: worker, role: role, now: now, into: &actions) else { return }
         members[index].failures += 1
+        changes.members.insert(index)
         let givenUp = members[index].failures > settings.maxFailures
         actions.append(.publish(.memberFailed(member: index, version: version, reason: reason, givenUp: givenUp)))
         if givenUp {
@@ -466,9 +544,11 @@ public struct SelectorMachine: Sendable {
 
     private mutating func enqueue(_ member: Int, for role: WorkerRole) {
         queues[role, default: FIFOQueue()].append(member)
+        changes.members.insert(member)
     }
 
     private mutating func requeue(_ index: Int, role: WorkerRole) {
+        changes.members.insert(index)
         leased.remove(index)
         members[index].phase = .queued(role)
         enqueue(index, for: role)
@@ -499,6 +579,7 @@ public struct SelectorMachine: Sendable {
     private mutating func assign(_ index: Int, to worker: WorkerID, role: WorkerRole, now: Double) -> Action {
         members[index].version += 1
         members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
+        changes.members.insert(index)
         leased.insert(index)
         workers[worker]?.member = index
         workers[worker]?.version = members[index].version
@@ -525,7 +606,7 @@ public struct SelectorMachine: Sendable {
 
     // MARK: Finishing
 
-    private mutating func refreshBest() {
+    mutating func refreshBest() {
         var top: Standing?
         for member in members {
             guard let score = member.score else { continue }
@@ -547,11 +628,13 @@ public struct SelectorMachine: Sendable {
         }
         let summary = ExperimentSummary(
             reason: reason, seconds: seconds, steps: steps, exploits: exploits, best: bestOutcome,
+            bestEver: bestEver.map { .init(member: $0.member, step: $0.step, score: $0.score, checkpoint: $0.checkpoint, hyperparameters: $0.hyperparameters) },
             members: members.map {
                 .init(member: $0.id, step: $0.step, score: $0.score, hyperparameters: $0.history?.hyperparameters ?? $0.hyperparameters,
                       exploits: $0.exploits, failed: $0.phase == .failed, metrics: $0.metrics)
             })
         self.summary = summary
+        changes.members.formUnion(members.indices)
         leased.removeAll()
         actions.append(.publish(.experimentFinished(reason: reason, best: bestOutcome?.member, score: bestOutcome?.score, steps: steps, seconds: seconds)))
         actions.append(.finish(summary))
@@ -565,6 +648,7 @@ public struct SelectorMachine: Sendable {
         board.forget(below: lowest)
         for step in snapshots.keys where step < lowest { snapshots[step] = nil }
         forgottenBelow = lowest
+        changes.forgetBelow = lowest
     }
 
     private func workerName(_ id: WorkerID) -> String {

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Population-aware garbage collection of the checkpoint store: deletes checkpoints no one
+/// can load any more.
+///
+/// The selector knows every reference that matters (each member's checkpoint, the ones a
+/// member may still copy, the best ever). A checkpoint outside that set is deleted once it is
+/// older than `grace`: a trainer writes its checkpoint before the selector hears of it, and a
+/// result later than its lease is dropped anyway, so a grace longer than the lease keeps
+/// every checkpoint that can still become referenced.
+public struct CheckpointCollector: Sendable {
+    public let store: CheckpointStore
+
+    public init(store: CheckpointStore) {
+        self.store = store
+    }
+
+    /// What one collection did.
+    public struct Outcome: Sendable {
+        public var deleted = 0
+        public var freedBytes: Int64 = 0
+        public var kept = 0
+        public var keptBytes: Int64 = 0
+    }
+
+    /// Deletes every checkpoint not in `keep` whose file is older than `grace` seconds.
+    public func collect(keeping keep: Set<String>, grace: Double, now: Date = Date()) -> Outcome {
+        var outcome = Outcome()
+        let manager = FileManager.default
+        guard let folders = try? manager.contentsOfDirectory(atPath: store.directory) else { return outcome }
+        for folder in folders where folder.count == 2 {
+            let path = "\(store.directory)/\(folder)"
+            guard let files = try? manager.contentsOfDirectory(atPath: path) else { continue }
+            for file in files {
+                let full = "\(path)/\(file)"
+                guard let attributes = try? manager.attributesOfItem(atPath: full) else { continue }
+                let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+                let modified = (attributes[.modificationDate] as? Date) ?? now
+                let isCheckpoint = CheckpointStore.isValid(file)
+                // Leftover temporary files of a trainer that died mid-write go too, after the grace.
+                let unreferenced = isCheckpoint ? !keep.contains(file) : file.hasSuffix(".tmp")
+                if unreferenced && now.timeIntervalSince(modified) > grace, (try? manager.removeItem(atPath: full)) != nil {
+                    outcome.deleted += 1
+                    outcome.freedBytes += size
+                } else if isCheckpoint {
+                    outcome.kept += 1
+                    outcome.keptBytes += size
+                }
+            }
+        }
+        return outcome
+    }
+
+    /// Bytes and files in the store now.
+    public func usage() -> (files: Int, bytes: Int64) {
+        let outcome = collect(keeping: [], grace: .infinity)
+        return (outcome.kept, outcome.keptBytes)
+    }
+}

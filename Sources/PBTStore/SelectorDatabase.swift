@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+import PBTCore
+
+/// The selector's durable state: an SQLite file (`selector.sqlite`) in the run directory.
+///
+/// Each batch of the selector's work is one transaction: the member rows that changed, new
+/// lineage segments and scores, the counters, and the batch's events. Only after it commits
+/// does the selector send tasks and publish events, so no worker ever holds a task the store
+/// does not know of, and no event is in `events.jsonl` that the state does not reflect.
+///
+///     members    one row a member: version, step, checkpoint, hyperparameters, phase, lease
+///     lineage    history segments (each points at the one before)
+///     scores     the score board: a member's state at each step it was scored
+///     best_ever  the best score reached and its checkpoint
+///     events     events committed but not yet appended to events.jsonl
+///     meta       experiment id, counters
+public final class SelectorDatabase {
+    private let queue: DatabaseQueue
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS members (
+                    id INTEGER PRIMARY KEY, seed INTEGER NOT NULL, version INTEGER NOT NULL, step INTEGER NOT NULL,
+                    target_step INTEGER NOT NULL, checkpoint TEXT, hyperparameters TEXT NOT NULL, score REAL,
+                    phase TEXT NOT NULL, lease_role INTEGER, lease_worker BLOB, history INTEGER,
+                    exploits INTEGER NOT NULL, failures INTEGER NOT NULL, metrics TEXT NOT NULL,
+                    pending_metrics TEXT NOT NULL, pending_donor INTEGER, pending_old TEXT, pending_copied TEXT);
+                CREATE TABLE IF NOT EXISTS lineage (
+                    id INTEGER PRIMARY KEY, member INTEGER NOT NULL, from_step INTEGER NOT NULL, to_step INTEGER NOT NULL,
+                    hyperparameters TEXT NOT NULL, previous INTEGER);
+                CREATE TABLE IF NOT EXISTS scores (
+                    step INTEGER NOT NULL, member INTEGER NOT NULL, fitness REAL NOT NULL, score REAL NOT NULL,
+                    checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
+                    PRIMARY KEY (step, member));
+                CREATE TABLE IF NOT EXISTS best_ever (
+                    id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
+                    score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
+                """)
+        }
+    }
+
+    /// The experiment this database belongs to, or nil when it is new.
+    public func experimentID() throws -> String? {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") }
+    }
+
+    /// Whether the experiment it holds had finished.
+    public func isFinished() throws -> Bool {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'finished'") == "1" }
+    }
+
+    /// Counters kept beside the rows.
+    public struct Counters: Sendable {
+        public var steps: Int
+        public var exploits: Int
+        public var elapsed: Double
+        public var forgottenBelow: Int
+        public var finished: Bool
+
+        public init(steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, finished: Bool) {
+            self.steps = steps
+            self.exploits = exploits
+            self.elapsed = elapsed
+            self.forgottenBelow = forgottenBelow
+            self.finished = finished
+        }
+    }
+
+    /// Commits one batch. Returns the sequence number of the last event stored, if any.
+    @discardableResult
+    public func save(
+        experimentID: String, changes: SelectorMachine.Changes, members: [SelectorMachine.Member],
+        bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], written: Int64?
+    ) throws -> Int64? {
+        try queue.write { db in
+            if let written { try db.execute(sql: "DELETE FROM events WHERE seq <= ?", arguments: [written]) }
+            try Self.set(db, "experiment_id", experimentID)
+            try Self.set(db, "steps", String(counters.steps))
+            try Self.set(db, "exploits", String(counters.exploits))
+            try Self.set(db, "elapsed", String(counters.elapsed))
+            try Self.set(db, "forgotten_below", String(counters.forgottenBelow))
+            try Self.set(db, "finished", counters.finished ? "1" : "0")
+            for segment in changes.segments { try Self.insert(segment, db) }
+            for member in members { try Self.upsert(member, db) }
+            for snapshot in changes.scores {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO scores (step, member, fitness, score, checkpoint, hyperparameters, history, metrics)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
+                                ValueCoding.encode(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics)])
+            }
+            if let below = changes.forgetBelow { try db.execute(sql: "DELETE FROM scores WHERE step < ?", arguments: [below]) }
+            if let best = bestEver {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO best_ever (id, member, step, fitness, score, checkpoint, hyperparameters, history, metrics)
+                        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [best.member, best.step, best.fitness, best.score, best.checkpoint, ValueCoding.encode(best.hyperparameters),
+                                best.history?.id, ValueCoding.encode(best.metrics)])
+            }
+            var last: Int64?
+            for event in events {
+                try db.execute(sql: "INSERT INTO events (json) VALUES (?)", arguments: [event])
+                last = db.lastInsertedRowID
+            }
+            return last
+        }
+    }
+
+    /// Events committed but not yet appended to the event log (after a crash between the two).
+    public func pendingEvents() throws -> [(seq: Int64, json: String)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, json FROM events ORDER BY seq").map { ($0["seq"], $0["json"]) }
+        }
+    }
+
+    /// Forgets events up to `seq`, once they are in the event log.
+    public func markWritten(upTo seq: Int64) throws {
+        try queue.write { db in try db.execute(sql: "DELETE FROM events WHERE seq <= ?", arguments: [seq]) }
+    }
+
+    /// Everything the selector needs to go on, or nil for a new database.
+    public func load() throws -> (state: SelectorMachine.SavedState, finished: Bool)? {
+        try queue.read { db in
+            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else { return nil }
+            func meta(_ key: String) throws -> String? { try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+            var segments: [Int: LineageSegment] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM lineage ORDER BY id") {
+                let id: Int = row["id"]
+                let previous: Int? = row["previous"]
+                segments[id] = LineageSegment(
+                    id: id, member: row["member"], fromStep: row["from_step"], toStep: row["to_step"],
+                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), previous: previous.flatMap { segments[$0] })
+            }
+            var members: [SelectorMachine.Member] = []
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM members ORDER BY id") {
+                let phase: SelectorMachine.Phase
+                let phaseName: String = row["phase"]
+                switch phaseName {
+                case "finished": phase = .finished
+                case "failed": phase = .failed
+                case "leased":
+                    let role = WorkerRole(rawValue: UInt8(row["lease_role"] as Int? ?? 1)) ?? .trainer
+                    let worker: Data = row["lease_worker"] ?? Data()
+                    phase = .leased(role, worker: WorkerID([UInt8](worker)), deadline: 0)
+                default:
+                    let role = WorkerRole(rawValue: UInt8(row["lease_role"] as Int? ?? 1)) ?? .trainer
+                    phase = .queued(role)
+                }
+                var pending: SelectorMachine.PendingExploit?
+                if let donor: Int = row["pending_donor"] {
+                    pending = .init(donor: donor, old: try ValueCoding.hyperparameters(row["pending_old"] ?? "[]"),
+                                    copied: try ValueCoding.hyperparameters(row["pending_copied"] ?? "[]"))
+                }
+                let history: Int? = row["history"]
+                let seed: Int64 = row["seed"]
+                members.append(SelectorMachine.Member(
+                    id: row["id"], seed: UInt64(bitPattern: seed), version: row["version"], step: row["step"], targetStep: row["target_step"],
+                    checkpoint: row["checkpoint"], hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), score: row["score"],
+                    phase: phase, history: history.flatMap { segments[$0] }, exploits: row["exploits"], failures: row["failures"],
+                    metrics: try ValueCoding.metrics(row["metrics"]), pendingMetrics: try ValueCoding.metrics(row["pending_metrics"]),
+                    pendingExploit: pending))
+            }
+            func snapshot(_ row: Row) throws -> SelectorMachine.ScoreSnapshot {
+                let history: Int? = row["history"]
+                return SelectorMachine.ScoreSnapshot(
+                    member: row["member"], step: row["step"], fitness: row["fitness"], score: row["score"], checkpoint: row["checkpoint"],
+                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), history: history.flatMap { segments[$0] },
+                    metrics: try ValueCoding.metrics(row["metrics"]))
+            }
+            let scores = try Row.fetchAll(db, sql: "SELECT * FROM scores").map(snapshot)
+            let best = try Row.fetchOne(db, sql: "SELECT * FROM best_ever WHERE id = 1").map(snapshot)
+            let state = SelectorMachine.SavedState(
+                members: members, scores: scores, steps: Int(try meta("steps") ?? "0") ?? 0, exploits: Int(try meta("exploits") ?? "0") ?? 0,
+                elapsed: Double(try meta("elapsed") ?? "0") ?? 0, forgottenBelow: Int(try meta("forgotten_below") ?? "0") ?? 0, bestEver: best)
+            return (state, try meta("finished") == "1")
+        }
+    }
+
+    private static func set(_ db: Database, _ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+    }
+
+    private static func insert(_ segment: LineageSegment, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [segment.id, segment.member, segment.fromStep, segment.toStep, ValueCoding.encode(segment.hyperparameters), segment.previous?.id])
+    }
+
+    private static func upsert(_ member: SelectorMachine.Member, _ db: Database) throws {
+        var phase = "queued"
+        var role: Int?
+        var worker: Data?
+        switch member.phase {
+        case .queued(let queuedRole): role = Int(queuedRole.rawValue)
+        case .leased(let leasedRole, let holder, _):
+            phase = "leased"
+            role = Int(leasedRole.rawValue)
+            worker = Data(holder.bytes)
+        case .finished: phase = "finished"
+        case .failed: phase = "failed"
+        }
+        let values: [(any DatabaseValueConvertible)?] = [
+            member.id, Int64(bitPattern: member.seed), member.version, member.step, member.targetStep, member.checkpoint,
+            ValueCoding.encode(member.hyperparameters), member.score, phase, role, worker, member.history?.id, member.exploits,
+            member.failures, ValueCoding.encode(member.metrics), ValueCoding.encode(member.pendingMetrics), member.pendingExploit?.donor,
+            member.pendingExploit.map { ValueCoding.encode($0.old) }, member.pendingExploit.map { ValueCoding.encode($0.copied) },
+        ]
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO members (id, seed, version, step, target_step, checkpoint, hyperparameters, score, phase,
+                    lease_role, lease_worker, history, exploits, failures, metrics, pending_metrics, pending_donor, pending_old, pending_copied)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: StatementArguments(values))
+    }
+}
+
+/// Exact text forms of hyperparameters and metrics for the database: JSON arrays whose
+/// numbers are written as Swift prints them (the shortest text that reads back the same
+/// Double), and whose values keep their kind (real, integer, text).
+enum ValueCoding {
+    static func encode(_ hyperparameters: Hyperparameters) -> String {
+        let items: [[String]] = hyperparameters.sorted.map { name, value in
+            switch value {
+            case .real(let x): [name, "r", "\(x)"]
+            case .integer(let x): [name, "i", String(x)]
+            case .text(let x): [name, "t", x]
+            }
+        }
+        return json(items)
+    }
+
+    static func encode(_ metrics: [String: Double]) -> String {
+        json(metrics.keys.sorted().map { [$0, "\(metrics[$0]!)"] })
+    }
+
+    static func hyperparameters(_ text: String) throws -> Hyperparameters {
+        var values: [String: HyperparameterValue] = [:]
+        for item in try array(text) {
+            guard item.count == 3 else { throw StoreError("bad hyperparameter entry \(item)") }
+            switch item[1] {
+            case "r": values[item[0]] = .real(Double(item[2]) ?? .nan)
+            case "i": values[item[0]] = .integer(Int(item[2]) ?? 0)
+            default: values[item[0]] = .text(item[2])
+            }
+        }
+        return Hyperparameters(values)
+    }
+
+    static func metrics(_ text: String) throws -> [String: Double] {
+        var values: [String: Double] = [:]
+        for item in try array(text) where item.count == 2 { values[item[0]] = Double(item[1]) ?? .nan }
+        return values
+    }
+
+    private static func json(_ items: [[String]]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: items) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func array(_ text: String) throws -> [[String]] {
+        guard let items = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String]] else {
+            throw StoreError("not a list of string lists: \(text.prefix(80))")
+        }
+        return items
+    }
+}
+
+/// A database row the selector cannot read back.
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
