@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
         .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore"]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "ZeroMQ"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

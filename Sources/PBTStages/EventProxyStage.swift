@@ -1,5 +1,6 @@
-import PBTSystem
 import Logging
+import PBTSystem
+import PBTWire
 import ZeroMQ
 
 /// The event proxy: every stage's PUB connects to its XSUB side; monitors, taps and
@@ -43,10 +44,17 @@ public final class EventProxyStage {
         logger.info("event proxy listening", metadata: ["pbt.publishers": "\(endpoints["publishers"]!)", "pbt.subscribers": "\(endpoints["subscribers"]!)"])
         try writeReadyFile(options.readyFile, stage: "events", endpoints: endpoints)
         var forwarded = 0
+        let drops = DropCounter(stage: "events", worker: "events")
         while !StopSignal.isRequested {
             let readable = try ZMQPoll.readable([inbound, outbound], timeoutMilliseconds: 100)
             if readable[0] {
                 while let message = try inbound.receive(dontWait: true) {
+                    if let reason = Self.problem(with: message) {
+                        let event = drops.drop(reason: reason, detail: "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes") { logger.warning("\($0)") }
+                        let json = EventJSON.encode(event, time: Clock.wall)
+                        _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
+                        continue
+                    }
                     _ = try outbound.send(message, dontWait: true)
                     forwarded += 1
                 }
@@ -58,8 +66,20 @@ public final class EventProxyStage {
                 }
             }
         }
-        logger.info("event proxy stopping; \(forwarded) events forwarded")
+        logger.info("event proxy stopping; \(forwarded) events forwarded, \(drops.total) frames dropped")
         return 0
+    }
+
+    /// Why a message is not an event (and is not forwarded), or nil: an event is a topic of
+    /// printable ASCII then one JSON object of at most 1 MiB.
+    static func problem(with message: [[UInt8]]) -> String? {
+        guard message.count == 2 else { return "wrong_frame_count" }
+        let topic = message[0]
+        guard (1...256).contains(topic.count), topic.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return "bad_topic" }
+        let body = message[1]
+        guard body.count <= 1 << 20 else { return "oversized" }
+        guard body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}") else { return "not_json" }
+        return nil
     }
 }
 

@@ -21,6 +21,8 @@ public final class RunSupervisor {
         public var experiment: Experiment
         /// The run directory; default `runs/NAME-YYYYMMDD-HHMMSS`.
         public var output: String?
+        /// Go on with the run in `output` instead of starting a new one.
+        public var resume: Bool
         public var trainers: Int
         public var evaluators: Int
         public var mutators: Int
@@ -30,9 +32,13 @@ public final class RunSupervisor {
         /// Print only the final outcome.
         public var quiet: Bool
 
-        public init(experiment: Experiment, output: String?, trainers: Int, evaluators: Int = 1, mutators: Int = 1, executable: String, logLevel: String = "info", quiet: Bool = false) {
+        public init(
+            experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
+            executable: String, logLevel: String = "info", quiet: Bool = false
+        ) {
             self.experiment = experiment
             self.output = output
+            self.resume = resume
             self.trainers = trainers
             self.evaluators = evaluators
             self.mutators = mutators
@@ -63,15 +69,28 @@ public final class RunSupervisor {
     public func run() throws -> Int32 {
         let experiment = options.experiment
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
-        if FileManager.default.fileExists(atPath: run.events) {
-            throw RunError("\(run.path) already holds a run (events.jsonl exists); choose another --output")
+        if options.resume {
+            guard FileManager.default.fileExists(atPath: run.database) else {
+                throw RunError("\(run.path) has no selector.sqlite to resume from")
+            }
+            if let data = FileManager.default.contents(atPath: run.summary),
+                let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            {
+                console.line("\(run.path) has already finished; its outcome:")
+                print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
+                return 0
+            }
+        } else {
+            if FileManager.default.fileExists(atPath: run.events) {
+                throw RunError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
+            }
+            try run.create()
+            try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
-        try run.create()
-        try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         let readyDirectory = run.path + "/.ready"
         try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
 
-        console.line("pbt run: \(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)")
+        console.line("pbt run: \(options.resume ? "resuming " : "")\(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)")
         console.line("run directory: \(run.path)")
         defer { stopAll() }
 
@@ -105,7 +124,7 @@ public final class RunSupervisor {
         while true {
             if let signal = StopSignal.received {
                 console.finishLine()
-                console.line("interrupted by signal \(signal): stopping every stage")
+                console.line("interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)")
                 return 128 + signal
             }
             if let frames = try tap.receive(timeoutMilliseconds: 200), frames.count == 2,
@@ -125,7 +144,7 @@ public final class RunSupervisor {
             if let done = selectorStage.process.poll() {
                 console.finishLine()
                 guard done.succeeded else {
-                    throw RunError("the selector stopped with \(done)\n" + Self.tail(of: selectorStage.log))
+                    throw RunError("the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n" + Self.tail(of: selectorStage.log))
                 }
                 break
             }
@@ -156,7 +175,10 @@ public final class RunSupervisor {
         let log = "\(run.logs)/\(name).log"
         var arguments = arguments + ["--log-level", options.logLevel]
         let readyFile = directory.map { "\($0)/\(name).json" }
-        if let readyFile { arguments += ["--ready-file", readyFile] }
+        if let readyFile {
+            try? FileManager.default.removeItem(atPath: readyFile)  // a resumed run's old endpoints
+            arguments += ["--ready-file", readyFile]
+        }
         let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
         stages.append(Stage(name: name, process: process, log: log))
         guard let readyFile else { return [:] }

@@ -1,5 +1,6 @@
 import PBTSystem
 import ArgumentParser
+import Foundation
 import PBTConfig
 import PBTStages
 import PBTWorkloads
@@ -13,7 +14,10 @@ struct RunCommand: ParsableCommand {
     )
 
     @Argument(help: "The experiment file (YAML).")
-    var experiment: String
+    var experiment: String?
+
+    @Option(name: .long, help: "Go on with an interrupted run: its directory (the experiment is the one it holds).")
+    var resume: String?
 
     @Option(name: .long, help: "Trainer processes to start.")
     var trainers: Int = 2
@@ -33,6 +37,12 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        switch (experiment, resume) {
+        case (nil, nil): throw ValidationError("give an experiment file, or --resume RUN_DIR")
+        case (.some, .some): throw ValidationError("give an experiment file or --resume RUN_DIR, not both")
+        default: break
+        }
+        if resume != nil, output != nil { throw ValidationError("--resume continues in its own directory; drop --output") }
         guard (1...256).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 256, got \(trainers)") }
         guard (1...64).contains(evaluators) else { throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)") }
         guard (1...64).contains(mutators) else { throw ValidationError("--mutators must be between 1 and 64, got \(mutators)") }
@@ -40,15 +50,19 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let experiment = try loadExperiment(self.experiment)
+            let file = resume.map { $0 + "/experiment.yml" } ?? self.experiment ?? ""
+            if let resume, !FileManager.default.fileExists(atPath: file) {
+                throw UserError("\(resume) is not a run directory (no experiment.yml in it)")
+            }
+            let experiment = try loadExperiment(file)
             do {
                 _ = try Workloads.make(for: experiment)
             } catch {
-                throw UserError("\(self.experiment): \(error)")
+                throw UserError("\(file): \(error)")
             }
             let supervisor = RunSupervisor(options: .init(
-                experiment: experiment, output: output, trainers: trainers, evaluators: evaluators, mutators: mutators,
-                executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet))
+                experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers, evaluators: evaluators,
+                mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet))
             return try supervisor.run()
         }
     }

@@ -61,37 +61,4 @@ struct PipelineTests {
         #expect(joined == ["evaluator-a", "mutator-a", "trainer-a", "trainer-b"])
         #expect(Set(log.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String }) == ["trainer-a", "trainer-b"])
     }
-
-    /// Checks, member by member, that steps only move as the protocol allows: training
-    /// continues from where the member stood, an exploit moves it to its donor's state at the
-    /// compared step, and it finishes at the last step.
-    func checkMemberHistories(_ log: [[String: Any]], population: Int, maxSteps: Int) throws {
-        for member in 0..<population {
-            var step = 0
-            var finished = false
-            var trainedVersions: Set<Int> = []
-            for event in log where event["member"] as? Int == member {
-                switch event["event"] as? String {
-                case "member.trained":
-                    #expect(event["from_step"] as? Int == step, "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)")
-                    let version = try #require(event["version"] as? Int)
-                    #expect(trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice")
-                    step = try #require(event["step"] as? Int)
-                case "member.scored":
-                    #expect(event["step"] as? Int == step)
-                case "member.decided":
-                    #expect(event["step"] as? Int == step)
-                    if event["decision"] as? String == "exploit" { step = try #require(event["compared_at"] as? Int) }
-                case "member.exploited":
-                    #expect(event["step"] as? Int == step)
-                case "member.finished":
-                    #expect(step == maxSteps)
-                    finished = true
-                default:
-                    break
-                }
-            }
-            #expect(finished, "member \(member) never finished")
-        }
-    }
 }

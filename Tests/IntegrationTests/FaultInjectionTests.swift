@@ -1,0 +1,103 @@
+import Foundation
+import PBTCore
+import PBTSystem
+import Testing
+
+/// DESIGN invariant 3 under SIGKILL: whatever process dies, no member is lost, none is
+/// applied twice, and the experiment finishes. Each case kills at a moment drawn from its
+/// seed (after so many trained steps), then starts a replacement.
+@Suite("fault injection", .serialized)
+struct FaultInjectionTests {
+    enum Fault: String, CaseIterable, CustomTestStringConvertible {
+        case trainerMidStep = "a trainer mid-step"
+        case evaluator = "the evaluator"
+        case mutator = "the mutator"
+        case selector = "the selector, then restart it"
+        case everyTrainer = "every trainer, then start new ones"
+
+        var testDescription: String { rawValue }
+    }
+
+    static let population = 6
+    static let maxSteps = 30
+    static let experiment = """
+        name: faults
+        seed: 5
+        workload: {kind: noop, step_seconds: 0.02}
+        population: \(population)
+        interval: 2
+        stop: {max_steps: \(maxSteps)}
+        exploit: {strategy: truncation, fraction: 0.34}
+        explore: {strategy: perturb, resample_probability: 0.2}
+        hyperparameters:
+          x: {uniform: [0, 1]}
+          n: {int: [1, 10]}
+        leases: {timeout: 2s}
+        """
+
+    static let cases: [(Fault, UInt64)] = Fault.allCases.flatMap { fault in [(fault, UInt64(1)), (fault, UInt64(2))] }
+
+    @Test("SIGKILL loses no member and applies no result twice", .timeLimit(.minutes(3)), arguments: cases)
+    func killAndRecover(fault: Fault, seed: UInt64) throws {
+        var random = SplitMix64(seed: SplitMix64.derive(seed, UInt64(fault.rawValue.count)))
+        let pipeline = try PipelineHarness(experiment: Self.experiment)
+        try pipeline.startSelector(minTrainers: 2)
+        try pipeline.start("evaluator", "evaluator-1")
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "trainer-1")
+        try pipeline.start("trainer", "trainer-2")
+
+        // The moment: after this many trained tasks (of 90 in the whole run).
+        let trainedBeforeKill = Int.random(in: 5...40, using: &random)
+        let reached = pipeline.waitForEvents(within: 60) { events in
+            events.filter { $0["event"] as? String == "member.trained" }.count >= trainedBeforeKill
+        }
+        #expect(reached, "the run never got to \(trainedBeforeKill) trained tasks\n\(pipeline.log("selector"))")
+
+        switch fault {
+        case .trainerMidStep:
+            // Wait for trainer-1 to hold a task it has not returned yet, then kill it.
+            _ = pipeline.waitForEvents(within: 30) { events in
+                guard let assigned = events.lastIndex(where: { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" })
+                else { return false }
+                return !events[assigned...].contains { $0["event"] as? String == "member.trained" && $0["trainer"] as? String == "trainer-1" }
+            }
+            pipeline.kill("trainer-1")
+            try pipeline.start("trainer", "trainer-3")
+        case .evaluator:
+            pipeline.kill("evaluator-1")
+            try pipeline.start("evaluator", "evaluator-2")
+        case .mutator:
+            pipeline.kill("mutator-1")
+            try pipeline.start("mutator", "mutator-2")
+        case .selector:
+            pipeline.killSelector()
+            try pipeline.startSelector()
+        case .everyTrainer:
+            pipeline.kill("trainer-1")
+            pipeline.kill("trainer-2")
+            try pipeline.start("trainer", "trainer-3")
+            try pipeline.start("trainer", "trainer-4")
+        }
+
+        let summary = try pipeline.finish(within: 120)
+        #expect(summary["reason"] as? String == "max_steps")
+        let members = try #require(summary["members"] as? [[String: Any]])
+        #expect(members.count == Self.population)
+        #expect(members.allSatisfy { $0["failed"] as? Bool == false && $0["step"] as? Int == Self.maxSteps })
+        let events = pipeline.events()
+        let finished = try checkMemberHistories(events, population: Self.population, maxSteps: Self.maxSteps)
+        #expect(finished == Self.population)
+        if fault == .selector {
+            #expect(events.contains { $0["event"] as? String == "experiment.resumed" })
+        }
+        if fault == .trainerMidStep {
+            #expect(events.contains { $0["event"] as? String == "lease.expired" && $0["worker"] as? String == "trainer-1" })
+        }
+        // The workers still alive end on their own when told the experiment is over.
+        for (name, worker) in pipeline.workers where worker.child.poll()?.signal != SIGKILL {
+            let end = try #require(worker.finish(within: 30))
+            #expect(end.succeeded, "\(name): \(end)")
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import PBTSystem
+import Testing
+
+/// A pipeline of stage processes started one by one, as a deployment would, so that tests
+/// can kill and restart any of them. The selector listens on an ipc:// endpoint in the test's
+/// directory, which stays the same when it restarts.
+final class PipelineHarness {
+    let directory: TemporaryDirectory
+    let experiment: String
+    let run: String
+    let work: String
+    private(set) var publishers = ""
+    private(set) var subscribers = ""
+    private(set) var proxy: PBTProcess?
+    private(set) var selector: PBTProcess?
+    private(set) var workers: [String: PBTProcess] = [:]
+    private var selectorStarts = 0
+
+    init(experiment text: String) throws {
+        directory = try TemporaryDirectory()
+        experiment = try directory.write("experiment.yml", text)
+        run = directory.file("run")
+        work = "ipc://\(directory.path)/work"
+        let proxy = try PBTProcess(
+            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
+            output: directory.file("events.log"))
+        self.proxy = proxy
+        let endpoints = try readyEndpoints(directory.file("events.json"))
+        publishers = try #require(endpoints["publishers"])
+        subscribers = try #require(endpoints["subscribers"])
+    }
+
+    /// Starts (or restarts) the selector and waits until it listens.
+    func startSelector(minTrainers: Int = 1) throws {
+        selectorStarts += 1
+        let ready = directory.file("selector-\(selectorStarts).json")
+        selector = try PBTProcess(
+            ["selector", experiment, "--run-dir", run, "--bind", work, "--events", publishers, "--min-trainers", String(minTrainers), "--ready-file", ready],
+            output: directory.file("selector.log"))
+        _ = try readyEndpoints(ready)
+    }
+
+    /// Starts a worker of `role` named `name`.
+    func start(_ role: String, _ name: String, heartbeat: Double = 0.2) throws {
+        workers[name] = try PBTProcess(
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", String(heartbeat)],
+            output: directory.file("\(name).log"))
+    }
+
+    /// SIGKILL to a worker.
+    func kill(_ name: String) {
+        workers[name]?.child.send(SIGKILL)
+        _ = workers[name]?.child.wait(seconds: 10)
+    }
+
+    func killSelector() {
+        selector?.child.send(SIGKILL)
+        _ = selector?.child.wait(seconds: 10)
+    }
+
+    /// The selector's event log so far.
+    func events() -> [[String: Any]] {
+        (try? jsonLines(run + "/events.jsonl")) ?? []
+    }
+
+    /// Waits until the event log satisfies `condition`.
+    func waitForEvents(within seconds: Double, _ condition: ([[String: Any]]) -> Bool) -> Bool {
+        eventually(within: seconds) { condition(events()) }
+    }
+
+    /// Waits for the selector to finish the experiment.
+    func finish(within seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let selector = try #require(selector)
+        let end = try #require(selector.finish(within: seconds, sourceLocation: sourceLocation))
+        #expect(end.succeeded, "selector: \(end)\n\(selector.log)", sourceLocation: sourceLocation)
+        return try jsonObject(run + "/summary.json")
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOfFile: directory.file("\(name).log"), encoding: .utf8)) ?? ""
+    }
+}
+
+/// Checks, member by member, that the event log tells a possible story: training continues
+/// from where the member stood, an exploit moves it to its donor's state at the compared step,
+/// no version of a member is applied twice, and every member finishes at the last step.
+/// Returns the number of members that finished.
+@discardableResult
+func checkMemberHistories(_ log: [[String: Any]], population: Int, maxSteps: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+    var finishedMembers = 0
+    for member in 0..<population {
+        var step = 0
+        var finished = false
+        var trainedVersions: Set<Int> = []
+        for event in log where event["member"] as? Int == member {
+            switch event["event"] as? String {
+            case "member.trained":
+                #expect(event["from_step"] as? Int == step, "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)", sourceLocation: sourceLocation)
+                let version = try #require(event["version"] as? Int)
+                #expect(trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice", sourceLocation: sourceLocation)
+                step = try #require(event["step"] as? Int)
+            case "member.scored":
+                #expect(event["step"] as? Int == step, "member \(member) scored at \(event["step"] ?? "?") but stood at \(step)", sourceLocation: sourceLocation)
+            case "member.decided":
+                #expect(event["step"] as? Int == step, sourceLocation: sourceLocation)
+                if event["decision"] as? String == "exploit" { step = try #require(event["compared_at"] as? Int) }
+            case "member.exploited":
+                #expect(event["step"] as? Int == step, sourceLocation: sourceLocation)
+            case "member.finished":
+                #expect(step == maxSteps, "member \(member) finished at \(step)", sourceLocation: sourceLocation)
+                finished = true
+            default:
+                break
+            }
+        }
+        #expect(finished, "member \(member) never finished", sourceLocation: sourceLocation)
+        if finished { finishedMembers += 1 }
+    }
+    return finishedMembers
+}
