@@ -86,6 +86,12 @@ public enum EventJSON {
                 o.field("version", version)
                 o.field("role", role.description)
                 o.field("worker", worker)
+            case .leaseReleased(let member, let version, let role, let worker, let reason):
+                o.field("member", member)
+                o.field("version", version)
+                o.field("role", role.description)
+                o.field("worker", worker)
+                o.field("reason", reason)
             case .resultDropped(let member, let version, let worker, let reason):
                 o.field("member", member)
                 o.field("version", version)

@@ -117,6 +117,12 @@ extension Array where Element == SelectorMachine.Action {
         }
     }
 
+    var leaseReleases: [(member: Int, version: Int, reason: String)] {
+        events.compactMap {
+            if case .leaseReleased(let member, let version, _, _, let reason) = $0 { (member, version, reason) } else { nil }
+        }
+    }
+
     var workersLeft: [(worker: String, reason: String)] {
         events.compactMap { if case .workerLeft(_, let worker, let reason) = $0 { (worker, reason) } else { nil } }
     }

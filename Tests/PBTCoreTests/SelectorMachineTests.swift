@@ -104,7 +104,7 @@ struct SelectorMachineTests {
         // A ready that counts the task means the task was lost: it goes back to the queue,
         // and the trainer gets exactly one task again.
         let fresh = machine.handle(F.ready(.trainer, received: 1, name: "t"), from: F.trainer, now: 3)
-        #expect(fresh.leaseExpiries.map(\.member) == [0])
+        #expect(fresh.leaseReleases.map(\.member) == [0])
         #expect(fresh.trainTasks.count == 1)
         #expect(fresh.trainTasks.first?.task.member == 1)
         #expect(machine.members[0].phase == .queued(.trainer))
@@ -349,7 +349,7 @@ struct SelectorMachineTests {
         _ = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0)
         _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0)
         let actions = machine.handle(.goodbye, from: F.trainer, now: 1)
-        #expect(actions.events.contains(.leaseExpired(member: 0, version: 1, role: .trainer, worker: "t1")))
+        #expect(actions.events.contains(.leaseReleased(member: 0, version: 1, role: .trainer, worker: "t1", reason: "goodbye")))
         #expect(actions.events.contains(.workerLeft(role: .trainer, worker: "t1", reason: "goodbye")))
         #expect(actions.trainTasks.map(\.worker) == [F.trainer2])
         #expect(actions.trainTasks.map(\.task.version) == [2])
@@ -428,8 +428,11 @@ struct SelectorMachineTests {
                     interrupted: true)),
             from: F.trainer, now: 2)
         #expect(machine.members[0].failures == 0)
+        // An interrupted result means the trainer is leaving: it gets no task until it says ready again.
+        #expect(trained.trainTasks.isEmpty)
+        let back = machine.handle(F.ready(.trainer, received: 2, name: "t"), from: F.trainer, now: 2.5)
         let again = machine.handle(
-            .failed(member: 0, version: trained.trainTasks.first?.task.version ?? -1, reason: "b"), from: F.trainer,
+            .failed(member: 0, version: back.trainTasks.first?.task.version ?? -1, reason: "b"), from: F.trainer,
             now: 3)
         #expect(again.events.contains(.memberFailed(member: 0, version: 3, reason: "b", givenUp: false)))
     }

@@ -15,6 +15,8 @@ public enum PBTEvent: Sendable, Hashable {
     case memberFinished(member: Int, step: Int, score: Double?)
     case memberFailed(member: Int, version: Int, reason: String, givenUp: Bool)
     case leaseExpired(member: Int, version: Int, role: WorkerRole, worker: String)
+    /// A lease ended early because its worker left or lost the task; the member is queued again.
+    case leaseReleased(member: Int, version: Int, role: WorkerRole, worker: String, reason: String)
     case resultDropped(member: Int, version: Int, worker: String, reason: String)
     case progress(Progress)
     case experimentFinished(reason: FinishReason, best: Int?, score: Double?, steps: Int, seconds: Double)
@@ -43,6 +45,7 @@ public enum PBTEvent: Sendable, Hashable {
         case .memberFinished: "member.finished"
         case .memberFailed: "member.failed"
         case .leaseExpired: "lease.expired"
+        case .leaseReleased: "lease.released"
         case .resultDropped: "result.dropped"
         case .progress: "experiment.progress"
         case .experimentFinished: "experiment.finished"

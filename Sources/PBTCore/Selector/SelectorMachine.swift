@@ -320,7 +320,8 @@ public struct SelectorMachine: Sendable {
                 // It got the task and is idle without having reported: the task is lost.
                 workers[id]?.member = nil
                 if case .leased(let leasedRole, let holder, _) = members[member].phase, holder == id {
-                    actions.append(.publish(.leaseExpired(member: member, version: members[member].version, role: leasedRole, worker: worker.name)))
+                    actions.append(.publish(.leaseReleased(
+                        member: member, version: members[member].version, role: leasedRole, worker: worker.name, reason: "the worker is idle without a result")))
                     requeue(member, role: leasedRole)
                 }
             }
@@ -341,7 +342,7 @@ public struct SelectorMachine: Sendable {
         guard let worker = workers.removeValue(forKey: id) else { return }
         idle[worker.role]?.removeAll { $0 == id }
         if let member = worker.member, case .leased(let role, let holder, _) = members[member].phase, holder == id {
-            actions.append(.publish(.leaseExpired(member: member, version: members[member].version, role: role, worker: worker.name)))
+            actions.append(.publish(.leaseReleased(member: member, version: members[member].version, role: role, worker: worker.name, reason: reason)))
             requeue(member, role: role)
         }
         actions.append(.publish(.workerLeft(role: worker.role, worker: worker.name, reason: reason)))
@@ -359,14 +360,15 @@ public struct SelectorMachine: Sendable {
     /// Checks a result; when it is not for the current lease, records the drop and returns nil.
     /// Either way the worker that sent it is idle again.
     private mutating func accept(
-        _ member: Int, version: Int, from worker: WorkerID, role: WorkerRole, now: Double, into actions: inout [Action]
+        _ member: Int, version: Int, from worker: WorkerID, role: WorkerRole, leaving: Bool = false, now: Double, into actions: inout [Action]
     ) -> Int? {
         if let known = workers[worker], known.role == role {
             // A result for the task the worker holds frees it; a stale one for another does not.
+            // A worker that is leaving (it stopped early on a signal) gets no new task.
             if known.member == nil || (known.member == member && known.version == version) {
                 workers[worker]?.member = nil
                 workers[worker]?.version = nil
-                markIdle(worker, role: role)
+                if !leaving { markIdle(worker, role: role) }
             }
         }
         guard let index = leasedIndex(member, version: version, by: worker, role: role) else {
@@ -388,7 +390,8 @@ public struct SelectorMachine: Sendable {
     // MARK: Results
 
     private mutating func trained(_ result: TrainResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
-        guard let index = accept(result.member, version: result.version, from: worker, role: .trainer, now: now, into: &actions) else { return }
+        guard let index = accept(result.member, version: result.version, from: worker, role: .trainer, leaving: result.interrupted, now: now, into: &actions)
+        else { return }
         var member = members[index]
         guard result.step > member.step, result.step <= member.targetStep else {
             actions.append(.publish(.resultDropped(

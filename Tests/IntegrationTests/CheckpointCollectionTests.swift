@@ -1,0 +1,59 @@
+import Foundation
+import PBTStore
+import Testing
+
+/// Population-aware garbage collection: on a long run the store stays small, and no
+/// checkpoint anyone may still load is ever deleted.
+@Suite("checkpoint garbage collection", .serialized)
+struct CheckpointCollectionTests {
+    static func experiment(collect: Bool) -> String {
+        """
+        name: collection
+        seed: 4
+        workload: {kind: toy}
+        population: 4
+        interval: 2
+        stop: {max_steps: 1200}
+        exploit: {strategy: truncation, fraction: 0.25}
+        explore: {strategy: noise, std: 0.05}
+        hyperparameters:
+          h0: {uniform: [0, 1]}
+          h1: {uniform: [0, 1]}
+        leases: {timeout: 0.5s}
+        checkpoints: {garbage_collection: \(collect), interval: 0.2s}
+        """
+    }
+
+    @Test("the store stays bounded and every checkpoint still needed survives", .timeLimit(.minutes(3)))
+    func collectionKeepsWhatIsNeeded() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("collect.yml", Self.experiment(collect: true))
+        let run = directory.file("run")
+        let process = try PBTProcess(["run", file, "--output", run, "--quiet", "--trainers", "2"], output: directory.file("output.txt"))
+        let end = try #require(process.finish(within: 150))
+        #expect(end.succeeded, "\(process.log)")
+        let events = try jsonLines(run + "/events.jsonl")
+        // Nothing failed: no task found its checkpoint gone.
+        #expect(!events.contains { $0["event"] as? String == "member.failed" }, "\(events.filter { $0["event"] as? String == "member.failed" })")
+        try checkMemberHistories(events, population: 4, maxSteps: 1200)
+        let collections = events.filter { $0["event"] as? String == "checkpoints.collected" }
+        #expect(!collections.isEmpty, "no collection ran")
+        let written = Set(events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["checkpoint"] as? String })
+        let store = try CheckpointStore(directory: run + "/checkpoints")
+        let usage = CheckpointCollector(store: store).usage()
+        #expect(written.count > 500)
+        // The grace period keeps about a second of checkpoints; everything older that nobody needs is gone.
+        #expect(usage.files < written.count / 3, "\(usage.files) files kept of \(written.count) written")
+        let kept = collections.compactMap { $0["kept"] as? Int }
+        #expect(kept.max() ?? 0 < written.count / 3, "kept at most \(kept.max() ?? 0)")
+        // What the outcome points at is still there and intact.
+        let summary = try jsonObject(run + "/summary.json")
+        let bestEver = try #require((summary["best_ever"] as? [String: Any])?["checkpoint"] as? String)
+        #expect(throws: Never.self) { _ = try store.read(bestEver) }
+        let last = Dictionary(grouping: events.filter { $0["event"] as? String == "member.trained" }, by: { $0["member"] as? Int ?? -1 })
+        for (member, trained) in last {
+            let checkpoint = try #require(trained.last?["checkpoint"] as? String)
+            #expect(throws: Never.self, "member \(member)'s last checkpoint") { _ = try store.read(checkpoint) }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// Bad command lines and bad experiment files: each fails before anything starts, with a
+/// message naming the option or field and the bad value, and a non-zero exit code.
+@Suite("command line")
+struct CommandLineTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let label: String
+        let arguments: [String]
+        let file: String?
+        let exitCode: Int32
+        let mentions: [String]
+
+        var testDescription: String { label }
+    }
+
+    static let valid = """
+        name: cli
+        workload: {kind: noop}
+        population: 2
+        stop: {max_steps: 4}
+        hyperparameters:
+          x: {uniform: [0, 1]}
+        """
+
+    static let cases: [Case] = [
+        Case(label: "run without a file", arguments: ["run"], file: nil, exitCode: 64, mentions: ["experiment file", "--resume"]),
+        Case(label: "run a missing file", arguments: ["run", "/nonexistent/x.yml"], file: nil, exitCode: 2, mentions: ["cannot read experiment file", "/nonexistent/x.yml"]),
+        Case(label: "zero trainers", arguments: ["run", "FILE", "--trainers", "0"], file: valid, exitCode: 64, mentions: ["--trainers", "got 0"]),
+        Case(label: "trainers not a number", arguments: ["run", "FILE", "--trainers", "two"], file: valid, exitCode: 64, mentions: ["two"]),
+        Case(label: "unknown option", arguments: ["run", "FILE", "--trainer", "2"], file: valid, exitCode: 64, mentions: ["--trainer"]),
+        Case(label: "resume and a file", arguments: ["run", "FILE", "--resume", "/tmp"], file: valid, exitCode: 64, mentions: ["not both"]),
+        Case(label: "resume a non-run", arguments: ["run", "--resume", "/tmp"], file: nil, exitCode: 2, mentions: ["not a run directory"]),
+        Case(label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 64, mentions: ["--log-level", "loud"]),
+        Case(label: "negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 64, mentions: ["--heartbeat"]),
+        Case(label: "unknown subcommand", arguments: ["trainr"], file: nil, exitCode: 64, mentions: ["trainr"]),
+        Case(label: "population zero", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "population: 0"), exitCode: 2, mentions: ["population", "0"]),
+        Case(label: "a typo in a field", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "populaton: 2"), exitCode: 2, mentions: ["populaton", "unknown field"]),
+        Case(label: "unknown workload", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "kind: noop", with: "kind: resnet"), exitCode: 2, mentions: ["workload.kind", "resnet"]),
+        Case(label: "bad domain", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "[0, 1]", with: "[1, 0]"), exitCode: 2, mentions: ["hyperparameters.x.uniform", "[1, 0]"]),
+        Case(label: "bad duration", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "max_steps: 4", with: "max_steps: 4, time_budget: soon"), exitCode: 2, mentions: ["stop.time_budget", "soon"]),
+        Case(label: "not YAML", arguments: ["run", "FILE"], file: "name: [unclosed\n", exitCode: 2, mentions: ["not valid YAML"]),
+        Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 1, mentions: ["holds experiment", "another run directory"]),
+    ]
+
+    @Test("bad use fails early and says why", arguments: cases)
+    func badUse(_ row: Case) throws {
+        let directory = try TemporaryDirectory()
+        let run = directory.file("run")
+        if row.label.hasPrefix("selector on") {
+            // A run directory whose store belongs to another experiment.
+            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+            let other = try directory.write("other.yml", Self.valid.replacingOccurrences(of: "name: cli", with: "name: other"))
+            let first = try PBTProcess(["selector", other, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", "none", "--start-timeout", "0"], output: directory.file("first.txt"))
+            #expect(eventually(within: 10) { FileManager.default.fileExists(atPath: run + "/selector.sqlite") })
+            first.child.send(SIGTERM)
+            _ = first.finish(within: 10)
+        }
+        let file = try row.file.map { try directory.write("experiment.yml", $0) }
+        let arguments = row.arguments.map { $0 == "FILE" ? (file ?? "") : $0 == "RUN" ? run : $0 }
+        let process = try PBTProcess(arguments + (arguments.first == "run" && !arguments.contains("--resume") ? ["--output", directory.file("new-run")] : []), output: directory.file("output.txt"))
+        let end = try #require(process.finish(within: 30))
+        #expect(end.exitCode == row.exitCode, "\(end)\n\(process.log)")
+        for text in row.mentions {
+            #expect(process.log.contains(text), "'\(text)' not in: \(process.log)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("new-run")), "a run directory was made")
+    }
+}
