@@ -143,7 +143,7 @@ public final class SelectorStage {
             }
             if let collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {
                 lastCollection = now
-                let outcome = collector.collect(keeping: machine.referencedCheckpoints(), grace: max(1, 2 * experiment.leaseTimeout))
+                let outcome = collector.collect(keeping: machine.referencedCheckpoints(), grace: experiment.leaseTimeout + 1)
                 if outcome.deleted > 0 {
                     pending.append(.publish(.checkpointsCollected(
                         deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept, keptBytes: outcome.keptBytes)))

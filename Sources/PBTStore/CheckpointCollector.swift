@@ -5,9 +5,10 @@ import Foundation
 ///
 /// The selector knows every reference that matters (each member's checkpoint, the ones a
 /// member may still copy, the best ever). A checkpoint outside that set is deleted once it is
-/// older than `grace`: a trainer writes its checkpoint before the selector hears of it, and a
-/// result later than its lease is dropped anyway, so a grace longer than the lease keeps
-/// every checkpoint that can still become referenced.
+/// older than `grace`. A trainer writes its checkpoint just before it reports it, and a report
+/// that arrives more than a lease timeout after the trainer's last word is stale and dropped,
+/// so a grace of the lease timeout (plus a second for file-time granularity) keeps every
+/// checkpoint that can still become referenced.
 public struct CheckpointCollector: Sendable {
     public let store: CheckpointStore
 

@@ -8,7 +8,7 @@ import PBTSystem
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
-        subcommands: [QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self])
+        subcommands: [QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self])
 }
 
 /// Where the repository is (for the shipped experiments, data and trainers).
@@ -87,6 +87,27 @@ struct CommandBenchCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             print(try CommandCostBench(requests: requests, python: python).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
+
+struct CheckpointBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoints", abstract: "Disk used by checkpoints over a long digits run, with and without garbage collection.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Minibatches a member.")
+    var maxSteps = 6000
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-checkpoints"
+
+    func run() throws {
+        try runReportingErrors {
+            let bench = CheckpointBench(executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output)
+            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
             return 0
         }
     }
