@@ -6,23 +6,42 @@
 /// members that reported a score at step `s`. Each step's list is kept sorted, so a
 /// ranking costs a binary search.
 public struct ScoreBoard: Sendable {
-    private var byStep: [Int: [Standing]] = [:]
+    private var byStep: [Int: StepCohort] = [:]
     private var stepsByMember: [Int: [Int]] = [:]
+
+    /// The members scored at one step, ranked, with each one's fitness.
+    public struct StepCohort: Cohort, Sendable {
+        var ranking = RankedSet()
+        var fitness: [Int: Double] = [:]
+
+        public var count: Int { ranking.count }
+
+        public func rank(of member: Int) -> Int? {
+            guard let value = fitness[member] else { return nil }
+            return ranking.rank(of: Standing(member: member, fitness: value))
+        }
+
+        public func standing(at rank: Int) -> Standing { ranking.element(at: rank) }
+
+        /// Best first.
+        public var ordered: [Standing] { ranking.ordered }
+    }
 
     public init() {}
 
-    /// Records `member`'s fitness at `step`, replacing an earlier one at the same step.
+    /// Records `member`'s fitness at `step`, replacing an earlier one at the same step. O(log n).
     public mutating func record(member: Int, step: Int, fitness: Double) {
-        var list = byStep[step] ?? []
-        if let old = list.firstIndex(where: { $0.member == member }) {
-            list.remove(at: old)
+        var cohort = byStep.removeValue(forKey: step) ?? StepCohort()
+        if let old = cohort.fitness[member] {
+            cohort.ranking.remove(Standing(member: member, fitness: old))
         }
-        let standing = Standing(member: member, fitness: fitness)
-        let index = Self.insertionIndex(of: standing, in: list)
-        list.insert(standing, at: index)
-        byStep[step] = list
-        var steps = stepsByMember[member] ?? []
-        if !steps.contains(step) {
+        cohort.ranking.insert(Standing(member: member, fitness: fitness))
+        cohort.fitness[member] = fitness
+        byStep[step] = cohort
+        var steps = stepsByMember.removeValue(forKey: member) ?? []
+        if steps.last.map({ $0 < step }) ?? true {
+            steps.append(step)
+        } else if !steps.contains(step) {
             steps.append(step)
             steps.sort()
         }
@@ -39,9 +58,14 @@ public struct ScoreBoard: Sendable {
         return nil
     }
 
-    /// The members with a score at `step`, best first.
+    /// The members with a score at `step`, ranked.
+    public func ranking(at step: Int) -> StepCohort {
+        byStep[step] ?? StepCohort()
+    }
+
+    /// The members with a score at `step`, best first (a copy: O(n); for tests and reports).
     public func cohort(at step: Int) -> [Standing] {
-        byStep[step] ?? []
+        byStep[step]?.ordered ?? []
     }
 
     /// Forgets every step below `step` (no member can be compared there any more).
@@ -56,14 +80,4 @@ public struct ScoreBoard: Sendable {
 
     /// How many scores the board holds.
     public var count: Int { byStep.values.reduce(0) { $0 + $1.count } }
-
-    static func insertionIndex(of standing: Standing, in list: [Standing]) -> Int {
-        var low = 0
-        var high = list.count
-        while low < high {
-            let mid = (low + high) / 2
-            if Standing.ranksBefore(list[mid], standing) { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
 }

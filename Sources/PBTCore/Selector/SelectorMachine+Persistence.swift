@@ -91,7 +91,7 @@ extension SelectorMachine {
                 members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
                 leased.insert(index)
             case .finished, .failed:
-                break
+                membersDone += 1
             }
         }
         if let totalSteps = settings.stop.totalSteps, steps >= totalSteps { budgetSpent = true }

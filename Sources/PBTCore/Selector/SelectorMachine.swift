@@ -166,6 +166,8 @@ public struct SelectorMachine: Sendable {
     public internal(set) var forgottenBelow = 0
     /// The population trained its `stop.totalSteps`: no more training is handed out.
     var budgetSpent = false
+    /// Members finished or given up.
+    public internal(set) var membersDone = 0
     /// What changed since the last `takeChanges()`, for a durable store.
     var changes = Changes()
     var nextSegmentID = 1
@@ -296,7 +298,7 @@ public struct SelectorMachine: Sendable {
             bestScore: best.flatMap { members[$0.member].score },
             trainers: workerCount(.trainer),
             busyTrainers: busyCount(.trainer),
-            membersFinished: members.reduce(0) { $0 + ($1.isDone ? 1 : 0) },
+            membersFinished: membersDone,
             population: members.count,
             exploits: exploits
         )
@@ -457,8 +459,9 @@ public struct SelectorMachine: Sendable {
         }
         if step >= settings.stop.maxSteps {
             members[index].phase = .finished
+            membersDone += 1
             actions.append(.publish(.memberFinished(member: index, step: step, score: result.score)))
-            if members.allSatisfy(\.isDone) { finish(.maxSteps, now: now, into: &actions) }
+            if membersDone == members.count { finish(.maxSteps, now: now, into: &actions) }
             return
         }
         decide(index, now: now, into: &actions)
@@ -469,14 +472,14 @@ public struct SelectorMachine: Sendable {
         // Compare at the member's own step; a member that got there first is compared where
         // it last had company, so that the fastest member is not exempt from exploit.
         var comparedAt = step
-        var cohort = board.cohort(at: step)
+        var cohort = board.ranking(at: step)
         if cohort.count < 2, let earlier = board.latestComparableStep(for: index, before: step) {
             comparedAt = earlier
-            cohort = board.cohort(at: earlier)
+            cohort = board.ranking(at: earlier)
         }
         var random = SplitMix64.forDecision(seed: settings.seed, member: index, version: members[index].version, purpose: .exploit)
         let decision: ExploitDecision = step < settings.burnIn ? .keep : settings.exploit.decide(member: index, cohort: cohort, using: &random)
-        let rank = cohort.firstIndex { $0.member == index }
+        let rank = cohort.rank(of: index)
         actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
         guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
             changes.members.insert(index)
@@ -537,7 +540,8 @@ public struct SelectorMachine: Sendable {
         actions.append(.publish(.memberFailed(member: index, version: version, reason: reason, givenUp: givenUp)))
         if givenUp {
             members[index].phase = .failed
-            if members.allSatisfy(\.isDone) { finish(.maxSteps, now: now, into: &actions) }
+            membersDone += 1
+            if membersDone == members.count { finish(.maxSteps, now: now, into: &actions) }
         } else {
             requeue(index, role: role)
         }
