@@ -9,7 +9,7 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases", "evaluation", "checkpoints",
+        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule",
     ]
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.
@@ -143,6 +143,8 @@ extension Experiment {
             }
         }
 
+        let schedule = try schedule(root["schedule"], space: space, maxSteps: maxSteps, exploit: exploit, exploitNode: root["exploit"])
+
         let evaluation = Evaluation(rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
 
         var leaseTimeout = 30.0
@@ -166,7 +168,7 @@ extension Experiment {
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
             initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures,
-            garbageCollection: garbageCollection, collectionInterval: collectionInterval, source: text)
+            garbageCollection: garbageCollection, collectionInterval: collectionInterval, source: text, schedule: schedule)
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

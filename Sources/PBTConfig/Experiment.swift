@@ -48,6 +48,8 @@ public struct Experiment: Sendable, Hashable {
     public var collectionInterval: Double
     /// The file's text, exactly as read: what the selector sends to workers.
     public var source: String
+    /// Hyperparameters fixed step range by step range (`schedule`; `pbt replay` writes one), or nil.
+    public var schedule: HyperparameterSchedule? = nil
 
     /// A short id that changes whenever the file's text does.
     public var id: String {
@@ -79,7 +81,7 @@ public struct Experiment: Sendable, Hashable {
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
             explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
             workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
-            startTimeout: startTimeout, space: space)
+            startTimeout: startTimeout, space: space, schedule: schedule)
     }
 }
 

@@ -596,9 +596,10 @@ public struct SelectorMachine: Sendable {
         case .trainer:
             let target = settings.nextReadyStep(after: member.step)
             members[index].targetStep = target
+            let seed = applySchedule(index)  // an experiment's `schedule` fixes hyperparameters (and seed)
             return .send(worker, .train(TrainTask(
                 member: index, version: member.version, step: member.step, steps: target - member.step,
-                checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, seed: member.seed)))
+                checkpoint: member.checkpoint, hyperparameters: members[index].hyperparameters, seed: seed)))
         case .evaluator:
             return .send(worker, .evaluate(EvaluateTask(
                 member: index, version: member.version, step: member.step, checkpoint: member.checkpoint ?? "",

@@ -62,12 +62,15 @@ public struct SelectorSettings: Sendable, Hashable {
     public var progressInterval: Double
     /// The declared hyperparameters; explored values outside it are refused.
     public var space: SearchSpace?
+    /// Hyperparameters fixed step range by step range (the experiment's `schedule`), or nil.
+    public var schedule: HyperparameterSchedule?
 
     public init(
         experimentID: String, seed: UInt64, interval: Int, stop: StopCondition,
         exploit: ExploitStrategy, explores: Bool, objective: Objective = .maximize, burnIn: Int = 0,
         leaseTimeout: Double = 30, workerTimeout: Double = 10, maxFailures: Int = 3,
-        minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1, space: SearchSpace? = nil
+        minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1, space: SearchSpace? = nil,
+        schedule: HyperparameterSchedule? = nil
     ) {
         self.experimentID = experimentID
         self.seed = seed
@@ -84,11 +87,14 @@ public struct SelectorSettings: Sendable, Hashable {
         self.startTimeout = startTimeout
         self.progressInterval = progressInterval
         self.space = space
+        self.schedule = schedule
     }
 
     /// The step at which a member standing at `step` is next ready: the next multiple of
-    /// the interval, or the last step.
+    /// the interval, or the last step, or where the next `schedule` entry starts.
     public func nextReadyStep(after step: Int) -> Int {
-        min((step / interval + 1) * interval, stop.maxSteps)
+        let ready = min((step / interval + 1) * interval, stop.maxSteps)
+        guard let boundary = schedule?.boundary(after: step) else { return ready }
+        return min(ready, boundary)
     }
 }
