@@ -68,11 +68,16 @@ extension Experiment {
         var exploit = ExploitStrategy.truncation(fraction: 0.25)
         var burnIn = 0
         if let node = root["exploit"] {
-            _ = try node.map(allowed: ["strategy", "fraction", "burn_in"])
-            let strategy = try node["strategy"]?.choice(["truncation", "tournament", "none"]) ?? "truncation"
+            _ = try node.map(allowed: ["strategy", "fraction", "burn_in", "window", "p_value"])
+            let strategy = try node["strategy"]?.choice(["truncation", "tournament", "t_test", "none"]) ?? "truncation"
             switch strategy {
             case "tournament": exploit = .tournament
             case "none": exploit = .none
+            case "t_test":
+                let window = try node["window"]?.integer(in: 2...1000) ?? 10
+                let p = try node["p_value"]?.real() ?? 0.05
+                guard p > 0 && p < 1 else { throw try node.require("p_value").error("must be between 0 and 1 (exclusive), got \(p)") }
+                exploit = .tTest(window: window, pValue: p)
             default:
                 let fraction = try node["fraction"]?.real() ?? 0.25
                 guard fraction > 0 && fraction <= 0.5 else {
@@ -82,6 +87,9 @@ extension Experiment {
             }
             if strategy != "truncation", let fraction = node["fraction"] {
                 throw fraction.error("only applies to the truncation strategy, not \(strategy)")
+            }
+            for key in ["window", "p_value"] where strategy != "t_test" {
+                if let field = node[key] { throw field.error("only applies to the t_test strategy, not \(strategy)") }
             }
             burnIn = try node["burn_in"]?.integer(in: 0...Int.max) ?? 0
         }
@@ -155,6 +163,8 @@ extension Experiment {
             maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? maxFailures
         }
 
+        let synchronous = try root["synchronous"]?.bool() ?? false
+
         var garbageCollection = true
         var collectionInterval = 10.0
         if let node = root["checkpoints"] {
@@ -168,7 +178,8 @@ extension Experiment {
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
             initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures,
-            garbageCollection: garbageCollection, collectionInterval: collectionInterval, source: text, schedule: schedule)
+            garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
+            schedule: schedule)
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

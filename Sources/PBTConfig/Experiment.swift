@@ -46,6 +46,9 @@ public struct Experiment: Sendable, Hashable {
     /// Whether the selector deletes checkpoints nobody can load any more, and how often (seconds).
     public var garbageCollection: Bool
     public var collectionInterval: Double
+    /// Members wait at each ready step until the whole live population is there (Ray Tune's
+    /// `synch=True`), then decisions are made best first.
+    public var synchronous: Bool
     /// The file's text, exactly as read: what the selector sends to workers.
     public var source: String
     /// Hyperparameters fixed step range by step range (`schedule`; `pbt replay` writes one), or nil.

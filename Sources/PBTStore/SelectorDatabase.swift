@@ -36,17 +36,19 @@ public final class SelectorDatabase {
                     target_step INTEGER NOT NULL, checkpoint TEXT, hyperparameters TEXT NOT NULL, score REAL,
                     phase TEXT NOT NULL, lease_role INTEGER, lease_worker BLOB, history INTEGER,
                     exploits INTEGER NOT NULL, failures INTEGER NOT NULL, metrics TEXT NOT NULL,
-                    pending_metrics TEXT NOT NULL, pending_donor INTEGER, pending_old TEXT, pending_copied TEXT);
+                    pending_metrics TEXT NOT NULL, pending_donor INTEGER, pending_old TEXT, pending_copied TEXT,
+                    recent TEXT NOT NULL DEFAULT '[]');
                 CREATE TABLE IF NOT EXISTS lineage (
                     id INTEGER PRIMARY KEY, member INTEGER NOT NULL, from_step INTEGER NOT NULL, to_step INTEGER NOT NULL,
                     hyperparameters TEXT NOT NULL, previous INTEGER);
                 CREATE TABLE IF NOT EXISTS scores (
                     step INTEGER NOT NULL, member INTEGER NOT NULL, fitness REAL NOT NULL, score REAL NOT NULL,
                     checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
-                    PRIMARY KEY (step, member));
+                    recent TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (step, member));
                 CREATE TABLE IF NOT EXISTS best_ever (
                     id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
-                    score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL);
+                    score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
+                    recent TEXT NOT NULL DEFAULT '[]');
                 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
                 """)
         }
@@ -98,21 +100,22 @@ public final class SelectorDatabase {
             for snapshot in changes.scores {
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO scores (step, member, fitness, score, checkpoint, hyperparameters, history, metrics)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO scores (step, member, fitness, score, checkpoint, hyperparameters, history, metrics, recent)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
-                                ValueCoding.encode(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics)])
+                                ValueCoding.encode(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
+                                ValueCoding.encode(snapshot.recent)])
             }
             if let below = changes.forgetBelow { try db.execute(sql: "DELETE FROM scores WHERE step < ?", arguments: [below]) }
             if let best = bestEver {
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO best_ever (id, member, step, fitness, score, checkpoint, hyperparameters, history, metrics)
-                        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO best_ever (id, member, step, fitness, score, checkpoint, hyperparameters, history, metrics, recent)
+                        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [best.member, best.step, best.fitness, best.score, best.checkpoint, ValueCoding.encode(best.hyperparameters),
-                                best.history?.id, ValueCoding.encode(best.metrics)])
+                                best.history?.id, ValueCoding.encode(best.metrics), ValueCoding.encode(best.recent)])
             }
             var last: Int64?
             for event in events {
@@ -154,6 +157,7 @@ public final class SelectorDatabase {
                 let phaseName: String = row["phase"]
                 switch phaseName {
                 case "finished": phase = .finished
+                case "waiting": phase = .waiting
                 case "failed": phase = .failed
                 case "leased":
                     let role = WorkerRole(rawValue: UInt8(row["lease_role"] as Int? ?? 1)) ?? .trainer
@@ -175,14 +179,14 @@ public final class SelectorDatabase {
                     checkpoint: row["checkpoint"], hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), score: row["score"],
                     phase: phase, history: history.flatMap { segments[$0] }, exploits: row["exploits"], failures: row["failures"],
                     metrics: try ValueCoding.metrics(row["metrics"]), pendingMetrics: try ValueCoding.metrics(row["pending_metrics"]),
-                    pendingExploit: pending))
+                    pendingExploit: pending, recent: try ValueCoding.numbers(row["recent"])))
             }
             func snapshot(_ row: Row) throws -> SelectorMachine.ScoreSnapshot {
                 let history: Int? = row["history"]
                 return SelectorMachine.ScoreSnapshot(
                     member: row["member"], step: row["step"], fitness: row["fitness"], score: row["score"], checkpoint: row["checkpoint"],
                     hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), history: history.flatMap { segments[$0] },
-                    metrics: try ValueCoding.metrics(row["metrics"]))
+                    metrics: try ValueCoding.metrics(row["metrics"]), recent: try ValueCoding.numbers(row["recent"]))
             }
             let scores = try Row.fetchAll(db, sql: "SELECT * FROM scores").map(snapshot)
             let best = try Row.fetchOne(db, sql: "SELECT * FROM best_ever WHERE id = 1").map(snapshot)
@@ -213,6 +217,7 @@ public final class SelectorDatabase {
             phase = "leased"
             role = Int(leasedRole.rawValue)
             worker = Data(holder.bytes)
+        case .waiting: phase = "waiting"
         case .finished: phase = "finished"
         case .failed: phase = "failed"
         }
@@ -221,12 +226,14 @@ public final class SelectorDatabase {
             ValueCoding.encode(member.hyperparameters), member.score, phase, role, worker, member.history?.id, member.exploits,
             member.failures, ValueCoding.encode(member.metrics), ValueCoding.encode(member.pendingMetrics), member.pendingExploit?.donor,
             member.pendingExploit.map { ValueCoding.encode($0.old) }, member.pendingExploit.map { ValueCoding.encode($0.copied) },
+            ValueCoding.encode(member.recent),
         ]
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO members (id, seed, version, step, target_step, checkpoint, hyperparameters, score, phase,
-                    lease_role, lease_worker, history, exploits, failures, metrics, pending_metrics, pending_donor, pending_old, pending_copied)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    lease_role, lease_worker, history, exploits, failures, metrics, pending_metrics, pending_donor, pending_old, pending_copied,
+                    recent)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: StatementArguments(values))
     }
@@ -249,6 +256,14 @@ enum ValueCoding {
 
     static func encode(_ metrics: [String: Double]) -> String {
         json(metrics.keys.sorted().map { [$0, "\(metrics[$0]!)"] })
+    }
+
+    static func encode(_ numbers: [Double]) -> String {
+        json([numbers.map { "\($0)" }])
+    }
+
+    static func numbers(_ text: String) throws -> [Double] {
+        (try array(text).first ?? []).map { Double($0) ?? .nan }
     }
 
     static func hyperparameters(_ text: String) throws -> Hyperparameters {

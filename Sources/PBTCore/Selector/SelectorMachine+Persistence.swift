@@ -90,6 +90,8 @@ extension SelectorMachine {
             case .leased(let role, let worker, _):
                 members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
                 leased.insert(index)
+            case .waiting:
+                waiting.insert(index)
             case .finished, .failed:
                 membersDone += 1
             }

@@ -29,6 +29,8 @@ public struct SelectorMachine: Sendable {
     public enum Phase: Sendable, Hashable {
         case queued(WorkerRole)
         case leased(WorkerRole, worker: WorkerID, deadline: Double)
+        /// Synchronous mode: scored, waiting for the rest of the population to reach its step.
+        case waiting
         case finished
         case failed
     }
@@ -56,6 +58,8 @@ public struct SelectorMachine: Sendable {
         public internal(set) var pendingMetrics: [String: Double] = [:]
         /// An exploit decided and waiting for its explore.
         public internal(set) var pendingExploit: PendingExploit?
+        /// Its latest scores as fitness, oldest first (as many as the exploit strategy looks at).
+        public internal(set) var recent: [Double] = []
 
         public var isDone: Bool { phase == .finished || phase == .failed }
 
@@ -69,7 +73,7 @@ public struct SelectorMachine: Sendable {
         public init(
             id: Int, seed: UInt64, version: Int, step: Int, targetStep: Int, checkpoint: String?, hyperparameters: Hyperparameters,
             score: Double?, phase: Phase, history: LineageSegment?, exploits: Int, failures: Int, metrics: [String: Double],
-            pendingMetrics: [String: Double], pendingExploit: PendingExploit?
+            pendingMetrics: [String: Double], pendingExploit: PendingExploit?, recent: [Double] = []
         ) {
             self.id = id
             self.seed = seed
@@ -86,6 +90,7 @@ public struct SelectorMachine: Sendable {
             self.metrics = metrics
             self.pendingMetrics = pendingMetrics
             self.pendingExploit = pendingExploit
+            self.recent = recent
         }
     }
 
@@ -128,10 +133,12 @@ public struct SelectorMachine: Sendable {
         public let hyperparameters: Hyperparameters
         public let history: LineageSegment?
         public let metrics: [String: Double]
+        /// The member's latest scores as fitness up to this step, oldest first.
+        public let recent: [Double]
 
         public init(
             member: Int, step: Int, fitness: Double, score: Double, checkpoint: String, hyperparameters: Hyperparameters,
-            history: LineageSegment?, metrics: [String: Double]
+            history: LineageSegment?, metrics: [String: Double], recent: [Double] = []
         ) {
             self.member = member
             self.step = step
@@ -141,6 +148,7 @@ public struct SelectorMachine: Sendable {
             self.hyperparameters = hyperparameters
             self.history = history
             self.metrics = metrics
+            self.recent = recent
         }
     }
 
@@ -168,6 +176,8 @@ public struct SelectorMachine: Sendable {
     var budgetSpent = false
     /// Members finished or given up.
     public internal(set) var membersDone = 0
+    /// Synchronous mode: members scored at the ready step, waiting for the rest.
+    var waiting: Set<Int> = []
     /// What changed since the last `takeChanges()`, for a durable store.
     var changes = Changes()
     var nextSegmentID = 1
@@ -436,12 +446,14 @@ public struct SelectorMachine: Sendable {
         let fitness = settings.objective.fitness(result.score)
         members[index].score = result.score
         members[index].metrics = members[index].pendingMetrics.merging(result.metrics) { $1 }
+        members[index].recent = Array((members[index].recent + [fitness]).suffix(settings.exploit.window))
         board.record(member: index, step: step, fitness: fitness)
         changes.members.insert(index)
         if let checkpoint = members[index].checkpoint {
             let snapshot = ScoreSnapshot(
                 member: index, step: step, fitness: fitness, score: result.score, checkpoint: checkpoint,
-                hyperparameters: members[index].hyperparameters, history: members[index].history, metrics: members[index].metrics)
+                hyperparameters: members[index].hyperparameters, history: members[index].history, metrics: members[index].metrics,
+                recent: members[index].recent)
             snapshots[step, default: [:]][index] = snapshot
             changes.scores.append(snapshot)
             if bestEver.map({ fitness > $0.fitness }) ?? true { bestEver = snapshot }
@@ -461,10 +473,34 @@ public struct SelectorMachine: Sendable {
             members[index].phase = .finished
             membersDone += 1
             actions.append(.publish(.memberFinished(member: index, step: step, score: result.score)))
-            if membersDone == members.count { finish(.maxSteps, now: now, into: &actions) }
+            if membersDone == members.count {
+                finish(.maxSteps, now: now, into: &actions)
+            } else {
+                releaseBarrier(now: now, into: &actions)
+            }
+            return
+        }
+        if settings.synchronous {
+            members[index].phase = .waiting
+            waiting.insert(index)
+            releaseBarrier(now: now, into: &actions)
             return
         }
         decide(index, now: now, into: &actions)
+    }
+
+    /// Synchronous mode: once every live member waits at the ready step, decide for all of
+    /// them, best first. A member that is given up leaves the live population, so it never
+    /// holds the barrier; one whose task is lost is re-issued by its lease as usual.
+    private mutating func releaseBarrier(now: Double, into actions: inout [Action]) {
+        guard settings.synchronous, !waiting.isEmpty, waiting.count == members.count - membersDone else { return }
+        let ready = waiting.sorted { a, b in
+            Standing.ranksBefore(
+                Standing(member: a, fitness: members[a].recent.last ?? -.infinity),
+                Standing(member: b, fitness: members[b].recent.last ?? -.infinity))
+        }
+        waiting.removeAll()
+        for index in ready { decide(index, now: now, into: &actions) }
     }
 
     private mutating func decide(_ index: Int, now: Double, into actions: inout [Action]) {
@@ -478,7 +514,10 @@ public struct SelectorMachine: Sendable {
             cohort = board.ranking(at: earlier)
         }
         var random = SplitMix64.forDecision(seed: settings.seed, member: index, version: members[index].version, purpose: .exploit)
-        let decision: ExploitDecision = step < settings.burnIn ? .keep : settings.exploit.decide(member: index, cohort: cohort, using: &random)
+        let snapshotsThere = snapshots[comparedAt] ?? [:]
+        let decision: ExploitDecision = step < settings.burnIn
+            ? .keep
+            : settings.exploit.decide(member: index, cohort: cohort, recent: { snapshotsThere[$0]?.recent ?? [] }, using: &random)
         let rank = cohort.rank(of: index)
         actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
         guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
@@ -494,6 +533,7 @@ public struct SelectorMachine: Sendable {
         members[index].hyperparameters = snapshot.hyperparameters
         members[index].score = snapshot.score
         members[index].metrics = snapshot.metrics
+        members[index].recent = snapshot.recent
         members[index].exploits += 1
         members[index].pendingExploit = PendingExploit(donor: donor, old: old, copied: snapshot.hyperparameters)
         exploits += 1
@@ -541,7 +581,11 @@ public struct SelectorMachine: Sendable {
         if givenUp {
             members[index].phase = .failed
             membersDone += 1
-            if membersDone == members.count { finish(.maxSteps, now: now, into: &actions) }
+            if membersDone == members.count {
+                finish(.maxSteps, now: now, into: &actions)
+            } else {
+                releaseBarrier(now: now, into: &actions)
+            }
         } else {
             requeue(index, role: role)
         }

@@ -62,6 +62,8 @@ public struct SelectorSettings: Sendable, Hashable {
     public var progressInterval: Double
     /// The declared hyperparameters; explored values outside it are refused.
     public var space: SearchSpace?
+    /// Members wait at each ready step for the whole live population (a generational run).
+    public var synchronous: Bool = false
     /// Hyperparameters fixed step range by step range (the experiment's `schedule`), or nil.
     public var schedule: HyperparameterSchedule?
 
