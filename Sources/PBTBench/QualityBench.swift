@@ -15,8 +15,11 @@ public struct QualityBench {
         public var workloads: [String]
         public var trainers: Int
         public var output: String
+        /// Method names to run (see `Method.all`); empty: all.
+        public var methods: [String]
 
-        public init(executable: String, repository: String, seeds: Int, workloads: [String], trainers: Int, output: String) {
+        public init(executable: String, repository: String, seeds: Int, workloads: [String], trainers: Int, output: String, methods: [String] = []) {
+            self.methods = methods
             self.executable = executable
             self.repository = repository
             self.seeds = seeds
@@ -35,21 +38,43 @@ public struct QualityBench {
         let target: Double
         /// Fixed hyperparameters, one entry a member, as YAML.
         let grid: String
+        /// The file's own starting points (toy: h = (1, 0) and (0, 1)), as YAML entries.
+        var starts: [String] = []
+
+        func initial(_ population: Int) -> String {
+            "[" + starts.prefix(population).joined(separator: ", ") + "]"
+        }
     }
 
     static let workloads: [Workload] = [
         Workload(
             name: "toy", file: "topologies/experiments/toy.yml", population: 2, maxSteps: 200, target: 1.19,
-            grid: "[{h0: 1, h1: 0}, {h0: 0, h1: 1}]"),
+            grid: "[{h0: 1, h1: 0}, {h0: 0, h1: 1}]", starts: ["{h0: 1, h1: 0}", "{h0: 0, h1: 1}"]),
         Workload(
             name: "digits", file: "topologies/experiments/digits.yml", population: 8, maxSteps: 3000, target: 0.96,
             grid: "[" + [0.01, 0.03, 0.1, 0.3].flatMap { lr in [32, 128].map { "{lr: \(lr), batch_size: \($0), momentum: 0.9, weight_decay: 1.0e-4}" } }.joined(separator: ", ") + "]"),
     ]
 
-    enum Method: String, CaseIterable {
-        case pbt = "PBT"
-        case random = "random search"
-        case grid = "grid"
+    /// A search method: how it changes the shipped experiment.
+    struct Method: Sendable {
+        let name: String
+        let label: String
+        /// nil: the experiment's own population.
+        let population: Int?
+        let exploit: String?
+        let explore: String?
+        let fixed: Bool
+        let sampled: Bool
+
+        static let all: [Method] = [
+            Method(name: "pbt", label: "PBT (truncation)", population: nil, exploit: nil, explore: nil, fixed: false, sampled: false),
+            Method(name: "ttest", label: "PBT (t-test)", population: nil, exploit: "{strategy: t_test, window: 4, p_value: 0.1}", explore: nil, fixed: false, sampled: false),
+            Method(name: "pb2-4", label: "PB2, population 4", population: 4, exploit: nil, explore: "{strategy: pb2}", fixed: false, sampled: false),
+            Method(name: "pbt-4", label: "PBT, population 4", population: 4, exploit: nil, explore: nil, fixed: false, sampled: false),
+            Method(name: "pbt-8", label: "PBT, population 8", population: 8, exploit: nil, explore: nil, fixed: false, sampled: false),
+            Method(name: "random", label: "random search", population: nil, exploit: "{strategy: none}", explore: "{strategy: none}", fixed: false, sampled: true),
+            Method(name: "grid", label: "grid", population: nil, exploit: "{strategy: none}", explore: "{strategy: none}", fixed: true, sampled: false),
+        ]
     }
 
     struct Outcome {
@@ -69,22 +94,22 @@ public struct QualityBench {
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         var table = BenchTable(["workload", "method", "runs", "best score: median", "[min, max]", "member-steps (median)", "reached target", "member-steps to target (median)"])
-        var medians: [String: [Method: Double]] = [:]
+        var medians: [String: [String: Double]] = [:]
         for workload in Self.workloads where options.workloads.contains(workload.name) {
             let base = try String(contentsOfFile: options.repository + "/" + workload.file, encoding: .utf8)
-            for method in Method.allCases {
+            for method in Method.all where options.methods.isEmpty || options.methods.contains(method.name) {
                 var outcomes: [Outcome] = []
                 for seed in 1...options.seeds {
                     let outcome = try runOne(workload: workload, base: base, method: method, seed: seed)
-                    log(String(format: "%@ %@ seed %d: best %.4f, %d member-steps, %@, %.1f s", workload.name, method.rawValue, seed, outcome.best, outcome.steps,
+                    log(String(format: "%@ %@ seed %d: best %.4f, %d member-steps, %@, %.1f s", workload.name, method.label, seed, outcome.best, outcome.steps,
                                outcome.stepsToTarget.map { "target after \($0)" } ?? "target not reached", outcome.seconds))
                     outcomes.append(outcome)
                 }
                 let bests = outcomes.map(\.best)
                 let reached = outcomes.compactMap(\.stepsToTarget).map(Double.init)
-                medians[workload.name, default: [:]][method] = Statistics.median(bests)
+                medians[workload.name, default: [:]][method.name] = Statistics.median(bests)
                 table.add([
-                    workload.name, method.rawValue, String(outcomes.count),
+                    workload.name, method.label, String(outcomes.count),
                     String(format: "%.4f", Statistics.median(bests) ?? .nan),
                     String(format: "[%.4f, %.4f]", bests.min() ?? .nan, bests.max() ?? .nan),
                     String(Int(Statistics.median(outcomes.map { Double($0.steps) }) ?? 0)),
@@ -95,7 +120,7 @@ public struct QualityBench {
         }
         var text = table.description
         for (name, byMethod) in medians.sorted(by: { $0.key < $1.key }) {
-            if let pbt = byMethod[.pbt], let random = byMethod[.random] {
+            if let pbt = byMethod["pbt"], let random = byMethod["random"] {
                 text += "\n\(name): PBT's median best \(String(format: "%.4f", pbt)) \(pbt > random ? "beats" : "does not beat") random search's \(String(format: "%.4f", random))"
             }
         }
@@ -103,21 +128,23 @@ public struct QualityBench {
     }
 
     func runOne(workload: Workload, base: String, method: Method, seed: Int) throws -> Outcome {
+        let population = method.population ?? workload.population
+        let name = "\(workload.name)-\(method.name)-\(seed)"
         var changes: [ExperimentVariant.Change] = [
-            .set("name", yaml: "\(workload.name)-\(method == .pbt ? "pbt" : method == .random ? "random" : "grid")-\(seed)"),
+            .set("name", yaml: name),
             .set("seed", yaml: String(seed)),
-            .set("stop.total_steps", yaml: String(workload.population * workload.maxSteps)),
+            .set("population", yaml: String(population)),
+            .set("stop.total_steps", yaml: String(population * workload.maxSteps)),
         ]
-        switch method {
-        case .pbt:
-            break
-        case .random:
-            changes += [.set("exploit", yaml: "{strategy: none}"), .set("explore", yaml: "{strategy: none}"), .remove("initial")]
-        case .grid:
-            changes += [.set("exploit", yaml: "{strategy: none}"), .set("explore", yaml: "{strategy: none}"), .set("initial", yaml: workload.grid)]
+        if let exploit = method.exploit { changes.append(.set("exploit", yaml: exploit)) }
+        if let explore = method.explore { changes.append(.set("explore", yaml: explore)) }
+        if method.sampled { changes.append(.remove("initial")) }
+        if method.fixed { changes.append(.set("initial", yaml: workload.grid)) }
+        if population < workload.population, !method.sampled, !method.fixed, base.contains("initial:") {
+            // Keep as many of the file's starting points as there are members.
+            changes.append(.set("initial", yaml: workload.initial(population)))
         }
         let text = try ExperimentVariant.make(from: base, changes)
-        let name = "\(workload.name)-\(method == .pbt ? "pbt" : method == .random ? "random" : "grid")-\(seed)"
         let file = "\(options.output)/\(name).yml"
         let run = "\(options.output)/\(name)"
         try? FileManager.default.removeItem(atPath: run)

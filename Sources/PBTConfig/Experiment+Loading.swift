@@ -96,12 +96,16 @@ extension Experiment {
 
         var explore = ExploreStrategy.defaultPerturb
         if let node = root["explore"] {
-            _ = try node.map(allowed: ["strategy", "factors", "std", "resample_probability"])
-            let strategy = try node["strategy"]?.choice(["perturb", "noise", "none"]) ?? "perturb"
+            _ = try node.map(allowed: ["strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay"])
+            let strategy = try node["strategy"]?.choice(["perturb", "noise", "pb2", "none"]) ?? "perturb"
             let resample = try node["resample_probability"]?.real(in: 0...1) ?? 0.25
             switch strategy {
             case "none":
                 explore = .none
+            case "pb2":
+                explore = .pb2(
+                    points: try node["points"]?.integer(in: 2...5000) ?? 500, beta: try node["beta"]?.real(in: 0...100) ?? 2,
+                    timeDecay: try node["time_decay"]?.real(in: 0...0.99) ?? 0.1)
             case "noise":
                 let std = try node.require("std")
                 let value = try std.real()
@@ -122,6 +126,10 @@ extension Experiment {
             }
             if strategy != "noise", let std = node["std"] { throw std.error("only applies to the noise strategy, not \(strategy)") }
             if strategy != "perturb", let factors = node["factors"] { throw factors.error("only applies to the perturb strategy, not \(strategy)") }
+            for key in ["points", "beta", "time_decay"] where strategy != "pb2" {
+                if let field = node[key] { throw field.error("only applies to the pb2 strategy, not \(strategy)") }
+            }
+            if strategy == "pb2", let field = node["resample_probability"] { throw field.error("does not apply to pb2, whose bandit chooses every value") }
         }
 
         let spaceNode = try root.require("hyperparameters")

@@ -112,7 +112,9 @@ public final class RunSupervisor {
         for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
-                _ = try start(name, [role, "--connect", work, "--events", publishers, "--name", name], run: run, ready: nil)
+                var arguments = [role, "--connect", work, "--events", publishers, "--name", name]
+                if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
+                _ = try start(name, arguments, run: run, ready: nil)
             }
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))

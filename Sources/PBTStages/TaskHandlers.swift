@@ -1,4 +1,5 @@
 import PBTSystem
+import Foundation
 import PBTConfig
 import PBTCore
 import PBTStore
@@ -85,6 +86,67 @@ struct MutatorHandler: TaskHandler {
         guard case .explore(let task) = command else { return .failed(member: 0, version: 0, reason: "a mutator only explores") }
         var random = SplitMix64(seed: task.seed)
         let outcome = strategy.explore(task.hyperparameters, in: space, using: &random)
+        return .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes))
+    }
+}
+
+/// What a PB2 mutator knows: its model, fed with one point per scored training task.
+///
+/// From the stream it takes `member.trained` (the hyperparameters a task trained with, the
+/// steps, and the score the weights had before) and the `member.scored` that follows (the
+/// score after): the improvement per step is one observation.
+final class PB2Learner {
+    static let topics = ["member.trained", "member.scored"]
+
+    private(set) var model: PB2Model
+    let objective: Objective
+    let interval: Int
+    private var trained: [Int: (fromStep: Int, step: Int, hyperparameters: Hyperparameters, before: Double?)] = [:]
+
+    init(model: PB2Model, objective: Objective, interval: Int) {
+        self.model = model
+        self.objective = objective
+        self.interval = interval
+    }
+
+    /// Takes one event message (topic, JSON); anything else is ignored.
+    func learn(from frames: [[UInt8]]) {
+        guard frames.count == 2,
+            let object = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any],
+            let member = object["member"] as? Int, let step = object["step"] as? Int
+        else { return }
+        switch object["event"] as? String {
+        case "member.trained":
+            guard let fromStep = object["from_step"] as? Int, let values = object["hyperparameters"] as? [String: Any] else { return }
+            var hyperparameters = Hyperparameters()
+            for (name, value) in values {
+                if let number = value as? NSNumber { hyperparameters[name] = .real(number.doubleValue) } else if let text = value as? String { hyperparameters[name] = .text(text) }
+            }
+            trained[member] = (fromStep, step, hyperparameters, object["previous_score"] as? Double)
+        case "member.scored":
+            guard let score = object["score"] as? Double, let task = trained.removeValue(forKey: member), task.step == step,
+                let before = task.before, step > task.fromStep
+            else { return }
+            let improvement = (objective.fitness(score) - objective.fitness(before)) / Double(step - task.fromStep)
+            model.observe(.init(hyperparameters: task.hyperparameters, time: Double(step) / Double(interval), improvement: improvement), key: member)
+        default:
+            return
+        }
+    }
+
+    func explore(_ task: ExploreTask) -> ExploreOutcome {
+        var random = SplitMix64(seed: task.seed)
+        return model.explore(task.hyperparameters, time: Double(task.step) / Double(interval), key: task.member, using: &random)
+    }
+}
+
+/// Explores with PB2's bandit.
+struct PB2Handler: TaskHandler {
+    let learner: PB2Learner
+
+    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
+        guard case .explore(let task) = command else { return .failed(member: 0, version: 0, reason: "a mutator only explores") }
+        let outcome = learner.explore(task)
         return .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes))
     }
 }

@@ -34,8 +34,14 @@ public final class WorkerStage {
         public var heartbeat: Double
         /// Serve the next experiment instead of exiting when one finishes.
         public var keepRunning: Bool
+        /// The event proxy's subscriber endpoint: a mutator running PB2 learns from the stream.
+        public var eventsSubscribe: String?
 
-        public init(role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil, heartbeat: Double = 1, keepRunning: Bool = false) {
+        public init(
+            role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil, heartbeat: Double = 1,
+            keepRunning: Bool = false, eventsSubscribe: String? = nil
+        ) {
+            self.eventsSubscribe = eventsSubscribe
             self.role = role
             self.connect = connect
             self.events = events
@@ -55,6 +61,9 @@ public final class WorkerStage {
     private var handler: (any TaskHandler)?
     private var received = 0
     private var tasksDone = 0
+    /// The event stream, for a mutator that learns from it (PB2).
+    private var stream: ZMQSocket?
+    private var learner: PB2Learner?
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -76,6 +85,13 @@ public final class WorkerStage {
         try dealer.setRoutingID(Array("\(options.name.prefix(200))#\(suffix)".utf8))
         try dealer.connect(options.connect)
         publisher = try EventPublisher(context: context, endpoint: options.events)
+        if options.role == .mutator, let endpoint = options.eventsSubscribe {
+            let socket = try ZMQSocket(context, .sub)
+            try socket.setReceiveHighWaterMark(100_000)
+            for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
+            try socket.connect(endpoint)
+            stream = socket
+        }
         logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])
         publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
 
@@ -87,7 +103,7 @@ public final class WorkerStage {
                 send(.ready(role: options.role, received: received, name: options.name, experimentID: experimentID))
                 lastSent = now
             }
-            guard let frames = try dealer.receive(timeoutMilliseconds: Int(options.heartbeat * 1000)) else { continue }
+            guard let frames = try receive(timeoutMilliseconds: Int(options.heartbeat * 1000)) else { continue }
             guard frames.count == 1 else {
                 drop(reason: "wrong_frame_count", detail: "\(frames.count) frames")
                 continue
@@ -133,6 +149,20 @@ public final class WorkerStage {
         return exitCode
     }
 
+    /// Waits for a command from the selector, meanwhile learning from the event stream.
+    private func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
+        guard let stream else { return try dealer.receive(timeoutMilliseconds: timeoutMilliseconds) }
+        let readable = try ZMQPoll.readable([dealer, stream], timeoutMilliseconds: timeoutMilliseconds)
+        if readable[1] {
+            var drained = 0
+            while drained < 10_000, let event = try stream.receive(dontWait: true) {
+                drained += 1
+                learner?.learn(from: event)
+            }
+        }
+        return readable[0] ? try dealer.receive(dontWait: true) : nil
+    }
+
     private func serve(experimentID: String, source: [UInt8], checkpoints: String) throws {
         guard let text = String(validating: source, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
         let experiment = try Experiment.parse(yaml: text)
@@ -146,7 +176,18 @@ public final class WorkerStage {
             }
             handler = evaluator
         case .mutator:
-            handler = MutatorHandler(strategy: experiment.explore, space: experiment.space)
+            if case .pb2(let points, let beta, let decay) = experiment.explore {
+                if stream == nil {
+                    logger.warning("PB2 learns from the event stream, but this mutator has no --events-subscribe endpoint; it explores by perturbation until it has data")
+                }
+                let learner = PB2Learner(
+                    model: PB2Model(space: experiment.space, capacity: points, beta: beta, timeDecay: decay),
+                    objective: experiment.objective, interval: experiment.interval)
+                self.learner = learner
+                handler = PB2Handler(learner: learner)
+            } else {
+                handler = MutatorHandler(strategy: experiment.explore, space: experiment.space)
+            }
         }
         self.experimentID = experimentID
         logger.info("serving experiment", metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])

@@ -40,6 +40,7 @@ public enum EventJSON {
                 o.field("hyperparameters", trained.hyperparameters)
                 o.field("metrics", trained.metrics)
                 o.field("interrupted", trained.interrupted)
+                o.field("previous_score", trained.previousScore)
             case .memberScored(let member, let version, let step, let score, let evaluator):
                 o.field("member", member)
                 o.field("version", version)

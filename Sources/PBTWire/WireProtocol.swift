@@ -96,6 +96,8 @@ public enum WireProtocol {
                     w.signed(by)
                 case .resampled:
                     w.byte(4)
+                case .proposed:
+                    w.byte(5)
                 }
             }
         case .failed(let member, let version, let reason):
@@ -150,6 +152,7 @@ public enum WireProtocol {
                 case 2: how = .noised(try r.real("changes.delta"))
                 case 3: how = .shifted(try r.signed("changes.shift"))
                 case 4: how = .resampled
+                case 5: how = .proposed
                 case let other: throw .invalid(field: "changes.how", reason: "unknown operation \(other)")
                 }
                 changes[name] = ExploreChange(from: from, to: to, how: how)

@@ -41,6 +41,9 @@ struct QualityBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Where the runs go.")
     var output = "runs/bench-quality"
 
+    @Option(name: .long, help: "Methods (repeatable): pbt, ttest, pb2-4, pbt-4, pbt-8, random, grid (default: all).")
+    var method: [String] = []
+
     func validate() throws {
         guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 100, got \(seeds)") }
         for name in workload where !["toy", "digits"].contains(name) { throw ValidationError("--workload must be toy or digits, got '\(name)'") }
@@ -49,7 +52,8 @@ struct QualityBenchCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let bench = QualityBench(options: .init(
-                executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output))
+                executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output,
+                methods: method))
             let table = try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             print(table)
             return 0

@@ -61,6 +61,9 @@ struct WorkerOptions: ParsableArguments {
     @Flag(name: .long, help: "Serve the next experiment instead of exiting when one finishes.")
     var keepRunning = false
 
+    @Option(name: .long, help: "The event proxy's subscriber endpoint; a PB2 mutator learns from it (env PBT_EVENTS_SUBSCRIBE).")
+    var eventsSubscribe: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -73,7 +76,8 @@ struct WorkerOptions: ParsableArguments {
             let logger = logging.bootstrap("pbt.\(role)")
             let stage = WorkerStage(options: .init(
                 role: role, connect: connect, events: events.value, name: workerName, checkpoints: checkpoints,
-                heartbeat: heartbeat, keepRunning: keepRunning), logger: logger)
+                heartbeat: heartbeat, keepRunning: keepRunning, eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE")),
+                logger: logger)
             return try stage.run()
         }
     }

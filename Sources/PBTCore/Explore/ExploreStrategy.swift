@@ -13,6 +13,9 @@ public enum ExploreStrategy: Sendable, Hashable {
     case none
     case perturb(factors: [Double], resampleProbability: Double)
     case noise(std: Double, resampleProbability: Double)
+    /// PB2: a Gaussian-process bandit proposes the continuous hyperparameters (see `PB2Model`,
+    /// which the mutator feeds from the event stream); on its own, this value perturbs.
+    case pb2(points: Int, beta: Double, timeDecay: Double)
 
     /// The paper's defaults: ×0.8 or ×1.2, resample with probability 0.25.
     public static let defaultPerturb = ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0.25)
@@ -23,12 +26,13 @@ public enum ExploreStrategy: Sendable, Hashable {
         case .none: "none"
         case .perturb: "perturb"
         case .noise: "noise"
+        case .pb2: "pb2"
         }
     }
 
     var resampleProbability: Double {
         switch self {
-        case .none: 0
+        case .none, .pb2: 0
         case .perturb(_, let p), .noise(_, let p): p
         }
     }
@@ -39,6 +43,9 @@ public enum ExploreStrategy: Sendable, Hashable {
         in space: SearchSpace,
         using random: inout some RandomNumberGenerator
     ) -> ExploreOutcome {
+        if case .pb2 = self {
+            return ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0).explore(hyperparameters, in: space, using: &random)
+        }
         var result = hyperparameters
         var changes: [String: ExploreChange] = [:]
         guard self != .none else { return ExploreOutcome(hyperparameters: result, changes: changes) }
@@ -146,6 +153,8 @@ public struct ExploreChange: Sendable, Hashable, CustomStringConvertible {
         case shifted(Int)
         /// Drawn again from the domain.
         case resampled
+        /// Proposed by PB2's bandit.
+        case proposed
     }
 
     public let from: HyperparameterValue
@@ -165,6 +174,7 @@ public struct ExploreChange: Sendable, Hashable, CustomStringConvertible {
         case .noised(let delta): (delta >= 0 ? "+" : "") + HyperparameterValue.format(delta)
         case .shifted(let by): by > 0 ? "shift right" : by < 0 ? "shift left" : "kept"
         case .resampled: "resampled"
+        case .proposed: "PB2"
         }
     }
 

@@ -69,10 +69,12 @@ public enum PBTEvent: Sendable, Hashable {
         public var hyperparameters: Hyperparameters
         public var metrics: [String: Double]
         public var interrupted: Bool
+        /// The score of the weights this training started from (what PB2 measures improvement against).
+        public var previousScore: Double?
 
         public init(
             member: Int, version: Int, trainer: String, fromStep: Int, step: Int, seconds: Double, checkpoint: String,
-            hyperparameters: Hyperparameters, metrics: [String: Double], interrupted: Bool
+            hyperparameters: Hyperparameters, metrics: [String: Double], interrupted: Bool, previousScore: Double? = nil
         ) {
             self.member = member
             self.version = version
@@ -84,6 +86,7 @@ public enum PBTEvent: Sendable, Hashable {
             self.hyperparameters = hyperparameters
             self.metrics = metrics
             self.interrupted = interrupted
+            self.previousScore = previousScore
         }
     }
 

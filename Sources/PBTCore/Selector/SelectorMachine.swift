@@ -431,7 +431,7 @@ public struct SelectorMachine: Sendable {
         actions.append(.publish(.memberTrained(.init(
             member: index, version: result.version, trainer: workerName(worker), fromStep: fromStep, step: result.step,
             seconds: result.seconds, checkpoint: result.checkpoint, hyperparameters: member.hyperparameters,
-            metrics: result.metrics, interrupted: result.interrupted))))
+            metrics: result.metrics, interrupted: result.interrupted, previousScore: member.score))))
         if result.step < member.targetStep {
             requeue(index, role: .trainer)
         } else {
