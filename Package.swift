@@ -59,6 +59,9 @@ let package = Package(
             ]
         ),
         .target(name: "PBTBench", dependencies: ["PBTSystem", "PBTConfig", "PBTWorkloads"]),
+        // Watching a run: the population folded from events (pure), for the monitor, the
+        // metrics exporter, the report and replay.
+        .target(name: "PBTMonitor"),
         .executableTarget(
             name: "pbt",
             dependencies: [
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
         .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore"]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
+        .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor"]),
         .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,262 @@
+/// A JSON value, as events and summaries carry them. Numbers written without a fraction or
+/// exponent are `integer`, others `number`, so `step: 40` stays an `Int`.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case integer(Int)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// The value at `key` of an object, or nil.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+
+    /// An integer (a whole `number` counts too).
+    public var int: Int? {
+        switch self {
+        case .integer(let value): value
+        case .number(let value) where value == value.rounded() && abs(value) < 9e15: Int(value)
+        default: nil
+        }
+    }
+
+    /// Any number as a `Double`.
+    public var double: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        default: nil
+        }
+    }
+
+    public var string: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var bool: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    public var object: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var array: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    /// A short rendering for tables: numbers compactly, text as is.
+    public var shown: String {
+        switch self {
+        case .null: "-"
+        case .bool(let value): String(value)
+        case .integer(let value): String(value)
+        case .number(let value): NumberFormat.compact(value)
+        case .string(let value): value
+        case .array(let values): "[" + values.map(\.shown).joined(separator: ", ") + "]"
+        case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!.shown)" }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// Why a text is not JSON, and where.
+public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    /// Byte offset in the text.
+    public let offset: Int
+
+    public var description: String { "\(message) at byte \(offset)" }
+}
+
+extension JSONValue {
+    /// Parses one JSON text (RFC 8259). Nesting deeper than 64 levels is refused.
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(text.utf8))
+        parser.skipSpace()
+        let value = try parser.value(depth: 0)
+        parser.skipSpace()
+        guard parser.index == parser.bytes.count else { throw parser.error("unexpected text after the value") }
+        return value
+    }
+}
+
+/// A recursive-descent JSON parser over UTF-8 bytes.
+struct JSONParser {
+    let bytes: [UInt8]
+    var index = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    func error(_ message: String) -> JSONParseError {
+        JSONParseError(message: message, offset: index)
+    }
+
+    mutating func skipSpace() {
+        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+    }
+
+    mutating func expect(_ literal: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
+        let expected = Array(literal.utf8)
+        guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
+            throw error("expected \(literal)")
+        }
+        index += expected.count
+        return value
+    }
+
+    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth < 64 else { throw error("nested too deeply") }
+        guard index < bytes.count else { throw error("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            var fields: [String: JSONValue] = [:]
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(fields)
+            }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
+                let key = try string()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                skipSpace()
+                fields[key] = try value(depth: depth + 1)
+                skipSpace()
+                guard index < bytes.count else { throw error("unexpected end in an object") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .object(fields)
+                } else {
+                    throw error("expected ',' or '}'")
+                }
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            var items: [JSONValue] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                skipSpace()
+                items.append(try value(depth: depth + 1))
+                skipSpace()
+                guard index < bytes.count else { throw error("unexpected end in an array") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(items)
+                } else {
+                    throw error("expected ',' or ']'")
+                }
+            }
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"):
+            return try expect("true", .bool(true))
+        case UInt8(ascii: "f"):
+            return try expect("false", .bool(false))
+        case UInt8(ascii: "n"):
+            return try expect("null", .null)
+        default:
+            return try number()
+        }
+    }
+
+    mutating func number() throws(JSONParseError) -> JSONValue {
+        let start = index
+        var whole = true
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digits = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte >= 0x30 && byte <= 0x39 {
+                index += 1
+            } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+            {
+                whole = false
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard index > digits else { throw error("expected a value") }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if whole, let value = Int(text) { return .integer(value) }
+        guard let value = Double(text), value.isFinite else { throw error("bad number '\(text)'") }
+        return .number(value)
+    }
+
+    mutating func string() throws(JSONParseError) -> String {
+        index += 1  // the opening quote
+        var output: [UInt8] = []
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: output, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { throw error("unterminated string") }
+                let escape = bytes[index]
+                index += 1
+                var scalar: Unicode.Scalar
+                switch escape {
+                case UInt8(ascii: "\""): scalar = "\""
+                case UInt8(ascii: "\\"): scalar = "\\"
+                case UInt8(ascii: "/"): scalar = "/"
+                case UInt8(ascii: "b"): scalar = "\u{08}"
+                case UInt8(ascii: "f"): scalar = "\u{0C}"
+                case UInt8(ascii: "n"): scalar = "\n"
+                case UInt8(ascii: "r"): scalar = "\r"
+                case UInt8(ascii: "t"): scalar = "\t"
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u")
+                    {
+                        index += 2
+                        let low = try hex4()
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low &- 0xDC00)
+                    }
+                    scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+                default:
+                    throw error("bad escape")
+                }
+                output += Array(String(scalar).utf8)
+            case 0..<0x20:
+                throw error("control character in a string")
+            default:
+                output.append(byte)
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count, let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+            throw error("bad \\u escape")
+        }
+        index += 4
+        return code
+    }
+}

@@ -1,0 +1,155 @@
+/// What `pbt monitor` shows: the model as lines of text that fit a terminal.
+///
+///     pbt monitor · toy · running 12.3 s · events from tcp://127.0.0.1:5557
+///     steps 1,234 (2,400/s)  exploits 12  best 1.1931 (member 1)  finished 0/2  turnaround p50 2 ms p90 4 ms
+///     trainers 2/2 busy  evaluators 1  mutators 1  lease expiries 0  frames dropped 0
+///
+///      member  state       step  score    last exploit       hyperparameters
+///     *     1  training     124  1.1931   -                  h0=1 h1=0
+///           0  evaluating   120  1.0234   ← m1 @116  3s ago  h0=0.9531 h1=0.0204
+///
+///     trainer    state  member  tasks
+///     trainer-1  busy        0     31
+///
+/// A pure function of the model and the clock, so it is tested without a terminal.
+public enum MonitorScreen {
+    /// The lines to draw, each at most `width` characters, at most `height` lines.
+    public static func render(_ model: PopulationModel, now: Double, endpoint: String, width: Int, height: Int) -> [String] {
+        var lines: [String] = []
+        let name = model.name ?? "(experiment name not yet known)"
+        var title = "pbt monitor · \(name)"
+        if let finish = model.finish {
+            title += " · finished (\(finish.reason)) after \(NumberFormat.duration(finish.seconds))"
+        } else if let progress = model.progress {
+            title += " · running \(NumberFormat.duration(progress.seconds))"
+        } else if model.startTime != nil {
+            title += " · starting"
+        }
+        title += " · events from \(endpoint)"
+        lines.append(title)
+        guard model.eventsSeen > 0 else {
+            lines.append("")
+            lines.append("waiting for events from \(endpoint) (an experiment started elsewhere shows up here)")
+            return fit(lines, width: width, height: height)
+        }
+
+        let progress = model.progress
+        let steps = max(progress?.steps ?? 0, model.counters.steps)
+        var summary = "steps \(grouped(steps))"
+        if let rate = progress?.stepsPerSecond, model.finish == nil { summary += " (\(grouped(Int(rate.rounded())))/s)" }
+        summary += "  exploits \(max(progress?.exploits ?? 0, model.counters.exploits))"
+        if let best = model.best {
+            summary += "  best \(NumberFormat.score(best.score)) (member \(best.member))"
+        } else {
+            summary += "  best -"
+        }
+        let finished = model.rows.filter { $0.state == .finished || $0.state == .failed }.count
+        summary += "  finished \(max(finished, progress?.membersFinished ?? 0))/\(model.population ?? model.rows.count)"
+        if !model.recentTurnarounds.isEmpty {
+            let sorted = model.recentTurnarounds.sorted()
+            summary += "  turnaround p50 \(NumberFormat.duration(percentile(sorted, 0.5))) p90 \(NumberFormat.duration(percentile(sorted, 0.9)))"
+        }
+        lines.append(summary)
+
+        let trainers = model.workerCount("trainer")
+        let (trainerCount, busy) = model.finish == nil && progress != nil
+            ? (max(trainers.all, progress!.trainers), progress!.busyTrainers)
+            : (trainers.all, trainers.busy)
+        var workers = "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
+        workers += "  lease expiries \(model.counters.leaseExpiries)"
+        workers += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
+        if model.counters.failures > 0 { workers += "  failures \(model.counters.failures)" }
+        if model.restarts > 0 { workers += "  restarts \(model.restarts)" }
+        if model.resumes > 0 { workers += "  resumed \(model.resumes)×" }
+        lines.append(workers)
+        lines.append("")
+
+        // The members: as many rows as fit, the best first when not all do.
+        let trainerRows = model.workers.values.filter { $0.role == "trainer" }.sorted { $0.name < $1.name }
+        let footer = 2
+        let trainerLines = trainerRows.isEmpty ? 0 : min(trainerRows.count, 8) + 2
+        let room = max(3, height - lines.count - 1 - trainerLines - footer)
+        var rows = model.rows
+        var hidden = 0
+        if rows.count > room {
+            let bestID = model.best?.member
+            rows.sort { a, b in
+                if a.id == bestID { return true }
+                if b.id == bestID { return false }
+                return (a.score ?? -.infinity) > (b.score ?? -.infinity)
+            }
+            hidden = rows.count - (room - 1)
+            rows = Array(rows.prefix(room - 1))
+        }
+        lines.append(" member  state       step    score     last exploit          hyperparameters")
+        for member in rows {
+            let mark = member.id == model.best?.member ? "*" : " "
+            let exploit: String
+            if let last = member.lastExploit {
+                exploit = "← m\(last.donor) @\(last.step) \(NumberFormat.duration(max(0, now - last.time))) ago"
+            } else {
+                exploit = "-"
+            }
+            let values = member.hyperparameters.keys.sorted().map { "\($0)=\(member.hyperparameters[$0]!.shown)" }.joined(separator: " ")
+            lines.append(
+                mark + pad(String(member.id), 6, right: true) + "  " + pad(member.state.name, 10) + " "
+                    + pad(member.step.map(String.init) ?? "-", 6, right: true) + "  " + pad(NumberFormat.score(member.score), 8) + "  "
+                    + pad(exploit, 20) + "  " + (values.isEmpty ? "-" : values))
+        }
+        if hidden > 0 { lines.append("  … \(hidden) more members (a taller terminal shows them)") }
+
+        if !trainerRows.isEmpty {
+            lines.append("")
+            lines.append(" trainer                 state  member  tasks")
+            for worker in trainerRows.prefix(8) {
+                lines.append(
+                    " " + pad(worker.name, 22) + "  " + pad(worker.member == nil ? "idle" : "busy", 5) + "  "
+                        + pad(worker.member.map(String.init) ?? "-", 6, right: true) + "  " + pad(String(worker.tasks), 5, right: true))
+            }
+            if trainerRows.count > 8 { lines.append("  … \(trainerRows.count - 8) more trainers") }
+        }
+
+        lines.append("")
+        var status = "\(grouped(model.eventsSeen)) events"
+        if let last = model.lastEventTime {
+            let age = max(0, now - last)
+            status += ", the last \(NumberFormat.duration(age)) ago"
+            if age > 5 && model.finish == nil { status += " (no events: is the experiment still running?)" }
+        }
+        if model.finish != nil { status += "; waiting for the next experiment" }
+        status += " · Ctrl-C quits"
+        lines.append(status)
+        return fit(lines, width: width, height: height)
+    }
+
+    /// Cuts lines to the width and the list to the height.
+    static func fit(_ lines: [String], width: Int, height: Int) -> [String] {
+        lines.prefix(max(1, height)).map { line in
+            line.count > width ? String(line.prefix(max(1, width - 1))) + "…" : line
+        }
+    }
+
+    static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+        guard text.count < width else { return text }
+        let padding = String(repeating: " ", count: width - text.count)
+        return right ? padding + text : text + padding
+    }
+
+    /// 12345 as `12,345`.
+    public static func grouped(_ value: Int) -> String {
+        let digits = String(abs(value))
+        var result = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+            result.append(character)
+        }
+        return value < 0 ? "-" + result : result
+    }
+
+    /// The `p` quantile of sorted values (nearest rank).
+    public static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
+    }
+}

@@ -1,0 +1,480 @@
+/// The population as the event stream tells it: members, workers, counters and the lineage
+/// of every member's weights, built by folding events one at a time. No I/O, no clock: the
+/// time of each event is the event's own.
+///
+///     events ──▶ PopulationModel.apply(_:) ──▶ members, workers, counters, lineage
+///                        │
+///                        ├─▶ pbt monitor   a table redrawn on the terminal
+///                        ├─▶ pbt exporter  Prometheus metrics, read at each scrape
+///                        └─▶ pbt report, pbt replay  series, lineage and schedule of a run
+///
+/// A model may start in the middle of an experiment (a monitor attached late): members
+/// appear as events name them, and `experiment.progress` (every second) says the population.
+/// `experiment.started` starts the model afresh, so it follows an experiment that restarts.
+public struct PopulationModel: Sendable {
+    /// What to keep besides the current state.
+    public struct Options: Sendable, Hashable {
+        /// Keep every score and every trained range of every member (for the report).
+        public var recordSeries: Bool
+
+        public init(recordSeries: Bool = false) {
+            self.recordSeries = recordSeries
+        }
+    }
+
+    /// What a member is doing, as far as the events tell.
+    public enum MemberState: Sendable, Hashable {
+        /// Known to exist (from the population size), not yet named by an event.
+        case unknown
+        /// Queued for its next stage, or being decided on.
+        case waiting
+        case training(worker: String)
+        case evaluating(worker: String)
+        case exploring(worker: String)
+        case finished
+        case failed
+
+        /// The state's name, as in the monitor and the `pbt_members{state=…}` metric.
+        public var name: String {
+            switch self {
+            case .unknown: "unknown"
+            case .waiting: "waiting"
+            case .training: "training"
+            case .evaluating: "evaluating"
+            case .exploring: "exploring"
+            case .finished: "finished"
+            case .failed: "failed"
+            }
+        }
+
+        /// Every state name, in the order the monitor and the exporter list them.
+        public static let names = ["training", "evaluating", "exploring", "waiting", "finished", "failed", "unknown"]
+
+        /// The worker holding the member, if one does.
+        public var worker: String? {
+            switch self {
+            case .training(let worker), .evaluating(let worker), .exploring(let worker): worker
+            default: nil
+            }
+        }
+    }
+
+    /// A member's latest exploit: whose weights it copied, at which step.
+    public struct Exploit: Sendable, Hashable {
+        public var time: Double
+        public var donor: Int
+        public var step: Int
+        /// The donor's score at that step, which the member now has.
+        public var copiedScore: Double?
+        /// Per hyperparameter, what explore did (`×1.2`, `resampled`, …).
+        public var operations: [String: String]
+    }
+
+    /// One row of the population table.
+    public struct Member: Sendable, Hashable {
+        public let id: Int
+        public internal(set) var state: MemberState = .unknown
+        /// The step its weights are at.
+        public internal(set) var step: Int?
+        /// The latest score of its weights, and the step it was measured at.
+        public internal(set) var score: Double?
+        public internal(set) var scoreStep: Int?
+        public internal(set) var hyperparameters: [String: JSONValue] = [:]
+        public internal(set) var lastExploit: Exploit?
+        public internal(set) var exploits = 0
+        public internal(set) var failures = 0
+        /// What its trainer last reported.
+        public internal(set) var metrics: [String: Double] = [:]
+
+        init(id: Int) {
+            self.id = id
+        }
+    }
+
+    /// A worker the selector told of (`trainer.joined`, …) or that was handed a member.
+    public struct Worker: Sendable, Hashable {
+        public let name: String
+        public internal(set) var role: String
+        /// The member it works on, if any.
+        public internal(set) var member: Int?
+        /// When it last took or handed in a member.
+        public internal(set) var since: Double
+        /// Tasks it was handed.
+        public internal(set) var tasks = 0
+    }
+
+    /// The latest `experiment.progress`.
+    public struct Progress: Sendable, Hashable {
+        public var time: Double
+        public var seconds: Double
+        public var steps: Int
+        public var stepsPerSecond: Double
+        public var bestMember: Int?
+        public var bestScore: Double?
+        public var trainers: Int
+        public var busyTrainers: Int
+        public var membersFinished: Int
+        public var population: Int
+        public var exploits: Int
+    }
+
+    /// `experiment.finished`.
+    public struct Finish: Sendable, Hashable {
+        public var time: Double
+        public var reason: String
+        public var bestMember: Int?
+        public var bestScore: Double?
+        public var steps: Int
+        public var seconds: Double
+    }
+
+    /// Counts of what happened since the model started (the experiment's, since it started).
+    public struct Counters: Sendable, Hashable {
+        /// Member-steps trained (`member.trained`: step − from_step).
+        public var steps = 0
+        public var exploits = 0
+        public var leaseExpiries = 0
+        public var leaseReleases = 0
+        public var resultsDropped = 0
+        /// `frame.dropped` events by reason.
+        public var framesDropped: [String: Int] = [:]
+        public var failures = 0
+        public var givenUp = 0
+    }
+
+    /// Something measured while folding an event, for metrics.
+    public enum Observation: Sendable, Hashable {
+        /// Seconds a member spent between handing in a training task and getting the next
+        /// one: its evaluation, decision, explore and time in queues.
+        case turnaround(member: Int, seconds: Double)
+        /// A new experiment started: what was known is forgotten.
+        case restarted(name: String)
+    }
+
+    /// One score of a member in the series (`recordSeries`).
+    public struct ScorePoint: Sendable, Hashable {
+        public var time: Double
+        public var step: Int
+        public var score: Double
+        /// Set when the point is a copy: the member took this donor's weights, with this score.
+        public var donor: Int?
+    }
+
+    /// One training task's range and hyperparameters in the series (`recordSeries`).
+    public struct TrainedRange: Sendable, Hashable {
+        public var time: Double
+        public var fromStep: Int
+        public var toStep: Int
+        public var hyperparameters: [String: JSONValue]
+        public var trainer: String
+    }
+
+    /// One exploit in the series (`recordSeries`).
+    public struct ExploitRecord: Sendable, Hashable {
+        public var time: Double
+        public var member: Int
+        public var donor: Int
+        public var step: Int
+        public var old: [String: JSONValue]
+        public var copied: [String: JSONValue]
+        public var new: [String: JSONValue]
+        public var operations: [String: String]
+    }
+
+    public let options: Options
+    /// The experiment's name (from `experiment.started` or `experiment.progress`).
+    public internal(set) var name: String?
+    public internal(set) var population: Int?
+    public internal(set) var hyperparameterNames: [String] = []
+    public internal(set) var startTime: Double?
+    public internal(set) var members: [Int: Member] = [:]
+    public internal(set) var workers: [String: Worker] = [:]
+    public internal(set) var progress: Progress?
+    public internal(set) var finish: Finish?
+    public internal(set) var counters = Counters()
+    /// Every event folded, since the model was made (not reset by a restart).
+    public internal(set) var eventsSeen = 0
+    public internal(set) var eventsByTopic: [String: Int] = [:]
+    public internal(set) var lastEventTime: Double?
+    /// Times the experiment started afresh (or resumed) under this model.
+    public internal(set) var restarts = 0
+    public internal(set) var resumes = 0
+    /// Recent turnarounds in seconds, newest last (at most 512).
+    public internal(set) var recentTurnarounds: [Double] = []
+    public internal(set) var scoreSeries: [Int: [ScorePoint]] = [:]
+    public internal(set) var trainedSeries: [Int: [TrainedRange]] = [:]
+    public internal(set) var exploitLog: [ExploitRecord] = []
+
+    // Lineage: each member's current weights as a persistent list of trained ranges.
+    var heads: [Int: TraceNode] = [:]
+    var headCheckpoint: [Int: String] = [:]
+    var byCheckpoint: [String: TraceNode] = [:]
+    var snapshots: [Int: [Int: TraceNode]] = [:]
+    var pendingCopies: [Int: TraceNode] = [:]
+    var handedIn: [Int: Double] = [:]
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Members in id order, with a row for every member the population size implies.
+    public var rows: [Member] {
+        let known = population.map { max($0, (members.keys.max() ?? -1) + 1) } ?? ((members.keys.max() ?? -1) + 1)
+        return (0..<known).map { members[$0] ?? Member(id: $0) }
+    }
+
+    /// How many members are in each state (every state named, zeros included).
+    public var membersByState: [String: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: MemberState.names.map { ($0, 0) })
+        for member in rows { counts[member.state.name, default: 0] += 1 }
+        return counts
+    }
+
+    /// Connected workers of `role` and how many of them hold a member.
+    public func workerCount(_ role: String) -> (all: Int, busy: Int) {
+        let matching = workers.values.filter { $0.role == role }
+        return (matching.count, matching.filter { $0.member != nil }.count)
+    }
+
+    /// The best member and score: the selector's word (progress, finish) when there is one.
+    public var best: (member: Int, score: Double)? {
+        if let finish, let member = finish.bestMember, let score = finish.bestScore { return (member, score) }
+        if let progress, let member = progress.bestMember, let score = progress.bestScore { return (member, score) }
+        return nil
+    }
+
+    // MARK: Folding
+
+    /// Folds one event into the model; returns what it measured.
+    @discardableResult
+    public mutating func apply(_ event: EventRecord) -> [Observation] {
+        var observations: [Observation] = []
+        eventsSeen += 1
+        eventsByTopic[event.topic, default: 0] += 1
+        lastEventTime = event.time
+        let member = event.int("member")
+        switch event.topic {
+        case "experiment.started":
+            let name = event.string("name") ?? "?"
+            restart(name: name, time: event.time)
+            population = event.int("population")
+            hyperparameterNames = event["hyperparameters"]?.array?.compactMap(\.string) ?? []
+            observations.append(.restarted(name: name))
+        case "experiment.resumed":
+            resumes += 1
+            finish = nil
+        case "experiment.progress":
+            progressed(event)
+        case "experiment.finished":
+            finish = Finish(
+                time: event.time, reason: event.string("reason") ?? "?", bestMember: event.int("best_member"),
+                bestScore: event.double("best_score"), steps: event.int("steps") ?? 0, seconds: event.double("seconds") ?? 0)
+            for id in members.keys where members[id]?.state.worker != nil { members[id]?.state = .waiting }
+            for name in workers.keys { workers[name]?.member = nil }
+        case let topic where topic.hasSuffix(".joined"):
+            if let name = event.string("worker") {
+                let role = event.string("role") ?? String(topic.dropLast(".joined".count))
+                workers[name] = Worker(name: name, role: role, member: nil, since: event.time)
+            }
+        case let topic where topic.hasSuffix(".left"):
+            if let name = event.string("worker") { workers[name] = nil }
+        case "member.assigned":
+            guard let member, let worker = event.string("worker") else { break }
+            let role = event.string("role") ?? "trainer"
+            switch role {
+            case "trainer": update(member) { $0.state = .training(worker: worker) }
+            case "evaluator": update(member) { $0.state = .evaluating(worker: worker) }
+            default: update(member) { $0.state = .exploring(worker: worker) }
+            }
+            if let step = event.int("step") { update(member) { $0.step = step } }
+            var record = workers[worker] ?? Worker(name: worker, role: role, member: nil, since: event.time)
+            record.member = member
+            record.since = event.time
+            record.tasks += 1
+            workers[worker] = record
+            if role == "trainer", let handed = handedIn.removeValue(forKey: member) {
+                let seconds = max(0, event.time - handed)
+                observations.append(.turnaround(member: member, seconds: seconds))
+                recentTurnarounds.append(seconds)
+                if recentTurnarounds.count > 512 { recentTurnarounds.removeFirst(recentTurnarounds.count - 512) }
+            }
+        case "member.trained":
+            guard let member else { break }
+            trained(member, event)
+        case "member.scored":
+            guard let member, let score = event.double("score"), let step = event.int("step") else { break }
+            update(member) {
+                $0.score = score
+                $0.scoreStep = step
+                $0.step = step
+                $0.state = .waiting
+            }
+            free(worker: event.string("evaluator"), of: member, at: event.time)
+            if var head = heads[member], head.step == step {
+                head = head.scored(score)
+                heads[member] = head
+                snapshots[member, default: [:]][step] = head
+                if let checkpoint = headCheckpoint[member] { byCheckpoint[checkpoint] = head }
+            }
+            if options.recordSeries {
+                scoreSeries[member, default: []].append(ScorePoint(time: event.time, step: step, score: score, donor: nil))
+            }
+        case "member.decided":
+            guard let member else { break }
+            update(member) { $0.state = .waiting }
+            if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at") {
+                pendingCopies[member] = snapshots[donor]?[at]
+            }
+        case "member.exploited":
+            guard let member else { break }
+            exploited(member, event)
+        case "member.finished":
+            guard let member else { break }
+            update(member) {
+                $0.state = .finished
+                if let step = event.int("step") { $0.step = step }
+                if let score = event.double("score") { $0.score = score }
+            }
+            handedIn[member] = nil
+        case "member.failed":
+            guard let member else { break }
+            counters.failures += 1
+            let givenUp = event.bool("given_up") ?? false
+            if givenUp { counters.givenUp += 1 }
+            let holder = members[member]?.state.worker
+            update(member) {
+                $0.failures += 1
+                $0.state = givenUp ? .failed : .waiting
+            }
+            free(worker: holder, of: member, at: event.time)
+        case "lease.expired", "lease.released":
+            if event.topic == "lease.expired" { counters.leaseExpiries += 1 } else { counters.leaseReleases += 1 }
+            guard let member else { break }
+            free(worker: event.string("worker"), of: member, at: event.time)
+            update(member) { $0.state = .waiting }
+        case "result.dropped":
+            counters.resultsDropped += 1
+        case "frame.dropped":
+            counters.framesDropped[event.string("reason") ?? "unknown", default: 0] += 1
+        default:
+            break
+        }
+        return observations
+    }
+
+    mutating func restart(name: String, time: Double) {
+        if self.name != nil || !members.isEmpty { restarts += 1 }
+        let kept = (eventsSeen, eventsByTopic, lastEventTime, restarts, resumes)
+        self = PopulationModel(options: options)
+        (eventsSeen, eventsByTopic, lastEventTime, restarts, resumes) = kept
+        self.name = name
+        startTime = time
+    }
+
+    mutating func progressed(_ event: EventRecord) {
+        let progress = Progress(
+            time: event.time, seconds: event.double("seconds") ?? 0, steps: event.int("steps") ?? 0,
+            stepsPerSecond: event.double("steps_per_second") ?? 0, bestMember: event.int("best_member"),
+            bestScore: event.double("best_score"), trainers: event.int("trainers") ?? 0,
+            busyTrainers: event.int("busy_trainers") ?? 0, membersFinished: event.int("members_finished") ?? 0,
+            population: event.int("population") ?? population ?? 0, exploits: event.int("exploits") ?? 0)
+        self.progress = progress
+        population = progress.population
+        if let name = event.string("experiment"), self.name == nil { self.name = name }
+        if startTime == nil { startTime = event.time - progress.seconds }
+        forgetPassedSteps()
+    }
+
+    mutating func trained(_ member: Int, _ event: EventRecord) {
+        let fromStep = event.int("from_step") ?? 0
+        let step = event.int("step") ?? fromStep
+        let hyperparameters = event.object("hyperparameters") ?? [:]
+        let trainer = event.string("trainer") ?? "?"
+        counters.steps += max(0, step - fromStep)
+        var metrics: [String: Double] = [:]
+        for (key, value) in event.object("metrics") ?? [:] { metrics[key] = value.double }
+        update(member) {
+            $0.step = step
+            $0.hyperparameters = hyperparameters
+            $0.metrics = metrics
+            $0.state = .waiting
+        }
+        free(worker: trainer, of: member, at: event.time)
+        handedIn[member] = event.time
+        var previous = heads[member]
+        if previous?.step != fromStep { previous = nil }
+        let node = TraceNode(member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: nil, previous: previous)
+        heads[member] = node
+        snapshots[member, default: [:]][step] = node
+        if let checkpoint = event.string("checkpoint") {
+            headCheckpoint[member] = checkpoint
+            byCheckpoint[checkpoint] = node
+        }
+        if options.recordSeries {
+            trainedSeries[member, default: []].append(
+                TrainedRange(time: event.time, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters, trainer: trainer))
+        }
+    }
+
+    mutating func exploited(_ member: Int, _ event: EventRecord) {
+        let donor = event.int("donor") ?? -1
+        let step = event.int("step") ?? 0
+        let checkpoint = event.string("checkpoint")
+        let copy = checkpoint.flatMap { byCheckpoint[$0] } ?? pendingCopies[member] ?? snapshots[donor]?[step]
+        pendingCopies[member] = nil
+        heads[member] = copy
+        headCheckpoint[member] = checkpoint
+        counters.exploits += 1
+        var operations: [String: String] = [:]
+        for (name, change) in event.object("explore") ?? [:] { operations[name] = change["operation"]?.string ?? "?" }
+        let new = event.object("new") ?? [:]
+        let copiedScore = copy?.score
+        let holder = members[member]?.state.worker
+        update(member) {
+            $0.exploits += 1
+            $0.step = step
+            $0.hyperparameters = new
+            $0.state = .waiting
+            $0.lastExploit = Exploit(time: event.time, donor: donor, step: step, copiedScore: copiedScore, operations: operations)
+            if let copiedScore {
+                $0.score = copiedScore
+                $0.scoreStep = step
+            }
+        }
+        free(worker: holder, of: member, at: event.time)
+        if options.recordSeries {
+            exploitLog.append(ExploitRecord(
+                time: event.time, member: member, donor: donor, step: step, old: event.object("old") ?? [:],
+                copied: event.object("copied") ?? [:], new: new, operations: operations))
+            if let copiedScore {
+                scoreSeries[member, default: []].append(ScorePoint(time: event.time, step: step, score: copiedScore, donor: donor))
+            }
+        }
+    }
+
+    mutating func update(_ id: Int, _ change: (inout Member) -> Void) {
+        var member = members[id] ?? Member(id: id)
+        if member.state == .unknown { member.state = .waiting }
+        change(&member)
+        members[id] = member
+    }
+
+    /// The worker that held `member` is idle again.
+    mutating func free(worker name: String?, of member: Int, at time: Double) {
+        guard let name, workers[name]?.member == member else { return }
+        workers[name]?.member = nil
+        workers[name]?.since = time
+    }
+
+    /// Forgets lineage snapshots below every live member's step: nobody can copy them any more
+    /// (the selector compares a member at its own step or where it last had company).
+    mutating func forgetPassedSteps() {
+        guard let population, members.count >= population else { return }
+        let live = members.values.filter { $0.state != .finished && $0.state != .failed }
+        guard let lowest = live.compactMap(\.step).min(), live.allSatisfy({ $0.step != nil }) else { return }
+        for id in snapshots.keys {
+            snapshots[id] = snapshots[id]?.filter { $0.key >= lowest }
+        }
+        byCheckpoint = byCheckpoint.filter { $0.value.step >= lowest }
+    }
+}

@@ -1,0 +1,153 @@
+import PBTMonitor
+import Testing
+
+/// The fold of events into the population: states, workers, counters, lineage, restarts.
+@Suite("Population model")
+struct PopulationModelTests {
+    typealias State = PopulationModel.MemberState
+
+    /// The member states and busy workers after each prefix of the two-member story.
+    static let states: [(prefix: Int, member0: State, member1: State, busy: [String: Int])] = [
+        (1, .unknown, .unknown, [:]),
+        (6, .training(worker: "t1"), .unknown, ["t1": 0]),
+        (7, .training(worker: "t1"), .training(worker: "t2"), ["t1": 0, "t2": 1]),
+        (8, .waiting, .training(worker: "t2"), ["t2": 1]),
+        (10, .evaluating(worker: "e1"), .waiting, ["e1": 0]),
+        (11, .waiting, .waiting, [:]),
+        (13, .training(worker: "t1"), .waiting, ["t1": 0]),
+        (17, .training(worker: "t1"), .exploring(worker: "m1"), ["t1": 0, "m1": 1]),
+        (18, .training(worker: "t1"), .waiting, ["t1": 0]),
+        (19, .training(worker: "t1"), .training(worker: "t2"), ["t1": 0, "t2": 1]),
+        (21, .waiting, .waiting, [:]),
+    ]
+
+    @Test("member states and busy workers follow the events", arguments: states)
+    func statesFollowEvents(prefix: Int, member0: State, member1: State, busy: [String: Int]) throws {
+        let (model, _) = try E.fold(Array(E.twoMembers.prefix(prefix)))
+        #expect(model.rows.map(\.state) == [member0, member1])
+        var held: [String: Int] = [:]
+        for worker in model.workers.values { if let member = worker.member { held[worker.name] = member } }
+        #expect(held == busy)
+    }
+
+    @Test func countersStepsScoresAndTheLastExploit() throws {
+        let (model, observations) = try E.fold(E.twoMembers)
+        #expect(model.name == "toy")
+        #expect(model.population == 2)
+        #expect(model.counters.steps == 16)
+        #expect(model.counters.exploits == 1)
+        let member1 = try #require(model.members[1])
+        #expect(member1.step == 8)
+        #expect(member1.hyperparameters == ["h0": .number(1.2)])
+        #expect(member1.exploits == 1)
+        let exploit = try #require(member1.lastExploit)
+        #expect(exploit.donor == 0)
+        #expect(exploit.step == 4)
+        #expect(exploit.copiedScore == 0.8)
+        #expect(exploit.operations == ["h0": "×1.2"])
+        #expect(model.workerCount("trainer") == (2, 0))
+        // Turnaround: trained → next training, per member.
+        let turnarounds = observations.compactMap { if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil } }
+        #expect(turnarounds.count == 2)
+        #expect(turnarounds[0].0 == 0 && abs(turnarounds[0].1 - 0.25) < 1e-9)
+        #expect(turnarounds[1].0 == 1 && abs(turnarounds[1].1 - 0.6) < 1e-9)
+        #expect(model.membersByState["waiting"] == 2)
+        #expect(model.membersByState["training"] == 0)
+    }
+
+    @Test func theLineageOfAMemberThatExploitedStartsWithTheDonor() throws {
+        let (model, _) = try E.fold(E.twoMembers)
+        #expect(model.schedule(of: 1) == [
+            ScheduleSegment(fromStep: 0, toStep: 4, trainedBy: 0, hyperparameters: ["h0": .integer(1)]),
+            ScheduleSegment(fromStep: 4, toStep: 8, trainedBy: 1, hyperparameters: ["h0": .number(1.2)]),
+        ])
+        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        // Member 0 trained with the same values throughout: one range.
+        #expect(model.schedule(of: 0) == [ScheduleSegment(fromStep: 0, toStep: 8, trainedBy: 0, hyperparameters: ["h0": .integer(1)])])
+        #expect(model.lineageScores(of: 1).map(\.score) == [0.8])
+    }
+
+    /// A member that copies a donor at an earlier step (where it last had company) gets the
+    /// donor's history at that step, not the donor's latest.
+    @Test func aCopyAtAnEarlierStepTakesTheDonorsHistoryThere() throws {
+        let lines = [
+            E.started(0),
+            E.trained(1, 0, from: 0, to: 4, h0: 1), E.scored(1.1, 0, step: 4, score: 0.9),
+            E.trained(2, 0, from: 4, to: 8, h0: 1.1), E.scored(2.1, 0, step: 8, score: 1.0),
+            E.trained(3, 1, from: 0, to: 4, h0: 0.2), E.scored(3.1, 1, step: 4, score: 0.1),
+            E.trained(4, 1, from: 4, to: 8, h0: 0.2), E.scored(4.1, 1, step: 8, score: 0.2),
+            E.decided(4.2, 1, step: 8, comparedAt: 4, donor: 0),
+            E.exploited(4.3, 1, donor: 0, step: 4, checkpoint: "unknown-checkpoint", old: 0.2, copied: 1, new: 0.8),
+            E.trained(5, 1, from: 4, to: 8, h0: 0.8),
+        ]
+        let (model, _) = try E.fold(lines)
+        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        #expect(model.members[1]?.lastExploit?.copiedScore == 0.9)
+        #expect(model.scoreSeries[1]?.map(\.score) == [0.1, 0.2, 0.9])
+        #expect(model.scoreSeries[1]?.last?.donor == 0)
+    }
+
+    @Test func aModelAttachedMidRunLearnsThePopulationFromProgress() throws {
+        let (model, _) = try E.fold([
+            E.progress(200, steps: 400, best: 1, score: 0.75, population: 3),
+            E.scored(200.1, 2, step: 40, score: 0.5),
+        ])
+        #expect(model.name == "toy")
+        #expect(model.rows.map(\.state.name) == ["unknown", "unknown", "waiting"])
+        #expect(model.best?.member == 1)
+        #expect(model.best?.score == 0.75)
+        #expect(model.history(of: 2).isEmpty)
+    }
+
+    @Test func aNewExperimentStartsAfresh() throws {
+        var lines = E.twoMembers
+        lines.append(E.finished(102, best: 0, score: 0.8))
+        let (before, _) = try E.fold(lines)
+        #expect(before.finish?.reason == "max_steps")
+        lines.append(E.started(200, name: "second", population: 3))
+        let (model, observations) = try E.fold(lines)
+        #expect(model.name == "second")
+        #expect(model.finish == nil)
+        #expect(model.rows.count == 3)
+        #expect(model.rows.allSatisfy { $0.state == .unknown })
+        #expect(model.counters.steps == 0)
+        #expect(model.restarts == 1)
+        #expect(model.eventsSeen == lines.count)
+        #expect(observations.last == .restarted(name: "second"))
+    }
+
+    @Test func dropsExpiriesAndFailuresAreCounted() throws {
+        let (model, _) = try E.fold([
+            E.started(0),
+            E.assigned(1, 0, "trainer", "t1", step: 0),
+            E.line("lease.expired", 2, #""member":0,"version":1,"role":"trainer","worker":"t1""#),
+            E.line("frame.dropped", 3, #""stage":"selector","worker":"selector","reason":"bad_magic","total":1"#),
+            E.line("frame.dropped", 3, #""stage":"selector","worker":"selector","reason":"bad_magic","total":2"#),
+            E.line("frame.dropped", 3, #""stage":"events","worker":"events","reason":"not_json","total":1"#),
+            E.line("result.dropped", 4, #""member":0,"version":1,"worker":"t1","reason":"stale version 1, current 2""#),
+            E.line("member.failed", 5, #""member":1,"version":1,"reason":"boom","given_up":true"#),
+        ])
+        #expect(model.counters.leaseExpiries == 1)
+        #expect(model.counters.framesDropped == ["bad_magic": 2, "not_json": 1])
+        #expect(model.counters.resultsDropped == 1)
+        #expect(model.counters.givenUp == 1)
+        #expect(model.rows.map(\.state) == [.waiting, .failed])
+        #expect(model.workers["t1"]?.member == nil)
+    }
+
+    /// Snapshots below every live member's step are forgotten at each progress event; a copy
+    /// decided before still finds its donor's history.
+    @Test func forgettingPassedStepsKeepsPendingCopies() throws {
+        let lines = [
+            E.started(0),
+            E.trained(1, 0, from: 0, to: 4, h0: 1), E.scored(1.1, 0, step: 4, score: 0.9),
+            E.trained(2, 1, from: 0, to: 4, h0: 0.2), E.scored(2.1, 1, step: 4, score: 0.1),
+            E.decided(2.2, 1, step: 4, comparedAt: 4, donor: 0),
+            E.trained(3, 0, from: 4, to: 8, h0: 1), E.scored(3.1, 0, step: 8, score: 1.0),
+            E.progress(3.5, steps: 12, best: 0, score: 1.0),
+            E.exploited(4, 1, donor: 0, step: 4, checkpoint: "gone", old: 0.2, copied: 1, new: 1.1),
+        ]
+        let (model, _) = try E.fold(lines)
+        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4)])
+    }
+}
