@@ -109,6 +109,7 @@ public enum EventJSON {
                 o.field("members_finished", progress.membersFinished)
                 o.field("population", progress.population)
                 o.field("exploits", progress.exploits)
+                if !progress.experiment.isEmpty { o.field("experiment", progress.experiment) }
             case .experimentFinished(let reason, let best, let score, let steps, let seconds):
                 o.field("reason", reason.rawValue)
                 o.field("best_member", best)

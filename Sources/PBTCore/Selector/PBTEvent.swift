@@ -131,10 +131,12 @@ public enum PBTEvent: Sendable, Hashable {
         public var membersFinished: Int
         public var population: Int
         public var exploits: Int
+        /// The experiment's name, so that a monitor attached mid-run can say what it watches.
+        public var experiment: String
 
         public init(
             seconds: Double, steps: Int, stepsPerSecond: Double, bestMember: Int?, bestScore: Double?, trainers: Int,
-            busyTrainers: Int, membersFinished: Int, population: Int, exploits: Int
+            busyTrainers: Int, membersFinished: Int, population: Int, exploits: Int, experiment: String = ""
         ) {
             self.seconds = seconds
             self.steps = steps
@@ -146,6 +148,7 @@ public enum PBTEvent: Sendable, Hashable {
             self.membersFinished = membersFinished
             self.population = population
             self.exploits = exploits
+            self.experiment = experiment
         }
     }
 }

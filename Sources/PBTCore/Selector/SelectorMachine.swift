@@ -310,7 +310,8 @@ public struct SelectorMachine: Sendable {
             busyTrainers: busyCount(.trainer),
             membersFinished: membersDone,
             population: members.count,
-            exploits: exploits
+            exploits: exploits,
+            experiment: name
         )
     }
 
