@@ -9,7 +9,7 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule",
+        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous",
     ]
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.

@@ -84,7 +84,7 @@ public struct Experiment: Sendable, Hashable {
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
             explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
             workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
-            startTimeout: startTimeout, space: space, schedule: schedule)
+            startTimeout: startTimeout, space: space, synchronous: synchronous, schedule: schedule)
     }
 }
 

@@ -72,7 +72,7 @@ public struct SelectorSettings: Sendable, Hashable {
         exploit: ExploitStrategy, explores: Bool, objective: Objective = .maximize, burnIn: Int = 0,
         leaseTimeout: Double = 30, workerTimeout: Double = 10, maxFailures: Int = 3,
         minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1, space: SearchSpace? = nil,
-        schedule: HyperparameterSchedule? = nil
+        synchronous: Bool = false, schedule: HyperparameterSchedule? = nil
     ) {
         self.experimentID = experimentID
         self.seed = seed
@@ -89,6 +89,7 @@ public struct SelectorSettings: Sendable, Hashable {
         self.startTimeout = startTimeout
         self.progressInterval = progressInterval
         self.space = space
+        self.synchronous = synchronous
         self.schedule = schedule
     }
 

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// Every exploit and explore strategy, chosen in the experiment file, through the whole
+/// pipeline on the toy.
+@Suite("strategies end to end", .serialized)
+struct StrategyRunTests {
+    enum Strategy: String, CaseIterable, CustomTestStringConvertible {
+        case tournament, tTest = "t_test", synchronous, pb2
+
+        var testDescription: String { rawValue }
+
+        var settings: String {
+            switch self {
+            case .tournament: "exploit: {strategy: tournament}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .tTest: "exploit: {strategy: t_test, window: 4, p_value: 0.1}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .synchronous: "synchronous: true\nexploit: {strategy: truncation, fraction: 0.25}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .pb2: "exploit: {strategy: truncation, fraction: 0.25}\nexplore: {strategy: pb2, points: 200}"
+            }
+        }
+    }
+
+    @Test("each strategy runs the toy to the end", .timeLimit(.minutes(3)), arguments: Strategy.allCases)
+    func strategyRuns(strategy: Strategy) throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("toy.yml", """
+            name: toy-\(strategy.rawValue)
+            seed: 7
+            workload: {kind: toy}
+            population: 4
+            interval: 4
+            stop: {max_steps: 200}
+            \(strategy.settings)
+            hyperparameters:
+              h0: {uniform: [0, 1]}
+              h1: {uniform: [0, 1]}
+            initial:
+              - {h0: 1, h1: 0}
+              - {h0: 0, h1: 1}
+              - {h0: 0.2, h1: 0}
+              - {h0: 0, h1: 0.2}
+            """)
+        let run = directory.file("run")
+        let process = try PBTProcess(["run", file, "--output", run, "--quiet", "--trainers", "2"], output: directory.file("output.txt"))
+        let end = try #require(process.finish(within: 150))
+        #expect(end.succeeded, "\(process.log)")
+        let events = try jsonLines(run + "/events.jsonl")
+        try checkMemberHistories(events, population: 4, maxSteps: 200)
+        let exploits = events.filter { $0["event"] as? String == "member.exploited" }
+        #expect(!exploits.isEmpty, "no exploit with \(strategy)")
+        let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
+        #expect((best["score"] as? Double ?? 0) > 1.1, "best \(best["score"] ?? "?")")
+        switch strategy {
+        case .synchronous:
+            // The barrier: no decision at a step before every member was scored at it.
+            var scoredAt: [Int: Int] = [:]
+            for event in events {
+                guard let step = event["step"] as? Int else { continue }
+                if event["event"] as? String == "member.scored" { scoredAt[step, default: 0] += 1 }
+                if event["event"] as? String == "member.decided" {
+                    #expect(scoredAt[step] == 4, "decision at step \(step) after \(scoredAt[step] ?? 0) of 4 scores")
+                    #expect(event["compared_at"] as? Int == step)
+                    #expect(event["cohort"] as? Int == 4)
+                }
+            }
+        case .pb2:
+            let operations = exploits.flatMap { (($0["explore"] as? [String: Any]) ?? [:]).values.compactMap { ($0 as? [String: Any])?["operation"] as? String } }
+            #expect(operations.contains("PB2"), "PB2 never proposed: \(Set(operations))")
+        case .tournament, .tTest:
+            let decisions = events.filter { $0["event"] as? String == "member.decided" }.compactMap { $0["decision"] as? String }
+            #expect(decisions.contains("keep") && decisions.contains("exploit"))
+        }
+    }
+}
