@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // libzmq from the system: apt-get install libzmq3-dev. No `pkgConfig:` on purpose:
@@ -62,10 +64,21 @@ let package = Package(
         // Watching a run: the population folded from events (pure), for the monitor, the
         // metrics exporter, the report and replay.
         .target(name: "PBTMonitor"),
+        // The watchers, subscribers of the event stream: `pbt monitor` and `pbt exporter`
+        // (Prometheus metrics through swift-metrics, served over a ZeroMQ STREAM socket).
+        .target(
+            name: "PBTWatch",
+            dependencies: [
+                "ZeroMQ", "PBTSystem", "PBTMonitor",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore",
+                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -77,6 +90,7 @@ let package = Package(
         .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore"]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor"]),
+        .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]

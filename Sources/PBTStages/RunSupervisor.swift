@@ -31,10 +31,12 @@ public final class RunSupervisor {
         public var logLevel: String
         /// Print only the final outcome.
         public var quiet: Bool
+        /// Where the metrics exporter serves HTTP (`HOST:PORT`, port 0 a free one); nil starts none.
+        public var metrics: String?
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
-            executable: String, logLevel: String = "info", quiet: Bool = false
+            executable: String, logLevel: String = "info", quiet: Bool = false, metrics: String? = "127.0.0.1:0"
         ) {
             self.experiment = experiment
             self.output = output
@@ -45,6 +47,7 @@ public final class RunSupervisor {
             self.executable = executable
             self.logLevel = logLevel
             self.quiet = quiet
+            self.metrics = metrics
         }
     }
 
@@ -96,6 +99,10 @@ public final class RunSupervisor {
 
         let events = try start("events", ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*"], run: run, ready: readyDirectory)
         guard let publishers = events["publishers"], let subscribers = events["subscribers"] else { throw RunError("the event proxy did not report its endpoints") }
+        // The metrics exporter subscribes before the selector starts, so it sees the whole experiment.
+        let metricsURL = try options.metrics.map { listen in
+            try start("exporter", ["exporter", "--events", subscribers, "--listen", listen], run: run, ready: readyDirectory)["metrics"] ?? "?"
+        }
         let selector = try start("selector", [
             "selector", run.experiment, "--run-dir", run.path, "--bind", "tcp://127.0.0.1:*", "--events", publishers,
             "--min-trainers", String(options.trainers),
@@ -118,9 +125,10 @@ public final class RunSupervisor {
             }
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
-        console.line("events: pbt events --endpoint \(subscribers)")
+        console.line("events: pbt events --endpoint \(subscribers)   watch: pbt monitor --events \(subscribers)")
+        if let metricsURL { console.line("metrics: \(metricsURL)") }
 
-        let selectorStage = stages[1]
+        let selectorStage = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10
         var latest: [String: Any] = [:]
         while true {

@@ -9,6 +9,9 @@ import Darwin
 /// The socket types the pipeline uses.
 public enum ZMQSocketType: Sendable, CustomStringConvertible {
     case pair, pub, sub, req, rep, dealer, router, pull, push, xpub, xsub
+    /// Raw TCP: each message is [peer id, bytes]; sending [peer id, empty] closes the
+    /// connection (the metrics exporter serves HTTP on one).
+    case stream
 
     var rawValue: Int32 {
         switch self {
@@ -23,6 +26,7 @@ public enum ZMQSocketType: Sendable, CustomStringConvertible {
         case .push: ZMQ_PUSH
         case .xpub: ZMQ_XPUB
         case .xsub: ZMQ_XSUB
+        case .stream: ZMQ_STREAM
         }
     }
 
@@ -39,6 +43,7 @@ public enum ZMQSocketType: Sendable, CustomStringConvertible {
         case .push: "PUSH"
         case .xpub: "XPUB"
         case .xsub: "XSUB"
+        case .stream: "STREAM"
         }
     }
 }

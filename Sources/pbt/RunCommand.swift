@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import PBTConfig
 import PBTStages
+import PBTWatch
 import PBTWorkloads
 
 /// `pbt run EXPERIMENT.yml`: the whole pipeline on this machine.
@@ -34,6 +35,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print only the outcome, no progress.")
     var quiet = false
 
+    @Option(name: .long, help: "Where to serve Prometheus metrics, HOST:PORT (port 0: a free one), or 'none'.")
+    var metrics: String = "127.0.0.1:0"
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -46,6 +50,13 @@ struct RunCommand: ParsableCommand {
         guard (1...256).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 256, got \(trainers)") }
         guard (1...64).contains(evaluators) else { throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)") }
         guard (1...64).contains(mutators) else { throw ValidationError("--mutators must be between 1 and 64, got \(mutators)") }
+        if metrics != "none" {
+            do {
+                _ = try ExporterStage.endpoint(listen: metrics)
+            } catch {
+                throw ValidationError("--metrics: \(error)")
+            }
+        }
     }
 
     func run() throws {
@@ -62,7 +73,8 @@ struct RunCommand: ParsableCommand {
             }
             let supervisor = RunSupervisor(options: .init(
                 experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers, evaluators: evaluators,
-                mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet))
+                mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet,
+                metrics: metrics == "none" ? nil : metrics))
             return try supervisor.run()
         }
     }

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import PBTMonitor
+import PBTSystem
+import Prometheus
+import ZeroMQ
+
+/// `pbt exporter`: subscribes to the event stream and serves Prometheus metrics over HTTP.
+///
+///     event proxy ── SUB ──▶ PopulationModel + PBTMetrics ──▶ GET /metrics ◀── Prometheus
+///
+/// One thread owns both sockets (the SUB and the HTTP listener, a ZeroMQ STREAM socket) and
+/// polls them together. The stages themselves stay free of HTTP, there is one scrape target
+/// however many workers run, and workers in other containers count as soon as their events
+/// reach the proxy.
+public final class ExporterStage {
+    public struct Options: Sendable {
+        /// The event proxy's subscriber endpoint.
+        public var events: String
+        /// Where to serve HTTP: `HOST:PORT` (port 0 picks a free one).
+        public var listen: String
+        /// Write the metrics URL as JSON here once listening (`pbt run` reads it).
+        public var readyFile: String?
+
+        public init(events: String, listen: String, readyFile: String? = nil) {
+            self.events = events
+            self.listen = listen
+            self.readyFile = readyFile
+        }
+    }
+
+    private let options: Options
+    private let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// `HOST:PORT` (or `tcp://HOST:PORT`, or a bare port) as a ZeroMQ endpoint; port 0 is `*`.
+    public static func endpoint(listen: String) throws -> (zmq: String, host: String) {
+        var text = listen
+        if text.hasPrefix("tcp://") { text.removeFirst("tcp://".count) }
+        if !text.contains(":") { text = "127.0.0.1:" + text }
+        guard let colon = text.lastIndex(of: ":") else { throw ExporterError("--listen must be HOST:PORT, got '\(listen)'") }
+        var host = String(text[..<colon])
+        let port = String(text[text.index(after: colon)...])
+        if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
+        guard port == "*" || (Int(port).map { (0...65535).contains($0) } ?? false) else {
+            throw ExporterError("--listen must be HOST:PORT with a port from 0 to 65535, got '\(listen)'")
+        }
+        return ("tcp://\(host):\(port == "0" ? "*" : port)", host)
+    }
+
+    /// Serves until a signal stops it; returns 0.
+    public func run() throws -> Int32 {
+        let (bind, host) = try Self.endpoint(listen: options.listen)
+        let context = try ZMQContext()
+        let subscriber = try ZMQSocket(context, .sub)
+        try subscriber.setReceiveHighWaterMark(100_000)
+        try subscriber.subscribe()
+        try subscriber.connect(options.events)
+        let http: HTTPResponder
+        do {
+            http = try HTTPResponder(context: context, bind: bind)
+        } catch {
+            throw ExporterError("cannot listen on \(options.listen): \(error)")
+        }
+        let shownHost = host == "0.0.0.0" || host == "*" ? "127.0.0.1" : host
+        let url = "http://\(shownHost):\(http.port ?? 0)/metrics"
+        logger.info("serving metrics", metadata: ["pbt.url": "\(url)", "pbt.events": "\(options.events)"])
+        if let readyFile = options.readyFile {
+            let json = "{\"stage\":\"exporter\",\"endpoints\":{\"metrics\":\"\(url)\"}}"
+            try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
+        var model = PopulationModel()
+        var unreadable = 0
+        while !StopSignal.isRequested {
+            let readable = try ZMQPoll.readable([subscriber, http.socket], timeoutMilliseconds: 200)
+            if readable[0] {
+                var drained = 0
+                while drained < 10_000, let frames = try subscriber.receive(dontWait: true) {
+                    drained += 1
+                    guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
+                        let event = try? EventRecord(json: text)
+                    else {
+                        unreadable += 1
+                        continue
+                    }
+                    let observations = model.apply(event)
+                    metrics.record(event, observations: observations)
+                }
+            }
+            if readable[1] {
+                try http.serve { _, path in
+                    switch path {
+                    case "/metrics":
+                        metrics.refresh(from: model, now: Clock.wall)
+                        return HTTPResponder.Response(
+                            contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+                    case "/":
+                        let page = "<!doctype html><title>pbt exporter</title><p>pbt exporter: <a href=\"/metrics\">/metrics</a> (events from \(options.events))</p>\n"
+                        return HTTPResponder.Response(contentType: "text/html; charset=utf-8", body: Array(page.utf8))
+                    default:
+                        return .text(404, "Not Found", "not found: \(path) (metrics are at /metrics)\n")
+                    }
+                }
+            }
+        }
+        logger.info("exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served")
+        return 0
+    }
+}
+
+/// A problem the exporter reports to the user.
+public struct ExporterError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

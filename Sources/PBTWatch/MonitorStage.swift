@@ -1,0 +1,87 @@
+import Foundation
+import PBTMonitor
+import PBTSystem
+import ZeroMQ
+
+/// `pbt monitor`: a live view of an experiment, fed only by the event stream.
+///
+///     event proxy ── SUB ──▶ PopulationModel ──▶ MonitorScreen ──▶ the terminal, 4 times a second
+///
+/// It attaches to a running experiment (what it has not seen yet fills in as events arrive),
+/// and stays attached when the experiment finishes or restarts: ZeroMQ reconnects to a proxy
+/// that comes back, and `experiment.started` begins a fresh view. On a terminal it draws on
+/// the alternate screen and leaves the last frame behind when it exits; elsewhere it prints a
+/// plain frame every `--interval` seconds.
+public final class MonitorStage {
+    public struct Options: Sendable {
+        /// The event proxy's subscriber endpoint.
+        public var endpoint: String
+        /// Seconds between frames (default: 0.25 on a terminal, 5 elsewhere).
+        public var interval: Double?
+        /// Plain frames even on a terminal.
+        public var plain: Bool
+        /// Exit once an experiment finishes (after drawing it).
+        public var exitWhenFinished: Bool
+
+        public init(endpoint: String, interval: Double? = nil, plain: Bool = false, exitWhenFinished: Bool = false) {
+            self.endpoint = endpoint
+            self.interval = interval
+            self.plain = plain
+            self.exitWhenFinished = exitWhenFinished
+        }
+    }
+
+    private let options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Runs until a signal (or, with `exitWhenFinished`, the experiment's end); returns 0.
+    public func run(write: (String) -> Void) throws -> Int32 {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context, .sub)
+        try socket.setReceiveHighWaterMark(100_000)
+        try socket.subscribe()
+        try socket.connect(options.endpoint)
+        let terminal = !options.plain && isatty(1) == 1
+        let interval = options.interval ?? (terminal ? 0.25 : 5)
+        var model = PopulationModel()
+        var lastFrame = -Double.infinity
+        var finished = false
+        if terminal { write(Terminal.enterAlternateScreen) }
+        defer {
+            if terminal {
+                write(Terminal.leaveAlternateScreen)
+                // Leave the last frame in the scrollback.
+                let size = Terminal.size()
+                write(MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: 1_000).joined(separator: "\n") + "\n")
+            }
+        }
+        while !StopSignal.isRequested {
+            if let frames = try socket.receive(timeoutMilliseconds: 50) {
+                var batch = [frames]
+                while batch.count < 10_000, let more = try socket.receive(dontWait: true) { batch.append(more) }
+                for frames in batch {
+                    guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
+                        let event = try? EventRecord(json: text)
+                    else { continue }
+                    model.apply(event)
+                    if event.topic == "experiment.finished" { finished = true }
+                    if event.topic == "experiment.started" { finished = false }
+                }
+            }
+            let now = Clock.monotonic
+            if now - lastFrame >= interval || (finished && options.exitWhenFinished) {
+                lastFrame = now
+                let size = terminal ? Terminal.size() : (width: 160, height: 1_000)
+                let lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
+                write(terminal ? Terminal.frame(lines) : lines.joined(separator: "\n") + "\n\n")
+                if finished && options.exitWhenFinished {
+                    return 0
+                }
+            }
+        }
+        return 0
+    }
+}
