@@ -13,7 +13,7 @@ struct PBTCommand: ParsableCommand {
         version: PBTVersion.current,
         subcommands: [
             RunCommand.self, ValidateCommand.self, SelectorCommand.self, TrainerCommand.self, EvaluatorCommand.self,
-            MutatorCommand.self, EventsCommand.self, BenchCommand.self,
+            MutatorCommand.self, EventsCommand.self, BenchCommand.self, HealthCommand.self,
             MonitorCommand.self, ExporterCommand.self,
         ]
     )
