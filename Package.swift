@@ -64,6 +64,8 @@ let package = Package(
         // Watching a run: the population folded from events (pure), for the monitor, the
         // metrics exporter, the report and replay.
         .target(name: "PBTMonitor"),
+        // `pbt report` (one HTML page with inline SVG) and `pbt replay`, from a run directory's texts.
+        .target(name: "PBTReport", dependencies: ["PBTMonitor", "PBTConfig", "PBTCore"]),
         // The watchers, subscribers of the event stream: `pbt monitor` and `pbt exporter`
         // (Prometheus metrics through swift-metrics, served over a ZeroMQ STREAM socket).
         .target(
@@ -78,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch",
+                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch", "PBTReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore"]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor"]),
+        .testTarget(name: "PBTReportTests", dependencies: ["PBTReport", "PBTMonitor", "PBTConfig", "PBTCore", "PBTWire"]),
         .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ"]),
     ],

@@ -1,0 +1,69 @@
+import PBTConfig
+import PBTCore
+import PBTMonitor
+import PBTReport
+import Testing
+
+/// The HTML report: built from a simulated run's texts, with every figure and the numbers of
+/// its summary; and the errors for what is not a run.
+@Suite("Run report")
+struct RunReportTests {
+    @Test(arguments: [1, 2, 3])
+    func aReportShowsTheRunAndItsLineageAgreesWithTheSummary(seed: Int) throws {
+        let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: seed))
+        let summary = try JSONValue.parse(run.summary)
+        let (html, facts) = try RunReport.html(.init(runDirectory: "runs/sim", events: run.events, summary: run.summary, experiment: run.text))
+        #expect(facts.name == "sim")
+        #expect(facts.lineageAgrees == true)
+        #expect(facts.bestMember == summary["best"]?["member"]?.int)
+        #expect(facts.bestScore == summary["best"]?["score"]?.double)
+        #expect(facts.scheduleRows == summary["best"]?["schedule"]?.array?.count)
+        #expect(facts.exploits == summary["exploits"]?.int)
+        #expect(facts.exploits > 0)
+        #expect(html.contains("id=\"best-score\" data-value=\"\(summary["best"]!["score"]!.double!)\""))
+        #expect(html.contains("id=\"lineage-check\""))
+        // A plot for the scores, one per hyperparameter, the lineage; a series per member.
+        for id in ["scores", "hp-lr", "hp-batch", "hp-depth", "lineage"] { #expect(html.contains("<svg id=\"\(id)\"")) }
+        #expect(html.components(separatedBy: "class=\"schedule-row\"").count - 1 == facts.scheduleRows)
+        for member in 0..<4 { #expect(html.contains("class=\"series\" data-member=\"\(member)\"")) }
+        // Self-contained: nothing is fetched.
+        #expect(!html.contains("<script"))
+        let fetchable = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
+        #expect(!fetchable.contains("http://") && !fetchable.contains("https://") && !fetchable.contains(" src="))
+    }
+
+    @Test func theScorePlotHasAPointPerScoreAndAJumpPerExploitWithAScore() throws {
+        let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 4))
+        let (html, _) = try RunReport.html(.init(runDirectory: "r", events: run.events, summary: run.summary, experiment: run.text))
+        let log = EventLog(text: run.events)
+        let scores = try #require(html.components(separatedBy: "<svg id=\"hp-lr\"").first)
+        for member in 0..<4 {
+            let scored = log.events.filter { $0.topic == "member.scored" && $0.int("member") == member }.count
+            let exploited = log.events.filter { $0.topic == "member.exploited" && $0.int("member") == member }.count
+            let group = try #require(scores.components(separatedBy: "class=\"series\" data-member=\"\(member)\" ").dropFirst().first)
+            // Runs hold every score plus the copied point that starts each run after an exploit.
+            #expect(group.hasPrefix("data-points=\"\(scored + exploited)\" data-jumps=\"\(exploited)\""))
+        }
+    }
+
+    @Test func aRunWithoutASummarySaysItDidNotFinish() throws {
+        let run = try SimulatedRun.run(SimulatedRun.experimentText())
+        let cut = run.events.split(separator: "\n").prefix(60).joined(separator: "\n") + "\n{\"event\":\"member.tr"
+        let (html, facts) = try RunReport.html(.init(runDirectory: "r", events: cut, summary: nil, experiment: nil))
+        #expect(html.contains("<b>not finished</b>"))
+        #expect(html.contains("1 unreadable lines skipped"))
+        #expect(facts.lineageAgrees == nil)
+    }
+
+    @Test func namesAreEscaped() throws {
+        let events = #"{"event":"experiment.started","time":1,"name":"<b>x</b>","population":1,"hyperparameters":["a&b"]}"#
+        let (html, _) = try RunReport.html(.init(runDirectory: "dir<1>", events: events, summary: nil, experiment: nil))
+        #expect(html.contains("pbt report: &lt;b&gt;x&lt;/b&gt;"))
+        #expect(html.contains("dir&lt;1&gt;"))
+        #expect(!html.contains("<b>x</b>"))
+    }
+
+    @Test func noEventsIsAnError() {
+        #expect(throws: ReportError.self) { try RunReport.html(.init(runDirectory: "r", events: "\n", summary: nil, experiment: nil)) }
+    }
+}
