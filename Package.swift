@@ -60,7 +60,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "PBTBench", dependencies: ["PBTSystem", "PBTConfig", "PBTWorkloads"]),
+        .target(name: "PBTBench", dependencies: ["PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ"]),
         // Watching a run: the population folded from events (pure), for the monitor, the
         // metrics exporter, the report and replay.
         .target(name: "PBTMonitor"),

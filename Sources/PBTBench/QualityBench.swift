@@ -93,7 +93,7 @@ public struct QualityBench {
     /// Runs every variant and prints the table. Returns the table's text.
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        var table = BenchTable(["workload", "method", "runs", "best score: median", "[min, max]", "member-steps (median)", "reached target", "member-steps to target (median)"])
+        var table = BenchTable(["workload", "method", "runs", "best score: median", "mean ± sd", "[min, max]", "member-steps (median)", "reached target", "member-steps to target (median)"])
         var medians: [String: [String: Double]] = [:]
         for workload in Self.workloads where options.workloads.contains(workload.name) {
             let base = try String(contentsOfFile: options.repository + "/" + workload.file, encoding: .utf8)
@@ -111,6 +111,7 @@ public struct QualityBench {
                 table.add([
                     workload.name, method.label, String(outcomes.count),
                     String(format: "%.4f", Statistics.median(bests) ?? .nan),
+                    String(format: "%.4f ± %.4f", Statistics.mean(bests), Statistics.standardDeviation(bests)),
                     String(format: "[%.4f, %.4f]", bests.min() ?? .nan, bests.max() ?? .nan),
                     String(Int(Statistics.median(outcomes.map { Double($0.steps) }) ?? 0)),
                     "\(reached.count)/\(outcomes.count) (≥ \(workload.target))",

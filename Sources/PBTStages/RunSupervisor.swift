@@ -33,6 +33,8 @@ public final class RunSupervisor {
         public var quiet: Bool
         /// Where the metrics exporter serves HTTP (`HOST:PORT`, port 0 a free one); nil starts none.
         public var metrics: String?
+        /// How the stages reach each other: `ipc` (Unix domain sockets, the default) or `tcp` (loopback).
+        public var transport: String = "ipc"
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
@@ -97,14 +99,25 @@ public final class RunSupervisor {
         console.line("run directory: \(run.path)")
         defer { stopAll() }
 
-        let events = try start("events", ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*"], run: run, ready: readyDirectory)
+        // Stages on one machine talk over Unix domain sockets (cheaper than loopback TCP), in a
+        // short private directory (socket paths are limited to about 100 bytes).
+        var sockets: String?
+        if options.transport != "tcp" {
+            var template = Array("/tmp/pbt-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw RunError("cannot make a directory for the stages' sockets in /tmp") }
+            sockets = String(cString: made)
+        }
+        defer { if let sockets { try? FileManager.default.removeItem(atPath: sockets) } }
+        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0)/\(name)" } ?? "tcp://127.0.0.1:*" }
+        let events = try start(
+            "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")], run: run, ready: readyDirectory)
         guard let publishers = events["publishers"], let subscribers = events["subscribers"] else { throw RunError("the event proxy did not report its endpoints") }
         // The metrics exporter subscribes before the selector starts, so it sees the whole experiment.
         let metricsURL = try options.metrics.map { listen in
             try start("exporter", ["exporter", "--events", subscribers, "--listen", listen], run: run, ready: readyDirectory)["metrics"] ?? "?"
         }
         let selector = try start("selector", [
-            "selector", run.experiment, "--run-dir", run.path, "--bind", "tcp://127.0.0.1:*", "--events", publishers,
+            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--events", publishers,
             "--min-trainers", String(options.trainers),
         ], run: run, ready: readyDirectory)
         guard let work = selector["work"] else { throw RunError("the selector did not report its endpoint") }

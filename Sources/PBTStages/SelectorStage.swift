@@ -11,13 +11,14 @@ import ZeroMQ
 /// trainer, evaluator and mutator connects to, runs `SelectorMachine` over it, and keeps
 /// the machine's state in `selector.sqlite` so that a restart goes on where it stopped.
 ///
-///     trainers ─┐                                    ┌─ selector.sqlite (first)
-///     evaluators├─ DEALER ⇄ ROUTER ── selector ──────┼─ events.jsonl, PUB ─▶ event proxy (then)
-///     mutators ─┘       (work endpoint)              └─ tasks to workers (then)
+///     trainers ─┐                                    ┌─ tasks to workers (first)
+///     evaluators├─ DEALER ⇄ ROUTER ── selector ──────┼─ selector.sqlite (then)
+///     mutators ─┘       (work endpoint)              └─ events.jsonl, PUB ─▶ event proxy (last)
 ///
-/// Each loop turn handles a batch of messages, commits what changed in one transaction,
-/// and only then sends tasks and publishes events. Workers ask for work when they are free
-/// (`ready`), so a task never waits behind a busy worker while another is idle.
+/// Each loop turn handles a batch of messages, sends the batch's tasks, commits what changed
+/// in one transaction, and only then logs and publishes the batch's events. Workers ask for
+/// work when they are free (`ready`), so a task never waits behind a busy worker while another
+/// is idle.
 public final class SelectorStage {
     public struct Options: Sendable {
         public var experiment: Experiment
@@ -169,14 +170,29 @@ public final class SelectorStage {
         return 0
     }
 
-    /// Stores what changed, then performs the batch's actions: events to the log and the
-    /// stream, tasks to workers, the summary to disk.
+    /// Performs a batch: tasks go to workers first (they wait for nothing), then the batch's
+    /// changes and events are committed in one transaction, then the events go to the log and
+    /// the stream, and the summary to disk.
+    ///
+    /// A crash between the send and the commit loses that batch's decisions, never more: the
+    /// store still has each member as it was (queued, or leased at an older version), and a
+    /// restarted selector skips versions (see `SelectorMachine(restoring:)`), so a result for a
+    /// task it never committed is dropped as stale and the member is handed out again.
     private func commit() throws {
         let (changes, members) = machine.takeChanges()
         guard !pending.isEmpty || !changes.isEmpty else { return }
+        let actions = pending
+        pending = []
+        for action in actions {
+            switch action {
+            case .send(let id, let command): send(id, command)
+            case .welcome(let id): sendFrame(id, welcome)
+            default: break
+            }
+        }
         let time = Clock.wall
         var events: [(topic: String, json: String)] = []
-        for action in pending {
+        for action in actions {
             if case .publish(let event) = action { events.append((event.topic, EventJSON.encode(event, time: time))) }
         }
         let counters = SelectorDatabase.Counters(
@@ -191,18 +207,11 @@ public final class SelectorStage {
         }
         eventLog.flush()
         if let last { written = last }
-        let actions = pending
-        pending = []
         for action in actions {
             switch action {
-            case .send(let id, let command):
-                send(id, command)
-            case .welcome(let id):
-                sendFrame(id, welcome)
-            case .publish(let event):
-                log(event)
-            case .finish(let summary):
-                finish(summary)
+            case .publish(let event): log(event)
+            case .finish(let summary): finish(summary)
+            default: break
             }
         }
     }

@@ -61,6 +61,10 @@ public final class WorkerStage {
     private var handler: (any TaskHandler)?
     private var received = 0
     private var tasksDone = 0
+    /// Seconds from sending a result to receiving the next task, for `pbt bench pipeline`
+    /// (written to `$PBT_TURNAROUND_LOG_DIR/NAME.turnaround` at exit when that is set).
+    private var turnarounds: [Double] = []
+    private var resultSentAt: Double?
     /// The event stream, for a mutator that learns from it (PB2).
     private var stream: ZMQSocket?
     private var learner: PB2Learner?
@@ -127,11 +131,16 @@ public final class WorkerStage {
                 }
                 lastSent = -Double.infinity
             case .train, .evaluate, .explore:
+                if let sentAt = resultSentAt {
+                    turnarounds.append(Clock.monotonic - sentAt)
+                    resultSentAt = nil
+                }
                 received += 1
                 let report = work(command)
                 send(report)
                 tasksDone += 1
                 lastSent = Clock.monotonic
+                resultSentAt = lastSent
             case .finished:
                 logger.info("experiment finished; \(tasksDone) tasks done here")
                 if !options.keepRunning { break loop }
@@ -145,6 +154,9 @@ public final class WorkerStage {
             logger.notice("\(options.role) stopping on signal \(signal)")
         }
         send(.goodbye)
+        if let directory = ProcessInfo.processInfo.environment["PBT_TURNAROUND_LOG_DIR"], !turnarounds.isEmpty {
+            try? turnarounds.map { String($0) }.joined(separator: "\n").write(toFile: "\(directory)/\(options.name).turnaround", atomically: true, encoding: .utf8)
+        }
         publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: exitCode == 0 ? "experiment finished" : "exit \(exitCode)"))
         return exitCode
     }

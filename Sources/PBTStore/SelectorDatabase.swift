@@ -18,6 +18,8 @@ import PBTCore
 public final class SelectorDatabase {
     private let queue: DatabaseQueue
     public let path: String
+    /// Whether this instance has stored the experiment id (once is enough).
+    private var identified = false
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws {
@@ -59,11 +61,6 @@ public final class SelectorDatabase {
         try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") }
     }
 
-    /// Whether the experiment it holds had finished.
-    public func isFinished() throws -> Bool {
-        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'finished'") == "1" }
-    }
-
     /// Counters kept beside the rows.
     public struct Counters: Sendable {
         public var steps: Int
@@ -87,22 +84,23 @@ public final class SelectorDatabase {
         experimentID: String, changes: SelectorMachine.Changes, members: [SelectorMachine.Member],
         bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], written: Int64?
     ) throws -> Int64? {
-        try queue.write { db in
-            if let written { try db.execute(sql: "DELETE FROM events WHERE seq <= ?", arguments: [written]) }
-            try Self.set(db, "experiment_id", experimentID)
-            try Self.set(db, "steps", String(counters.steps))
-            try Self.set(db, "exploits", String(counters.exploits))
-            try Self.set(db, "elapsed", String(counters.elapsed))
-            try Self.set(db, "forgotten_below", String(counters.forgottenBelow))
-            try Self.set(db, "finished", counters.finished ? "1" : "0")
+        let identified = self.identified
+        let last: Int64? = try queue.write { db in
+            if let written { try db.cachedStatement(sql: "DELETE FROM events WHERE seq <= ?").execute(arguments: [written]) }
+            if !identified {
+                try Self.set(db, "experiment_id", experimentID)
+            }
+            // The counters in one row: one statement a commit.
+            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0)")
             for segment in changes.segments { try Self.insert(segment, db) }
-            for member in members { try Self.upsert(member, db) }
+            for member in members { try self.upsert(member, db) }
             for snapshot in changes.scores {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT OR REPLACE INTO scores (step, member, fitness, score, checkpoint, hyperparameters, history, metrics, recent)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                        """
+                ).execute(
                     arguments: [snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
                                 ValueCoding.encode(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
                                 ValueCoding.encode(snapshot.recent)])
@@ -117,16 +115,17 @@ public final class SelectorDatabase {
                     arguments: [best.member, best.step, best.fitness, best.score, best.checkpoint, ValueCoding.encode(best.hyperparameters),
                                 best.history?.id, ValueCoding.encode(best.metrics), ValueCoding.encode(best.recent)])
             }
-            var last: Int64?
-            for event in events {
-                try db.execute(sql: "INSERT INTO events (json) VALUES (?)", arguments: [event])
-                last = db.lastInsertedRowID
-            }
-            return last
+            // The batch's events go in as one row: one insert a commit, however many events.
+            guard !events.isEmpty else { return nil }
+            try db.cachedStatement(sql: "INSERT INTO events (json) VALUES (?)").execute(arguments: [events.joined(separator: "\n")])
+            return db.lastInsertedRowID
         }
+        self.identified = true
+        return last
     }
 
-    /// Events committed but not yet appended to the event log (after a crash between the two).
+    /// Events committed but not yet appended to the event log (after a crash between the two);
+    /// each row is one batch, its events a line each.
     public func pendingEvents() throws -> [(seq: Int64, json: String)] {
         try queue.read { db in
             try Row.fetchAll(db, sql: "SELECT seq, json FROM events ORDER BY seq").map { ($0["seq"], $0["json"]) }
@@ -190,24 +189,39 @@ public final class SelectorDatabase {
             }
             let scores = try Row.fetchAll(db, sql: "SELECT * FROM scores").map(snapshot)
             let best = try Row.fetchOne(db, sql: "SELECT * FROM best_ever WHERE id = 1").map(snapshot)
+            let counters = (try meta("counters") ?? "").split(separator: " ").map(String.init)
+            func counter(_ index: Int) -> String { index < counters.count ? counters[index] : "0" }
             let state = SelectorMachine.SavedState(
-                members: members, scores: scores, steps: Int(try meta("steps") ?? "0") ?? 0, exploits: Int(try meta("exploits") ?? "0") ?? 0,
-                elapsed: Double(try meta("elapsed") ?? "0") ?? 0, forgottenBelow: Int(try meta("forgotten_below") ?? "0") ?? 0, bestEver: best)
-            return (state, try meta("finished") == "1")
+                members: members, scores: scores, steps: Int(counter(0)) ?? 0, exploits: Int(counter(1)) ?? 0,
+                elapsed: Double(counter(2)) ?? 0, forgottenBelow: Int(counter(3)) ?? 0, bestEver: best)
+            return (state, counter(4) == "1")
         }
     }
 
     private static func set(_ db: Database, _ key: String, _ value: String) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
     }
 
     private static func insert(_ segment: LineageSegment, _ db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(
             arguments: [segment.id, segment.member, segment.fromStep, segment.toStep, ValueCoding.encode(segment.hyperparameters), segment.previous?.id])
     }
 
-    private static func upsert(_ member: SelectorMachine.Member, _ db: Database) throws {
+    /// Text forms of hyperparameters already written: they change only on exploit, and the
+    /// member rows are rewritten several times a step.
+    private var encodedHyperparameters: [Hyperparameters: String] = [:]
+
+    private func encoded(_ hyperparameters: Hyperparameters) -> String {
+        if let text = encodedHyperparameters[hyperparameters] { return text }
+        if encodedHyperparameters.count > 10_000 { encodedHyperparameters.removeAll(keepingCapacity: true) }
+        let text = ValueCoding.encode(hyperparameters)
+        encodedHyperparameters[hyperparameters] = text
+        return text
+    }
+
+    private func upsert(_ member: SelectorMachine.Member, _ db: Database) throws {
         var phase = "queued"
         var role: Int?
         var worker: Data?
@@ -223,19 +237,19 @@ public final class SelectorDatabase {
         }
         let values: [(any DatabaseValueConvertible)?] = [
             member.id, Int64(bitPattern: member.seed), member.version, member.step, member.targetStep, member.checkpoint,
-            ValueCoding.encode(member.hyperparameters), member.score, phase, role, worker, member.history?.id, member.exploits,
+            encoded(member.hyperparameters), member.score, phase, role, worker, member.history?.id, member.exploits,
             member.failures, ValueCoding.encode(member.metrics), ValueCoding.encode(member.pendingMetrics), member.pendingExploit?.donor,
             member.pendingExploit.map { ValueCoding.encode($0.old) }, member.pendingExploit.map { ValueCoding.encode($0.copied) },
             ValueCoding.encode(member.recent),
         ]
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO members (id, seed, version, step, target_step, checkpoint, hyperparameters, score, phase,
                     lease_role, lease_worker, history, exploits, failures, metrics, pending_metrics, pending_donor, pending_old, pending_copied,
                     recent)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: StatementArguments(values))
+                """
+        ).execute(arguments: StatementArguments(values))
     }
 }
 
@@ -285,9 +299,33 @@ enum ValueCoding {
         return values
     }
 
-    private static func json(_ items: [[String]]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: items) else { return "[]" }
-        return String(decoding: data, as: UTF8.self)
+    /// A JSON array of arrays of strings, written by hand: this runs for every row the
+    /// selector stores, and Foundation's serializer costs ten times as much.
+    static func json(_ items: [[String]]) -> String {
+        var text = "["
+        text.reserveCapacity(64 * items.count + 2)
+        for (index, item) in items.enumerated() {
+            if index > 0 { text.append(",") }
+            text.append("[")
+            for (position, string) in item.enumerated() {
+                if position > 0 { text.append(",") }
+                text.append("\"")
+                for scalar in string.unicodeScalars {
+                    switch scalar {
+                    case "\"": text.append("\\\"")
+                    case "\\": text.append("\\\\")
+                    case let c where c.value < 0x20:
+                        let hex = String(c.value, radix: 16)
+                        text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                    default: text.unicodeScalars.append(scalar)
+                    }
+                }
+                text.append("\"")
+            }
+            text.append("]")
+        }
+        text.append("]")
+        return text
     }
 
     private static func array(_ text: String) throws -> [[String]] {

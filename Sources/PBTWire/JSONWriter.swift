@@ -132,6 +132,12 @@ public struct JSONWriter: Sendable {
 
     static func appendString(_ value: String, to text: inout String) {
         text.append("\"")
+        // Most strings (names, topics, hex) need no escaping: append them whole.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            text.append(value)
+            text.append("\"")
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text.append("\\\"")

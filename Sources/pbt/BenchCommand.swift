@@ -8,7 +8,10 @@ import PBTSystem
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
-        subcommands: [QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self])
+        subcommands: [
+            QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self, PipelineBenchCommand.self,
+            RawHubCommand.self, RawWorkerCommand.self,
+        ])
 }
 
 /// Where the repository is (for the shipped experiments, data and trainers).
@@ -30,7 +33,7 @@ struct QualityBenchCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryOption
 
     @Option(name: .long, help: "Seeds a method and workload.")
-    var seeds = 5
+    var seeds = 9
 
     @Option(name: .long, help: "Workloads: toy, digits (repeatable).")
     var workload: [String] = ["toy", "digits"]
@@ -112,6 +115,59 @@ struct CheckpointBenchCommand: ParsableCommand {
         try runReportingErrors {
             let bench = CheckpointBench(executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output)
             print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
+
+struct PipelineBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline", abstract: "The pipeline beside raw ZeroMQ: throughput, turnaround, utilisation, selector scale, growth.")
+
+    @Flag(name: .long, help: "Small sizes: check that every part runs and prints its table.")
+    var smoke = false
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-pipeline"
+
+    func run() throws {
+        try runReportingErrors {
+            let bench = PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke))
+            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
+
+struct RawHubCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "raw-hub", abstract: "The raw ZeroMQ baseline's hub.", shouldDisplay: false)
+
+    @Option var bind = "tcp://127.0.0.1:*"
+    @Option var trainers = 4
+    @Option var evaluators = 1
+    @Option var inFlight = 64
+    @Option var size = 120
+    @Option var seconds = 3.0
+    @Option var readyFile: String?
+
+    func run() throws {
+        try runReportingErrors {
+            try RawRing.hub(bind: bind, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds, readyFile: readyFile)
+            return 0
+        }
+    }
+}
+
+struct RawWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "raw-worker", abstract: "The raw ZeroMQ baseline's worker.", shouldDisplay: false)
+
+    @Option var connect: String
+    @Flag var evaluator = false
+    @Option var turnaroundLog: String?
+
+    func run() throws {
+        try runReportingErrors {
+            try RawRing.worker(connect: connect, trainer: !evaluator, turnaroundLog: turnaroundLog)
             return 0
         }
     }

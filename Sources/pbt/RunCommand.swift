@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Where to serve Prometheus metrics, HOST:PORT (port 0: a free one), or 'none'.")
     var metrics: String = "127.0.0.1:0"
 
+    @Option(name: .long, help: "How the stages talk: ipc (Unix domain sockets) or tcp (loopback).")
+    var transport: String = "ipc"
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -47,6 +50,7 @@ struct RunCommand: ParsableCommand {
         default: break
         }
         if resume != nil, output != nil { throw ValidationError("--resume continues in its own directory; drop --output") }
+        guard ["ipc", "tcp"].contains(transport) else { throw ValidationError("--transport must be ipc or tcp, got '\(transport)'") }
         guard (1...256).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 256, got \(trainers)") }
         guard (1...64).contains(evaluators) else { throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)") }
         guard (1...64).contains(mutators) else { throw ValidationError("--mutators must be between 1 and 64, got \(mutators)") }
@@ -71,11 +75,12 @@ struct RunCommand: ParsableCommand {
             } catch {
                 throw UserError("\(file): \(error)")
             }
-            let supervisor = RunSupervisor(options: .init(
+            var options = RunSupervisor.Options(
                 experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers, evaluators: evaluators,
                 mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet,
-                metrics: metrics == "none" ? nil : metrics))
-            return try supervisor.run()
+                metrics: metrics == "none" ? nil : metrics)
+            options.transport = transport
+            return try RunSupervisor(options: options).run()
         }
     }
 }

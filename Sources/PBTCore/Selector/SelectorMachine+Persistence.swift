@@ -52,6 +52,11 @@ extension SelectorMachine {
         now - (startTime ?? now)
     }
 
+    /// Versions a restart skips. The selector sends a batch's tasks just before it commits
+    /// them; a task sent in the batch a crash interrupted carries a version the store never
+    /// saw, and skipping ahead makes sure no task handed out after the restart reuses it.
+    public static let versionsSkippedOnRestore = 1_000
+
     /// A machine that goes on from `saved`. Tasks that were out stay leased to the same
     /// workers (which keep their routing ids across a selector restart), with a fresh lease:
     /// a result that arrives is applied; one that does not expires as usual. Workers must say
@@ -60,6 +65,9 @@ extension SelectorMachine {
         self.settings = settings
         self.name = name
         members = saved.members.sorted { $0.id < $1.id }
+        // A committed lease keeps its version (its result is still welcome); every member's
+        // next task jumps past any version sent but never committed.
+        versionSkips = Set(members.indices)
         steps = saved.steps
         exploits = saved.exploits
         startTime = now - saved.elapsed

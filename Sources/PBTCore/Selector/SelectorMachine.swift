@@ -178,6 +178,8 @@ public struct SelectorMachine: Sendable {
     public internal(set) var membersDone = 0
     /// Synchronous mode: members scored at the ready step, waiting for the rest.
     var waiting: Set<Int> = []
+    /// Members whose next task skips versions (after a restore; see `versionsSkippedOnRestore`).
+    var versionSkips: Set<Int> = []
     /// What changed since the last `takeChanges()`, for a durable store.
     var changes = Changes()
     var nextSegmentID = 1
@@ -629,7 +631,7 @@ public struct SelectorMachine: Sendable {
     }
 
     private mutating func assign(_ index: Int, to worker: WorkerID, role: WorkerRole, now: Double) -> Action {
-        members[index].version += 1
+        members[index].version += versionSkips.remove(index) == nil ? 1 : 1 + Self.versionsSkippedOnRestore
         members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
         changes.members.insert(index)
         leased.insert(index)

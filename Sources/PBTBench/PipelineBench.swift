@@ -1,0 +1,272 @@
+import Foundation
+import PBTCore
+import PBTSystem
+
+/// `pbt bench pipeline`: what the pipeline costs beside raw ZeroMQ of the same shape, how
+/// busy it keeps trainers beside a synchronous (generational) run, and how the selector
+/// scales. Every figure is measured in this invocation.
+public struct PipelineBench {
+    public struct Options: Sendable {
+        public var executable: String
+        public var output: String
+        /// Small sizes: checks that every part runs and prints its table (for CI).
+        public var smoke: Bool
+
+        public init(executable: String, output: String, smoke: Bool) {
+            self.executable = executable
+            self.output = output
+            self.smoke = smoke
+        }
+    }
+
+    let options: Options
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Runs every part; returns the tables.
+    public func run(log: (String) -> Void) throws -> String {
+        try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        var text: [String] = []
+        let steps = options.smoke ? 20 : 200
+
+        // 1 and 2: throughput and turnaround, pipeline beside raw ring.
+        log("throughput: population 64, 4 trainers, ready every step")
+        let loaded = try pipeline(name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
+        let rawLoaded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3)
+        log("turnaround: one member in flight")
+        let single = try pipeline(name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none", turnaround: true)
+        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3)
+        var throughput = BenchTable(["", "pipeline", "raw ZeroMQ ring", "pipeline / raw"])
+        throughput.add(["member-steps/s (population 64, 4 trainers)", Self.rate(loaded.rate), Self.rate(rawLoaded.rate), Self.percent(loaded.rate / rawLoaded.rate)])
+        text.append("Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → hub → evaluator → hub)\n" + throughput.description)
+        var latency = BenchTable(["turnaround (ms)", "pipeline median", "pipeline p99", "raw median", "raw p99", "median ÷ raw"])
+        for (label, pipe, rawRun) in [("one member in flight", single, rawSingle), ("population 64, 4 trainers", loaded, rawLoaded)] {
+            latency.add([
+                label, Self.ms(Statistics.median(pipe.turnarounds)), Self.ms(Statistics.percentile(pipe.turnarounds, 0.99)),
+                Self.ms(Statistics.median(rawRun.turnarounds)), Self.ms(Statistics.percentile(rawRun.turnarounds, 0.99)),
+                String(format: "%.2f×", (Statistics.median(pipe.turnarounds) ?? 0) / max(Statistics.median(rawRun.turnarounds) ?? 1, 1e-9)),
+            ])
+        }
+        text.append("Turnaround: from a trainer sending its result to it receiving the member's next task\n" + latency.description)
+
+        // 3: utilisation, asynchronous beside synchronous.
+        log("utilisation: 8 trainers, steps of 10–50 ms")
+        var utilisation = BenchTable(["mode", "trainers busy", "wall seconds", "member-steps"])
+        for synchronous in [false, true] {
+            let run = try pipeline(
+                name: synchronous ? "utilisation-sync" : "utilisation-async", population: 32, trainers: 8, maxSteps: options.smoke ? 8 : 40,
+                exploit: "truncation", interval: 4, stepSeconds: (0.01, 0.05), synchronous: synchronous)
+            utilisation.add([synchronous ? "synchronous (barrier)" : "asynchronous pipeline", Self.percent(run.busy), String(format: "%.1f", run.window), String(run.steps)])
+        }
+        text.append("Utilisation (8 trainers, population 32, ready every 4 steps, each step 10–50 ms drawn per member and step)\n" + utilisation.description)
+
+        // 4: the selector at scale, in process.
+        log("selector scale")
+        var scale = BenchTable(["population", "decisions/s", "µs a decision", "resident KiB a member"])
+        for population in options.smoke ? [1_000] : [1_000, 10_000, 100_000] {
+            let result = SelectorScale.measure(population: population, decisions: options.smoke ? 5_000 : max(50_000, population * 2))
+            scale.add([String(population), Self.rate(result.decisionsPerSecond), String(format: "%.1f", 1e6 / result.decisionsPerSecond), String(format: "%.2f", result.residentBytesPerMember / 1024)])
+        }
+        text.append("The selector's state machine alone (simulated workers answering at once; truncation, ready every step)\n" + scale.description)
+
+        // 5: growth with trainers and population.
+        log("growth")
+        var growth = BenchTable(["population", "trainers", "member-steps/s", "raw laps/s", "pipeline / raw", "turnaround median (ms)"])
+        let shapes: [(Int, Int)] = options.smoke ? [(16, 1), (16, 4)] : [(64, 1), (64, 2), (64, 4), (64, 8), (64, 16), (64, 32), (16, 4), (256, 4), (1024, 4)]
+        for (population, trainers) in shapes {
+            let run = try pipeline(name: "growth-\(population)-\(trainers)", population: population, trainers: trainers, maxSteps: max(steps * 64 / population, 10), exploit: "truncation", turnaround: true)
+            let rawRun = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2)
+            growth.add([String(population), String(trainers), Self.rate(run.rate), Self.rate(rawRun.rate), Self.percent(run.rate / rawRun.rate), Self.ms(Statistics.median(run.turnarounds))])
+        }
+        text.append("Growth (no-op workload, ready every step)\n" + growth.description)
+        return text.joined(separator: "\n\n")
+    }
+
+    struct PipelineRun {
+        var rate: Double
+        var steps: Int
+        var window: Double
+        var busy: Double
+        var turnarounds: [Double]
+    }
+
+    func pipeline(
+        name: String, population: Int, trainers: Int, maxSteps: Int, exploit: String, interval: Int = 1,
+        stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false
+    ) throws -> PipelineRun {
+        let run = "\(options.output)/\(name)"
+        try? FileManager.default.removeItem(atPath: run)
+        let logs = "\(options.output)/\(name)-turnaround"
+        try? FileManager.default.removeItem(atPath: logs)
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let file = "\(options.output)/\(name).yml"
+        try """
+            name: \(name)
+            seed: 1
+            workload: {kind: noop, step_seconds: \(stepSeconds.0), step_seconds_max: \(max(stepSeconds.1, stepSeconds.0))}
+            population: \(population)
+            interval: \(interval)
+            stop: {max_steps: \(maxSteps)}
+            synchronous: \(synchronous)
+            exploit: {strategy: \(exploit)}
+            explore: {strategy: perturb}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            checkpoints: {garbage_collection: false}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(
+            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)],
+            environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
+        guard process.wait(seconds: 3600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log") }
+        var firstAssigned = Double.infinity
+        var firstTrained = Double.infinity
+        var lastTrained = 0.0
+        var steps = 0
+        var stepsAfterFirst = 0
+        var busy = 0.0
+        for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let time = event["time"] as? Double else { continue }
+            switch event["event"] as? String {
+            case "member.assigned" where event["role"] as? String == "trainer":
+                firstAssigned = min(firstAssigned, time)
+            case "member.trained":
+                let trained = (event["step"] as? Int ?? 0) - (event["from_step"] as? Int ?? 0)
+                steps += trained
+                if firstTrained.isFinite { stepsAfterFirst += trained }
+                firstTrained = min(firstTrained, time)
+                lastTrained = max(lastTrained, time)
+                busy += event["seconds"] as? Double ?? 0
+            default:
+                break
+            }
+        }
+        var samples: [Double] = []
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? [] {
+            let text = (try? String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)) ?? ""
+            samples += text.split(separator: "\n").compactMap { Double($0) }
+        }
+        let window = lastTrained - firstAssigned
+        return PipelineRun(
+            rate: Double(stepsAfterFirst) / max(lastTrained - firstTrained, 1e-9), steps: steps, window: window,
+            busy: busy / (Double(trainers) * max(window, 1e-9)), turnarounds: samples)
+    }
+
+    struct RawRun {
+        var rate: Double
+        var turnarounds: [Double]
+    }
+
+    func raw(trainers: Int, inFlight: Int, seconds: Double) throws -> RawRun {
+        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ready = "\(directory)/hub.json"
+        let hub = try ChildProcess(
+            executable: options.executable,
+            arguments: ["bench", "raw-hub", "--trainers", String(trainers), "--in-flight", String(inFlight), "--seconds", String(seconds), "--ready-file", ready],
+            environment: [:], stdin: .null, stdout: .file("\(directory)/hub.out"), stderr: .file("\(directory)/hub.err"))
+        var endpoint: String?
+        let deadline = Clock.monotonic + 30
+        while endpoint == nil && Clock.monotonic < deadline {
+            if let data = FileManager.default.contents(atPath: ready), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                endpoint = (object["endpoints"] as? [String: String])?["hub"]
+            }
+            usleep(10_000)
+        }
+        guard let endpoint else { throw BenchError("the raw hub did not start; see \(directory)/hub.err") }
+        var workers: [ChildProcess] = []
+        for index in 0..<trainers {
+            workers.append(try ChildProcess(
+                executable: options.executable, arguments: ["bench", "raw-worker", "--connect", endpoint, "--turnaround-log", "\(directory)/t\(index).turnaround"],
+                output: "\(directory)/t\(index).log"))
+        }
+        workers.append(try ChildProcess(executable: options.executable, arguments: ["bench", "raw-worker", "--connect", endpoint, "--evaluator"], output: "\(directory)/e.log"))
+        guard hub.wait(seconds: seconds + 60)?.succeeded == true else { throw BenchError("the raw hub failed; see \(directory)/hub.err") }
+        for worker in workers where worker.wait(seconds: 10) == nil { worker.stop(grace: 1) }
+        let output = try String(contentsOfFile: "\(directory)/hub.out", encoding: .utf8)
+        guard let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
+            let laps = object["laps"] as? Int, let measured = object["seconds"] as? Double
+        else { throw BenchError("the raw hub printed no result") }
+        var samples: [Double] = []
+        for index in 0..<trainers {
+            let text = (try? String(contentsOfFile: "\(directory)/t\(index).turnaround", encoding: .utf8)) ?? ""
+            samples += text.split(separator: "\n").compactMap { Double($0) }
+        }
+        return RawRun(rate: Double(laps) / measured, turnarounds: samples)
+    }
+
+    static func rate(_ value: Double) -> String {
+        let rounded = Int(value.rounded())
+        return rounded >= 10_000 ? "\(rounded / 1000),\(String(format: "%03d", rounded % 1000))" : String(rounded)
+    }
+
+    static func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+
+    static func ms(_ value: Double?) -> String { value.map { String(format: "%.3f", $0 * 1000) } ?? "-" }
+}
+
+/// The selector's state machine driven by simulated workers that answer at once.
+enum SelectorScale {
+    struct Result {
+        let decisionsPerSecond: Double
+        let residentBytesPerMember: Double
+    }
+
+    static func residentBytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Double(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    static func measure(population: Int, decisions: Int) -> Result {
+        let space = SearchSpace([Hyperparameter(name: "lr", domain: .logUniform(low: 1e-4, high: 1)), Hyperparameter(name: "m", domain: .uniform(low: 0, high: 1))])
+        let settings = SelectorSettings(
+            experimentID: "scale", seed: 1, interval: 1, stop: StopCondition(maxSteps: 1_000_000), exploit: .truncation(fraction: 0.25),
+            explores: true, leaseTimeout: 1e9, workerTimeout: 1e9, minTrainers: 1, progressInterval: 1e9, space: space)
+        var random = SplitMix64(seed: 5)
+        let before = residentBytes()
+        let initial = (0..<population).map { _ in space.sample(using: &random) }
+        var machine = SelectorMachine(settings: settings, name: "scale", initial: initial)
+        var pending: [(WorkerID, WorkerCommand)] = []
+        func collect(_ actions: [SelectorMachine.Action]) {
+            for action in actions { if case .send(let id, let command) = action { pending.append((id, command)) } }
+        }
+        collect(machine.start(now: 0))
+        let trainers = (0..<16).map { WorkerID([1, UInt8($0)]) }
+        for trainer in trainers { collect(machine.handle(.ready(role: .trainer, received: 0, name: "t", experimentID: "scale"), from: trainer, now: 0)) }
+        collect(machine.handle(.ready(role: .evaluator, received: 0, name: "e", experimentID: "scale"), from: WorkerID([2]), now: 0))
+        collect(machine.handle(.ready(role: .mutator, received: 0, name: "m", experimentID: "scale"), from: WorkerID([3]), now: 0))
+        let checkpoint = String(repeating: "ab", count: 32)
+        var scored = 0
+        var started = 0.0
+        var now = 0.0
+        var cursor = 0
+        while scored < decisions + population, cursor < pending.count {
+            let (id, command) = pending[cursor]
+            cursor += 1
+            if cursor > 100_000 {
+                pending.removeFirst(cursor)
+                cursor = 0
+            }
+            now += 1e-6
+            switch command {
+            case .train(let task):
+                collect(machine.handle(.trained(TrainResult(member: task.member, version: task.version, step: task.step + task.steps, checkpoint: checkpoint, metrics: [:], seconds: 0)), from: id, now: now))
+            case .evaluate(let task):
+                scored += 1
+                if scored == population { started = Clock.monotonic }  // every member scored once: the board is full
+                collect(machine.handle(.scored(EvaluateResult(member: task.member, version: task.version, score: Double.random(in: 0..<1, using: &random))), from: id, now: now))
+            case .explore(let task):
+                collect(machine.handle(.explored(ExploreResult(member: task.member, version: task.version, hyperparameters: task.hyperparameters, changes: [:])), from: id, now: now))
+            default:
+                break
+            }
+            if scored % 1000 == 0 { collect(machine.tick(now: now)) }
+        }
+        let seconds = max(Clock.monotonic - started, 1e-9)
+        let after = residentBytes()
+        return Result(decisionsPerSecond: Double(scored - population) / seconds, residentBytesPerMember: max(after - before, 0) / Double(population))
+    }
+}
