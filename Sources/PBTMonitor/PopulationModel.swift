@@ -263,8 +263,9 @@ public struct PopulationModel: Sendable {
         case "experiment.resumed":
             resumes += 1
             finish = nil
+            startTime = nil  // a resumed selector may count its seconds afresh
         case "experiment.progress":
-            progressed(event)
+            observations += progressed(event)
         case "experiment.finished":
             finish = Finish(
                 time: event.time, reason: event.string("reason") ?? "?", bestMember: event.int("best_member"),
@@ -371,7 +372,19 @@ public struct PopulationModel: Sendable {
         startTime = time
     }
 
-    mutating func progressed(_ event: EventRecord) {
+    /// A progress event; it also tells of a new experiment whose `experiment.started` the
+    /// stream lost (a publisher's first messages can go before its connection is up): another
+    /// name, or a start time that moved.
+    mutating func progressed(_ event: EventRecord) -> [Observation] {
+        var observations: [Observation] = []
+        let seconds = event.double("seconds") ?? 0
+        let started = event.time - seconds
+        let name = event.string("experiment")
+        if let name, let current = self.name, current != name || (startTime.map { abs($0 - started) > 2 } ?? false)
+        {
+            restart(name: name, time: started)
+            observations.append(.restarted(name: name))
+        }
         let progress = Progress(
             time: event.time, seconds: event.double("seconds") ?? 0, steps: event.int("steps") ?? 0,
             stepsPerSecond: event.double("steps_per_second") ?? 0, bestMember: event.int("best_member"),
@@ -380,9 +393,10 @@ public struct PopulationModel: Sendable {
             population: event.int("population") ?? population ?? 0, exploits: event.int("exploits") ?? 0)
         self.progress = progress
         population = progress.population
-        if let name = event.string("experiment"), self.name == nil { self.name = name }
-        if startTime == nil { startTime = event.time - progress.seconds }
+        if let name, self.name == nil { self.name = name }
+        if startTime == nil { startTime = started }
         forgetPassedSteps()
+        return observations
     }
 
     mutating func trained(_ member: Int, _ event: EventRecord) {

@@ -44,10 +44,10 @@ enum E {
              + "\"new\":\(hp(new)),\"explore\":{\"h0\":{\"from\":\(copied),\"to\":\(new),\"operation\":\"×1.2\"}}")
     }
 
-    static func progress(_ time: Double, name: String? = "toy", steps: Int, best: Int?, score: Double?, trainers: Int = 2, busy: Int = 1, population: Int = 2) -> String {
+    static func progress(_ time: Double, name: String? = "toy", seconds: Double? = nil, steps: Int, best: Int?, score: Double?, trainers: Int = 2, busy: Int = 1, population: Int = 2) -> String {
         line("experiment.progress", time,
              (name.map { "\"experiment\":\"\($0)\"," } ?? "")
-             + "\"seconds\":\(time - 100),\"steps\":\(steps),\"steps_per_second\":250.5,\"best_member\":\(best.map(String.init) ?? "null"),"
+             + "\"seconds\":\(seconds ?? time - 100),\"steps\":\(steps),\"steps_per_second\":250.5,\"best_member\":\(best.map(String.init) ?? "null"),"
              + "\"best_score\":\(score.map { "\($0)" } ?? "null"),\"trainers\":\(trainers),\"busy_trainers\":\(busy),\"members_finished\":0,"
              + "\"population\":\(population),\"exploits\":1")
     }

@@ -33,13 +33,15 @@ struct MonitorScreenTests {
     @Test func aSmallTerminalShowsTheBestMembersAndSaysHowManyAreHidden() throws {
         var lines = [E.started(0, population: 30)]
         for member in 0..<30 { lines.append(E.scored(1, member, step: 4, score: Double(member) / 100)) }
-        lines.append(E.progress(2, steps: 120, best: 29, score: 0.29, population: 30))
+        lines.append(E.progress(2, seconds: 2, steps: 120, best: 29, score: 0.29, population: 30))
         let (model, _) = try E.fold(lines)
         let screen = MonitorScreen.render(model, now: 2, endpoint: "e", width: 60, height: 16)
         #expect(screen.count <= 16)
         #expect(screen.allSatisfy { $0.count <= 60 })
         #expect(screen.contains { $0.hasPrefix("*    29") })
         #expect(screen.contains { $0.contains("more members") })
+        #expect(model.restarts == 0)
+        #expect(screen.contains { $0.hasPrefix("     28  waiting") })
     }
 
     @Test func aFinishedExperimentSaysSoAndWaitsForTheNext() throws {

@@ -116,6 +116,34 @@ struct PopulationModelTests {
         #expect(observations.last == .restarted(name: "second"))
     }
 
+    /// A new selector's first events can be lost on the stream (its connection is not up yet):
+    /// its progress, naming another experiment or another start, starts the model afresh.
+    @Test(arguments: [("second", 210.0), ("toy", 180.0)])
+    func aNewExperimentWhoseStartWasLostIsNoticedByItsProgress(name: String, time: Double) throws {
+        var lines = E.twoMembers
+        lines.append(E.finished(102, best: 0, score: 0.8))
+        lines.append(E.scored(time - 1, 0, step: 4, score: 0.1))
+        lines.append(E.progress(time, name: name, seconds: 2, steps: 4, best: 0, score: 0.1, population: 3))
+        let (model, observations) = try E.fold(lines)
+        #expect(model.name == name)
+        #expect(model.restarts == 1)
+        #expect(model.finish == nil)
+        #expect(model.rows.count == 3)
+        #expect(model.counters.steps == 0)
+        #expect(observations.last == .restarted(name: name))
+    }
+
+    @Test func progressOfTheSameExperimentIsNoRestart() throws {
+        var lines = E.twoMembers
+        lines.append(E.progress(101.8, steps: 16, best: 0, score: 0.8))  // started at 100, 1.8 s ago
+        lines.append(E.line("experiment.resumed", 150, #""steps":16,"members_done":0,"leased":0"#))
+        lines.append(E.progress(151, seconds: 1, steps: 16, best: 0, score: 0.8))  // a resumed selector counts afresh
+        let (model, _) = try E.fold(lines)
+        #expect(model.restarts == 0)
+        #expect(model.resumes == 1)
+        #expect(model.counters.steps == 16)
+    }
+
     @Test func dropsExpiriesAndFailuresAreCounted() throws {
         let (model, _) = try E.fold([
             E.started(0),
@@ -144,7 +172,7 @@ struct PopulationModelTests {
             E.trained(2, 1, from: 0, to: 4, h0: 0.2), E.scored(2.1, 1, step: 4, score: 0.1),
             E.decided(2.2, 1, step: 4, comparedAt: 4, donor: 0),
             E.trained(3, 0, from: 4, to: 8, h0: 1), E.scored(3.1, 0, step: 8, score: 1.0),
-            E.progress(3.5, steps: 12, best: 0, score: 1.0),
+            E.progress(3.5, seconds: 3.5, steps: 12, best: 0, score: 1.0),
             E.exploited(4, 1, donor: 0, step: 4, checkpoint: "gone", old: 0.2, copied: 1, new: 1.1),
         ]
         let (model, _) = try E.fold(lines)
