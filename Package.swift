@@ -15,6 +15,9 @@ import PackageDescription
 ///     PBTSystem    clocks, signals, child processes that die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
 ///     PBTBench     `pbt bench`: search quality, workload throughput, pipeline overhead
+///     PBTMonitor   pure: the population folded from events, the monitor's screen
+///     PBTWatch     `pbt monitor`, `pbt exporter`: event-stream subscribers (swift-prometheus)
+///     PBTReport    `pbt report` (HTML, inline SVG) and `pbt replay` (schedule → experiment)
 ///     pbt          the executable: argument parsing and composition only
 let package = Package(
     name: "pbt",
