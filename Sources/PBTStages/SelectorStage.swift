@@ -51,6 +51,7 @@ public final class SelectorStage {
     private var publisher: EventPublisher!
     private var eventLog: LineLog!
     private var database: SelectorDatabase!
+    private var writer: StoreWriter!
     private var collector: CheckpointCollector?
     private let drops: DropCounter
     private let welcome: [UInt8]
@@ -122,6 +123,7 @@ public final class SelectorStage {
             pending += machine.start(now: now)
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
+        writer = StoreWriter(database: database, eventLog: eventLog, experimentID: experiment.id, written: written)
         try commit()
         logger.info("selector listening", metadata: ["pbt.endpoint": "\(endpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)"])
         try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint])
@@ -163,21 +165,23 @@ public final class SelectorStage {
             logger.notice("selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
             pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)")))
             try commit()
+            try writer.drain()
             return 128 + signal
         }
         pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "experiment finished")))
         try commit()
+        try writer.drain()
         return 0
     }
 
-    /// Performs a batch: tasks go to workers first (they wait for nothing), then the batch's
-    /// changes and events are committed in one transaction, then the events go to the log and
-    /// the stream, and the summary to disk.
+    /// Performs a batch: tasks go to workers first (they wait for nothing), events to the
+    /// stream, then the batch's changes and events go to the store writer, which commits them
+    /// in one transaction and then appends the events to events.jsonl.
     ///
-    /// A crash between the send and the commit loses that batch's decisions, never more: the
-    /// store still has each member as it was (queued, or leased at an older version), and a
-    /// restarted selector skips versions (see `SelectorMachine(restoring:)`), so a result for a
-    /// task it never committed is dropped as stale and the member is handed out again.
+    /// A crash before a batch commits loses that batch's decisions, never more: the store still
+    /// has each member as it was (queued, or leased at an older version), and a restarted
+    /// selector skips versions (see `SelectorMachine(restoring:)`), so a result for a task it
+    /// never committed is dropped as stale and the member is handed out again.
     private func commit() throws {
         let (changes, members) = machine.takeChanges()
         guard !pending.isEmpty || !changes.isEmpty else { return }
@@ -191,26 +195,24 @@ public final class SelectorStage {
             }
         }
         let time = Clock.wall
-        var events: [(topic: String, json: String)] = []
+        var events: [String] = []
         for action in actions {
-            if case .publish(let event) = action { events.append((event.topic, EventJSON.encode(event, time: time))) }
+            guard case .publish(let event) = action else { continue }
+            let json = EventJSON.encode(event, time: time)
+            publisher.publish(topic: event.topic, json: json)
+            events.append(json)
         }
         let counters = SelectorDatabase.Counters(
             steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
             forgottenBelow: machine.forgottenBelow, finished: machine.isFinished)
-        let last = try database.save(
-            experimentID: options.experiment.id, changes: changes, members: members, bestEver: machine.bestEver, counters: counters,
-            events: events.map(\.json), written: written)
-        for event in events {
-            eventLog.append(event.json)
-            publisher.publish(topic: event.topic, json: event.json)
-        }
-        eventLog.flush()
-        if let last { written = last }
+        try writer.submit(.init(changes: changes, members: members, bestEver: machine.bestEver, counters: counters, events: events))
         for action in actions {
             switch action {
             case .publish(let event): log(event)
-            case .finish(let summary): finish(summary)
+            case .finish(let summary):
+                // The summary is written once everything it reports is in the store.
+                try writer.drain()
+                finish(summary)
             default: break
             }
         }

@@ -66,10 +66,10 @@ struct RunCommandTests {
         var stages: [(pid: pid_t, command: String)] = []
         let allUp = eventually(within: 30) {
             stages = children(of: process.child.pid)
-            return stages.count == 7
+            return stages.count == 8  // events, exporter, selector, evaluator, mutator, 3 trainers
         }
         #expect(allUp, "children: \(stages.map(\.command))")
-        for role in ["events proxy", "selector", "evaluator", "mutator", "trainer"] {
+        for role in ["events proxy", "exporter", "selector", "evaluator", "mutator", "trainer"] {
             #expect(stages.contains { $0.command.contains(" \(role) ") }, "no '\(role)' process among \(stages.map(\.command))")
         }
         #expect(stages.filter { $0.command.contains(" trainer ") }.count == 3)
@@ -89,7 +89,7 @@ struct RunCommandTests {
         var stages: [(pid: pid_t, command: String)] = []
         #expect(eventually(within: 30) {
             stages = children(of: process.child.pid)
-            return stages.count == 6
+            return stages.count == 7  // events, exporter, selector, evaluator, mutator, 2 trainers
         })
         process.child.send(SIGKILL)
         _ = process.finish(within: 10)
