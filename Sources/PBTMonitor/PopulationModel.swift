@@ -16,9 +16,13 @@ public struct PopulationModel: Sendable {
     public struct Options: Sendable, Hashable {
         /// Keep every score and every trained range of every member (for the report).
         public var recordSeries: Bool
+        /// Keep the whole history of every member's weights (lineage, schedule). Without it a
+        /// long-running watcher keeps only recent steps: what a copy needs (the copied score).
+        public var trackLineage: Bool
 
-        public init(recordSeries: Bool = false) {
+        public init(recordSeries: Bool = false, trackLineage: Bool = true) {
             self.recordSeries = recordSeries
+            self.trackLineage = trackLineage
         }
     }
 
@@ -417,7 +421,9 @@ public struct PopulationModel: Sendable {
         handedIn[member] = event.time
         var previous = heads[member]
         if previous?.step != fromStep { previous = nil }
-        let node = TraceNode(member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: nil, previous: previous)
+        let node = TraceNode(
+            member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: nil,
+            previous: options.trackLineage ? previous : nil)
         heads[member] = node
         snapshots[member, default: [:]][step] = node
         if let checkpoint = event.string("checkpoint") {

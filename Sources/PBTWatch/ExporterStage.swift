@@ -76,7 +76,7 @@ public final class ExporterStage {
 
         let registry = PrometheusCollectorRegistry()
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
-        var model = PopulationModel()
+        var model = PopulationModel(options: .init(trackLineage: false))  // bounded memory for a long-lived exporter
         var unreadable = 0
         while !StopSignal.isRequested {
             let readable = try ZMQPoll.readable([subscriber, http.socket], timeoutMilliseconds: 200)

@@ -46,16 +46,16 @@ public final class MonitorStage {
         try socket.connect(options.endpoint)
         let terminal = !options.plain && isatty(1) == 1
         let interval = options.interval ?? (terminal ? 0.25 : 5)
-        var model = PopulationModel()
+        var model = PopulationModel(options: .init(trackLineage: false))
         var lastFrame = -Double.infinity
         var finished = false
         if terminal { write(Terminal.enterAlternateScreen) }
         defer {
             if terminal {
-                write(Terminal.leaveAlternateScreen)
-                // Leave the last frame in the scrollback.
+                // Back to the normal screen, the last frame left there (one write: nothing between).
                 let size = Terminal.size()
-                write(MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: 1_000).joined(separator: "\n") + "\n")
+                let lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: 1_000)
+                write(Terminal.leaveAlternateScreen + "\r" + lines.joined(separator: "\r\n") + "\r\n")
             }
         }
         while !StopSignal.isRequested {

@@ -75,7 +75,7 @@ struct MonitorTerminalTests {
         // Ctrl-C: the monitor leaves the alternate screen and its last frame behind.
         try tmux.sendKeys("C-c")
         #expect(eventually(within: 10) { tmux.programExited }, "the monitor did not exit on Ctrl-C")
-        let last = tmux.capture()
+        let last = tmux.capture(history: true)
         #expect(last.contains("watch-b · finished (max_steps)"), "no last frame after exit:\n\(last)")
         withExtendedLifetime(workers) {}
     }

@@ -50,9 +50,10 @@ final class TmuxSession {
         try ExternalTool.run(tmux, ["-L", socket, "set-option", "-t", "watch", "remain-on-exit", "on"], in: directory)
     }
 
-    /// What the pane shows now.
-    func capture() -> String {
-        (try? ExternalTool.run(tmux, ["-L", socket, "capture-pane", "-p", "-t", "watch"], in: directory).1) ?? ""
+    /// What the pane shows now; with `history`, the lines scrolled off the top too (tmux's
+    /// "Pane is dead" line, written once the program exits, scrolls a full pane by one).
+    func capture(history: Bool = false) -> String {
+        (try? ExternalTool.run(tmux, ["-L", socket, "capture-pane", "-p", "-t", "watch"] + (history ? ["-S", "-"] : []), in: directory).1) ?? ""
     }
 
     func sendKeys(_ keys: String) throws {

@@ -87,6 +87,13 @@ struct PopulationModelTests {
         #expect(model.scoreSeries[1]?.last?.donor == 0)
     }
 
+    @Test func withoutLineageOnlyTheLatestRangeIsKeptButCopiesStillKnowTheirScore() throws {
+        let (model, _) = try E.fold(E.twoMembers, options: .init(trackLineage: false))
+        #expect(model.history(of: 1).count == 1)
+        #expect(model.history(of: 0).count == 1)
+        #expect(model.members[1]?.lastExploit?.copiedScore == 0.8)
+    }
+
     @Test func aModelAttachedMidRunLearnsThePopulationFromProgress() throws {
         let (model, _) = try E.fold([
             E.progress(200, steps: 400, best: 1, score: 0.75, population: 3),
