@@ -34,10 +34,9 @@ public enum MonitorScreen {
         }
 
         let progress = model.progress
-        let steps = max(progress?.steps ?? 0, model.counters.steps)
-        var summary = "steps \(grouped(steps))"
+        var summary = "steps \(grouped(model.totalSteps))"
         if let rate = progress?.stepsPerSecond, model.finish == nil { summary += " (\(grouped(Int(rate.rounded())))/s)" }
-        summary += "  exploits \(max(progress?.exploits ?? 0, model.counters.exploits))"
+        summary += "  exploits \(model.totalExploits)"
         if let best = model.best {
             summary += "  best \(NumberFormat.score(best.score)) (member \(best.member))"
         } else {

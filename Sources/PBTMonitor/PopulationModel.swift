@@ -203,6 +203,10 @@ public struct PopulationModel: Sendable {
     /// Times the experiment started afresh (or resumed) under this model.
     public internal(set) var restarts = 0
     public internal(set) var resumes = 0
+    /// Member-steps trained and exploits decided since the latest progress event: the selector's
+    /// totals are its progress figures plus these (a watcher that attached late saw no earlier event).
+    var stepsSinceProgress = 0
+    var exploitsSinceProgress = 0
     /// Recent turnarounds in seconds, newest last (at most 512).
     public internal(set) var recentTurnarounds: [Double] = []
     public internal(set) var scoreSeries: [Int: [ScorePoint]] = [:]
@@ -238,6 +242,19 @@ public struct PopulationModel: Sendable {
     public func workerCount(_ role: String) -> (all: Int, busy: Int) {
         let matching = workers.values.filter { $0.role == role }
         return (matching.count, matching.filter { $0.member != nil }.count)
+    }
+
+    /// Member-steps trained in the experiment: the selector's count where known.
+    public var totalSteps: Int {
+        if let finish { return finish.steps }
+        guard let progress else { return counters.steps }
+        return progress.steps + stepsSinceProgress
+    }
+
+    /// Exploits decided in the experiment (as `summary.json` counts them).
+    public var totalExploits: Int {
+        guard let progress else { return max(counters.exploits, exploitsSinceProgress) }
+        return progress.exploits + exploitsSinceProgress
     }
 
     /// The best member and score: the selector's word (progress, finish) when there is one.
@@ -329,6 +346,7 @@ public struct PopulationModel: Sendable {
             update(member) { $0.state = .waiting }
             if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at") {
                 pendingCopies[member] = snapshots[donor]?[at]
+                exploitsSinceProgress += 1
             }
         case "member.exploited":
             guard let member else { break }
@@ -396,6 +414,8 @@ public struct PopulationModel: Sendable {
             busyTrainers: event.int("busy_trainers") ?? 0, membersFinished: event.int("members_finished") ?? 0,
             population: event.int("population") ?? population ?? 0, exploits: event.int("exploits") ?? 0)
         self.progress = progress
+        stepsSinceProgress = 0
+        exploitsSinceProgress = 0
         population = progress.population
         if let name, self.name == nil { self.name = name }
         if startTime == nil { startTime = started }
@@ -409,6 +429,7 @@ public struct PopulationModel: Sendable {
         let hyperparameters = event.object("hyperparameters") ?? [:]
         let trainer = event.string("trainer") ?? "?"
         counters.steps += max(0, step - fromStep)
+        stepsSinceProgress += max(0, step - fromStep)
         var metrics: [String: Double] = [:]
         for (key, value) in event.object("metrics") ?? [:] { metrics[key] = value.double }
         update(member) {

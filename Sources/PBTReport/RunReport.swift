@@ -173,7 +173,7 @@ public enum RunReport {
 
             """
         let facts = Facts(
-            name: name, bestMember: best, bestScore: bestScore, exploits: summary?["exploits"]?.int ?? model.counters.exploits,
+            name: name, bestMember: best, bestScore: bestScore, exploits: summary?["exploits"]?.int ?? model.totalExploits,
             scheduleRows: schedule.count, members: members.count, figures: figures, lineageAgrees: lineageAgrees)
         return (page, facts)
     }
@@ -192,7 +192,7 @@ public enum RunReport {
         }
         if let problem { rows.append(("summary", "<span class=\"warn\">\(HTML.escape(problem))</span>")) }
         rows.append(("population", "\(model.rows.count)" + (experiment.map { ", ready every \($0.interval) steps, \($0.stop.maxSteps) steps a member, exploit \($0.exploit.name), explore \($0.explore.name)" } ?? "")))
-        rows.append(("exploits", "<span id=\"exploits\">\(summary?["exploits"]?.int ?? model.counters.exploits)</span>"))
+        rows.append(("exploits", "<span id=\"exploits\">\(summary?["exploits"]?.int ?? model.totalExploits)</span>"))
         if let best {
             let score = bestScore.map { "<span id=\"best-score\" data-value=\"\($0)\">\(NumberFormat.score($0))</span>" } ?? "-"
             rows.append(("best", "member <span id=\"best-member\">\(best)</span>, score \(score) at step \(summary?["best"]?["step"]?.int ?? model.members[best]?.step ?? 0)"))

@@ -151,6 +151,26 @@ struct PopulationModelTests {
         #expect(model.counters.steps == 16)
     }
 
+    /// Totals are the selector's progress figures plus what happened since, so that a watcher
+    /// that attached late shows the experiment's totals, and the finish's steps at the end.
+    @Test func totalsAreTheSelectorsProgressPlusWhatFollowed() throws {
+        let lines = [
+            E.progress(200, seconds: 100, steps: 400, best: 0, score: 0.5),  // attached mid-run: 1 exploit so far
+            E.trained(200.1, 0, from: 40, to: 44, h0: 1),
+            E.decided(200.2, 1, step: 44, comparedAt: 44, donor: 0),
+            E.decided(200.3, 0, step: 44, comparedAt: 44, donor: nil),
+        ]
+        let (model, _) = try E.fold(lines)
+        #expect(model.totalSteps == 404)
+        #expect(model.totalExploits == 2)
+        #expect(model.counters.steps == 4)
+        let (ended, _) = try E.fold(lines + [E.finished(201, best: 0, score: 0.9)])
+        #expect(ended.totalSteps == 16)
+        #expect(ended.totalExploits == 2)
+        let (reset, _) = try E.fold(lines + [E.progress(201, seconds: 101, steps: 404, best: 0, score: 0.5)])
+        #expect(reset.totalSteps == 404 && reset.totalExploits == 1)
+    }
+
     @Test func dropsExpiriesAndFailuresAreCounted() throws {
         let (model, _) = try E.fold([
             E.started(0),
