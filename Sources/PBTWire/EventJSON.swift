@@ -138,6 +138,12 @@ public enum EventJSON {
                 o.field("freed_bytes", Int(freed))
                 o.field("kept", kept)
                 o.field("kept_bytes", Int(keptBytes))
+            case .peerRefused(let stage, let address, let key, let reason, let total):
+                o.field("stage", stage)
+                o.field("address", address)
+                o.field("key", key)
+                o.field("reason", reason)
+                o.field("total", total)
             }
         }
         return json.text

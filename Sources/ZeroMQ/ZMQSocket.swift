@@ -278,6 +278,51 @@ public final class ZMQSocket {
     public func setZAPDomain(_ domain: String) throws {
         try set(ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8), "ZMQ_ZAP_DOMAIN")
     }
+
+    /// Makes this socket a CURVE client with `security`'s key pair and server key.
+    public func secureClient(_ security: CurveSecurity) throws {
+        guard let serverKey = security.serverKey else {
+            throw ZMQError(code: EINVAL, operation: "a CURVE client needs the server's public key")
+        }
+        try setCurveClient(publicKey: security.keyPair.publicKey, secretKey: security.keyPair.secretKey, serverKey: serverKey)
+    }
+
+    /// Publishes this socket's connection events (`ZMQ_EVENT_…`, or-ed) on a PAIR socket
+    /// bound at `endpoint` (inproc), read with `ZMQMonitorEvent`.
+    public func monitor(_ endpoint: String, events: Int32) throws {
+        guard zmq_socket_monitor(try raw, endpoint, events) == 0 else { throw ZMQError.last("zmq_socket_monitor \(endpoint)") }
+    }
+}
+
+/// One event of a socket monitor: what happened, its value, and the endpoint.
+public struct ZMQMonitorEvent: Sendable, Equatable {
+    public let event: Int32
+    public let value: UInt32
+    public let endpoint: String
+
+    /// Reads the two frames libzmq sends (a 16-bit event and a 32-bit value, then the endpoint).
+    public init?(_ frames: [[UInt8]]) {
+        guard frames.count == 2, frames[0].count == 6 else { return nil }
+        let bytes = frames[0]
+        event = Int32(UInt16(bytes[0]) | UInt16(bytes[1]) << 8)
+        value = UInt32(bytes[2]) | UInt32(bytes[3]) << 8 | UInt32(bytes[4]) << 16 | UInt32(bytes[5]) << 24
+        endpoint = String(decoding: frames[1], as: UTF8.self)
+    }
+
+    public var isHandshakeSucceeded: Bool { event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED }
+    public var isHandshakeFailed: Bool {
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    }
+
+    /// The value in words: a ZAP status code, or a protocol error.
+    public var describedValue: String {
+        switch Int32(bitPattern: value) {
+        case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "cryptographic error"
+        case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "security mechanism mismatch"
+        case ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "key exchange failed"
+        default: event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "ZAP status \(value)" : "code 0x\(String(value, radix: 16))"
+        }
+    }
 }
 
 /// `zmq_poll` over sockets: which of them have a message waiting.

@@ -87,6 +87,7 @@ struct PBTEventTests {
         (.stageStarted(stage: "selector", worker: "s", pid: 1), "stage.started"),
         (.stageStopped(stage: "selector", worker: "s", reason: "r"), "stage.stopped"),
         (.frameDropped(stage: "selector", worker: "s", reason: "r", total: 1), "frame.dropped"),
+        (.peerRefused(stage: "events", address: "", key: "", reason: "not_curve", total: 1), "peer.refused"),
     ])
     func topic(event: PBTEvent, expected: String) {
         #expect(event.topic == expected)

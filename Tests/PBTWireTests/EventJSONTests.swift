@@ -42,6 +42,7 @@ struct EventJSONTests {
         .stageStarted(stage: "trainer", worker: "t", pid: 4242),
         .stageStopped(stage: "trainer", worker: "t", reason: "SIGTERM"),
         .frameDropped(stage: "selector", worker: "s", reason: "bad_magic", total: 17),
+        .peerRefused(stage: "selector", address: "10.0.0.7", key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", reason: "unknown_key", total: 3),
     ]
 
     static func parse(_ text: String) throws -> [String: Any] {
@@ -60,8 +61,8 @@ struct EventJSONTests {
     }
 
     @Test func everyCaseIsSampled() {
-        // One sample of each of the 17 cases (member.decided twice).
-        #expect(Set(Self.events.map(\.topic)).count == 17)
+        // One sample of each of the 18 cases (member.decided twice).
+        #expect(Set(Self.events.map(\.topic)).count == 18)
     }
 
     @Test func memberTrainedCarriesItsFields() throws {

@@ -30,6 +30,9 @@ public enum PBTEvent: Sendable, Hashable {
     case experimentResumed(steps: Int, membersDone: Int, leased: Int)
     /// Checkpoints nobody can load any more were deleted.
     case checkpointsCollected(deleted: Int, freedBytes: Int64, kept: Int, keptBytes: Int64)
+    /// A binding stage did not let a peer in (CURVE): its key is not authorized, it does not
+    /// speak CURVE, or it holds another server key. `total` counts every refusal of the stage.
+    case peerRefused(stage: String, address: String, key: String, reason: String, total: Int)
 
     /// The event's topic: the first frame on the stream.
     public var topic: String {
@@ -54,6 +57,7 @@ public enum PBTEvent: Sendable, Hashable {
         case .frameDropped: "frame.dropped"
         case .experimentResumed: "experiment.resumed"
         case .checkpointsCollected: "checkpoints.collected"
+        case .peerRefused: "peer.refused"
         }
     }
 

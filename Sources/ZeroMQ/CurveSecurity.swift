@@ -1,0 +1,170 @@
+import CZeroMQ
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The CURVE settings of one process: its key pair, the public key of the servers it
+/// connects to, and the file of client keys its own server sockets admit.
+///
+///     binding stage (selector, event proxy):  keyPair + authorizedKeys  → CURVE server, ZAP
+///     connecting stage (workers, taps, …):    keyPair + serverKey        → CURVE client
+///
+/// One server key pair may serve every binding stage, so a connecting stage needs one
+/// server key.
+public struct CurveSecurity: Sendable {
+    public var keyPair: CurveKeyPair
+    /// The servers' public key, for connecting sockets.
+    public var serverKey: [UInt8]?
+    /// The authorized-keys file, for binding sockets.
+    public var authorizedKeys: String?
+
+    public init(keyPair: CurveKeyPair, serverKey: [UInt8]? = nil, authorizedKeys: String? = nil) {
+        self.keyPair = keyPair
+        self.serverKey = serverKey
+        self.authorizedKeys = authorizedKeys
+    }
+
+    /// Reads the files: `key` (a `.key`), `serverKey` (a `.pub`), `authorizedKeys` (checked
+    /// now, re-read by the ZAP handler when it changes). Errors name the file and line.
+    public static func load(key: String, serverKey: String?, authorizedKeys: String?) throws(CurveKeyError) -> CurveSecurity {
+        let pair = try CurveKeyFile.readKeyPair(key)
+        let server = try serverKey.map { path throws(CurveKeyError) in try CurveKeyFile.readPublicKey(path) }
+        if let authorizedKeys { _ = try CurveKeyFile.readPublicKeys(authorizedKeys) }
+        return CurveSecurity(keyPair: pair, serverKey: server, authorizedKeys: authorizedKeys)
+    }
+
+    /// Starts the ZAP handler of `context` that admits the authorized keys and this process's
+    /// own public key. Call before binding any server socket of the context.
+    public func startAuthenticator(_ context: ZMQContext) throws -> ZAPHandler {
+        guard let authorizedKeys else {
+            throw ZMQError(code: EINVAL, operation: "a CURVE server needs an authorized-keys file")
+        }
+        return try ZAPHandler(context: context, authorizedKeys: authorizedKeys, admitting: [keyPair.publicKey])
+    }
+}
+
+/// Watches the handshakes of a connecting socket, for saying why a CURVE connection does
+/// not come up (the server refused our key, or we hold the wrong server key) and for
+/// connecting again after a refusal: libzmq gives a connection up for good once the server
+/// refuses it, so a key added to the server's file later would otherwise never be tried.
+///
+/// Make it, and read it, on the socket's thread.
+public final class HandshakeWatch {
+    private let pair: ZMQSocket
+
+    public init(_ context: ZMQContext, watching socket: ZMQSocket) throws {
+        let endpoint = "inproc://pbt.handshakes.\(monitorNumbers.wrappingAdd(1, ordering: .relaxed).newValue)"
+        try socket.monitor(
+            endpoint,
+            events: ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED)
+        pair = try ZMQSocket(context, .pair)
+        try pair.connect(endpoint)
+    }
+
+    /// The events since the last call (never waits).
+    public func drain() -> [ZMQMonitorEvent] {
+        var events: [ZMQMonitorEvent] = []
+        while events.count < 1_000, let frames = try? pair.receive(dontWait: true) {
+            if let event = ZMQMonitorEvent(frames) { events.append(event) }
+        }
+        return events
+    }
+}
+
+/// Numbers for monitor endpoints, unique in the process.
+let monitorNumbers = Atomic<Int>(0)
+
+/// Keeps a connecting socket trying after a server refused its handshake, and says why in
+/// words a user can act on (`report` gets one line, and whether it is a problem; repeats
+/// are spaced out).
+///
+///     refused by ZAP (key not authorized)  → "…refused this process's key K…", connect again
+///                                            after 1, 2, 4 … 30 s (the key may be added)
+///     security mechanisms differ           → "…requires CURVE…" / "…does not use CURVE…", same
+///     server hung up during the handshake  → "…is --server-key right?" (libzmq retries itself)
+///
+/// Call `check()` often, on the socket's thread.
+public final class ConnectionKeeper {
+    private let watch: HandshakeWatch
+    private let socket: ZMQSocket
+    private let endpoint: String
+    private let peer: String
+    private let curve: CurveSecurity?
+    private let report: (String, Bool) -> Void
+    private var refusals = 0
+    private var reconnectAt: Double?
+    private var lastSaid: [String: Double] = [:]
+    private var connectedOnce = false
+
+    public init(_ context: ZMQContext, socket: ZMQSocket, endpoint: String, peer: String, curve: CurveSecurity?, report: @escaping (String, Bool) -> Void) throws {
+        watch = try HandshakeWatch(context, watching: socket)
+        self.socket = socket
+        self.endpoint = endpoint
+        self.peer = peer
+        self.curve = curve
+        self.report = report
+    }
+
+    /// Whether a handshake has succeeded since the last (re)connection.
+    public private(set) var isConnected = false
+
+    public func check() {
+        let now = Self.now()
+        for event in watch.drain() {
+            switch event.event {
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                if refusals > 0 || !connectedOnce, curve != nil {
+                    say("connected", "connected to \(peer) at \(endpoint) (CURVE, key accepted)", now: now, every: 0, problem: false)
+                }
+                refusals = 0
+                connectedOnce = true
+                isConnected = true
+            case ZMQ_EVENT_DISCONNECTED:
+                isConnected = false
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+                refused(now: now, "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there")
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
+                refused(now: now, curve == nil
+                    ? "\(peer) at \(endpoint) requires CURVE: give this stage --key and --server-key (env PBT_KEY, PBT_SERVER_KEY)"
+                    : "\(peer) at \(endpoint) does not use CURVE, but this stage does: start it with --key and --authorized-keys, or drop this stage's keys")
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                guard curve != nil else { break }
+                say(
+                    "hung up", "the CURVE handshake with \(peer) at \(endpoint) failed (\(event.describedValue)): is --server-key the public key of \(peer)?",
+                    now: now, every: 30)
+            default:
+                break
+            }
+        }
+        if let at = reconnectAt, now >= at {
+            reconnectAt = nil
+            try? socket.disconnect(endpoint)
+            try? socket.connect(endpoint)
+        }
+    }
+
+    private func refused(now: Double, _ text: String) {
+        refusals += 1
+        isConnected = false
+        let delay = min(30, Double(1 << min(refusals - 1, 5)))
+        reconnectAt = now + delay
+        say("refused", text + "; trying again in \(Int(delay)) s", now: now, every: 30)
+    }
+
+    private func say(_ kind: String, _ text: String, now: Double, every seconds: Double, problem: Bool = true) {
+        if let last = lastSaid[kind], now - last < seconds { return }
+        lastSaid[kind] = now
+        report(text, problem)
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
