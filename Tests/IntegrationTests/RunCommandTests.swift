@@ -66,7 +66,9 @@ struct RunCommandTests {
         var stages: [(pid: pid_t, command: String)] = []
         let allUp = eventually(within: 30) {
             stages = children(of: process.child.pid)
-            return stages.count == 8  // events, exporter, selector, evaluator, mutator, 3 trainers
+            // events, exporter, selector, evaluator, mutator, 3 trainers (a child may show a moment before its exec)
+            return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in stages.contains { $0.command.contains(" \(role) ") } }
+                && stages.filter { $0.command.contains(" trainer ") }.count == 3
         }
         #expect(allUp, "children: \(stages.map(\.command))")
         for role in ["events proxy", "exporter", "selector", "evaluator", "mutator", "trainer"] {
@@ -89,7 +91,8 @@ struct RunCommandTests {
         var stages: [(pid: pid_t, command: String)] = []
         #expect(eventually(within: 30) {
             stages = children(of: process.child.pid)
-            return stages.count == 7  // events, exporter, selector, evaluator, mutator, 2 trainers
+            return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in stages.contains { $0.command.contains(" \(role) ") } }
+                && stages.filter { $0.command.contains(" trainer ") }.count == 2
         })
         process.child.send(SIGKILL)
         _ = process.finish(within: 10)

@@ -49,7 +49,8 @@ struct StrategyRunTests {
         let exploits = events.filter { $0["event"] as? String == "member.exploited" }
         #expect(!exploits.isEmpty, "no exploit with \(strategy)")
         let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
-        #expect((best["score"] as? Double ?? 0) > 1.1, "best \(best["score"] ?? "?")")
+        // The t-test copies only on a significant difference, which rising curves rarely give.
+        #expect((best["score"] as? Double ?? 0) > (strategy == .tTest ? 0.8 : 1.1), "best \(best["score"] ?? "?")")
         switch strategy {
         case .synchronous:
             // The barrier: no decision at a step before every member was scored at it.
