@@ -9,7 +9,7 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous",
+        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
     ]
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.
@@ -181,13 +181,21 @@ extension Experiment {
             collectionInterval = try node["interval"]?.seconds() ?? collectionInterval
         }
 
-        return Experiment(
+        var requiresCurve = false
+        if let node = root["security"] {
+            _ = try node.map(allowed: ["curve"])
+            requiresCurve = try node["curve"]?.bool() ?? false
+        }
+
+        var experiment = Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
             initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures,
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
             schedule: schedule)
+        experiment.requiresCurve = requiresCurve
+        return experiment
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

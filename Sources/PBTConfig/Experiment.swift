@@ -19,6 +19,7 @@ import PBTCore
 /// initial:                    # optional, one entry a member; the rest is sampled
 ///   - {h0: 1, h1: 0}
 ///   - {h0: 0, h1: 1}
+/// security: {curve: true}     # optional: every socket authenticated and encrypted (CURVE)
 /// ```
 public struct Experiment: Sendable, Hashable {
     public var name: String
@@ -53,6 +54,9 @@ public struct Experiment: Sendable, Hashable {
     public var source: String
     /// Hyperparameters fixed step range by step range (`schedule`; `pbt replay` writes one), or nil.
     public var schedule: HyperparameterSchedule? = nil
+    /// `security: {curve: true}`: every socket of the pipeline must use CURVE; a selector
+    /// without keys refuses to start, and `pbt run` makes keys for the run.
+    public var requiresCurve = false
 
     /// A short id that changes whenever the file's text does.
     public var id: String {

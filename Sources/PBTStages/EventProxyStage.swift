@@ -15,6 +15,8 @@ public final class EventProxyStage {
         /// Where subscribers connect, e.g. `tcp://*:5557`.
         public var subscribers: String
         public var readyFile: String?
+        /// CURVE: both sides admit only authorized client keys.
+        public var security: CurveSecurity? = nil
 
         public init(publishers: String, subscribers: String, readyFile: String? = nil) {
             self.publishers = publishers
@@ -34,11 +36,21 @@ public final class EventProxyStage {
     /// Forwards until a signal stops it; returns 0.
     public func run() throws -> Int32 {
         let context = try ZMQContext()
+        let server = try options.security.map { try ServerSecurity($0, context: context, stage: "events", logger: logger) }
+        defer { server?.stop() }
         let inbound = try ZMQSocket(context, .xsub)
         try inbound.setReceiveHighWaterMark(100_000)
+        // An event is at most 1 MiB (checked below, and counted); libzmq hangs up on a
+        // publisher whose message is over twice that, before it is read into memory.
+        try inbound.setMaximumMessageSize(Int64(Self.maximumEventBytes) * 2)
+        try server?.secure(inbound)
         try inbound.bind(options.publishers)
         let outbound = try ZMQSocket(context, .xpub)
         try outbound.setSendHighWaterMark(100_000)
+        // Subscribers only send subscriptions (a byte and a topic prefix).
+        try outbound.setMaximumMessageSize(64 << 10)
+        try outbound.setReceiveHighWaterMark(1_000)
+        try server?.secure(outbound)
         try outbound.bind(options.subscribers)
         let endpoints = ["publishers": try inbound.lastEndpoint, "subscribers": try outbound.lastEndpoint]
         logger.info("event proxy listening", metadata: ["pbt.publishers": "\(endpoints["publishers"]!)", "pbt.subscribers": "\(endpoints["subscribers"]!)"])
@@ -46,6 +58,9 @@ public final class EventProxyStage {
         var forwarded = 0
         let drops = DropCounter(stage: "events", worker: "events")
         while !StopSignal.isRequested {
+            for event in server?.takeEvents(now: Clock.monotonic) ?? [] {
+                _ = try outbound.send([Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true)
+            }
             let readable = try ZMQPoll.readable([inbound, outbound], timeoutMilliseconds: 100)
             if readable[0] {
                 while let message = try inbound.receive(dontWait: true) {
@@ -70,6 +85,9 @@ public final class EventProxyStage {
         return 0
     }
 
+    /// The largest event the proxy forwards.
+    public static let maximumEventBytes = 1 << 20
+
     /// Why a message is not an event (and is not forwarded), or nil: an event is a topic of
     /// printable ASCII then one JSON object of at most 1 MiB.
     static func problem(with message: [[UInt8]]) -> String? {
@@ -77,7 +95,7 @@ public final class EventProxyStage {
         let topic = message[0]
         guard (1...256).contains(topic.count), topic.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return "bad_topic" }
         let body = message[1]
-        guard body.count <= 1 << 20 else { return "oversized" }
+        guard body.count <= maximumEventBytes else { return "oversized" }
         guard body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}") else { return "not_json" }
         return nil
     }
@@ -96,6 +114,8 @@ public final class EventTap {
         public var until: String?
         /// Exit with status 1 if nothing arrives for this many seconds.
         public var idleTimeout: Double?
+        /// CURVE: connect to the proxy as a client with these keys.
+        public var security: CurveSecurity? = nil
 
         public init(endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil) {
             self.endpoint = endpoint
@@ -113,19 +133,21 @@ public final class EventTap {
     }
 
     /// Prints events with `output` until told to stop. Returns the exit code.
-    public func run(output: (String) -> Void) throws -> Int32 {
+    public func run(output: (String) -> Void, logger: Logger = Logger(label: "pbt.events")) throws -> Int32 {
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .sub)
         try socket.setReceiveHighWaterMark(100_000)
+        try socket.setMaximumMessageSize(Int64(EventProxyStage.maximumEventBytes) * 2)
         if options.topics.isEmpty {
             try socket.subscribe()
         } else {
             for topic in options.topics { try socket.subscribe(Array(topic.utf8)) }
         }
-        try socket.connect(options.endpoint)
+        let keeper = try socket.connect(options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
         var printed = 0
         var lastEvent = Clock.monotonic
         while !StopSignal.isRequested {
+            keeper.check()
             guard let frames = try socket.receive(timeoutMilliseconds: 100) else {
                 if let limit = options.idleTimeout, Clock.monotonic - lastEvent > limit { return 1 }
                 continue

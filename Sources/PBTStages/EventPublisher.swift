@@ -1,3 +1,4 @@
+import Logging
 import PBTSystem
 import PBTCore
 import PBTStore
@@ -11,22 +12,32 @@ import ZeroMQ
 /// the selector's `events.jsonl` is the record.
 public final class EventPublisher {
     private let socket: ZMQSocket?
+    /// Says why a CURVE handshake with the proxy fails, and connects again after a refusal.
+    private let keeper: ConnectionKeeper?
+    private var lastCheck = -Double.infinity
 
-    /// Connects to the proxy's publisher endpoint; with nil, events go nowhere.
-    public init(context: ZMQContext, endpoint: String?) throws {
+    /// Connects to the proxy's publisher endpoint (as a CURVE client with `security`); with
+    /// nil, events go nowhere.
+    public init(context: ZMQContext, endpoint: String?, security: CurveSecurity? = nil, logger: Logger = Logger(label: "pbt.events")) throws {
         guard let endpoint else {
             socket = nil
+            keeper = nil
             return
         }
         let socket = try ZMQSocket(context, .pub, linger: 500)
         try socket.setSendHighWaterMark(100_000)
-        try socket.connect(endpoint)
+        keeper = try socket.connect(endpoint, peer: "the event proxy", security: security, context: context, logger: logger)
         self.socket = socket
     }
 
     /// Publishes an already encoded event.
     public func publish(topic: String, json: String) {
         guard let socket else { return }
+        let now = Clock.monotonic
+        if now - lastCheck >= 0.1 {
+            lastCheck = now
+            keeper?.check()
+        }
         _ = try? socket.send([Array(topic.utf8), Array(json.utf8)], dontWait: true)
     }
 

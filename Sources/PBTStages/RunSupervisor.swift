@@ -35,6 +35,9 @@ public final class RunSupervisor {
         public var metrics: String?
         /// How the stages reach each other: `ipc` (Unix domain sockets, the default) or `tcp` (loopback).
         public var transport: String = "ipc"
+        /// CURVE on every socket, with keys made in `RUN_DIR/keys` (also when the experiment says
+        /// `security: {curve: true}`).
+        public var secure = false
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
@@ -109,22 +112,28 @@ public final class RunSupervisor {
         }
         defer { if let sockets { try? FileManager.default.removeItem(atPath: sockets) } }
         func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0)/\(name)" } ?? "tcp://127.0.0.1:*" }
+        let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
+        let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
+        if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
+        func curve(binds: Bool = false, connects: Bool = true) -> [String] { keys?.arguments(binds: binds, connects: connects) ?? [] }
         let events = try start(
-            "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")], run: run, ready: readyDirectory)
+            "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")] + curve(binds: true, connects: false),
+            run: run, ready: readyDirectory)
         guard let publishers = events["publishers"], let subscribers = events["subscribers"] else { throw RunError("the event proxy did not report its endpoints") }
         // The metrics exporter subscribes before the selector starts, so it sees the whole experiment.
         let metricsURL = try options.metrics.map { listen in
-            try start("exporter", ["exporter", "--events", subscribers, "--listen", listen], run: run, ready: readyDirectory)["metrics"] ?? "?"
+            try start("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)["metrics"] ?? "?"
         }
         let selector = try start("selector", [
             "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--events", publishers,
             "--min-trainers", String(options.trainers),
-        ], run: run, ready: readyDirectory)
+        ] + curve(binds: true), run: run, ready: readyDirectory)
         guard let work = selector["work"] else { throw RunError("the selector did not report its endpoint") }
 
         // Subscribe before the workers start, so no progress is missed.
         let context = try ZMQContext()
         let tap = try ZMQSocket(context, .sub)
+        if let keys { try tap.secureClient(try keys.clientSecurity()) }
         try tap.subscribe(Array("experiment.".utf8))
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
@@ -132,7 +141,8 @@ public final class RunSupervisor {
         for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
-                var arguments = [role, "--connect", work, "--events", publishers, "--name", name]
+                // The experiment is this user's own: its command workload may run.
+                var arguments = [role, "--connect", work, "--events", publishers, "--name", name, "--allow-command", "*"] + curve()
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
                 _ = try start(name, arguments, run: run, ready: nil)
             }

@@ -32,6 +32,9 @@ public final class SelectorStage {
         public var startTimeout: Double
         /// Where to write the bound endpoints as JSON once listening.
         public var readyFile: String?
+        /// CURVE: the work endpoint admits only authorized client keys, and events go to the
+        /// proxy encrypted. Required when the experiment says `security: {curve: true}`.
+        public var security: CurveSecurity? = nil
 
         public init(experiment: Experiment, runDirectory: RunDirectory, bind: String, events: String?, minTrainers: Int = 1, startTimeout: Double = 10, readyFile: String? = nil) {
             self.experiment = experiment
@@ -56,6 +59,8 @@ public final class SelectorStage {
     private let drops: DropCounter
     private let welcome: [UInt8]
     private var unroutable = 0
+    /// The ZAP handler and refusal events, with CURVE.
+    private var server: ServerSecurity?
     /// Actions of the current batch, performed once the batch is committed.
     private var pending: [SelectorMachine.Action] = []
     /// The last event sequence number known to be in events.jsonl (deleted from the store next commit).
@@ -78,6 +83,9 @@ public final class SelectorStage {
     public func run() throws -> Int32 {
         let run = options.runDirectory
         let experiment = options.experiment
+        if experiment.requiresCurve && options.security == nil {
+            throw RunError("experiment \(experiment.name) says security: {curve: true}, but the selector has no keys: give --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure")
+        }
         try run.create()
         if !FileManager.default.fileExists(atPath: run.experiment) {
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
@@ -92,7 +100,10 @@ public final class SelectorStage {
         }
 
         let context = try ZMQContext()
+        server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
+        defer { server?.stop() }
         router = try ZMQSocket(context, .router, linger: 200)
+        try server?.secure(router)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
@@ -100,7 +111,7 @@ public final class SelectorStage {
         try router.setReceiveHighWaterMark(100_000)
         try router.bind(options.bind)
         let endpoint = try router.lastEndpoint
-        publisher = try EventPublisher(context: context, endpoint: options.events)
+        publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
 
         let now = Clock.monotonic
         if let (saved, finished) = try database.load() {
@@ -142,6 +153,7 @@ public final class SelectorStage {
             let now = Clock.monotonic
             if now - lastTick >= 0.05 {
                 pending += machine.tick(now: now)
+                if let server { pending += server.takeEvents(now: now).map { .publish($0) } }
                 lastTick = now
             }
             if let collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {

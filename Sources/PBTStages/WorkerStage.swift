@@ -36,6 +36,11 @@ public final class WorkerStage {
         public var keepRunning: Bool
         /// The event proxy's subscriber endpoint: a mutator running PB2 learns from the stream.
         public var eventsSubscribe: String?
+        /// CURVE: connect to the selector and the proxy as a client with these keys.
+        public var security: CurveSecurity? = nil
+        /// The programs (argv[0] as the experiment writes it) a `command` workload sent by the
+        /// selector may run; `*` allows any. Empty: this worker runs no command workload.
+        public var allowedCommands: [String] = ["*"]
 
         public init(
             role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil, heartbeat: Double = 1,
@@ -68,6 +73,8 @@ public final class WorkerStage {
     /// The event stream, for a mutator that learns from it (PB2).
     private var stream: ZMQSocket?
     private var learner: PB2Learner?
+    /// Say why a handshake fails, and connect again after a refusal.
+    private var keepers: [ConnectionKeeper] = []
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -87,13 +94,13 @@ public final class WorkerStage {
         // result of a task leased before it still comes from the worker holding the lease.
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try dealer.setRoutingID(Array("\(options.name.prefix(200))#\(suffix)".utf8))
-        try dealer.connect(options.connect)
-        publisher = try EventPublisher(context: context, endpoint: options.events)
+        keepers.append(try dealer.connect(options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
+        publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
         if options.role == .mutator, let endpoint = options.eventsSubscribe {
             let socket = try ZMQSocket(context, .sub)
             try socket.setReceiveHighWaterMark(100_000)
             for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
-            try socket.connect(endpoint)
+            keepers.append(try socket.connect(endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger))
             stream = socket
         }
         logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])
@@ -102,6 +109,7 @@ public final class WorkerStage {
         var exitCode: Int32 = 0
         var lastSent = -Double.infinity
         loop: while !StopSignal.isRequested {
+            for keeper in keepers { keeper.check() }
             let now = Clock.monotonic
             if now - lastSent >= options.heartbeat {
                 send(.ready(role: options.role, received: received, name: options.name, experimentID: experimentID))
@@ -178,6 +186,9 @@ public final class WorkerStage {
     private func serve(experimentID: String, source: [UInt8], checkpoints: String) throws {
         guard let text = String(validating: source, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
         let experiment = try Experiment.parse(yaml: text)
+        if experiment.workload.kind == "command", options.role == .trainer || experiment.evaluation == .checkpoint {
+            try checkCommandAllowed(experiment)
+        }
         switch options.role {
         case .trainer:
             handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints))
@@ -203,6 +214,18 @@ public final class WorkerStage {
         }
         self.experimentID = experimentID
         logger.info("serving experiment", metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+    }
+
+    /// A `command` workload runs a program the selector names: only the programs this worker
+    /// was told to allow, so that whoever can pose as the selector cannot run anything here.
+    private func checkCommandAllowed(_ experiment: Experiment) throws {
+        let argv = (try? experiment.workload.settings["command"]?.list().map { try $0.text() }) ?? []
+        let program = argv.first ?? ""
+        if options.allowedCommands.contains("*") || options.allowedCommands.contains(program) { return }
+        let shown = "[" + argv.prefix(4).joined(separator: ", ") + (argv.count > 4 ? ", …" : "") + "]"
+        throw WorkloadError(
+            "this \(options.role) runs no command workload it is sent unless allowed: the experiment runs \(shown); "
+                + "start it with --allow-command \(program.isEmpty ? "PROGRAM" : program) (env PBT_ALLOW_COMMANDS) if you trust whoever runs the selector")
     }
 
     private func work(_ command: WorkerCommand) -> WorkerReport {

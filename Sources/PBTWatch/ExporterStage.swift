@@ -21,6 +21,8 @@ public final class ExporterStage {
         public var listen: String
         /// Write the metrics URL as JSON here once listening (`pbt run` reads it).
         public var readyFile: String?
+        /// CURVE: subscribe to the proxy as a client with these keys.
+        public var security: CurveSecurity? = nil
 
         public init(events: String, listen: String, readyFile: String? = nil) {
             self.events = events
@@ -58,7 +60,13 @@ public final class ExporterStage {
         let context = try ZMQContext()
         let subscriber = try ZMQSocket(context, .sub)
         try subscriber.setReceiveHighWaterMark(100_000)
+        try subscriber.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
         try subscriber.subscribe()
+        if let security = options.security { try subscriber.secureClient(security) }
+        let keeper = try ConnectionKeeper(context, socket: subscriber, endpoint: options.events, peer: "the event proxy", curve: options.security) {
+            [logger] line, problem in
+            if problem { logger.warning("\(line)") } else { logger.info("\(line)") }
+        }
         try subscriber.connect(options.events)
         let http: HTTPResponder
         do {
@@ -79,6 +87,7 @@ public final class ExporterStage {
         var model = PopulationModel(options: .init(trackLineage: false))  // bounded memory for a long-lived exporter
         var unreadable = 0
         while !StopSignal.isRequested {
+            keeper.check()
             let readable = try ZMQPoll.readable([subscriber, http.socket], timeoutMilliseconds: 200)
             if readable[0] {
                 var drained = 0

@@ -22,6 +22,8 @@ public final class MonitorStage {
         public var plain: Bool
         /// Exit once an experiment finishes (after drawing it).
         public var exitWhenFinished: Bool
+        /// CURVE: subscribe to the proxy as a client with these keys.
+        public var security: CurveSecurity? = nil
 
         public init(endpoint: String, interval: Double? = nil, plain: Bool = false, exitWhenFinished: Bool = false) {
             self.endpoint = endpoint
@@ -42,7 +44,14 @@ public final class MonitorStage {
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .sub)
         try socket.setReceiveHighWaterMark(100_000)
+        try socket.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
         try socket.subscribe()
+        if let security = options.security { try socket.secureClient(security) }
+        // Why the proxy does not let us in, shown under the frame (the screen is ours).
+        var problem: String?
+        let keeper = try ConnectionKeeper(context, socket: socket, endpoint: options.endpoint, peer: "the event proxy", curve: options.security) { line, isProblem in
+            problem = isProblem ? line : nil
+        }
         try socket.connect(options.endpoint)
         let terminal = !options.plain && isatty(1) == 1
         let interval = options.interval ?? (terminal ? 0.25 : 5)
@@ -59,6 +68,7 @@ public final class MonitorStage {
             }
         }
         while !StopSignal.isRequested {
+            keeper.check()
             if let frames = try socket.receive(timeoutMilliseconds: 50) {
                 var batch = [frames]
                 while batch.count < 10_000, let more = try socket.receive(dontWait: true) { batch.append(more) }
@@ -75,7 +85,8 @@ public final class MonitorStage {
             if now - lastFrame >= interval || (finished && options.exitWhenFinished) {
                 lastFrame = now
                 let size = terminal ? Terminal.size() : (width: 160, height: 1_000)
-                let lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
+                var lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
+                if let problem { lines += ["", "! " + problem] }
                 write(terminal ? Terminal.frame(lines) : lines.joined(separator: "\n") + "\n\n")
                 if finished && options.exitWhenFinished {
                     return 0

@@ -22,6 +22,8 @@ struct ExporterCommand: ParsableCommand {
     @Option(name: .long, help: "Write the metrics URL as JSON to this file once listening.")
     var readyFile: String?
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -36,7 +38,9 @@ struct ExporterCommand: ParsableCommand {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.exporter")
             do {
-                return try ExporterStage(options: .init(events: endpoint, listen: listen, readyFile: readyFile), logger: logger).run()
+                var options = ExporterStage.Options(events: endpoint, listen: listen, readyFile: readyFile)
+                options.security = try security.load(for: .connects, logger: logger)
+                return try ExporterStage(options: options, logger: logger).run()
             } catch let error as ExporterError {
                 throw UserError(error.description)
             }

@@ -25,6 +25,8 @@ struct MonitorCommand: ParsableCommand {
     @Flag(name: .long, help: "Exit once the experiment finishes (after showing it).")
     var exitWhenFinished = false
 
+    @OptionGroup var security: SecurityOptions
+
     func validate() throws {
         if let interval, !(0.05...3600).contains(interval) {
             throw ValidationError("--interval must be between 0.05 and 3600 seconds, got \(interval)")
@@ -36,7 +38,9 @@ struct MonitorCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let stage = MonitorStage(options: .init(endpoint: endpoint, interval: interval, plain: plain, exitWhenFinished: exitWhenFinished))
+            var options = MonitorStage.Options(endpoint: endpoint, interval: interval, plain: plain, exitWhenFinished: exitWhenFinished)
+            options.security = try security.load(for: .connects)
+            let stage = MonitorStage(options: options)
             do {
                 return try stage.run { text in FileHandle.standardOutput.write(Data(text.utf8)) }
             } catch {

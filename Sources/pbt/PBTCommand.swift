@@ -14,7 +14,7 @@ struct PBTCommand: ParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, SelectorCommand.self, TrainerCommand.self, EvaluatorCommand.self,
             MutatorCommand.self, EventsCommand.self, BenchCommand.self, HealthCommand.self,
-            MonitorCommand.self, ExporterCommand.self, ReportCommand.self, ReplayCommand.self,
+            MonitorCommand.self, ExporterCommand.self, ReportCommand.self, ReplayCommand.self, KeygenCommand.self,
         ]
     )
 }

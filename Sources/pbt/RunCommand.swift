@@ -41,6 +41,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "How the stages talk: ipc (Unix domain sockets) or tcp (loopback).")
     var transport: String = "ipc"
 
+    @Flag(name: .long, help: "CURVE on every socket, with keys made in RUN_DIR/keys (on by itself when the experiment says security: {curve: true}).")
+    var secure = false
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -80,6 +83,7 @@ struct RunCommand: ParsableCommand {
                 mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet,
                 metrics: metrics == "none" ? nil : metrics)
             options.transport = transport
+            options.secure = secure
             return try RunSupervisor(options: options).run()
         }
     }

@@ -31,15 +31,22 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "Write the bound endpoint as JSON to this file once listening.")
     var readyFile: String?
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.selector")
             let loaded = try loadExperiment(experiment)
-            let stage = SelectorStage(options: .init(
+            var options = SelectorStage.Options(
                 experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, events: events.value,
-                minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile), logger: logger)
+                minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
+            options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
+            if loaded.requiresCurve && options.security == nil {
+                throw UserError("\(experiment) says security: {curve: true}: give the selector --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure")
+            }
+            let stage = SelectorStage(options: options, logger: logger)
             return try stage.run()
         }
     }
@@ -64,6 +71,15 @@ struct WorkerOptions: ParsableArguments {
     @Option(name: .long, help: "The event proxy's subscriber endpoint; a PB2 mutator learns from it (env PBT_EVENTS_SUBSCRIBE).")
     var eventsSubscribe: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A program (argv[0] as the experiment writes it, e.g. python3) a command workload sent by the selector may run; repeatable, * for any. Without it, no command workload runs here (env PBT_ALLOW_COMMANDS, comma-separated).",
+            valueName: "program"))
+    var allowCommand: [String] = environment("PBT_ALLOW_COMMANDS").map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -74,10 +90,12 @@ struct WorkerOptions: ParsableArguments {
         try runReportingErrors {
             let workerName = name ?? "\(role)-\(ProcessInfo.processInfo.hostName)-\(getpid())"
             let logger = logging.bootstrap("pbt.\(role)")
-            let stage = WorkerStage(options: .init(
+            var options = WorkerStage.Options(
                 role: role, connect: connect, events: events.value, name: workerName, checkpoints: checkpoints,
-                heartbeat: heartbeat, keepRunning: keepRunning, eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE")),
-                logger: logger)
+                heartbeat: heartbeat, keepRunning: keepRunning, eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE"))
+            options.security = try security.load(for: .connects, logger: logger)
+            options.allowedCommands = allowCommand.filter { !$0.isEmpty }
+            let stage = WorkerStage(options: options, logger: logger)
             return try stage.run()
         }
     }
@@ -142,11 +160,18 @@ struct EventsTapCommand: ParsableCommand {
     @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
     var idleTimeout: Double?
 
+    @OptionGroup var security: SecurityOptions
+
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
         try runReportingErrors {
-            try EventTap(options: .init(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)).run { line in
+            let logger = logging.bootstrap("pbt.events")
+            var options = EventTap.Options(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
+            options.security = try security.load(for: .connects, logger: logger)
+            return try EventTap(options: options).run(output: { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            }
+            }, logger: logger)
         }
     }
 }
@@ -164,12 +189,16 @@ struct EventsProxyCommand: ParsableCommand {
     @Option(name: .long, help: "Write the bound endpoints as JSON to this file once listening.")
     var readyFile: String?
 
+    @OptionGroup var security: SecurityOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.events")
-            return try EventProxyStage(options: .init(publishers: publishers, subscribers: subscribers, readyFile: readyFile), logger: logger).run()
+            var options = EventProxyStage.Options(publishers: publishers, subscribers: subscribers, readyFile: readyFile)
+            options.security = try security.load(for: .binds, logger: logger)
+            return try EventProxyStage(options: options, logger: logger).run()
         }
     }
 }

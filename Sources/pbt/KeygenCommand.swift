@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import ZeroMQ
+
+/// `pbt keygen --output DIR/NAME`: a CURVE key pair as NAME.key (secret, mode 0600) and NAME.pub.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Write a CURVE key pair: NAME.key (the secret, mode 0600) and NAME.pub (the public key).",
+        discussion: """
+            One pair for the servers (the selector and the event proxy: --key server.key; everyone else \
+            --server-key server.pub), one for each client or group of clients (--key client.key), whose \
+            .pub lines go into the servers' --authorized-keys file:
+
+              pbt keygen --output keys/server
+              pbt keygen --output keys/trainers --authorize keys/authorized_keys
+            """)
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Where to write: DIR/NAME makes DIR/NAME.key and DIR/NAME.pub (DIR is made, mode 0700).", valueName: "path"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("Also add the public key to this authorized-keys file (made if missing).", valueName: "file"))
+    var authorize: String?
+
+    @Flag(name: .long, help: "Replace an existing key pair.")
+    var force = false
+
+    func validate() throws {
+        let name = URL(fileURLWithPath: output).lastPathComponent
+        guard !output.hasSuffix("/"), !name.isEmpty, name != ".", name != ".." else {
+            throw ValidationError("--output is DIR/NAME (the files are NAME.key and NAME.pub), got '\(output)'")
+        }
+        if name.hasSuffix(".key") || name.hasSuffix(".pub") {
+            throw ValidationError("--output takes the name without .key or .pub: '\(String(output.dropLast(4)))'")
+        }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            if !FileManager.default.fileExists(atPath: directory) {
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw UserError("cannot make \(directory): \(error.localizedDescription)")
+                }
+            }
+            let pair: CurveKeyPair
+            do {
+                pair = try CurveKeyPair.generate()
+            } catch {
+                throw UserError("cannot make a CURVE key pair: \(error)")
+            }
+            let paths: (secret: String, public: String)
+            do {
+                paths = try CurveKeyFile.write(pair, base: output, overwrite: force)
+            } catch {
+                throw UserError("\(error)")
+            }
+            print("secret key: \(paths.secret) (keep it private; give it to --key)")
+            print("public key: \(paths.public) (\(pair.publicText))")
+            if let authorize {
+                let line = "\(pair.publicText) \(URL(fileURLWithPath: output).lastPathComponent)\n"
+                if !FileManager.default.fileExists(atPath: authorize) {
+                    guard FileManager.default.createFile(atPath: authorize, contents: Data("# CURVE client keys admitted (pbt --authorized-keys): one a line\n".utf8)) else {
+                        throw UserError("cannot write \(authorize)")
+                    }
+                }
+                guard let handle = FileHandle(forUpdatingAtPath: authorize) else { throw UserError("cannot write \(authorize)") }
+                defer { try? handle.close() }
+                let end = handle.seekToEndOfFile()
+                var text = line
+                if end > 0 {
+                    handle.seek(toFileOffset: end - 1)
+                    if handle.readData(ofLength: 1) != Data("\n".utf8) { text = "\n" + line }
+                }
+                handle.write(Data(text.utf8))
+                print("authorized in \(authorize)")
+            }
+            return 0
+        }
+    }
+}
