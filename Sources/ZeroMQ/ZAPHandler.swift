@@ -68,7 +68,9 @@ public final class ZAPHandler: @unchecked Sendable {
         try socket.setCurveServer(secretKey: keyPair.secretKey)
         try socket.setZAPDomain(core.domain)
         let endpoint = "inproc://pbt.handshakes.\(monitorNumbers.wrappingAdd(1, ordering: .relaxed).newValue)"
-        try socket.monitor(endpoint, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        // Protocol failures only: a peer that hangs up mid-handshake (a health probe reading the
+        // greeting) is not refused, it left.
+        try socket.monitor(endpoint, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
         core.state.withLock { $0.monitorsToOpen.append(endpoint) }
         _ = core.monitorsOpened.wait(timeout: .now() + 2)
     }
