@@ -10,16 +10,16 @@ import ZeroMQ
 ///     stage thread:  secure(socket) before bind … takeEvents() every loop turn → publish
 ///     ZAP thread:    answers libzmq's ZAP requests, notes refusals
 ///
-/// A flood of refused handshakes cannot flood the stream or the log: the first ten refusals
-/// are an event each, then at most one a second, whose `total` counts them all.
+/// A flood of refused handshakes cannot flood the stream or the log: for each reason, the
+/// first ten refusals are an event each, then at most one a second; `total` counts them all.
 final class ServerSecurity {
     private let handler: ZAPHandler
     private let keyPair: CurveKeyPair
     private let stage: String
     private let logger: Logger
     private var total = 0
-    private var reported = 0
-    private var lastReport = -Double.infinity
+    /// Per reason: refusals, and when the last was reported.
+    private var byReason: [String: (count: Int, reported: Double)] = [:]
 
     /// Starts the ZAP handler of `context`; call before any socket of it binds.
     init(_ security: CurveSecurity, context: ZMQContext, stage: String, logger: Logger) throws {
@@ -44,10 +44,11 @@ final class ServerSecurity {
         var events: [PBTEvent] = []
         for refusal in refusals {
             total += 1
-            let limited = total > 10
-            if limited && now - lastReport < 1 { continue }
-            lastReport = now
-            reported += 1
+            var seen = byReason[refusal.reason] ?? (0, -Double.infinity)
+            seen.count += 1
+            defer { byReason[refusal.reason] = seen }
+            if seen.count > 10 && now - seen.reported < 1 { continue }
+            seen.reported = now
             logger.warning("refused a peer (\(refusal.reason)): \(refusal.detail) [\(total) refused so far]")
             events.append(.peerRefused(stage: stage, address: refusal.address, key: refusal.publicKey, reason: refusal.reason, total: total))
         }

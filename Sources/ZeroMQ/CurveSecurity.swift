@@ -84,7 +84,7 @@ let monitorNumbers = Atomic<Int>(0)
 /// are spaced out).
 ///
 ///     refused by ZAP (key not authorized)  → "…refused this process's key K…", connect again
-///                                            after 1, 2, 4 … 30 s (the key may be added)
+///                                            after 1, 2, 4, 8, then every 10 s (the key may be added)
 ///     security mechanisms differ           → "…requires CURVE…" / "…does not use CURVE…", same
 ///     server hung up during the handshake  → "…is --server-key right?" (libzmq retries itself)
 ///
@@ -151,7 +151,7 @@ public final class ConnectionKeeper {
     private func refused(now: Double, _ text: String) {
         refusals += 1
         isConnected = false
-        let delay = min(30, Double(1 << min(refusals - 1, 5)))
+        let delay = min(10, Double(1 << min(refusals - 1, 4)))
         reconnectAt = now + delay
         say("refused", text + "; trying again in \(Int(delay)) s", now: now, every: 30)
     }
