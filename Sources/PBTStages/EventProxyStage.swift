@@ -40,13 +40,15 @@ public final class EventProxyStage {
         defer { server?.stop() }
         let inbound = try ZMQSocket(context, .xsub)
         try inbound.setReceiveHighWaterMark(100_000)
-        // An event is at most 1 MiB (checked below, and counted); libzmq hangs up on a
-        // publisher whose message is over twice that, before it is read into memory.
-        try inbound.setMaximumMessageSize(Int64(Self.maximumEventBytes) * 2)
+        // An event is at most 64 KiB (checked below, and counted); libzmq hangs up on a
+        // publisher whose message is over 1 MiB, before it is read into memory.
+        try inbound.setMaximumMessageSize(Self.maximumMessageBytes)
         try server?.secure(inbound)
         try inbound.bind(options.publishers)
         let outbound = try ZMQSocket(context, .xpub)
-        try outbound.setSendHighWaterMark(100_000)
+        // What the proxy holds for a subscriber that does not read: at most this many events
+        // (then PUB drops for it), so at most 5,000 × 64 KiB = 320 MiB, whoever floods the stream.
+        try outbound.setSendHighWaterMark(5_000)
         // Subscribers only send subscriptions (a byte and a topic prefix).
         try outbound.setMaximumMessageSize(64 << 10)
         try outbound.setReceiveHighWaterMark(1_000)
@@ -85,11 +87,13 @@ public final class EventProxyStage {
         return 0
     }
 
-    /// The largest event the proxy forwards.
-    public static let maximumEventBytes = 1 << 20
+    /// The largest event the proxy forwards (the largest the pipeline makes is about 1 KB).
+    public static let maximumEventBytes = 64 << 10
+    /// Past this size libzmq drops a publisher's connection instead of reading its message.
+    public static let maximumMessageBytes: Int64 = 1 << 20
 
     /// Why a message is not an event (and is not forwarded), or nil: an event is a topic of
-    /// printable ASCII then one JSON object of at most 1 MiB.
+    /// printable ASCII then one JSON object of at most 64 KiB.
     static func problem(with message: [[UInt8]]) -> String? {
         guard message.count == 2 else { return "wrong_frame_count" }
         let topic = message[0]
