@@ -129,6 +129,9 @@ public final class WorkerStage {
             }
             switch command {
             case .welcome(let id, let bytes, let directory):
+                // A worker that waited for its selector queued a ready a heartbeat; each earns a
+                // welcome. Setting up once is enough.
+                if id == experimentID && handler != nil { continue }
                 do {
                     try serve(experimentID: id, source: bytes, checkpoints: options.checkpoints ?? directory)
                 } catch {
@@ -247,7 +250,11 @@ public final class WorkerStage {
         do {
             try dealer.send([WireProtocol.encode(report)], dontWait: true)
         } catch {
-            logger.warning("could not send to the selector: \(error)")
+            if case .ready = report {
+                logger.debug("could not send ready to the selector: \(error)")  // repeated every heartbeat anyway
+            } else {
+                logger.warning("could not send to the selector: \(error)")
+            }
         }
     }
 
