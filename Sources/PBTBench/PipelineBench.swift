@@ -94,7 +94,7 @@ public struct PipelineBench {
 
     func pipeline(
         name: String, population: Int, trainers: Int, maxSteps: Int, exploit: String, interval: Int = 1,
-        stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false
+        stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false, runArguments: [String] = []
     ) throws -> PipelineRun {
         let run = "\(options.output)/\(name)"
         try? FileManager.default.removeItem(atPath: run)
@@ -117,7 +117,7 @@ public struct PipelineBench {
             checkpoints: {garbage_collection: false}
             """.write(toFile: file, atomically: true, encoding: .utf8)
         let process = try ChildProcess(
-            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)],
+            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
         guard process.wait(seconds: 3600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log") }
         var firstAssigned = Double.infinity

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
             QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self, PipelineBenchCommand.self,
-            RawHubCommand.self, RawWorkerCommand.self,
+            CurveBenchCommand.self, RawHubCommand.self, RawWorkerCommand.self,
         ])
 }
 
@@ -133,6 +133,32 @@ struct PipelineBenchCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let bench = PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke))
+            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            return 0
+        }
+    }
+}
+
+struct CurveBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "curve", abstract: "What CURVE costs: the pipeline and a socket pair with and without it, in one invocation.")
+
+    @Option(name: .long, help: "Rounds; each measures with and without CURVE back to back.")
+    var rounds = 3
+
+    @Flag(name: .long, help: "Small sizes: check that every part runs and prints its table.")
+    var smoke = false
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-curve"
+
+    func validate() throws {
+        guard (1...50).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 50, got \(rounds)") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let bench = CurveBench(options: .init(executable: currentExecutablePath, output: output, rounds: rounds, smoke: smoke))
             print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
             return 0
         }
