@@ -75,6 +75,7 @@ public final class WorkerStage {
     private var learner: PB2Learner?
     /// Say why a handshake fails, and connect again after a refusal.
     private var keepers: [ConnectionKeeper] = []
+    private var context: ZMQContext!
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -96,13 +97,7 @@ public final class WorkerStage {
         try dealer.setRoutingID(Array("\(options.name.prefix(200))#\(suffix)".utf8))
         keepers.append(try dealer.connect(options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
         publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
-        if options.role == .mutator, let endpoint = options.eventsSubscribe {
-            let socket = try ZMQSocket(context, .sub)
-            try socket.setReceiveHighWaterMark(100_000)
-            for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
-            keepers.append(try socket.connect(endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger))
-            stream = socket
-        }
+        self.context = context
         logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])
         publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
 
@@ -203,6 +198,15 @@ public final class WorkerStage {
             handler = evaluator
         case .mutator:
             if case .pb2(let points, let beta, let decay) = experiment.explore {
+                // Only a PB2 mutator reads the stream: subscribing otherwise would pull two events
+                // a step through the proxy for nothing.
+                if stream == nil, let endpoint = options.eventsSubscribe {
+                    let socket = try ZMQSocket(context, .sub)
+                    try socket.setReceiveHighWaterMark(100_000)
+                    for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
+                    keepers.append(try socket.connect(endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger))
+                    stream = socket
+                }
                 if stream == nil {
                     logger.warning("PB2 learns from the event stream, but this mutator has no --events-subscribe endpoint; it explores by perturbation until it has data")
                 }
