@@ -139,7 +139,7 @@ struct FloodTests {
         for _ in 0..<50 where !finished { finished = try watcher.receive(timeoutMilliseconds: 100) != nil }
         #expect(finished)
         #expect(proxy.child.poll() == nil, "the proxy stopped")
-        print("proxy flood: sent \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples)")
+        print("proxy flood: offered (PUB drops past its high-water mark) \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples)")
         #expect(flooded - baseline < 384 << 20, "the proxy grew from \(mebibytes(baseline)) to \(mebibytes(flooded)) under the flood")
     }
 }
