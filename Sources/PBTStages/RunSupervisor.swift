@@ -148,7 +148,8 @@ public final class RunSupervisor {
             }
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
-        console.line("events: pbt events --endpoint \(subscribers)   watch: pbt monitor --events \(subscribers)")
+        let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
+        console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
         if let metricsURL { console.line("metrics: \(metricsURL)") }
 
         let selectorStage = stages.first { $0.name == "selector" }!
