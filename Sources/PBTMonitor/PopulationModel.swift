@@ -198,6 +198,8 @@ public struct PopulationModel: Sendable {
     public internal(set) var counters = Counters()
     /// Every event folded, since the model was made (not reset by a restart).
     public internal(set) var eventsSeen = 0
+    /// The drop counts each worker reported so far, by reason (`worker/reason`).
+    var droppedSoFar: [String: Int] = [:]
     public internal(set) var eventsByTopic: [String: Int] = [:]
     public internal(set) var lastEventTime: Double?
     /// Times the experiment started afresh (or resumed) under this model.
@@ -378,7 +380,13 @@ public struct PopulationModel: Sendable {
         case "result.dropped":
             counters.resultsDropped += 1
         case "frame.dropped":
-            counters.framesDropped[event.string("reason") ?? "unknown", default: 0] += 1
+            // Drop events are rate-limited at the source; `count` says how many of the reason so far.
+            let reason = event.string("reason") ?? "unknown"
+            let key = "\(event.string("worker") ?? "")/\(reason)"
+            let count = event.int("count") ?? 0
+            let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
+            if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
+            counters.framesDropped[reason, default: 0] += delta
         default:
             break
         }

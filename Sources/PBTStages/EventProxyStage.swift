@@ -67,9 +67,11 @@ public final class EventProxyStage {
             if readable[0] {
                 while let message = try inbound.receive(dontWait: true) {
                     if let reason = Self.problem(with: message) {
-                        let event = drops.drop(reason: reason, detail: "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes") { logger.warning("\($0)") }
-                        let json = EventJSON.encode(event, time: Clock.wall)
-                        _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
+                        let detail = "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes"
+                        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
+                            let json = EventJSON.encode(event, time: Clock.wall)
+                            _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
+                        }
                         continue
                     }
                     _ = try outbound.send(message, dontWait: true)

@@ -251,7 +251,7 @@ public final class SelectorStage {
     }
 
     private func dropFrame(reason: String, detail: String) {
-        pending.append(.publish(drops.drop(reason: reason, detail: detail) { logger.warning("\($0)") }))
+        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { pending.append(.publish(event)) }
     }
 
     private func send(_ id: WorkerID, _ command: WorkerCommand) {

@@ -263,7 +263,7 @@ public final class WorkerStage {
     }
 
     private func drop(reason: String, detail: String) {
-        publisher.publish(drops.drop(reason: reason, detail: detail) { logger.warning("\($0)") })
+        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { publisher.publish(event) }
     }
 }
 

@@ -124,11 +124,12 @@ public enum EventJSON {
                 o.field("stage", stage)
                 o.field("worker", worker)
                 o.field("reason", reason)
-            case .frameDropped(let stage, let worker, let reason, let total):
+            case .frameDropped(let stage, let worker, let reason, let total, let count):
                 o.field("stage", stage)
                 o.field("worker", worker)
                 o.field("reason", reason)
                 o.field("total", total)
+                o.field("count", count)
             case .experimentResumed(let steps, let done, let leased):
                 o.field("steps", steps)
                 o.field("members_done", done)

@@ -25,7 +25,9 @@ public enum PBTEvent: Sendable, Hashable {
     /// A stage process is stopping.
     case stageStopped(stage: String, worker: String, reason: String)
     /// A stage received a frame it could not use and dropped it.
-    case frameDropped(stage: String, worker: String, reason: String, total: Int)
+    /// Published for the first ten drops of a reason, then at most once a second for it:
+    /// `count` is how many of that reason the worker dropped so far, `total` how many of all.
+    case frameDropped(stage: String, worker: String, reason: String, total: Int, count: Int = 0)
     /// The selector went on from its store after a restart.
     case experimentResumed(steps: Int, membersDone: Int, leased: Int)
     /// Checkpoints nobody can load any more were deleted.
