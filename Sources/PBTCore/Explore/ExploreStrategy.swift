@@ -69,30 +69,22 @@ public enum ExploreStrategy: Sendable, Hashable {
         using random: inout some RandomNumberGenerator
     ) -> ExploreChange {
         switch domain {
-        case .uniform(let low, let high):
+        case .uniform(let low, let high), .logUniform(let low, let high):
             let x = value.number ?? low
-            switch self {
-            case .perturb(let factors, _):
+            if case .perturb(let factors, _) = self {
                 let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
                 let y = Domain.fold(x * factor, low: low, high: high)
                 return ExploreChange(from: value, to: .real(y), how: .scaled(factor))
-            default:
+            }
+            if case .uniform = domain {
                 let delta = random.nextGaussian() * std * (high - low)
                 let y = Domain.fold(x + delta, low: low, high: high)
                 return ExploreChange(from: value, to: .real(y), how: .noised(y - x))
             }
-        case .logUniform(let low, let high):
-            let x = value.number ?? low
-            switch self {
-            case .perturb(let factors, _):
-                let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
-                let y = Domain.fold(x * factor, low: low, high: high)
-                return ExploreChange(from: value, to: .real(y), how: .scaled(factor))
-            default:
-                let delta = random.nextGaussian() * std * (log(high) - log(low))
-                let y = exp(Domain.fold(log(max(x, low)) + delta, low: log(low), high: log(high)))
-                return ExploreChange(from: value, to: .real(min(max(y, low), high)), how: .noised(y - x))
-            }
+            // Log-uniform noise moves on the log scale.
+            let delta = random.nextGaussian() * std * (log(high) - log(low))
+            let y = min(max(exp(Domain.fold(log(max(x, low)) + delta, low: log(low), high: log(high))), low), high)
+            return ExploreChange(from: value, to: .real(y), how: .noised(y - x))
         case .integer(let low, let high):
             let i: Int
             if case .integer(let v) = value { i = v } else { i = Int((value.number ?? Double(low)).rounded()) }
