@@ -49,8 +49,15 @@ struct StrategyRunTests {
         let exploits = events.filter { $0["event"] as? String == "member.exploited" }
         #expect(!exploits.isEmpty, "no exploit with \(strategy)")
         let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
-        // The t-test copies only on a significant difference, which rising curves rarely give.
-        #expect((best["score"] as? Double ?? 0) > (strategy == .tTest ? 0.8 : 1.1), "best \(best["score"] ?? "?")")
+        // Better than the grid's plateau (0.39) at least. The t-test copies only on a significant
+        // difference and the tournament only when its one draw is better, so on the toy they do
+        // not always get far; truncation and PB2 do.
+        let floor: Double = switch strategy {
+        case .tTest, .tournament: 0.45
+        case .synchronous: 1.0
+        case .pb2: 1.15
+        }
+        #expect((best["score"] as? Double ?? 0) > floor, "best \(best["score"] ?? "?")")
         switch strategy {
         case .synchronous:
             // The barrier: no decision at a step before every member was scored at it.
