@@ -153,6 +153,9 @@ public struct PopulationModel: Sendable {
         case turnaround(member: Int, seconds: Double)
         /// A new experiment started: what was known is forgotten.
         case restarted(name: String)
+        /// Frames a stage dropped since the last report of that reason (drop events are
+        /// rate-limited at the source and carry running counts).
+        case framesDropped(stage: String, reason: String, count: Int)
     }
 
     /// One score of a member in the series (`recordSeries`).
@@ -387,6 +390,7 @@ public struct PopulationModel: Sendable {
             let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
             if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
             counters.framesDropped[reason, default: 0] += delta
+            if delta > 0 { observations.append(.framesDropped(stage: event.string("stage") ?? "unknown", reason: reason, count: delta)) }
         default:
             break
         }

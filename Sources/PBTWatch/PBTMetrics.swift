@@ -53,8 +53,6 @@ public final class PBTMetrics {
     private var counters: [String: Counter] = [:]
     private var gauges: [String: Gauge] = [:]
     private var memberGauges: Set<String> = []
-    /// The drop counts each worker reported so far, by reason (`worker/reason`).
-    private var droppedSoFar: [String: Int] = [:]
     private let turnaround: Recorder
 
     public init(factory: any MetricsFactory) {
@@ -81,16 +79,6 @@ public final class PBTMetrics {
             counter("pbt_leases_released_total", ["role": event.string("role") ?? "unknown"])?.increment()
         case "result.dropped":
             counter("pbt_results_dropped_total")?.increment()
-        case "frame.dropped":
-            // Drop events are rate-limited at the source; `count` says how many of the reason so far.
-            let key = "\(event.string("worker") ?? "")/\(event.string("reason") ?? "")"
-            let count = event.int("count") ?? 0
-            let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
-            if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
-            if delta > 0 {
-                counter("pbt_frames_dropped_total", ["stage": event.string("stage") ?? "unknown", "reason": event.string("reason") ?? "unknown"])?
-                    .increment(by: Int64(delta))
-            }
         case "member.failed":
             counter("pbt_member_failures_total", ["given_up": String(event.bool("given_up") ?? false)])?.increment()
         case "experiment.started":
@@ -99,7 +87,12 @@ public final class PBTMetrics {
             break
         }
         for observation in observations {
-            if case .turnaround(_, let seconds) = observation { turnaround.record(seconds) }
+            switch observation {
+            case .turnaround(_, let seconds): turnaround.record(seconds)
+            case .framesDropped(let stage, let reason, let count):
+                counter("pbt_frames_dropped_total", ["stage": stage, "reason": reason])?.increment(by: Int64(count))
+            case .restarted: break
+            }
         }
     }
 

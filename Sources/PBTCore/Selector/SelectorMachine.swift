@@ -524,7 +524,6 @@ public struct SelectorMachine: Sendable {
         let rank = cohort.rank(of: index)
         actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
         guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
-            changes.members.insert(index)
             members[index].phase = .queued(.trainer)
             enqueue(index, for: .trainer)
             return
