@@ -1,41 +1,76 @@
 import Foundation
 import PBTCore
 import PBTStore
+import PBTWire
 
 /// Commits the selector's batches on a thread of its own, in order, so that the selector's
 /// thread goes back to its workers while a batch is written.
 ///
-///     selector thread: receive → decide → send tasks → publish events → submit(batch) → receive …
-///     writer thread:                                      commit(batch) → append to events.jsonl
+///     selector thread: receive → decide → send tasks → submit(batch) → receive …
+///     writer thread:   (every commit interval) merge the waiting batches → encode their events
+///                      → commit → append to events.jsonl → publish to the stream
 ///
-/// A batch's events reach `events.jsonl` only after its transaction commits, so the log never
-/// says what the store does not hold. A crash loses at most the batches not yet committed;
-/// their tasks' results are then stale (see `SelectorMachine.versionsSkippedOnRestore`).
+/// The writer commits at most once a `commitInterval` (sooner when half its queue is full or
+/// someone drains it): the batches that arrived meanwhile go in as one transaction, each
+/// member's row once however often it changed. A transaction costs much the same for one
+/// decision as for a hundred, so this is what keeps the store off the pipeline's critical path.
+///
+/// A batch's events reach `events.jsonl` and the stream only after its transaction commits, so
+/// neither ever says what the store does not hold. A crash loses at most the batches not yet committed
+/// (at most `2 × limit`, a few milliseconds of decisions); their tasks' results are then stale
+/// (see `SelectorMachine.versionsSkippedOnRestore`).
 final class StoreWriter: @unchecked Sendable {
     struct Batch: @unchecked Sendable {
-        let changes: SelectorMachine.Changes
-        let members: [SelectorMachine.Member]
-        let bestEver: SelectorMachine.ScoreSnapshot?
-        let counters: SelectorDatabase.Counters
-        let events: [String]
+        var changes: SelectorMachine.Changes
+        var members: [SelectorMachine.Member]
+        var bestEver: SelectorMachine.ScoreSnapshot?
+        var counters: SelectorDatabase.Counters
+        /// The batch's events, and the wall-clock time they carry.
+        var events: [(event: PBTEvent, time: Double)]
+
+        /// The batches, oldest first, as one: later member rows, counters and best score replace earlier ones.
+        static func merged(_ batches: [Batch]) -> Batch {
+            guard var merged = batches.first else { preconditionFailure("merging no batches") }
+            guard batches.count > 1 else { return merged }
+            var rows: [Int: SelectorMachine.Member] = [:]
+            for batch in batches {
+                for member in batch.members { rows[member.id] = member }
+            }
+            for batch in batches.dropFirst() {
+                merged.changes = merged.changes.followed(by: batch.changes)
+                merged.bestEver = batch.bestEver ?? merged.bestEver
+                merged.counters = batch.counters
+                merged.events += batch.events
+            }
+            merged.members = rows.keys.sorted().map { rows[$0]! }
+            return merged
+        }
     }
 
     private let database: SelectorDatabase
     private let eventLog: LineLog
+    /// Used by the writer thread only, once handed over.
+    private let publisher: EventPublisher
     private let experimentID: String
+    private let commitInterval: Double
     private let condition = NSCondition()
     private var queue: [Batch] = []
+    /// When the oldest waiting batch arrived.
+    private var oldest: Date?
+    private var draining = 0
     private var busy = false
     private var failure: (any Error)?
     private var written: Int64?
     /// Batches waiting at most; the selector waits when the writer falls this far behind.
     private let limit = 64
 
-    init(database: SelectorDatabase, eventLog: LineLog, experimentID: String, written: Int64?) {
+    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, written: Int64?, commitInterval: Double = 0.01) {
         self.database = database
         self.eventLog = eventLog
+        self.publisher = publisher
         self.experimentID = experimentID
         self.written = written
+        self.commitInterval = commitInterval
         let thread = Thread { [self] in serve() }
         thread.name = "pbt-store"
         thread.start()
@@ -47,14 +82,18 @@ final class StoreWriter: @unchecked Sendable {
         defer { condition.unlock() }
         while queue.count >= limit && failure == nil { condition.wait() }
         if let failure { throw failure }
+        if queue.isEmpty { oldest = Date() }
         queue.append(batch)
-        condition.broadcast()
+        if queue.count == 1 || queue.count >= limit / 2 { condition.broadcast() }
     }
 
     /// Waits until every queued batch is committed and logged.
     func drain() throws {
         condition.lock()
         defer { condition.unlock() }
+        draining += 1
+        defer { draining -= 1 }
+        condition.broadcast()
         while (!queue.isEmpty || busy) && failure == nil { condition.wait() }
         if let failure { throw failure }
     }
@@ -62,17 +101,30 @@ final class StoreWriter: @unchecked Sendable {
     private func serve() {
         while true {
             condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let batch = queue.removeFirst()
+            while true {
+                if queue.isEmpty {
+                    condition.wait()
+                } else if draining == 0, queue.count < limit / 2, let oldest, oldest.timeIntervalSinceNow > -commitInterval {
+                    _ = condition.wait(until: oldest.addingTimeInterval(commitInterval))
+                } else {
+                    break
+                }
+            }
+            let batch = Batch.merged(queue)
+            queue.removeAll(keepingCapacity: true)
+            oldest = nil
             busy = true
             let written = self.written
+            condition.broadcast()
             condition.unlock()
             do {
+                let events = batch.events.map { EventJSON.encode($0.event, time: $0.time) }
                 let last = try database.save(
                     experimentID: experimentID, changes: batch.changes, members: batch.members, bestEver: batch.bestEver,
-                    counters: batch.counters, events: batch.events, written: written)
-                for event in batch.events { eventLog.append(event) }
+                    counters: batch.counters, events: events, logOffset: eventLog.size, written: written)
+                for event in events { eventLog.append(event) }
                 eventLog.flush()
+                for (index, json) in events.enumerated() { publisher.publish(topic: batch.events[index].event.topic, json: json) }
                 condition.lock()
                 if let last { self.written = last }
                 busy = false

@@ -45,6 +45,8 @@ public struct RunDirectory: Sendable {
 public final class LineLog {
     private let file: UnsafeMutablePointer<FILE>
     public let path: String
+    /// Bytes in the file, counting what is appended but not yet flushed.
+    public private(set) var size: Int64
 
     public init(path: String) throws {
         guard let file = fopen(path, "a") else {
@@ -52,16 +54,29 @@ public final class LineLog {
         }
         self.file = file
         self.path = path
+        var status = stat()
+        size = fstat(fileno(file), &status) == 0 ? Int64(status.st_size) : 0
     }
 
     public func append(_ line: String) {
         var line = line
         line.append("\n")
-        line.withUTF8 { buffer in _ = fwrite(buffer.baseAddress, 1, buffer.count, file) }
+        line.withUTF8 { buffer in size += Int64(fwrite(buffer.baseAddress, 1, buffer.count, file)) }
     }
 
     public func flush() {
         fflush(file)
+    }
+
+    /// Cuts the file back to its first `offset` bytes (when it is longer), so that lines
+    /// appended after that point can be written again without appearing twice.
+    public func truncate(to offset: Int64) throws {
+        fflush(file)
+        guard size > offset else { return }
+        guard ftruncate(fileno(file), off_t(offset)) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot truncate \(path): \(String(cString: strerror(errno)))"])
+        }
+        size = offset
     }
 
     deinit {

@@ -13,7 +13,8 @@ import PBTCore
 ///     lineage    history segments (each points at the one before)
 ///     scores     the score board: a member's state at each step it was scored
 ///     best_ever  the best score reached and its checkpoint
-///     events     events committed but not yet appended to events.jsonl
+///     events     events committed but maybe not yet appended to events.jsonl, with the log's
+///                size before them (a restart cuts the log back there and appends them)
 ///     meta       experiment id, counters
 public final class SelectorDatabase {
     private let queue: DatabaseQueue
@@ -51,8 +52,12 @@ public final class SelectorDatabase {
                     id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
                     score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
                     recent TEXT NOT NULL DEFAULT '[]');
-                CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL, log_offset INTEGER);
                 """)
+            // A store from before events kept where they go in the log.
+            if try !Row.fetchAll(db, sql: "PRAGMA table_info(events)").contains(where: { $0["name"] as String? == "log_offset" }) {
+                try db.execute(sql: "ALTER TABLE events ADD COLUMN log_offset INTEGER")
+            }
         }
     }
 
@@ -78,11 +83,12 @@ public final class SelectorDatabase {
         }
     }
 
-    /// Commits one batch. Returns the sequence number of the last event stored, if any.
+    /// Commits one batch. `events` go into the log at `logOffset` once committed; `written` is
+    /// the last event row known to be there. Returns the sequence number of the row stored, if any.
     @discardableResult
     public func save(
         experimentID: String, changes: SelectorMachine.Changes, members: [SelectorMachine.Member],
-        bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], written: Int64?
+        bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], logOffset: Int64 = 0, written: Int64?
     ) throws -> Int64? {
         let identified = self.identified
         let last: Int64? = try queue.write { db in
@@ -117,24 +123,20 @@ public final class SelectorDatabase {
             }
             // The batch's events go in as one row: one insert a commit, however many events.
             guard !events.isEmpty else { return nil }
-            try db.cachedStatement(sql: "INSERT INTO events (json) VALUES (?)").execute(arguments: [events.joined(separator: "\n")])
+            try db.cachedStatement(sql: "INSERT INTO events (json, log_offset) VALUES (?, ?)").execute(arguments: [events.joined(separator: "\n"), logOffset])
             return db.lastInsertedRowID
         }
         self.identified = true
         return last
     }
 
-    /// Events committed but not yet appended to the event log (after a crash between the two);
-    /// each row is one batch, its events a line each.
-    public func pendingEvents() throws -> [(seq: Int64, json: String)] {
+    /// Events committed that may not be in the event log yet (a crash can come between the
+    /// commit and the append); each row is one batch, its events a line each, with the log's
+    /// size before them (nil in stores from before it was kept).
+    public func pendingEvents() throws -> [(seq: Int64, json: String, logOffset: Int64?)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, json FROM events ORDER BY seq").map { ($0["seq"], $0["json"]) }
+            try Row.fetchAll(db, sql: "SELECT seq, json, log_offset FROM events ORDER BY seq").map { ($0["seq"], $0["json"], $0["log_offset"]) }
         }
-    }
-
-    /// Forgets events up to `seq`, once they are in the event log.
-    public func markWritten(upTo seq: Int64) throws {
-        try queue.write { db in try db.execute(sql: "DELETE FROM events WHERE seq <= ?", arguments: [seq]) }
     }
 
     /// Everything the selector needs to go on, or nil for a new database.

@@ -260,6 +260,27 @@ struct RunDirectoryTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\nnew\n")
     }
 
+    @Test func aLineLogCutBackToAnOffsetAppendsThereAndKeepsItsSize() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/events.jsonl"
+        try "old\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let log = try LineLog(path: path)
+        #expect(log.size == 4)
+        log.append("one")
+        let offset = log.size
+        log.append("two ü")
+        log.flush()
+        #expect(log.size == 4 + 4 + 7)
+        // Cutting at or past the end changes nothing; cutting back drops what followed.
+        try log.truncate(to: log.size + 10)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\none\ntwo ü\n")
+        try log.truncate(to: offset)
+        log.append("two again")
+        log.flush()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\none\ntwo again\n")
+        #expect(log.size == offset + 10)
+    }
+
     @Test func aLineLogInAMissingDirectoryThrows() throws {
         let directory = try TemporaryDirectory()
         #expect(throws: (any Error).self) { try LineLog(path: directory.path + "/missing/events.jsonl") }

@@ -16,6 +16,18 @@ extension SelectorMachine {
         public internal(set) var forgetBelow: Int?
 
         public var isEmpty: Bool { members.isEmpty && segments.isEmpty && scores.isEmpty && forgetBelow == nil }
+
+        /// These changes followed by `later`, as one: what a store commits when it writes
+        /// several batches in one transaction. Later scores replace earlier ones of the same
+        /// member and step when written in order, so order is kept.
+        public func followed(by later: Changes) -> Changes {
+            var merged = self
+            merged.members.formUnion(later.members)
+            merged.segments += later.segments
+            merged.scores += later.scores
+            merged.forgetBelow = [forgetBelow, later.forgetBelow].compactMap { $0 }.max()
+            return merged
+        }
     }
 
     /// The changes since the last call, and the counters a store keeps beside them.
