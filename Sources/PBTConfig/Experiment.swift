@@ -88,7 +88,22 @@ public struct Experiment: Sendable, Hashable {
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
             explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
             workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
-            startTimeout: startTimeout, space: space, synchronous: synchronous, schedule: schedule)
+            startTimeout: startTimeout, space: space, synchronous: synchronous, schedule: schedule,
+            taskWindow: taskWindow)
+    }
+
+    /// Tasks an evaluator or mutator may hold at once when its tasks are instant.
+    public static let instantTaskWindow = 8
+
+    /// An evaluator that reads the reported metric and a mutator that perturbs take
+    /// microseconds a task: each may hold a few, so it does not wait a round trip to the
+    /// selector between them. Evaluating a checkpoint and PB2's bandit take real time: one
+    /// task at a time, so that no member waits behind a busy one while another is free.
+    var taskWindow: [WorkerRole: Int] {
+        var window: [WorkerRole: Int] = [:]
+        if evaluation == .reported { window[.evaluator] = Self.instantTaskWindow }
+        if case .pb2 = explore {} else { window[.mutator] = Self.instantTaskWindow }
+        return window
     }
 }
 

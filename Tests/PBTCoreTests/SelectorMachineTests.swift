@@ -121,6 +121,76 @@ struct SelectorMachineTests {
         #expect(machine.busyCount(.trainer) == 2)
     }
 
+    /// Two members trained at once, for the window tests: both queued for an evaluator.
+    static func twoAwaitingEvaluation(window: Int) -> SelectorMachine {
+        var settings = F.settings()
+        settings.taskWindow = [.evaluator: window, .trainer: 5]
+        var machine = SelectorMachine(settings: settings, name: "exp", initial: F.initial(2))
+        _ = machine.start(now: 0)
+        _ = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 1)
+        _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 1)
+        _ = machine.handle(F.trained(0, version: 1, step: 4, checkpoint: F.checkpoint(1)), from: F.trainer, now: 2)
+        _ = machine.handle(F.trained(1, version: 1, step: 4, checkpoint: F.checkpoint(2)), from: F.trainer2, now: 2)
+        return machine
+    }
+
+    @Test func anEvaluatorWithAWindowHoldsSeveralTasksAndATrainerStillOne() {
+        var machine = Self.twoAwaitingEvaluation(window: 2)
+        // The trainers' window stays 1 whatever the settings say (DESIGN invariant 2).
+        #expect(machine.settings.window(for: .trainer) == 1)
+        let actions = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 3)
+        #expect(actions.evaluateTasks.map(\.task.member) == [0, 1])
+        #expect(machine.workers[F.evaluator]?.tasks == [0: 2, 1: 2])
+        #expect(machine.busyCount(.evaluator) == 1)
+
+        // One result frees one place; the other task is still held.
+        _ = machine.handle(F.scored(0, version: 2, score: 0.5), from: F.evaluator, now: 4)
+        #expect(machine.workers[F.evaluator]?.tasks == [1: 2])
+        #expect(machine.members[1].phase == .leased(.evaluator, worker: F.evaluator, deadline: 33))
+    }
+
+    @Test func withAWindowOfOneTheSecondMemberWaitsForTheFirstResult() {
+        var machine = Self.twoAwaitingEvaluation(window: 1)
+        let actions = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 3)
+        #expect(actions.evaluateTasks.map(\.task.member) == [0])
+        #expect(machine.members[1].phase == .queued(.evaluator))
+        let next = machine.handle(F.scored(0, version: 2, score: 0.5), from: F.evaluator, now: 4)
+        #expect(next.evaluateTasks.map(\.task.member) == [1])
+    }
+
+    @Test func everyTaskAWorkerHeldGoesBackWhenItLeavesOrTurnsUpIdle() {
+        var machine = Self.twoAwaitingEvaluation(window: 4)
+        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 3)
+        // A ready sent before the tasks arrived changes nothing.
+        #expect(machine.handle(F.ready(.evaluator, received: 1, name: "e"), from: F.evaluator, now: 4).isEmpty)
+        // One that counts both: both were lost, and both go out again with new versions.
+        let idle = machine.handle(F.ready(.evaluator, received: 2, name: "e"), from: F.evaluator, now: 5)
+        #expect(idle.leaseReleases.map(\.member).sorted() == [0, 1])
+        #expect(idle.evaluateTasks.map(\.task.version) == [3, 3])
+        // Goodbye releases everything it holds.
+        let gone = machine.handle(.goodbye, from: F.evaluator, now: 6)
+        #expect(gone.leaseReleases.map(\.member).sorted() == [0, 1])
+        #expect(machine.members[0].phase == .queued(.evaluator) && machine.members[1].phase == .queued(.evaluator))
+    }
+
+    @Test func tasksGoRoundRobinToWorkersWithRoom() {
+        var settings = F.settings()
+        settings.taskWindow = [.evaluator: 8]
+        var machine = SelectorMachine(settings: settings, name: "exp", initial: F.initial(4))
+        _ = machine.start(now: 0)
+        for (index, id) in [F.trainer, F.trainer2, WorkerID([3]), WorkerID([4])].enumerated() {
+            _ = machine.handle(F.ready(.trainer, name: "t\(index)"), from: id, now: 1)
+        }
+        let second = WorkerID([0x12])
+        _ = machine.handle(F.ready(.evaluator, name: "e1"), from: F.evaluator, now: 1)
+        _ = machine.handle(F.ready(.evaluator, name: "e2"), from: second, now: 1)
+        var sent: [WorkerID] = []
+        for (index, id) in [F.trainer, F.trainer2, WorkerID([3]), WorkerID([4])].enumerated() {
+            sent += machine.handle(F.trained(index, version: 1, step: 4, checkpoint: F.checkpoint(index + 1)), from: id, now: 2).evaluateTasks.map(\.worker)
+        }
+        #expect(sent == [F.evaluator, second, F.evaluator, second])
+    }
+
     // MARK: The cycle
 
     /// One member, one trainer, one evaluator, through train → evaluate → decide → train.
@@ -814,5 +884,39 @@ struct SelectorMachineTests {
         } else {
             Issue.record("no best member")
         }
+    }
+}
+
+/// What a store commits when it writes several batches as one transaction.
+@Suite("SelectorMachine.Changes")
+struct SelectorChangesTests {
+    typealias F = Fixture
+
+    @Test func batchesTakenOneAfterAnotherMergeIntoWhatOneBatchWouldHold() {
+        var machine = SelectorMachine(settings: F.settings(), name: "exp", initial: F.initial(2))
+        _ = machine.start(now: 0)
+        _ = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 1)
+        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 1)
+        let first = machine.takeChanges().changes
+        _ = machine.handle(F.trained(0, version: 1, step: 4, checkpoint: F.checkpoint(1)), from: F.trainer, now: 2)
+        let second = machine.takeChanges().changes
+        _ = machine.handle(F.scored(0, version: 2, score: 0.5), from: F.evaluator, now: 3)
+        let third = machine.takeChanges().changes
+
+        let merged = first.followed(by: second).followed(by: third)
+        #expect(merged.members == first.members.union(second.members).union(third.members))
+        #expect(merged.segments.map(\.id) == (first.segments + second.segments + third.segments).map(\.id))
+        #expect(merged.scores.map(\.step) == third.scores.map(\.step))
+        #expect(merged.scores.count == 1)
+        #expect(!merged.isEmpty)
+    }
+
+    @Test(arguments: [(nil, nil, nil), (4, nil, 4), (nil, 8, 8), (4, 8, 8), (8, 4, 8)] as [(Int?, Int?, Int?)])
+    func forgettingKeepsTheHighestStep(earlier: Int?, later: Int?, merged: Int?) {
+        var a = SelectorMachine.Changes()
+        a.forgetBelow = earlier
+        var b = SelectorMachine.Changes()
+        b.forgetBelow = later
+        #expect(a.followed(by: b).forgetBelow == merged)
     }
 }

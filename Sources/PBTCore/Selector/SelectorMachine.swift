@@ -117,9 +117,10 @@ public struct SelectorMachine: Sendable {
         public internal(set) var lastSeen: Double
         /// Tasks sent to this worker so far.
         public internal(set) var received: Int
-        /// The member it works on, if any, and the version it was given.
-        public internal(set) var member: Int?
-        public internal(set) var version: Int?
+        /// The tasks it holds: member → the version it was given (at most the role's window).
+        public internal(set) var tasks: [Int: Int] = [:]
+        /// The member it works on, if any (the lowest, when it holds several).
+        public var member: Int? { tasks.keys.min() }
     }
 
     /// A member's state at a step where it was scored: its standing there, and what a member
@@ -203,7 +204,7 @@ public struct SelectorMachine: Sendable {
 
     /// Workers of `role` that are working on a member.
     public func busyCount(_ role: WorkerRole) -> Int {
-        workers.values.reduce(0) { $0 + ($1.role == role && $1.member != nil ? 1 : 0) }
+        workers.values.reduce(0) { $0 + ($1.role == role && !$1.tasks.isEmpty ? 1 : 0) }
     }
 
     // MARK: Inputs
@@ -277,11 +278,11 @@ public struct SelectorMachine: Sendable {
             actions.append(.publish(.leaseExpired(member: index, version: members[index].version, role: role, worker: workerName)))
             requeue(index, role: role)
             if workers[holder] != nil {
-                workers[holder]?.member = nil
+                workers[holder]?.tasks[index] = nil
                 remove(holder, reason: "lease expired", now: now, into: &actions)
             }
         }
-        for (id, worker) in workers where worker.member == nil && now - worker.lastSeen > settings.workerTimeout {
+        for (id, worker) in workers where worker.tasks.isEmpty && now - worker.lastSeen > settings.workerTimeout {
             remove(id, reason: "silent for \(Int(settings.workerTimeout)) s", now: now, into: &actions)
         }
         if let budget = settings.stop.timeBudget, now - startTime >= budget {
@@ -331,35 +332,37 @@ public struct SelectorMachine: Sendable {
             worker.lastSeen = now
             workers[id] = worker
             if received < worker.received { return }  // sent before its latest task arrived
-            if let member = worker.member {
-                // It got the task and is idle without having reported: the task is lost.
-                workers[id]?.member = nil
-                if case .leased(let leasedRole, let holder, _) = members[member].phase, holder == id {
-                    actions.append(.publish(.leaseReleased(
-                        member: member, version: members[member].version, role: leasedRole, worker: worker.name, reason: "the worker is idle without a result")))
-                    requeue(member, role: leasedRole)
-                }
-            }
+            // It got its tasks and is idle without having reported: they are lost.
+            workers[id]?.tasks = [:]
+            release(worker.tasks.keys.sorted(), heldBy: id, name: worker.name, reason: "the worker is idle without a result", into: &actions)
             markIdle(id, role: role)
             return
         }
         if workers[id] != nil { remove(id, reason: "changed role", now: now, into: &actions) }
-        workers[id] = Worker(id: id, role: role, name: workerName, lastSeen: now, received: received, member: nil)
+        workers[id] = Worker(id: id, role: role, name: workerName, lastSeen: now, received: received)
         actions.append(.publish(.workerJoined(role: role, worker: workerName)))
         markIdle(id, role: role)
     }
 
+    /// Puts a worker in line for tasks if it has room for one more.
     private mutating func markIdle(_ id: WorkerID, role: WorkerRole) {
+        guard let worker = workers[id], worker.tasks.count < settings.window(for: role) else { return }
         if !(idle[role]?.contains(id) ?? false) { idle[role, default: []].append(id) }
+    }
+
+    /// Requeues those of `held` still leased to `id`.
+    private mutating func release(_ held: [Int], heldBy id: WorkerID, name: String, reason: String, into actions: inout [Action]) {
+        for member in held {
+            guard case .leased(let role, let holder, _) = members[member].phase, holder == id else { continue }
+            actions.append(.publish(.leaseReleased(member: member, version: members[member].version, role: role, worker: name, reason: reason)))
+            requeue(member, role: role)
+        }
     }
 
     private mutating func remove(_ id: WorkerID, reason: String, now: Double, into actions: inout [Action]) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         idle[worker.role]?.removeAll { $0 == id }
-        if let member = worker.member, case .leased(let role, let holder, _) = members[member].phase, holder == id {
-            actions.append(.publish(.leaseReleased(member: member, version: members[member].version, role: role, worker: worker.name, reason: reason)))
-            requeue(member, role: role)
-        }
+        release(worker.tasks.keys.sorted(), heldBy: id, name: worker.name, reason: reason, into: &actions)
         actions.append(.publish(.workerLeft(role: worker.role, worker: worker.name, reason: reason)))
     }
 
@@ -378,13 +381,10 @@ public struct SelectorMachine: Sendable {
         _ member: Int, version: Int, from worker: WorkerID, role: WorkerRole, leaving: Bool = false, now: Double, into actions: inout [Action]
     ) -> Int? {
         if let known = workers[worker], known.role == role {
-            // A result for the task the worker holds frees it; a stale one for another does not.
-            // A worker that is leaving (it stopped early on a signal) gets no new task.
-            if known.member == nil || (known.member == member && known.version == version) {
-                workers[worker]?.member = nil
-                workers[worker]?.version = nil
-                if !leaving { markIdle(worker, role: role) }
-            }
+            // A result for a task the worker holds frees its place; a stale one for another
+            // does not. A worker that is leaving (it stopped early on a signal) gets no new task.
+            if known.tasks[member] == version { workers[worker]?.tasks[member] = nil }
+            if !leaving { markIdle(worker, role: role) }
         }
         guard let index = leasedIndex(member, version: version, by: worker, role: role) else {
             let reason: String
@@ -621,8 +621,10 @@ public struct SelectorMachine: Sendable {
             while !(queues[role]?.isEmpty ?? true), let worker = idle[role]?.first {
                 let index = queues[role]!.removeFirst()
                 guard members[index].phase == .queued(role) else { continue }
+                // Round robin: a worker with room left goes to the back of the line.
                 idle[role]?.removeFirst()
                 actions.append(assign(index, to: worker, role: role, now: now))
+                markIdle(worker, role: role)
                 actions.append(.publish(.memberAssigned(
                     member: index, version: members[index].version, role: role, worker: workerName(worker), step: members[index].step)))
             }
@@ -634,8 +636,7 @@ public struct SelectorMachine: Sendable {
         members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
         changes.members.insert(index)
         leased.insert(index)
-        workers[worker]?.member = index
-        workers[worker]?.version = members[index].version
+        workers[worker]?.tasks[index] = members[index].version
         workers[worker]?.received += 1
         let member = members[index]
         switch role {

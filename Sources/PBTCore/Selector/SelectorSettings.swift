@@ -66,13 +66,18 @@ public struct SelectorSettings: Sendable, Hashable {
     public var synchronous: Bool = false
     /// Hyperparameters fixed step range by step range (the experiment's `schedule`), or nil.
     public var schedule: HyperparameterSchedule?
+    /// Tasks a worker of a role may hold at once (default 1). Trainers always hold one: a
+    /// member never waits behind a busy trainer (DESIGN invariant 2). Evaluators and mutators
+    /// whose tasks take microseconds (scoring a reported metric, perturbing) may hold a few,
+    /// so that they work through them without waiting a round trip to the selector each.
+    public var taskWindow: [WorkerRole: Int] = [:]
 
     public init(
         experimentID: String, seed: UInt64, interval: Int, stop: StopCondition,
         exploit: ExploitStrategy, explores: Bool, objective: Objective = .maximize, burnIn: Int = 0,
         leaseTimeout: Double = 30, workerTimeout: Double = 10, maxFailures: Int = 3,
         minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1, space: SearchSpace? = nil,
-        synchronous: Bool = false, schedule: HyperparameterSchedule? = nil
+        synchronous: Bool = false, schedule: HyperparameterSchedule? = nil, taskWindow: [WorkerRole: Int] = [:]
     ) {
         self.experimentID = experimentID
         self.seed = seed
@@ -91,6 +96,12 @@ public struct SelectorSettings: Sendable, Hashable {
         self.space = space
         self.synchronous = synchronous
         self.schedule = schedule
+        self.taskWindow = taskWindow
+    }
+
+    /// How many tasks a worker of `role` may hold at once.
+    public func window(for role: WorkerRole) -> Int {
+        role == .trainer ? 1 : max(taskWindow[role] ?? 1, 1)
     }
 
     /// The step at which a member standing at `step` is next ready: the next multiple of
