@@ -115,8 +115,11 @@ public final class SelectorStage {
 
         let now = Clock.monotonic
         if let (saved, finished) = try database.load() {
-            // Events committed before a crash but not yet in the log go there first.
-            for event in try database.pendingEvents() {
+            // Events committed before a crash may or may not be in the log: cut it back to
+            // where the first of them goes, and append them all.
+            let committed = try database.pendingEvents()
+            if let offset = committed.first?.logOffset { try eventLog.truncate(to: offset) }
+            for event in committed {
                 eventLog.append(event.json)
                 written = event.seq
             }
@@ -134,7 +137,7 @@ public final class SelectorStage {
             pending += machine.start(now: now)
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
-        writer = StoreWriter(database: database, eventLog: eventLog, experimentID: experiment.id, written: written)
+        writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id, written: written)
         try commit()
         logger.info("selector listening", metadata: ["pbt.endpoint": "\(endpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)"])
         try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint])
@@ -186,9 +189,9 @@ public final class SelectorStage {
         return 0
     }
 
-    /// Performs a batch: tasks go to workers first (they wait for nothing), events to the
-    /// stream, then the batch's changes and events go to the store writer, which commits them
-    /// in one transaction and then appends the events to events.jsonl.
+    /// Performs a batch: tasks go to workers first (they wait for nothing), then the batch's
+    /// changes and events go to the store writer, which commits them (with the batches beside
+    /// them) in one transaction, then appends the events to events.jsonl and publishes them.
     ///
     /// A crash before a batch commits loses that batch's decisions, never more: the store still
     /// has each member as it was (queued, or leased at an older version), and a restarted
@@ -207,12 +210,9 @@ public final class SelectorStage {
             }
         }
         let time = Clock.wall
-        var events: [String] = []
+        var events: [(event: PBTEvent, time: Double)] = []
         for action in actions {
-            guard case .publish(let event) = action else { continue }
-            let json = EventJSON.encode(event, time: time)
-            publisher.publish(topic: event.topic, json: json)
-            events.append(json)
+            if case .publish(let event) = action { events.append((event, time)) }
         }
         let counters = SelectorDatabase.Counters(
             steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
@@ -247,7 +247,14 @@ public final class SelectorStage {
             dropFrame(reason: error.reason, detail: "\(error) from \(id)")
             return
         }
-        pending += machine.handle(report, from: id, now: Clock.monotonic)
+        // Tasks go out at once; the rest of the batch's actions wait for its end.
+        for action in machine.handle(report, from: id, now: Clock.monotonic) {
+            switch action {
+            case .send(let id, let command): send(id, command)
+            case .welcome(let id): sendFrame(id, welcome)
+            default: pending.append(action)
+            }
+        }
     }
 
     private func dropFrame(reason: String, detail: String) {
