@@ -32,10 +32,17 @@ public struct CheckpointStore: Sendable {
 
     /// The sha256 of `bytes` in lowercase hex.
     public static func reference(of bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        let digits: StaticString = "0123456789abcdef"
+        let digest = SHA256.hash(data: bytes)
+        return String(unsafeUninitializedCapacity: 2 * SHA256.byteCount) { text in
+            var index = 0
+            for byte in digest {
+                text[index] = digits.utf8Start[Int(byte >> 4)]
+                text[index + 1] = digits.utf8Start[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
     }
 
     /// The file that holds `reference`. The reference is checked first, so the path can
@@ -57,26 +64,40 @@ public struct CheckpointStore: Sendable {
         let reference = Self.reference(of: bytes)
         let target = try path(of: reference)
         // Already stored: keep it, unless the stored file was damaged; then write it again.
-        if let stored = FileManager.default.contents(atPath: target), Self.reference(of: [UInt8](stored)) == reference {
+        if let stored = Self.contents(of: target), stored.count == bytes.count, Self.reference(of: stored) == reference {
             // Fresh again for the garbage collector's grace period: someone is about to refer to it.
             utimes(target, nil)
             return reference
         }
         let folder = "\(directory)/\(reference.prefix(2))"
         let temporary = "\(folder)/.\(reference).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
-            if rename(temporary, target) != 0 {
-                let reason = String(cString: strerror(errno))
-                unlink(temporary)
-                throw CheckpointError.unavailable(directory: directory, reason: "rename into place failed: \(reason)")
+        var descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if descriptor < 0 && errno == ENOENT {
+            // The fan-out folder does not exist yet.
+            if mkdir(folder, 0o755) != 0 && errno != EEXIST { throw .unavailable(directory: directory, reason: "cannot create \(folder): \(Self.lastError())") }
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        }
+        guard descriptor >= 0 else { throw .unavailable(directory: directory, reason: "cannot create \(temporary): \(Self.lastError())") }
+        let written = bytes.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let count = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return false }
+                offset += count
             }
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
+            return true
+        }
+        let reason = written ? nil : Self.lastError()
+        close(descriptor)
+        guard written else {
             unlink(temporary)
-            throw .unavailable(directory: directory, reason: error.localizedDescription)
+            throw .unavailable(directory: directory, reason: "cannot write \(temporary): \(reason ?? "")")
+        }
+        if rename(temporary, target) != 0 {
+            let reason = Self.lastError()
+            unlink(temporary)
+            throw .unavailable(directory: directory, reason: "rename into place failed: \(reason)")
         }
         return reference
     }
@@ -84,11 +105,37 @@ public struct CheckpointStore: Sendable {
     /// Reads `reference`, checking that the bytes still hash to it.
     public func read(_ reference: String) throws(CheckpointError) -> [UInt8] {
         let file = try path(of: reference)
-        guard let data = FileManager.default.contents(atPath: file) else { throw .missing(reference) }
-        let bytes = [UInt8](data)
+        guard let bytes = Self.contents(of: file) else { throw .missing(reference) }
         let actual = Self.reference(of: bytes)
         guard actual == reference else { throw .corrupt(reference: reference, actual: actual) }
         return bytes
+    }
+
+    /// The bytes of the file at `path`, or nil when it cannot be read (plain POSIX calls: this
+    /// runs twice a training task, and Foundation's file reading costs several times as much).
+    static func contents(of path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        let size = Int(status.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let complete = bytes.withUnsafeMutableBytes { buffer -> Bool in
+            var offset = 0
+            while offset < size {
+                let count = Glibc.read(descriptor, buffer.baseAddress! + offset, size - offset)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return false }
+                offset += count
+            }
+            return true
+        }
+        return complete ? bytes : nil
+    }
+
+    static func lastError() -> String {
+        String(cString: strerror(errno))
     }
 }
 
