@@ -6,7 +6,33 @@ import Testing
 /// `pbt run` end to end: the paper's toy, the grid-search baseline, processes and signals.
 @Suite("pbt run", .serialized)
 struct RunCommandTests {
-    @Test("the toy with exploit and explore reaches Q ≥ 1.19, and every trainer works")
+    /// A synchronous run is reproducible whatever the number of trainers (DESIGN invariant 6):
+    /// every decision waits for the whole population, and each draws from a generator derived
+    /// from (seed, member, version). The toy gives Q = 1.1940 with 49 exploits every time.
+    @Test("the synchronous toy reaches Q ≥ 1.19, the same with one trainer and with two")
+    func synchronousToyIsReproducible() throws {
+        let directory = try TemporaryDirectory()
+        let toy = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
+        let file = directory.file("toy-sync.yml")
+        try toy.replacingOccurrences(of: "\nexploit:", with: "\nsynchronous: true\nexploit:").write(toFile: file, atomically: true, encoding: .utf8)
+        var outcomes: [String] = []
+        for trainers in [1, 2, 1] {
+            let run = directory.file("run\(outcomes.count)")
+            let process = try PBTProcess(["run", file, "--trainers", String(trainers), "--output", run], output: directory.file("output\(outcomes.count).txt"))
+            let termination = try #require(process.finish(within: 120))
+            #expect(termination.succeeded, "\(process.log)")
+            let summary = try jsonObject(run + "/summary.json")
+            let best = try #require(summary["best"] as? [String: Any])
+            let score = try #require(best["score"] as? Double)
+            #expect(score >= 1.19, "best Q \(score)")
+            outcomes.append("Q \(score), \(summary["exploits"] as? Int ?? -1) exploits, best member \(best["member"] as? Int ?? -1)")
+        }
+        #expect(Set(outcomes).count == 1, "runs differ: \(outcomes)")
+    }
+
+    /// With two trainers the order in which members reach the selector varies from run to run,
+    /// and so does the outcome (measured 1.17–1.199); far above the grid's 0.39 every time.
+    @Test("the toy with exploit and explore on two trainers gets far past the grid, and every trainer works")
     func toyReachesTheTarget() throws {
         let directory = try TemporaryDirectory()
         let run = directory.file("run")
@@ -19,7 +45,7 @@ struct RunCommandTests {
         let summary = try jsonObject(run + "/summary.json")
         let best = try #require(summary["best"] as? [String: Any])
         let score = try #require(best["score"] as? Double)
-        #expect(score >= 1.19, "best Q \(score)")
+        #expect(score >= 1.1, "best Q \(score)")
         #expect(best["step"] as? Int == 200)
         #expect((summary["exploits"] as? Int ?? 0) > 10)
 
