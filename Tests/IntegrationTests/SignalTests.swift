@@ -33,8 +33,10 @@ struct SignalTests {
         let took = Clock.monotonic - signalled
         #expect(end.exitCode == 128 + SIGTERM)
         #expect(took < 2, "the trainer took \(took) s to stop")
-        let interrupted = pipeline.events().first { $0["event"] as? String == "member.trained" && $0["interrupted"] as? Bool == true }
-        let handedBack = try #require(interrupted, "no interrupted result in the event log")
+        // The selector logs the result once it has committed it: wait for it.
+        func isHandBack(_ event: [String: Any]) -> Bool { event["event"] as? String == "member.trained" && event["interrupted"] as? Bool == true }
+        #expect(pipeline.waitForEvents(within: 10) { $0.contains(where: isHandBack) && $0.contains { $0["event"] as? String == "trainer.left" } })
+        let handedBack = try #require(pipeline.events().first(where: isHandBack), "no interrupted result in the event log")
         let from = try #require(handedBack["from_step"] as? Int)
         let step = try #require(handedBack["step"] as? Int)
         #expect(step > from && step < from + 8, "handed back at step \(step) from \(from)")
