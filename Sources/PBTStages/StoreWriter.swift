@@ -110,13 +110,14 @@ final class StoreWriter: @unchecked Sendable {
                     break
                 }
             }
-            let batch = Batch.merged(queue)
+            let taken = queue
             queue.removeAll(keepingCapacity: true)
             oldest = nil
             busy = true
             let written = self.written
             condition.broadcast()
             condition.unlock()
+            let batch = Batch.merged(taken)
             do {
                 let events = batch.events.map { EventJSON.encode($0.event, time: $0.time) }
                 let last = try database.save(

@@ -178,6 +178,8 @@ public final class ZMQSocket {
     /// Waits up to `timeoutMilliseconds` for a message (negative waits for ever).
     /// Returns nil on timeout or when a signal interrupts the wait.
     public func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
+        // A message already queued needs no poll (a worker that holds several tasks).
+        if let frames = try receive(dontWait: true) { return frames }
         guard try ZMQPoll.readable([self], timeoutMilliseconds: timeoutMilliseconds).first == true else { return nil }
         return try receive(dontWait: true)
     }
