@@ -512,7 +512,8 @@ public struct SelectorMachine: Sendable {
         // it last had company, so that the fastest member is not exempt from exploit.
         var comparedAt = step
         var cohort = board.ranking(at: step)
-        if cohort.count < 2, let earlier = board.latestComparableStep(for: index, before: step) {
+        // (A population of one has no company anywhere: no need to look back.)
+        if cohort.count < 2, members.count > 1, let earlier = board.latestComparableStep(for: index, before: step) {
             comparedAt = earlier
             cohort = board.ranking(at: earlier)
         }
