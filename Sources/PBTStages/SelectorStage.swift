@@ -15,10 +15,11 @@ import ZeroMQ
 ///     evaluators├─ DEALER ⇄ ROUTER ── selector ──────┼─ selector.sqlite (then)
 ///     mutators ─┘       (work endpoint)              └─ events.jsonl, PUB ─▶ event proxy (last)
 ///
-/// Each loop turn handles a batch of messages, sends the batch's tasks, commits what changed
-/// in one transaction, and only then logs and publishes the batch's events. Workers ask for
-/// work when they are free (`ready`), so a task never waits behind a busy worker while another
-/// is idle.
+/// Each loop turn handles a batch of messages, sending each task as soon as it is decided,
+/// then hands what changed and the batch's events to the store writer, which commits the
+/// batches of the last 10 ms in one transaction and only then logs and publishes their events.
+/// Workers ask for work when they are free (`ready`), so a task never waits behind a busy
+/// trainer while another is idle.
 public final class SelectorStage {
     public struct Options: Sendable {
         public var experiment: Experiment

@@ -9,7 +9,8 @@ import PBTWorkloads
 import ZeroMQ
 
 /// A trainer, evaluator or mutator: connects a DEALER to the selector's work endpoint and
-/// does one task at a time.
+/// does one task at a time (an instant evaluator or mutator may be sent a few; they wait in
+/// the socket and are done in order).
 ///
 ///     ready ──▶ selector          (when idle; again every heartbeat while idle)
 ///     ◀── welcome                 (the experiment, the first time)

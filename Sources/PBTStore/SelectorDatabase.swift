@@ -4,10 +4,11 @@ import PBTCore
 
 /// The selector's durable state: an SQLite file (`selector.sqlite`) in the run directory.
 ///
-/// Each batch of the selector's work is one transaction: the member rows that changed, new
-/// lineage segments and scores, the counters, and the batch's events. Only after it commits
-/// does the selector send tasks and publish events, so no worker ever holds a task the store
-/// does not know of, and no event is in `events.jsonl` that the state does not reflect.
+/// Each commit is one transaction: the member rows that changed, new lineage segments and
+/// scores, the counters, and the events of the batches it holds. Only after it commits do the
+/// events reach `events.jsonl` and the stream, so no event is there that the state does not
+/// reflect. (Tasks go out before: a restart skips versions, so a task the store never saw
+/// cannot be confused with a later one.)
 ///
 ///     members    one row a member: version, step, checkpoint, hyperparameters, phase, lease
 ///     lineage    history segments (each points at the one before)
