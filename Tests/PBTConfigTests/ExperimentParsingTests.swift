@@ -83,6 +83,19 @@ struct ExperimentParsingTests {
         #expect(experiment.maxFailures == 3)
     }
 
+    /// Evaluators of reported metrics and perturbing mutators may hold several tasks; an
+    /// evaluator that runs the workload and a PB2 mutator hold one, and a trainer always one.
+    @Test(arguments: [
+        ("", 8, 8), ("evaluation: checkpoint", 1, 8), ("explore: {strategy: pb2}", 8, 1),
+        ("explore: {strategy: noise, std: 0.1}", 8, 8), ("evaluation: reported", 8, 8),
+    ])
+    func taskWindows(line: String, evaluators: Int, mutators: Int) throws {
+        let settings = try Experiment.parse(yaml: Self.minimal + "\n" + line).selectorSettings()
+        #expect(settings.window(for: .evaluator) == evaluators)
+        #expect(settings.window(for: .mutator) == mutators)
+        #expect(settings.window(for: .trainer) == 1)
+    }
+
     @Test(arguments: [
         ("exploit: {strategy: tournament}", ExploitStrategy.tournament), ("exploit: {strategy: none}", .none),
         ("exploit: {fraction: 0.5}", .truncation(fraction: 0.5)), ("exploit: {}", .truncation(fraction: 0.25)),
