@@ -99,7 +99,7 @@ public final class SelectorDatabase {
             }
             // The counters in one row: one statement a commit.
             try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0)")
-            for segment in changes.segments { try Self.insert(segment, db) }
+            for segment in changes.segments { try self.insert(segment, db) }
             for member in members { try self.upsert(member, db) }
             for snapshot in changes.scores {
                 try db.cachedStatement(
@@ -109,7 +109,7 @@ public final class SelectorDatabase {
                         """
                 ).execute(
                     arguments: [snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
-                                ValueCoding.encode(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
+                                encoded(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
                                 ValueCoding.encode(snapshot.recent)])
             }
             if let below = changes.forgetBelow { try db.execute(sql: "DELETE FROM scores WHERE step < ?", arguments: [below]) }
@@ -205,15 +205,15 @@ public final class SelectorDatabase {
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
     }
 
-    private static func insert(_ segment: LineageSegment, _ db: Database) throws {
+    private func insert(_ segment: LineageSegment, _ db: Database) throws {
         try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)"
         ).execute(
-            arguments: [segment.id, segment.member, segment.fromStep, segment.toStep, ValueCoding.encode(segment.hyperparameters), segment.previous?.id])
+            arguments: [segment.id, segment.member, segment.fromStep, segment.toStep, encoded(segment.hyperparameters), segment.previous?.id])
     }
 
-    /// Text forms of hyperparameters already written: they change only on exploit, and the
-    /// member rows are rewritten several times a step.
+    /// Text forms of hyperparameters already written: they change only on exploit, and a
+    /// member's row, lineage and scores write them at every step.
     private var encodedHyperparameters: [Hyperparameters: String] = [:]
 
     private func encoded(_ hyperparameters: Hyperparameters) -> String {

@@ -720,6 +720,12 @@ public struct WorkerID: Sendable, Hashable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// The bytes in one go (the synthesized hash combines them one at a time, and every
+    /// message the selector handles looks its worker up a few times).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     public var description: String {
         "worker-" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
