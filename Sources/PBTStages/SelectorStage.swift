@@ -194,10 +194,11 @@ public final class SelectorStage {
     /// changes and events go to the store writer, which commits them (with the batches beside
     /// them) in one transaction, then appends the events to events.jsonl and publishes them.
     ///
-    /// A crash before a batch commits loses that batch's decisions, never more: the store still
-    /// has each member as it was (queued, or leased at an older version), and a restarted
-    /// selector skips versions (see `SelectorMachine(restoring:)`), so a result for a task it
-    /// never committed is dropped as stale and the member is handed out again.
+    /// A crash loses the decisions of the batches not yet committed (a few milliseconds' worth),
+    /// never more: the store still has each of their members as it was (queued, or leased at
+    /// an older version), and a restarted selector skips versions (see
+    /// `SelectorMachine(restoring:)`), so a result for a task it never committed is dropped as
+    /// stale and the member is handed out again.
     private func commit() throws {
         let (changes, members) = machine.takeChanges()
         guard !pending.isEmpty || !changes.isEmpty else { return }

@@ -16,9 +16,9 @@ import PBTWire
 /// decision as for a hundred, so this is what keeps the store off the pipeline's critical path.
 ///
 /// A batch's events reach `events.jsonl` and the stream only after its transaction commits, so
-/// neither ever says what the store does not hold. A crash loses at most the batches not yet committed
-/// (at most `2 × limit`, a few milliseconds of decisions); their tasks' results are then stale
-/// (see `SelectorMachine.versionsSkippedOnRestore`).
+/// neither ever says what the store does not hold. A crash loses at most the batches not yet
+/// committed (at most `2 × limit`, a few milliseconds of decisions); their tasks' results are
+/// then stale (see `SelectorMachine.versionsSkippedOnRestore`).
 final class StoreWriter: @unchecked Sendable {
     struct Batch: @unchecked Sendable {
         var changes: SelectorMachine.Changes
