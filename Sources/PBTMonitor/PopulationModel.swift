@@ -99,8 +99,11 @@ public struct PopulationModel: Sendable {
     public struct Worker: Sendable, Hashable {
         public let name: String
         public internal(set) var role: String
-        /// The member it works on, if any.
-        public internal(set) var member: Int?
+        /// The members it holds, oldest first: one for a trainer; an evaluator or mutator of
+        /// instant tasks may be handed several at once.
+        public internal(set) var held: [Int] = []
+        /// The member it works on, if any (the oldest it holds).
+        public var member: Int? { held.first }
         /// When it last took or handed in a member.
         public internal(set) var since: Double
         /// Tasks it was handed.
@@ -297,25 +300,34 @@ public struct PopulationModel: Sendable {
                 time: event.time, reason: event.string("reason") ?? "?", bestMember: event.int("best_member"),
                 bestScore: event.double("best_score"), steps: event.int("steps") ?? 0, seconds: event.double("seconds") ?? 0)
             for id in members.keys where members[id]?.state.worker != nil { members[id]?.state = .waiting }
-            for name in workers.keys { workers[name]?.member = nil }
+            for name in workers.keys { workers[name]?.held = [] }
         case let topic where topic.hasSuffix(".joined"):
             if let name = event.string("worker") {
                 let role = event.string("role") ?? String(topic.dropLast(".joined".count))
-                workers[name] = Worker(name: name, role: role, member: nil, since: event.time)
+                workers[name] = Worker(name: name, role: role, since: event.time)
             }
         case let topic where topic.hasSuffix(".left"):
             if let name = event.string("worker") { workers[name] = nil }
         case "member.assigned":
             guard let member, let worker = event.string("worker") else { break }
             let role = event.string("role") ?? "trainer"
+            // A member is held by one worker at a time: whoever held it before (an event that
+            // said so may have been lost) holds it no more.
+            if let previous = members[member]?.state.worker, previous != worker, let index = workers[previous]?.held.firstIndex(of: member) {
+                workers[previous]?.held.remove(at: index)
+            }
             switch role {
             case "trainer": update(member) { $0.state = .training(worker: worker) }
             case "evaluator": update(member) { $0.state = .evaluating(worker: worker) }
             default: update(member) { $0.state = .exploring(worker: worker) }
             }
             if let step = event.int("step") { update(member) { $0.step = step } }
-            var record = workers[worker] ?? Worker(name: worker, role: role, member: nil, since: event.time)
-            record.member = member
+            var record = workers[worker] ?? Worker(name: worker, role: role, since: event.time)
+            if role == "trainer" {
+                record.held = [member]  // a trainer holds one task
+            } else if !record.held.contains(member) {
+                record.held.append(member)
+            }
             record.since = event.time
             record.tasks += 1
             workers[worker] = record
@@ -512,10 +524,10 @@ public struct PopulationModel: Sendable {
         members[id] = member
     }
 
-    /// The worker that held `member` is idle again.
+    /// The worker that held `member` holds it no more.
     mutating func free(worker name: String?, of member: Int, at time: Double) {
-        guard let name, workers[name]?.member == member else { return }
-        workers[name]?.member = nil
+        guard let name, let index = workers[name]?.held.firstIndex(of: member) else { return }
+        workers[name]?.held.remove(at: index)
         workers[name]?.since = time
     }
 

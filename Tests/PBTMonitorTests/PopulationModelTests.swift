@@ -30,6 +30,26 @@ struct PopulationModelTests {
         #expect(held == busy)
     }
 
+    /// An evaluator of reported metrics may be handed several members at once: it stays busy
+    /// until it has handed in every one.
+    @Test func anEvaluatorHandedTwoMembersIsBusyUntilBothAreScored() throws {
+        let story = [
+            E.started(0), E.joined(0.1, "trainer", "t1"), E.joined(0.1, "trainer", "t2"), E.joined(0.1, "evaluator", "e1"),
+            E.assigned(0.2, 0, "trainer", "t1", step: 0), E.assigned(0.2, 1, "trainer", "t2", step: 0),
+            E.trained(0.3, 0, from: 0, to: 4, h0: 1), E.trained(0.3, 1, from: 0, to: 4, h0: 1, trainer: "t2"),
+            E.assigned(0.4, 0, "evaluator", "e1", step: 4), E.assigned(0.4, 1, "evaluator", "e1", step: 4),
+        ]
+        var (model, _) = try E.fold(story)
+        #expect(model.workers["e1"]?.held == [0, 1])
+        #expect(model.workerCount("evaluator") == (1, 1))
+        (model, _) = try E.fold(story + [E.scored(0.5, 0, step: 4, score: 0.5)])
+        #expect(model.workers["e1"]?.held == [1])
+        #expect(model.workerCount("evaluator") == (1, 1))
+        (model, _) = try E.fold(story + [E.scored(0.5, 0, step: 4, score: 0.5), E.scored(0.6, 1, step: 4, score: 0.6)])
+        #expect(model.workers["e1"]?.held == [])
+        #expect(model.workerCount("evaluator") == (1, 0))
+    }
+
     @Test func countersStepsScoresAndTheLastExploit() throws {
         let (model, observations) = try E.fold(E.twoMembers)
         #expect(model.name == "toy")
