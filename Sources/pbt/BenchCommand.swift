@@ -53,14 +53,10 @@ struct QualityBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let bench = QualityBench(options: .init(
-                executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output,
-                methods: method))
-            let table = try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-            print(table)
-            return 0
-        }
+        let bench = QualityBench(options: .init(
+            executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output,
+            methods: method))
+        try runBench(bench.run)
     }
 }
 
@@ -74,10 +70,7 @@ struct MLPBenchCommand: ParsableCommand {
     var steps = 2000
 
     func run() throws {
-        try runReportingErrors {
-            print(try MLPThroughputBench(repository: repository.repository, steps: steps).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return 0
-        }
+        try runBench(MLPThroughputBench(repository: repository.repository, steps: steps).run)
     }
 }
 
@@ -92,10 +85,7 @@ struct CommandBenchCommand: ParsableCommand {
     var python = "python3"
 
     func run() throws {
-        try runReportingErrors {
-            print(try CommandCostBench(requests: requests, python: python).run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return 0
-        }
+        try runBench(CommandCostBench(requests: requests, python: python).run)
     }
 }
 
@@ -112,11 +102,7 @@ struct CheckpointBenchCommand: ParsableCommand {
     var output = "runs/bench-checkpoints"
 
     func run() throws {
-        try runReportingErrors {
-            let bench = CheckpointBench(executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output)
-            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return 0
-        }
+        try runBench(CheckpointBench(executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output).run)
     }
 }
 
@@ -131,11 +117,7 @@ struct PipelineBenchCommand: ParsableCommand {
     var output = "runs/bench-pipeline"
 
     func run() throws {
-        try runReportingErrors {
-            let bench = PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke))
-            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return 0
-        }
+        try runBench(PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke)).run)
     }
 }
 
@@ -157,11 +139,7 @@ struct CurveBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let bench = CurveBench(options: .init(executable: currentExecutablePath, output: output, rounds: rounds, smoke: smoke))
-            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            return 0
-        }
+        try runBench(CurveBench(options: .init(executable: currentExecutablePath, output: output, rounds: rounds, smoke: smoke)).run)
     }
 }
 
@@ -196,5 +174,14 @@ struct RawWorkerCommand: ParsableCommand {
             try RawRing.worker(connect: connect, trainer: !evaluator, turnaroundLog: turnaroundLog)
             return 0
         }
+    }
+}
+
+/// Runs a bench: its progress lines go to stderr, its tables to stdout, and its errors are
+/// reported as every command reports them.
+func runBench(_ bench: (_ log: (String) -> Void) throws -> String) throws {
+    try runReportingErrors {
+        print(try bench { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        return 0
     }
 }
