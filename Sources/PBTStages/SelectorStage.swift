@@ -204,13 +204,7 @@ public final class SelectorStage {
         guard !pending.isEmpty || !changes.isEmpty else { return }
         let actions = pending
         pending = []
-        for action in actions {
-            switch action {
-            case .send(let id, let command): send(id, command)
-            case .welcome(let id): sendFrame(id, welcome)
-            default: break
-            }
-        }
+        for action in actions { _ = sendIfMessage(action) }
         let time = Clock.wall
         var events: [(event: PBTEvent, time: Double)] = []
         for action in actions {
@@ -250,13 +244,19 @@ public final class SelectorStage {
             return
         }
         // Tasks go out at once; the rest of the batch's actions wait for its end.
-        for action in machine.handle(report, from: id, now: Clock.monotonic) {
-            switch action {
-            case .send(let id, let command): send(id, command)
-            case .welcome(let id): sendFrame(id, welcome)
-            default: pending.append(action)
-            }
+        for action in machine.handle(report, from: id, now: Clock.monotonic) where !sendIfMessage(action) {
+            pending.append(action)
         }
+    }
+
+    /// Sends `action` if it is a message to a worker (a task, a welcome); false for any other.
+    private func sendIfMessage(_ action: SelectorMachine.Action) -> Bool {
+        switch action {
+        case .send(let id, let command): send(id, command)
+        case .welcome(let id): sendFrame(id, welcome)
+        default: return false
+        }
+        return true
     }
 
     private func dropFrame(reason: String, detail: String) {

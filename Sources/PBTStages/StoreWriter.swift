@@ -37,7 +37,7 @@ final class StoreWriter: @unchecked Sendable {
                 for member in batch.members { rows[member.id] = member }
             }
             for batch in batches.dropFirst() {
-                merged.changes = merged.changes.followed(by: batch.changes)
+                merged.changes.append(batch.changes)
                 merged.bestEver = batch.bestEver ?? merged.bestEver
                 merged.counters = batch.counters
                 merged.events += batch.events

@@ -903,7 +903,9 @@ struct SelectorChangesTests {
         _ = machine.handle(F.scored(0, version: 2, score: 0.5), from: F.evaluator, now: 3)
         let third = machine.takeChanges().changes
 
-        let merged = first.followed(by: second).followed(by: third)
+        var merged = first
+        merged.append(second)
+        merged.append(third)
         #expect(merged.members == first.members.union(second.members).union(third.members))
         #expect(merged.segments.map(\.id) == (first.segments + second.segments + third.segments).map(\.id))
         #expect(merged.scores.map(\.step) == third.scores.map(\.step))
@@ -917,6 +919,7 @@ struct SelectorChangesTests {
         a.forgetBelow = earlier
         var b = SelectorMachine.Changes()
         b.forgetBelow = later
-        #expect(a.followed(by: b).forgetBelow == merged)
+        a.append(b)
+        #expect(a.forgetBelow == merged)
     }
 }

@@ -17,16 +17,14 @@ extension SelectorMachine {
 
         public var isEmpty: Bool { members.isEmpty && segments.isEmpty && scores.isEmpty && forgetBelow == nil }
 
-        /// These changes followed by `later`, as one: what a store commits when it writes
-        /// several batches in one transaction. Later scores replace earlier ones of the same
-        /// member and step when written in order, so order is kept.
-        public func followed(by later: Changes) -> Changes {
-            var merged = self
-            merged.members.formUnion(later.members)
-            merged.segments += later.segments
-            merged.scores += later.scores
-            merged.forgetBelow = [forgetBelow, later.forgetBelow].compactMap { $0 }.max()
-            return merged
+        /// Adds the changes that came `later`, so that these hold both: what a store commits
+        /// when it writes several batches in one transaction. Later scores replace earlier ones
+        /// of the same member and step when written in order, so order is kept.
+        public mutating func append(_ later: Changes) {
+            members.formUnion(later.members)
+            segments += later.segments
+            scores += later.scores
+            forgetBelow = [forgetBelow, later.forgetBelow].compactMap { $0 }.max()
         }
     }
 
