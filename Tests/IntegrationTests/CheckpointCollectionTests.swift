@@ -28,10 +28,7 @@ struct CheckpointCollectionTests {
     func collectionKeepsWhatIsNeeded() throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write("collect.yml", Self.experiment(collect: true))
-        let run = directory.file("run")
-        let process = try PBTProcess(["run", file, "--output", run, "--quiet", "--trainers", "2"], output: directory.file("output.txt"))
-        let end = try #require(process.finish(within: 150))
-        #expect(end.succeeded, "\(process.log)")
+        let (_, run, summary, _) = try finishedRun(file, ["--quiet", "--trainers", "2"], in: directory, within: 150)
         let events = try jsonLines(run + "/events.jsonl")
         // Nothing failed: no task found its checkpoint gone.
         #expect(!events.contains { $0["event"] as? String == "member.failed" }, "\(events.filter { $0["event"] as? String == "member.failed" })")
@@ -55,7 +52,6 @@ struct CheckpointCollectionTests {
         let olderKept = older.filter { store.contains($0) }.count
         #expect(olderKept <= 200, "\(olderKept) of \(older.count) checkpoints older than 2.5 s are still there")
         // What the outcome points at is still there and intact.
-        let summary = try jsonObject(run + "/summary.json")
         let bestEver = try #require((summary["best_ever"] as? [String: Any])?["checkpoint"] as? String)
         #expect(throws: Never.self) { _ = try store.read(bestEver) }
         let last = Dictionary(grouping: events.filter { $0["event"] as? String == "member.trained" }, by: { $0["member"] as? Int ?? -1 })

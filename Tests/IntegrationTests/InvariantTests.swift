@@ -12,10 +12,7 @@ struct InvariantTests {
         let experiment = try directory.write(
             "slow.yml",
             noopExperiment(population: 4, interval: 1, maxSteps: 3, stepSeconds: 0.005, slowMembers: [0], slowStepSeconds: 2))
-        let run = directory.file("run")
-        let process = try PBTProcess(["run", experiment, "--trainers", "2", "--output", run, "--quiet"], output: directory.file("output.txt"))
-        let termination = try #require(process.finish(within: 120))
-        #expect(termination.succeeded, "\(process.log)")
+        let (_, run, _, _) = try finishedRun(experiment, ["--trainers", "2", "--quiet"], in: directory)
 
         let log = try jsonLines(run + "/events.jsonl")
         let firstSlowStep = try #require(log.firstIndex { $0["event"] as? String == "member.trained" && $0["member"] as? Int == 0 })

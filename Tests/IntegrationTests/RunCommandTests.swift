@@ -6,19 +6,6 @@ import Testing
 /// `pbt run` end to end: the paper's toy, the grid-search baseline, processes and signals.
 @Suite("pbt run", .serialized)
 struct RunCommandTests {
-    /// `pbt run FILE --trainers N` into `directory/name`: the process, the summary, its best member and score.
-    static func run(_ file: String, trainers: Int, in directory: TemporaryDirectory, name: String) throws
-        -> (process: PBTProcess, summary: [String: Any], best: [String: Any], score: Double)
-    {
-        let run = directory.file(name)
-        let process = try PBTProcess(["run", file, "--trainers", String(trainers), "--output", run], output: directory.file("\(name).txt"))
-        let termination = try #require(process.finish(within: 120))
-        #expect(termination.succeeded, "\(process.log)")
-        let summary = try jsonObject(run + "/summary.json")
-        let best = try #require(summary["best"] as? [String: Any])
-        return (process, summary, best, try #require(best["score"] as? Double))
-    }
-
     /// A synchronous run is reproducible whatever the number of trainers (DESIGN invariant 6):
     /// every decision waits for the whole population, and each draws from a generator derived
     /// from (seed, member, version). The toy gives Q = 1.1940 with 49 exploits every time.
@@ -30,7 +17,8 @@ struct RunCommandTests {
         try toy.replacingOccurrences(of: "\nexploit:", with: "\nsynchronous: true\nexploit:").write(toFile: file, atomically: true, encoding: .utf8)
         var outcomes: [String] = []
         for trainers in [1, 2, 1] {
-            let (_, summary, best, score) = try Self.run(file, trainers: trainers, in: directory, name: "run\(outcomes.count)")
+            let (_, _, summary, best) = try finishedRun(file, ["--trainers", String(trainers)], in: directory, name: "run\(outcomes.count)")
+            let score = try #require(best["score"] as? Double)
             #expect(score >= 1.19, "best Q \(score)")
             outcomes.append("Q \(score), \(summary["exploits"] as? Int ?? -1) exploits, best member \(best["member"] as? Int ?? -1)")
         }
@@ -42,8 +30,8 @@ struct RunCommandTests {
     @Test("the toy with exploit and explore on two trainers gets far past the grid, and every trainer works")
     func toyReachesTheTarget() throws {
         let directory = try TemporaryDirectory()
-        let (process, summary, best, score) = try Self.run(PBTBinary.repository + "/topologies/experiments/toy.yml", trainers: 2, in: directory, name: "run")
-        let run = directory.file("run")
+        let (process, run, summary, best) = try finishedRun(PBTBinary.repository + "/topologies/experiments/toy.yml", ["--trainers", "2"], in: directory)
+        let score = try #require(best["score"] as? Double)
         #expect(score >= 1.1, "best Q \(score)")
         #expect(best["step"] as? Int == 200)
         #expect((summary["exploits"] as? Int ?? 0) > 10)
@@ -70,14 +58,7 @@ struct RunCommandTests {
     @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
     func gridSearchPlateaus() throws {
         let directory = try TemporaryDirectory()
-        let run = directory.file("run")
-        let process = try PBTProcess(
-            ["run", PBTBinary.repository + "/topologies/experiments/toy-grid.yml", "--output", run, "--quiet"],
-            output: directory.file("output.txt"))
-        let termination = try #require(process.finish(within: 120))
-        #expect(termination.succeeded, "\(process.log)")
-        let summary = try jsonObject(run + "/summary.json")
-        let best = try #require(summary["best"] as? [String: Any])
+        let (_, _, summary, best) = try finishedRun(PBTBinary.repository + "/topologies/experiments/toy-grid.yml", ["--quiet"], in: directory)
         let score = try #require(best["score"] as? Double)
         #expect(abs(score - 0.39) < 0.005, "best Q \(score)")
         #expect(summary["exploits"] as? Int == 0)

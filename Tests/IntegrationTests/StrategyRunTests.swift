@@ -40,15 +40,11 @@ struct StrategyRunTests {
               - {h0: 0.2, h1: 0}
               - {h0: 0, h1: 0.2}
             """)
-        let run = directory.file("run")
-        let process = try PBTProcess(["run", file, "--output", run, "--quiet", "--trainers", "2"], output: directory.file("output.txt"))
-        let end = try #require(process.finish(within: 150))
-        #expect(end.succeeded, "\(process.log)")
+        let (_, run, _, best) = try finishedRun(file, ["--quiet", "--trainers", "2"], in: directory, within: 150)
         let events = try jsonLines(run + "/events.jsonl")
         try checkMemberHistories(events, population: 4, maxSteps: 200)
         let exploits = events.filter { $0["event"] as? String == "member.exploited" }
         #expect(!exploits.isEmpty, "no exploit with \(strategy)")
-        let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
         // Better than the grid's plateau (0.39) at least. The t-test copies only on a significant
         // difference and the tournament only when its one draw is better, so on the toy they do
         // not always get far; truncation and PB2 do.

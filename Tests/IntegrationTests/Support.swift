@@ -103,6 +103,21 @@ func jsonLines(_ file: String) throws -> [[String: Any]] {
     }
 }
 
+/// `pbt run FILE ARGUMENTS --output DIRECTORY/NAME`, waited for and required to succeed: the
+/// process, the run directory, its summary and the summary's best member.
+func finishedRun(
+    _ file: String, _ arguments: [String] = [], in directory: TemporaryDirectory, name: String = "run", within seconds: Double = 120,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> (process: PBTProcess, run: String, summary: [String: Any], best: [String: Any]) {
+    let run = directory.file(name)
+    let process = try PBTProcess(["run", file] + arguments + ["--output", run], output: directory.file("\(name).txt"))
+    let termination = try #require(process.finish(within: seconds), sourceLocation: sourceLocation)
+    #expect(termination.succeeded, "\(process.log)", sourceLocation: sourceLocation)
+    let summary = try jsonObject(run + "/summary.json")
+    let best = try #require(summary["best"] as? [String: Any], sourceLocation: sourceLocation)
+    return (process, run, summary, best)
+}
+
 func jsonObject(_ file: String) throws -> [String: Any] {
     let data = try #require(FileManager.default.contents(atPath: file), "missing \(file)")
     return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

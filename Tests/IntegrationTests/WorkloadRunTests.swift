@@ -18,12 +18,7 @@ struct WorkloadRunTests {
                 .replacingOccurrences(of: "population: 8", with: "population: 4")
                 .replacingOccurrences(
                     of: "kind: mlp", with: "kind: mlp\n  data: \(PBTBinary.repository)/topologies/data/digits.csv"))
-        let run = directory.file("run")
-        let process = try PBTProcess(
-            ["run", experiment, "--output", run, "--quiet"], output: directory.file("output.txt"))
-        let termination = try #require(process.finish(within: 240))
-        #expect(termination.succeeded, "\(process.log)")
-        let best = try #require(try jsonObject(run + "/summary.json")["best"] as? [String: Any])
+        let (_, _, _, best) = try finishedRun(experiment, ["--quiet"], in: directory, within: 240)
         #expect((best["score"] as? Double ?? 0) >= 0.9, "validation accuracy \(best["score"] ?? "?")")
         let metrics = try #require(best["metrics"] as? [String: Any])
         #expect((metrics["test_accuracy"] as? Double ?? 0) >= 0.85, "test accuracy \(metrics["test_accuracy"] ?? "?")")
@@ -44,13 +39,7 @@ struct WorkloadRunTests {
                     with: PBTBinary.repository
                         + "/topologies/trainers/digits_mlp.py, --data, \(PBTBinary.repository)/topologies/data/digits.csv"
                 ))
-        let run = directory.file("run")
-        let process = try PBTProcess(
-            ["run", experiment, "--output", run, "--quiet"], output: directory.file("output.txt"))
-        let termination = try #require(process.finish(within: 240))
-        #expect(termination.succeeded, "\(process.log)")
-        let summary = try jsonObject(run + "/summary.json")
-        let best = try #require(summary["best"] as? [String: Any])
+        let (_, run, _, best) = try finishedRun(experiment, ["--quiet"], in: directory, within: 240)
         #expect((best["score"] as? Double ?? 0) >= 0.85, "validation accuracy \(best["score"] ?? "?")")
         #expect(((best["metrics"] as? [String: Any])?["test_accuracy"] as? Double) != nil)
         let events = try jsonLines(run + "/events.jsonl")
