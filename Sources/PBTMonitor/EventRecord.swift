@@ -6,36 +6,78 @@ public struct EventRecord: Sendable, Hashable {
     public let topic: String
     /// Seconds since 1970 (UTC), to the millisecond.
     public let time: Double
-    /// Every field of the object, `event` and `time` included.
-    public let fields: [String: JSONValue]
+    /// The object's keys in the order written (`event` and `time` included), and their values:
+    /// an event has a dozen fields, and looking through a dozen names is cheaper than hashing
+    /// them into a dictionary for every event of a busy stream.
+    private let keys: [String]
+    private let values: [JSONValue]
 
     public init(topic: String, time: Double, fields: [String: JSONValue]) {
         self.topic = topic
         self.time = time
-        self.fields = fields
+        keys = Array(fields.keys)
+        values = Array(fields.values)
     }
 
     /// Parses one line of `events.jsonl` (or the second frame of a message on the stream).
     public init(json text: String) throws(EventRecordError) {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(text)
-        } catch {
-            throw EventRecordError(message: "not JSON: \(error)")
-        }
-        guard case .object(let fields) = value else { throw EventRecordError(message: "not a JSON object") }
-        guard let topic = fields["event"]?.string, !topic.isEmpty else { throw EventRecordError(message: "no \"event\" field") }
-        guard let time = fields["time"]?.double else { throw EventRecordError(message: "no \"time\" field") }
-        self.init(topic: topic, time: time, fields: fields)
+        try self.init(json: Array(text.utf8))
     }
 
-    public subscript(key: String) -> JSONValue? { fields[key] }
+    /// Parses one event from its UTF-8 bytes, as the stream delivers them (text that is not
+    /// UTF-8 is refused).
+    public init(json bytes: [UInt8]) throws(EventRecordError) {
+        let pairs: [(String, JSONValue)]
+        do {
+            pairs = try JSONValue.parseObjectFields(utf8: bytes)
+        } catch {
+            throw EventRecordError(message: error.offset == 0 && error.message == "not an object" ? "not a JSON object" : "not JSON: \(error)")
+        }
+        // A repeated key: the last one counts, as in a dictionary.
+        var keys: [String] = []
+        var values: [JSONValue] = []
+        keys.reserveCapacity(pairs.count)
+        values.reserveCapacity(pairs.count)
+        for (key, value) in pairs {
+            if let index = keys.firstIndex(of: key) {
+                values[index] = value
+            } else {
+                keys.append(key)
+                values.append(value)
+            }
+        }
+        self.keys = keys
+        self.values = values
+        guard let topic = keys.firstIndex(of: "event").flatMap({ values[$0].string }), !topic.isEmpty else {
+            throw EventRecordError(message: "no \"event\" field")
+        }
+        guard let time = keys.firstIndex(of: "time").flatMap({ values[$0].double }) else { throw EventRecordError(message: "no \"time\" field") }
+        self.topic = topic
+        self.time = time
+    }
 
-    public func int(_ key: String) -> Int? { fields[key]?.int }
-    public func double(_ key: String) -> Double? { fields[key]?.double }
-    public func string(_ key: String) -> String? { fields[key]?.string }
-    public func bool(_ key: String) -> Bool? { fields[key]?.bool }
-    public func object(_ key: String) -> [String: JSONValue]? { fields[key]?.object }
+    /// Every field of the object, `event` and `time` included.
+    public var fields: [String: JSONValue] { Dictionary(uniqueKeysWithValues: zip(keys, values)) }
+
+    public subscript(key: String) -> JSONValue? {
+        keys.firstIndex(of: key).map { values[$0] }
+    }
+
+    public func int(_ key: String) -> Int? { self[key]?.int }
+    public func double(_ key: String) -> Double? { self[key]?.double }
+    public func string(_ key: String) -> String? { self[key]?.string }
+    public func bool(_ key: String) -> Bool? { self[key]?.bool }
+    public func object(_ key: String) -> [String: JSONValue]? { self[key]?.object }
+
+    public static func == (lhs: EventRecord, rhs: EventRecord) -> Bool {
+        lhs.topic == rhs.topic && lhs.time == rhs.time && lhs.fields == rhs.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(topic)
+        hasher.combine(time)
+        hasher.combine(fields)
+    }
 }
 
 /// Why a line is not an event.

@@ -79,7 +79,28 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
 extension JSONValue {
     /// Parses one JSON text (RFC 8259). Nesting deeper than 64 levels is refused.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+        try parse(utf8: Array(text.utf8))
+    }
+
+    /// Parses a JSON object's fields, in the order written (repeated keys included), from its
+    /// UTF-8 bytes.
+    public static func parseObjectFields(utf8 bytes: [UInt8]) throws(JSONParseError) -> [(String, JSONValue)] {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipSpace()
+        guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "{") else {
+            // Not an object: say why the text is not JSON if it is not, else that it is no object.
+            _ = try parse(utf8: bytes)
+            throw JSONParseError(message: "not an object", offset: 0)
+        }
+        let pairs = try parser.objectFields(depth: 0)
+        parser.skipSpace()
+        guard parser.index == parser.bytes.count else { throw parser.error("unexpected text after the value") }
+        return pairs
+    }
+
+    /// Parses one JSON text from its UTF-8 bytes; a string that is not valid UTF-8 is refused.
+    public static func parse(utf8 bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -102,7 +123,12 @@ struct JSONParser {
     }
 
     mutating func skipSpace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func expect(_ literal: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
@@ -119,33 +145,10 @@ struct JSONParser {
         guard index < bytes.count else { throw error("unexpected end") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            index += 1
-            var fields: [String: JSONValue] = [:]
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(fields)
-            }
-            while true {
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-                let key = try string()
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                skipSpace()
-                fields[key] = try value(depth: depth + 1)
-                skipSpace()
-                guard index < bytes.count else { throw error("unexpected end in an object") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(fields)
-                } else {
-                    throw error("expected ',' or '}'")
-                }
-            }
+            let pairs = try objectFields(depth: depth)
+            var fields = [String: JSONValue](minimumCapacity: pairs.count)
+            for (key, value) in pairs { fields[key] = value }  // a repeated key: the last wins
+            return .object(fields)
         case UInt8(ascii: "["):
             index += 1
             var items: [JSONValue] = []
@@ -181,14 +184,52 @@ struct JSONParser {
         }
     }
 
+    /// The fields of the object at `index` (its `{`), in the order written.
+    mutating func objectFields(depth: Int) throws(JSONParseError) -> [(String, JSONValue)] {
+        index += 1
+        skipSpace()
+        var pairs: [(String, JSONValue)] = []
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return pairs
+        }
+        while true {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
+            let key = try string()
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipSpace()
+            pairs.append((key, try value(depth: depth + 1)))
+            skipSpace()
+            guard index < bytes.count else { throw error("unexpected end in an object") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return pairs
+            } else {
+                throw error("expected ',' or '}'")
+            }
+        }
+    }
+
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = index
         var whole = true
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
         let digits = index
+        // A whole number of up to 18 digits is read as it is scanned.
+        var magnitude = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte >= 0x30 && byte <= 0x39 {
+                if whole && index - digits < 18 { magnitude = magnitude &* 10 &+ Int(byte &- 0x30) }
                 index += 1
             } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
                 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
@@ -200,6 +241,7 @@ struct JSONParser {
             }
         }
         guard index > digits else { throw error("expected a value") }
+        if whole && index - digits <= 18 { return .integer(negative ? -magnitude : magnitude) }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if whole, let value = Int(text) { return .integer(value) }
         guard let value = Double(text), value.isFinite else { throw error("bad number '\(text)'") }
@@ -208,13 +250,34 @@ struct JSONParser {
 
     mutating func string() throws(JSONParseError) -> String {
         index += 1  // the opening quote
+        // Most strings hold no escape: up to the closing quote, they are their bytes.
+        let start = index
+        var ascii = true
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                if ascii { return String(decoding: bytes[start..<index - 1], as: UTF8.self) }
+                guard let text = String(validating: bytes[start..<index - 1], as: UTF8.self) else {
+                    index = start
+                    throw error("a string that is not UTF-8")
+                }
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("control character in a string") }
+            if byte >= 0x80 { ascii = false }
+            index += 1
+        }
+        index = start
         var output: [UInt8] = []
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: output, as: UTF8.self)
+                guard let text = String(validating: output, as: UTF8.self) else { throw error("a string that is not UTF-8") }
+                return text
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { throw error("unterminated string") }
                 let escape = bytes[index]

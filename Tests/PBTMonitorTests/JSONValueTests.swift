@@ -7,6 +7,12 @@ struct JSONValueTests {
     static let good: [(String, JSONValue)] = [
         ("42", .integer(42)),
         ("-7", .integer(-7)),
+        ("-0", .integer(0)),
+        ("123456789012345678", .integer(123_456_789_012_345_678)),
+        ("1234567890123456789", .integer(1_234_567_890_123_456_789)),
+        ("9223372036854775807", .integer(Int.max)),
+        ("-9223372036854775808", .integer(Int.min)),
+        ("92233720368547758070", .number(9.223372036854776e19)),
         ("1.5", .number(1.5)),
         ("1e-4", .number(0.0001)),
         ("0.30000000000000004", .number(0.30000000000000004)),
@@ -23,9 +29,36 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(text) == value)
     }
 
-    @Test("refuses", arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999", String(repeating: "[", count: 100)])
+    @Test("refuses", arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999", String(repeating: "[", count: 100), "\"a\u{01}b\"", "{\"a\":1,}"])
     func refuses(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test("refuses strings that are not UTF-8, with or without escapes", arguments: [
+        [0x22, 0xFF, 0x22], [0x22, 0x61, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
+    ] as [[UInt8]])
+    func refusesBytesThatAreNotUTF8(bytes: [UInt8]) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(utf8: bytes) }
+        #expect(throws: EventRecordError.self) { try EventRecord(json: Array(#"{"event":"x","time":1,"s":"#.utf8) + bytes + [0x7D]) }
+    }
+
+    @Test func eventRecordsFromBytesAndFromTextAreTheSame() throws {
+        let text = #"{"event":"member.trained","time":3.25,"member":1,"hyperparameters":{"lr":0.1},"worker":"trainer-é"}"#
+        let fromText = try EventRecord(json: text)
+        let fromBytes = try EventRecord(json: Array(text.utf8))
+        #expect(fromText == fromBytes)
+        #expect(fromBytes.string("worker") == "trainer-é")
+        #expect(fromBytes.object("hyperparameters") == ["lr": .number(0.1)])
+        #expect(fromBytes.fields.count == 5)
+        #expect(fromBytes["absent"] == nil)
+    }
+
+    @Test func aRepeatedKeyInAnEventCountsOnceWithItsLastValue() throws {
+        let event = try EventRecord(json: #"{"event":"a","time":1,"member":1,"member":2,"event":"b"}"#)
+        #expect(event.topic == "b")
+        #expect(event.int("member") == 2)
+        #expect(event.fields == ["event": .string("b"), "time": .integer(1), "member": .integer(2)])
+        #expect(try JSONValue.parse(#"{"k":1,"k":2}"#) == .object(["k": .integer(2)]))
     }
 
     @Test func accessorsConvertWholeNumbers() {
