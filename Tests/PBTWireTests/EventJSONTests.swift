@@ -213,6 +213,11 @@ struct JSONWriterTests {
         }
     }
 
+    @Test(arguments: [(Int.min, "-9223372036854775808"), (Int.max, "9223372036854775807"), (0, "0"), (-1, "-1"), (10, "10"), (1_000_007, "1000007")])
+    func integers(value: Int, expected: String) {
+        #expect(Self.write { o in o.field("n", value) } == "{\"n\":\(expected)}")
+    }
+
     @Test func optionalsAndNesting() throws {
         let text = Self.write { o in
             o.field("none", nil as Int?)
