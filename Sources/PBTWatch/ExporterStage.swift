@@ -33,6 +33,8 @@ public final class ExporterStage {
 
     private let options: Options
     private let logger: Logger
+    /// How long the exporter lets events gather before reading them.
+    static let gatherMilliseconds = 20
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -93,15 +95,20 @@ public final class ExporterStage {
                 var drained = 0
                 while drained < 10_000, let frames = try subscriber.receive(dontWait: true) {
                     drained += 1
-                    guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
-                        let event = try? EventRecord(json: text)
-                    else {
+                    guard frames.count == 2, let event = try? EventRecord(json: frames[1]) else {
                         unreadable += 1
                         continue
                     }
                     let observations = model.apply(event)
                     metrics.record(event, observations: observations)
                 }
+            }
+            if readable[0] && !readable[1] {
+                // Metrics need not be fresher than a scrape: let events gather in the socket
+                // for a moment rather than wake for each one (a busy pipeline publishes tens of
+                // thousands a second), while still answering a scrape at once.
+                _ = try ZMQPoll.readable([http.socket], timeoutMilliseconds: Self.gatherMilliseconds)
+                continue
             }
             if readable[1] {
                 try http.serve { _, path in

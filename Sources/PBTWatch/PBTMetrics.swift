@@ -51,6 +51,10 @@ public final class PBTMetrics {
 
     private let factory: any MetricsFactory
     private var counters: [String: Counter] = [:]
+    /// `pbt_events_total` by topic: looked up once an event, so without building its key.
+    private var eventCounters: [String: Counter] = [:]
+    private var stepCounter: Counter?
+    private var exploitCounter: Counter?
     private var gauges: [String: Gauge] = [:]
     private var memberGauges: Set<String> = []
     private let turnaround: Recorder
@@ -66,13 +70,20 @@ public final class PBTMetrics {
 
     /// Counts what `event` says and records what folding it measured.
     public func record(_ event: EventRecord, observations: [PopulationModel.Observation]) {
-        counter("pbt_events_total", ["topic": event.topic])?.increment()
+        if let counter = eventCounters[event.topic] {
+            counter.increment()
+        } else if let counter = counter("pbt_events_total", ["topic": event.topic]) {
+            eventCounters[event.topic] = counter
+            counter.increment()
+        }
         switch event.topic {
         case "member.trained":
             let steps = (event.int("step") ?? 0) - (event.int("from_step") ?? 0)
-            if steps > 0 { counter("pbt_member_steps_total")?.increment(by: steps) }
+            if stepCounter == nil { stepCounter = counter("pbt_member_steps_total") }
+            if steps > 0 { stepCounter?.increment(by: steps) }
         case "member.exploited":
-            counter("pbt_exploits_total")?.increment()
+            if exploitCounter == nil { exploitCounter = counter("pbt_exploits_total") }
+            exploitCounter?.increment()
         case "lease.expired":
             counter("pbt_lease_expiries_total", ["role": event.string("role") ?? "unknown"])?.increment()
         case "lease.released":
