@@ -63,7 +63,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "PBTBench", dependencies: ["PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ"]),
+        .target(
+            name: "PBTBench",
+            dependencies: [
+                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTMonitor", "PBTWatch",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Watching a run: the population folded from events (pure), for the monitor, the
         // metrics exporter, the report and replay.
         .target(name: "PBTMonitor"),

@@ -1,4 +1,5 @@
 import Foundation
+import PBTConfig
 import PBTCore
 import PBTSystem
 
@@ -31,22 +32,27 @@ public struct PipelineBench {
         var text: [String] = []
         let steps = options.smoke ? 20 : 200
 
-        // 1 and 2: throughput and turnaround, pipeline beside raw ring.
+        // 1 and 2: throughput and turnaround, pipeline beside raw ring. The raw ring runs twice:
+        // with the pipeline's flow control (messages wait at the hub until a worker has room: a
+        // trainer holds one, an evaluator eight) and without (messages queue at the workers,
+        // as plain PUSH/PULL would queue them, which DESIGN invariant 2 forbids for trainers).
         log("throughput: population 64, 4 trainers, ready every step")
         let loaded = try pipeline(name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
-        let rawLoaded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3)
-        // For turnaround under load the raw ring holds one message a trainer, as the pipeline does.
-        let rawBusy = try raw(trainers: 4, inFlight: 4, seconds: options.smoke ? 0.5 : 3)
+        let rawFlow = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, windows: Self.flowControl)
+        let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, windows: .unbounded)
         log("turnaround: one member in flight")
         let single = try pipeline(name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none", turnaround: true)
-        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3)
+        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3, windows: Self.flowControl)
         var throughput = BenchTable(["", "pipeline", "raw ZeroMQ ring", "pipeline / raw"])
-        throughput.add(["member-steps/s (population 64, 4 trainers; raw: 64 in flight)", Self.rate(loaded.rate), Self.rate(rawLoaded.rate), Self.percent(loaded.rate / rawLoaded.rate)])
-        // The raw ring with the pipeline's flow control: a trainer holds one message at a time.
-        throughput.add(["the same; raw: one message a trainer", Self.rate(loaded.rate), Self.rate(rawBusy.rate), Self.percent(loaded.rate / rawBusy.rate)])
-        text.append("Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → hub → evaluator → hub)\n" + throughput.description)
+        throughput.add(["member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)", Self.rate(loaded.rate), Self.rate(rawFlow.rate), Self.percent(loaded.rate / rawFlow.rate)])
+        throughput.add(["the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate), Self.percent(loaded.rate / rawUnbounded.rate)])
+        text.append(
+            "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → hub → evaluator → hub)\n"
+                + throughput.description + "\n"
+                + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
+                + "(\(Self.percent(rawFlow.rate / rawUnbounded.rate))).")
         var latency = BenchTable(["turnaround (ms)", "pipeline median", "pipeline p99", "raw median", "raw p99", "median ÷ raw"])
-        for (label, pipe, rawRun) in [("one member in flight", single, rawSingle), ("population 64, 4 trainers (raw: 4 in flight)", loaded, rawBusy)] {
+        for (label, pipe, rawRun) in [("one member in flight", single, rawSingle), ("population 64, 4 trainers", loaded, rawFlow)] {
             latency.add([
                 label, Self.ms(Statistics.median(pipe.turnarounds)), Self.ms(Statistics.percentile(pipe.turnarounds, 0.99)),
                 Self.ms(Statistics.median(rawRun.turnarounds)), Self.ms(Statistics.percentile(rawRun.turnarounds, 0.99)),
@@ -80,14 +86,21 @@ public struct PipelineBench {
 
         // 5: growth with trainers and population.
         log("growth")
-        var growth = BenchTable(["population", "trainers", "member-steps/s", "raw laps/s", "pipeline / raw", "turnaround median (ms)"])
+        var growth = BenchTable([
+            "population", "trainers", "member-steps/s", "raw laps/s: flow control", "pipeline / raw", "raw laps/s: queued at workers", "pipeline / raw",
+            "turnaround median (ms)",
+        ])
         let shapes: [(Int, Int)] = options.smoke ? [(16, 1), (16, 4)] : [(64, 1), (64, 2), (64, 4), (64, 8), (64, 16), (64, 32), (16, 4), (256, 4), (1024, 4)]
         for (population, trainers) in shapes {
             let run = try pipeline(name: "growth-\(population)-\(trainers)", population: population, trainers: trainers, maxSteps: max(steps * 64 / population, 10), exploit: "truncation", turnaround: true)
-            let rawRun = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2)
-            growth.add([String(population), String(trainers), Self.rate(run.rate), Self.rate(rawRun.rate), Self.percent(run.rate / rawRun.rate), Self.ms(Statistics.median(run.turnarounds))])
+            let flow = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, windows: Self.flowControl)
+            let unbounded = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, windows: .unbounded)
+            growth.add([
+                String(population), String(trainers), Self.rate(run.rate), Self.rate(flow.rate), Self.percent(run.rate / flow.rate), Self.rate(unbounded.rate),
+                Self.percent(run.rate / unbounded.rate), Self.ms(Statistics.median(run.turnarounds)),
+            ])
         }
-        text.append("Growth (no-op workload, ready every step)\n" + growth.description)
+        text.append("Growth (no-op workload, ready every step; raw: as many messages in flight as members)\n" + growth.description)
         return text.joined(separator: "\n\n")
     }
 
@@ -179,14 +192,19 @@ public struct PipelineBench {
         var turnarounds: [Double]
     }
 
-    func raw(trainers: Int, inFlight: Int, seconds: Double) throws -> RawRun {
-        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)"
+    /// The pipeline's flow control for the raw ring: a trainer holds one task, an evaluator of
+    /// reported metrics eight (`Experiment.instantTaskWindow`).
+    static let flowControl = RawRing.Windows(trainer: 1, evaluator: Experiment.instantTaskWindow)
+
+    func raw(trainers: Int, inFlight: Int, seconds: Double, windows: RawRing.Windows) throws -> RawRun {
+        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)-\(windows.trainer.map(String.init) ?? "all")"
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ready = "\(directory)/hub.json"
         let hub = try ChildProcess(
             executable: options.executable,
-            arguments: ["bench", "raw-hub", "--trainers", String(trainers), "--in-flight", String(inFlight), "--seconds", String(seconds), "--ready-file", ready],
+            arguments: ["bench", "raw-hub", "--trainers", String(trainers), "--in-flight", String(inFlight), "--seconds", String(seconds), "--ready-file", ready]
+                + (windows.trainer.map { ["--trainer-window", String($0)] } ?? []) + (windows.evaluator.map { ["--evaluator-window", String($0)] } ?? []),
             environment: [:], stdin: .null, stdout: .file("\(directory)/hub.out"), stderr: .file("\(directory)/hub.err"))
         var endpoint: String?
         let deadline = Clock.monotonic + 30

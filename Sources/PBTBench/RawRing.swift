@@ -8,45 +8,66 @@ import ZeroMQ
 /// → evaluator → hub, as a member goes trainer → selector → evaluator → selector: one lap is
 /// one member-step's worth of hops. No decoding, no state, no store, no events.
 public enum RawRing {
+    /// How many messages each worker may hold at once; `nil` leaves it unbounded, so messages
+    /// queue at the workers (round robin) as plain PUSH/PULL would queue them.
+    public struct Windows: Sendable {
+        public var trainer: Int?
+        public var evaluator: Int?
+
+        public init(trainer: Int?, evaluator: Int?) {
+            self.trainer = trainer
+            self.evaluator = evaluator
+        }
+
+        /// No flow control: every message goes straight on to the next worker in turn.
+        public static let unbounded = Windows(trainer: nil, evaluator: nil)
+    }
+
     /// The hub: injects `inFlight` messages of `size` bytes and forwards them round the ring
-    /// for `seconds`, then prints `{"laps": …, "seconds": …}`.
-    public static func hub(bind: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double, readyFile: String?) throws {
+    /// for `seconds`, then prints `{"laps": …, "seconds": …}`. With windows, a message waits
+    /// at the hub until a worker of the right kind has room for it (the selector's flow
+    /// control: a trainer holds one task, an evaluator a few).
+    public static func hub(
+        bind: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double, windows: Windows = .unbounded, readyFile: String?
+    ) throws {
         let context = try ZMQContext()
         let router = try ZMQSocket(context, .router)
         try router.setSendHighWaterMark(1_000_000)
         try router.setReceiveHighWaterMark(1_000_000)
         try router.bind(bind)
         if let readyFile { try #"{"endpoints": {"hub": "\#(try router.lastEndpoint)"}}"#.write(toFile: readyFile, atomically: true, encoding: .utf8) }
-        var trainerIDs: [[UInt8]] = []
-        var evaluatorIDs: [[UInt8]] = []
-        while trainerIDs.count < trainers || evaluatorIDs.count < evaluators {
+        var trainerPool = Pool(window: windows.trainer)
+        var evaluatorPool = Pool(window: windows.evaluator)
+        while trainerPool.ids.count < trainers || evaluatorPool.ids.count < evaluators {
             guard let frames = try router.receive(timeoutMilliseconds: 30_000) else { throw BenchError("raw ring: workers did not join") }
-            if frames.count == 2, frames[1] == [UInt8(ascii: "T")] { trainerIDs.append(frames[0]) }
-            if frames.count == 2, frames[1] == [UInt8(ascii: "E")] { evaluatorIDs.append(frames[0]) }
+            if frames.count == 2, frames[1] == [UInt8(ascii: "T")] { trainerPool.join(frames[0]) }
+            if frames.count == 2, frames[1] == [UInt8(ascii: "E")] { evaluatorPool.join(frames[0]) }
         }
-        var nextTrainer = 0
-        var nextEvaluator = 0
+        var identities: [[UInt8]: Bool] = [:]  // identity → is a trainer
+        for id in trainerPool.ids { identities[id] = true }
+        for id in evaluatorPool.ids { identities[id] = false }
         let payload = [UInt8](repeating: 0x2a, count: max(size - 1, 0))
-        for _ in 0..<inFlight {
-            try router.send([trainerIDs[nextTrainer % trainers], [UInt8(ascii: "t")] + payload])
-            nextTrainer += 1
-        }
+        for _ in 0..<inFlight { trainerPool.waiting.append([UInt8(ascii: "t")] + payload) }
+        try trainerPool.dispatch(router)
         var laps = 0
         var started = Clock.monotonic
         var warm = false
         while true {
             guard let frames = try router.receive(timeoutMilliseconds: 5_000) else { throw BenchError("raw ring: messages stopped") }
-            guard frames.count == 2, let kind = frames[1].first else { continue }
-            if kind == UInt8(ascii: "t") {
-                var message = frames[1]
+            guard frames.count == 2, let kind = frames[1].first, let fromTrainer = identities[frames[0]] else { continue }
+            var message = frames[1]
+            if fromTrainer, kind == UInt8(ascii: "t") {
+                trainerPool.returned(frames[0])
                 message[0] = UInt8(ascii: "e")
-                try router.send([evaluatorIDs[nextEvaluator % evaluators], message])
-                nextEvaluator += 1
-            } else {
-                var message = frames[1]
+                evaluatorPool.waiting.append(message)
+                try evaluatorPool.dispatch(router)
+                try trainerPool.dispatch(router)
+            } else if !fromTrainer, kind == UInt8(ascii: "e") {
+                evaluatorPool.returned(frames[0])
                 message[0] = UInt8(ascii: "t")
-                try router.send([trainerIDs[nextTrainer % trainers], message])
-                nextTrainer += 1
+                trainerPool.waiting.append(message)
+                try trainerPool.dispatch(router)
+                try evaluatorPool.dispatch(router)
                 laps += 1
                 let now = Clock.monotonic
                 if !warm && now - started > 0.5 {
@@ -56,9 +77,57 @@ public enum RawRing {
                     started = now
                 } else if warm && now - started >= seconds {
                     print(#"{"laps": \#(laps), "seconds": \#(now - started)}"#)
-                    for id in trainerIDs + evaluatorIDs { try router.send([id, [UInt8(ascii: "q")]]) }
+                    for id in trainerPool.ids + evaluatorPool.ids { try router.send([id, [UInt8(ascii: "q")]]) }
                     return
                 }
+            }
+        }
+    }
+
+    /// The workers of one kind, the messages waiting for one of them, and how many each holds.
+    struct Pool {
+        let window: Int?
+        var ids: [[UInt8]] = []
+        var held: [[UInt8]: Int] = [:]
+        /// A queue: `waiting[head...]` are the messages still to send.
+        var waiting: [[UInt8]] = []
+        var head = 0
+        var next = 0
+
+        init(window: Int?) {
+            self.window = window
+        }
+
+        mutating func join(_ id: [UInt8]) {
+            ids.append(id)
+            held[id] = 0
+        }
+
+        mutating func returned(_ id: [UInt8]) {
+            held[id, default: 1] -= 1
+        }
+
+        /// Sends waiting messages round robin to workers with room.
+        mutating func dispatch(_ router: ZMQSocket) throws {
+            while head < waiting.count {
+                let message = waiting[head]
+                var chosen: [UInt8]?
+                for offset in 0..<ids.count {
+                    let id = ids[(next + offset) % ids.count]
+                    if window.map({ held[id, default: 0] < $0 }) ?? true {
+                        chosen = id
+                        next = (next + offset + 1) % ids.count
+                        break
+                    }
+                }
+                guard let chosen else { break }
+                head += 1
+                held[chosen, default: 0] += 1
+                try router.send([chosen, message])
+            }
+            if head > 1024 {
+                waiting.removeFirst(head)
+                head = 0
             }
         }
     }

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
             QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self, PipelineBenchCommand.self,
-            CurveBenchCommand.self, RawHubCommand.self, RawWorkerCommand.self,
+            CurveBenchCommand.self, EventsBenchCommand.self, RawHubCommand.self, RawWorkerCommand.self,
         ])
 }
 
@@ -121,6 +121,29 @@ struct PipelineBenchCommand: ParsableCommand {
     }
 }
 
+struct EventsBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "What reading the event stream costs a subscriber (the exporter), beside JSONSerialization and the pipeline's event rate.")
+
+    @Option(name: .long, help: "An events.jsonl to read (default: make one with a no-op run of population 64 on 4 trainers).")
+    var events: String?
+
+    @Option(name: .long, help: "Seconds each measurement runs.")
+    var seconds = 2.0
+
+    @Option(name: .long, help: "Where the run goes.")
+    var output = "runs/bench-events"
+
+    func validate() throws {
+        guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600, got \(seconds)") }
+        if let events, !FileManager.default.fileExists(atPath: events) { throw ValidationError("--events: no file at \(events)") }
+    }
+
+    func run() throws {
+        try runBench(EventsBench(options: .init(executable: currentExecutablePath, output: output, events: events, seconds: seconds)).run)
+    }
+}
+
 struct CurveBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "curve", abstract: "What CURVE costs: the pipeline and a socket pair with and without it, in one invocation.")
@@ -152,11 +175,14 @@ struct RawHubCommand: ParsableCommand {
     @Option var inFlight = 64
     @Option var size = 120
     @Option var seconds = 3.0
+    @Option(help: "Messages a trainer may hold at once (default: unbounded).") var trainerWindow: Int?
+    @Option(help: "Messages an evaluator may hold at once (default: unbounded).") var evaluatorWindow: Int?
     @Option var readyFile: String?
 
     func run() throws {
         try runReportingErrors {
-            try RawRing.hub(bind: bind, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds, readyFile: readyFile)
+            try RawRing.hub(bind: bind, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds,
+                windows: .init(trainer: trainerWindow, evaluator: evaluatorWindow), readyFile: readyFile)
             return 0
         }
     }
