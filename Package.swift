@@ -14,7 +14,7 @@ import PackageDescription
 ///     CProcessShims  a wrapper around prctl(2) so children die with their parent
 ///     PBTSystem    clocks, signals, child processes that die with their parent
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
-///     PBTBench     `pbt bench`: search quality, workload throughput, pipeline overhead
+///     PBTBench     `pbt bench`: search quality, workload throughput, pipeline overhead, event reading
 ///     PBTMonitor   pure: the population folded from events, the monitor's screen
 ///     PBTWatch     `pbt monitor`, `pbt exporter`: event-stream subscribers (swift-prometheus)
 ///     PBTReport    `pbt report` (HTML, inline SVG) and `pbt replay` (schedule → experiment)
