@@ -59,7 +59,8 @@ public struct EventsBench {
             metrics.record(event, observations: model.apply(event))
             return true
         }
-        var table = BenchTable(["reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the pipeline's rate"])
+        guard foundation > 0, parse > 0, exporter > 0 else { throw BenchError("no line of \(file) is an event") }
+        var table = BenchTable(["reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the run's event rate"])
         for (label, rate) in [("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse), ("the exporter: EventRecord, population model, metrics", exporter)] {
             table.add([label, PipelineBench.rate(rate), String(format: "%.2f", 1e6 / rate), String(format: "%.2f×", rate / foundation), String(format: "%.1f×", rate / streamRate)])
         }

@@ -11,12 +11,15 @@ public struct EventRecord: Sendable, Hashable {
     /// them into a dictionary for every event of a busy stream.
     private let keys: [String]
     private let values: [JSONValue]
+    /// Where each key is, for objects too large to search one by one.
+    private let positions: [String: Int]?
 
     public init(topic: String, time: Double, fields: [String: JSONValue]) {
         self.topic = topic
         self.time = time
         keys = Array(fields.keys)
         values = Array(fields.values)
+        positions = fields.count > 32 ? Dictionary(uniqueKeysWithValues: zip(keys, keys.indices)) : nil
     }
 
     /// Parses one line of `events.jsonl` (or the second frame of a message on the stream).
@@ -27,31 +30,34 @@ public struct EventRecord: Sendable, Hashable {
     /// Parses one event from its UTF-8 bytes, as the stream delivers them (text that is not
     /// UTF-8 is refused).
     public init(json bytes: [UInt8]) throws(EventRecordError) {
-        let pairs: [(String, JSONValue)]
+        let parsed: [(String, JSONValue)]?
         do {
-            pairs = try JSONValue.parseObjectFields(utf8: bytes)
+            parsed = try JSONValue.parseObjectFields(utf8: bytes)
         } catch {
-            throw EventRecordError(message: error.offset == 0 && error.message == "not an object" ? "not a JSON object" : "not JSON: \(error)")
+            throw EventRecordError(message: "not JSON: \(error)")
         }
-        // A repeated key: the last one counts, as in a dictionary.
+        guard let pairs = parsed else { throw EventRecordError(message: "not a JSON object") }
+        // A repeated key: the last one counts, as in a dictionary. Events have a dozen fields;
+        // anything much larger is found through a dictionary, so that no line costs n².
         var keys: [String] = []
         var values: [JSONValue] = []
         keys.reserveCapacity(pairs.count)
         values.reserveCapacity(pairs.count)
+        var positions: [String: Int]? = pairs.count > 32 ? [:] : nil
         for (key, value) in pairs {
-            if let index = keys.firstIndex(of: key) {
-                values[index] = value
+            if let existing = Self.index(of: key, in: keys, positions) {
+                values[existing] = value
             } else {
+                positions?[key] = keys.count
                 keys.append(key)
                 values.append(value)
             }
         }
+        self.positions = positions
         self.keys = keys
         self.values = values
-        guard let topic = keys.firstIndex(of: "event").flatMap({ values[$0].string }), !topic.isEmpty else {
-            throw EventRecordError(message: "no \"event\" field")
-        }
-        guard let time = keys.firstIndex(of: "time").flatMap({ values[$0].double }) else { throw EventRecordError(message: "no \"time\" field") }
+        guard let topic = Self.index(of: "event", in: keys, positions).flatMap({ values[$0].string }), !topic.isEmpty else { throw EventRecordError(message: "no \"event\" field") }
+        guard let time = Self.index(of: "time", in: keys, positions).flatMap({ values[$0].double }) else { throw EventRecordError(message: "no \"time\" field") }
         self.topic = topic
         self.time = time
     }
@@ -60,7 +66,13 @@ public struct EventRecord: Sendable, Hashable {
     public var fields: [String: JSONValue] { Dictionary(uniqueKeysWithValues: zip(keys, values)) }
 
     public subscript(key: String) -> JSONValue? {
-        keys.firstIndex(of: key).map { values[$0] }
+        Self.index(of: key, in: keys, positions).map { values[$0] }
+    }
+
+    /// Where `key` is: by looking through the keys, or in `positions` when there is one.
+    private static func index(of key: String, in keys: [String], _ positions: [String: Int]?) -> Int? {
+        if let positions { return positions[key] }
+        return keys.firstIndex(of: key)
     }
 
     public func int(_ key: String) -> Int? { self[key]?.int }

@@ -83,14 +83,13 @@ extension JSONValue {
     }
 
     /// Parses a JSON object's fields, in the order written (repeated keys included), from its
-    /// UTF-8 bytes.
-    public static func parseObjectFields(utf8 bytes: [UInt8]) throws(JSONParseError) -> [(String, JSONValue)] {
+    /// UTF-8 bytes; nil when the text is JSON but not an object.
+    public static func parseObjectFields(utf8 bytes: [UInt8]) throws(JSONParseError) -> [(String, JSONValue)]? {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "{") else {
-            // Not an object: say why the text is not JSON if it is not, else that it is no object.
-            _ = try parse(utf8: bytes)
-            throw JSONParseError(message: "not an object", offset: 0)
+            _ = try parse(utf8: bytes)  // throws when the text is not JSON at all
+            return nil
         }
         let pairs = try parser.objectFields(depth: 0)
         parser.skipSpace()
@@ -224,6 +223,7 @@ struct JSONParser {
             index += 1
         }
         let digits = index
+        guard index < bytes.count, bytes[index] >= 0x30 && bytes[index] <= 0x39 else { throw error("expected a value") }
         // A whole number of up to 18 digits is read as it is scanned.
         var magnitude = 0
         while index < bytes.count {
@@ -259,13 +259,16 @@ struct JSONParser {
                 index += 1
                 if ascii { return String(decoding: bytes[start..<index - 1], as: UTF8.self) }
                 guard let text = String(validating: bytes[start..<index - 1], as: UTF8.self) else {
-                    index = start
+                    index = start  // errors in a string's text point at its start
                     throw error("a string that is not UTF-8")
                 }
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in a string") }
+            if byte < 0x20 {
+                index += 1  // as the escape path below reports it: just past the character
+                throw error("control character in a string")
+            }
             if byte >= 0x80 { ascii = false }
             index += 1
         }
@@ -276,7 +279,10 @@ struct JSONParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: output, as: UTF8.self) else { throw error("a string that is not UTF-8") }
+                guard let text = String(validating: output, as: UTF8.self) else {
+                    index = start
+                    throw error("a string that is not UTF-8")
+                }
                 return text
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { throw error("unterminated string") }
@@ -297,11 +303,16 @@ struct JSONParser {
                     if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
                         bytes[index + 1] == UInt8(ascii: "u")
                     {
+                        let second = index
                         index += 2
                         let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low &- 0xDC00)
+                        if (0xDC00...0xDFFF).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            index = second  // not a pair: the second escape is read on its own
+                        }
                     }
-                    scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+                    scalar = Unicode.Scalar(code) ?? "\u{FFFD}"  // a lone surrogate
                 default:
                     throw error("bad escape")
                 }
@@ -316,8 +327,17 @@ struct JSONParser {
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard index + 4 <= bytes.count, let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
-            throw error("bad \\u escape")
+        guard index + 4 <= bytes.count else { throw error("bad \\u escape") }
+        var code: UInt32 = 0
+        for byte in bytes[index..<index + 4] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error("bad \\u escape")
+            }
+            code = code << 4 | UInt32(digit)
         }
         index += 4
         return code

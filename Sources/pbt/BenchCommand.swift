@@ -179,6 +179,13 @@ struct RawHubCommand: ParsableCommand {
     @Option(help: "Messages an evaluator may hold at once (default: unbounded).") var evaluatorWindow: Int?
     @Option var readyFile: String?
 
+    func validate() throws {
+        for (name, window) in [("--trainer-window", trainerWindow), ("--evaluator-window", evaluatorWindow)] {
+            if let window, window < 1 { throw ValidationError("\(name) must be at least 1, got \(window)") }
+        }
+        guard trainers >= 1, evaluators >= 1, inFlight >= 1 else { throw ValidationError("--trainers, --evaluators and --in-flight must be at least 1") }
+    }
+
     func run() throws {
         try runReportingErrors {
             try RawRing.hub(bind: bind, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds,

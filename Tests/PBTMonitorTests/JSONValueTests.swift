@@ -20,6 +20,11 @@ struct JSONValueTests {
         ("null", .null),
         (#""a\"b\\c\n\u00e9\ud83d\ude00""#, .string("a\"b\\c\né😀")),
         (#""θ₀ ok""#, .string("θ₀ ok")),
+        // A high surrogate not followed by a low one stands alone (U+FFFD); the next escape is its own.
+        (#""\ud800\u0041""#, .string("\u{FFFD}A")),
+        (#""\ud800\ud800""#, .string("\u{FFFD}\u{FFFD}")),
+        (#""\ud800\uffff""#, .string("\u{FFFD}\u{FFFF}")),
+        (#""\udc00x""#, .string("\u{FFFD}x")),
         (" [1, 2.5, \"x\", [] , {}] ", .array([.integer(1), .number(2.5), .string("x"), .array([]), .object([:])])),
         (#"{"a": {"b": [null]}, "c": false}"#, .object(["a": .object(["b": .array([.null])]), "c": .bool(false)])),
     ]
@@ -29,7 +34,7 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(text) == value)
     }
 
-    @Test("refuses", arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999", String(repeating: "[", count: 100), "\"a\u{01}b\"", "{\"a\":1,}"])
+    @Test("refuses", arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999", String(repeating: "[", count: 100), "\"a\u{01}b\"", "{\"a\":1,}", "+1", "[.5]", #""\u+fff""#, #""\u00g0""#])
     func refuses(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
@@ -51,6 +56,19 @@ struct JSONValueTests {
         #expect(fromBytes.object("hyperparameters") == ["lr": .number(0.1)])
         #expect(fromBytes.fields.count == 5)
         #expect(fromBytes["absent"] == nil)
+    }
+
+    @Test func anEventWithManyFieldsIsReadInLinearTime() throws {
+        // Past 32 fields an event finds its keys through a dictionary (a line from the stream
+        // may hold thousands); repeated keys still count once, with their last value.
+        let fields = (0..<5_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        let event = try EventRecord(json: #"{"event":"big","time":1,"#.utf8.map { $0 } + Array(fields.utf8) + Array(#","k7":-1}"#.utf8))
+        #expect(event.topic == "big")
+        #expect(event.int("k4999") == 4999)
+        #expect(event.int("k7") == -1)
+        #expect(event.fields.count == 5_002)
+        let refusal = #expect(throws: EventRecordError.self) { try EventRecord(json: "[1]") }
+        #expect(refusal?.message == "not a JSON object")
     }
 
     @Test func aRepeatedKeyInAnEventCountsOnceWithItsLastValue() throws {
