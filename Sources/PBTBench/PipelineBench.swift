@@ -170,7 +170,8 @@ public struct PipelineBench {
             }
         }
         var samples: [Double] = []
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? [] {
+        // Trainers' logs only (workers are named by role in `pbt run`): the turnaround is a trainer's.
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? [] where file.hasPrefix("trainer") {
             let text = (try? String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)) ?? ""
             samples += text.split(separator: "\n").compactMap { Double($0) }
         }

@@ -67,8 +67,9 @@ public final class WorkerStage {
     private var handler: (any TaskHandler)?
     private var received = 0
     private var tasksDone = 0
-    /// Seconds from sending a result to receiving the next task, for `pbt bench pipeline`
-    /// (written to `$PBT_TURNAROUND_LOG_DIR/NAME.turnaround` at exit when that is set).
+    /// A trainer's seconds from sending a result to receiving its next task, for `pbt bench
+    /// pipeline` (written to `$PBT_TURNAROUND_LOG_DIR/NAME.turnaround` at exit when that is
+    /// set). Only trainers keep them: an evaluator's wait between tasks includes a training step.
     private var turnarounds: [Double] = []
     private var resultSentAt: Double?
     /// The event stream, for a mutator that learns from it (PB2).
@@ -138,7 +139,7 @@ public final class WorkerStage {
                 }
                 lastSent = -Double.infinity
             case .train, .evaluate, .explore:
-                if let sentAt = resultSentAt {
+                if options.role == .trainer, let sentAt = resultSentAt {
                     turnarounds.append(Clock.monotonic - sentAt)
                     resultSentAt = nil
                 }
