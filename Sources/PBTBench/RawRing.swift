@@ -43,9 +43,6 @@ public enum RawRing {
             if frames.count == 2, frames[1] == [UInt8(ascii: "T")] { trainerPool.join(frames[0]) }
             if frames.count == 2, frames[1] == [UInt8(ascii: "E")] { evaluatorPool.join(frames[0]) }
         }
-        var identities: [[UInt8]: Bool] = [:]  // identity → is a trainer
-        for id in trainerPool.ids { identities[id] = true }
-        for id in evaluatorPool.ids { identities[id] = false }
         let payload = [UInt8](repeating: 0x2a, count: max(size - 1, 0))
         for _ in 0..<inFlight { trainerPool.waiting.append([UInt8(ascii: "t")] + payload) }
         try trainerPool.dispatch(router)
@@ -54,15 +51,15 @@ public enum RawRing {
         var warm = false
         while true {
             guard let frames = try router.receive(timeoutMilliseconds: 5_000) else { throw BenchError("raw ring: messages stopped") }
-            guard frames.count == 2, let kind = frames[1].first, let fromTrainer = identities[frames[0]] else { continue }
+            guard frames.count == 2, let kind = frames[1].first else { continue }
             var message = frames[1]
-            if fromTrainer, kind == UInt8(ascii: "t") {
+            if kind == UInt8(ascii: "t"), trainerPool.contains(frames[0]) {
                 trainerPool.returned(frames[0])
                 message[0] = UInt8(ascii: "e")
                 evaluatorPool.waiting.append(message)
                 try evaluatorPool.dispatch(router)
                 try trainerPool.dispatch(router)
-            } else if !fromTrainer, kind == UInt8(ascii: "e") {
+            } else if kind == UInt8(ascii: "e"), evaluatorPool.contains(frames[0]) {
                 evaluatorPool.returned(frames[0])
                 message[0] = UInt8(ascii: "t")
                 trainerPool.waiting.append(message)
@@ -102,6 +99,9 @@ public enum RawRing {
             ids.append(id)
             held[id] = 0
         }
+
+        /// Whether `id` is one of these workers.
+        func contains(_ id: [UInt8]) -> Bool { held[id] != nil }
 
         mutating func returned(_ id: [UInt8]) {
             held[id, default: 1] -= 1

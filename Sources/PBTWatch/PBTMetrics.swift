@@ -53,6 +53,7 @@ public final class PBTMetrics {
     private var counters: [String: Counter] = [:]
     /// `pbt_events_total` by topic: looked up once an event, so without building its key.
     private var eventCounters: [String: Counter] = [:]
+    /// Made at the start (they show from the first scrape, at 0) and kept for the hot path.
     private var stepCounter: Counter?
     private var exploitCounter: Counter?
     private var gauges: [String: Gauge] = [:]
@@ -63,9 +64,11 @@ public final class PBTMetrics {
         self.factory = factory
         turnaround = Recorder(label: "pbt_turnaround_seconds", dimensions: [], aggregate: true, factory: factory)
         // Counters show from the first scrape, at 0.
-        for name in ["pbt_member_steps_total", "pbt_exploits_total", "pbt_results_dropped_total", "pbt_experiments_started_total"] {
+        for name in ["pbt_results_dropped_total", "pbt_experiments_started_total"] {
             _ = counter(name)
         }
+        stepCounter = counter("pbt_member_steps_total")
+        exploitCounter = counter("pbt_exploits_total")
     }
 
     /// Counts what `event` says and records what folding it measured.
@@ -79,10 +82,8 @@ public final class PBTMetrics {
         switch event.topic {
         case "member.trained":
             let steps = (event.int("step") ?? 0) - (event.int("from_step") ?? 0)
-            if stepCounter == nil { stepCounter = counter("pbt_member_steps_total") }
             if steps > 0 { stepCounter?.increment(by: steps) }
         case "member.exploited":
-            if exploitCounter == nil { exploitCounter = counter("pbt_exploits_total") }
             exploitCounter?.increment()
         case "lease.expired":
             counter("pbt_lease_expiries_total", ["role": event.string("role") ?? "unknown"])?.increment()
