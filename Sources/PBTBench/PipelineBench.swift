@@ -193,9 +193,8 @@ public struct PipelineBench {
         var turnarounds: [Double]
     }
 
-    /// The pipeline's flow control for the raw ring: a trainer holds one task, an evaluator of
-    /// reported metrics eight (`Experiment.instantTaskWindow`).
-    static let flowControl = RawRing.Windows(trainer: 1, evaluator: Experiment.instantTaskWindow)
+    /// The pipeline's flow control for the raw ring: a trainer holds one task.
+    static let flowControl = RawRing.Windows(trainer: 1, evaluator: 8)
 
     func raw(trainers: Int, inFlight: Int, seconds: Double, windows: RawRing.Windows) throws -> RawRun {
         let directory = "\(options.output)/raw-\(trainers)-\(inFlight)-\(windows.trainer.map(String.init) ?? "all")"
@@ -264,42 +263,58 @@ enum SelectorScale {
         let space = SearchSpace([Hyperparameter(name: "lr", domain: .logUniform(low: 1e-4, high: 1)), Hyperparameter(name: "m", domain: .uniform(low: 0, high: 1))])
         let settings = SelectorSettings(
             experimentID: "scale", seed: 1, interval: 1, stop: StopCondition(maxSteps: 1_000_000), exploit: .truncation(fraction: 0.25),
-            explores: true, leaseTimeout: 1e9, workerTimeout: 1e9, minTrainers: 1, progressInterval: 1e9, space: space)
+            explores: true, leaseTimeout: 1e9, silenceTimeout: 1e9, minTrainers: 1, progressInterval: 1e9, space: space)
         var random = SplitMix64(seed: 5)
         let before = residentBytes()
         let initial = (0..<population).map { _ in space.sample(using: &random) }
         var machine = SelectorMachine(settings: settings, name: "scale", initial: initial)
-        var pending: [(WorkerID, WorkerCommand)] = []
+        var pending: [SelectorMachine.Action] = []
         func collect(_ actions: [SelectorMachine.Action]) {
-            for action in actions { if case .send(let id, let command) = action { pending.append((id, command)) } }
+            for action in actions {
+                switch action {
+                case .send(_, .train), .explore: pending.append(action)
+                default: break
+                }
+            }
         }
         collect(machine.start(now: 0))
         let trainers = (0..<16).map { WorkerID([1, UInt8($0)]) }
-        for trainer in trainers { collect(machine.handle(.ready(role: .trainer, received: 0, name: "t", experimentID: "scale"), from: trainer, now: 0)) }
-        collect(machine.handle(.ready(role: .evaluator, received: 0, name: "e", experimentID: "scale"), from: WorkerID([2]), now: 0))
-        collect(machine.handle(.ready(role: .mutator, received: 0, name: "m", experimentID: "scale"), from: WorkerID([3]), now: 0))
+        var received: [WorkerID: Int] = [:]
+        let evaluator = WorkerID([2])
+        let mutator = WorkerID([3])
+        collect(machine.handle(.ready(Ready(role: .evaluator, received: 0, name: "e", experimentID: "scale", inlet: PeerEndpoint(endpoint: "inproc://e"))), from: evaluator, now: 0))
+        collect(machine.handle(.ready(Ready(role: .mutator, received: 0, name: "m", experimentID: "scale", inlet: PeerEndpoint(endpoint: "inproc://m"))), from: mutator, now: 0))
+        for trainer in trainers {
+            collect(machine.handle(.ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "scale", routes: machine.evaluatorRoutes.generation)), from: trainer, now: 0))
+        }
         let checkpoint = String(repeating: "ab", count: 32)
         var scored = 0
         var started = 0.0
         var now = 0.0
         var cursor = 0
         while scored < decisions + population, cursor < pending.count {
-            let (id, command) = pending[cursor]
+            let action = pending[cursor]
             cursor += 1
             if cursor > 100_000 {
                 pending.removeFirst(cursor)
                 cursor = 0
             }
             now += 1e-6
-            switch command {
-            case .train(let task):
-                collect(machine.handle(.trained(TrainResult(member: task.member, version: task.version, step: task.step + task.steps, checkpoint: checkpoint, metrics: [:], seconds: 0)), from: id, now: now))
-            case .evaluate(let task):
+            switch action {
+            case .send(let id, .train(let task)):
+                // The trainer hands the member on and asks for more; the evaluator scores it.
+                received[id, default: 0] += 1
+                let step = task.step + task.steps
+                let credit = Ready(
+                    role: .trainer, received: received[id]!, name: "t", experimentID: "scale", routes: machine.evaluatorRoutes.generation,
+                    handed: HandedOn(member: task.member, version: task.version, step: step))
+                collect(machine.handle(.ready(credit), from: id, now: now))
                 scored += 1
                 if scored == population { started = Clock.monotonic }  // every member scored once: the board is full
-                collect(machine.handle(.scored(EvaluateResult(member: task.member, version: task.version, score: Double.random(in: 0..<1, using: &random))), from: id, now: now))
+                let trained = TrainResult(member: task.member, version: task.version, fromStep: task.step, step: step, checkpoint: checkpoint, metrics: [:], seconds: 0)
+                collect(machine.handle(.scored(EvaluateResult(trained: trained, score: Double.random(in: 0..<1, using: &random))), from: evaluator, now: now))
             case .explore(let task):
-                collect(machine.handle(.explored(ExploreResult(member: task.member, version: task.version, hyperparameters: task.hyperparameters, changes: [:])), from: id, now: now))
+                collect(machine.handle(.explored(ExploreResult(member: task.member, version: task.version, hyperparameters: task.hyperparameters, changes: [:])), from: mutator, now: now))
             default:
                 break
             }

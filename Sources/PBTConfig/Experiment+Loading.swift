@@ -163,12 +163,16 @@ extension Experiment {
 
         let evaluation = Evaluation(rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
 
-        var leaseTimeout = 30.0
-        var maxFailures = 3
+        var leases = LeaseSettings()
         if let node = root["leases"] {
-            _ = try node.map(allowed: ["timeout", "max_failures"])
-            leaseTimeout = try node["timeout"]?.seconds() ?? leaseTimeout
-            maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? maxFailures
+            _ = try node.map(allowed: ["timeout", "silence", "max_duration", "max_failures", "bench"])
+            leases.timeout = try node["timeout"]?.seconds() ?? leases.timeout
+            leases.silence = try node["silence"]?.seconds() ?? leases.silence
+            if let duration = node["max_duration"], (try? duration.text()) != "auto" {
+                leases.maxDuration = try duration.seconds()
+            }
+            leases.maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? leases.maxFailures
+            leases.bench = try node["bench"]?.seconds() ?? leases.bench
         }
 
         let synchronous = try root["synchronous"]?.bool() ?? false
@@ -191,7 +195,7 @@ extension Experiment {
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
-            initial: initial, evaluation: evaluation, leaseTimeout: leaseTimeout, maxFailures: maxFailures,
+            initial: initial, evaluation: evaluation, leases: leases,
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
             schedule: schedule)
         experiment.requiresCurve = requiresCurve

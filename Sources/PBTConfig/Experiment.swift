@@ -40,10 +40,12 @@ public struct Experiment: Sendable, Hashable {
     public var initial: [Hyperparameters]
     /// Where scores come from.
     public var evaluation: Evaluation
-    /// Seconds a task may go without word from its worker before it is re-issued.
-    public var leaseTimeout: Double
-    /// Failed steps in a row after which a member is given up.
-    public var maxFailures: Int
+    /// Leases, silence, failures: how the selector notices lost work (`leases`).
+    public var leases: LeaseSettings
+    /// Seconds a leg of a member's cycle may go without word before it is re-issued.
+    public var leaseTimeout: Double { leases.timeout }
+    /// Failed tasks in a row after which a member is given up.
+    public var maxFailures: Int { leases.maxFailures }
     /// Whether the selector deletes checkpoints nobody can load any more, and how often (seconds).
     public var garbageCollection: Bool
     public var collectionInterval: Double
@@ -86,24 +88,53 @@ public struct Experiment: Sendable, Hashable {
     public func selectorSettings(minTrainers: Int = 1, startTimeout: Double = 10) -> SelectorSettings {
         SelectorSettings(
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
-            explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
-            workerTimeout: max(10, leaseTimeout / 3), maxFailures: maxFailures, minTrainers: minTrainers,
-            startTimeout: startTimeout, space: space, synchronous: synchronous, schedule: schedule,
-            taskWindow: taskWindow)
+            explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leases.timeout,
+            silenceTimeout: leases.silence, maxTaskSeconds: leases.maxDuration, maxFailures: leases.maxFailures,
+            benchSeconds: leases.bench, minTrainers: minTrainers, startTimeout: startTimeout, space: space, synchronous: synchronous,
+            schedule: schedule)
     }
+}
 
-    /// Tasks an evaluator or mutator may hold at once when its tasks are instant.
-    public static let instantTaskWindow = 8
+/// The `leases` section: how the selector notices work that is lost or stuck.
+///
+///     leases:
+///       timeout: 30s        a leg without word (progress heartbeats count) is re-issued
+///       silence: 5s         a worker silent this long is gone; what it held goes out again
+///       max_duration: auto  a leg past this is re-issued whatever its heartbeats say
+///       max_failures: 3     failures (or expiries) in a row: a member is given up, a worker benched
+///       bench: 30s          how long a benched worker gets no work (doubling each time)
+public struct LeaseSettings: Sendable, Hashable {
+    /// Seconds a leg may go without word; default `LeaseSettings.defaultTimeout`.
+    public var timeout: Double
+    /// Seconds a worker may stay silent (it heartbeats every second) before it counts as gone.
+    public var silence: Double
+    /// Seconds a leg may take at most, heartbeats or not; nil (`auto`): ten times the longest
+    /// leg seen so far in the run, and at least ten lease timeouts.
+    public var maxDuration: Double?
+    /// Failed tasks or expired leases in a row after which a member is given up (and failed
+    /// tasks in a row after which a worker is benched).
+    public var maxFailures: Int
+    /// Seconds a benched worker gets no work the first time.
+    public var bench: Double
 
-    /// An evaluator that reads the reported metric and a mutator that perturbs take
-    /// microseconds a task: each may hold a few, so it does not wait a round trip to the
-    /// selector between them. Evaluating a checkpoint and PB2's bandit take real time: one
-    /// task at a time, so that no member waits behind a busy one while another is free.
-    var taskWindow: [WorkerRole: Int] {
-        var window: [WorkerRole: Int] = [:]
-        if evaluation == .reported { window[.evaluator] = Self.instantTaskWindow }
-        if case .pb2 = explore {} else { window[.mutator] = Self.instantTaskWindow }
-        return window
+    /// 30 s.
+    public static let defaultTimeout = 30.0
+    /// 5 s: five missed heartbeats of a worker that heartbeats every second.
+    public static let defaultSilence = 5.0
+    /// 3.
+    public static let defaultMaxFailures = 3
+    /// 30 s.
+    public static let defaultBench = 30.0
+
+    public init(
+        timeout: Double = defaultTimeout, silence: Double = defaultSilence, maxDuration: Double? = nil, maxFailures: Int = defaultMaxFailures,
+        bench: Double = defaultBench
+    ) {
+        self.timeout = timeout
+        self.silence = silence
+        self.maxDuration = maxDuration
+        self.maxFailures = maxFailures
+        self.bench = bench
     }
 }
 

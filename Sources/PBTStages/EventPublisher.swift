@@ -51,15 +51,15 @@ public final class EventPublisher {
 }
 
 /// Counts frames a stage had to drop, by reason, and says so on the event stream and in
-/// the log. Every drop is counted; the event goes out for the first ten drops of a reason and
-/// then at most once a second for it (carrying the counts), so a flood of garbage cannot
-/// flood the event log and the store as well. The log line: the first ten, then every hundredth.
+/// the log, rate-limited by `DropTally` (the first ten of a reason, then one a second). The
+/// log line: the first ten, then every hundredth.
 public final class DropCounter {
-    public private(set) var byReason: [String: Int] = [:]
-    public private(set) var total = 0
-    private var lastEvent: [String: Double] = [:]
+    private var tally = DropTally()
     private let stage: String
     private let worker: String
+
+    public var byReason: [String: Int] { tally.byReason }
+    public var total: Int { tally.total }
 
     public init(stage: String, worker: String) {
         self.stage = stage
@@ -68,14 +68,11 @@ public final class DropCounter {
 
     /// Records a drop. Returns the event to publish, or nil while the reason's events are limited.
     public func drop(reason: String, detail: String, now: Double = Clock.monotonic, log: (String) -> Void) -> PBTEvent? {
-        total += 1
-        let count = (byReason[reason] ?? 0) + 1
-        byReason[reason] = count
+        let (count, total, tell) = tally.record(reason, now: now)
         if total <= 10 || total % 100 == 0 {
             log("dropped a frame (\(reason)): \(detail) [\(total) dropped so far]")
         }
-        guard count <= 10 || now - (lastEvent[reason] ?? -.infinity) >= 1 else { return nil }
-        lastEvent[reason] = now
+        guard tell else { return nil }
         return .frameDropped(stage: stage, worker: worker, reason: reason, total: total, count: count)
     }
 }

@@ -8,9 +8,9 @@ import ZeroMQ
 
 /// `pbt run`: the whole pipeline on this machine, each stage its own `pbt` process.
 ///
-///     pbt run ─┬─ pbt events proxy      (binds two loopback ports)
-///              ├─ pbt selector          (binds the work port, writes the run directory)
-///              ├─ pbt evaluator ×M ─┐
+///     pbt run ─┬─ pbt events proxy      (binds the publisher and subscriber sides)
+///              ├─ pbt selector          (binds work and inlet, writes the run directory)
+///              ├─ pbt evaluator ×M ─┐   (each binds its inlet)
 ///              ├─ pbt mutator ×K ───┼── connect to the selector and the proxy
 ///              └─ pbt trainer ×N ───┘
 ///
@@ -125,8 +125,8 @@ public final class RunSupervisor {
             try start("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)["metrics"] ?? "?"
         }
         let selector = try start("selector", [
-            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--events", publishers,
-            "--min-trainers", String(options.trainers),
+            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
+            "--events", publishers, "--min-trainers", String(options.trainers),
         ] + curve(binds: true), run: run, ready: readyDirectory)
         guard let work = selector["work"] else { throw RunError("the selector did not report its endpoint") }
 
@@ -142,7 +142,13 @@ public final class RunSupervisor {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
                 // The experiment is this user's own: its command workload may run.
-                var arguments = [role, "--connect", work, "--events", publishers, "--name", name, "--allow-command", "*"] + curve()
+                var arguments = [role, "--connect", work, "--events", publishers, "--name", name, "--allow-command", "*"]
+                if role == "trainer" {
+                    arguments += curve()
+                } else {
+                    // Evaluators and mutators bind their inlet: a CURVE server as well as a client.
+                    arguments += ["--inlet-bind", endpoint(name)] + curve(binds: true)
+                }
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
                 _ = try start(name, arguments, run: run, ready: nil)
             }

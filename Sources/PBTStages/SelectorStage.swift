@@ -7,25 +7,26 @@ import PBTSystem
 import PBTWire
 import ZeroMQ
 
-/// The selector stage: the one stateful process. It binds the work endpoint that every
-/// trainer, evaluator and mutator connects to, runs `SelectorMachine` over it, and keeps
-/// the machine's state in `selector.sqlite` so that a restart goes on where it stopped.
+/// The selector stage: the one stateful process. It runs `SelectorMachine` over three sockets
+/// and keeps the machine's state in `selector.sqlite`, so that a restart goes on where it stopped.
 ///
-///     trainers ─┐                                    ┌─ tasks to workers (first)
-///     evaluators├─ DEALER ⇄ ROUTER ── selector ──────┼─ selector.sqlite (then)
-///     mutators ─┘       (work endpoint)              └─ events.jsonl, PUB ─▶ event proxy (last)
+///     trainers ──DEALER ⇄ ROUTER (work, binds)── credits in, train tasks out ─┐
+///     evaluators, mutators ──DEALER ⇄ ROUTER── heartbeats in, welcome out      │
+///     evaluators, mutators ──PUSH ─▶ PULL (inlet, binds)── scores, explored ───┤ machine
+///     mutators ◀── PULL (their inlet) ◀─ PUSH (explore, connects to each)──────┘
+///                                   then: selector.sqlite ─▶ events.jsonl, PUB ─▶ event proxy
 ///
 /// Each loop turn handles a batch of messages, sending each task as soon as it is decided,
 /// then hands what changed and the batch's events to the store writer, which commits the
 /// batches of the last 10 ms in one transaction and only then logs and publishes their events.
-/// Workers ask for work when they are free (`ready`), so a task never waits behind a busy
-/// trainer while another is idle.
 public final class SelectorStage {
     public struct Options: Sendable {
         public var experiment: Experiment
         public var runDirectory: RunDirectory
         /// Where to bind the work endpoint, e.g. `tcp://*:5555` or `tcp://127.0.0.1:*`.
         public var bind: String
+        /// Where to bind the inlet evaluators and mutators push to, e.g. `tcp://*:5558`.
+        public var inletBind: String
         /// The event proxy's publisher endpoint, or nil for no stream.
         public var events: String?
         /// Training starts when this many trainers are connected, or after `startTimeout` seconds.
@@ -33,14 +34,21 @@ public final class SelectorStage {
         public var startTimeout: Double
         /// Where to write the bound endpoints as JSON once listening.
         public var readyFile: String?
-        /// CURVE: the work endpoint admits only authorized client keys, and events go to the
-        /// proxy encrypted. Required when the experiment says `security: {curve: true}`.
+        /// CURVE: the work endpoint and the inlet admit only authorized client keys, and events
+        /// go to the proxy encrypted. Required when the experiment says `security: {curve: true}`.
         public var security: CurveSecurity? = nil
+        /// Connections the selector accepts at most (work and inlet together); lowered to what
+        /// the process's open-file limit allows.
+        public var maxConnections = 4096
 
-        public init(experiment: Experiment, runDirectory: RunDirectory, bind: String, events: String?, minTrainers: Int = 1, startTimeout: Double = 10, readyFile: String? = nil) {
+        public init(
+            experiment: Experiment, runDirectory: RunDirectory, bind: String, inletBind: String, events: String?, minTrainers: Int = 1,
+            startTimeout: Double = 10, readyFile: String? = nil
+        ) {
             self.experiment = experiment
             self.runDirectory = runDirectory
             self.bind = bind
+            self.inletBind = inletBind
             self.events = events
             self.minTrainers = minTrainers
             self.startTimeout = startTimeout
@@ -51,21 +59,14 @@ public final class SelectorStage {
     private let options: Options
     private let logger: Logger
     private var machine: SelectorMachine
-    private var router: ZMQSocket!
-    private var publisher: EventPublisher!
-    private var eventLog: LineLog!
-    private var database: SelectorDatabase!
-    private var writer: StoreWriter!
-    private var collector: CheckpointCollector?
     private let drops: DropCounter
-    private let welcome: [UInt8]
-    private var unroutable = 0
-    /// The ZAP handler and refusal events, with CURVE.
-    private var server: ServerSecurity?
     /// Actions of the current batch, performed once the batch is committed.
     private var pending: [SelectorMachine.Action] = []
-    /// The last event sequence number known to be in events.jsonl (deleted from the store next commit).
-    private var written: Int64?
+    /// What the machine asked to persist since the last commit.
+    private var changes = SelectorMachine.Changes()
+    /// Explore decisions no mutator could take yet (none connected): pushed again each turn.
+    private var unsentExplores: [[UInt8]] = []
+    private var unroutable = 0
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -73,14 +74,32 @@ public final class SelectorStage {
         let experiment = options.experiment
         machine = SelectorMachine(
             settings: experiment.selectorSettings(minTrainers: options.minTrainers, startTimeout: options.startTimeout),
-            name: experiment.name, initial: experiment.initialHyperparameters())
+            name: experiment.name, initial: experiment.initialHyperparameters(), routesEpoch: Self.routesEpoch())
         drops = DropCounter(stage: "selector", worker: "selector")
-        welcome = WireProtocol.encode(.welcome(
-            experimentID: experiment.id, experiment: Array(experiment.source.utf8),
-            checkpointDirectory: options.runDirectory.absolute + "/checkpoints"))
     }
 
-    /// Runs until the experiment finishes (exit code 0) or a signal stops it (128 + signal).
+    /// Generations of the evaluators' routes start from the clock, so that a trainer that
+    /// outlived a selector never takes a new list for the one it holds.
+    static func routesEpoch() -> Int { Int(Clock.wall * 1000) << 16 }
+
+    /// The sockets and files the stage owns while it runs.
+    private struct Resources {
+        let router: ZMQSocket
+        let inlet: ZMQSocket
+        let explore: ZMQSocket
+        let publisher: EventPublisher
+        let eventLog: LineLog
+        let database: SelectorDatabase
+        let writer: StoreWriter
+        let collector: CheckpointCollector?
+        let store: CheckpointStore
+        let limiter: ConnectionLimiter
+        let server: ServerSecurity?
+        let inletEndpoint: String
+    }
+
+    /// Runs until the experiment finishes (0; 1 when every member failed or the outcome could
+    /// not be written) or a signal stops it (128 + signal).
     public func run() throws -> Int32 {
         let run = options.runDirectory
         let experiment = options.experiment
@@ -91,30 +110,42 @@ public final class SelectorStage {
         if !FileManager.default.fileExists(atPath: run.experiment) {
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
-        database = try SelectorDatabase(path: run.database)
+        let database = try SelectorDatabase(path: run.database)
         if let stored = try database.experimentID(), stored != experiment.id {
             throw RunError("\(run.path) holds experiment \(stored), not \(experiment.id) (the experiment file differs); use another run directory")
         }
-        eventLog = try LineLog(path: run.events)
-        if experiment.garbageCollection {
-            collector = CheckpointCollector(store: try CheckpointStore(directory: run.checkpoints))
-        }
+        let eventLog = try LineLog(path: run.events)
+        let store = try CheckpointStore(directory: run.checkpoints)
 
         let context = try ZMQContext()
-        server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
+        let server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
         defer { server?.stop() }
-        router = try ZMQSocket(context, .router, linger: 200)
+        let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector")
+        let router = try ZMQSocket(context, .router, linger: 200)
         try server?.secure(router)
+        try limiter.watch(router, context: context)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
-        try router.setSendHighWaterMark(100_000)
-        try router.setReceiveHighWaterMark(100_000)
+        try router.setSendHighWaterMark(StageTiming.highWaterMark)
+        try router.setReceiveHighWaterMark(StageTiming.highWaterMark)
+        router.recordsPeerAddress = true
         try router.bind(options.bind)
+        let inlet = try ZMQSocket(context, .pull, linger: 0)
+        try server?.secure(inlet)
+        try limiter.watch(inlet, context: context)
+        try inlet.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
+        try inlet.setReceiveHighWaterMark(StageTiming.highWaterMark)
+        try inlet.bind(options.inletBind)
+        let explore = try ZMQSocket(context, .push, linger: 0)
+        try explore.setImmediate(true)
+        try explore.setSendHighWaterMark(StageTiming.highWaterMark)
         let endpoint = try router.lastEndpoint
-        publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
+        let inletEndpoint = try inlet.lastEndpoint
+        let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
 
         let now = Clock.monotonic
+        var written: Int64?
         if let (saved, finished) = try database.load() {
             // Events committed before a crash may or may not be in the log: cut it back to
             // where the first of them goes, and append them all.
@@ -125,69 +156,125 @@ public final class SelectorStage {
                 written = event.seq
             }
             eventLog.flush()
-            if finished {
+            machine = SelectorMachine(settings: machine.settings, name: machine.name, restoring: saved, now: now, routesEpoch: Self.routesEpoch())
+            if let reason = finished {
                 logger.notice("the experiment in \(run.path) has already finished; nothing to do")
+                if !FileManager.default.fileExists(atPath: run.summary) {
+                    // It finished, but its outcome was never written (a full disk, no file handles): write it now.
+                    machine.refreshBest()
+                    return writeSummary(machine.makeSummary(reason: reason, seconds: saved.elapsed)) ? 0 : 1
+                }
                 return 0
             }
-            machine = SelectorMachine(settings: machine.settings, name: machine.name, restoring: saved, now: now)
-            let leased = machine.members.filter { if case .leased = $0.phase { return true } else { return false } }.count
-            let done = machine.members.filter(\.isDone).count
+            let leased = machine.members.filter(\.phase.isLeased).count
+            let done = machine.membersDone
             logger.notice("resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out")
             pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
         } else {
-            pending += machine.start(now: now)
+            absorb(machine.start(now: now))
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
-        writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id, written: written)
-        try commit()
-        logger.info("selector listening", metadata: ["pbt.endpoint": "\(endpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)"])
-        try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint])
+        let writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id, written: written)
+        let resources = Resources(
+            router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog, database: database, writer: writer,
+            collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store, limiter: limiter, server: server,
+            inletEndpoint: inletEndpoint)
+        var outcomeWritten = true
+        try commit(resources, outcomeWritten: &outcomeWritten)
+        logger.info("selector listening", metadata: [
+            "pbt.endpoint": "\(endpoint)", "pbt.inlet": "\(inletEndpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)",
+            "pbt.max_connections": "\(limiter.limit)",
+        ])
+        try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint, "inlet": inletEndpoint])
 
         var lastTick = Clock.monotonic
         var lastCollection = Clock.monotonic
         var finishedAt: Double?
-        while !StopSignal.isRequested {
-            if try ZMQPoll.readable([router], timeoutMilliseconds: 50)[0] {
-                var handled = 0
-                while handled < 1000, let frames = try router.receive(dontWait: true) {
-                    handled += 1
-                    receive(frames)
+        try StageLoop.run(sockets: { [router, inlet] }) { input in
+            switch input {
+            case .message(let socket, let frames):
+                receive(frames, on: socket === router ? .work : .inlet, resources)
+                return true
+            case .stop:
+                return false
+            case .turn(let now):
+                if now - lastTick >= StageTiming.tick {
+                    absorb(machine.tick(now: now))
+                    pending += server?.takeEvents(now: now).map { .publish($0) } ?? []
+                    pending += limiter.check(now: now).map { .publish($0) }
+                    lastTick = now
                 }
-            }
-            let now = Clock.monotonic
-            if now - lastTick >= 0.05 {
-                pending += machine.tick(now: now)
-                if let server { pending += server.takeEvents(now: now).map { .publish($0) } }
-                lastTick = now
-            }
-            if let collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {
-                lastCollection = now
-                let outcome = collector.collect(keeping: machine.referencedCheckpoints(), grace: experiment.leaseTimeout + 1)
-                if outcome.deleted > 0 {
-                    pending.append(.publish(.checkpointsCollected(
-                        deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept, keptBytes: outcome.keptBytes)))
+                if !unsentExplores.isEmpty { pushExplores(resources) }
+                if let collector = resources.collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {
+                    lastCollection = now
+                    collect(collector, now: now)
                 }
-            }
-            try commit()
-            if machine.isFinished {
+                try commit(resources, outcomeWritten: &outcomeWritten)
+                guard machine.isFinished else { return true }
                 if finishedAt == nil {
                     finishedAt = now
-                    for id in machine.workers.keys { send(id, .finished) }
+                    for id in machine.workers.keys { send(.finished, to: id, resources) }
                 }
-                if now - finishedAt! >= 0.5 { break }
+                return now - finishedAt! < StageTiming.finishGrace
             }
         }
         if let signal = StopSignal.received, !machine.isFinished {
             logger.notice("selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
             pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)")))
-            try commit()
-            try writer.drain()
+            try commit(resources, outcomeWritten: &outcomeWritten)
+            try close(resources)
             return 128 + signal
         }
+        if let collector = resources.collector {
+            // Nothing will load a checkpoint no member holds any more: sweep them all now.
+            collect(collector, now: Clock.monotonic, final: true)
+        }
         pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "experiment finished")))
-        try commit()
-        try writer.drain()
+        try commit(resources, outcomeWritten: &outcomeWritten)
+        try close(resources)
+        if !outcomeWritten { return 1 }
+        if machine.summary?.reason == .allFailed {
+            logger.error("every member failed; the first failure: \(machine.firstFailure ?? "unknown")")
+            return 1
+        }
         return 0
+    }
+
+    /// Commits what is queued, writes the log into the store file and lets go of the store,
+    /// so that a finished run leaves no `-wal` or `-shm` file beside it.
+    private func close(_ resources: Resources) throws {
+        try resources.writer.drain()
+        resources.writer.stop()
+        do {
+            try resources.database.checkpointLog()
+        } catch {
+            logger.warning("could not fold the write-ahead log into \(resources.database.path): \(error)")
+        }
+    }
+
+    /// Deletes checkpoints nobody can load any more. During the run, a checkpoint newer than
+    /// the oldest cycle still out may belong to a result on its way and is kept; at the end
+    /// (`final`) only what members hold and the best ever reached stay.
+    private func collect(_ collector: CheckpointCollector, now: Double, final: Bool = false) {
+        let grace = final ? 0 : (machine.oldestLeaseStart.map { now - $0 } ?? 0) + 1
+        let keep = final ? machine.finalCheckpoints() : machine.referencedCheckpoints()
+        let outcome = collector.collect(keeping: keep, grace: grace)
+        if outcome.deleted > 0 {
+            pending.append(.publish(.checkpointsCollected(
+                deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept, keptBytes: outcome.keptBytes)))
+        }
+    }
+
+    /// Takes the machine's output: messages go out at once, what to persist is gathered, the
+    /// rest waits for the batch's commit.
+    private func absorb(_ actions: [SelectorMachine.Action]) {
+        for action in actions {
+            if case .persist(let batch) = action {
+                changes.append(batch)
+            } else {
+                pending.append(action)
+            }
+        }
     }
 
     /// Performs a batch: tasks go to workers first (they wait for nothing), then the batch's
@@ -199,12 +286,12 @@ public final class SelectorStage {
     /// an older version), and a restarted selector skips versions (see
     /// `SelectorMachine(restoring:)`), so a result for a task it never committed is dropped as
     /// stale and the member is handed out again.
-    private func commit() throws {
-        let (changes, members) = machine.takeChanges()
+    private func commit(_ resources: Resources, outcomeWritten: inout Bool) throws {
         guard !pending.isEmpty || !changes.isEmpty else { return }
         let actions = pending
         pending = []
-        for action in actions { _ = sendIfMessage(action) }
+        let batch = changes
+        changes = SelectorMachine.Changes()
         let time = Clock.wall
         var events: [(event: PBTEvent, time: Double)] = []
         for action in actions {
@@ -212,69 +299,137 @@ public final class SelectorStage {
         }
         let counters = SelectorDatabase.Counters(
             steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
-            forgottenBelow: machine.forgottenBelow, finished: machine.isFinished)
-        try writer.submit(.init(changes: changes, members: members, bestEver: machine.bestEver, counters: counters, events: events))
+            forgottenBelow: machine.forgottenBelow, finished: machine.isFinished, reason: machine.summary?.reason)
+        try resources.writer.submit(.init(changes: batch, bestEver: machine.bestEver, counters: counters, events: events))
         for action in actions {
             switch action {
             case .publish(let event): log(event)
             case .finish(let summary):
                 // The summary is written once everything it reports is in the store.
-                try writer.drain()
-                finish(summary)
+                try resources.writer.drain()
+                outcomeWritten = writeSummary(summary) && outcomeWritten
             default: break
             }
         }
     }
 
-    private func receive(_ frames: [[UInt8]]) {
+    private enum Socket { case work, inlet }
+
+    private func receive(_ frames: [[UInt8]], on socket: Socket, _ resources: Resources) {
         guard frames.count == 2 else {
-            if let id = frames.first, frames.count > 2 {
-                dropFrame(reason: WireError.wrongFrameCount(frames.count - 1).reason, detail: "\(frames.count - 1) frames from \(WorkerID(id))")
-            } else {
-                dropFrame(reason: "wrong_frame_count", detail: "\(frames.count) frames")
-            }
+            let sender = frames.first.map { " from \(WorkerID($0))" } ?? ""
+            dropFrame(reason: WireError.wrongFrameCount(max(frames.count - 1, 0)).reason, detail: "\(frames.count) frames\(sender) on the \(socket)")
             return
         }
         let id = WorkerID(frames[0])
-        let report: WorkerReport
+        var report: WorkerReport
         do {
             report = try WireProtocol.decodeReport(frames[1])
         } catch {
-            dropFrame(reason: error.reason, detail: "\(error) from \(id)")
+            dropFrame(reason: error.reason, detail: "\(error) from \(id) on the \(socket)")
             return
         }
+        switch (socket, report) {
+        case (.inlet, .scored), (.inlet, .explored), (.inlet, .failed):
+            break
+        case (.work, .scored), (.work, .explored), (.inlet, _):
+            dropFrame(reason: "wrong_socket", detail: "a \(Self.kind(of: report)) from \(id) on the \(socket)")
+            return
+        case (.work, .ready(var ready)):
+            // An inlet bound on every interface is reached at the address this worker's
+            // connection came from.
+            if let inlet = ready.inlet, let peer = resources.router.lastPeerAddress {
+                ready.inlet?.endpoint = EndpointAddress.replacingWildcardHost(in: inlet.endpoint, with: peer)
+                report = .ready(ready)
+            }
+        case (.work, .trained(let result)) where result.interrupted && !resources.store.contains(result.checkpoint):
+            // A result naming a checkpoint nobody can load is a failure, never progress.
+            report = .failed(member: result.member, version: result.version, reason: "checkpoint \(result.checkpoint.prefix(12))… is not in the store")
+        default:
+            break
+        }
         // Tasks go out at once; the rest of the batch's actions wait for its end.
-        for action in machine.handle(report, from: id, now: Clock.monotonic) where !sendIfMessage(action) {
+        for action in machine.handle(report, from: id, now: Clock.monotonic) {
+            perform(action, resources)
+        }
+    }
+
+    private static func kind(of report: WorkerReport) -> String {
+        switch report {
+        case .ready: "ready"
+        case .progress: "progress"
+        case .trained: "trained"
+        case .scored: "scored"
+        case .explored: "explored"
+        case .failed: "failed"
+        case .released: "released"
+        case .goodbye: "goodbye"
+        }
+    }
+
+    /// Sends a message now (a task, a welcome, an explore, a connection change); keeps the
+    /// rest for the batch's commit.
+    private func perform(_ action: SelectorMachine.Action, _ resources: Resources) {
+        switch action {
+        case .send(let id, let command): send(command, to: id, resources)
+        case .welcome(let id): sendFrame(id, WireProtocol.encode(.welcome(welcome(resources))), resources)
+        case .explore(let task):
+            unsentExplores.append(WireProtocol.encode(.explore(task)))
+            pushExplores(resources)
+        case .connectMutator(let peer):
+            do {
+                if let security = options.security {
+                    var expected = security
+                    if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
+                    try resources.explore.secureClient(expected)
+                }
+                try resources.explore.connect(peer.endpoint)
+            } catch {
+                logger.warning("cannot connect to mutator inlet \(peer.endpoint): \(error)")
+            }
+        case .disconnectMutator(let peer):
+            try? resources.explore.disconnect(peer.endpoint)
+        case .persist(let batch):
+            changes.append(batch)
+        case .publish, .finish:
             pending.append(action)
         }
     }
 
-    /// Sends `action` if it is a message to a worker (a task, a welcome); false for any other.
-    private func sendIfMessage(_ action: SelectorMachine.Action) -> Bool {
-        switch action {
-        case .send(let id, let command): send(id, command)
-        case .welcome(let id): sendFrame(id, welcome)
-        default: return false
+    private func welcome(_ resources: Resources) -> Welcome {
+        let experiment = options.experiment
+        return Welcome(
+            experimentID: experiment.id, experiment: Array(experiment.source.utf8),
+            checkpointDirectory: options.runDirectory.absolute + "/checkpoints", inlet: resources.inletEndpoint,
+            evaluators: machine.evaluatorRoutes)
+    }
+
+    /// Pushes the explore decisions waiting, in order, while a mutator takes them.
+    private func pushExplores(_ resources: Resources) {
+        var sent = 0
+        for frame in unsentExplores {
+            guard (try? resources.explore.send([frame], dontWait: true)) == true else { break }
+            sent += 1
         }
-        return true
+        unsentExplores.removeFirst(sent)
     }
 
     private func dropFrame(reason: String, detail: String) {
         if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { pending.append(.publish(event)) }
     }
 
-    private func send(_ id: WorkerID, _ command: WorkerCommand) {
-        sendFrame(id, WireProtocol.encode(command))
+    private func send(_ command: WorkerCommand, to id: WorkerID, _ resources: Resources) {
+        sendFrame(id, WireProtocol.encode(command), resources)
     }
 
-    private func sendFrame(_ id: WorkerID, _ frame: [UInt8]) {
+    private func sendFrame(_ id: WorkerID, _ frame: [UInt8], _ resources: Resources) {
         do {
-            if try !router.send([id.bytes, frame], dontWait: true) {
+            if try !resources.router.send([id.bytes, frame], dontWait: true) {
                 unroutable += 1
                 logger.warning("could not queue a message to \(id): its queue is full")
             }
         } catch {
-            // The worker is gone (ROUTER_MANDATORY): its lease will expire and the task go to another.
+            // The worker is gone (ROUTER_MANDATORY): it falls silent, and what it held goes out again.
             unroutable += 1
             logger.debug("could not send to \(id): \(error)")
         }
@@ -284,10 +439,12 @@ public final class SelectorStage {
         switch event {
         case .workerJoined(let role, let worker), .workerLeft(let role, let worker, _):
             logger.info("\(event.topic)", metadata: ["pbt.role": "\(role)", "pbt.worker": "\(worker)"])
+        case .workerBenched(let role, let worker, let failures, let seconds):
+            logger.warning("\(role) \(worker) failed \(failures) tasks in a row: no work for it for \(Int(seconds)) s")
         case .leaseExpired(let member, let version, _, let worker):
             logger.warning("lease expired", metadata: ["pbt.member.id": "\(member)", "pbt.member.version": "\(version)", "pbt.worker": "\(worker)"])
-        case .memberFailed(let member, _, let reason, let givenUp):
-            logger.warning("member failed\(givenUp ? " and was given up" : "")", metadata: ["pbt.member.id": "\(member)", "pbt.reason": "\(reason)"])
+        case .memberFailed(let member, _, let worker, let reason, let givenUp):
+            logger.warning("member failed\(givenUp ? " and was given up" : "")", metadata: ["pbt.member.id": "\(member)", "pbt.worker": "\(worker)", "pbt.reason": "\(reason)"])
         case .checkpointsCollected(let deleted, let freed, let kept, let keptBytes):
             logger.info("checkpoints collected", metadata: ["pbt.deleted": "\(deleted)", "pbt.freed_bytes": "\(freed)", "pbt.kept": "\(kept)", "pbt.kept_bytes": "\(keptBytes)"])
         default:
@@ -295,7 +452,8 @@ public final class SelectorStage {
         }
     }
 
-    private func finish(_ summary: ExperimentSummary) {
+    /// Writes `summary.json`; false (and an error in the log) when it cannot be written.
+    private func writeSummary(_ summary: ExperimentSummary) -> Bool {
         let text = SummaryJSON.encode(summary, experiment: options.experiment.name) { o in
             o.field("run_directory", self.options.runDirectory.absolute)
             o.field("frames_dropped", self.drops.total)
@@ -303,11 +461,13 @@ public final class SelectorStage {
         do {
             try RunDirectory.writeAtomically(text + "\n", to: options.runDirectory.summary)
         } catch {
-            logger.error("could not write \(options.runDirectory.summary): \(error)")
+            logger.error("could not write \(options.runDirectory.summary): \(error); the outcome is in \(options.runDirectory.database): pbt selector (or pbt run --resume) on this directory writes it again")
+            return false
         }
         logger.info("experiment finished", metadata: [
             "pbt.reason": "\(summary.reason.rawValue)", "pbt.best.member": "\(summary.best?.member ?? -1)",
             "pbt.best.score": "\(summary.best?.score ?? .nan)", "pbt.steps": "\(summary.steps)",
         ])
+        return true
     }
 }

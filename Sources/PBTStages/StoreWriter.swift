@@ -22,27 +22,20 @@ import PBTWire
 final class StoreWriter: @unchecked Sendable {
     struct Batch: @unchecked Sendable {
         var changes: SelectorMachine.Changes
-        var members: [SelectorMachine.Member]
         var bestEver: SelectorMachine.ScoreSnapshot?
         var counters: SelectorDatabase.Counters
         /// The batch's events, and the wall-clock time they carry.
         var events: [(event: PBTEvent, time: Double)]
 
         /// The batches, oldest first, as one: later member rows, counters and best score replace earlier ones.
-        static func merged(_ batches: [Batch]) -> Batch {
-            guard var merged = batches.first else { preconditionFailure("merging no batches") }
-            guard batches.count > 1 else { return merged }
-            var rows: [Int: SelectorMachine.Member] = [:]
-            for batch in batches {
-                for member in batch.members { rows[member.id] = member }
-            }
+        static func merged(_ batches: [Batch]) -> Batch? {
+            guard var merged = batches.first else { return nil }
             for batch in batches.dropFirst() {
                 merged.changes.append(batch.changes)
                 merged.bestEver = batch.bestEver ?? merged.bestEver
                 merged.counters = batch.counters
                 merged.events += batch.events
             }
-            merged.members = rows.keys.sorted().map { rows[$0]! }
             return merged
         }
     }
@@ -60,6 +53,8 @@ final class StoreWriter: @unchecked Sendable {
     private var draining = 0
     private var busy = false
     private var failure: (any Error)?
+    private var stopping = false
+    private var stopped = false
     private var written: Int64?
     /// Batches waiting at most; the selector waits when the writer falls this far behind.
     private let limit = 64
@@ -98,13 +93,27 @@ final class StoreWriter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
+    /// Commits what is queued, then ends the writer's thread (which lets go of the store).
+    func stop() {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+    }
+
     private func serve() {
         while true {
             condition.lock()
             while true {
-                if queue.isEmpty {
+                if queue.isEmpty && stopping {
+                    stopped = true
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                } else if queue.isEmpty {
                     condition.wait()
-                } else if draining == 0, queue.count < limit / 2, let oldest, oldest.timeIntervalSinceNow > -commitInterval {
+                } else if draining == 0, !stopping, queue.count < limit / 2, let oldest, oldest.timeIntervalSinceNow > -commitInterval {
                     _ = condition.wait(until: oldest.addingTimeInterval(commitInterval))
                 } else {
                     break
@@ -117,11 +126,11 @@ final class StoreWriter: @unchecked Sendable {
             let written = self.written
             condition.broadcast()
             condition.unlock()
-            let batch = Batch.merged(taken)
+            guard let batch = Batch.merged(taken) else { continue }
             do {
                 let events = batch.events.map { EventJSON.encode($0.event, time: $0.time) }
                 let last = try database.save(
-                    experimentID: experimentID, changes: batch.changes, members: batch.members, bestEver: batch.bestEver,
+                    experimentID: experimentID, changes: batch.changes, bestEver: batch.bestEver,
                     counters: batch.counters, events: events, logOffset: eventLog.size, written: written)
                 for event in events { eventLog.append(event) }
                 eventLog.flush()
@@ -135,6 +144,7 @@ final class StoreWriter: @unchecked Sendable {
                 condition.lock()
                 failure = error
                 busy = false
+                stopped = true
                 condition.broadcast()
                 condition.unlock()
                 return

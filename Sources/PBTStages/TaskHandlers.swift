@@ -1,24 +1,64 @@
-import PBTSystem
 import Foundation
 import PBTConfig
 import PBTCore
 import PBTStore
+import PBTSystem
 import PBTWorkloads
 
+/// A piece of work a worker takes: a training task (from the selector), a trained member to
+/// score (pushed by a trainer), an exploit decision to explore (pushed by the selector).
+enum WorkerTask: Sendable {
+    case train(TrainTask)
+    case evaluate(TrainResult)
+    case explore(ExploreTask)
+
+    var member: Int {
+        switch self {
+        case .train(let task): task.member
+        case .evaluate(let result): result.member
+        case .explore(let task): task.member
+        }
+    }
+
+    var version: Int {
+        switch self {
+        case .train(let task): task.version
+        case .evaluate(let result): result.version
+        case .explore(let task): task.version
+        }
+    }
+
+    var step: Int {
+        switch self {
+        case .train(let task): task.step
+        case .evaluate(let result): result.step
+        case .explore(let task): task.step
+        }
+    }
+}
+
 /// What a worker does with a task: one implementation a role.
-protocol TaskHandler {
+protocol TaskHandler: Sendable {
+    /// Whether a task may take long (training, evaluating a checkpoint): it then runs on the
+    /// worker's work thread while the stage's loop keeps heartbeating. Quick ones (scoring a
+    /// reported metric, perturbing) run on the loop's thread.
+    var runsLong: Bool { get }
+
     /// Handles one task. `progress` is called with steps done so far; it returns false
     /// when the worker is asked to stop, and the handler then ends at the next step boundary.
-    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport
+    func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport
 }
 
 /// Trains: restore the checkpoint, run the workload, store the new checkpoint.
 struct TrainerHandler: TaskHandler {
     let workload: any Workload
     let store: CheckpointStore
+    let name: String
 
-    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .train(let task) = command else { return .failed(member: 0, version: 0, reason: "a trainer only trains") }
+    var runsLong: Bool { true }
+
+    func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
+        guard case .train(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a trainer only trains") }
         let started = Clock.monotonic
         do {
             let state: [UInt8]
@@ -34,46 +74,59 @@ struct TrainerHandler: TaskHandler {
             guard outcome.stepsDone > 0 else { return .released(member: task.member, version: task.version) }
             let reference = try store.write(outcome.state)
             return .trained(TrainResult(
-                member: task.member, version: task.version, step: task.step + min(outcome.stepsDone, task.steps),
-                checkpoint: reference, metrics: outcome.metrics, seconds: Clock.monotonic - started,
-                interrupted: outcome.stepsDone < task.steps))
+                member: task.member, version: task.version, fromStep: task.step, step: task.step + min(outcome.stepsDone, task.steps),
+                checkpoint: reference, hyperparameters: task.hyperparameters, metrics: outcome.metrics,
+                seconds: Clock.monotonic - started, interrupted: outcome.stepsDone < task.steps, trainer: name))
         } catch {
             return .failed(member: task.member, version: task.version, reason: "\(error)")
         }
     }
 }
 
-/// Scores a trained member by `objective.metric` (default `score`): from what the trainer
-/// reported, or, with `evaluation: checkpoint`, by running the workload's evaluation on the
-/// checkpoint.
+/// Scores what a trainer trained by `objective.metric` (default `score`): from what the
+/// trainer reported, or, with `evaluation: checkpoint`, by running the workload's evaluation
+/// on the checkpoint. Either way the checkpoint must be there and hash to its name first: a
+/// result naming a checkpoint nobody can load is a failure, never a score.
 struct EvaluatorHandler: TaskHandler {
     let metric: String
     let objective: Objective
+    let store: CheckpointStore
+    let name: String
     /// Set for `evaluation: checkpoint`.
-    var checkpointEvaluation: (workload: any Workload, store: CheckpointStore)?
+    var workload: (any Workload)?
 
-    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .evaluate(let task) = command else { return .failed(member: 0, version: 0, reason: "an evaluator only evaluates") }
-        var metrics = task.metrics
+    var runsLong: Bool { workload != nil }
+
+    func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
+        guard case .evaluate(let trained) = task else { return .failed(member: task.member, version: task.version, reason: "an evaluator only evaluates") }
+        let state: [UInt8]
+        do {
+            state = try store.read(trained.checkpoint)
+        } catch {
+            return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)")
+        }
+        var metrics = trained.metrics
         var measured: [String: Double] = [:]
-        if let (workload, store) = checkpointEvaluation {
+        if let workload {
             do {
-                measured = try workload.evaluate(state: try store.read(task.checkpoint), hyperparameters: task.hyperparameters)
+                measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
             } catch {
-                return .failed(member: task.member, version: task.version, reason: "evaluation failed: \(error)")
+                return .failed(member: trained.member, version: trained.version, reason: "evaluation failed: \(error)")
             }
         }
         guard let score = metrics[metric] else {
             let reported = metrics.keys.sorted().joined(separator: ", ")
-            return .failed(member: task.member, version: task.version, reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))")
+            return .failed(
+                member: trained.member, version: trained.version,
+                reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))")
         }
         guard score.isFinite else {
             // A diverged model: the worst score there is, so that exploit replaces it.
             let worst = objective == .maximize ? -Double.greatestFiniteMagnitude : Double.greatestFiniteMagnitude
-            return .scored(EvaluateResult(member: task.member, version: task.version, score: worst, metrics: ["diverged": 1]))
+            return .scored(EvaluateResult(trained: trained, score: worst, metrics: measured.merging(["diverged": 1]) { $1 }, evaluator: name))
         }
-        return .scored(EvaluateResult(member: task.member, version: task.version, score: score, metrics: measured))
+        return .scored(EvaluateResult(trained: trained, score: score, metrics: measured, evaluator: name))
     }
 }
 
@@ -81,12 +134,16 @@ struct EvaluatorHandler: TaskHandler {
 struct MutatorHandler: TaskHandler {
     let strategy: ExploreStrategy
     let space: SearchSpace
+    let name: String
 
-    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .explore(let task) = command else { return .failed(member: 0, version: 0, reason: "a mutator only explores") }
+    var runsLong: Bool { false }
+
+    func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
+        guard case .explore(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a mutator only explores") }
         var random = SplitMix64(seed: task.seed)
         let outcome = strategy.explore(task.hyperparameters, in: space, using: &random)
-        return .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes))
+        return .explored(ExploreResult(
+            member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes, mutator: name))
     }
 }
 
@@ -95,7 +152,7 @@ struct MutatorHandler: TaskHandler {
 /// From the stream it takes `member.trained` (the hyperparameters a task trained with, the
 /// steps, and the score the weights had before) and the `member.scored` that follows (the
 /// score after): the improvement per step is one observation.
-final class PB2Learner {
+final class PB2Learner: @unchecked Sendable {
     static let topics = ["member.trained", "member.scored"]
 
     private(set) var model: PB2Model
@@ -143,10 +200,14 @@ final class PB2Learner {
 /// Explores with PB2's bandit.
 struct PB2Handler: TaskHandler {
     let learner: PB2Learner
+    let name: String
 
-    func handle(_ command: WorkerCommand, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .explore(let task) = command else { return .failed(member: 0, version: 0, reason: "a mutator only explores") }
+    var runsLong: Bool { false }
+
+    func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
+        guard case .explore(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a mutator only explores") }
         let outcome = learner.explore(task)
-        return .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes))
+        return .explored(ExploreResult(
+            member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes, mutator: name))
     }
 }

@@ -1,24 +1,26 @@
-import PBTSystem
 import Foundation
 import Logging
 import PBTConfig
 import PBTCore
 import PBTStore
+import PBTSystem
 import PBTWire
 import PBTWorkloads
 import ZeroMQ
 
-/// A trainer, evaluator or mutator: connects a DEALER to the selector's work endpoint and
-/// does one task at a time (an instant evaluator or mutator may be sent a few; they wait in
-/// the socket and are done in order).
+/// A trainer, evaluator or mutator: one stage a process, through which members flow.
 ///
-///     ready ──▶ selector          (when idle; again every heartbeat while idle)
-///     ◀── welcome                 (the experiment, the first time)
-///     ◀── train/evaluate/explore
-///     progress ──▶ …              (every heartbeat during a long task: extends the lease)
-///     trained/scored/explored ──▶ (the result; the worker is idle again)
-///     ◀── finished                (the experiment is over: exit)
+///     trainer:    DEALER ⇄ selector (work)      ready (credit, "handed m/v on") ▶ ◀ train
+///                 PUSH ──▶ every evaluator inlet    trained
+///     evaluator:  PULL inlet (binds) ◀── trainers   trained
+///                 PUSH ──▶ selector inlet           scored / failed
+///                 DEALER ⇄ selector (work)          ready (heartbeat, its inlet) ▶ ◀ welcome
+///     mutator:    PULL inlet (binds) ◀── selector   explore
+///                 PUSH ──▶ selector inlet           explored / failed
+///                 DEALER ⇄ selector (work)          ready (heartbeat, its inlet) ▶ ◀ welcome
 ///
+/// Every worker heartbeats on its DEALER (`ready` while idle, `progress` while busy) and gets
+/// the experiment in a `welcome`. Long tasks run on a work thread; the loop keeps its sockets.
 /// SIGTERM: a task in progress stops at the next step boundary, its partial result (or the
 /// untouched member) goes back to the selector, then the worker says goodbye and exits.
 public final class WorkerStage {
@@ -31,21 +33,27 @@ public final class WorkerStage {
         public var name: String
         /// Where checkpoints are, when not where the selector says (a volume mounted elsewhere).
         public var checkpoints: String?
-        /// Seconds between `ready` repeats while idle and `progress` reports while busy.
+        /// Seconds between heartbeats (`ready` while idle, `progress` while busy).
         public var heartbeat: Double
         /// Serve the next experiment instead of exiting when one finishes.
         public var keepRunning: Bool
         /// The event proxy's subscriber endpoint: a mutator running PB2 learns from the stream.
         public var eventsSubscribe: String?
-        /// CURVE: connect to the selector and the proxy as a client with these keys.
+        /// CURVE: connect as a client with these keys (and, for an evaluator's or a mutator's
+        /// inlet, serve with them).
         public var security: CurveSecurity? = nil
         /// The programs (argv[0] as the experiment writes it) a `command` workload sent by the
         /// selector may run; `*` allows any. Empty: this worker runs no command workload.
         public var allowedCommands: [String] = ["*"]
+        /// Evaluators and mutators: where to bind the inlet (`tcp://*:5560`, `ipc://…`).
+        public var bind: String = "tcp://*:*"
+        /// Evaluators and mutators: the inlet's address as others reach it, when the bound one
+        /// is not (a wildcard host is filled in by the selector with the address it sees).
+        public var advertise: String?
 
         public init(
-            role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil, heartbeat: Double = 1,
-            keepRunning: Bool = false, eventsSubscribe: String? = nil
+            role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil,
+            heartbeat: Double = StageTiming.heartbeat, keepRunning: Bool = false, eventsSubscribe: String? = nil
         ) {
             self.eventsSubscribe = eventsSubscribe
             self.role = role
@@ -58,171 +66,283 @@ public final class WorkerStage {
         }
     }
 
+    /// Told each trainer turnaround: seconds from handing a result on to receiving the next
+    /// task (`pbt bench pipeline` installs it; nothing else does).
+    public var turnaroundObserver: ((Double) -> Void)?
+
     private let options: Options
     private let logger: Logger
-    private var dealer: ZMQSocket!
-    private var publisher: EventPublisher!
     private let drops: DropCounter
+    private let routingID: [UInt8]
+    private var context: ZMQContext?
     private var experimentID = ""
     private var handler: (any TaskHandler)?
+    /// Tasks received from the selector (trainers), so a stale `ready` can be told apart.
     private var received = 0
     private var tasksDone = 0
-    /// A trainer's seconds from sending a result to receiving its next task, for `pbt bench
-    /// pipeline` (written to `$PBT_TURNAROUND_LOG_DIR/NAME.turnaround` at exit when that is
-    /// set). Only trainers keep them: an evaluator's wait between tasks includes a training step.
-    private var turnarounds: [Double] = []
+    /// The evaluators' inlets this trainer pushes to.
+    private var routes = EvaluatorRoutes(generation: 0, endpoints: [])
+    /// The member whose result was just pushed on, said in the next `ready`.
+    private var handed: HandedOn?
+    /// The task running on the work thread, or nil.
+    private var running: WorkerTask?
+    /// A result that could not be pushed yet (no peer connected), with its task.
+    private var unpushed: (frames: [[UInt8]], task: WorkerTask)?
+    private var lastHeartbeat = -Double.infinity
     private var resultSentAt: Double?
-    /// The event stream, for a mutator that learns from it (PB2).
-    private var stream: ZMQSocket?
+    private var stopping: Int32?
+    private var exitCode: Int32 = 0
     private var learner: PB2Learner?
-    /// Say why a handshake fails, and connect again after a refusal.
     private var keepers: [ConnectionKeeper] = []
-    private var context: ZMQContext!
 
     public init(options: Options, logger: Logger) {
         self.options = options
         self.logger = logger
         drops = DropCounter(stage: "\(options.role)", worker: options.name)
+        // A routing id of our own that survives reconnection: after a selector restart, the
+        // result of a task leased before it still comes from the worker holding the lease.
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        routingID = Array("\(options.name.prefix(200))#\(suffix)".utf8)
+    }
+
+    /// The sockets this stage owns, made on its thread in `run`.
+    private struct Sockets {
+        let dealer: ZMQSocket
+        let publisher: EventPublisher
+        /// Trainers: to the evaluators' inlets. Evaluators and mutators: to the selector's inlet.
+        let push: ZMQSocket
+        /// Evaluators and mutators: their bound inlet.
+        let inlet: ZMQSocket?
+        let inletEndpoint: PeerEndpoint?
+        let work: WorkThread
+        /// A PB2 mutator's subscription to the event stream, once it has one.
+        var stream: ZMQSocket?
+        /// The selector's inlet the push socket is connected to (evaluators, mutators).
+        var selectorInlet: String?
     }
 
     /// Runs until the experiment finishes (0), a signal stops it (128 + signal), or the
     /// experiment cannot be served by this build (2).
     public func run() throws -> Int32 {
         let context = try ZMQContext()
-        dealer = try ZMQSocket(context, .dealer, linger: 500)
-        try dealer.setReconnect(intervalMilliseconds: 100, maximumMilliseconds: 1000)
-        try dealer.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
-        try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000, ttlMilliseconds: 5000)
-        // A routing id of our own that survives reconnection: after a selector restart, the
-        // result of a task leased before it still comes from the worker holding the lease.
-        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try dealer.setRoutingID(Array("\(options.name.prefix(200))#\(suffix)".utf8))
-        keepers.append(try dealer.connect(options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
-        publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
         self.context = context
-        logger.info("\(options.role) connecting", metadata: ["pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)"])
-        publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
-
-        var exitCode: Int32 = 0
-        var lastSent = -Double.infinity
-        loop: while !StopSignal.isRequested {
-            for keeper in keepers { keeper.check() }
-            let now = Clock.monotonic
-            if now - lastSent >= options.heartbeat {
-                send(.ready(role: options.role, received: received, name: options.name, experimentID: experimentID))
-                lastSent = now
-            }
-            guard let frames = try receive(timeoutMilliseconds: Int(options.heartbeat * 1000)) else { continue }
-            guard frames.count == 1 else {
-                drop(reason: "wrong_frame_count", detail: "\(frames.count) frames")
-                continue
-            }
-            let command: WorkerCommand
-            do {
-                command = try WireProtocol.decodeCommand(frames[0])
-            } catch {
-                drop(reason: error.reason, detail: "\(error)")
-                continue
-            }
-            switch command {
-            case .welcome(let id, let bytes, let directory):
-                // A worker that waited for its selector queued a ready a heartbeat; each earns a
-                // welcome. Setting up once is enough.
-                if id == experimentID && handler != nil { continue }
-                do {
-                    try serve(experimentID: id, source: bytes, checkpoints: options.checkpoints ?? directory)
-                } catch {
-                    logger.critical("cannot serve experiment \(id): \(error)")
-                    publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: "cannot serve experiment: \(error)"))
-                    exitCode = 2
-                    break loop
+        var sockets = try open(context)
+        logger.info("\(options.role) connecting", metadata: [
+            "pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)",
+            "pbt.inlet": "\(sockets.inletEndpoint?.endpoint ?? "-")",
+        ])
+        sockets.publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
+        try StageLoop.run(sockets: { polled(sockets) }) { input in
+            switch input {
+            case .message(let socket, let frames):
+                if socket === sockets.dealer { return try fromSelector(frames, &sockets) }
+                if socket === sockets.inlet { take(frames, &sockets) }
+                if socket === sockets.work.done { finishRunning(&sockets) }
+                if socket === sockets.stream { learner?.learn(from: frames) }
+                return true
+            case .turn(let now):
+                for keeper in keepers { keeper.check() }
+                if let unpushed, push(unpushed.frames, on: sockets.push) {
+                    self.unpushed = nil
+                    handedOn(unpushed.task, &sockets)
                 }
-                lastSent = -Double.infinity
-            case .train, .evaluate, .explore:
-                if options.role == .trainer, let sentAt = resultSentAt {
-                    turnarounds.append(Clock.monotonic - sentAt)
-                    resultSentAt = nil
-                }
-                received += 1
-                let report = work(command)
-                send(report)
-                tasksDone += 1
-                lastSent = Clock.monotonic
-                resultSentAt = lastSent
-            case .finished:
-                logger.info("experiment finished; \(tasksDone) tasks done here")
-                if !options.keepRunning { break loop }
-                experimentID = ""
-                handler = nil
-                lastSent = -Double.infinity
+                if now - lastHeartbeat >= options.heartbeat { heartbeat(sockets) }
+                // Stopping: the running task ends at its next step boundary and is handed back first.
+                return stopping == nil || running != nil
+            case .stop(let signal):
+                stopping = signal
+                logger.notice("\(options.role) stopping on signal \(signal)")
+                sockets.work.requestStop()
+                return running != nil
             }
         }
-        if let signal = StopSignal.received {
-            exitCode = 128 + signal
-            logger.notice("\(options.role) stopping on signal \(signal)")
-        }
-        send(.goodbye)
-        if let directory = ProcessInfo.processInfo.environment["PBT_TURNAROUND_LOG_DIR"], !turnarounds.isEmpty {
-            try? turnarounds.map { String($0) }.joined(separator: "\n").write(toFile: "\(directory)/\(options.name).turnaround", atomically: true, encoding: .utf8)
-        }
-        publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: exitCode == 0 ? "experiment finished" : "exit \(exitCode)"))
+        if let signal = stopping { exitCode = 128 + signal }
+        send(.goodbye, on: sockets.dealer)
+        sockets.work.end()
+        serverSecurity?.stop()
+        sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: exitCode == 0 ? "experiment finished" : "exit \(exitCode)"))
         return exitCode
     }
 
-    /// Waits for a command from the selector, meanwhile learning from the event stream.
-    private func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
-        guard let stream else { return try dealer.receive(timeoutMilliseconds: timeoutMilliseconds) }
-        let readable = try ZMQPoll.readable([dealer, stream], timeoutMilliseconds: timeoutMilliseconds)
-        if readable[1] {
-            var drained = 0
-            while drained < 10_000, let event = try stream.receive(dontWait: true) {
-                drained += 1
-                learner?.learn(from: event)
+    private func open(_ context: ZMQContext) throws -> Sockets {
+        let dealer = try ZMQSocket(context, .dealer, linger: StageTiming.lingerMilliseconds)
+        try dealer.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        try dealer.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
+        try dealer.setHeartbeat(
+            intervalMilliseconds: StageTiming.connectionPingMilliseconds, timeoutMilliseconds: StageTiming.connectionTimeoutMilliseconds,
+            ttlMilliseconds: StageTiming.connectionTimeoutMilliseconds)
+        try dealer.setRoutingID(routingID)
+        keepers.append(try dealer.connect(options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
+        let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
+
+        let push = try ZMQSocket(context, .push, linger: StageTiming.lingerMilliseconds)
+        // Only to inlets whose connection is up: a result never waits in the queue of an
+        // evaluator that is not there (it waits here, and the lease goes on).
+        try push.setImmediate(true)
+        try push.setSendHighWaterMark(StageTiming.highWaterMark)
+        try push.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        if let security = options.security { try push.secureClient(security) }
+
+        var inlet: ZMQSocket?
+        var inletEndpoint: PeerEndpoint?
+        if options.role != .trainer {
+            let pull = try ZMQSocket(context, .pull, linger: 0)
+            try pull.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
+            try pull.setReceiveHighWaterMark(StageTiming.highWaterMark)
+            if let security = options.security {
+                let server = try ServerSecurity(security, context: context, stage: "\(options.role)", logger: logger)
+                serverSecurity = server
+                try server.secure(pull)
             }
+            try pull.bind(options.bind)
+            inlet = pull
+            let bound = try pull.lastEndpoint
+            inletEndpoint = PeerEndpoint(endpoint: options.advertise ?? bound, publicKey: options.security?.keyPair.publicKey ?? [])
         }
-        return readable[0] ? try dealer.receive(dontWait: true) : nil
+        return Sockets(
+            dealer: dealer, publisher: publisher, push: push, inlet: inlet, inletEndpoint: inletEndpoint, work: try WorkThread(context: context))
     }
 
-    private func serve(experimentID: String, source: [UInt8], checkpoints: String) throws {
-        guard let text = String(validating: source, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
+    private var serverSecurity: ServerSecurity?
+
+    /// What the loop polls: the selector, the work thread, and the inlet only while the stage
+    /// can take a task (so that what it cannot take waits in the socket's queue).
+    private func polled(_ sockets: Sockets) -> [ZMQSocket] {
+        var polled = [sockets.dealer, sockets.work.done]
+        if let inlet = sockets.inlet, handler != nil, running == nil, unpushed == nil, stopping == nil { polled.append(inlet) }
+        if let stream = sockets.stream { polled.append(stream) }
+        return polled
+    }
+
+    // MARK: From the selector
+
+    private func fromSelector(_ frames: [[UInt8]], _ sockets: inout Sockets) throws -> Bool {
+        guard frames.count == 1 else {
+            drop(reason: "wrong_frame_count", detail: "\(frames.count) frames from the selector", sockets)
+            return true
+        }
+        let command: WorkerCommand
+        do {
+            command = try WireProtocol.decodeCommand(frames[0])
+        } catch {
+            drop(reason: error.reason, detail: "\(error)", sockets)
+            return true
+        }
+        switch command {
+        case .welcome(let welcome):
+            // A worker that waited for its selector queued a ready a heartbeat; each earns a
+            // welcome. Setting up once is enough.
+            if welcome.experimentID == experimentID && handler != nil { return true }
+            do {
+                try serve(welcome, &sockets)
+            } catch {
+                logger.critical("cannot serve experiment \(welcome.experimentID): \(error)")
+                sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: "cannot serve experiment: \(error)"))
+                exitCode = 2
+                return false
+            }
+            heartbeat(sockets)
+        case .train(let task):
+            guard options.role == .trainer else {
+                drop(reason: "wrong_kind", detail: "a train task sent to a \(options.role)", sockets)
+                return true
+            }
+            if let sentAt = resultSentAt {
+                turnaroundObserver?(Clock.monotonic - sentAt)
+                resultSentAt = nil
+            }
+            received += 1
+            guard let handler, running == nil, unpushed == nil, stopping == nil else {
+                let reason = handler == nil ? "\(options.name) has no experiment yet" : "\(options.name) is busy"
+                send(.failed(member: task.member, version: task.version, reason: reason), on: sockets.dealer)
+                return true
+            }
+            start(.train(task), handler: handler, &sockets)
+        case .evaluators(let routes):
+            if options.role == .trainer { connect(routes, sockets) }
+        case .explore:
+            drop(reason: "wrong_kind", detail: "an explore task on the work socket (it goes to a mutator's inlet)", sockets)
+        case .finished:
+            logger.info("experiment finished; \(tasksDone) tasks done here")
+            if !options.keepRunning || stopping != nil { return false }
+            experimentID = ""
+            handler = nil
+            lastHeartbeat = -Double.infinity
+        }
+        return true
+    }
+
+    private func serve(_ welcome: Welcome, _ sockets: inout Sockets) throws {
+        guard let text = String(validating: welcome.experiment, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
         let experiment = try Experiment.parse(yaml: text)
-        if experiment.workload.kind == "command", options.role == .trainer || experiment.evaluation == .checkpoint {
+        if experiment.workload.kind == "command", options.role == .trainer || (options.role == .evaluator && experiment.evaluation == .checkpoint) {
             try checkCommandAllowed(experiment)
         }
+        let checkpoints = options.checkpoints ?? welcome.checkpointDirectory
         switch options.role {
         case .trainer:
-            handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints))
+            handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints), name: options.name)
+            connect(welcome.evaluators, sockets)
         case .evaluator:
-            var evaluator = EvaluatorHandler(metric: experiment.metric, objective: experiment.objective)
-            if experiment.evaluation == .checkpoint {
-                evaluator.checkpointEvaluation = (try Workloads.make(for: experiment), try CheckpointStore(directory: checkpoints))
-            }
-            handler = evaluator
+            handler = EvaluatorHandler(
+                metric: experiment.metric, objective: experiment.objective, store: try CheckpointStore(directory: checkpoints), name: options.name,
+                workload: experiment.evaluation == .checkpoint ? try Workloads.make(for: experiment) : nil)
         case .mutator:
             if case .pb2(let points, let beta, let decay) = experiment.explore {
                 // Only a PB2 mutator reads the stream: subscribing otherwise would pull two events
                 // a step through the proxy for nothing.
-                if stream == nil, let endpoint = options.eventsSubscribe {
+                if sockets.stream == nil, let endpoint = options.eventsSubscribe, let context {
                     let socket = try ZMQSocket(context, .sub)
-                    try socket.setReceiveHighWaterMark(100_000)
+                    try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
                     for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
                     keepers.append(try socket.connect(endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger))
-                    stream = socket
+                    sockets.stream = socket
                 }
-                if stream == nil {
+                if sockets.stream == nil {
                     logger.warning("PB2 learns from the event stream, but this mutator has no --events-subscribe endpoint; it explores by perturbation until it has data")
                 }
                 let learner = PB2Learner(
                     model: PB2Model(space: experiment.space, capacity: points, beta: beta, timeDecay: decay),
                     objective: experiment.objective, interval: experiment.interval)
                 self.learner = learner
-                handler = PB2Handler(learner: learner)
+                handler = PB2Handler(learner: learner, name: options.name)
             } else {
-                handler = MutatorHandler(strategy: experiment.explore, space: experiment.space)
+                handler = MutatorHandler(strategy: experiment.explore, space: experiment.space, name: options.name)
             }
         }
-        self.experimentID = experimentID
+        if options.role != .trainer {
+            // The selector's inlet: a wildcard host is the host this worker reached the selector at.
+            let inlet = EndpointAddress.replacingWildcardHost(in: welcome.inlet, with: EndpointAddress.host(of: options.connect) ?? "")
+            if inlet != sockets.selectorInlet {
+                if let old = sockets.selectorInlet { try? sockets.push.disconnect(old) }
+                try sockets.push.connect(inlet)
+                sockets.selectorInlet = inlet
+            }
+        }
+        experimentID = welcome.experimentID
         logger.info("serving experiment", metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+    }
+
+    /// Points the trainer's PUSH at exactly the evaluators' inlets in `routes`.
+    private func connect(_ new: EvaluatorRoutes, _ sockets: Sockets) {
+        let old = Set(routes.endpoints.map(\.endpoint))
+        let wanted = Set(new.endpoints.map(\.endpoint))
+        for endpoint in old.subtracting(wanted) { try? sockets.push.disconnect(endpoint) }
+        for peer in new.endpoints where !old.contains(peer.endpoint) {
+            do {
+                if let security = options.security {
+                    // Each inlet is its own CURVE server: expect the key the selector vouches for.
+                    var expected = security
+                    if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
+                    try sockets.push.secureClient(expected)
+                }
+                try sockets.push.connect(peer.endpoint)
+            } catch {
+                logger.warning("cannot connect to evaluator inlet \(peer.endpoint): \(error)")
+            }
+        }
+        if new.endpoints.isEmpty { logger.info("no evaluator yet: trained members wait here until one is there") }
+        routes = new
     }
 
     /// A `command` workload runs a program the selector names: only the programs this worker
@@ -237,22 +357,117 @@ public final class WorkerStage {
                 + "start it with --allow-command \(program.isEmpty ? "PROGRAM" : program) (env PBT_ALLOW_COMMANDS) if you trust whoever runs the selector")
     }
 
-    private func work(_ command: WorkerCommand) -> WorkerReport {
-        guard let handler else {
-            return .failed(member: command.member ?? 0, version: command.version ?? 0, reason: "\(options.name) has no experiment yet")
+    // MARK: Tasks
+
+    /// A task pushed to this evaluator's or mutator's inlet.
+    private func take(_ frames: [[UInt8]], _ sockets: inout Sockets) {
+        guard frames.count == 1 else {
+            drop(reason: "wrong_frame_count", detail: "\(frames.count) frames on the inlet", sockets)
+            return
         }
-        var lastProgress = Clock.monotonic
-        return handler.handle(command) { done in
-            let now = Clock.monotonic
-            if now - lastProgress >= options.heartbeat, let member = command.member, let version = command.version {
-                send(.progress(member: member, version: version, step: (command.step ?? 0) + done))
-                lastProgress = now
+        let task: WorkerTask
+        do {
+            switch options.role {
+            case .evaluator:
+                guard case .trained(let result) = try WireProtocol.decodeReport(frames[0]), !result.interrupted else {
+                    drop(reason: "wrong_kind", detail: "an evaluator's inlet takes trained members", sockets)
+                    return
+                }
+                task = .evaluate(result)
+            case .mutator:
+                guard case .explore(let explore) = try WireProtocol.decodeCommand(frames[0]) else {
+                    drop(reason: "wrong_kind", detail: "a mutator's inlet takes explore decisions", sockets)
+                    return
+                }
+                task = .explore(explore)
+            case .trainer:
+                return
             }
-            return !StopSignal.isRequested
+        } catch {
+            drop(reason: error.reason, detail: "\(error)", sockets)
+            return
+        }
+        guard let handler else { return }
+        start(task, handler: handler, &sockets)
+    }
+
+    private func start(_ task: WorkerTask, handler: any TaskHandler, _ sockets: inout Sockets) {
+        if handler.runsLong {
+            running = task
+            sockets.work.start(task, with: handler)
+        } else {
+            deliver(handler.handle(task) { _ in true }, for: task, &sockets)
         }
     }
 
-    private func send(_ report: WorkerReport) {
+    private func finishRunning(_ sockets: inout Sockets) {
+        guard let task = running, let outcome = sockets.work.takeOutcome() else { return }
+        running = nil
+        deliver(outcome, for: task, &sockets)
+    }
+
+    /// Sends a task's outcome on: a trainer's result to the evaluators (then its credit to the
+    /// selector), anything else of a trainer's to the selector; an evaluator's or a mutator's
+    /// to the selector's inlet.
+    private func deliver(_ outcome: WorkerReport, for task: WorkerTask, _ sockets: inout Sockets) {
+        tasksDone += 1
+        switch options.role {
+        case .trainer:
+            if case .trained(let result) = outcome, !result.interrupted {
+                let frames = [WireProtocol.encode(outcome)]
+                if push(frames, on: sockets.push) {
+                    handedOn(task, &sockets)
+                } else {
+                    unpushed = (frames, task)
+                    logger.info("no evaluator to take member \(result.member)'s result yet; holding it (and the lease) until there is")
+                }
+                return
+            }
+            send(outcome, on: sockets.dealer)
+            if stopping == nil { heartbeat(sockets) }
+        case .evaluator, .mutator:
+            let frames = [routingID, WireProtocol.encode(outcome)]
+            if !push(frames, on: sockets.push) { unpushed = (frames, task) }
+        }
+    }
+
+    /// A trainer's result is on its way to an evaluator: say so with the next credit, now.
+    private func handedOn(_ task: WorkerTask, _ sockets: inout Sockets) {
+        guard options.role == .trainer else { return }
+        if case .train(let train) = task {
+            handed = HandedOn(member: train.member, version: train.version, step: train.step + train.steps)
+        }
+        heartbeat(sockets)
+        resultSentAt = lastHeartbeat
+    }
+
+    /// Pushes `frames` if a peer can take them now.
+    private func push(_ frames: [[UInt8]], on socket: ZMQSocket) -> Bool {
+        do {
+            return try socket.send(frames, dontWait: true)
+        } catch {
+            logger.warning("could not push a result: \(error)")
+            return false
+        }
+    }
+
+    /// `progress` while a task is out (running, or its result waiting for a peer), else `ready`.
+    private func heartbeat(_ sockets: Sockets) {
+        lastHeartbeat = Clock.monotonic
+        if let task = running ?? unpushed?.task {
+            let done = running != nil ? sockets.work.stepsDone : 0
+            send(.progress(member: task.member, version: task.version, step: task.step + done), on: sockets.dealer)
+            return
+        }
+        guard stopping == nil || handed != nil else { return }
+        let ready = Ready(
+            role: options.role, received: received, name: options.name, experimentID: experimentID, inlet: sockets.inletEndpoint,
+            routes: routes.generation, handed: handed)
+        send(.ready(ready), on: sockets.dealer)
+        handed = nil
+    }
+
+    private func send(_ report: WorkerReport, on dealer: ZMQSocket) {
         do {
             try dealer.send([WireProtocol.encode(report)], dontWait: true)
         } catch {
@@ -264,36 +479,7 @@ public final class WorkerStage {
         }
     }
 
-    private func drop(reason: String, detail: String) {
-        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { publisher.publish(event) }
-    }
-}
-
-extension WorkerCommand {
-    var member: Int? {
-        switch self {
-        case .train(let task): task.member
-        case .evaluate(let task): task.member
-        case .explore(let task): task.member
-        default: nil
-        }
-    }
-
-    var version: Int? {
-        switch self {
-        case .train(let task): task.version
-        case .evaluate(let task): task.version
-        case .explore(let task): task.version
-        default: nil
-        }
-    }
-
-    var step: Int? {
-        switch self {
-        case .train(let task): task.step
-        case .evaluate(let task): task.step
-        case .explore(let task): task.step
-        default: nil
-        }
+    private func drop(reason: String, detail: String, _ sockets: Sockets) {
+        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { sockets.publisher.publish(event) }
     }
 }

@@ -38,9 +38,9 @@ public final class SelectorDatabase {
                 CREATE TABLE IF NOT EXISTS members (
                     id INTEGER PRIMARY KEY, seed INTEGER NOT NULL, version INTEGER NOT NULL, step INTEGER NOT NULL,
                     target_step INTEGER NOT NULL, checkpoint TEXT, hyperparameters TEXT NOT NULL, score REAL,
-                    phase TEXT NOT NULL, lease_role INTEGER, lease_worker BLOB, history INTEGER,
+                    phase TEXT NOT NULL, queue_role INTEGER, lease_worker BLOB, lease_trainer TEXT, history INTEGER,
                     exploits INTEGER NOT NULL, failures INTEGER NOT NULL, metrics TEXT NOT NULL,
-                    pending_metrics TEXT NOT NULL, pending_donor INTEGER, pending_old TEXT, pending_copied TEXT,
+                    pending_donor INTEGER, pending_old TEXT, pending_copied TEXT,
                     recent TEXT NOT NULL DEFAULT '[]');
                 CREATE TABLE IF NOT EXISTS lineage (
                     id INTEGER PRIMARY KEY, member INTEGER NOT NULL, from_step INTEGER NOT NULL, to_step INTEGER NOT NULL,
@@ -55,10 +55,28 @@ public final class SelectorDatabase {
                     recent TEXT NOT NULL DEFAULT '[]');
                 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL, log_offset INTEGER);
                 """)
-            // A store from before events kept where they go in the log.
-            if try !Row.fetchAll(db, sql: "PRAGMA table_info(events)").contains(where: { $0["name"] as String? == "log_offset" }) {
-                try db.execute(sql: "ALTER TABLE events ADD COLUMN log_offset INTEGER")
-            }
+        }
+        if let schema = try schemaVersion(), schema != Self.schemaVersion {
+            throw StoreError("\(path) was written by another version of pbt (store schema \(schema), this build reads \(Self.schemaVersion)); finish that run with the pbt that started it")
+        }
+    }
+
+    /// The layout of the tables; a store of another layout is refused, not misread.
+    public static let schemaVersion = "2"
+
+    /// The schema a store was written with: nil for a new one, "1" for one from before it was recorded.
+    private func schemaVersion() throws -> String? {
+        try queue.read { db in
+            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else { return nil }
+            return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'") ?? "1"
+        }
+    }
+
+    /// Writes what is in the write-ahead log into the database file and empties the log, so
+    /// that a finished run leaves one file (closing the store then removes the `-wal` and `-shm`).
+    public func checkpointLog() throws {
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
 
@@ -74,8 +92,11 @@ public final class SelectorDatabase {
         public var elapsed: Double
         public var forgottenBelow: Int
         public var finished: Bool
+        /// Why it finished, once it has.
+        public var reason: FinishReason?
 
-        public init(steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, finished: Bool) {
+        public init(steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, finished: Bool, reason: FinishReason? = nil) {
+            self.reason = reason
             self.steps = steps
             self.exploits = exploits
             self.elapsed = elapsed
@@ -88,7 +109,7 @@ public final class SelectorDatabase {
     /// the last event row known to be there. Returns the sequence number of the row stored, if any.
     @discardableResult
     public func save(
-        experimentID: String, changes: SelectorMachine.Changes, members: [SelectorMachine.Member],
+        experimentID: String, changes: SelectorMachine.Changes,
         bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], logOffset: Int64 = 0, written: Int64?
     ) throws -> Int64? {
         let identified = self.identified
@@ -96,11 +117,12 @@ public final class SelectorDatabase {
             if let written { try db.cachedStatement(sql: "DELETE FROM events WHERE seq <= ?").execute(arguments: [written]) }
             if !identified {
                 try Self.set(db, "experiment_id", experimentID)
+                try Self.set(db, "schema", Self.schemaVersion)
             }
             // The counters in one row: one statement a commit.
-            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0)")
+            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0) \(counters.reason?.rawValue ?? "-")")
             for segment in changes.segments { try self.insert(segment, db) }
-            for member in members { try self.upsert(member, db) }
+            for index in changes.members.keys.sorted() { try self.upsert(changes.members[index]!, db) }
             for snapshot in changes.scores {
                 try db.cachedStatement(
                     sql: """
@@ -141,7 +163,7 @@ public final class SelectorDatabase {
     }
 
     /// Everything the selector needs to go on, or nil for a new database.
-    public func load() throws -> (state: SelectorMachine.SavedState, finished: Bool)? {
+    public func load() throws -> (state: SelectorMachine.SavedState, finished: FinishReason?)? {
         try queue.read { db in
             guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else { return nil }
             func meta(_ key: String) throws -> String? { try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
@@ -153,35 +175,38 @@ public final class SelectorDatabase {
                     id: id, member: row["member"], fromStep: row["from_step"], toStep: row["to_step"],
                     hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), previous: previous.flatMap { segments[$0] })
             }
-            var members: [SelectorMachine.Member] = []
+            var members: [Member] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM members ORDER BY id") {
-                let phase: SelectorMachine.Phase
+                let phase: MemberPhase
                 let phaseName: String = row["phase"]
                 switch phaseName {
                 case "finished": phase = .finished
                 case "waiting": phase = .waiting
                 case "failed": phase = .failed
-                case "leased":
-                    let role = WorkerRole(rawValue: UInt8(row["lease_role"] as Int? ?? 1)) ?? .trainer
+                case "training":
                     let worker: Data = row["lease_worker"] ?? Data()
-                    phase = .leased(role, worker: WorkerID([UInt8](worker)), deadline: 0)
+                    phase = .training(WorkerID([UInt8](worker)))
+                case "scoring": phase = .scoring
+                case "exploring": phase = .exploring
+                case "queued":
+                    phase = .queued(WorkerRole(rawValue: UInt8(row["queue_role"] as Int? ?? 1)) ?? .trainer)
                 default:
-                    let role = WorkerRole(rawValue: UInt8(row["lease_role"] as Int? ?? 1)) ?? .trainer
-                    phase = .queued(role)
+                    throw StoreError("member \(row["id"] as Int? ?? -1) has an unknown phase '\(phaseName.prefix(40))'")
                 }
-                var pending: SelectorMachine.PendingExploit?
+                let trainer: String? = row["lease_trainer"]
+                let lease = phase.isLeased ? MemberLease(since: 0, started: 0, deadline: 0, trainer: trainer ?? "") : nil
+                var pending: PendingExploit?
                 if let donor: Int = row["pending_donor"] {
                     pending = .init(donor: donor, old: try ValueCoding.hyperparameters(row["pending_old"] ?? "[]"),
                                     copied: try ValueCoding.hyperparameters(row["pending_copied"] ?? "[]"))
                 }
                 let history: Int? = row["history"]
                 let seed: Int64 = row["seed"]
-                members.append(SelectorMachine.Member(
+                members.append(Member(
                     id: row["id"], seed: UInt64(bitPattern: seed), version: row["version"], step: row["step"], targetStep: row["target_step"],
                     checkpoint: row["checkpoint"], hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), score: row["score"],
-                    phase: phase, history: history.flatMap { segments[$0] }, exploits: row["exploits"], failures: row["failures"],
-                    metrics: try ValueCoding.metrics(row["metrics"]), pendingMetrics: try ValueCoding.metrics(row["pending_metrics"]),
-                    pendingExploit: pending, recent: try ValueCoding.numbers(row["recent"])))
+                    phase: phase, lease: lease, history: history.flatMap { segments[$0] }, exploits: row["exploits"], failures: row["failures"],
+                    metrics: try ValueCoding.metrics(row["metrics"]), pendingExploit: pending, recent: try ValueCoding.numbers(row["recent"])))
             }
             func snapshot(_ row: Row) throws -> SelectorMachine.ScoreSnapshot {
                 let history: Int? = row["history"]
@@ -197,7 +222,7 @@ public final class SelectorDatabase {
             let state = SelectorMachine.SavedState(
                 members: members, scores: scores, steps: Int(counter(0)) ?? 0, exploits: Int(counter(1)) ?? 0,
                 elapsed: Double(counter(2)) ?? 0, forgottenBelow: Int(counter(3)) ?? 0, bestEver: best)
-            return (state, counter(4) == "1")
+            return (state, counter(4) == "1" ? FinishReason(rawValue: counter(5)) ?? .maxSteps : nil)
         }
     }
 
@@ -224,31 +249,34 @@ public final class SelectorDatabase {
         return text
     }
 
-    private func upsert(_ member: SelectorMachine.Member, _ db: Database) throws {
-        var phase = "queued"
+    private func upsert(_ member: Member, _ db: Database) throws {
+        var phase: String
         var role: Int?
         var worker: Data?
         switch member.phase {
-        case .queued(let queuedRole): role = Int(queuedRole.rawValue)
-        case .leased(let leasedRole, let holder, _):
-            phase = "leased"
-            role = Int(leasedRole.rawValue)
+        case .queued(let queuedRole):
+            phase = "queued"
+            role = Int(queuedRole.rawValue)
+        case .training(let holder):
+            phase = "training"
             worker = Data(holder.bytes)
+        case .scoring: phase = "scoring"
+        case .exploring: phase = "exploring"
         case .waiting: phase = "waiting"
         case .finished: phase = "finished"
         case .failed: phase = "failed"
         }
         let values: [(any DatabaseValueConvertible)?] = [
             member.id, Int64(bitPattern: member.seed), member.version, member.step, member.targetStep, member.checkpoint,
-            encoded(member.hyperparameters), member.score, phase, role, worker, member.history?.id, member.exploits,
-            member.failures, ValueCoding.encode(member.metrics), ValueCoding.encode(member.pendingMetrics), member.pendingExploit?.donor,
+            encoded(member.hyperparameters), member.score, phase, role, worker, member.lease?.trainer, member.history?.id, member.exploits,
+            member.failures, ValueCoding.encode(member.metrics), member.pendingExploit?.donor,
             member.pendingExploit.map { ValueCoding.encode($0.old) }, member.pendingExploit.map { ValueCoding.encode($0.copied) },
             ValueCoding.encode(member.recent),
         ]
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO members (id, seed, version, step, target_step, checkpoint, hyperparameters, score, phase,
-                    lease_role, lease_worker, history, exploits, failures, metrics, pending_metrics, pending_donor, pending_old, pending_copied,
+                    queue_role, lease_worker, lease_trainer, history, exploits, failures, metrics, pending_donor, pending_old, pending_copied,
                     recent)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """

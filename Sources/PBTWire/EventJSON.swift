@@ -73,13 +73,15 @@ public enum EventJSON {
                         }
                     }
                 }
+                o.field("mutator", exploited.mutator)
             case .memberFinished(let member, let step, let score):
                 o.field("member", member)
                 o.field("step", step)
                 o.field("score", score)
-            case .memberFailed(let member, let version, let reason, let givenUp):
+            case .memberFailed(let member, let version, let worker, let reason, let givenUp):
                 o.field("member", member)
                 o.field("version", version)
+                o.field("worker", worker)
                 o.field("reason", reason)
                 o.field("given_up", givenUp)
             case .leaseExpired(let member, let version, let role, let worker):
@@ -93,11 +95,19 @@ public enum EventJSON {
                 o.field("role", role.description)
                 o.field("worker", worker)
                 o.field("reason", reason)
-            case .resultDropped(let member, let version, let worker, let reason):
+            case .resultDropped(let member, let version, let worker, let reason, let detail, let count, let total):
                 o.field("member", member)
                 o.field("version", version)
                 o.field("worker", worker)
                 o.field("reason", reason)
+                o.field("detail", detail)
+                o.field("count", count)
+                o.field("total", total)
+            case .workerBenched(let role, let worker, let failures, let seconds):
+                o.field("role", role.description)
+                o.field("worker", worker)
+                o.field("failures", failures)
+                o.field("seconds", seconds)
             case .progress(let progress):
                 o.field("seconds", progress.seconds)
                 o.field("steps", progress.steps)
@@ -202,6 +212,7 @@ public enum SummaryJSON {
                 m.field("failed", member.failed)
                 m.field("metrics", member.metrics)
             }
+            if let firstFailure = summary.firstFailure { o.field("first_failure", firstFailure) }
             extra(&o)
         }
         return json.text

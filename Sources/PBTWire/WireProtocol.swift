@@ -7,20 +7,30 @@ import PBTCore
 ///     offset 3  kind           see `Kind`
 ///     offset 4  body           the kind's fields, in the order `encode` writes them
 ///
-/// Workers speak to the selector's ROUTER from a DEALER, so the ROUTER sees
-/// `[routing id, frame]` and answers the same way. A frame that fails any check is dropped
-/// and counted by the stage that received it; it never stops the stage.
+/// Where each message travels:
+///
+///     work socket (selector ROUTER ⇄ worker DEALER)   ready, progress, trained (interrupted),
+///                                                     failed, released, goodbye ⇄ welcome,
+///                                                     train, evaluators, finished
+///     evaluator inlet (trainer PUSH → PULL)           trained
+///     selector inlet (evaluator/mutator PUSH → PULL)  [sender routing id] scored, explored, failed
+///     mutator inlet (selector PUSH → PULL)            explore
+///
+/// On the work socket the ROUTER sees `[routing id, frame]`; on the selector's inlet the
+/// sender puts its own routing id in front the same way. A frame that fails any check is
+/// dropped and counted by the stage that received it; it never stops the stage.
 public enum WireProtocol {
     /// Bumped on any change to the layout of any message.
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     static let magic: [UInt8] = [0x50, 0x42]  // "PB"
     /// The largest frame a stage accepts, in bytes (checked by the stages, not only by libzmq).
     public static let maximumFrameBytes = 16 << 20
 
-    /// Message kinds: reports (worker → selector) below 16, commands (selector → worker) from 16.
+    /// Message kinds: reports (to the selector, or a trainer's result to an evaluator) below
+    /// 16, commands (from the selector) from 16.
     public enum Kind: UInt8, Sendable, CaseIterable {
         case ready = 1, progress = 2, trained = 3, scored = 4, explored = 5, failed = 6, goodbye = 7, released = 8
-        case welcome = 16, train = 17, evaluate = 18, explore = 19, finished = 20
+        case welcome = 16, train = 17, explore = 19, finished = 20, evaluators = 21
     }
 
     static func header(_ kind: Kind) -> WireWriter {
@@ -47,12 +57,21 @@ public enum WireProtocol {
     public static func encode(_ report: WorkerReport) -> [UInt8] {
         var w: WireWriter
         switch report {
-        case .ready(let role, let received, let name, let experimentID):
+        case .ready(let ready):
             w = header(.ready)
-            w.byte(role.rawValue)
-            w.count(received)
-            w.text(name)
-            w.text(experimentID)
+            w.byte(ready.role.rawValue)
+            w.count(ready.received)
+            w.text(ready.name)
+            w.text(ready.experimentID)
+            w.text(ready.inlet?.endpoint ?? "")
+            w.blob(ready.inlet?.publicKey ?? [])
+            w.count(ready.routes)
+            w.flag(ready.handed != nil)
+            if let handed = ready.handed {
+                w.count(handed.member)
+                w.count(handed.version)
+                w.count(handed.step)
+            }
         case .progress(let member, let version, let step):
             w = header(.progress)
             w.count(member)
@@ -60,19 +79,13 @@ public enum WireProtocol {
             w.count(step)
         case .trained(let result):
             w = header(.trained)
-            w.count(result.member)
-            w.count(result.version)
-            w.count(result.step)
-            w.text(result.checkpoint)
-            w.metrics(result.metrics)
-            w.real(result.seconds)
-            w.flag(result.interrupted)
+            w.trained(result)
         case .scored(let result):
             w = header(.scored)
-            w.count(result.member)
-            w.count(result.version)
+            w.trained(result.trained)
             w.real(result.score)
             w.metrics(result.metrics)
+            w.text(result.evaluator)
         case .explored(let result):
             w = header(.explored)
             w.count(result.member)
@@ -100,6 +113,7 @@ public enum WireProtocol {
                     w.byte(5)
                 }
             }
+            w.text(result.mutator)
         case .failed(let member, let version, let reason):
             w = header(.failed)
             w.count(member)
@@ -123,20 +137,27 @@ public enum WireProtocol {
         case .ready:
             let rawRole = try r.byte("role")
             guard let role = WorkerRole(rawValue: rawRole) else { throw .invalid(field: "role", reason: "unknown role \(rawRole)") }
-            report = .ready(
-                role: role, received: try r.count("received"), name: try r.text("name", limit: 256),
-                experimentID: try r.text("experiment_id", limit: 256))
+            let received = try r.count("received")
+            let name = try r.text("name", limit: 256)
+            let experimentID = try r.text("experiment_id", limit: 256)
+            let inlet = try r.text("inlet", limit: 1024)
+            let key = try r.publicKey("inlet_key")
+            let routes = try r.count("routes")
+            var handed: HandedOn?
+            if try r.flag("has_handed") {
+                handed = HandedOn(member: try r.count("handed.member"), version: try r.count("handed.version"), step: try r.count("handed.step"))
+            }
+            report = .ready(Ready(
+                role: role, received: received, name: name, experimentID: experimentID,
+                inlet: inlet.isEmpty ? nil : PeerEndpoint(endpoint: inlet, publicKey: key), routes: routes, handed: handed))
         case .progress:
             report = .progress(member: try r.count("member"), version: try r.count("version"), step: try r.count("step"))
         case .trained:
-            report = .trained(TrainResult(
-                member: try r.count("member"), version: try r.count("version"), step: try r.count("step"),
-                checkpoint: try r.checkpoint("checkpoint"), metrics: try r.metrics(),
-                seconds: try r.real("seconds"), interrupted: try r.flag("interrupted")))
+            report = .trained(try r.trained())
         case .scored:
+            let trained = try r.trained()
             report = .scored(EvaluateResult(
-                member: try r.count("member"), version: try r.count("version"), score: try r.real("score"),
-                metrics: try r.metrics()))
+                trained: trained, score: try r.real("score"), metrics: try r.metrics(), evaluator: try r.text("evaluator", limit: 256)))
         case .explored:
             let member = try r.count("member")
             let version = try r.count("version")
@@ -157,7 +178,8 @@ public enum WireProtocol {
                 }
                 changes[name] = ExploreChange(from: from, to: to, how: how)
             }
-            report = .explored(ExploreResult(member: member, version: version, hyperparameters: hyperparameters, changes: changes))
+            report = .explored(ExploreResult(
+                member: member, version: version, hyperparameters: hyperparameters, changes: changes, mutator: try r.text("mutator", limit: 256)))
         case .failed:
             report = .failed(member: try r.count("member"), version: try r.count("version"), reason: try r.text("reason", limit: 64 << 10))
         case .released:
@@ -177,11 +199,13 @@ public enum WireProtocol {
     public static func encode(_ command: WorkerCommand) -> [UInt8] {
         var w: WireWriter
         switch command {
-        case .welcome(let experimentID, let experiment, let directory):
+        case .welcome(let welcome):
             w = header(.welcome)
-            w.text(experimentID)
-            w.blob(experiment)
-            w.text(directory)
+            w.text(welcome.experimentID)
+            w.blob(welcome.experiment)
+            w.text(welcome.checkpointDirectory)
+            w.text(welcome.inlet)
+            w.routes(welcome.evaluators)
         case .train(let task):
             w = header(.train)
             w.count(task.member)
@@ -192,22 +216,18 @@ public enum WireProtocol {
             if let checkpoint = task.checkpoint { w.text(checkpoint) }
             w.hyperparameters(task.hyperparameters)
             w.fixed64(task.seed)
-        case .evaluate(let task):
-            w = header(.evaluate)
-            w.count(task.member)
-            w.count(task.version)
-            w.count(task.step)
-            w.text(task.checkpoint)
-            w.hyperparameters(task.hyperparameters)
-            w.metrics(task.metrics)
         case .explore(let task):
             w = header(.explore)
             w.count(task.member)
             w.count(task.version)
             w.count(task.donor)
             w.count(task.step)
+            w.text(task.checkpoint)
             w.hyperparameters(task.hyperparameters)
             w.fixed64(task.seed)
+        case .evaluators(let routes):
+            w = header(.evaluators)
+            w.routes(routes)
         case .finished:
             w = header(.finished)
         }
@@ -220,9 +240,10 @@ public enum WireProtocol {
         let command: WorkerCommand
         switch kind {
         case .welcome:
-            command = .welcome(
+            command = .welcome(Welcome(
                 experimentID: try r.text("experiment_id", limit: 256), experiment: try r.blob("experiment"),
-                checkpointDirectory: try r.text("checkpoint_directory", limit: 4096))
+                checkpointDirectory: try r.text("checkpoint_directory", limit: 4096), inlet: try r.text("inlet", limit: 1024),
+                evaluators: try r.routes()))
         case .train:
             let member = try r.count("member")
             let version = try r.count("version")
@@ -232,14 +253,18 @@ public enum WireProtocol {
             command = .train(TrainTask(
                 member: member, version: version, step: step, steps: steps, checkpoint: checkpoint,
                 hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
-        case .evaluate:
-            command = .evaluate(EvaluateTask(
-                member: try r.count("member"), version: try r.count("version"), step: try r.count("step"),
-                checkpoint: try r.checkpoint("checkpoint"), hyperparameters: try r.hyperparameters(), metrics: try r.metrics()))
         case .explore:
+            let member = try r.count("member")
+            let version = try r.count("version")
+            let donor = try r.count("donor")
+            let step = try r.count("step")
+            let checkpoint = try r.text("checkpoint", limit: 64)
+            if !checkpoint.isEmpty { try WireReader.checkReference(checkpoint, field: "checkpoint") }
             command = .explore(ExploreTask(
-                member: try r.count("member"), version: try r.count("version"), donor: try r.count("donor"),
-                step: try r.count("step"), hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+                member: member, version: version, donor: donor, step: step, checkpoint: checkpoint,
+                hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+        case .evaluators:
+            command = .evaluators(try r.routes())
         case .finished:
             command = .finished
         default:
@@ -270,6 +295,28 @@ extension WireWriter {
         for (name, value) in hyperparameters.sorted {
             text(name)
             self.value(value)
+        }
+    }
+
+    mutating func trained(_ result: TrainResult) {
+        count(result.member)
+        count(result.version)
+        count(result.fromStep)
+        count(result.step)
+        text(result.checkpoint)
+        hyperparameters(result.hyperparameters)
+        metrics(result.metrics)
+        real(result.seconds)
+        flag(result.interrupted)
+        text(result.trainer)
+    }
+
+    mutating func routes(_ routes: EvaluatorRoutes) {
+        count(routes.generation)
+        count(routes.endpoints.count)
+        for peer in routes.endpoints {
+            text(peer.endpoint)
+            blob(peer.publicKey)
         }
     }
 
@@ -316,9 +363,36 @@ extension WireReader {
     /// A checkpoint reference: a sha256 in lowercase hex, so it can never name a path.
     mutating func checkpoint(_ field: String) throws(WireError) -> String {
         let reference = try text(field, limit: 64)
+        try Self.checkReference(reference, field: field)
+        return reference
+    }
+
+    static func checkReference(_ reference: String, field: String) throws(WireError) {
         guard reference.utf8.count == 64, reference.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
             throw .invalid(field: field, reason: "not a sha256 reference: '\(reference.prefix(80))'")
         }
-        return reference
+    }
+
+    /// A CURVE public key: 32 bytes, or none.
+    mutating func publicKey(_ field: String) throws(WireError) -> [UInt8] {
+        let key = try blob(field, limit: 32)
+        guard key.isEmpty || key.count == 32 else { throw .invalid(field: field, reason: "\(key.count) bytes, a key has 32") }
+        return key
+    }
+
+    mutating func trained() throws(WireError) -> TrainResult {
+        TrainResult(
+            member: try count("member"), version: try count("version"), fromStep: try count("from_step"), step: try count("step"),
+            checkpoint: try checkpoint("checkpoint"), hyperparameters: try hyperparameters(), metrics: try metrics(),
+            seconds: try real("seconds"), interrupted: try flag("interrupted"), trainer: try text("trainer", limit: 256))
+    }
+
+    mutating func routes() throws(WireError) -> EvaluatorRoutes {
+        let generation = try count("routes.generation")
+        var endpoints: [PeerEndpoint] = []
+        for _ in 0..<(try count("routes.count", limit: 4096)) {
+            endpoints.append(PeerEndpoint(endpoint: try text("routes.endpoint", limit: 1024), publicKey: try publicKey("routes.key")))
+        }
+        return EvaluatorRoutes(generation: generation, endpoints: endpoints)
     }
 }

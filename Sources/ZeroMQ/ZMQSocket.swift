@@ -59,6 +59,11 @@ public final class ZMQSocket {
     public let type: ZMQSocketType
     private var handle: UnsafeMutableRawPointer?
     private let context: ZMQContext
+    /// Keep the address of the peer each received message came from (`lastPeerAddress`).
+    public var recordsPeerAddress = false
+    /// The IP address of the TCP peer the last received message came from, when
+    /// `recordsPeerAddress` is set (nil for other transports).
+    public private(set) var lastPeerAddress: String?
 
     /// Makes a socket. `linger` (milliseconds, default 0) is how long `close` may wait to
     /// deliver queued messages: 0 never blocks a stage's exit on an absent peer.
@@ -163,6 +168,9 @@ public final class ZMQSocket {
                 // The rest of a multipart message is already here: only a signal can interrupt it.
                 if error.isInterrupted || error.wouldBlock { continue }
                 throw error
+            }
+            if frames.isEmpty && recordsPeerAddress {
+                lastPeerAddress = zmq_msg_gets(&message, "Peer-Address").map { String(cString: $0) }
             }
             let data = zmq_msg_data(&message)
             let count = Int(size)
@@ -310,6 +318,13 @@ public struct ZMQMonitorEvent: Sendable, Equatable {
         value = UInt32(bytes[2]) | UInt32(bytes[3]) << 8 | UInt32(bytes[4]) << 16 | UInt32(bytes[5]) << 24
         endpoint = String(decoding: frames[1], as: UTF8.self)
     }
+
+    /// A connection was accepted; `value` is its file descriptor.
+    public static let accepted = ZMQ_EVENT_ACCEPTED
+    /// A connection ended; `value` is its file descriptor.
+    public static let disconnected = ZMQ_EVENT_DISCONNECTED
+    /// A descriptor was closed.
+    public static let closed = ZMQ_EVENT_CLOSED
 
     public var isHandshakeSucceeded: Bool { event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED }
     public var isHandshakeFailed: Bool {

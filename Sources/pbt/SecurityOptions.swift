@@ -7,8 +7,8 @@ import ZeroMQ
 /// process; without it the stage talks in the clear (and a CURVE peer refuses it).
 ///
 ///     binding stages (selector, events proxy):  --key SERVER.key --authorized-keys FILE
-///     connecting stages (workers, taps, …):     --key CLIENT.key --server-key SERVER.pub
-///     the selector does both (it publishes to the proxy): all three
+///     connecting stages (trainers, taps, …):    --key CLIENT.key --server-key SERVER.pub
+///     the selector, evaluators and mutators bind and connect: all three
 struct SecurityOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("This process's CURVE key pair, a .key file from pbt keygen; turns CURVE on for every socket (env PBT_KEY).", valueName: "file"))
     var key: String?

@@ -17,8 +17,11 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "The run directory (env PBT_RUN_DIR).")
     var runDir: String = environment("PBT_RUN_DIR") ?? "run"
 
-    @Option(name: .long, help: "Where to bind the work endpoint (env PBT_WORK_BIND).")
+    @Option(name: .long, help: "Where to bind the work endpoint: trainers' credits and tasks, every worker's heartbeats (env PBT_WORK_BIND).")
     var bind: String = environment("PBT_WORK_BIND") ?? "tcp://*:5555"
+
+    @Option(name: .long, help: "Where to bind the inlet evaluators and mutators push scores and explored hyperparameters to (env PBT_INLET_BIND).")
+    var inletBind: String = environment("PBT_INLET_BIND") ?? "tcp://*:5558"
 
     @OptionGroup var events: EventsOption
 
@@ -40,7 +43,7 @@ struct SelectorCommand: ParsableCommand {
             let logger = logging.bootstrap("pbt.selector")
             let loaded = try loadExperiment(experiment)
             var options = SelectorStage.Options(
-                experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, events: events.value,
+                experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, inletBind: inletBind, events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
@@ -62,8 +65,14 @@ struct WorkerOptions: ParsableArguments {
     @Option(name: .long, help: "This worker's name in events and logs (default: ROLE-HOST-PID).")
     var name: String?
 
-    @Option(name: .long, help: "Seconds between heartbeats to the selector.")
+    @Option(name: .long, help: "Seconds between heartbeats to the selector (ready while idle, progress while busy).")
     var heartbeat: Double = 1
+
+    @Option(name: .long, help: "Evaluators and mutators: where to bind the inlet (env PBT_INLET_BIND; default tcp://*:5560 for an evaluator, tcp://*:5561 for a mutator).")
+    var inletBind: String?
+
+    @Option(name: .long, help: "Evaluators and mutators: the inlet's address as other machines reach it, when not the bound one (env PBT_ADVERTISE). A wildcard host is filled in with the address the selector sees.")
+    var advertise: String?
 
     @Flag(name: .long, help: "Serve the next experiment instead of exiting when one finishes.")
     var keepRunning = false
@@ -93,8 +102,11 @@ struct WorkerOptions: ParsableArguments {
             var options = WorkerStage.Options(
                 role: role, connect: connect, events: events.value, name: workerName, checkpoints: checkpoints,
                 heartbeat: heartbeat, keepRunning: keepRunning, eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE"))
-            options.security = try security.load(for: .connects, logger: logger)
+            // Evaluators and mutators bind an inlet: with CURVE, they serve as well as connect.
+            options.security = try security.load(for: role == .trainer ? .connects : .both, logger: logger)
             options.allowedCommands = allowCommand.filter { !$0.isEmpty }
+            options.bind = inletBind ?? environment("PBT_INLET_BIND") ?? (role == .mutator ? "tcp://*:5561" : "tcp://*:5560")
+            options.advertise = advertise ?? environment("PBT_ADVERTISE")
             let stage = WorkerStage(options: options, logger: logger)
             return try stage.run()
         }

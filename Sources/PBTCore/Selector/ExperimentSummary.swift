@@ -10,6 +10,9 @@ public struct ExperimentSummary: Sendable, Hashable {
     /// replaced since by exploit).
     public var bestEver: BestEver?
     public var members: [MemberOutcome]
+    /// The first failure's reason, when any task failed (what went wrong in a run in which
+    /// every member failed).
+    public var firstFailure: String?
 
     public struct BestEver: Sendable, Hashable {
         public var member: Int

@@ -7,7 +7,7 @@
 ///     donor:    [0–4 m1 h] ← [4–8 m1 h]
 ///                                 ↖
 ///     exploiter:                   [8–12 m0 h′]
-public final class LineageSegment: Sendable {
+public final class LineageSegment: Sendable, Hashable {
     /// Unique within an experiment; the store keys segments by it.
     public let id: Int
     public let member: Int
@@ -44,4 +44,11 @@ public final class LineageSegment: Sendable {
         }
         return segments.reversed()
     }
+}
+
+extension LineageSegment {
+    /// Segments are the same when they have the same id (unique within an experiment).
+    public static func == (a: LineageSegment, b: LineageSegment) -> Bool { a.id == b.id }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }

@@ -13,11 +13,18 @@ public enum PBTEvent: Sendable, Hashable {
     case memberDecided(member: Int, step: Int, comparedAt: Int, decision: ExploitDecision, cohort: Int, rank: Int?)
     case memberExploited(MemberExploited)
     case memberFinished(member: Int, step: Int, score: Double?)
-    case memberFailed(member: Int, version: Int, reason: String, givenUp: Bool)
+    /// A task failed (or its lease expired, `reason` says so); `worker` is whoever reported it.
+    case memberFailed(member: Int, version: Int, worker: String, reason: String, givenUp: Bool)
     case leaseExpired(member: Int, version: Int, role: WorkerRole, worker: String)
     /// A lease ended early because its worker left or lost the task; the member is queued again.
     case leaseReleased(member: Int, version: Int, role: WorkerRole, worker: String, reason: String)
-    case resultDropped(member: Int, version: Int, worker: String, reason: String)
+    /// A result that is not for the current lease was dropped. `reason` is a key
+    /// (`stale_version`, `not_leased`, `unknown_member`, `step_outside_task`, `outside_space`),
+    /// `detail` the particulars. Published for the first ten of a reason, then at most once a
+    /// second for it: `count` is how many of that reason so far, `total` how many of all.
+    case resultDropped(member: Int, version: Int, worker: String, reason: String, detail: String, count: Int, total: Int)
+    /// A worker failed `failures` tasks in a row and gets no work for `seconds`.
+    case workerBenched(role: WorkerRole, worker: String, failures: Int, seconds: Double)
     case progress(Progress)
     case experimentFinished(reason: FinishReason, best: Int?, score: Double?, steps: Int, seconds: Double)
     /// A stage process started (`stage` is `selector`, `trainer`, …; `worker` its name).
@@ -52,6 +59,7 @@ public enum PBTEvent: Sendable, Hashable {
         case .leaseExpired: "lease.expired"
         case .leaseReleased: "lease.released"
         case .resultDropped: "result.dropped"
+        case .workerBenched(let role, _, _, _): "\(role).benched"
         case .progress: "experiment.progress"
         case .experimentFinished: "experiment.finished"
         case .stageStarted: "stage.started"
@@ -109,11 +117,14 @@ public enum PBTEvent: Sendable, Hashable {
         /// What it trains with from now on (after explore).
         public var new: Hyperparameters
         public var changes: [String: ExploreChange]
+        /// The mutator that explored (empty when the experiment does not explore).
+        public var mutator: String
 
         public init(
             member: Int, donor: Int, step: Int, checkpoint: String, old: Hyperparameters, copied: Hyperparameters,
-            new: Hyperparameters, changes: [String: ExploreChange]
+            new: Hyperparameters, changes: [String: ExploreChange], mutator: String = ""
         ) {
+            self.mutator = mutator
             self.member = member
             self.donor = donor
             self.step = step
@@ -169,4 +180,6 @@ public enum FinishReason: String, Sendable, Hashable {
     case timeBudget = "time_budget"
     /// The population trained its budget of steps.
     case totalSteps = "total_steps"
+    /// Every member failed and was given up: nothing was trained to the end.
+    case allFailed = "all_failed"
 }

@@ -1,13 +1,14 @@
-/// What a durable store needs from the selector's state machine: the changes since it last
-/// asked, a way to rebuild the machine from what it saved, and the checkpoints still in use.
+/// What a durable store needs from the selector's state machine: the changes it emits as
+/// `.persist` actions, a way to rebuild the machine from what was saved, and the checkpoints
+/// still in use.
 ///
-///     handle / tick ──▶ takeChanges() ──▶ one transaction ──▶ then send and publish
-///     restart ──▶ store.load() ──▶ SelectorMachine(restoring:) ──▶ leases restart their clocks
+///     handle / tick ──▶ .persist(changes) ──▶ one transaction ──▶ then the events are logged
+///     restart ──▶ store.load() ──▶ SelectorMachine(restoring:) ──▶ leases wait one silence
 extension SelectorMachine {
     /// Everything that changed since the last `takeChanges()`.
-    public struct Changes: Sendable {
-        /// Members whose row changed.
-        public internal(set) var members: Set<Int> = []
+    public struct Changes: Sendable, Hashable {
+        /// The rows of members that changed, as they stand now.
+        public internal(set) var members: [Int: Member] = [:]
         /// New lineage segments (each points at an earlier one).
         public internal(set) var segments: [LineageSegment] = []
         /// New scores, with what a member that copies them gets.
@@ -15,24 +16,19 @@ extension SelectorMachine {
         /// Scores below this step may be forgotten.
         public internal(set) var forgetBelow: Int?
 
+        public init() {}
+
         public var isEmpty: Bool { members.isEmpty && segments.isEmpty && scores.isEmpty && forgetBelow == nil }
 
         /// Adds the changes that came `later`, so that these hold both: what a store commits
         /// when it writes several batches in one transaction. Later scores replace earlier ones
         /// of the same member and step when written in order, so order is kept.
         public mutating func append(_ later: Changes) {
-            members.formUnion(later.members)
+            members.merge(later.members) { $1 }
             segments += later.segments
             scores += later.scores
             forgetBelow = [forgetBelow, later.forgetBelow].compactMap { $0 }.max()
         }
-    }
-
-    /// The changes since the last call, and the counters a store keeps beside them.
-    public mutating func takeChanges() -> (changes: Changes, members: [Member]) {
-        let taken = changes
-        changes = Changes()
-        return (taken, taken.members.sorted().map { members[$0] })
     }
 
     /// What a store saved, enough to go on from.
@@ -67,17 +63,19 @@ extension SelectorMachine {
     /// saw, and skipping ahead makes sure no task handed out after the restart reuses it.
     public static let versionsSkippedOnRestore = 1_000
 
-    /// A machine that goes on from `saved`. Tasks that were out stay leased to the same
-    /// workers (which keep their routing ids across a selector restart), with a fresh lease:
-    /// a result that arrives is applied; one that does not expires as usual. Workers must say
-    /// `ready` again to be given work.
-    public init(settings: SelectorSettings, name: String, restoring saved: SavedState, now: Double) {
+    /// A machine that goes on from `saved`. What was out stays out under its lease for one
+    /// silence: a trainer still training says so within a heartbeat (its worker comes back
+    /// under the same routing id, so its result is still welcome), and a score or explore
+    /// still queued at a live evaluator or mutator arrives as soon as it reconnects. Whatever
+    /// gets no word by then goes out again, without waiting a whole lease.
+    public init(settings: SelectorSettings, name: String, restoring saved: SavedState, now: Double, routesEpoch: Int = 0) {
         self.settings = settings
         self.name = name
-        members = saved.members.sorted { $0.id < $1.id }
+        table = PopulationTable(saved.members.sorted { $0.id < $1.id })
+        pool = WorkerPool(routesEpoch: routesEpoch)
         // A committed lease keeps its version (its result is still welcome); every member's
         // next task jumps past any version sent but never committed.
-        versionSkips = Set(members.indices)
+        versionSkips = Set(table.indices)
         steps = saved.steps
         exploits = saved.exploits
         startTime = now - saved.elapsed
@@ -90,7 +88,7 @@ extension SelectorMachine {
             snapshots[snapshot.step, default: [:]][snapshot.member] = snapshot
         }
         var highest = 0
-        for member in members {
+        for member in table.members {
             var cursor = member.history
             while let segment = cursor {
                 highest = max(highest, segment.id)
@@ -101,17 +99,13 @@ extension SelectorMachine {
             highest = max(highest, snapshot.history?.id ?? 0)
         }
         nextSegmentID = highest + 1
-        for index in members.indices {
-            switch members[index].phase {
-            case .queued(let role):
-                queues[role, default: FIFOQueue()].append(index)
-            case .leased(let role, let worker, _):
-                members[index].phase = .leased(role, worker: worker, deadline: now + settings.leaseTimeout)
-                leased.insert(index)
-            case .waiting:
-                waiting.insert(index)
-            case .finished, .failed:
-                membersDone += 1
+        for index in table.indices where table[index].phase.isLeased {
+            let trainer = table[index].lease?.trainer ?? ""
+            // Since the experiment started: a checkpoint written before the restart may still be on its way.
+            table.update(index) { $0.lease = MemberLease(since: now - saved.elapsed, started: now, deadline: now + settings.silenceTimeout, trainer: trainer) }
+            if case .training(let holder) = table[index].phase {
+                // The holder is presumed alive until it has been silent for a silence.
+                pool.add(ConnectedWorker(id: holder, role: .trainer, name: trainer, lastSeen: now, sent: 0, task: (index, table[index].version)))
             }
         }
         if let totalSteps = settings.stop.totalSteps, steps >= totalSteps { budgetSpent = true }
@@ -123,10 +117,20 @@ extension SelectorMachine {
     /// Every checkpoint the experiment may still load: each member's current one, those a
     /// member could copy (scores not yet forgotten), and the best ever reached.
     public func referencedCheckpoints() -> Set<String> {
-        var references = Set(members.compactMap(\.checkpoint))
+        var references = Set(table.members.compactMap(\.checkpoint))
         for byMember in snapshots.values {
             for snapshot in byMember.values { references.insert(snapshot.checkpoint) }
         }
+        if let bestEver { references.insert(bestEver.checkpoint) }
+        return references
+    }
+}
+
+extension SelectorMachine {
+    /// The checkpoints worth keeping once the experiment is over: every member's own, and the
+    /// best ever reached.
+    public func finalCheckpoints() -> Set<String> {
+        var references = Set(table.members.compactMap(\.checkpoint))
         if let bestEver { references.insert(bestEver.checkpoint) }
         return references
     }

@@ -49,13 +49,22 @@ public struct SelectorSettings: Sendable, Hashable {
     public var objective: Objective
     /// No exploit before a member has trained this many steps.
     public var burnIn: Int
-    /// Seconds a task may go without word from its worker before it is re-issued.
+    /// Seconds a leg of a member's cycle may go without word before its lease expires
+    /// (progress heartbeats extend it).
     public var leaseTimeout: Double
-    /// Seconds an idle worker may stay silent before it counts as gone.
-    public var workerTimeout: Double
-    /// Failed tasks in a row after which a member is given up.
+    /// Seconds a worker may stay silent (it heartbeats every second) before it counts as gone
+    /// and what it holds is re-issued.
+    public var silenceTimeout: Double
+    /// The longest a leg may take whatever its heartbeats say; nil: ten times the longest leg
+    /// seen so far, and at least ten lease timeouts.
+    public var maxTaskSeconds: Double?
+    /// Failed tasks or expired leases in a row after which a member is given up, and failed
+    /// tasks in a row after which a worker is benched.
     public var maxFailures: Int
-    /// Training starts once this many trainers are idle, or `startTimeout` seconds have passed.
+    /// Seconds a worker that failed `maxFailures` tasks in a row gets no work (doubling each time).
+    public var benchSeconds: Double
+    /// Training starts once this many trainers are ready, or `startTimeout` seconds have passed
+    /// (and, either way, once an evaluator and, if the experiment explores, a mutator are there).
     public var minTrainers: Int
     public var startTimeout: Double
     /// Seconds between `experiment.progress` events.
@@ -66,18 +75,13 @@ public struct SelectorSettings: Sendable, Hashable {
     public var synchronous: Bool = false
     /// Hyperparameters fixed step range by step range (the experiment's `schedule`), or nil.
     public var schedule: HyperparameterSchedule?
-    /// Tasks a worker of a role may hold at once (default 1). Trainers always hold one: a
-    /// member never waits behind a busy trainer (DESIGN invariant 2). Evaluators and mutators
-    /// whose tasks take microseconds (scoring a reported metric, perturbing) may hold a few,
-    /// so that they work through them without waiting a round trip to the selector each.
-    public var taskWindow: [WorkerRole: Int] = [:]
 
     public init(
         experimentID: String, seed: UInt64, interval: Int, stop: StopCondition,
         exploit: ExploitStrategy, explores: Bool, objective: Objective = .maximize, burnIn: Int = 0,
-        leaseTimeout: Double = 30, workerTimeout: Double = 10, maxFailures: Int = 3,
-        minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1, space: SearchSpace? = nil,
-        synchronous: Bool = false, schedule: HyperparameterSchedule? = nil, taskWindow: [WorkerRole: Int] = [:]
+        leaseTimeout: Double = 30, silenceTimeout: Double = 5, maxTaskSeconds: Double? = nil, maxFailures: Int = 3,
+        benchSeconds: Double = 30, minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1,
+        space: SearchSpace? = nil, synchronous: Bool = false, schedule: HyperparameterSchedule? = nil
     ) {
         self.experimentID = experimentID
         self.seed = seed
@@ -88,20 +92,16 @@ public struct SelectorSettings: Sendable, Hashable {
         self.objective = objective
         self.burnIn = burnIn
         self.leaseTimeout = leaseTimeout
-        self.workerTimeout = workerTimeout
+        self.silenceTimeout = silenceTimeout
+        self.maxTaskSeconds = maxTaskSeconds
         self.maxFailures = maxFailures
+        self.benchSeconds = benchSeconds
         self.minTrainers = minTrainers
         self.startTimeout = startTimeout
         self.progressInterval = progressInterval
         self.space = space
         self.synchronous = synchronous
         self.schedule = schedule
-        self.taskWindow = taskWindow
-    }
-
-    /// How many tasks a worker of `role` may hold at once.
-    public func window(for role: WorkerRole) -> Int {
-        role == .trainer ? 1 : max(taskWindow[role] ?? 1, 1)
     }
 
     /// The step at which a member standing at `step` is next ready: the next multiple of
