@@ -55,29 +55,27 @@ struct AlgorithmTests {
         settings.synchronous = true
         var machine = SelectorMachine(settings: settings, name: "exp", initial: F.initial(3))
         _ = machine.start(now: 0)
+        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 0)
         let t = [WorkerID([1]), WorkerID([2]), WorkerID([3])]
-        var tasks: [Int: Int] = [:]  // member → version
+        var tasks: [Int: TrainTask] = [:]
         for (index, worker) in t.enumerated() {
             let actions = machine.handle(F.ready(.trainer, name: "t\(index)"), from: worker, now: 0)
-            for task in actions.trainTasks { tasks[task.task.member] = task.task.version }
+            for task in actions.trainTasks { tasks[task.task.member] = task.task }
         }
-        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 0)
         #expect(tasks.count == 3)
         // Members 0 and 1 reach step 2 and are scored; nothing is decided: member 2 is still training.
         var decided: [PBTEvent] = []
         for member in [0, 1] {
-            let trained = machine.handle(F.trained(member, version: tasks[member]!, step: 2, checkpoint: F.checkpoint(member)), from: t[member], now: 1)
-            let evaluate = try #require(trained.evaluateTasks.first)
-            let scored = machine.handle(F.scored(member, version: evaluate.task.version, score: Double(member)), from: F.evaluator, now: 1)
+            let task = try #require(tasks[member])
+            let credit = machine.handle(F.handedOn(task, received: 1, name: "t\(member)", routes: machine.evaluatorRoutes.generation), from: t[member], now: 1)
+            let scored = machine.handle(F.scored(task, checkpoint: F.checkpoint(member), score: Double(member)), from: F.evaluator, now: 1)
             decided += scored.events.filter { if case .memberDecided = $0 { true } else { false } }
             #expect(machine.members[member].phase == .waiting)
-            #expect(scored.trainTasks.isEmpty, "no trainer gets work before the barrier")
+            #expect((credit + scored).trainTasks.isEmpty, "no trainer gets work before the barrier")
         }
         #expect(decided.isEmpty)
         // The last member arrives: all three are decided, best first, and the worst copies the best.
-        let trained = machine.handle(F.trained(2, version: tasks[2]!, step: 2, checkpoint: F.checkpoint(2)), from: t[2], now: 2)
-        let evaluate = try #require(trained.evaluateTasks.first)
-        let released = machine.handle(F.scored(2, version: evaluate.task.version, score: 5), from: F.evaluator, now: 2)
+        let released = machine.handle(F.scored(try #require(tasks[2]), checkpoint: F.checkpoint(2), score: 5), from: F.evaluator, now: 2)
         let order = released.events.compactMap { event -> Int? in
             if case .memberDecided(let member, _, _, _, _, _) = event { return member }
             return nil
@@ -92,20 +90,18 @@ struct AlgorithmTests {
         settings.synchronous = true
         var machine = SelectorMachine(settings: settings, name: "exp", initial: F.initial(2))
         _ = machine.start(now: 0)
+        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 0)
         let t0 = WorkerID([1])
         let t1 = WorkerID([2])
         let first = machine.handle(F.ready(.trainer, name: "t0"), from: t0, now: 0)
         let second = machine.handle(F.ready(.trainer, name: "t1"), from: t1, now: 0)
-        _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 0)
         let task0 = try #require(first.trainTasks.first?.task)
         let task1 = try #require(second.trainTasks.first?.task)
-        let trained = machine.handle(F.trained(task0.member, version: task0.version, step: 2, checkpoint: F.checkpoint(0)), from: t0, now: 1)
-        let evaluate = try #require(trained.evaluateTasks.first)
-        _ = machine.handle(F.scored(task0.member, version: evaluate.task.version, score: 1), from: F.evaluator, now: 1)
+        _ = machine.handle(F.scored(task0, checkpoint: F.checkpoint(0), score: 1), from: F.evaluator, now: 1)
         #expect(machine.members[task0.member].phase == .waiting)
         // The other member fails for good: the waiting one goes on alone.
         let failed = machine.handle(.failed(member: task1.member, version: task1.version, reason: "broken"), from: t1, now: 2)
-        #expect(failed.events.contains { if case .memberFailed(_, _, _, true) = $0 { true } else { false } })
+        #expect(failed.events.contains { if case .memberFailed(_, _, _, _, true) = $0 { true } else { false } })
         #expect(machine.members[task0.member].phase != .waiting)
         #expect(failed.events.contains { if case .memberDecided(task0.member, 2, 2, _, _, _) = $0 { true } else { false } })
     }

@@ -21,8 +21,6 @@ struct HyperparameterScheduleTests {
         #expect(Self.schedule.boundary(after: step) == boundary)
     }
 
-    static let workers = [(F.trainer, WorkerRole.trainer), (F.evaluator, .evaluator)]
-
     @Test func entriesAreSortedByStep() {
         #expect(Self.schedule.entries.map(\.fromStep) == [0, 6, 10])
     }
@@ -43,7 +41,7 @@ struct HyperparameterScheduleTests {
     @Test func trainTasksFollowTheSchedule() throws {
         var settings = F.settings(interval: 4, maxSteps: 12, exploit: .none)
         settings.schedule = Self.schedule
-        var simulation = Simulation(settings: settings, initial: F.initial(1), workers: Self.workers)
+        var simulation = Simulation(settings: settings, initial: F.initial(1), trainers: [F.trainer])
         simulation.run()
         let tasks = simulation.log.trainTasks.map(\.task)
         #expect(tasks.map(\.step) == [0, 4, 6, 8, 10])
@@ -58,7 +56,7 @@ struct HyperparameterScheduleTests {
     }
 
     @Test func withoutAScheduleTasksCarryTheMembersOwnValues() {
-        var simulation = Simulation(settings: F.settings(exploit: .none), initial: F.initial(1), workers: Self.workers)
+        var simulation = Simulation(settings: F.settings(exploit: .none), initial: F.initial(1), trainers: [F.trainer])
         simulation.run()
         let tasks = simulation.log.trainTasks.map(\.task)
         #expect(tasks.allSatisfy { $0.hyperparameters == F.initial(1)[0] && $0.seed == simulation.machine.members[0].seed })

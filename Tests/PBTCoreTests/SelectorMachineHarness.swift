@@ -1,6 +1,6 @@
 import PBTCore
 
-/// What the selector machine tests share: settings, worker ids, and ways to read actions.
+/// What the selector machine tests share: settings, worker ids, messages, and ways to read actions.
 enum Fixture {
     static let experimentID = "test-0123456789abcdef"
     static let space = SearchSpace([Hyperparameter(name: "lr", domain: .uniform(low: 0, high: 1))])
@@ -8,21 +8,22 @@ enum Fixture {
     static let trainer = WorkerID([0x01])
     static let trainer2 = WorkerID([0x02])
     static let evaluator = WorkerID([0x11])
+    static let evaluator2 = WorkerID([0x12])
     static let mutator = WorkerID([0x21])
 
     static func settings(
         seed: UInt64 = 1, interval: Int = 4, maxSteps: Int = 12, targetScore: Double? = nil, timeBudget: Double? = nil,
-        exploit: ExploitStrategy = .truncation(fraction: 0.5), explores: Bool = false, objective: Objective = .maximize,
-        burnIn: Int = 0, leaseTimeout: Double = 30, workerTimeout: Double = 1_000, maxFailures: Int = 3,
-        minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1_000, space: SearchSpace? = space
+        totalSteps: Int? = nil, exploit: ExploitStrategy = .truncation(fraction: 0.5), explores: Bool = false,
+        objective: Objective = .maximize, burnIn: Int = 0, leaseTimeout: Double = 30, silenceTimeout: Double = 1_000,
+        maxTaskSeconds: Double? = nil, maxFailures: Int = 3, benchSeconds: Double = 30, minTrainers: Int = 1, startTimeout: Double = 10,
+        progressInterval: Double = 1_000, space: SearchSpace? = space
     ) -> SelectorSettings {
         SelectorSettings(
             experimentID: experimentID, seed: seed, interval: interval,
-            stop: StopCondition(maxSteps: maxSteps, targetScore: targetScore, timeBudget: timeBudget),
+            stop: StopCondition(maxSteps: maxSteps, targetScore: targetScore, timeBudget: timeBudget, totalSteps: totalSteps),
             exploit: exploit, explores: explores, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
-            workerTimeout: workerTimeout, maxFailures: maxFailures, minTrainers: minTrainers,
-            startTimeout: startTimeout,
-            progressInterval: progressInterval, space: space)
+            silenceTimeout: silenceTimeout, maxTaskSeconds: maxTaskSeconds, maxFailures: maxFailures, benchSeconds: benchSeconds,
+            minTrainers: minTrainers, startTimeout: startTimeout, progressInterval: progressInterval, space: space)
     }
 
     static func hyperparameters(_ lr: Double) -> Hyperparameters {
@@ -40,21 +41,36 @@ enum Fixture {
         return String(repeating: "0", count: 64 - hex.count) + hex
     }
 
-    static func ready(_ role: WorkerRole, received: Int = 0, name: String, experimentID: String = experimentID)
-        -> WorkerReport
+    /// A trainer's `ready` (a credit), optionally saying which member it handed on.
+    static func ready(
+        _ role: WorkerRole, received: Int = 0, name: String, experimentID: String = experimentID, routes: Int = 0,
+        handed: HandedOn? = nil
+    ) -> WorkerReport {
+        let inlet = role == .trainer ? nil : PeerEndpoint(endpoint: "inproc://\(name)")
+        return .ready(Ready(role: role, received: received, name: name, experimentID: experimentID, inlet: inlet, routes: routes, handed: handed))
+    }
+
+    /// A trainer's credit after pushing `task`'s result on.
+    static func handedOn(_ task: TrainTask, received: Int, name: String, routes: Int = 0) -> WorkerReport {
+        ready(.trainer, received: received, name: name, routes: routes, handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))
+    }
+
+    static func trainedResult(_ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double = 0, interrupted: Bool = false)
+        -> TrainResult
     {
-        .ready(role: role, received: received, name: name, experimentID: experimentID)
+        TrainResult(
+            member: member, version: version, fromStep: from, step: step, checkpoint: checkpoint, metrics: ["score": score], seconds: 1,
+            interrupted: interrupted, trainer: "reported-name")
     }
 
-    static func trained(_ member: Int, version: Int, step: Int, checkpoint: String, score: Double = 0) -> WorkerReport {
-        .trained(
-            TrainResult(
-                member: member, version: version, step: step, checkpoint: checkpoint, metrics: ["score": score],
-                seconds: 1))
+    /// An evaluator's score for a training `from`…`step`.
+    static func scored(_ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double) -> WorkerReport {
+        .scored(EvaluateResult(trained: trainedResult(member, version: version, from: from, step: step, checkpoint: checkpoint, score: score), score: score))
     }
 
-    static func scored(_ member: Int, version: Int, score: Double) -> WorkerReport {
-        .scored(EvaluateResult(member: member, version: version, score: score))
+    /// An evaluator's score for `task`, trained to its end.
+    static func scored(_ task: TrainTask, checkpoint: String, score: Double) -> WorkerReport {
+        scored(task.member, version: task.version, from: task.step, step: task.step + task.steps, checkpoint: checkpoint, score: score)
     }
 }
 
@@ -71,22 +87,26 @@ extension Array where Element == SelectorMachine.Action {
         sends.compactMap { if case .train(let task) = $0.command { ($0.worker, task) } else { nil } }
     }
 
-    var evaluateTasks: [(worker: WorkerID, task: EvaluateTask)] {
-        sends.compactMap { if case .evaluate(let task) = $0.command { ($0.worker, task) } else { nil } }
+    var exploreTasks: [ExploreTask] {
+        compactMap { if case .explore(let task) = $0 { task } else { nil } }
     }
 
-    var exploreTasks: [(worker: WorkerID, task: ExploreTask)] {
-        sends.compactMap { if case .explore(let task) = $0.command { ($0.worker, task) } else { nil } }
+    var routes: [(worker: WorkerID, routes: EvaluatorRoutes)] {
+        sends.compactMap { if case .evaluators(let routes) = $0.command { ($0.worker, routes) } else { nil } }
+    }
+
+    var persisted: [SelectorMachine.Changes] {
+        compactMap { if case .persist(let changes) = $0 { changes } else { nil } }
     }
 
     var summaries: [ExperimentSummary] {
         compactMap { if case .finish(let summary) = $0 { summary } else { nil } }
     }
 
-    var dropped: [(member: Int, version: Int, worker: String, reason: String)] {
+    var dropped: [(member: Int, version: Int, worker: String, reason: String, detail: String)] {
         events.compactMap {
-            if case .resultDropped(let member, let version, let worker, let reason) = $0 {
-                (member, version, worker, reason)
+            if case .resultDropped(let member, let version, let worker, let reason, let detail, _, _) = $0 {
+                (member, version, worker, reason, detail)
             } else {
                 nil
             }
@@ -111,9 +131,15 @@ extension Array where Element == SelectorMachine.Action {
         events.compactMap { if case .memberTrained(let event) = $0 { event } else { nil } }
     }
 
-    var leaseExpiries: [(member: Int, version: Int)] {
+    var failures: [(member: Int, version: Int, worker: String, reason: String, givenUp: Bool)] {
         events.compactMap {
-            if case .leaseExpired(let member, let version, _, _) = $0 { (member, version) } else { nil }
+            if case .memberFailed(let member, let version, let worker, let reason, let givenUp) = $0 { (member, version, worker, reason, givenUp) } else { nil }
+        }
+    }
+
+    var leaseExpiries: [(member: Int, version: Int, role: WorkerRole)] {
+        events.compactMap {
+            if case .leaseExpired(let member, let version, let role, _) = $0 { (member, version, role) } else { nil }
         }
     }
 
@@ -126,9 +152,15 @@ extension Array where Element == SelectorMachine.Action {
     var workersLeft: [(worker: String, reason: String)] {
         events.compactMap { if case .workerLeft(_, let worker, let reason) = $0 { (worker, reason) } else { nil } }
     }
+
+    var benched: [(worker: String, failures: Int, seconds: Double)] {
+        events.compactMap { if case .workerBenched(_, let worker, let failures, let seconds) = $0 { (worker, failures, seconds) } else { nil } }
+    }
 }
 
-/// Drives a selector machine with workers that answer at once, in the order tasks were sent.
+/// Drives a selector machine with workers that answer at once, in the order tasks were sent:
+/// a trainer hands every member on (its credit says so), the evaluator scores it, the mutator
+/// explores.
 ///
 /// A checkpoint holds a quality that training raises by `lr` a step; the score is the quality,
 /// so members with a larger `lr` pull ahead and exploit has something to copy. Mutators run
@@ -137,61 +169,70 @@ struct Simulation {
     var machine: SelectorMachine
     var now = 0.0
     var log: [SelectorMachine.Action] = []
-    var pending: [(worker: WorkerID, command: WorkerCommand)] = []
+    var pending: [SelectorMachine.Action] = []
     var quality: [String: Double] = [:]
     var checkpoints = 0
+    var received: [WorkerID: Int] = [:]
+    var names: [WorkerID: String] = [:]
     let explore: ExploreStrategy
+    let evaluator: WorkerID
+    let mutator: WorkerID
 
     init(
-        settings: SelectorSettings, initial: [Hyperparameters], explore: ExploreStrategy = .defaultPerturb,
-        workers: [(WorkerID, WorkerRole)]
+        settings: SelectorSettings, initial: [Hyperparameters], explore: ExploreStrategy = .defaultPerturb, trainers: [WorkerID],
+        evaluator: WorkerID = Fixture.evaluator, mutator: WorkerID = Fixture.mutator
     ) {
         machine = SelectorMachine(settings: settings, name: "sim", initial: initial)
         self.explore = explore
+        self.evaluator = evaluator
+        self.mutator = mutator
         apply(machine.start(now: now))
-        for (index, (id, role)) in workers.enumerated() {
-            apply(machine.handle(Fixture.ready(role, name: "\(role)-\(index)"), from: id, now: now))
+        apply(machine.handle(Fixture.ready(.evaluator, name: "evaluator"), from: evaluator, now: now))
+        if settings.explores { apply(machine.handle(Fixture.ready(.mutator, name: "mutator"), from: mutator, now: now)) }
+        for (index, id) in trainers.enumerated() {
+            names[id] = "trainer-\(index)"
+            apply(machine.handle(Fixture.ready(.trainer, name: "trainer-\(index)", routes: machine.evaluatorRoutes.generation), from: id, now: now))
         }
     }
 
     mutating func apply(_ actions: [SelectorMachine.Action]) {
         log += actions
-        pending += actions.sends
+        for action in actions {
+            switch action {
+            case .send(_, .train), .explore: pending.append(action)
+            default: break
+            }
+        }
     }
 
     /// Answers tasks until none is left or the experiment finished.
     mutating func run(limit: Int = 10_000) {
         var answered = 0
         while !pending.isEmpty, !machine.isFinished, answered < limit {
-            let (worker, command) = pending.removeFirst()
+            let action = pending.removeFirst()
             answered += 1
             now += 1
-            guard let report = answer(command) else { continue }
-            apply(machine.handle(report, from: worker, now: now))
-        }
-    }
-
-    mutating func answer(_ command: WorkerCommand) -> WorkerReport? {
-        switch command {
-        case .train(let task):
-            let start = task.checkpoint.flatMap { quality[$0] } ?? 0
-            let value = start + (task.hyperparameters.number("lr") ?? 0) * Double(task.steps)
-            checkpoints += 1
-            let reference = Fixture.checkpoint(checkpoints)
-            quality[reference] = value
-            return Fixture.trained(
-                task.member, version: task.version, step: task.step + task.steps, checkpoint: reference, score: value)
-        case .evaluate(let task):
-            return Fixture.scored(task.member, version: task.version, score: quality[task.checkpoint] ?? -1)
-        case .explore(let task):
-            var random = SplitMix64(seed: task.seed)
-            let outcome = explore.explore(task.hyperparameters, in: Fixture.space, using: &random)
-            return .explored(
-                ExploreResult(
-                    member: task.member, version: task.version, hyperparameters: outcome.hyperparameters,
-                    changes: outcome.changes))
-        case .welcome, .finished:
-            return nil
+            switch action {
+            case .send(let trainer, .train(let task)):
+                let start = task.checkpoint.flatMap { quality[$0] } ?? 0
+                let value = start + (task.hyperparameters.number("lr") ?? 0) * Double(task.steps)
+                checkpoints += 1
+                let reference = Fixture.checkpoint(checkpoints)
+                quality[reference] = value
+                received[trainer, default: 0] += 1
+                apply(machine.handle(
+                    Fixture.handedOn(task, received: received[trainer]!, name: names[trainer] ?? "t", routes: machine.evaluatorRoutes.generation),
+                    from: trainer, now: now))
+                apply(machine.handle(Fixture.scored(task, checkpoint: reference, score: value), from: evaluator, now: now))
+            case .explore(let task):
+                var random = SplitMix64(seed: task.seed)
+                let outcome = explore.explore(task.hyperparameters, in: Fixture.space, using: &random)
+                apply(machine.handle(
+                    .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes)),
+                    from: mutator, now: now))
+            default:
+                break
+            }
         }
     }
 }

@@ -101,12 +101,16 @@ extension SelectorMachine {
         nextSegmentID = highest + 1
         for index in table.indices where table[index].phase.isLeased {
             let trainer = table[index].lease?.trainer ?? ""
-            // Since the experiment started: a checkpoint written before the restart may still be on its way.
-            table.update(index) { $0.lease = MemberLease(since: now - saved.elapsed, started: now, deadline: now + settings.silenceTimeout, trainer: trainer) }
+            // A member in training has a holder, presumed alive until it has been silent for a
+            // silence. One waiting for a score or an explore has none: if it does not arrive
+            // within a silence, it never will.
+            var deadline = now + settings.silenceTimeout
             if case .training(let holder) = table[index].phase {
-                // The holder is presumed alive until it has been silent for a silence.
                 pool.add(ConnectedWorker(id: holder, role: .trainer, name: trainer, lastSeen: now, sent: 0, task: (index, table[index].version)))
+                deadline = now + settings.leaseTimeout
             }
+            // Since the experiment started: a checkpoint written before the restart may still be on its way.
+            table.update(index) { $0.lease = MemberLease(since: now - saved.elapsed, started: now, deadline: deadline, trainer: trainer) }
         }
         if let totalSteps = settings.stop.totalSteps, steps >= totalSteps { budgetSpent = true }
         refreshBest()

@@ -56,10 +56,7 @@ extension SelectorMachine {
         guard case .training(let trainer) = table[index].phase else { return }
         if let started = table[index].lease?.started { longestLeg = max(longestLeg, now - started) }
         if let task = pool[trainer]?.task, task.member == index {
-            pool.update(trainer) {
-                $0.task = nil
-                $0.failuresInARow = 0
-            }
+            pool.update(trainer) { $0.task = nil }
         }
     }
 
@@ -134,6 +131,7 @@ extension SelectorMachine {
             requeue(index, for: .trainer)
             return
         }
+        if case .training(let trainer) = member.phase { pool.update(trainer) { $0.failuresInARow = 0 } }
         freeTrainer(of: index, now: now)
         if let started = table[index].lease?.started, table[index].phase == .scoring { longestLeg = max(longestLeg, now - started) }
         pool.update(worker) { $0.failuresInARow = 0 }
@@ -182,7 +180,6 @@ extension SelectorMachine {
         guard let index = accept(member, version: version, from: worker, named: name, in: held, now: now, into: &actions) else { return }
         let phase = table[index].phase
         freeTrainer(of: index, now: now)
-        if firstFailure == nil { firstFailure = "member \(index) on \(name): \(reason)" }
         countWorkerFailure(worker, now: now, into: &actions)
         countMemberFailure(index, version: version, worker: name, reason: reason, now: now, into: &actions) {
             $0.requeue(index, for: phase == .exploring ? .mutator : .trainer)
@@ -207,6 +204,7 @@ extension SelectorMachine {
     ) {
         table.update(index) { $0.failures += 1 }
         dirty.insert(index)
+        if firstFailure == nil { firstFailure = "member \(index)\(worker.isEmpty ? "" : " on \(worker)"): \(reason)" }
         let givenUp = table[index].failures > settings.maxFailures
         actions.append(.publish(.memberFailed(member: index, version: version, worker: worker, reason: reason, givenUp: givenUp)))
         if givenUp {
@@ -223,7 +221,10 @@ extension SelectorMachine {
         guard let worker = pool[id] else { return }
         let failures = worker.failuresInARow + 1
         pool.update(id) { $0.failuresInARow = failures }
-        guard failures >= settings.maxFailures else { return }
+        // Benching the last worker of its role would only stop the experiment: the work has
+        // nowhere else to go (and a member that cannot be trained is given up anyway).
+        let others = pool.workers.values.contains { $0.role == worker.role && $0.id != id && !pool.isBenched($0.id, now: now) }
+        guard failures >= settings.maxFailures, others else { return }
         let before = pool.routes.generation
         let until = pool.bench(id, now: now, base: settings.benchSeconds)
         pool.update(id) { $0.failuresInARow = 0 }
