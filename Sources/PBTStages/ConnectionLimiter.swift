@@ -25,22 +25,29 @@ final class ConnectionLimiter {
     let limit: Int
     private let stage: String
     private var monitors: [ZMQSocket] = []
+    /// Where handshake failures go (a socket has one monitor, and this is it).
+    private let handshakes: ServerSecurity?
     private var open = Set<Int32>()
     private var tally = DropTally()
     private static let numbers = Atomic<Int>(0)
 
     /// A limit of `requested` connections, lowered to what the process's open-file limit
     /// (raised to its hard limit first) allows beside `reserved`.
-    init(requested: Int, stage: String) {
+    /// With CURVE, `handshakes` hears the watched sockets' failed handshakes.
+    init(requested: Int, stage: String, handshakes: ServerSecurity?) {
         let files = FileLimits.raiseToHardLimit()
         limit = max(8, min(requested, files - Self.reserved))
         self.stage = stage
+        self.handshakes = handshakes
     }
 
-    /// Watches `socket` (call before it binds).
-    func watch(_ socket: ZMQSocket, context: ZMQContext) throws {
+    /// Makes `socket` a CURVE server of `security` (if any) and watches it; call before it binds.
+    func watch(_ socket: ZMQSocket, context: ZMQContext, security: ServerSecurity?) throws {
+        try security?.secure(socket, watchHandshakes: false)
         let endpoint = "inproc://pbt.connections.\(Self.numbers.wrappingAdd(1, ordering: .relaxed).newValue)"
-        try socket.monitor(endpoint, events: ZMQMonitorEvent.accepted | ZMQMonitorEvent.disconnected | ZMQMonitorEvent.closed)
+        try socket.monitor(
+            endpoint,
+            events: ZMQMonitorEvent.accepted | ZMQMonitorEvent.disconnected | ZMQMonitorEvent.closed | ZMQMonitorEvent.handshakeFailedProtocol)
         let pair = try ZMQSocket(context, .pair)
         try pair.connect(endpoint)
         monitors.append(pair)
@@ -67,6 +74,8 @@ final class ConnectionLimiter {
                             events.append(.peerRefused(stage: stage, address: "", key: "", reason: "too_many_connections", total: total))
                         }
                     }
+                case ZMQMonitorEvent.handshakeFailedProtocol:
+                    handshakes?.noteHandshakeFailure(event)
                 default:
                     open.remove(descriptor)
                 }

@@ -120,10 +120,9 @@ public final class SelectorStage {
         let context = try ZMQContext()
         let server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
         defer { server?.stop() }
-        let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector")
+        let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector", handshakes: server)
         let router = try ZMQSocket(context, .router, linger: 200)
-        try server?.secure(router)
-        try limiter.watch(router, context: context)
+        try limiter.watch(router, context: context, security: server)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
@@ -132,8 +131,7 @@ public final class SelectorStage {
         router.recordsPeerAddress = true
         try router.bind(options.bind)
         let inlet = try ZMQSocket(context, .pull, linger: 0)
-        try server?.secure(inlet)
-        try limiter.watch(inlet, context: context)
+        try limiter.watch(inlet, context: context, security: server)
         try inlet.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try inlet.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try inlet.bind(options.inletBind)
@@ -146,6 +144,7 @@ public final class SelectorStage {
 
         let now = Clock.monotonic
         var written: Int64?
+        var starting: [SelectorMachine.Action] = []
         if let (saved, finished) = try database.load() {
             // Events committed before a crash may or may not be in the log: cut it back to
             // where the first of them goes, and append them all.
@@ -171,7 +170,7 @@ public final class SelectorStage {
             logger.notice("resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out")
             pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
         } else {
-            absorb(machine.start(now: now))
+            starting = machine.start(now: now)
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
         let writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id, written: written)
@@ -179,6 +178,7 @@ public final class SelectorStage {
             router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog, database: database, writer: writer,
             collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store, limiter: limiter, server: server,
             inletEndpoint: inletEndpoint)
+        absorb(starting, resources)
         var outcomeWritten = true
         try commit(resources, outcomeWritten: &outcomeWritten)
         logger.info("selector listening", metadata: [
@@ -199,7 +199,7 @@ public final class SelectorStage {
                 return false
             case .turn(let now):
                 if now - lastTick >= StageTiming.tick {
-                    absorb(machine.tick(now: now))
+                    absorb(machine.tick(now: now), resources)
                     pending += server?.takeEvents(now: now).map { .publish($0) } ?? []
                     pending += limiter.check(now: now).map { .publish($0) }
                     lastTick = now
@@ -267,14 +267,8 @@ public final class SelectorStage {
 
     /// Takes the machine's output: messages go out at once, what to persist is gathered, the
     /// rest waits for the batch's commit.
-    private func absorb(_ actions: [SelectorMachine.Action]) {
-        for action in actions {
-            if case .persist(let batch) = action {
-                changes.append(batch)
-            } else {
-                pending.append(action)
-            }
-        }
+    private func absorb(_ actions: [SelectorMachine.Action], _ resources: Resources) {
+        for action in actions { perform(action, resources) }
     }
 
     /// Performs a batch: tasks go to workers first (they wait for nothing), then the batch's

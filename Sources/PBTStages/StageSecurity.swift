@@ -32,9 +32,14 @@ final class ServerSecurity {
         ])
     }
 
-    /// Makes `socket` a CURVE server of this stage.
-    func secure(_ socket: ZMQSocket) throws {
-        try handler.secure(socket, keyPair: keyPair)
+    /// Makes `socket` a CURVE server of this stage. With `watchHandshakes` false, the caller
+    /// monitors the socket and passes protocol failures on to `noteHandshakeFailure`.
+    func secure(_ socket: ZMQSocket, watchHandshakes: Bool = true) throws {
+        try handler.secure(socket, keyPair: keyPair, watchHandshakes: watchHandshakes)
+    }
+
+    func noteHandshakeFailure(_ event: ZMQMonitorEvent) {
+        handler.noteHandshakeFailure(event)
     }
 
     /// The refusals since the last call, as events to publish (rate-limited) and log lines.

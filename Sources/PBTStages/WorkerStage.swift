@@ -252,6 +252,7 @@ public final class WorkerStage {
                 resultSentAt = nil
             }
             received += 1
+            logger.debug("train task", metadata: ["pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)", "pbt.received": "\(received)"])
             guard let handler, running == nil, unpushed == nil, stopping == nil else {
                 let reason = handler == nil ? "\(options.name) has no experiment yet" : "\(options.name) is busy"
                 send(.failed(member: task.member, version: task.version, reason: reason), on: sockets.dealer)
@@ -411,6 +412,7 @@ public final class WorkerStage {
     /// to the selector's inlet.
     private func deliver(_ outcome: WorkerReport, for task: WorkerTask, _ sockets: inout Sockets) {
         tasksDone += 1
+        logger.debug("task done", metadata: ["pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)", "pbt.outcome": "\(outcome)"])
         switch options.role {
         case .trainer:
             if case .trained(let result) = outcome, !result.interrupted {

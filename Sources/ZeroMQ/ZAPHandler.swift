@@ -64,15 +64,27 @@ public final class ZAPHandler: @unchecked Sendable {
 
     /// Makes `socket` a CURVE server with `keyPair` authenticated by this handler, and
     /// watches its handshakes. Call on the socket's thread, before it binds.
-    public func secure(_ socket: ZMQSocket, keyPair: CurveKeyPair) throws {
+    ///
+    /// A socket has one monitor at most: with `watchHandshakes` false, whoever monitors the
+    /// socket passes its protocol failures on with `noteHandshakeFailure`.
+    public func secure(_ socket: ZMQSocket, keyPair: CurveKeyPair, watchHandshakes: Bool = true) throws {
         try socket.setCurveServer(secretKey: keyPair.secretKey)
         try socket.setZAPDomain(core.domain)
+        guard watchHandshakes else { return }
         let endpoint = "inproc://pbt.handshakes.\(monitorNumbers.wrappingAdd(1, ordering: .relaxed).newValue)"
         // Protocol failures only: a peer that hangs up mid-handshake (a health probe reading the
         // greeting) is not refused, it left.
         try socket.monitor(endpoint, events: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
         core.state.withLock { $0.monitorsToOpen.append(endpoint) }
         _ = core.monitorsOpened.wait(timeout: .now() + 2)
+    }
+}
+
+extension ZAPHandler {
+    /// A handshake of a socket secured without watching failed (a monitor event with
+    /// `ZMQMonitorEvent.handshakeFailedProtocol`): counted and told like the handler's own.
+    public func noteHandshakeFailure(_ event: ZMQMonitorEvent) {
+        core.handshakeFailed(event)
     }
 }
 
@@ -231,7 +243,7 @@ private final class ZAPCore: @unchecked Sendable {
         return (state.withLock { $0.keys.contains(key) }, nil)
     }
 
-    private func handshakeFailed(_ event: ZMQMonitorEvent) {
+    func handshakeFailed(_ event: ZMQMonitorEvent) {
         let reason: String
         let detail: String
         switch event.value {

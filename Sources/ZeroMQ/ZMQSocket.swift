@@ -325,6 +325,8 @@ public struct ZMQMonitorEvent: Sendable, Equatable {
     public static let disconnected = ZMQ_EVENT_DISCONNECTED
     /// A descriptor was closed.
     public static let closed = ZMQ_EVENT_CLOSED
+    /// A handshake failed for a protocol reason (mechanism mismatch, bad cryptography).
+    public static let handshakeFailedProtocol = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
 
     public var isHandshakeSucceeded: Bool { event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED }
     public var isHandshakeFailed: Bool {

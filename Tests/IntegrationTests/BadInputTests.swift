@@ -46,15 +46,21 @@ struct BadInputTests {
         }
         #expect(live)
 
-        // 1. The selector's work endpoint.
+        // 1. The selector's work endpoint (ROUTER) and its inlet (PULL: the sender's id, then the frame).
         let rogue = try ZMQSocket(context, .dealer)
         try rogue.setRoutingID(Array("rogue".utf8))
         try rogue.connect(pipeline.work)
+        let pusher = try ZMQSocket(context, .push)
+        try pusher.connect(pipeline.inlet)
         var random = SplitMix64(seed: 42)
         var undecodable = 0
         var sent = 0
-        func send(_ frames: [[UInt8]]) throws {
-            try rogue.send(frames)
+        func send(_ frames: [[UInt8]], toInlet: Bool = false) throws {
+            if toInlet {
+                try pusher.send([Array("rogue".utf8)] + frames)
+            } else {
+                try rogue.send(frames)
+            }
             sent += 1
             if frames.count != 1 {
                 undecodable += 1
@@ -62,54 +68,80 @@ struct BadInputTests {
                 undecodable += 1
             }
         }
-        let valid = WireProtocol.encode(.scored(EvaluateResult(member: 1, version: 1, score: 0.5)))
+        let checkpoint = String(repeating: "a", count: 64)
+        func score(_ member: Int, version: Int, _ value: Double) -> [UInt8] {
+            WireProtocol.encode(.scored(EvaluateResult(
+                trained: TrainResult(member: member, version: version, fromStep: 0, step: 2, checkpoint: checkpoint, metrics: [:], seconds: 0),
+                score: value)))
+        }
+        let valid = score(1, version: 1, 0.5)
         for index in 0..<300 {
             let length = Int.random(in: 0...64, using: &random)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
-            if index % 3 == 0 && bytes.count >= 4 { bytes.replaceSubrange(0..<3, with: [0x50, 0x42, 1]) }
-            try send([bytes])
+            if index % 3 == 0 && bytes.count >= 4 { bytes.replaceSubrange(0..<3, with: [0x50, 0x42, WireProtocol.version]) }
+            try send([bytes], toInlet: index % 2 == 0)
         }
-        for cut in 0..<valid.count { try send([Array(valid.prefix(cut))]) }
-        try send([[0x50, 0x42, 1, 4] + [UInt8](repeating: 0xAB, count: 17 << 20)])  // larger than the 16 MiB limit
-        for version in [0, 2, 9, 255] as [UInt8] { try send([[0x50, 0x42, version] + valid.dropFirst(3)]) }
+        for cut in 0..<valid.count { try send([Array(valid.prefix(cut))], toInlet: cut % 2 == 0) }
+        try send([[0x50, 0x42, WireProtocol.version, 4] + [UInt8](repeating: 0xAB, count: 17 << 20)])  // larger than the 16 MiB limit
+        for version in [0, 1, 9, 255] as [UInt8] { try send([[0x50, 0x42, version] + valid.dropFirst(3)], toInlet: true) }
         for _ in 0..<5 { try send([valid, valid]) }
-        try send([WireProtocol.encode(.scored(EvaluateResult(member: 1, version: 1, score: .nan)))])
-        try send([WireProtocol.encode(.scored(EvaluateResult(member: 1, version: 1, score: .infinity)))])
+        try send([score(1, version: 1, .nan)], toInlet: true)
+        try send([score(1, version: 1, .infinity)], toInlet: true)
+        // Well-formed but on the wrong socket: a score sent to the work endpoint, a credit pushed to the inlet.
+        try send([valid])
+        try send([WireProtocol.encode(.goodbye)], toInlet: true)
+        let wrongSocket = 2
         // Well-formed but wrong: unknown members, stale versions, results nobody leased.
-        try send([WireProtocol.encode(.scored(EvaluateResult(member: 999, version: 1, score: 0.5)))])
-        try send([WireProtocol.encode(.trained(TrainResult(member: 0, version: 12345, step: 4, checkpoint: String(repeating: "a", count: 64), metrics: [:], seconds: 0)))])
+        try send([score(999, version: 1, 0.5)], toInlet: true)
+        try send([WireProtocol.encode(.trained(TrainResult(
+            member: 0, version: 12345, fromStep: 0, step: 1, checkpoint: checkpoint, metrics: [:], seconds: 0, interrupted: true)))])
         try send([WireProtocol.encode(.progress(member: 77, version: 1, step: 1))])
         let semantic = 2
 
-        // A rogue mutator: joins properly, then answers with hyperparameters outside the space.
+        // 2. An evaluator's inlet (PULL, bound by the evaluator): garbage and a trained result
+        // naming a checkpoint nobody wrote, which must never become a score.
+        let evaluatorInlet = try ZMQSocket(context, .push)
+        try evaluatorInlet.connect(pipeline.inlet(of: "evaluator-1"))
+        for index in 0..<50 { try evaluatorInlet.send([(0..<index).map { _ in UInt8.random(in: 0...255, using: &random) }]) }
+        try evaluatorInlet.send([WireProtocol.encode(.trained(TrainResult(
+            member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "b", count: 64), metrics: ["score": 1e9], seconds: 0)))])
+
+        // 3. A rogue mutator: registers properly with an inlet of its own, then answers with
+        // hyperparameters outside the space.
         let mutator = try ZMQSocket(context, .dealer)
         try mutator.setRoutingID(Array("rogue-mutator".utf8))
         try mutator.connect(pipeline.work)
-        try mutator.send([WireProtocol.encode(.ready(role: .mutator, received: 0, name: "rogue-mutator", experimentID: ""))])
+        let mutatorInlet = try ZMQSocket(context, .pull)
+        let mutatorEndpoint = pipeline.inlet(of: "rogue-mutator")
+        try mutatorInlet.bind(mutatorEndpoint)
+        let mutatorPush = try ZMQSocket(context, .push)
+        func ready(_ experimentID: String) -> [UInt8] {
+            WireProtocol.encode(.ready(Ready(
+                role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID, inlet: PeerEndpoint(endpoint: mutatorEndpoint))))
+        }
+        try mutator.send([ready("")])
         var explored = false
         var experimentID = ""
         for _ in 0..<600 where !explored {
-            guard let frames = try mutator.receive(timeoutMilliseconds: 100), let command = try? WireProtocol.decodeCommand(frames[0]) else {
-                try mutator.send([WireProtocol.encode(.ready(role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID))])
+            if let frames = try mutator.receive(timeoutMilliseconds: 50), let command = try? WireProtocol.decodeCommand(frames[0]),
+                case .welcome(let welcome) = command
+            {
+                experimentID = welcome.experimentID
+                try mutatorPush.connect(welcome.inlet)
+            }
+            try mutator.send([ready(experimentID)])
+            guard let frames = try mutatorInlet.receive(timeoutMilliseconds: 50), case .explore(let task) = try WireProtocol.decodeCommand(frames[0]) else {
                 continue
             }
-            switch command {
-            case .welcome(let id, _, _):
-                experimentID = id
-                try mutator.send([WireProtocol.encode(.ready(role: .mutator, received: 0, name: "rogue-mutator", experimentID: id))])
-            case .explore(let task):
-                try mutator.send([WireProtocol.encode(.explored(ExploreResult(
-                    member: task.member, version: task.version, hyperparameters: Hyperparameters(["x": .real(7.5)]), changes: [:])))])
-                try mutator.send([WireProtocol.encode(.goodbye)])
-                explored = true
-            default:
-                break
-            }
+            try mutatorPush.send([Array("rogue-mutator".utf8), WireProtocol.encode(.explored(ExploreResult(
+                member: task.member, version: task.version, hyperparameters: Hyperparameters(["x": .real(7.5)]), changes: [:])))])
+            try mutator.send([WireProtocol.encode(.goodbye)])
+            explored = true
         }
         #expect(explored, "the rogue mutator never got an explore task")
         try pipeline.start("mutator", "mutator-1")
 
-        // 2. The proxy's publisher side: frames that are not events.
+        // 4. The proxy's publisher side: frames that are not events.
         let publisher = try ZMQSocket(context, .pub)
         try publisher.connect(pipeline.publishers)
         var proxyGarbage = 0
@@ -137,7 +169,7 @@ struct BadInputTests {
         }
         #expect(proxyDrops >= 60, "the proxy reported \(proxyDrops) drops of \(proxyGarbage) bad frames")
 
-        // 3. The proxy's subscriber side: an XSUB sending frames that are not subscriptions.
+        // 5. The proxy's subscriber side: an XSUB sending frames that are not subscriptions.
         let subscriber = try ZMQSocket(context, .xsub)
         try subscriber.connect(pipeline.subscribers)
         for index in 0..<100 { try subscriber.send([[UInt8(index % 256)] + Array("garbage".utf8)]) }
@@ -148,11 +180,14 @@ struct BadInputTests {
         let events = pipeline.events()
         try checkMemberHistories(events, population: 4, maxSteps: 40)
         // Every frame that could not be decoded was counted; the well-formed wrong ones were dropped as results.
-        #expect(summary["frames_dropped"] as? Int == undecodable, "sent \(sent) frames, \(undecodable) undecodable")
+        #expect(summary["frames_dropped"] as? Int == undecodable + wrongSocket, "sent \(sent) frames, \(undecodable) undecodable")
         let dropped = events.filter { $0["event"] as? String == "result.dropped" }
         #expect(dropped.count >= semantic + 1, "\(dropped)")
-        #expect(dropped.contains { ($0["reason"] as? String ?? "").contains("outside its uniform domain") })
-        #expect(dropped.contains { ($0["reason"] as? String ?? "") == "unknown member" })
+        #expect(dropped.contains { $0["reason"] as? String == "outside_space" && ($0["detail"] as? String ?? "").contains("outside its uniform domain") })
+        #expect(dropped.contains { $0["reason"] as? String == "unknown_member" })
+        // The evaluator refused the result whose checkpoint does not exist: no score of 1e9.
+        #expect(!events.contains { $0["event"] as? String == "member.scored" && ($0["score"] as? Double ?? 0) > 1e6 })
+        #expect(pipeline.workers["evaluator-1"]?.child.poll() == nil, "the evaluator is still up")
         // The proxy is still up and forwarding.
         #expect(pipeline.proxy?.child.poll() == nil)
     }

@@ -3,13 +3,16 @@ import PBTSystem
 import Testing
 
 /// A pipeline of stage processes started one by one, as a deployment would, so that tests
-/// can kill and restart any of them. The selector listens on an ipc:// endpoint in the test's
-/// directory, which stays the same when it restarts.
+/// can kill and restart any of them. The selector listens on ipc:// endpoints in the test's
+/// directory (its work endpoint and its inlet), which stay the same when it restarts; each
+/// evaluator and mutator binds its inlet there too.
 final class PipelineHarness {
     let directory: TemporaryDirectory
     let experiment: String
     let run: String
     let work: String
+    /// The selector's inlet, where evaluators and mutators push their results.
+    let inlet: String
     private(set) var publishers = ""
     private(set) var subscribers = ""
     private(set) var proxy: PBTProcess?
@@ -22,6 +25,7 @@ final class PipelineHarness {
         experiment = try directory.write("experiment.yml", text)
         run = directory.file("run")
         work = "ipc://\(directory.path)/work"
+        inlet = "ipc://\(directory.path)/inlet"
         let proxy = try PBTProcess(
             ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
             output: directory.file("events.log"))
@@ -36,16 +40,24 @@ final class PipelineHarness {
         selectorStarts += 1
         let ready = directory.file("selector-\(selectorStarts).json")
         selector = try PBTProcess(
-            ["selector", experiment, "--run-dir", run, "--bind", work, "--events", publishers, "--min-trainers", String(minTrainers), "--ready-file", ready],
+            ["selector", experiment, "--run-dir", run, "--bind", work, "--inlet-bind", inlet, "--events", publishers, "--min-trainers", String(minTrainers),
+             "--ready-file", ready],
             output: directory.file("selector.log"))
         _ = try readyEndpoints(ready)
     }
 
-    /// Starts a worker of `role` named `name`.
-    func start(_ role: String, _ name: String, heartbeat: Double = 0.2) throws {
+    /// Starts a worker of `role` named `name` (an evaluator or a mutator binds its inlet at
+    /// `inlet(of: name)`).
+    func start(_ role: String, _ name: String, heartbeat: Double = 0.2, _ extra: [String] = []) throws {
+        let inletArguments = role == "trainer" ? [] : ["--inlet-bind", inlet(of: name)]
         workers[name] = try PBTProcess(
-            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", String(heartbeat)],
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", String(heartbeat)] + inletArguments + extra,
             output: directory.file("\(name).log"))
+    }
+
+    /// Where the evaluator or mutator `name` binds its inlet.
+    func inlet(of name: String) -> String {
+        "ipc://\(directory.path)/\(name).inlet"
     }
 
     /// SIGKILL to a worker.

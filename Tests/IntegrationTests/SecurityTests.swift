@@ -18,6 +18,7 @@ final class SecurePipeline {
     private(set) var publishers = ""
     private(set) var subscribers = ""
     private(set) var work = ""
+    private(set) var inlet = ""
     private(set) var proxy: PBTProcess?
     private(set) var selector: PBTProcess?
     private(set) var workers: [String: PBTProcess] = [:]
@@ -61,20 +62,26 @@ final class SecurePipeline {
         publishers = try #require(endpoints["publishers"])
         subscribers = try #require(endpoints["subscribers"])
         selector = try PBTProcess(
-            ["selector", experiment, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", publishers, "--min-trainers", String(minTrainers),
-             "--start-timeout", "60", "--ready-file", directory.file("selector.json")] + serverArguments,
+            ["selector", experiment, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--inlet-bind", "tcp://127.0.0.1:*", "--events", publishers,
+             "--min-trainers", String(minTrainers), "--start-timeout", "60", "--ready-file", directory.file("selector.json")] + serverArguments,
             output: directory.file("selector.log"))
-        work = try #require(try readyEndpoints(directory.file("selector.json"))["work"])
+        let selectorEndpoints = try readyEndpoints(directory.file("selector.json"))
+        work = try #require(selectorEndpoints["work"])
+        inlet = try #require(selectorEndpoints["inlet"])
     }
 
     /// The TCP ports the servers listen on.
     var ports: [Int] {
-        [publishers, subscribers, work].compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        [publishers, subscribers, work, inlet].compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
     }
 
+    /// Starts a worker; an evaluator or a mutator binds its inlet on a loopback port and,
+    /// with CURVE, serves it with the server keys (it binds as well as connects).
     func start(_ role: String, _ name: String, _ extra: [String]? = nil) throws {
+        let binds = role != "trainer"
+        let keys = extra ?? (binds ? serverArguments : clientArguments())
         workers[name] = try PBTProcess(
-            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"] + (extra ?? clientArguments()),
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"] + (binds ? ["--inlet-bind", "tcp://127.0.0.1:*"] : []) + keys,
             output: directory.file("\(name).log"))
     }
 
@@ -200,8 +207,10 @@ struct SecurityTests {
         var rogueSent = 0
         let refused = eventually(within: 30) {
             for _ in 0..<5 {
-                _ = try? rogue.send([WireProtocol.encode(.ready(role: .trainer, received: 0, name: "rogue", experimentID: ""))], dontWait: true)
-                _ = try? rogue.send([WireProtocol.encode(.trained(TrainResult(member: 0, version: 1, step: 2, checkpoint: String(repeating: "a", count: 64), metrics: [:], seconds: 0)))], dontWait: true)
+                _ = try? rogue.send([WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: "rogue", experimentID: "")))], dontWait: true)
+                _ = try? rogue.send([WireProtocol.encode(.trained(TrainResult(
+                    member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "a", count: 64), metrics: [:], seconds: 0,
+                    interrupted: true)))], dontWait: true)
                 _ = try? rogueEvents.send([Array("member.finished".utf8), Array(#"{"event":"member.finished","forged":true}"#.utf8)], dontWait: true)
                 rogueSent += 3
             }

@@ -139,6 +139,16 @@ struct SelectorMachineTests {
         #expect(machine.busyTrainers == 1)
     }
 
+    @Test func aTrainerWhoseTaskNeverArrivedGetsWorkAgainOnceItsLeaseIsOver() {
+        var machine = Self.machine(F.settings(leaseTimeout: 5), members: 1)
+        _ = machine.handle(F.ready(.trainer, received: 0, name: "t"), from: F.trainer, now: 0)
+        // The task is lost on the way: the trainer goes on saying it received none.
+        #expect(machine.handle(F.ready(.trainer, received: 0, name: "t"), from: F.trainer, now: 1).trainTasks.isEmpty)
+        _ = machine.tick(now: 6)
+        let again = machine.handle(F.ready(.trainer, received: 0, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 7)
+        #expect(again.trainTasks.map(\.task.version) == [2])
+    }
+
     @Test func twoIdleTrainersTakeTwoQueuedMembers() {
         var machine = Self.machine(members: 3)
         var actions = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 1)

@@ -235,8 +235,12 @@ public struct SelectorMachine: Sendable {
         guard let worker = pool[id] else { return }
         switch ready.role {
         case .trainer:
-            // Sent before the latest task arrived: it says nothing about that task.
-            if ready.received < worker.sent { return }
+            if ready.received < worker.sent {
+                // Sent before the latest task arrived: it says nothing about that task.
+                guard worker.task == nil else { return }
+                // A task it was sent never reached it, and its lease is over: count from what it has.
+                pool.update(id) { $0.sent = ready.received }
+            }
             if let handed = ready.handed { handOn(handed, by: id, now: now) }
             if let task = pool[id]?.task {
                 // It got every task sent and is idle without a result: the task is lost.
