@@ -57,7 +57,10 @@ public enum MonitorScreen {
         var workers = "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
         workers += "  lease expiries \(model.counters.leaseExpiries)"
         workers += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
+        if model.counters.resultsDropped > 0 { workers += "  results dropped \(model.counters.resultsDropped)" }
         if model.counters.failures > 0 { workers += "  failures \(model.counters.failures)" }
+        let benched = model.workers.values.filter { $0.isBenched(at: now) }.count
+        if benched > 0 { workers += "  benched \(benched)" }
         if model.restarts > 0 { workers += "  restarts \(model.restarts)" }
         if model.resumes > 0 { workers += "  resumed \(model.resumes)×" }
         lines.append(workers)

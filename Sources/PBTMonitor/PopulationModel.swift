@@ -108,6 +108,14 @@ public struct PopulationModel: Sendable {
         public internal(set) var since: Double
         /// Tasks it was handed.
         public internal(set) var tasks = 0
+        /// Failed tasks charged to it: `member.failed` names the worker that reported the
+        /// failure, or the trainer whose lease expired.
+        public internal(set) var failures = 0
+        /// Until when it gets no work, after failing too many tasks in a row (`ROLE.benched`).
+        public internal(set) var benchedUntil: Double?
+
+        /// Whether it is benched at `time`.
+        public func isBenched(at time: Double) -> Bool { (benchedUntil ?? -.infinity) > time }
     }
 
     /// The latest `experiment.progress`.
@@ -142,7 +150,12 @@ public struct PopulationModel: Sendable {
         public var exploits = 0
         public var leaseExpiries = 0
         public var leaseReleases = 0
+        /// Results the selector dropped (`result.dropped`), and by reason (`stale_version`, …).
+        /// The events are rate-limited at the source and carry running counts, which these follow.
         public var resultsDropped = 0
+        public var resultsDroppedByReason: [String: Int] = [:]
+        /// Workers benched for failing tasks (`trainer.benched`, …).
+        public var benchings = 0
         /// `frame.dropped` events by reason.
         public var framesDropped: [String: Int] = [:]
         public var failures = 0
@@ -159,6 +172,8 @@ public struct PopulationModel: Sendable {
         /// Frames a stage dropped since the last report of that reason (drop events are
         /// rate-limited at the source and carry running counts).
         case framesDropped(stage: String, reason: String, count: Int)
+        /// Results the selector dropped since the last report of that reason (likewise).
+        case resultsDropped(reason: String, count: Int)
     }
 
     /// One score of a member in the series (`recordSeries`).
@@ -206,6 +221,9 @@ public struct PopulationModel: Sendable {
     public internal(set) var eventsSeen = 0
     /// The drop counts each worker reported so far, by reason (`worker/reason`).
     var droppedSoFar: [String: Int] = [:]
+    /// The selector's result-drop counts reported so far, by reason (they start again from 0
+    /// when the selector restarts).
+    var resultDropsSoFar: [String: Int] = [:]
     public internal(set) var eventsByTopic: [String: Int] = [:]
     public internal(set) var lastEventTime: Double?
     /// Times the experiment started afresh (or resumed) under this model.
@@ -291,6 +309,7 @@ public struct PopulationModel: Sendable {
             observations.append(.restarted(name: name))
         case "experiment.resumed":
             resumes += 1
+            resultDropsSoFar = [:]  // a new selector process counts its drops afresh
             finish = nil
             startTime = nil  // a resumed selector may count its seconds afresh
         case "experiment.progress":
@@ -308,6 +327,14 @@ public struct PopulationModel: Sendable {
             }
         case let topic where topic.hasSuffix(".left"):
             if let name = event.string("worker") { workers[name] = nil }
+        case let topic where topic.hasSuffix(".benched"):
+            counters.benchings += 1
+            if let name = event.string("worker") {
+                let role = event.string("role") ?? String(topic.dropLast(".benched".count))
+                var record = workers[name] ?? Worker(name: name, role: role, since: event.time)
+                record.benchedUntil = event.time + max(0, event.double("seconds") ?? 0)
+                workers[name] = record
+            }
         case "member.assigned":
             guard let member, let worker = event.string("worker") else { break }
             let role = event.string("role") ?? "trainer"
@@ -387,13 +414,32 @@ public struct PopulationModel: Sendable {
                 $0.state = givenUp ? .failed : .waiting
             }
             free(worker: holder, of: member, at: event.time)
+            // The worker that reported it (an evaluator, a mutator, or the trainer); empty for
+            // an expired lease whose holder is unknown.
+            if let reporter = event.string("worker"), !reporter.isEmpty {
+                free(worker: reporter, of: member, at: event.time)
+                workers[reporter]?.failures += 1
+            }
         case "lease.expired", "lease.released":
             if event.topic == "lease.expired" { counters.leaseExpiries += 1 } else { counters.leaseReleases += 1 }
             guard let member else { break }
             free(worker: event.string("worker"), of: member, at: event.time)
             update(member) { $0.state = .waiting }
         case "result.dropped":
-            counters.resultsDropped += 1
+            // Rate-limited at the source: `count` says how many of the reason so far (an event
+            // without it, from an older selector, counts one).
+            let reason = event.string("reason") ?? "unknown"
+            let delta: Int
+            if let count = event.int("count"), count > 0 {
+                let before = resultDropsSoFar[reason] ?? 0
+                delta = count >= before ? count - before : count  // fewer: the selector restarted
+                resultDropsSoFar[reason] = count
+            } else {
+                delta = 1
+            }
+            counters.resultsDropped += delta
+            counters.resultsDroppedByReason[reason, default: 0] += delta
+            if delta > 0 { observations.append(.resultsDropped(reason: reason, count: delta)) }
         case "frame.dropped":
             // Drop events are rate-limited at the source; `count` says how many of the reason so far.
             let reason = event.string("reason") ?? "unknown"

@@ -89,8 +89,6 @@ public final class PBTMetrics {
             counter("pbt_lease_expiries_total", ["role": event.string("role") ?? "unknown"])?.increment()
         case "lease.released":
             counter("pbt_leases_released_total", ["role": event.string("role") ?? "unknown"])?.increment()
-        case "result.dropped":
-            counter("pbt_results_dropped_total")?.increment()
         case "member.failed":
             counter("pbt_member_failures_total", ["given_up": String(event.bool("given_up") ?? false)])?.increment()
         case "experiment.started":
@@ -103,6 +101,9 @@ public final class PBTMetrics {
             case .turnaround(_, let seconds): turnaround.record(seconds)
             case .framesDropped(let stage, let reason, let count):
                 counter("pbt_frames_dropped_total", ["stage": stage, "reason": reason])?.increment(by: Int64(count))
+            case .resultsDropped(_, let count):
+                // Rate-limited events with running counts: the model says how many are new.
+                counter("pbt_results_dropped_total")?.increment(by: Int64(count))
             case .restarted: break
             }
         }

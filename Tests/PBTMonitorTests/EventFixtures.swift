@@ -38,10 +38,26 @@ enum E {
         return line("member.decided", time, "\"member\":\(member),\"step\":\(step),\"compared_at\":\(comparedAt),\(decision),\"cohort\":2,\"rank\":1")
     }
 
-    static func exploited(_ time: Double, _ member: Int, donor: Int, step: Int, checkpoint: String, old: Double, copied: Double, new: Double) -> String {
+    static func exploited(
+        _ time: Double, _ member: Int, donor: Int, step: Int, checkpoint: String, old: Double, copied: Double, new: Double, mutator: String = "m1"
+    ) -> String {
         line("member.exploited", time,
              "\"member\":\(member),\"donor\":\(donor),\"step\":\(step),\"checkpoint\":\"\(checkpoint)\",\"old\":\(hp(old)),\"copied\":\(hp(copied)),"
-             + "\"new\":\(hp(new)),\"explore\":{\"h0\":{\"from\":\(copied),\"to\":\(new),\"operation\":\"×1.2\"}}")
+             + "\"new\":\(hp(new)),\"explore\":{\"h0\":{\"from\":\(copied),\"to\":\(new),\"operation\":\"×1.2\"}},\"mutator\":\"\(mutator)\"")
+    }
+
+    static func failed(_ time: Double, _ member: Int, worker: String, reason: String = "boom", givenUp: Bool = false) -> String {
+        line("member.failed", time, "\"member\":\(member),\"version\":3,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"given_up\":\(givenUp)")
+    }
+
+    /// A dropped result as the selector writes it: `count` of the reason so far, `total` of all.
+    static func dropped(_ time: Double, reason: String, count: Int, total: Int, worker: String = "e1") -> String {
+        line("result.dropped", time,
+             "\"member\":0,\"version\":1,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"detail\":\"version 1, current 2\",\"count\":\(count),\"total\":\(total)")
+    }
+
+    static func benched(_ time: Double, _ role: String, _ worker: String, seconds: Double) -> String {
+        line("\(role).benched", time, "\"role\":\"\(role)\",\"worker\":\"\(worker)\",\"failures\":3,\"seconds\":\(number(seconds))")
     }
 
     static func progress(_ time: Double, name: String? = "toy", seconds: Double? = nil, steps: Int, best: Int?, score: Double?, trainers: Int = 2, busy: Int = 1, population: Int = 2) -> String {
@@ -84,5 +100,27 @@ enum E {
         assigned(101.2, 1, "trainer", "t2", step: 4),
         trained(101.5, 0, from: 4, to: 8, h0: 1, trainer: "t1"),
         trained(101.6, 1, from: 4, to: 8, h0: 1.2, trainer: "t2"),
+    ]
+
+    /// The same two members as the version-2 pipeline tells them: only trainers are assigned
+    /// members; a trainer's range is told with its score (`member.trained`, `member.scored` and
+    /// the decision at once), and the mutator is named by `member.exploited`. Member 0's second
+    /// range fails at the evaluator and is trained again by t2.
+    static let pipeline: [String] = [
+        started(100),
+        joined(100.1, "trainer", "t1"), joined(100.1, "trainer", "t2"), joined(100.1, "evaluator", "e1"), joined(100.1, "mutator", "m1"),
+        assigned(100.2, 0, "trainer", "t1", step: 0), assigned(100.2, 1, "trainer", "t2", step: 0),
+        trained(100.5, 0, from: 0, to: 4, h0: 1, trainer: "t1"), scored(100.5, 0, step: 4, score: 0.8),
+        decided(100.5, 0, step: 4, comparedAt: 4, donor: nil),
+        assigned(100.55, 0, "trainer", "t1", step: 4),
+        trained(100.6, 1, from: 0, to: 4, h0: 0.5, trainer: "t2"), scored(100.6, 1, step: 4, score: 0.3),
+        decided(100.6, 1, step: 4, comparedAt: 4, donor: 0),
+        exploited(100.7, 1, donor: 0, step: 4, checkpoint: "c0-4-1", old: 0.5, copied: 1, new: 1.2),
+        assigned(100.75, 1, "trainer", "t2", step: 4),
+        failed(100.9, 0, worker: "e1", reason: "the trained checkpoint is unusable"),
+        trained(101.0, 1, from: 4, to: 8, h0: 1.2, trainer: "t2"), scored(101.0, 1, step: 8, score: 0.9),
+        decided(101.0, 1, step: 8, comparedAt: 8, donor: nil),
+        assigned(101.1, 0, "trainer", "t2", step: 4),
+        trained(101.5, 0, from: 4, to: 8, h0: 1, trainer: "t2"), scored(101.5, 0, step: 8, score: 0.85),
     ]
 }

@@ -53,6 +53,23 @@ struct MonitorScreenTests {
         #expect(screen.last?.contains("waiting for the next experiment") == true)
     }
 
+    @Test func droppedResultsFailuresAndBenchedWorkersAreShown() throws {
+        let (model, _) = try E.fold([
+            E.started(0), E.joined(0.1, "trainer", "t1"), E.joined(0.1, "evaluator", "e1"),
+            E.dropped(1, reason: "stale_version", count: 12, total: 12),
+            E.failed(2, 0, worker: "e1"), E.benched(3, "evaluator", "e1", seconds: 30),
+        ])
+        let text = MonitorScreen.render(model, now: 4, endpoint: "e", width: 160, height: 30).joined(separator: "\n")
+        #expect(text.contains("results dropped 12"))
+        #expect(text.contains("failures 1"))
+        #expect(text.contains("benched 1"))
+        let later = MonitorScreen.render(model, now: 40, endpoint: "e", width: 160, height: 30).joined(separator: "\n")
+        #expect(!later.contains("benched"), "the bench is over")
+        let (quiet, _) = try E.fold(E.twoMembers)
+        let calm = MonitorScreen.render(quiet, now: 102, endpoint: "e", width: 160, height: 30).joined(separator: "\n")
+        #expect(!calm.contains("results dropped") && !calm.contains("benched") && !calm.contains("failures"))
+    }
+
     @Test(arguments: [(0, "0"), (999, "999"), (1000, "1,000"), (1234567, "1,234,567"), (-4500, "-4,500")])
     func grouping(value: Int, text: String) {
         #expect(MonitorScreen.grouped(value) == text)

@@ -199,15 +199,144 @@ struct PopulationModelTests {
             E.line("frame.dropped", 3, #""stage":"selector","worker":"selector","reason":"bad_magic","total":1"#),
             E.line("frame.dropped", 3, #""stage":"selector","worker":"selector","reason":"bad_magic","total":2"#),
             E.line("frame.dropped", 3, #""stage":"events","worker":"events","reason":"not_json","total":1"#),
-            E.line("result.dropped", 4, #""member":0,"version":1,"worker":"t1","reason":"stale version 1, current 2""#),
-            E.line("member.failed", 5, #""member":1,"version":1,"reason":"boom","given_up":true"#),
+            E.dropped(4, reason: "stale_version", count: 1, total: 1, worker: "t1"),
+            E.failed(5, 1, worker: "", reason: "lease expired: no word from the evaluator for 30 s", givenUp: true),
         ])
         #expect(model.counters.leaseExpiries == 1)
         #expect(model.counters.framesDropped == ["bad_magic": 2, "not_json": 1])
         #expect(model.counters.resultsDropped == 1)
+        #expect(model.counters.resultsDroppedByReason == ["stale_version": 1])
+        #expect(model.counters.failures == 1)
         #expect(model.counters.givenUp == 1)
         #expect(model.rows.map(\.state) == [.waiting, .failed])
         #expect(model.workers["t1"]?.member == nil)
+    }
+
+    /// `result.dropped` is rate-limited at the selector (the first ten of a reason, then one a
+    /// second) and carries the reason's running count: the model counts every drop, not every
+    /// event, and starts the counts again when the selector restarts.
+    @Test func droppedResultsFollowTheSelectorsRunningCounts() throws {
+        var lines = [E.started(0)]
+        for count in 1...10 { lines.append(E.dropped(1, reason: "stale_version", count: count, total: count)) }
+        lines.append(E.dropped(2, reason: "not_leased", count: 1, total: 11))
+        lines.append(E.dropped(3, reason: "stale_version", count: 40, total: 41))  // 30 untold in between
+        lines.append(E.dropped(3, reason: "stale_version", count: 40, total: 41))  // the same event again: nothing new
+        var (model, observations) = try E.fold(lines)
+        #expect(model.counters.resultsDropped == 41)
+        #expect(model.counters.resultsDroppedByReason == ["stale_version": 40, "not_leased": 1])
+        var told = observations.compactMap { if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil } }
+        #expect(told.count == 12)
+        #expect(told.map(\.1).reduce(0, +) == 41)
+        #expect(told.last?.0 == "stale_version" && told.last?.1 == 30)
+
+        // A restarted selector counts from 1 again; an older selector's event has no count.
+        lines.append(E.line("experiment.resumed", 10, #""steps":16,"members_done":0,"leased":1"#))
+        lines.append(E.dropped(11, reason: "stale_version", count: 1, total: 1))
+        lines.append(E.dropped(12, reason: "stale_version", count: 2, total: 2))
+        lines.append(E.line("result.dropped", 13, #""member":9,"version":1,"worker":"t1","reason":"unknown member""#))
+        (model, observations) = try E.fold(lines)
+        #expect(model.counters.resultsDropped == 44)
+        #expect(model.counters.resultsDroppedByReason == ["stale_version": 42, "not_leased": 1, "unknown member": 1])
+        told = observations.compactMap { if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil } }
+        #expect(told.map(\.1).reduce(0, +) == 44)
+    }
+
+    /// A count that goes down without a resume event (the selector restarted, and its
+    /// `experiment.resumed` was lost on the stream) starts the reason's count again.
+    @Test func aDropCountThatGoesDownStartsAgain() throws {
+        let (model, _) = try E.fold([
+            E.started(0),
+            E.dropped(1, reason: "not_leased", count: 5, total: 5),
+            E.dropped(2, reason: "not_leased", count: 2, total: 2),
+            E.dropped(3, reason: "not_leased", count: 3, total: 3),
+        ])
+        #expect(model.counters.resultsDropped == 8)
+    }
+
+    /// `member.failed` names the worker that reported the failure: an evaluator that could not
+    /// score a member the monitor still shows at its trainer.
+    @Test func aFailureFreesTheHolderAndCountsForTheWorkerThatReportedIt() throws {
+        let failure = try #require(E.pipeline.firstIndex { $0.contains("\"member.failed\"") })
+        let (before, _) = try E.fold(Array(E.pipeline.prefix(failure)))
+        #expect(before.members[0]?.state == .training(worker: "t1"))
+        #expect(before.workers["t1"]?.member == 0)
+        let (model, _) = try E.fold(Array(E.pipeline.prefix(failure + 1)))
+        #expect(model.members[0]?.state == .waiting)
+        #expect(model.members[0]?.failures == 1)
+        #expect(model.workers["t1"]?.member == nil)
+        #expect(model.workers["e1"]?.failures == 1)
+        #expect(model.workers["t1"]?.failures == 0)
+        #expect(model.counters.failures == 1)
+        #expect(model.counters.givenUp == 0)
+        // A worker the model does not know (it attached late) is no trouble.
+        let (late, _) = try E.fold([E.failed(1, 3, worker: "e9", givenUp: true)])
+        #expect(late.members[3]?.state == .failed)
+        #expect(late.workers["e9"] == nil)
+    }
+
+    @Test func aBenchedWorkerIsBenchedUntilItsTimeIsUp() throws {
+        let lines = [
+            E.started(0), E.joined(0.1, "trainer", "t1"),
+            E.benched(5, "trainer", "t1", seconds: 30), E.benched(6, "evaluator", "e9", seconds: 60),
+        ]
+        var (model, _) = try E.fold(lines)
+        #expect(model.counters.benchings == 2)
+        let t1 = try #require(model.workers["t1"])
+        #expect(t1.role == "trainer")
+        #expect(t1.benchedUntil == 35)
+        #expect(t1.isBenched(at: 34.9))
+        #expect(!t1.isBenched(at: 35))
+        #expect(model.workers["e9"]?.role == "evaluator")
+        #expect(model.workers["e9"]?.isBenched(at: 65) == true)
+        #expect(model.workerCount("evaluator") == (1, 0))
+        // A worker that joins again starts afresh.
+        (model, _) = try E.fold(lines + [E.joined(10, "trainer", "t1")])
+        #expect(model.workers["t1"]?.benchedUntil == nil)
+    }
+
+    /// The member states and busy workers after each prefix of the version-2 story.
+    static let pipelineStates: [(prefix: Int, member0: State, member1: State, busy: [String: Int])] = [
+        (7, .training(worker: "t1"), .training(worker: "t2"), ["t1": 0, "t2": 1]),
+        (10, .waiting, .training(worker: "t2"), ["t2": 1]),
+        (11, .training(worker: "t1"), .training(worker: "t2"), ["t1": 0, "t2": 1]),
+        (15, .training(worker: "t1"), .waiting, ["t1": 0]),
+        (16, .training(worker: "t1"), .training(worker: "t2"), ["t1": 0, "t2": 1]),
+        (17, .waiting, .training(worker: "t2"), ["t2": 1]),
+        (20, .waiting, .waiting, [:]),
+        (21, .training(worker: "t2"), .waiting, ["t2": 0]),
+        (23, .waiting, .waiting, [:]),
+    ]
+
+    @Test("member states follow the version-2 pipeline's events", arguments: pipelineStates)
+    func statesFollowThePipeline(prefix: Int, member0: State, member1: State, busy: [String: Int]) throws {
+        let (model, _) = try E.fold(Array(E.pipeline.prefix(prefix)))
+        #expect(model.rows.map(\.state) == [member0, member1])
+        var held: [String: Int] = [:]
+        for worker in model.workers.values { if let member = worker.member { held[worker.name] = member } }
+        #expect(held == busy)
+    }
+
+    @Test func thePipelinesCountersLineageAndTurnarounds() throws {
+        #expect(E.pipeline.count == 23)
+        let (model, observations) = try E.fold(E.pipeline)
+        #expect(model.counters.steps == 16)
+        #expect(model.counters.exploits == 1)
+        #expect(model.counters.failures == 1)
+        let member1 = try #require(model.members[1])
+        #expect(member1.step == 8)
+        #expect(member1.score == 0.9)
+        #expect(member1.lastExploit?.donor == 0)
+        #expect(member1.lastExploit?.copiedScore == 0.8)
+        #expect(model.members[0]?.score == 0.85)
+        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        #expect(model.lineageScores(of: 1).map(\.score) == [0.8, 0.9])
+        // Scored → trained again: member 0 at 100.5 → 100.55, member 1 at 100.6 → 100.75 (the
+        // failed range has no turnaround: nothing was handed in).
+        let turnarounds = observations.compactMap { if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil } }
+        #expect(turnarounds.map(\.0) == [0, 1])
+        #expect(abs(turnarounds[0].1 - 0.05) < 1e-9)
+        #expect(abs(turnarounds[1].1 - 0.15) < 1e-9)
+        #expect(model.workerCount("trainer") == (2, 0))
     }
 
     /// Snapshots below every live member's step are forgotten at each progress event; a copy

@@ -98,6 +98,33 @@ struct PBTMetricsTests {
         #expect(metrics.value("pbt_trainers", ["state": "busy"]) == 0)
     }
 
+    /// `result.dropped` is rate-limited at the selector and carries running counts: the
+    /// counter counts drops, not events.
+    @Test func droppedResultsAreCountedFromTheirRunningCounts() throws {
+        func dropped(_ reason: String, _ count: Int, _ total: Int) -> String {
+            Self.event(
+                "result.dropped", 101,
+                "\"member\":0,\"version\":1,\"worker\":\"e\",\"reason\":\"\(reason)\",\"detail\":\"\",\"count\":\(count),\"total\":\(total)")
+        }
+        let drops = (1...10).map { dropped("stale_version", $0, $0) } + [dropped("not_leased", 1, 11), dropped("stale_version", 25, 26)]
+        let (metrics, _) = try Self.scrape(Self.story + drops)
+        #expect(metrics.value("pbt_results_dropped_total") == 26)
+        #expect(metrics.value("pbt_events_total", ["topic": "result.dropped"]) == 12)
+    }
+
+    @Test func failuresAndBenchesAreEvents() throws {
+        let lines = Self.story + [
+            Self.event("member.failed", 101.6, #""member":0,"version":3,"worker":"t1","reason":"boom","given_up":false"#),
+            Self.event("member.failed", 101.7, #""member":1,"version":5,"worker":"","reason":"lease expired","given_up":true"#),
+            Self.event("trainer.benched", 101.8, #""role":"trainer","worker":"t1","failures":3,"seconds":30"#),
+        ]
+        let (metrics, _) = try Self.scrape(lines)
+        #expect(metrics.value("pbt_member_failures_total", ["given_up": "false"]) == 1)
+        #expect(metrics.value("pbt_member_failures_total", ["given_up": "true"]) == 1)
+        #expect(metrics.value("pbt_events_total", ["topic": "trainer.benched"]) == 1)
+        #expect(metrics.value("pbt_members", ["state": "failed"]) == 1)
+    }
+
     @Test func labelValuesFromTheStreamAreCapped() throws {
         let floods = (0..<100).map { Self.event("frame.dropped", 101, "\"stage\":\"x\",\"worker\":\"w\",\"reason\":\"r\($0)\",\"total\":1") }
         let (metrics, _) = try Self.scrape(floods)

@@ -12,21 +12,55 @@ enum Samples {
         "small": .integer(Int.min),
     ])
 
+    /// A CURVE public key (32 bytes), and another.
+    static let key: [UInt8] = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+    static let otherKey = [UInt8](repeating: 0xFF, count: 32)
+
+    /// Two evaluators' inlets: one with CURVE, one without.
+    static let routes = EvaluatorRoutes(
+        generation: 3,
+        endpoints: [
+            PeerEndpoint(endpoint: "tcp://10.0.0.7:5560", publicKey: key),
+            PeerEndpoint(endpoint: "ipc:///tmp/pbt-evaluator-ü.sock"),
+        ])
+
+    /// What a trainer pushes to an evaluator, and what the evaluator forwards with its score.
+    static let trained = TrainResult(
+        member: 1, version: 2, fromStep: 4, step: 8, checkpoint: reference, hyperparameters: hyperparameters,
+        metrics: ["score": 0.5, "loss": 1.25], seconds: 0.75, trainer: "trainer-1")
+
     static let reports: [WorkerReport] = [
-        .ready(role: .trainer, received: 0, name: "trainer-1", experimentID: "toy-0123456789abcdef"),
-        .ready(role: .mutator, received: 300, name: "mutator ü 🙂", experimentID: ""),
-        .ready(role: .evaluator, received: Int(Int32.max), name: "", experimentID: "x"),
+        // A trainer's first credit: no inlet, nothing handed on.
+        .ready(Ready(role: .trainer, received: 0, name: "trainer-1", experimentID: "toy-0123456789abcdef")),
+        // A credit that says which member the trainer just pushed on, and which routes it holds.
+        .ready(
+            Ready(
+                role: .trainer, received: 300, name: "trainer ü 🙂", experimentID: "", routes: 7,
+                handed: HandedOn(member: 3, version: 12, step: 40))),
+        // An evaluator's registration: its inlet and its CURVE key.
+        .ready(
+            Ready(
+                role: .evaluator, received: Int(Int32.max), name: "", experimentID: "x",
+                inlet: PeerEndpoint(endpoint: "tcp://10.0.0.7:5560", publicKey: key))),
+        // An inlet without a key, and a member handed on (both at once, at the extremes).
+        .ready(
+            Ready(
+                role: .mutator, received: 0, name: "mutator-1", experimentID: "x",
+                inlet: PeerEndpoint(endpoint: "ipc:///tmp/m.sock"), routes: Int.max,
+                handed: HandedOn(member: 1 << 40, version: 0, step: Int.max))),
         .progress(member: 3, version: 7, step: 120),
         .progress(member: 1 << 40, version: 0, step: Int.max),
+        .trained(trained),
         .trained(
             TrainResult(
-                member: 1, version: 2, step: 8, checkpoint: reference, metrics: ["score": 0.5, "loss": 1.25],
-                seconds: 0.75)),
-        .trained(
-            TrainResult(
-                member: 0, version: 1, step: 1, checkpoint: reference, metrics: [:], seconds: 0, interrupted: true)),
-        .scored(EvaluateResult(member: 0, version: 9, score: -3.5, metrics: ["accuracy": 0.9])),
-        .scored(EvaluateResult(member: 4, version: 1, score: 1e300)),
+                member: 0, version: 1, fromStep: 0, step: 1, checkpoint: reference, metrics: [:], seconds: 0,
+                interrupted: true)),
+        .scored(EvaluateResult(trained: trained, score: -3.5, metrics: ["accuracy": 0.9], evaluator: "evaluator-2")),
+        .scored(
+            EvaluateResult(
+                trained: TrainResult(
+                    member: 4, version: 1, fromStep: 0, step: 4, checkpoint: reference, metrics: [:], seconds: 1e-3),
+                score: 1e300)),
         .explored(
             ExploreResult(
                 member: 2, version: 4, hyperparameters: hyperparameters,
@@ -36,7 +70,8 @@ enum Samples {
                     "opt": ExploreChange(from: .text("sgd"), to: .text("adam"), how: .shifted(-1)),
                     "big": ExploreChange(from: .integer(0), to: .integer(Int.max), how: .resampled),
                     "small": ExploreChange(from: .integer(0), to: .integer(Int.min), how: .shifted(Int.min)),
-                ])),
+                    "proposed": ExploreChange(from: .real(1), to: .real(2), how: .proposed),
+                ], mutator: "mutator-1")),
         .explored(ExploreResult(member: 0, version: 1, hyperparameters: Hyperparameters(), changes: [:])),
         .failed(member: 1, version: 1, reason: "out of memory\nsecond line"),
         .released(member: 5, version: 6),
@@ -45,9 +80,13 @@ enum Samples {
 
     static let commands: [WorkerCommand] = [
         .welcome(
-            experimentID: "toy-0123", experiment: Array("name: toy\npopulation: 2\n".utf8),
-            checkpointDirectory: "/tmp/run/checkpoints"),
-        .welcome(experimentID: "", experiment: [], checkpointDirectory: ""),
+            Welcome(
+                experimentID: "toy-0123", experiment: Array("name: toy\npopulation: 2\n".utf8),
+                checkpointDirectory: "/tmp/run/checkpoints", inlet: "tcp://0.0.0.0:5558", evaluators: routes)),
+        .welcome(
+            Welcome(
+                experimentID: "", experiment: [], checkpointDirectory: "", inlet: "",
+                evaluators: EvaluatorRoutes(generation: 0, endpoints: []))),
         .train(
             TrainTask(
                 member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: hyperparameters, seed: .max)
@@ -56,12 +95,17 @@ enum Samples {
             TrainTask(
                 member: 7, version: 12, step: 40, steps: 4, checkpoint: reference, hyperparameters: Hyperparameters(),
                 seed: 0)),
-        .evaluate(
-            EvaluateTask(
-                member: 2, version: 3, step: 8, checkpoint: reference, hyperparameters: hyperparameters,
-                metrics: ["loss": 0.25])),
         .explore(
-            ExploreTask(member: 1, version: 5, donor: 3, step: 8, hyperparameters: hyperparameters, seed: 0xDEAD_BEEF)),
+            ExploreTask(
+                member: 1, version: 5, donor: 3, step: 8, checkpoint: reference, hyperparameters: hyperparameters,
+                seed: 0xDEAD_BEEF)),
+        // A donor without a checkpoint yet: the reference may be empty.
+        .explore(
+            ExploreTask(
+                member: 0, version: 1, donor: 2, step: 0, checkpoint: "", hyperparameters: Hyperparameters(), seed: 0)),
+        .evaluators(routes),
+        // Every evaluator left.
+        .evaluators(EvaluatorRoutes(generation: Int.max, endpoints: [])),
         .finished,
     ]
 }
@@ -94,18 +138,68 @@ struct WireProtocolTests {
         #expect(Samples.commands.allSatisfy { WireProtocol.encode($0)[3] >= 16 }, "commands from 16")
     }
 
+    /// The header's contract: version 2, and the kinds' numbers (18, `evaluate` in version 1,
+    /// is gone and must stay unused).
+    @Test func theVersionAndTheKindNumbersAreFixed() {
+        #expect(WireProtocol.version == 2)
+        let kinds = Dictionary(uniqueKeysWithValues: WireProtocol.Kind.allCases.map { ("\($0)", $0.rawValue) })
+        #expect(
+            kinds == [
+                "ready": 1, "progress": 2, "trained": 3, "scored": 4, "explored": 5, "failed": 6, "goodbye": 7,
+                "released": 8, "welcome": 16, "train": 17, "explore": 19, "finished": 20, "evaluators": 21,
+            ])
+        #expect(WireProtocol.Kind(rawValue: 18) == nil)
+    }
+
     @Test func metricsMayHoldNaNAndInfinities() throws {
-        let report = WorkerReport.trained(
-            TrainResult(
-                member: 0, version: 1, step: 4, checkpoint: Samples.reference,
-                metrics: ["loss": .nan, "up": .infinity, "down": -.infinity], seconds: 1))
-        guard case .trained(let result) = try WireProtocol.decodeReport(WireProtocol.encode(report)) else {
+        let trained = TrainResult(
+            member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference,
+            metrics: ["loss": .nan, "up": .infinity, "down": -.infinity], seconds: 1)
+        guard case .trained(let result) = try WireProtocol.decodeReport(WireProtocol.encode(.trained(trained))) else {
             Issue.record("not a trained report")
             return
         }
         #expect(result.metrics["loss"]?.isNaN == true)
         #expect(result.metrics["up"] == .infinity)
         #expect(result.metrics["down"] == -.infinity)
+        // The same in a score: the trainer's metrics it carries, and the evaluator's own.
+        let scored = EvaluateResult(trained: trained, score: 1, metrics: ["test_loss": .nan])
+        guard case .scored(let score) = try WireProtocol.decodeReport(WireProtocol.encode(.scored(scored))) else {
+            Issue.record("not a scored report")
+            return
+        }
+        #expect(score.trained.metrics["loss"]?.isNaN == true)
+        #expect(score.trained.metrics["down"] == -.infinity)
+        #expect(score.metrics["test_loss"]?.isNaN == true)
+    }
+
+    /// A score carries the trainer's whole account, so the selector applies both at once.
+    @Test func aScoreCarriesWhatTheTrainerTrained() throws {
+        let frame = WireProtocol.encode(
+            .scored(EvaluateResult(trained: Samples.trained, score: 0.25, metrics: ["accuracy": 0.5], evaluator: "e-1")))
+        guard case .scored(let result) = try WireProtocol.decodeReport(frame) else {
+            Issue.record("not a scored report")
+            return
+        }
+        #expect(result.trained == Samples.trained)
+        #expect(result.member == 1 && result.version == 2)
+        #expect(result.trained.fromStep == 4 && result.trained.step == 8)
+        #expect(result.trained.hyperparameters == Samples.hyperparameters)
+        #expect(result.trained.trainer == "trainer-1")
+        #expect(result.evaluator == "e-1")
+    }
+
+    /// A trainer has no inlet: an empty endpoint is read back as none.
+    @Test func anEmptyInletIsNoInlet() throws {
+        for inlet in [nil, PeerEndpoint(endpoint: "")] {
+            let frame = WireProtocol.encode(
+                .ready(Ready(role: .trainer, received: 1, name: "t", experimentID: "x", inlet: inlet)))
+            guard case .ready(let ready) = try WireProtocol.decodeReport(frame) else {
+                Issue.record("not a ready report")
+                continue
+            }
+            #expect(ready.inlet == nil)
+        }
     }
 
     // MARK: Malformed frames
@@ -130,16 +224,34 @@ struct WireProtocolTests {
 
     @Test(arguments: [
         ([UInt8](), WireError.empty),
-        ([0x51, 0x42, 1, 1], .notPBT), ([0x50, 0x43, 1, 1], .notPBT), ([0x50], .notPBT), ([0x50, 0x42, 1], .notPBT),
+        ([0x51, 0x42, 2, 1], .notPBT), ([0x50, 0x43, 2, 1], .notPBT), ([0x50], .notPBT), ([0x50, 0x42, 2], .notPBT),
         (Array("hello, world".utf8), .notPBT),
-        ([0x50, 0x42, 0, 7], .unsupportedVersion(0)), ([0x50, 0x42, 2, 7], .unsupportedVersion(2)),
-        ([0x50, 0x42, 1, 0], .unknownKind(0)), ([0x50, 0x42, 1, 9], .unknownKind(9)),
-        ([0x50, 0x42, 1, 15], .unknownKind(15)),
-        ([0x50, 0x42, 1, 21], .unknownKind(21)), ([0x50, 0x42, 1, 255], .unknownKind(255)),
+        ([0x50, 0x42, 0, 7], .unsupportedVersion(0)), ([0x50, 0x42, 1, 7], .unsupportedVersion(1)),
+        ([0x50, 0x42, 1, 18], .unsupportedVersion(1)), ([0x50, 0x42, 3, 7], .unsupportedVersion(3)),
+        ([0x50, 0x42, 255, 16], .unsupportedVersion(255)),
+        ([0x50, 0x42, 2, 0], .unknownKind(0)), ([0x50, 0x42, 2, 9], .unknownKind(9)),
+        ([0x50, 0x42, 2, 15], .unknownKind(15)), ([0x50, 0x42, 2, 18], .unknownKind(18)),
+        ([0x50, 0x42, 2, 22], .unknownKind(22)), ([0x50, 0x42, 2, 255], .unknownKind(255)),
     ])
     func headersAreChecked(frame: [UInt8], expected: WireError) {
         #expect(Self.reportError(frame) == expected)
         #expect(Self.commandError(frame) == expected)
+    }
+
+    /// A stage of the previous version is told apart by its header, whatever it sends.
+    @Test func framesOfVersionOneAreRefusedAsSuch() {
+        for report in Samples.reports {
+            var frame = WireProtocol.encode(report)
+            frame[2] = 1
+            #expect(Self.reportError(frame) == .unsupportedVersion(1))
+            #expect(Self.commandError(frame) == .unsupportedVersion(1))
+        }
+        for command in Samples.commands {
+            var frame = WireProtocol.encode(command)
+            frame[2] = 1
+            #expect(Self.commandError(frame) == .unsupportedVersion(1))
+            #expect(Self.reportError(frame) == .unsupportedVersion(1))
+        }
     }
 
     @Test func oversizedFramesAreRefusedBeforeDecoding() {
@@ -148,6 +260,9 @@ struct WireProtocolTests {
             + [UInt8](repeating: 0, count: WireProtocol.maximumFrameBytes - 3)
         #expect(
             Self.reportError(frame)
+                == .tooLarge(bytes: WireProtocol.maximumFrameBytes + 1, limit: WireProtocol.maximumFrameBytes))
+        #expect(
+            Self.commandError(frame)
                 == .tooLarge(bytes: WireProtocol.maximumFrameBytes + 1, limit: WireProtocol.maximumFrameBytes))
     }
 
@@ -191,7 +306,7 @@ struct WireProtocolTests {
 
     @Test(arguments: [Double.nan, .infinity, -.infinity, .signalingNaN])
     func aScoreThatIsNotFiniteIsRefused(score: Double) {
-        let frame = WireProtocol.encode(.scored(EvaluateResult(member: 0, version: 1, score: score)))
+        let frame = WireProtocol.encode(.scored(EvaluateResult(trained: Samples.trained, score: score)))
         guard case .invalid(let field, _)? = Self.reportError(frame) else {
             Issue.record("\(score) accepted")
             return
@@ -201,11 +316,27 @@ struct WireProtocolTests {
 
     @Test(arguments: [Double.nan, .infinity])
     func otherRealsThatAreNotFiniteAreRefused(value: Double) {
-        let cases: [(WorkerReport, String)] = [
+        let reports: [(WorkerReport, String)] = [
             (
                 .trained(
                     TrainResult(
-                        member: 0, version: 1, step: 4, checkpoint: Samples.reference, metrics: [:], seconds: value)),
+                        member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference, metrics: [:],
+                        seconds: value)),
+                "seconds"
+            ),
+            (
+                .trained(
+                    TrainResult(
+                        member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference,
+                        hyperparameters: Hyperparameters(["lr": .real(value)]), metrics: [:], seconds: 1)),
+                "hyperparameters.lr"
+            ),
+            (
+                .scored(
+                    EvaluateResult(
+                        trained: TrainResult(
+                            member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference, metrics: [:],
+                            seconds: value), score: 1)),
                 "seconds"
             ),
             (
@@ -221,10 +352,40 @@ struct WireProtocolTests {
                         changes: ["lr": ExploreChange(from: .real(1), to: .real(1), how: .scaled(value))])),
                 "changes.factor"
             ),
+            (
+                .explored(
+                    ExploreResult(
+                        member: 0, version: 1, hyperparameters: Hyperparameters(),
+                        changes: ["lr": ExploreChange(from: .real(1), to: .real(value), how: .noised(0.5))])),
+                "changes.to"
+            ),
         ]
-        for (report, expectedField) in cases {
+        for (report, expectedField) in reports {
             guard case .invalid(let field, _)? = Self.reportError(WireProtocol.encode(report)) else {
                 Issue.record("\(expectedField) = \(value) accepted")
+                continue
+            }
+            #expect(field == expectedField)
+        }
+        let commands: [(WorkerCommand, String)] = [
+            (
+                .train(
+                    TrainTask(
+                        member: 0, version: 1, step: 0, steps: 4, checkpoint: nil,
+                        hyperparameters: Hyperparameters(["lr": .real(value)]), seed: 1)),
+                "hyperparameters.lr"
+            ),
+            (
+                .explore(
+                    ExploreTask(
+                        member: 0, version: 1, donor: 1, step: 4, checkpoint: Samples.reference,
+                        hyperparameters: Hyperparameters(["lr": .real(value)]), seed: 1)),
+                "hyperparameters.lr"
+            ),
+        ]
+        for (command, expectedField) in commands {
+            guard case .invalid(let field, _)? = Self.commandError(WireProtocol.encode(command)) else {
+                Issue.record("\(expectedField) = \(value) accepted in a command")
                 continue
             }
             #expect(field == expectedField)
@@ -239,16 +400,14 @@ struct WireProtocolTests {
         String(Samples.reference.dropLast(2)) + "é",
     ]
 
+    /// Every message that names a checkpoint refuses a reference that could name anything but
+    /// a file of the store; an explore may name none (empty), the others must name one.
     @Test("a checkpoint reference that is not 64 lowercase hex digits is refused", arguments: badReferences)
-    func badCheckpointReferences(reference: String) {
+    func badCheckpointReferences(reference: String) throws {
+        let trained = TrainResult(member: 0, version: 1, fromStep: 0, step: 4, checkpoint: reference, metrics: [:], seconds: 1)
         let frames: [(String, [UInt8], Bool)] = [
-            (
-                "trained",
-                WireProtocol.encode(
-                    .trained(
-                        TrainResult(
-                            member: 0, version: 1, step: 4, checkpoint: reference, metrics: [:], seconds: 1))), true
-            ),
+            ("trained", WireProtocol.encode(.trained(trained)), true),
+            ("scored", WireProtocol.encode(.scored(EvaluateResult(trained: trained, score: 1))), true),
             (
                 "train",
                 WireProtocol.encode(
@@ -257,22 +416,59 @@ struct WireProtocolTests {
                             member: 0, version: 1, step: 0, steps: 4, checkpoint: reference,
                             hyperparameters: Hyperparameters(), seed: 1))), false
             ),
-            (
-                "evaluate",
-                WireProtocol.encode(
-                    .evaluate(
-                        EvaluateTask(
-                            member: 0, version: 1, step: 4, checkpoint: reference, hyperparameters: Hyperparameters(),
-                            metrics: [:]))), false
-            ),
         ]
-        for (label, frame, isReport) in frames {
+        let explore = WireProtocol.encode(
+            .explore(
+                ExploreTask(
+                    member: 0, version: 1, donor: 1, step: 4, checkpoint: reference, hyperparameters: Hyperparameters(),
+                    seed: 1)))
+        for (label, frame, isReport) in frames + (reference.isEmpty ? [] : [("explore", explore, false)]) {
             let error = isReport ? Self.reportError(frame) : Self.commandError(frame)
             guard case .invalid(let field, _)? = error else {
                 Issue.record("\(label): '\(reference)' → \(error.map { "\($0)" } ?? "accepted")")
                 continue
             }
             #expect(field == "checkpoint", "\(label)")
+        }
+        if reference.isEmpty {
+            guard case .explore(let task) = try WireProtocol.decodeCommand(explore) else {
+                Issue.record("not an explore command")
+                return
+            }
+            #expect(task.checkpoint == "")
+        }
+    }
+
+    /// A CURVE key is 32 bytes or none: anything else in an inlet or a route is refused.
+    @Test("a public key that is neither 0 nor 32 bytes is refused", arguments: [1, 16, 31, 33, 64])
+    func badPublicKeys(length: Int) {
+        let key = [UInt8](repeating: 0x2A, count: length)
+        let ready = WireProtocol.encode(
+            .ready(
+                Ready(
+                    role: .evaluator, received: 0, name: "e", experimentID: "x",
+                    inlet: PeerEndpoint(endpoint: "tcp://10.0.0.7:5560", publicKey: key))))
+        guard case .invalid(let field, _)? = Self.reportError(ready) else {
+            Issue.record("ready: a \(length)-byte key → \(Self.reportError(ready).map { "\($0)" } ?? "accepted")")
+            return
+        }
+        #expect(field == "inlet_key")
+        let routes = EvaluatorRoutes(
+            generation: 1,
+            endpoints: [
+                PeerEndpoint(endpoint: "tcp://a:1", publicKey: Samples.key), PeerEndpoint(endpoint: "tcp://b:1", publicKey: key),
+            ])
+        let commands: [WorkerCommand] = [
+            .evaluators(routes),
+            .welcome(
+                Welcome(experimentID: "x", experiment: [], checkpointDirectory: "/c", inlet: "tcp://s:1", evaluators: routes)),
+        ]
+        for command in commands {
+            guard case .invalid(let field, _)? = Self.commandError(WireProtocol.encode(command)) else {
+                Issue.record("\(command): a \(length)-byte key accepted")
+                continue
+            }
+            #expect(field == "routes.key")
         }
     }
 
@@ -311,15 +507,28 @@ struct WireProtocolTests {
         var testDescription: String { label }
     }
 
+    /// The fields of a `ready` up to (not including) its inlet.
+    static func readyHead(_ w: inout WireWriter, role: UInt8 = 1) {
+        w.byte(role)
+        w.count(0)
+        w.text("t")
+        w.text("x")
+    }
+
+    /// The fields of a trainer's result up to (not including) `interrupted`.
+    static func trainedHead(_ w: inout WireWriter) {
+        w.count(0)
+        w.count(1)
+        w.count(0)
+        w.count(4)
+        w.text(Samples.reference)
+        w.count(0)
+        w.count(0)
+        w.real(1)
+    }
+
     static let craftedReports: [CraftedFrame] = [
-        .init(
-            label: "unknown role",
-            frame: frame(.ready) { w in
-                w.byte(9)
-                w.count(0)
-                w.text("t")
-                w.text("x")
-            }, field: "role"),
+        .init(label: "unknown role", frame: frame(.ready) { w in readyHead(&w, role: 9) }, field: "role"),
         .init(
             label: "name over 256 bytes",
             frame: frame(.ready) { w in
@@ -336,6 +545,47 @@ struct WireProtocolTests {
                 w.blob([0xFF, 0xFE])
                 w.text("x")
             }, field: "name"),
+        .init(
+            label: "experiment id over 256 bytes",
+            frame: frame(.ready) { w in
+                w.byte(1)
+                w.count(0)
+                w.text("t")
+                w.text(String(repeating: "x", count: 257))
+            }, field: "experiment_id"),
+        .init(
+            label: "inlet over 1024 bytes",
+            frame: frame(.ready) { w in
+                readyHead(&w, role: 2)
+                w.text("tcp://" + String(repeating: "h", count: 1019))
+            }, field: "inlet"),
+        .init(
+            label: "inlet key of 31 bytes",
+            frame: frame(.ready) { w in
+                readyHead(&w, role: 2)
+                w.text("tcp://e:1")
+                w.blob([UInt8](repeating: 1, count: 31))
+                w.count(0)
+                w.flag(false)
+            }, field: "inlet_key"),
+        .init(
+            label: "inlet key of 33 bytes",
+            frame: frame(.ready) { w in
+                readyHead(&w, role: 2)
+                w.text("tcp://e:1")
+                w.blob([UInt8](repeating: 1, count: 33))
+                w.count(0)
+                w.flag(false)
+            }, field: "inlet_key"),
+        .init(
+            label: "handed flag byte 2",
+            frame: frame(.ready) { w in
+                readyHead(&w)
+                w.text("")
+                w.blob([])
+                w.count(0)
+                w.byte(2)
+            }, field: "has_handed"),
         .init(
             label: "varint overflowing 64 bits",
             frame: frame(.progress) { w in
@@ -356,14 +606,39 @@ struct WireProtocolTests {
         .init(
             label: "flag byte 2",
             frame: frame(.trained) { w in
-                w.count(0)
-                w.count(1)
-                w.count(4)
-                w.text(Samples.reference)
-                w.count(0)
-                w.real(1)
+                trainedHead(&w)
                 w.byte(2)
+                w.text("t")
             }, field: "interrupted"),
+        .init(
+            label: "trainer name over 256 bytes",
+            frame: frame(.trained) { w in
+                trainedHead(&w)
+                w.flag(false)
+                w.text(String(repeating: "t", count: 257))
+            }, field: "trainer"),
+        .init(
+            label: "evaluator name over 256 bytes",
+            frame: frame(.scored) { w in
+                trainedHead(&w)
+                w.flag(false)
+                w.text("t")
+                w.real(0.5)
+                w.count(0)
+                w.text(String(repeating: "e", count: 257))
+            }, field: "evaluator"),
+        .init(
+            label: "evaluator's metric name not UTF-8",
+            frame: frame(.scored) { w in
+                trainedHead(&w)
+                w.flag(false)
+                w.text("t")
+                w.real(0.5)
+                w.count(1)
+                w.blob([0xC3])
+                w.real(1)
+                w.text("e")
+            }, field: "metrics.name"),
         .init(
             label: "unknown explore operation",
             frame: frame(.explored) { w in
@@ -429,6 +704,15 @@ struct WireProtocolTests {
                 w.count(100_001)
             }, field: "changes"),
         .init(
+            label: "mutator name over 256 bytes",
+            frame: frame(.explored) { w in
+                w.count(0)
+                w.count(1)
+                w.count(0)
+                w.count(0)
+                w.text(String(repeating: "m", count: 257))
+            }, field: "mutator"),
+        .init(
             label: "a text length beyond the limit",
             frame: frame(.failed) { w in
                 w.count(0)
@@ -446,24 +730,132 @@ struct WireProtocolTests {
         #expect(field == row.field)
     }
 
-    @Test func aBadCheckpointFlagIsRefused() {
-        let frame = Self.frame(.train) { w in
-            w.count(0)
-            w.count(1)
-            w.count(0)
-            w.count(4)
-            w.byte(3)
-        }
-        guard case .invalid(let field, _)? = Self.commandError(frame) else {
-            Issue.record("accepted")
+    /// A welcome's fields up to (not including) its evaluators' routes.
+    static func welcomeHead(_ w: inout WireWriter) {
+        w.text("x")
+        w.blob([])
+        w.text("/c")
+        w.text("tcp://s:1")
+    }
+
+    static let craftedCommands: [CraftedFrame] = [
+        .init(
+            label: "checkpoint flag byte 3",
+            frame: frame(.train) { w in
+                w.count(0)
+                w.count(1)
+                w.count(0)
+                w.count(4)
+                w.byte(3)
+            }, field: "has_checkpoint"),
+        .init(
+            label: "a train task's checkpoint that is a path",
+            frame: frame(.train) { w in
+                w.count(0)
+                w.count(1)
+                w.count(0)
+                w.count(4)
+                w.flag(true)
+                w.text("../../etc/passwd")
+            }, field: "checkpoint"),
+        .init(
+            label: "an explore's checkpoint that is a path",
+            frame: frame(.explore) { w in
+                w.count(0)
+                w.count(1)
+                w.count(2)
+                w.count(4)
+                w.text("../../etc/passwd")
+                w.count(0)
+                w.fixed64(1)
+            }, field: "checkpoint"),
+        .init(
+            label: "an explore's checkpoint over 64 bytes",
+            frame: frame(.explore) { w in
+                w.count(0)
+                w.count(1)
+                w.count(2)
+                w.count(4)
+                w.text(Samples.reference + "00")
+            }, field: "checkpoint"),
+        .init(
+            label: "experiment id over 256 bytes",
+            frame: frame(.welcome) { w in w.text(String(repeating: "x", count: 257)) }, field: "experiment_id"),
+        .init(
+            label: "checkpoint directory over 4096 bytes",
+            frame: frame(.welcome) { w in
+                w.text("x")
+                w.blob([])
+                w.text(String(repeating: "d", count: 4097))
+            }, field: "checkpoint_directory"),
+        .init(
+            label: "selector inlet over 1024 bytes",
+            frame: frame(.welcome) { w in
+                w.text("x")
+                w.blob([])
+                w.text("/c")
+                w.text(String(repeating: "i", count: 1025))
+            }, field: "inlet"),
+        .init(
+            label: "a welcome's route key of 31 bytes",
+            frame: frame(.welcome) { w in
+                welcomeHead(&w)
+                w.count(1)
+                w.count(1)
+                w.text("tcp://e:1")
+                w.blob([UInt8](repeating: 1, count: 31))
+            }, field: "routes.key"),
+        .init(
+            label: "a welcome with more than 4096 routes",
+            frame: frame(.welcome) { w in
+                welcomeHead(&w)
+                w.count(1)
+                w.count(4097)
+            }, field: "routes.count"),
+        .init(
+            label: "a route key of 33 bytes",
+            frame: frame(.evaluators) { w in
+                w.count(1)
+                w.count(1)
+                w.text("tcp://e:1")
+                w.blob([UInt8](repeating: 1, count: 33))
+            }, field: "routes.key"),
+        .init(
+            label: "a route endpoint over 1024 bytes",
+            frame: frame(.evaluators) { w in
+                w.count(1)
+                w.count(1)
+                w.text(String(repeating: "e", count: 1025))
+                w.blob([])
+            }, field: "routes.endpoint"),
+        .init(
+            label: "a route endpoint not UTF-8",
+            frame: frame(.evaluators) { w in
+                w.count(1)
+                w.count(1)
+                w.blob([0x80])
+                w.blob([])
+            }, field: "routes.endpoint"),
+        .init(
+            label: "more than 4096 routes",
+            frame: frame(.evaluators) { w in
+                w.count(1)
+                w.count(1 << 20)
+            }, field: "routes.count"),
+    ]
+
+    @Test("crafted bad commands name the field", arguments: craftedCommands)
+    func craftedCommandsAreRefused(row: CraftedFrame) {
+        guard case .invalid(let field, _)? = Self.commandError(row.frame) else {
+            Issue.record("\(row.label): \(Self.commandError(row.frame).map { "\($0)" } ?? "accepted")")
             return
         }
-        #expect(field == "has_checkpoint")
+        #expect(field == row.field)
     }
 
     @Test(arguments: [
-        (WireError.empty, "empty"), (.notPBT, "bad_magic"), (.unsupportedVersion(2), "wrong_version"),
-        (.unknownKind(9), "unknown_kind"),
+        (WireError.empty, "empty"), (.notPBT, "bad_magic"), (.unsupportedVersion(1), "wrong_version"),
+        (.unknownKind(18), "unknown_kind"),
         (.truncated(field: "x"), "truncated"), (.invalid(field: "x", reason: "y"), "invalid_field"),
         (.trailingBytes(1), "trailing_bytes"),
         (.tooLarge(bytes: 2, limit: 1), "oversized"), (.wrongFrameCount(2), "wrong_frame_count"),
@@ -478,7 +870,7 @@ struct WireProtocolTests {
         #expect(
             WireError.invalid(field: "score", reason: "nan is not a finite number").description
                 == "score: nan is not a finite number")
-        #expect(WireError.unsupportedVersion(9).description.contains("9"))
+        #expect(WireError.unsupportedVersion(1).description == "protocol version 1, this build speaks 2")
     }
 
     // MARK: Garbage
