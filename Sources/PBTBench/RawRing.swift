@@ -6,13 +6,14 @@ import ZeroMQ
 /// of its work — no decoding, no state, no store, no events, just the hops. A hub stands in
 /// the selector's place, and a message goes round as a member does in one step:
 ///
-///     with flow control (the pipeline's)            without flow control
+///     with flow control (the pipeline's)        without flow control
 ///
-///       hub ROUTER ──message──▶ trainer DEALER        hub PUSH ──▶ trainer PULL (round robin;
-///          ▲   ◀────credit────┘   │                                  messages queue there)
-///          │                    PUSH (to every evaluator; round robin)
-///          │                      ▼                   trainer PUSH ──▶ evaluator PULL
-///       hub PULL ◀──PUSH── evaluator PULL (bound)    evaluator PUSH ──▶ hub PULL
+///     hub ROUTER ───message──▶ trainer DEALER    hub PUSH ───────▶ trainer PULL
+///     hub ROUTER ◀───credit─── trainer DEALER      (round robin; messages queue at the trainers)
+///     trainer PUSH ──────────▶ evaluator PULL    trainer PUSH ───▶ evaluator PULL
+///     evaluator PUSH ────────▶ hub PULL          evaluator PUSH ─▶ hub PULL
+///
+/// A trainer's PUSH connects to every evaluator and deals round robin over them.
 ///
 /// One lap, hub → trainer → evaluator → hub, is one member-step's hops: the selector's task,
 /// the trainer's result, the evaluator's score (and, with flow control, the trainer's credit).
