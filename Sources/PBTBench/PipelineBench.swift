@@ -32,22 +32,23 @@ public struct PipelineBench {
         var text: [String] = []
         let steps = options.smoke ? 20 : 200
 
-        // 1 and 2: throughput and turnaround, pipeline beside raw ring. The raw ring runs twice:
-        // with the pipeline's flow control (messages wait at the hub until a worker has room: a
-        // trainer holds one, an evaluator eight) and without (messages queue at the workers,
-        // as plain PUSH/PULL would queue them, which DESIGN invariant 2 forbids for trainers).
+        // 1 and 2: throughput and turnaround, pipeline beside raw ring. The ring takes the
+        // pipeline's path (hub ROUTER → trainer DEALER, trainer PUSH → evaluator PULL, evaluator
+        // PUSH → hub PULL) and runs twice: with the pipeline's flow control (a message waits at
+        // the hub until a trainer asks for it; a trainer holds one) and without (PUSH/PULL on
+        // every leg: messages queue at the trainers, which DESIGN invariant 2 forbids).
         log("throughput: population 64, 4 trainers, ready every step")
         let loaded = try pipeline(name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
-        let rawFlow = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, windows: Self.flowControl)
-        let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, windows: .unbounded)
+        let rawFlow = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
+        let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: .unbounded)
         log("turnaround: one member in flight")
         let single = try pipeline(name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none", turnaround: true)
-        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3, windows: Self.flowControl)
+        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
         var throughput = BenchTable(["", "pipeline", "raw ZeroMQ ring", "pipeline / raw"])
         throughput.add(["member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)", Self.rate(loaded.rate), Self.rate(rawFlow.rate), Self.percent(loaded.rate / rawFlow.rate)])
         throughput.add(["the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate), Self.percent(loaded.rate / rawUnbounded.rate)])
         text.append(
-            "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → hub → evaluator → hub)\n"
+            "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → evaluator → hub, the pipeline's path)\n"
                 + throughput.description + "\n"
                 + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
                 + "(\(Self.percent(rawFlow.rate / rawUnbounded.rate))).")
@@ -93,8 +94,8 @@ public struct PipelineBench {
         let shapes: [(Int, Int)] = options.smoke ? [(16, 1), (16, 4)] : [(64, 1), (64, 2), (64, 4), (64, 8), (64, 16), (64, 32), (16, 4), (256, 4), (1024, 4)]
         for (population, trainers) in shapes {
             let run = try pipeline(name: "growth-\(population)-\(trainers)", population: population, trainers: trainers, maxSteps: max(steps * 64 / population, 10), exploit: "truncation", turnaround: true)
-            let flow = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, windows: Self.flowControl)
-            let unbounded = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, windows: .unbounded)
+            let flow = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, flowControl: Self.flowControl)
+            let unbounded = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, flowControl: .unbounded)
             growth.add([
                 String(population), String(trainers), Self.rate(run.rate), Self.rate(flow.rate), Self.percent(run.rate / flow.rate), Self.rate(unbounded.rate),
                 Self.percent(run.rate / unbounded.rate), Self.ms(Statistics.median(run.turnarounds)),
@@ -193,35 +194,64 @@ public struct PipelineBench {
         var turnarounds: [Double]
     }
 
-    /// The pipeline's flow control for the raw ring: a trainer holds one task.
-    static let flowControl = RawRing.Windows(trainer: 1, evaluator: 8)
+    /// The pipeline's flow control for the raw ring: a trainer holds one message at a time and
+    /// asks the hub for the next once it has pushed the last on to an evaluator.
+    static let flowControl = RawRing.FlowControl.credits(window: 1)
 
-    func raw(trainers: Int, inFlight: Int, seconds: Double, windows: RawRing.Windows) throws -> RawRun {
-        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)-\(windows.trainer.map(String.init) ?? "all")"
+    /// Runs the raw ring as the pipeline runs: hub, evaluators, trainers as processes, over
+    /// ipc:// in a private directory (as `pbt run` connects its stages). The hub starts first,
+    /// then the evaluators bind their inlets, then the trainers connect to the hub and to them.
+    func raw(trainers: Int, evaluators: Int = 1, inFlight: Int, seconds: Double, flowControl: RawRing.FlowControl) throws -> RawRun {
+        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)-\(flowControl == .unbounded ? "unbounded" : "flow")"
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let ready = "\(directory)/hub.json"
+        // Socket paths are limited to about 100 bytes: a short directory of our own in /tmp.
+        var template = Array("/tmp/pbt-raw-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw BenchError("cannot make a directory for the raw ring's sockets in /tmp") }
+        let sockets = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: sockets) }
+        var window: [String] = []
+        if case .credits(let perTrainer) = flowControl { window = ["--trainer-window", String(perTrainer)] }
         let hub = try ChildProcess(
             executable: options.executable,
-            arguments: ["bench", "raw-hub", "--trainers", String(trainers), "--in-flight", String(inFlight), "--seconds", String(seconds), "--ready-file", ready]
-                + (windows.trainer.map { ["--trainer-window", String($0)] } ?? []) + (windows.evaluator.map { ["--evaluator-window", String($0)] } ?? []),
+            arguments: [
+                "bench", "raw-hub", "--bind", "ipc://\(sockets)/work", "--inlet", "ipc://\(sockets)/inlet", "--trainers", String(trainers),
+                "--evaluators", String(evaluators), "--in-flight", String(inFlight), "--seconds", String(seconds), "--flow-control", flowControl.name,
+                "--ready-file", "\(directory)/hub.json",
+            ] + window,
             environment: [:], stdin: .null, stdout: .file("\(directory)/hub.out"), stderr: .file("\(directory)/hub.err"))
-        var endpoint: String?
-        let deadline = Clock.monotonic + 30
-        while endpoint == nil && Clock.monotonic < deadline {
-            if let data = FileManager.default.contents(atPath: ready), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-                endpoint = (object["endpoints"] as? [String: String])?["hub"]
-            }
-            usleep(10_000)
-        }
-        guard let endpoint else { throw BenchError("the raw hub did not start; see \(directory)/hub.err") }
         var workers: [ChildProcess] = []
+        // Whatever fails, no process of the ring outlives it (they would also die with this process).
+        defer {
+            if hub.poll() == nil { hub.stop(grace: 1) }
+            for worker in workers where worker.poll() == nil { worker.stop(grace: 1) }
+        }
+        let hubEndpoints = try Self.endpoints(in: "\(directory)/hub.json", of: hub, log: "\(directory)/hub.err")
+        guard let work = hubEndpoints["work"], let inlet = hubEndpoints["inlet"] else { throw BenchError("the raw hub did not report its endpoints") }
+        var evaluatorInlets: [String] = []
+        for index in 0..<evaluators {
+            let evaluator = try ChildProcess(
+                executable: options.executable,
+                arguments: [
+                    "bench", "raw-worker", "--evaluator", "--bind", "ipc://\(sockets)/e\(index)", "--connect", inlet, "--name", "e\(index)",
+                    "--ready-file", "\(directory)/e\(index).json",
+                ],
+                output: "\(directory)/e\(index).log")
+            workers.append(evaluator)
+            guard let endpoint = try Self.endpoints(in: "\(directory)/e\(index).json", of: evaluator, log: "\(directory)/e\(index).log")["inlet"] else {
+                throw BenchError("raw evaluator e\(index) did not report its endpoint")
+            }
+            evaluatorInlets.append(endpoint)
+        }
         for index in 0..<trainers {
             workers.append(try ChildProcess(
-                executable: options.executable, arguments: ["bench", "raw-worker", "--connect", endpoint, "--turnaround-log", "\(directory)/t\(index).turnaround"],
+                executable: options.executable,
+                arguments: [
+                    "bench", "raw-worker", "--connect", work, "--evaluators", evaluatorInlets.joined(separator: ","), "--flow-control", flowControl.name,
+                    "--name", "t\(index)", "--turnaround-log", "\(directory)/t\(index).turnaround",
+                ],
                 output: "\(directory)/t\(index).log"))
         }
-        workers.append(try ChildProcess(executable: options.executable, arguments: ["bench", "raw-worker", "--connect", endpoint, "--evaluator"], output: "\(directory)/e.log"))
         guard hub.wait(seconds: seconds + 60)?.succeeded == true else { throw BenchError("the raw hub failed; see \(directory)/hub.err") }
         for worker in workers where worker.wait(seconds: 10) == nil { worker.stop(grace: 1) }
         let output = try String(contentsOfFile: "\(directory)/hub.out", encoding: .utf8)
@@ -234,6 +264,22 @@ public struct PipelineBench {
             samples += text.split(separator: "\n").compactMap { Double($0) }
         }
         return RawRun(rate: Double(laps) / measured, turnarounds: samples)
+    }
+
+    /// The endpoints a raw ring process writes to its ready file once bound; fails when it
+    /// ends first or takes more than 30 s.
+    static func endpoints(in readyFile: String, of process: ChildProcess, log: String) throws -> [String: String] {
+        let deadline = Clock.monotonic + 30
+        while Clock.monotonic < deadline {
+            if let data = FileManager.default.contents(atPath: readyFile), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let endpoints = object["endpoints"] as? [String: String]
+            {
+                return endpoints
+            }
+            if let end = process.poll() { throw BenchError("pbt \(process.arguments.prefix(2).joined(separator: " ")) ended (\(end)) before it was ready; see \(log)") }
+            usleep(10_000)
+        }
+        throw BenchError("pbt \(process.arguments.prefix(2).joined(separator: " ")) was not ready after 30 s; see \(log)")
     }
 
     static func rate(_ value: Double) -> String {

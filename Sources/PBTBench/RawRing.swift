@@ -2,155 +2,355 @@ import Foundation
 import PBTSystem
 import ZeroMQ
 
-/// The baseline the pipeline is measured against: raw ZeroMQ with the pipeline's shape and
-/// none of its work. A hub (in the selector's place) binds a ROUTER; trainers and evaluators
-/// connect DEALERs and send every message straight back. A message goes hub → trainer → hub
-/// → evaluator → hub, as a member goes trainer → selector → evaluator → selector: one lap is
-/// one member-step's worth of hops. No decoding, no state, no store, no events.
+/// The baseline the pipeline is measured against: raw ZeroMQ on the pipeline's path with none
+/// of its work — no decoding, no state, no store, no events, just the hops. A hub stands in
+/// the selector's place, and a message goes round as a member does in one step:
+///
+///     with flow control (the pipeline's)        without flow control
+///
+///     hub ROUTER ───message──▶ trainer DEALER    hub PUSH ───────▶ trainer PULL
+///     hub ROUTER ◀───credit─── trainer DEALER      (round robin; messages queue at the trainers)
+///     trainer PUSH ──────────▶ evaluator PULL    trainer PUSH ───▶ evaluator PULL
+///     evaluator PUSH ────────▶ hub PULL          evaluator PUSH ─▶ hub PULL
+///
+/// A trainer's PUSH connects to every evaluator and deals round robin over them.
+///
+/// One lap, hub → trainer → evaluator → hub, is one member-step's hops: the selector's task,
+/// the trainer's result, the evaluator's score (and, with flow control, the trainer's credit).
+///
+/// Who binds: the hub binds its work socket (ROUTER or PUSH) and its PULL inlet; each
+/// evaluator binds its PULL and connects a PUSH to the hub's inlet; trainers connect, to the
+/// hub's work socket and to every evaluator. So evaluators start before trainers, which are
+/// told their endpoints (`--evaluators`).
+///
+/// Before counting, the hub sends probes round the ring one at a time until every trainer and
+/// every evaluator has stamped one, so that no lap goes round before every worker is there
+/// (a PUSH deals only to the peers it already has).
 public enum RawRing {
-    /// How many messages each worker may hold at once; `nil` leaves it unbounded, so messages
-    /// queue at the workers (round robin) as plain PUSH/PULL would queue them.
-    public struct Windows: Sendable {
-        public var trainer: Int?
-        public var evaluator: Int?
+    /// How the hub hands messages to trainers.
+    public enum FlowControl: Sendable, Equatable {
+        /// The pipeline's: a message waits at the hub until a trainer has asked for it. A
+        /// trainer asks for `window` messages when it joins and for one more each time it has
+        /// passed one on, so it never holds more than `window` (the pipeline's trainers hold 1).
+        case credits(window: Int)
+        /// Plain PUSH/PULL on every leg: the hub deals messages round robin to the trainers,
+        /// where they queue.
+        case unbounded
 
-        public init(trainer: Int?, evaluator: Int?) {
-            self.trainer = trainer
-            self.evaluator = evaluator
+        /// The name `pbt bench raw-hub --flow-control` takes.
+        public var name: String {
+            switch self {
+            case .credits: "on"
+            case .unbounded: "off"
+            }
         }
-
-        /// No flow control: every message goes straight on to the next worker in turn.
-        public static let unbounded = Windows(trainer: nil, evaluator: nil)
     }
 
-    /// The hub: injects `inFlight` messages of `size` bytes and forwards them round the ring
-    /// for `seconds`, then prints `{"laps": …, "seconds": …}`. With windows, a message waits
-    /// at the hub until a worker of the right kind has room for it (the selector's flow
-    /// control: a trainer holds one task, an evaluator a few).
+    /// The first byte of every message: what it is.
+    enum Kind {
+        /// A message going round; the hub counts a lap when it comes back.
+        static let lap = UInt8(ascii: "m")
+        /// A join probe; each worker it passes appends a frame with its name.
+        static let probe = UInt8(ascii: "j")
+        /// A trainer joining (flow control): it may be sent `window` messages.
+        static let hello = UInt8(ascii: "h")
+        /// A trainer asking for one more message (flow control).
+        static let credit = UInt8(ascii: "c")
+        /// The end: trainers pass it on to every evaluator, then both leave.
+        static let quit = UInt8(ascii: "q")
+    }
+
+    /// Every socket queues up to this many messages: the unbounded ring holds all its
+    /// messages at the workers, and nothing is ever dropped for a full queue.
+    static let highWaterMark: Int32 = 1_000_000
+    /// How long the hub waits for every worker to stamp a probe.
+    static let joinTimeoutSeconds = 30.0
+    /// How long the hub waits for any message once laps go round before it gives up.
+    static let stalledMilliseconds = 5_000
+    /// How long a worker waits for a message before it leaves without being told.
+    static let workerIdleMilliseconds = 30_000
+    /// Laps in the first half second are not counted (processes and caches warming up).
+    static let warmUpSeconds = 0.5
+    /// How long a closing socket may take to deliver the quit messages.
+    static let quitLingerMilliseconds: Int32 = 200
+
+    // MARK: The hub
+
+    /// The hub: binds `work` (ROUTER with flow control, PUSH without) and `inlet` (PULL), waits
+    /// until `trainers` trainers and `evaluators` evaluators have stamped a probe, injects
+    /// `inFlight` messages of `size` bytes and passes each back to a trainer whenever it comes
+    /// back, for `seconds` after a warm-up; then prints `{"laps": …, "seconds": …, "dropped": …}`
+    /// (dropped: messages that were not the ring's) and tells the trainers to quit.
+    /// `readyFile` receives `{"endpoints": {"work": …, "inlet": …}}`.
     public static func hub(
-        bind: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double, windows: Windows = .unbounded, readyFile: String?
+        work: String, inlet: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double, flowControl: FlowControl,
+        readyFile: String?
     ) throws {
         let context = try ZMQContext()
-        let router = try ZMQSocket(context, .router)
-        try router.setSendHighWaterMark(1_000_000)
-        try router.setReceiveHighWaterMark(1_000_000)
-        try router.bind(bind)
-        if let readyFile { try #"{"endpoints": {"hub": "\#(try router.lastEndpoint)"}}"#.write(toFile: readyFile, atomically: true, encoding: .utf8) }
-        var trainerPool = Pool(window: windows.trainer)
-        var evaluatorPool = Pool(window: windows.evaluator)
-        while trainerPool.ids.count < trainers || evaluatorPool.ids.count < evaluators {
-            guard let frames = try router.receive(timeoutMilliseconds: 30_000) else { throw BenchError("raw ring: workers did not join") }
-            if frames.count == 2, frames[1] == [UInt8(ascii: "T")] { trainerPool.join(frames[0]) }
-            if frames.count == 2, frames[1] == [UInt8(ascii: "E")] { evaluatorPool.join(frames[0]) }
-        }
-        let payload = [UInt8](repeating: 0x2a, count: max(size - 1, 0))
-        for _ in 0..<inFlight { trainerPool.waiting.append([UInt8(ascii: "t")] + payload) }
-        try trainerPool.dispatch(router)
+        var hub = try Hub(context: context, work: work, inlet: inlet, flowControl: flowControl)
+        if let readyFile { try writeReadyFile(readyFile, endpoints: ["work": try hub.out.lastEndpoint, "inlet": try hub.inlet.lastEndpoint]) }
+        try hub.join(trainers: trainers, evaluators: evaluators)
+        let message = [[Kind.lap] + [UInt8](repeating: 0x2a, count: max(size - 1, 0))]
+        for _ in 0..<inFlight { try hub.pass(message) }
         var laps = 0
         var started = Clock.monotonic
         var warm = false
         while true {
-            guard let frames = try router.receive(timeoutMilliseconds: 5_000) else { throw BenchError("raw ring: messages stopped") }
-            guard frames.count == 2, let kind = frames[1].first else { continue }
-            var message = frames[1]
-            if kind == UInt8(ascii: "t"), trainerPool.contains(frames[0]) {
-                trainerPool.returned(frames[0])
-                message[0] = UInt8(ascii: "e")
-                evaluatorPool.waiting.append(message)
-                try evaluatorPool.dispatch(router)
-                try trainerPool.dispatch(router)
-            } else if kind == UInt8(ascii: "e"), evaluatorPool.contains(frames[0]) {
-                evaluatorPool.returned(frames[0])
-                message[0] = UInt8(ascii: "t")
-                trainerPool.waiting.append(message)
-                try trainerPool.dispatch(router)
-                try evaluatorPool.dispatch(router)
+            var moved = try hub.takeCredits()
+            while let frames = try hub.inlet.receive(dontWait: true) {
+                moved = true
+                guard frames.count == 1, frames[0].first == Kind.lap else {
+                    hub.dropped += 1
+                    continue
+                }
+                try hub.pass(frames)
                 laps += 1
                 let now = Clock.monotonic
-                if !warm && now - started > 0.5 {
-                    // Measure after a warm-up.
+                if !warm && now - started > warmUpSeconds {
                     warm = true
                     laps = 0
                     started = now
                 } else if warm && now - started >= seconds {
-                    print(#"{"laps": \#(laps), "seconds": \#(now - started)}"#)
-                    for id in trainerPool.ids + evaluatorPool.ids { try router.send([id, [UInt8(ascii: "q")]]) }
+                    print(#"{"laps": \#(laps), "seconds": \#(now - started), "dropped": \#(hub.dropped)}"#)
+                    try hub.quit(trainers: trainers)
                     return
                 }
             }
+            if !moved {
+                guard try hub.wait(milliseconds: stalledMilliseconds) else { throw BenchError("raw ring: messages stopped (\(laps) laps counted)") }
+            }
         }
     }
 
-    /// The workers of one kind, the messages waiting for one of them, and how many each holds.
-    struct Pool {
-        let window: Int?
-        var ids: [[UInt8]] = []
-        var held: [[UInt8]: Int] = [:]
-        /// A queue: `waiting[head...]` are the messages still to send.
-        var waiting: [[UInt8]] = []
-        var head = 0
-        var next = 0
+    /// The hub's sockets and, with flow control, the trainers that asked for a message and the
+    /// messages waiting for a trainer to ask.
+    struct Hub {
+        let flowControl: FlowControl
+        /// ROUTER (credits in, messages out) with flow control; PUSH without.
+        let out: ZMQSocket
+        /// PULL: messages back from the evaluators.
+        let inlet: ZMQSocket
+        /// One entry a message a trainer may be sent now (a trainer with room for two is here twice).
+        var credits = FIFO<[UInt8]>()
+        var waiting = FIFO<[[UInt8]]>()
+        /// Trainers by routing id, in the order they joined (flow control).
+        var trainerIDs: [[UInt8]] = []
+        /// Messages that were not what the ring sends (counted, never trusted).
+        var dropped = 0
 
-        init(window: Int?) {
-            self.window = window
+        init(context: ZMQContext, work: String, inlet: String, flowControl: FlowControl) throws {
+            self.flowControl = flowControl
+            out = try ZMQSocket(context, flowControl == .unbounded ? .push : .router, linger: quitLingerMilliseconds)
+            self.inlet = try ZMQSocket(context, .pull)
+            for socket in [out, self.inlet] {
+                try socket.setSendHighWaterMark(highWaterMark)
+                try socket.setReceiveHighWaterMark(highWaterMark)
+            }
+            try out.bind(work)
+            try self.inlet.bind(inlet)
         }
 
-        mutating func join(_ id: [UInt8]) {
-            ids.append(id)
-            held[id] = 0
-        }
-
-        /// Whether `id` is one of these workers.
-        func contains(_ id: [UInt8]) -> Bool { held[id] != nil }
-
-        mutating func returned(_ id: [UInt8]) {
-            held[id, default: 1] -= 1
-        }
-
-        /// Sends waiting messages round robin to workers with room.
-        mutating func dispatch(_ router: ZMQSocket) throws {
-            while head < waiting.count {
-                let message = waiting[head]
-                var chosen: [UInt8]?
-                for offset in 0..<ids.count {
-                    let id = ids[(next + offset) % ids.count]
-                    if window.map({ held[id, default: 0] < $0 }) ?? true {
-                        chosen = id
-                        next = (next + offset + 1) % ids.count
-                        break
-                    }
+        /// Sends probes one at a time until `trainers` trainers and `evaluators` evaluators
+        /// have each stamped one.
+        mutating func join(trainers: Int, evaluators: Int) throws {
+            let deadline = Clock.monotonic + joinTimeoutSeconds
+            var trainerNames: Set<[UInt8]> = []
+            var evaluatorNames: Set<[UInt8]> = []
+            try sendProbe(before: deadline)
+            while trainerNames.count < trainers || evaluatorNames.count < evaluators {
+                let left = deadline - Clock.monotonic
+                guard left > 0, try wait(milliseconds: Int(left * 1000)) else {
+                    throw BenchError(
+                        "raw ring: workers did not join: \(trainerNames.count) of \(trainers) trainers and "
+                            + "\(evaluatorNames.count) of \(evaluators) evaluators stamped a probe")
                 }
-                guard let chosen else { break }
-                head += 1
-                held[chosen, default: 0] += 1
-                try router.send([chosen, message])
+                _ = try takeCredits()
+                while let frames = try inlet.receive(dontWait: true) {
+                    guard frames.count == 3, frames[0] == [Kind.probe] else {
+                        dropped += 1
+                        continue
+                    }
+                    let newTrainer = trainerNames.insert(frames[1]).inserted
+                    let newEvaluator = evaluatorNames.insert(frames[2]).inserted
+                    guard trainerNames.count < trainers || evaluatorNames.count < evaluators else { break }
+                    // A probe that found no one new: let the rest of the workers start.
+                    if !newTrainer && !newEvaluator { usleep(1_000) }
+                    try sendProbe(before: deadline)
+                }
             }
-            if head > 1024 {
-                waiting.removeFirst(head)
-                head = 0
+        }
+
+        /// Sends one probe: with flow control to the next trainer that asks; without, to the
+        /// next trainer connected to the PUSH (waiting for the first one).
+        mutating func sendProbe(before deadline: Double) throws {
+            guard flowControl == .unbounded else { return try pass([[Kind.probe]]) }
+            while !(try out.send([[Kind.probe]], dontWait: true)) {
+                guard Clock.monotonic < deadline else { throw BenchError("raw ring: no trainer connected") }
+                usleep(1_000)
+            }
+        }
+
+        /// Hands a message to a trainer: without flow control straight to the PUSH; with it
+        /// to a trainer that asked, or to the queue until one does.
+        mutating func pass(_ message: [[UInt8]]) throws {
+            guard flowControl != .unbounded else {
+                try out.send(message)
+                return
+            }
+            if let id = credits.popFirst() {
+                try out.send([id] + message)
+            } else {
+                waiting.append(message)
+            }
+        }
+
+        /// Takes every credit and hello waiting on the ROUTER, sending waiting messages on.
+        /// Returns whether there was any.
+        mutating func takeCredits() throws -> Bool {
+            guard case .credits(let window) = flowControl else { return false }
+            var any = false
+            while let frames = try out.receive(dontWait: true) {
+                any = true
+                guard frames.count == 2, frames[1].count == 1 else {
+                    dropped += 1
+                    continue
+                }
+                let id = frames[0]
+                switch frames[1][0] {
+                case Kind.hello:
+                    trainerIDs.append(id)
+                    for _ in 0..<window { try grant(id) }
+                case Kind.credit:
+                    try grant(id)
+                default:
+                    dropped += 1
+                }
+            }
+            return any
+        }
+
+        private mutating func grant(_ id: [UInt8]) throws {
+            if let message = waiting.popFirst() {
+                try out.send([id] + message)
+            } else {
+                credits.append(id)
+            }
+        }
+
+        /// Waits up to `milliseconds` for a message on either socket; false if none came.
+        func wait(milliseconds: Int) throws -> Bool {
+            let sockets = flowControl == .unbounded ? [inlet] : [out, inlet]
+            return try ZMQPoll.readable(sockets, timeoutMilliseconds: milliseconds).contains(true)
+        }
+
+        /// Tells every trainer to quit: by routing id with flow control; without, one quit
+        /// for each trainer through the PUSH, which deals them round robin, one to each.
+        func quit(trainers: Int) throws {
+            if flowControl == .unbounded {
+                for _ in 0..<trainers { try out.send([[Kind.quit]]) }
+            } else {
+                for id in trainerIDs { try out.send([id, [Kind.quit]]) }
             }
         }
     }
 
-    /// A worker: sends every message straight back; as a trainer it records the time from
-    /// each send to the next message (the turnaround) when `turnaroundLog` is set.
-    public static func worker(connect: String, trainer: Bool, turnaroundLog: String?) throws {
+    // MARK: The workers
+
+    /// A trainer: takes messages from the hub (`connect`: a DEALER when it `asksForMessages`,
+    /// the hub's flow control; a PULL without) and pushes each on to the evaluators (a PUSH
+    /// connected to every one of `evaluators`, dealing round robin); when it asks, it then
+    /// asks the hub for the next (how many it may hold is the hub's business).
+    ///
+    /// Records its turnaround — seconds from passing a message on (and asking for the next)
+    /// to receiving the next, probes aside — in `turnaroundLog`, one a line, when set. Leaves
+    /// on a quit from the hub, passing one on to each evaluator.
+    public static func trainer(connect: String, evaluators: [String], asksForMessages: Bool, name: String, turnaroundLog: String?) throws {
         let context = try ZMQContext()
-        let dealer = try ZMQSocket(context, .dealer)
-        try dealer.setSendHighWaterMark(1_000_000)
-        try dealer.setReceiveHighWaterMark(1_000_000)
-        try dealer.connect(connect)
-        try dealer.send([[trainer ? UInt8(ascii: "T") : UInt8(ascii: "E")]])
+        let input = try ZMQSocket(context, asksForMessages ? .dealer : .pull)
+        let output = try ZMQSocket(context, .push, linger: quitLingerMilliseconds)
+        for socket in [input, output] {
+            try socket.setSendHighWaterMark(highWaterMark)
+            try socket.setReceiveHighWaterMark(highWaterMark)
+        }
+        for endpoint in evaluators { try output.connect(endpoint) }
+        try input.connect(connect)
+        if asksForMessages { try input.send([[Kind.hello]]) }
+        let stamp = Array(name.utf8)
         var samples: [Double] = []
-        var sentAt: Double?
-        while let frames = try dealer.receive(timeoutMilliseconds: 30_000) {
-            if frames.first == [UInt8(ascii: "q")] { break }
-            if let sentAt { samples.append(Clock.monotonic - sentAt) }
-            try dealer.send(frames)
-            sentAt = Clock.monotonic
+        var passedAt: Double?
+        while !StopSignal.isRequested, var frames = try input.receive(timeoutMilliseconds: workerIdleMilliseconds) {
+            guard let kind = frames.first?.first else { continue }
+            if kind == Kind.quit {
+                for _ in evaluators { try output.send([[Kind.quit]]) }
+                break
+            }
+            if kind == Kind.probe {
+                frames.append(stamp)
+                passedAt = nil
+            } else if let passedAt {
+                samples.append(Clock.monotonic - passedAt)
+            }
+            try output.send(frames)
+            if asksForMessages { try input.send([[Kind.credit]]) }
+            if kind != Kind.probe { passedAt = Clock.monotonic }
         }
         if let turnaroundLog {
             try samples.map { String($0) }.joined(separator: "\n").write(toFile: turnaroundLog, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// An evaluator: binds a PULL at `bind`, writes `{"endpoints": {"inlet": …}}` to
+    /// `readyFile`, and pushes every message on to the hub's inlet (`connect`). Leaves on
+    /// the first quit.
+    public static func evaluator(bind: String, connect: String, name: String, readyFile: String?) throws {
+        let context = try ZMQContext()
+        let input = try ZMQSocket(context, .pull)
+        let output = try ZMQSocket(context, .push)
+        for socket in [input, output] {
+            try socket.setSendHighWaterMark(highWaterMark)
+            try socket.setReceiveHighWaterMark(highWaterMark)
+        }
+        try input.bind(bind)
+        try output.connect(connect)
+        if let readyFile { try writeReadyFile(readyFile, endpoints: ["inlet": try input.lastEndpoint]) }
+        let stamp = Array(name.utf8)
+        while !StopSignal.isRequested, var frames = try input.receive(timeoutMilliseconds: workerIdleMilliseconds) {
+            guard let kind = frames.first?.first else { continue }
+            if kind == Kind.quit { break }
+            if kind == Kind.probe { frames.append(stamp) }
+            try output.send(frames)
+        }
+    }
+
+    static func writeReadyFile(_ path: String, endpoints: [String: String]) throws {
+        let data = try JSONSerialization.data(withJSONObject: ["endpoints": endpoints], options: [.sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+/// A first-in first-out queue that does not copy its elements on every removal.
+struct FIFO<Element> {
+    private var items: [Element] = []
+    /// `items[head...]` are the elements still queued.
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ element: Element) {
+        items.append(element)
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < items.count else { return nil }
+        let element = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 {
+            items.removeFirst(head)
+            head = 0
+        }
+        return element
     }
 }

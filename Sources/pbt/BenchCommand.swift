@@ -166,45 +166,92 @@ struct CurveBenchCommand: ParsableCommand {
     }
 }
 
+/// `pbt bench raw-hub`: the raw ZeroMQ ring's hub (see `RawRing`), which `pbt bench pipeline`
+/// starts before its evaluators and trainers.
 struct RawHubCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "raw-hub", abstract: "The raw ZeroMQ baseline's hub.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "raw-hub",
+        abstract: "The raw ZeroMQ baseline's hub: messages go hub → trainer → evaluator → hub, the pipeline's path.",
+        discussion: """
+            Start the hub first, then the evaluators (pbt bench raw-worker --evaluator --connect INLET), then the \
+            trainers (pbt bench raw-worker --connect WORK --evaluators E1,E2 --flow-control on|off, the same as \
+            the hub's). The hub prints {"laps": …, "seconds": …, "dropped": …} and tells the workers to quit.
+            """,
+        shouldDisplay: false)
 
-    @Option var bind = "tcp://127.0.0.1:*"
-    @Option var trainers = 4
-    @Option var evaluators = 1
-    @Option var inFlight = 64
-    @Option var size = 120
-    @Option var seconds = 3.0
-    @Option(help: "Messages a trainer may hold at once (default: unbounded).") var trainerWindow: Int?
-    @Option(help: "Messages an evaluator may hold at once (default: unbounded).") var evaluatorWindow: Int?
-    @Option var readyFile: String?
+    @Option(help: "Where the hub binds its work socket: ROUTER (credits in, messages out) with flow control, PUSH without.")
+    var bind = "tcp://127.0.0.1:*"
+    @Option(help: "Where the hub binds its PULL, which takes messages back from the evaluators.")
+    var inlet = "tcp://127.0.0.1:*"
+    @Option(help: "Trainers to wait for.") var trainers = 4
+    @Option(help: "Evaluators to wait for.") var evaluators = 1
+    @Option(help: "Messages going round at once.") var inFlight = 64
+    @Option(help: "Bytes a message.") var size = 120
+    @Option(help: "Seconds to count laps, after a half-second warm-up.") var seconds = 3.0
+    @Option(
+        help: """
+            on: a message waits at the hub until a trainer asks for it (the pipeline's flow control); off: PUSH/PULL \
+            on every leg, messages dealt round robin and queued at the trainers. Evaluators have no window either \
+            way: they PULL.
+            """)
+    var flowControl = "on"
+    @Option(help: "With flow control: messages a trainer may hold at once (the pipeline's trainers hold 1).")
+    var trainerWindow = 1
+    @Option(help: ArgumentHelp("No longer applies: evaluators PULL, so there is no window to set.", visibility: .hidden))
+    var evaluatorWindow: Int?
+    @Option(help: #"Where to write {"endpoints": {"work": …, "inlet": …}} once bound."#) var readyFile: String?
 
     func validate() throws {
-        for (name, window) in [("--trainer-window", trainerWindow), ("--evaluator-window", evaluatorWindow)] {
-            if let window, window < 1 { throw ValidationError("\(name) must be at least 1, got \(window)") }
+        guard ["on", "off"].contains(flowControl) else { throw ValidationError("--flow-control must be on or off, got '\(flowControl)'") }
+        guard trainerWindow >= 1 else { throw ValidationError("--trainer-window must be at least 1, got \(trainerWindow)") }
+        if evaluatorWindow != nil {
+            throw ValidationError("--evaluator-window no longer applies: evaluators PULL their messages, so they have no window; use --flow-control on|off")
         }
         guard trainers >= 1, evaluators >= 1, inFlight >= 1 else { throw ValidationError("--trainers, --evaluators and --in-flight must be at least 1") }
+        guard size >= 1 else { throw ValidationError("--size must be at least 1 byte, got \(size)") }
+        guard seconds > 0 && seconds <= 3600 else { throw ValidationError("--seconds must be between 0 and 3600, got \(seconds)") }
     }
 
     func run() throws {
         try runReportingErrors {
-            try RawRing.hub(bind: bind, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds,
-                windows: .init(trainer: trainerWindow, evaluator: evaluatorWindow), readyFile: readyFile)
+            try RawRing.hub(
+                work: bind, inlet: inlet, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds,
+                flowControl: flowControl == "on" ? .credits(window: trainerWindow) : .unbounded, readyFile: readyFile)
             return 0
         }
     }
 }
 
+/// `pbt bench raw-worker`: a trainer or an evaluator of the raw ZeroMQ ring (see `RawRing`).
 struct RawWorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "raw-worker", abstract: "The raw ZeroMQ baseline's worker.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "raw-worker", abstract: "The raw ZeroMQ baseline's trainer (default) or evaluator.", shouldDisplay: false)
 
-    @Option var connect: String
-    @Flag var evaluator = false
-    @Option var turnaroundLog: String?
+    @Option(help: "A trainer: the hub's work endpoint. An evaluator: the hub's inlet.") var connect: String
+    @Flag(help: "Be an evaluator: bind a PULL, push every message on to the hub's inlet.") var evaluator = false
+    @Option(help: "A trainer: the evaluators' endpoints, comma-separated; it pushes to them round robin.") var evaluators: String?
+    @Option(help: "A trainer: on (a DEALER that asks the hub for each message) or off (a PULL), as the hub's.") var flowControl = "on"
+    @Option(help: "An evaluator: where it binds its PULL.") var bind = "tcp://127.0.0.1:*"
+    @Option(help: #"An evaluator: where to write {"endpoints": {"inlet": …}} once bound."#) var readyFile: String?
+    @Option(help: "The name it stamps on the hub's join probes (default: role and process id).") var name: String?
+    @Option(help: "A trainer: where to write its turnarounds, in seconds, one a line.") var turnaroundLog: String?
+
+    var evaluatorEndpoints: [String] { (evaluators ?? "").split(separator: ",").map { String($0) } }
+
+    func validate() throws {
+        guard ["on", "off"].contains(flowControl) else { throw ValidationError("--flow-control must be on or off, got '\(flowControl)'") }
+        if !evaluator && evaluatorEndpoints.isEmpty { throw ValidationError("a trainer needs --evaluators: the endpoints the evaluators bound") }
+    }
 
     func run() throws {
         try runReportingErrors {
-            try RawRing.worker(connect: connect, trainer: !evaluator, turnaroundLog: turnaroundLog)
+            if evaluator {
+                try RawRing.evaluator(bind: bind, connect: connect, name: name ?? "evaluator-\(getpid())", readyFile: readyFile)
+            } else {
+                try RawRing.trainer(
+                    connect: connect, evaluators: evaluatorEndpoints, asksForMessages: flowControl == "on",
+                    name: name ?? "trainer-\(getpid())", turnaroundLog: turnaroundLog)
+            }
             return 0
         }
     }

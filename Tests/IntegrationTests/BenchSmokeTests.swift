@@ -28,6 +28,54 @@ struct BenchSmokeTests {
         #expect(output.contains("The flow control alone: the raw ring makes "), "\(output)")
     }
 
+    @Test(
+        "the raw ring goes round the pipeline's path, with and without flow control, and every process leaves when the hub is done",
+        .timeLimit(.minutes(2)), arguments: ["on", "off"])
+    func rawRingGoesRoundAndEnds(flowControl: String) throws {
+        let directory = try TemporaryDirectory()
+        let hub = try PBTProcess(
+            [
+                "bench", "raw-hub", "--trainers", "3", "--evaluators", "2", "--in-flight", "16", "--seconds", "0.3", "--flow-control", flowControl,
+                "--ready-file", directory.file("hub.json"),
+            ],
+            output: directory.file("hub.txt"))
+        let hubEndpoints = try readyEndpoints(directory.file("hub.json"))
+        let work = try #require(hubEndpoints["work"])
+        let inlet = try #require(hubEndpoints["inlet"])
+        // Evaluators bind first; trainers are told where.
+        var evaluators: [PBTProcess] = []
+        var evaluatorInlets: [String] = []
+        for index in 0..<2 {
+            evaluators.append(try PBTProcess(
+                ["bench", "raw-worker", "--evaluator", "--connect", inlet, "--name", "e\(index)", "--ready-file", directory.file("e\(index).json")],
+                output: directory.file("e\(index).txt")))
+            evaluatorInlets.append(try #require(try readyEndpoints(directory.file("e\(index).json"))["inlet"]))
+        }
+        var trainers: [PBTProcess] = []
+        for index in 0..<3 {
+            trainers.append(try PBTProcess(
+                [
+                    "bench", "raw-worker", "--connect", work, "--evaluators", evaluatorInlets.joined(separator: ","), "--flow-control", flowControl,
+                    "--name", "t\(index)", "--turnaround-log", directory.file("t\(index).turnaround"),
+                ],
+                output: directory.file("t\(index).txt")))
+        }
+        let end = try #require(hub.finish(within: 60))
+        #expect(end.succeeded, "\(hub.log)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(hub.log.utf8)) as? [String: Any], "\(hub.log)")
+        #expect((result["laps"] as? Int ?? 0) > 0, "\(result)")
+        #expect(result["dropped"] as? Int == 0, "\(result)")
+        // The hub's quit reaches every trainer, and through them every evaluator.
+        for worker in trainers + evaluators {
+            let workerEnd = try #require(worker.finish(within: 10))
+            #expect(workerEnd.succeeded, "\(worker.log)")
+        }
+        for index in 0..<3 {
+            let samples = try String(contentsOfFile: directory.file("t\(index).turnaround"), encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+            #expect(!samples.isEmpty && samples.allSatisfy { $0 >= 0 }, "trainer t\(index): \(samples.count) turnarounds")
+        }
+    }
+
     @Test("pbt bench events reads an event log three ways and prints their rates", .timeLimit(.minutes(2)))
     func eventsBenchPrintsItsTable() throws {
         let directory = try TemporaryDirectory()
