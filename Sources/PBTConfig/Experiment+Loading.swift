@@ -24,7 +24,8 @@ extension Experiment {
             let count = fread(&buffer, 1, buffer.count, file)
             if count <= 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
-            if bytes.count > 4 << 20 { throw ConfigError(path: "", message: "\(path) is larger than 4 MiB; is it an experiment file?") }
+            let limit = YAMLLimits.experimentFile.maximumBytes
+            if bytes.count > limit { throw ConfigError(path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?") }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
@@ -37,9 +38,10 @@ extension Experiment {
         let root = try ConfigNode.parse(yaml: text)
         _ = try root.map(allowed: fields)
 
-        let name = try root.require("name").text()
+        let nameNode = try root.require("name")
+        let name = try nameNode.text()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw try root.require("name").error("must be letters, digits, '-', '_' or '.', got '\(name)'")
+            throw nameNode.error("must be letters, digits, '-', '_' or '.', got \(nameNode.shown)")
         }
         let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
 
@@ -151,7 +153,7 @@ extension Experiment {
                 for (key, valueNode) in try item.map(allowed: space.names) {
                     let domain = space.domain(of: key)!
                     guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of '\(key)'")
+                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
                     }
                     values[key] = value
                 }

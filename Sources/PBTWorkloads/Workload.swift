@@ -89,7 +89,7 @@ public enum Workloads {
             return try NoopWorkload(settings: settings)
         default:
             throw try settings.require("kind").error(
-                "unknown workload '\(experiment.workload.kind)' (known: \(kinds.joined(separator: ", ")))")
+                "unknown workload \(ConfigNode.quoted(experiment.workload.kind)) (known: \(kinds.joined(separator: ", ")))")
         }
     }
 }
