@@ -352,21 +352,21 @@ final class Console {
     func line(_ text: String) {
         if quiet { return }
         finishLine()
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        StandardStream.error.write(text + "\n")
     }
 
     func progress(_ text: String) {
         if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            StandardStream.error.write("\r\u{1B}[K" + text)
             open = true
         } else {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            StandardStream.error.write(text + "\n")
         }
     }
 
     func finishLine() {
         if open {
-            FileHandle.standardError.write(Data("\n".utf8))
+            StandardStream.error.write("\n")
             open = false
         }
     }

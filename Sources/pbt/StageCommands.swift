@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTConfig
@@ -170,7 +171,7 @@ struct EventsTapCommand: ParsableCommand {
             var options = EventTap.Options(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
             options.security = try security.load(for: .connects, logger: logger)
             return try EventTap(options: options).run(output: { line in
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                StandardStream.output.write(line + "\n")
             }, logger: logger)
         }
     }

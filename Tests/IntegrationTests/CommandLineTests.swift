@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Bad command lines and bad experiment files: each fails before anything starts, with a
-/// message naming the option or field and the bad value, and a non-zero exit code.
+/// message naming the option or field and the bad value, and exit code 2 (bad input).
 @Suite("command line")
 struct CommandLineTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -25,16 +25,16 @@ struct CommandLineTests {
         """
 
     static let cases: [Case] = [
-        Case(label: "run without a file", arguments: ["run"], file: nil, exitCode: 64, mentions: ["experiment file", "--resume"]),
+        Case(label: "run without a file", arguments: ["run"], file: nil, exitCode: 2, mentions: ["experiment file", "--resume"]),
         Case(label: "run a missing file", arguments: ["run", "/nonexistent/x.yml"], file: nil, exitCode: 2, mentions: ["cannot read experiment file", "/nonexistent/x.yml"]),
-        Case(label: "zero trainers", arguments: ["run", "FILE", "--trainers", "0"], file: valid, exitCode: 64, mentions: ["--trainers", "got 0"]),
-        Case(label: "trainers not a number", arguments: ["run", "FILE", "--trainers", "two"], file: valid, exitCode: 64, mentions: ["two"]),
-        Case(label: "unknown option", arguments: ["run", "FILE", "--trainer", "2"], file: valid, exitCode: 64, mentions: ["--trainer"]),
-        Case(label: "resume and a file", arguments: ["run", "FILE", "--resume", "/tmp"], file: valid, exitCode: 64, mentions: ["not both"]),
+        Case(label: "zero trainers", arguments: ["run", "FILE", "--trainers", "0"], file: valid, exitCode: 2, mentions: ["--trainers", "got 0"]),
+        Case(label: "trainers not a number", arguments: ["run", "FILE", "--trainers", "two"], file: valid, exitCode: 2, mentions: ["two"]),
+        Case(label: "unknown option", arguments: ["run", "FILE", "--trainer", "2"], file: valid, exitCode: 2, mentions: ["--trainer"]),
+        Case(label: "resume and a file", arguments: ["run", "FILE", "--resume", "/tmp"], file: valid, exitCode: 2, mentions: ["not both"]),
         Case(label: "resume a non-run", arguments: ["run", "--resume", "/tmp"], file: nil, exitCode: 2, mentions: ["not a run directory"]),
-        Case(label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 64, mentions: ["--log-level", "loud"]),
-        Case(label: "negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 64, mentions: ["--heartbeat"]),
-        Case(label: "unknown subcommand", arguments: ["trainr"], file: nil, exitCode: 64, mentions: ["trainr"]),
+        Case(label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 2, mentions: ["--log-level", "loud"]),
+        Case(label: "negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 2, mentions: ["--heartbeat"]),
+        Case(label: "unknown subcommand", arguments: ["trainr"], file: nil, exitCode: 2, mentions: ["trainr"]),
         Case(label: "population zero", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "population: 0"), exitCode: 2, mentions: ["population", "0"]),
         Case(label: "a typo in a field", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "populaton: 2"), exitCode: 2, mentions: ["populaton", "unknown field"]),
         Case(label: "unknown workload", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "kind: noop", with: "kind: resnet"), exitCode: 2, mentions: ["workload.kind", "resnet"]),
@@ -66,5 +66,13 @@ struct CommandLineTests {
             #expect(process.log.contains(text), "'\(text)' not in: \(process.log)")
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("new-run")), "a run directory was made")
+    }
+
+    @Test("--help and --version exit 0 and print to stdout", arguments: [["--help"], ["run", "--help"], ["help", "run"], ["--version"]])
+    func helpExitsZero(arguments: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let result = try MeasuredProcess.run(arguments, in: directory, standardError: .closed)
+        #expect(result.exitCode == 0, "\(result.description)")
+        #expect(result.output.contains(arguments == ["--version"] ? "0." : "USAGE"), "\(result.description)")
     }
 }

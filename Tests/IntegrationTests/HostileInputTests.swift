@@ -30,4 +30,16 @@ struct HostileInputTests {
         #expect(result.output.utf8.count < 1_000, "\(result.description)")
         #expect(!FileManager.default.fileExists(atPath: directory.file("run")))
     }
+
+    @Test(
+        "an error written to a closed stderr or to a pipe nobody reads ends in exit code 2, not a trap",
+        arguments: [MeasuredProcess.StandardError.closed, .brokenPipe])
+    func unreadableStandardError(standardError: MeasuredProcess.StandardError) throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("bad.yml", "name: [unclosed\n")
+        for arguments in [["validate", file], ["run", "--trainers", "0", file]] {
+            let result = try MeasuredProcess.run(arguments, in: directory, standardError: standardError)
+            #expect(result.exitCode == 2, "\(arguments): \(result.description)")
+        }
+    }
 }

@@ -15,7 +15,7 @@ import Glibc
 /// The limit keeps a test of a memory bomb from taking the machine down when the bomb goes off.
 struct MeasuredProcess {
     /// Where the child's stderr goes; stdout always goes to the output file.
-    enum StandardError {
+    enum StandardError: Sendable {
         /// The output file, after stdout.
         case output
         /// Closed: the child starts without descriptor 2 (`2>&-`).
