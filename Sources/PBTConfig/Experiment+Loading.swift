@@ -12,17 +12,29 @@ extension Experiment {
         "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
     ]
 
+    /// Characters a `name` may have: it becomes part of file names (`runs/NAME-YYYYMMDD-HHMMSS`).
+    public static let maximumNameLength = 100
+
     /// Reads and validates an experiment file. Every error names the field and the bad value.
     public static func load(path: String) throws(ConfigError) -> Experiment {
         guard let file = fopen(path, "r") else {
             throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
+        var status = stat()
+        if fstat(fileno(file), &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            throw ConfigError(path: "", message: "it is a directory, not an experiment file")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
+            if count <= 0 {
+                if ferror(file) != 0 {
+                    throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
+                }
+                break
+            }
             bytes.append(contentsOf: buffer[0..<count])
             let limit = YAMLLimits.experimentFile.maximumBytes
             if bytes.count > limit { throw ConfigError(path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?") }
@@ -42,6 +54,9 @@ extension Experiment {
         let name = try nameNode.text()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw nameNode.error("must be letters, digits, '-', '_' or '.', got \(nameNode.shown)")
+        }
+        guard name.count <= maximumNameLength else {
+            throw nameNode.error("must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(nameNode.shown)")
         }
         let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
 

@@ -79,7 +79,7 @@ public final class RunSupervisor {
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
         if options.resume {
             guard FileManager.default.fileExists(atPath: run.database) else {
-                throw RunError("\(run.path) has no selector.sqlite to resume from")
+                throw BadInputError("\(run.path) has no selector.sqlite to resume from")
             }
             if let data = FileManager.default.contents(atPath: run.summary),
                 let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -90,9 +90,9 @@ public final class RunSupervisor {
             }
         } else {
             if FileManager.default.fileExists(atPath: run.events) {
-                throw RunError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
+                throw BadInputError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
             }
-            try run.create()
+            do { try run.create() } catch { throw BadInputError("\(error)") }
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
         let readyDirectory = run.path + "/.ready"

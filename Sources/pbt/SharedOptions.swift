@@ -67,6 +67,9 @@ func runReportingErrors(_ body: () throws -> Int32) throws {
     } catch let error as UserError {
         StandardStream.error.write("error: \(error.description)\n")
         throw ExitCode(PBTCommand.badInput)
+    } catch let error as BadInputError {
+        StandardStream.error.write("error: \(error.description)\n")
+        throw ExitCode(PBTCommand.badInput)
     } catch let error as RunError {
         StandardStream.error.write("error: \(error.description)\n")
         throw ExitCode(1)

@@ -11,8 +11,16 @@ struct CommandLineTests {
         let file: String?
         let exitCode: Int32
         let mentions: [String]
+        /// What the run directory (RUN in the arguments) holds before the command runs.
+        var run: RunSetup = .nothing
 
         var testDescription: String { label }
+    }
+
+    enum RunSetup: Sendable {
+        case nothing
+        /// events.jsonl with an event in it, as a run that has started leaves.
+        case startedRun
     }
 
     static let valid = """
@@ -41,6 +49,12 @@ struct CommandLineTests {
         Case(label: "bad domain", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "[0, 1]", with: "[1, 0]"), exitCode: 2, mentions: ["hyperparameters.x.uniform", "[1, 0]"]),
         Case(label: "bad duration", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "max_steps: 4", with: "max_steps: 4, time_budget: soon"), exitCode: 2, mentions: ["stop.time_budget", "soon"]),
         Case(label: "not YAML", arguments: ["run", "FILE"], file: "name: [unclosed\n", exitCode: 2, mentions: ["not valid YAML"]),
+        Case(label: "a directory as the experiment file", arguments: ["validate", "DIR"], file: nil, exitCode: 2, mentions: ["is a directory, not an experiment file"]),
+        Case(label: "a name of 300 characters", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "name: cli", with: "name: " + String(repeating: "n", count: 300)), exitCode: 2, mentions: ["name: must be at most 100 characters", "got 300"]),
+        Case(label: "an output directory under a file", arguments: ["run", "FILE", "--output", "FILE/run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "experiment.yml is a file, not a directory"]),
+        Case(label: "an output directory where nobody may write", arguments: ["run", "FILE", "-o", "/sys/pbt-run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory /sys/pbt-run", "in /sys"]),
+        Case(label: "an output directory of 300 characters", arguments: ["run", "FILE", "-o", "DIR/" + String(repeating: "r", count: 300)], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "File name too long"]),
+        Case(label: "an output directory that holds a run", arguments: ["run", "FILE", "--output", "RUN"], file: valid, exitCode: 2, mentions: ["already holds a run", "--resume"], run: .startedRun),
         Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 1, mentions: ["holds experiment", "another run directory"]),
     ]
 
@@ -57,15 +71,26 @@ struct CommandLineTests {
             first.child.send(SIGTERM)
             _ = first.finish(within: 10)
         }
+        if case .startedRun = row.run {
+            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+            try #"{"event":"experiment.started","seq":1}"#.appending("\n").write(toFile: run + "/events.jsonl", atomically: true, encoding: .utf8)
+        }
         let file = try row.file.map { try directory.write("experiment.yml", $0) }
-        let arguments = row.arguments.map { $0 == "FILE" ? (file ?? "") : $0 == "RUN" ? run : $0 }
-        let process = try PBTProcess(arguments + (arguments.first == "run" && !arguments.contains("--resume") ? ["--output", directory.file("new-run")] : []), output: directory.file("output.txt"))
+        let arguments = row.arguments.map {
+            $0.replacingOccurrences(of: "FILE", with: file ?? "").replacingOccurrences(of: "RUN", with: run).replacingOccurrences(of: "DIR", with: directory.path)
+        }
+        let chooses = arguments.first != "run" || arguments.contains { ["--resume", "--output", "-o"].contains($0) }
+        let process = try PBTProcess(arguments + (chooses ? [] : ["--output", directory.file("new-run")]), output: directory.file("output.txt"))
         let end = try #require(process.finish(within: 30))
         #expect(end.exitCode == row.exitCode, "\(end)\n\(process.log)")
         for text in row.mentions {
             #expect(process.log.contains(text), "'\(text)' not in: \(process.log)")
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("new-run")), "a run directory was made")
+        #expect(!process.log.contains("NSCocoaErrorDomain"), "a raw Foundation error: \(process.log)")
+        if case .startedRun = row.run {
+            #expect(try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n").count == 1, "the run was touched")
+        }
     }
 
     @Test("--help and --version exit 0 and print to stdout", arguments: [["--help"], ["run", "--help"], ["help", "run"], ["--version"]])
