@@ -93,6 +93,18 @@ struct CommandLineTests {
         }
     }
 
+    @Test("keygen refuses an output without a name and writes nothing", arguments: [["--output", ""], ["--output", "keys/"], ["-o", "."], ["-o", "keys/.."]])
+    func keygenNeedsAName(arguments: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let place = directory.file("here")
+        try FileManager.default.createDirectory(atPath: place, withIntermediateDirectories: false)
+        let result = try MeasuredProcess.run(["keygen"] + arguments, in: directory, workingDirectory: place)
+        #expect(result.exitCode == 2, "\(result.description)")
+        #expect(result.output.contains("--output"), "\(result.description)")
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: place).isEmpty, "keygen wrote files")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".key") || $0.hasSuffix(".pub") }.isEmpty)
+    }
+
     @Test("--help and --version exit 0 and print to stdout", arguments: [["--help"], ["run", "--help"], ["help", "run"], ["--version"]])
     func helpExitsZero(arguments: [String]) throws {
         let directory = try TemporaryDirectory()

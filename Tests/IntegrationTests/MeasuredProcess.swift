@@ -31,13 +31,15 @@ struct MeasuredProcess {
     let peakResidentKiB: Int
     let output: String
 
-    /// Runs `pbt ARGUMENTS`, killing it after `timeout` seconds (the result then says signal 9).
+    /// Runs `pbt ARGUMENTS` (in `workingDirectory`, or the test's), killing it after `timeout`
+    /// seconds (the result then says signal 9).
     static func run(
         _ arguments: [String], in directory: TemporaryDirectory, standardError: StandardError = .output,
-        addressSpaceKiB: Int = 4 << 20, timeout: Double = 30
+        addressSpaceKiB: Int = 4 << 20, timeout: Double = 30, workingDirectory: String? = nil
     ) throws -> MeasuredProcess {
         let outputFile = directory.file("measured-\(UInt32.random(in: 0...UInt32.max)).txt")
-        let argv = ["/bin/sh", "-c", "ulimit -v \(addressSpaceKiB) && exec \"$0\" \"$@\"", PBTBinary.path] + arguments
+        let change = workingDirectory.map { "cd '\($0)' && " } ?? ""
+        let argv = ["/bin/sh", "-c", change + "ulimit -v \(addressSpaceKiB) && exec \"$0\" \"$@\"", PBTBinary.path] + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
