@@ -155,7 +155,7 @@ struct EventsTapCommand: ParsableCommand {
     @Option(name: .long, help: "Exit after this many events.")
     var count: Int?
 
-    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished.")
+    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished (whether --topic prints it or not).")
     var until: String?
 
     @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
