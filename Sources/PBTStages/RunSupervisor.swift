@@ -103,15 +103,15 @@ public final class RunSupervisor {
         defer { stopAll() }
 
         // Stages on one machine talk over Unix domain sockets (cheaper than loopback TCP), in a
-        // short private directory (socket paths are limited to about 100 bytes).
-        var sockets: String?
+        // short private directory (socket paths are limited to about 100 bytes). Directories
+        // that runs killed with SIGKILL left behind go first.
+        var sockets: SocketDirectory?
         if options.transport != "tcp" {
-            var template = Array("/tmp/pbt-XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else { throw RunError("cannot make a directory for the stages' sockets in /tmp") }
-            sockets = String(cString: made)
+            SocketDirectory.removeAbandoned()
+            sockets = try SocketDirectory.make()
         }
-        defer { if let sockets { try? FileManager.default.removeItem(atPath: sockets) } }
-        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0)/\(name)" } ?? "tcp://127.0.0.1:*" }
+        defer { sockets?.remove() }
+        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0.path)/\(name)" } ?? "tcp://127.0.0.1:*" }
         let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
         let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
@@ -149,6 +149,7 @@ public final class RunSupervisor {
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
+        console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(clientKeys)")
         console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
         if let metricsURL { console.line("metrics: \(metricsURL)") }
 
