@@ -78,6 +78,7 @@ public final class RunSupervisor {
         let experiment = options.experiment
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
         if options.resume {
+            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch { throw BadInputError("\(error)") }
             guard FileManager.default.fileExists(atPath: run.database) else {
                 throw BadInputError("\(run.path) has no selector.sqlite to resume from")
             }

@@ -40,8 +40,17 @@ struct SelectorCommand: ParsableCommand {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.selector")
             let loaded = try loadExperiment(experiment)
+            // A run directory that cannot be made, or whose store would make the stage start its
+            // experiment over or belongs to another: bad input, refused before anything starts.
+            let run = RunDirectory(path: runDir)
+            do {
+                try run.create()
+                try SelectorDatabase.validateForResume(run: run, experimentID: loaded.id)
+            } catch {
+                throw UserError("\(error)")
+            }
             var options = SelectorStage.Options(
-                experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, events: events.value,
+                experiment: loaded, runDirectory: run, bind: bind, events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {

@@ -55,7 +55,7 @@ struct CommandLineTests {
         Case(label: "an output directory where nobody may write", arguments: ["run", "FILE", "-o", "/sys/pbt-run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory /sys/pbt-run", "in /sys"]),
         Case(label: "an output directory of 300 characters", arguments: ["run", "FILE", "-o", "DIR/" + String(repeating: "r", count: 300)], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "File name too long"]),
         Case(label: "an output directory that holds a run", arguments: ["run", "FILE", "--output", "RUN"], file: valid, exitCode: 2, mentions: ["already holds a run", "--resume"], run: .startedRun),
-        Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 1, mentions: ["holds experiment", "another run directory"]),
+        Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 2, mentions: ["holds experiment", "another run directory"]),
     ]
 
     @Test("bad use fails early and says why", arguments: cases)
