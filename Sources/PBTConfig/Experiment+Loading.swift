@@ -10,12 +10,15 @@ extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
         "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
+        "directory",
     ]
 
     /// Characters a `name` may have: it becomes part of file names (`runs/NAME-YYYYMMDD-HHMMSS`).
     public static let maximumNameLength = 100
 
     /// Reads and validates an experiment file. Every error names the field and the bad value.
+    /// A `command` workload whose argv has relative paths gets the file's directory recorded
+    /// (see `resolve(command:against:exists:)`).
     public static func load(path: String) throws(ConfigError) -> Experiment {
         guard let file = fopen(path, "r") else {
             throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
@@ -42,7 +45,11 @@ extension Experiment {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
         }
-        return try parse(yaml: text)
+        let experiment = try parse(yaml: text)
+        guard experiment.directory == nil, let argv = experiment.writtenCommand else { return experiment }
+        let directory = absoluteDirectory(of: path)
+        guard resolve(command: argv, against: directory, exists: exists) != argv else { return experiment }
+        return try recording(directory: directory, in: text, as: experiment)
     }
 
     /// Parses and validates the text of an experiment file.
@@ -198,6 +205,12 @@ extension Experiment {
             collectionInterval = try node["interval"]?.seconds() ?? collectionInterval
         }
 
+        let directory = try root["directory"].map { node throws(ConfigError) -> String in
+            let path = try node.text()
+            guard path.hasPrefix("/") else { throw node.error("must be an absolute path, got \(node.shown)") }
+            return path
+        }
+
         var requiresCurve = false
         if let node = root["security"] {
             _ = try node.map(allowed: ["curve"])
@@ -212,6 +225,7 @@ extension Experiment {
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
             schedule: schedule)
         experiment.requiresCurve = requiresCurve
+        experiment.directory = directory
         return experiment
     }
 

@@ -139,18 +139,22 @@ public final class RunSupervisor {
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
 
+        // The experiment is this user's own: trainers and evaluators may run its command
+        // workload's program (argv[0] as the file writes it, which is what a worker compares)
+        // and nothing else.
+        let allowed = experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
         for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
-                // The experiment is this user's own: its command workload may run.
-                var arguments = [role, "--connect", work, "--events", publishers, "--name", name, "--allow-command", "*"] + curve()
+                var arguments = [role, "--connect", work, "--events", publishers, "--name", name] + (role == "mutator" ? [] : allowed) + curve()
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
                 _ = try start(name, arguments, run: run, ready: nil)
             }
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
-        console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(clientKeys)")
+        let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
+        console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)")
         console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
         if let metricsURL { console.line("metrics: \(metricsURL)") }
 

@@ -55,6 +55,9 @@ struct CommandLineTests {
         Case(label: "an output directory where nobody may write", arguments: ["run", "FILE", "-o", "/sys/pbt-run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory /sys/pbt-run", "in /sys"]),
         Case(label: "an output directory of 300 characters", arguments: ["run", "FILE", "-o", "DIR/" + String(repeating: "r", count: 300)], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "File name too long"]),
         Case(label: "an output directory that holds a run", arguments: ["run", "FILE", "--output", "RUN"], file: valid, exitCode: 2, mentions: ["already holds a run", "--resume"], run: .startedRun),
+        Case(label: "a program that is not on PATH", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [no-such-program-for-pbt, x]}"), exitCode: 2, mentions: ["workload.command[0]", "'no-such-program-for-pbt' is not an executable on PATH"]),
+        Case(label: "a program beside the experiment that does not exist", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./missing.sh]}"), exitCode: 2, mentions: ["'./missing.sh' does not exist", "beside the experiment file"]),
+        Case(label: "a program that is not executable", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./experiment.yml]}"), exitCode: 2, mentions: ["'./experiment.yml' is not executable"]),
         Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 2, mentions: ["holds experiment", "another run directory"]),
     ]
 
