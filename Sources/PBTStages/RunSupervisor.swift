@@ -93,7 +93,12 @@ public final class RunSupervisor {
             if FileManager.default.fileExists(atPath: run.events) {
                 throw BadInputError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
             }
-            do { try run.create() } catch { throw BadInputError("\(error)") }
+            do {
+                try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)  // a store of another experiment
+                try run.create()
+            } catch {
+                throw BadInputError("\(error)")
+            }
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
         let readyDirectory = run.path + "/.ready"
