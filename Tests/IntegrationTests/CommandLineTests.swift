@@ -70,7 +70,8 @@ struct CommandLineTests {
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
             let other = try directory.write("other.yml", Self.valid.replacingOccurrences(of: "name: cli", with: "name: other"))
             let first = try PBTProcess(["selector", other, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", "none", "--start-timeout", "0"], output: directory.file("first.txt"))
-            #expect(eventually(within: 10) { FileManager.default.fileExists(atPath: run + "/selector.sqlite") })
+            // Committed once events reach the log (the experiment's id goes in with the first commit).
+            #expect(eventually(within: 30) { ((try? FileManager.default.attributesOfItem(atPath: run + "/events.jsonl")[.size] as? Int) ?? 0) > 0 })
             first.child.send(SIGTERM)
             _ = first.finish(within: 10)
         }
