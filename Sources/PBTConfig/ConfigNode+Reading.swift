@@ -9,7 +9,7 @@ extension ConfigNode {
         guard case .map(let entries) = value else { throw error("expected a map of fields, got \(shown)") }
         if let allowed {
             for entry in entries where !allowed.contains(entry.key) {
-                throw entry.value.error("unknown field '\(entry.key)' (known: \(allowed.joined(separator: ", ")))")
+                throw entry.value.error("unknown field \(Self.quoted(entry.key)) (known: \(allowed.joined(separator: ", ")))")
             }
         }
         return entries
@@ -24,8 +24,7 @@ extension ConfigNode {
     /// A required child.
     public func require(_ key: String) throws(ConfigError) -> ConfigNode {
         guard let child = self[key] else {
-            let childPath = path.isEmpty ? key : "\(path).\(key)"
-            throw ConfigError(path: childPath, message: "is required", line: line)
+            throw ConfigError(path: Self.path(path, key: key), message: "is required", line: line)
         }
         return child
     }

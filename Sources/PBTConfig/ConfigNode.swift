@@ -54,17 +54,19 @@ public struct ConfigNode: Sendable, Hashable {
         self.path = path
     }
 
-    /// Parses YAML text. An empty document is an empty map.
-    public static func parse(yaml text: String) throws(ConfigError) -> ConfigNode {
+    /// Parses YAML text. An empty document is an empty map. The text must stay within
+    /// `limits` (checked before a tree is built, so that aliases cannot multiply it).
+    public static func parse(yaml text: String, limits: YAMLLimits = .experimentFile) throws(ConfigError) -> ConfigNode {
+        try limits.check(text)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
             // The YAML library refuses a repeated key before we see the tree: name the key
             // and the line of the map that repeats it.
-            throw ConfigError(path: duplicates.first ?? "", message: "'\(duplicates.first ?? "?")' appears twice", line: context.mark.line)
+            throw ConfigError(path: duplicates.first ?? "", message: "\(quoted(duplicates.first ?? "?")) appears twice", line: context.mark.line)
         } catch {
-            throw ConfigError(path: "", message: "not valid YAML: \(error)")
+            throw ConfigError(path: "", message: "not valid YAML: \(capped(lines: "\(error)"))")
         }
         guard let root else { return ConfigNode(value: .map([]), line: 1, path: "") }
         return try convert(root, path: "")
@@ -90,18 +92,19 @@ public struct ConfigNode: Sendable, Hashable {
         case .sequence(let sequence):
             var items: [ConfigNode] = []
             for (index, item) in sequence.enumerated() {
-                items.append(try convert(item, path: "\(path)[\(index)]"))
+                items.append(try convert(item, path: Self.path(path, index: index)))
             }
             return ConfigNode(value: .list(items), line: line, path: path)
         case .mapping(let mapping):
             var entries: [(key: String, value: ConfigNode)] = []
+            var keys: Set<String> = []
             for (keyNode, valueNode) in mapping {
                 guard case .scalar(let keyScalar) = keyNode else {
                     throw ConfigError(path: path, message: "keys must be plain names", line: keyNode.mark?.line)
                 }
                 let key = keyScalar.string
-                let childPath = path.isEmpty ? key : "\(path).\(key)"
-                if entries.contains(where: { $0.key == key }) {
+                let childPath = Self.path(path, key: key)
+                guard keys.insert(key).inserted else {
                     throw ConfigError(path: childPath, message: "appears twice", line: keyNode.mark?.line)
                 }
                 entries.append((key, try convert(valueNode, path: childPath)))
@@ -109,19 +112,6 @@ public struct ConfigNode: Sendable, Hashable {
             return ConfigNode(value: .map(entries), line: line, path: path)
         case .alias:
             throw ConfigError(path: path, message: "YAML aliases are not supported", line: line)
-        }
-    }
-
-    /// The value as it appeared, for error messages.
-    public var shown: String {
-        switch value {
-        case .null: "null"
-        case .bool(let x): String(x)
-        case .integer(let x): String(x)
-        case .real(let x): String(x)
-        case .text(let x): "'\(x)'"
-        case .list(let items): "[" + items.map(\.shown).joined(separator: ", ") + "]"
-        case .map(let entries): "{" + entries.map { "\($0.key): \($0.value.shown)" }.joined(separator: ", ") + "}"
         }
     }
 }

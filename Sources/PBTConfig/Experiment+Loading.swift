@@ -10,26 +10,46 @@ extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
         "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
+        "directory",
     ]
 
+    /// Characters a `name` may have: it becomes part of file names (`runs/NAME-YYYYMMDD-HHMMSS`).
+    public static let maximumNameLength = 100
+
     /// Reads and validates an experiment file. Every error names the field and the bad value.
+    /// A `command` workload whose argv has relative paths gets the file's directory recorded
+    /// (see `resolve(command:against:exists:)`).
     public static func load(path: String) throws(ConfigError) -> Experiment {
         guard let file = fopen(path, "r") else {
             throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
+        var status = stat()
+        if fstat(fileno(file), &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            throw ConfigError(path: "", message: "it is a directory, not an experiment file")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
+            if count <= 0 {
+                if ferror(file) != 0 {
+                    throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
+                }
+                break
+            }
             bytes.append(contentsOf: buffer[0..<count])
-            if bytes.count > 4 << 20 { throw ConfigError(path: "", message: "\(path) is larger than 4 MiB; is it an experiment file?") }
+            let limit = YAMLLimits.experimentFile.maximumBytes
+            if bytes.count > limit { throw ConfigError(path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?") }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
         }
-        return try parse(yaml: text)
+        let experiment = try parse(yaml: text)
+        guard experiment.directory == nil, let argv = experiment.writtenCommand else { return experiment }
+        let directory = absoluteDirectory(of: path)
+        guard resolve(command: argv, against: directory, exists: exists) != argv else { return experiment }
+        return try recording(directory: directory, in: text, as: experiment)
     }
 
     /// Parses and validates the text of an experiment file.
@@ -37,9 +57,13 @@ extension Experiment {
         let root = try ConfigNode.parse(yaml: text)
         _ = try root.map(allowed: fields)
 
-        let name = try root.require("name").text()
+        let nameNode = try root.require("name")
+        let name = try nameNode.text()
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw try root.require("name").error("must be letters, digits, '-', '_' or '.', got '\(name)'")
+            throw nameNode.error("must be letters, digits, '-', '_' or '.', got \(nameNode.shown)")
+        }
+        guard name.count <= maximumNameLength else {
+            throw nameNode.error("must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(nameNode.shown)")
         }
         let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
 
@@ -151,7 +175,7 @@ extension Experiment {
                 for (key, valueNode) in try item.map(allowed: space.names) {
                     let domain = space.domain(of: key)!
                     guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of '\(key)'")
+                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
                     }
                     values[key] = value
                 }
@@ -185,6 +209,12 @@ extension Experiment {
             collectionInterval = try node["interval"]?.seconds() ?? collectionInterval
         }
 
+        let directory = try root["directory"].map { node throws(ConfigError) -> String in
+            let path = try node.text()
+            guard path.hasPrefix("/") else { throw node.error("must be an absolute path, got \(node.shown)") }
+            return path
+        }
+
         var requiresCurve = false
         if let node = root["security"] {
             _ = try node.map(allowed: ["curve"])
@@ -199,6 +229,7 @@ extension Experiment {
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
             schedule: schedule)
         experiment.requiresCurve = requiresCurve
+        experiment.directory = directory
         return experiment
     }
 

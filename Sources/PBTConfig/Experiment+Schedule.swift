@@ -42,12 +42,12 @@ extension Experiment {
             for (key, valueNode) in try valuesNode.map(allowed: space.names) {
                 let domain = space.domain(of: key)!
                 guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                    throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of '\(key)'")
+                    throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
                 }
                 values[key] = value
             }
             if let missing = space.names.first(where: { values[$0] == nil }) {
-                throw valuesNode.error("gives no value for '\(missing)' (a schedule entry names every hyperparameter)")
+                throw valuesNode.error("gives no value for \(ConfigNode.quoted(missing)) (a schedule entry names every hyperparameter)")
             }
             let seedOf = try item["seed_of"]?.integer(in: 0...Int.max)
             entries.append(.init(fromStep: fromStep, hyperparameters: values, seedOf: seedOf))

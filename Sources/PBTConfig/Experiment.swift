@@ -59,6 +59,9 @@ public struct Experiment: Sendable, Hashable {
     /// `security: {curve: true}`: every socket of the pipeline must use CURVE; a selector
     /// without keys refuses to start, and `pbt run` makes keys for the run.
     public var requiresCurve = false
+    /// Where relative paths in a `command` workload's argv point: the experiment file's
+    /// directory (`directory:`, which `load(path:)` records when the command has such paths).
+    public var directory: String? = nil
 
     /// A short id that changes whenever the file's text does.
     public var id: String {

@@ -13,6 +13,7 @@ public enum ExperimentVariant {
 
     /// Applies `changes` to the experiment file text `base` and returns the new text.
     public static func make(from base: String, _ changes: [Change]) throws(ConfigError) -> String {
+        try YAMLLimits.experimentFile.check(base)
         do {
             guard var root = try Yams.compose(yaml: base), case .mapping = root else {
                 throw ConfigError(path: "", message: "the base experiment is not a map")

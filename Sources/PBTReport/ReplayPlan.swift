@@ -66,7 +66,9 @@ public enum ReplayPlan {
             }
             entries.append("{from_step: \(segment.fromStep), seed_of: \(segment.trainedBy), hyperparameters: {\(values.joined(separator: ", "))}}")
         }
-        let name = String("\(experiment.name)-replay-m\(member)".prefix(120))
+        // The experiment's name cut so that the replay's stays within the limit on names.
+        let suffix = "-replay-m\(member)"
+        let name = String(experiment.name.prefix(max(1, Experiment.maximumNameLength - suffix.count))) + suffix
         let derived: String
         do {
             derived = try ExperimentVariant.make(from: text, [

@@ -130,6 +130,19 @@ public final class EventTap {
             self.until = until
             self.idleTimeout = idleTimeout
         }
+
+        /// The prefixes to subscribe to: the topics asked for, and the `until` topic when they
+        /// do not cover it (else the tap would never see the event it waits for). `[""]`: all.
+        public var subscriptions: [String] {
+            if topics.isEmpty { return [""] }
+            guard let until, !topics.contains(where: { until.hasPrefix($0) }) else { return topics }
+            return topics + [until]
+        }
+
+        /// Whether an event of `topic` is printed: only those the topics asked for.
+        public func prints(topic: String) -> Bool {
+            topics.isEmpty || topics.contains { topic.hasPrefix($0) }
+        }
     }
 
     private let options: Options
@@ -144,11 +157,7 @@ public final class EventTap {
         let socket = try ZMQSocket(context, .sub)
         try socket.setReceiveHighWaterMark(100_000)
         try socket.setMaximumMessageSize(Int64(EventProxyStage.maximumEventBytes) * 2)
-        if options.topics.isEmpty {
-            try socket.subscribe()
-        } else {
-            for topic in options.topics { try socket.subscribe(Array(topic.utf8)) }
-        }
+        for prefix in options.subscriptions { try socket.subscribe(Array(prefix.utf8)) }
         let keeper = try socket.connect(options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
         var printed = 0
         var lastEvent = Clock.monotonic
@@ -160,10 +169,13 @@ public final class EventTap {
             }
             lastEvent = Clock.monotonic
             guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { continue }
-            output(json)
-            printed += 1
-            if let count = options.count, printed >= count { return 0 }
-            if let until = options.until, String(decoding: frames[0], as: UTF8.self) == until { return 0 }
+            let topic = String(decoding: frames[0], as: UTF8.self)
+            if options.prints(topic: topic) {
+                output(json)
+                printed += 1
+                if let count = options.count, printed >= count { return 0 }
+            }
+            if let until = options.until, topic == until { return 0 }
         }
         return 0
     }

@@ -78,8 +78,9 @@ public final class RunSupervisor {
         let experiment = options.experiment
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
         if options.resume {
+            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch { throw BadInputError("\(error)") }
             guard FileManager.default.fileExists(atPath: run.database) else {
-                throw RunError("\(run.path) has no selector.sqlite to resume from")
+                throw BadInputError("\(run.path) has no selector.sqlite to resume from")
             }
             if let data = FileManager.default.contents(atPath: run.summary),
                 let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -90,9 +91,14 @@ public final class RunSupervisor {
             }
         } else {
             if FileManager.default.fileExists(atPath: run.events) {
-                throw RunError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
+                throw BadInputError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
             }
-            try run.create()
+            do {
+                try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)  // a store of another experiment
+                try run.create()
+            } catch {
+                throw BadInputError("\(error)")
+            }
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
         let readyDirectory = run.path + "/.ready"
@@ -103,15 +109,15 @@ public final class RunSupervisor {
         defer { stopAll() }
 
         // Stages on one machine talk over Unix domain sockets (cheaper than loopback TCP), in a
-        // short private directory (socket paths are limited to about 100 bytes).
-        var sockets: String?
+        // short private directory (socket paths are limited to about 100 bytes). Directories
+        // that runs killed with SIGKILL left behind go first.
+        var sockets: SocketDirectory?
         if options.transport != "tcp" {
-            var template = Array("/tmp/pbt-XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else { throw RunError("cannot make a directory for the stages' sockets in /tmp") }
-            sockets = String(cString: made)
+            SocketDirectory.removeAbandoned()
+            sockets = try SocketDirectory.make()
         }
-        defer { if let sockets { try? FileManager.default.removeItem(atPath: sockets) } }
-        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0)/\(name)" } ?? "tcp://127.0.0.1:*" }
+        defer { sockets?.remove() }
+        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0.path)/\(name)" } ?? "tcp://127.0.0.1:*" }
         let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
         let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
@@ -138,11 +144,15 @@ public final class RunSupervisor {
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
 
+        // The experiment is this user's own: trainers and evaluators may run its command
+        // workload's program (argv[0] as the file writes it, which is what a worker compares)
+        // and nothing else.
+        let allowed = experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
         for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
-                // The experiment is this user's own: its command workload may run.
-                var arguments = [role, "--connect", work, "--events", publishers, "--name", name, "--allow-command", "*"]
+                // The experiment is this user's own: its command workload may run (exactly its program).
+                var arguments = [role, "--connect", work, "--events", publishers, "--name", name] + (role == "mutator" ? [] : allowed)
                 if role == "trainer" {
                     arguments += curve()
                 } else {
@@ -155,6 +165,8 @@ public final class RunSupervisor {
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
+        let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
+        console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)")
         console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
         if let metricsURL { console.line("metrics: \(metricsURL)") }
 
@@ -358,21 +370,21 @@ final class Console {
     func line(_ text: String) {
         if quiet { return }
         finishLine()
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        StandardStream.error.write(text + "\n")
     }
 
     func progress(_ text: String) {
         if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            StandardStream.error.write("\r\u{1B}[K" + text)
             open = true
         } else {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            StandardStream.error.write(text + "\n")
         }
     }
 
     func finishLine() {
         if open {
-            FileHandle.standardError.write(Data("\n".utf8))
+            StandardStream.error.write("\n")
             open = false
         }
     }

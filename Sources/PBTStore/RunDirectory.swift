@@ -23,10 +23,31 @@ public struct RunDirectory: Sendable {
     public var checkpoints: String { "\(path)/checkpoints" }
     public var logs: String { "\(path)/logs" }
 
-    /// Creates the directory and its subdirectories.
-    public func create() throws {
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+    /// Creates the directory and its subdirectories. Throws a `RunDirectoryError` that says
+    /// which part of the path is in the way: a file where a directory should be, a directory
+    /// this process may not write in, a name too long.
+    public func create() throws(RunDirectoryError) {
+        do throws(RunDirectoryError) {
+            for directory in [path, logs, checkpoints] { try Self.makeDirectory(directory) }
+            guard access(path, W_OK) == 0 else { throw RunDirectoryError("cannot write in \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            throw RunDirectoryError("cannot make the run directory \(path): \(error.description)")
+        }
+    }
+
+    /// Makes `directory` and its missing parents (mkdir -p), naming the part that fails.
+    private static func makeDirectory(_ directory: String) throws(RunDirectoryError) {
+        var status = stat()
+        if stat(directory, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFDIR else { throw RunDirectoryError("\(directory) is a file, not a directory") }
+            return
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != directory { try makeDirectory(parent) }
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            let reason = String(cString: strerror(errno))
+            throw RunDirectoryError(parent.isEmpty ? reason : "\(reason) in \(parent)")
+        }
     }
 
     /// Writes `text` to `file` atomically (a temporary file renamed into place).
@@ -38,6 +59,15 @@ public struct RunDirectory: Sendable {
     public var absolute: String {
         if path.hasPrefix("/") { return path }
         return FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// A run directory that cannot be made or written in, in words a person can act on.
+public struct RunDirectoryError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
     }
 }
 

@@ -8,7 +8,7 @@ import PBTSystem
 /// For each training task the program gets one JSON request (one line on stdin) and answers
 /// with one JSON result (one line on stdout); its stderr goes to the trainer's log.
 ///
-///     request: {"protocol": 1, "member": 3, "step": 100, "steps": 50, "seed": 1234,
+///     request: {"protocol": 1, "member": 3, "step": 100, "steps": 50, "seed": 1234, "seed32": 1234,
 ///               "hyperparameters": {"lr": 0.01, ...},
 ///               "restore": "/run/checkpoints/ab/ab…" or null,   (read it; never modify it)
 ///               "save": "/tmp/pbt-…/save-3.ckpt",                 (write the new checkpoint here)
@@ -17,7 +17,10 @@ import PBTSystem
 ///
 /// Every number at the top level of the result, and every number under `metrics`, becomes a
 /// metric; `steps` (default: all of them) says how many steps were trained.
-/// Settings: `command` (an argv array, never a shell), `mode` (`once`: a process a task;
+/// `seed32` is the 64-bit `seed` folded to 32 bits, for libraries that take no more (numpy's
+/// legacy seeding, scikit-learn, gymnasium).
+/// Settings: `command` (an argv array, never a shell; relative paths are beside the experiment
+/// file, see `Experiment.resolve(command:against:exists:)`), `mode` (`once`: a process a task;
 /// `persistent`: one process answers a request a line), `timeout` (a task, default 10m),
 /// `environment` (extra variables). A non-zero exit, a timeout, a missing checkpoint or an
 /// answer that is not a result fails the task; the selector retries it from the last good
@@ -50,6 +53,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         var argv: [String] = []
         for item in try node.list() { argv.append(try item.text()) }
         guard let program = argv.first, !program.isEmpty else { throw node.error("needs at least the program, e.g. [python3, train.py]") }
+        if let directory = experiment.directory { argv = Experiment.resolve(command: argv, against: directory, exists: Self.exists) }
         let mode = Mode(rawValue: try settings["mode"]?.choice(["once", "persistent"]) ?? "once")!
         var environment: [String: String] = [:]
         for (key, value) in try settings["environment"]?.map() ?? [] { environment[key] = try value.text() }
@@ -94,6 +98,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         }
         let message: [String: Any] = [
             "protocol": 1, "member": request.member, "step": request.step, "steps": request.steps, "seed": request.seed,
+            "seed32": Self.seed32(request.seed),
             "hyperparameters": Dictionary(uniqueKeysWithValues: request.hyperparameters.sorted.map { ($0.name, Self.json($0.value)) }),
             "restore": restore ?? NSNull(), "save": save, "evaluate": evaluate,
         ]
@@ -161,6 +166,43 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             pending = []
             throw error
         }
+    }
+
+    /// `seed` folded to 32 bits (its two halves XORed): what libraries that refuse seeds of
+    /// 2³² and more (numpy's `RandomState`, scikit-learn, gymnasium) can take.
+    public static func seed32(_ seed: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: seed ^ (seed >> 32))
+    }
+
+    static func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: path)
+    }
+
+    /// Checks that the program of the experiment's `command` can be started here: argv[0]
+    /// resolved beside the experiment file when it has a '/', else found on PATH; an
+    /// executable file either way. Run by `pbt validate` and `pbt run` before anything starts.
+    public static func checkProgram(of experiment: Experiment, path searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) throws(ConfigError) {
+        guard let written = experiment.writtenCommand?.first, !written.isEmpty, let program = experiment.resolvedCommand?.first else { return }
+        let node = try? experiment.workload.settings["command"]?.list().first
+        func refuse(_ problem: String) -> ConfigError {
+            ConfigError(path: "workload.command[0]", message: "the program \(ConfigNode.quoted(written)) \(problem)", line: node?.line)
+        }
+        if program.contains("/") {
+            var status = stat()
+            guard stat(program, &status) == 0 else {
+                let place = program == written ? "" : " (\(ConfigNode.capped(program, to: 200)): relative paths in command are beside the experiment file)"
+                throw refuse("does not exist\(place)")
+            }
+            guard status.st_mode & S_IFMT != S_IFDIR else { throw refuse("is a directory") }
+            guard access(program, X_OK) == 0 else { throw refuse("is not executable (chmod +x \(ConfigNode.capped(program, to: 200)))") }
+            return
+        }
+        for directory in (searchPath ?? "").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            var status = stat()
+            if stat(candidate, &status) == 0, status.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return }
+        }
+        throw refuse("is not an executable on PATH (\(ConfigNode.capped(searchPath ?? "", to: 200)))")
     }
 
     struct Result {

@@ -74,6 +74,12 @@ public enum Workloads {
     /// Every kind this build knows.
     public static let kinds = ["toy", "mlp", "command", "noop"]
 
+    /// Checks what a workload needs from this machine before anything starts: a `command`
+    /// workload's program must exist and be executable. `make(for:)` checks only the file.
+    public static func checkRunnable(_ experiment: Experiment) throws(ConfigError) {
+        if experiment.workload.kind == "command" { try CommandWorkload.checkProgram(of: experiment) }
+    }
+
     /// Makes the workload an experiment names, checking its settings and that the
     /// experiment declares the hyperparameters it needs. Errors name the field.
     public static func make(for experiment: Experiment) throws(ConfigError) -> any Workload {
@@ -89,7 +95,7 @@ public enum Workloads {
             return try NoopWorkload(settings: settings)
         default:
             throw try settings.require("kind").error(
-                "unknown workload '\(experiment.workload.kind)' (known: \(kinds.joined(separator: ", ")))")
+                "unknown workload \(ConfigNode.quoted(experiment.workload.kind)) (known: \(kinds.joined(separator: ", ")))")
         }
     }
 }

@@ -261,7 +261,7 @@ struct RawWorkerCommand: ParsableCommand {
 /// reported as every command reports them.
 func runBench(_ bench: (_ log: (String) -> Void) throws -> String) throws {
     try runReportingErrors {
-        print(try bench { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        print(try bench { StandardStream.error.write($0 + "\n") })
         return 0
     }
 }

@@ -26,9 +26,10 @@ struct KeygenCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        let name = URL(fileURLWithPath: output).lastPathComponent
-        guard !output.hasSuffix("/"), !name.isEmpty, name != ".", name != ".." else {
-            throw ValidationError("--output is DIR/NAME (the files are NAME.key and NAME.pub), got '\(output)'")
+        // The name as written: URL would read '' as the current directory and name the files after it.
+        let name = output.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw ValidationError("--output is DIR/NAME or NAME (the files are NAME.key and NAME.pub), got '\(output)': give a name")
         }
         if name.hasSuffix(".key") || name.hasSuffix(".pub") {
             throw ValidationError("--output takes the name without .key or .pub: '\(String(output.dropLast(4)))'")
@@ -68,13 +69,18 @@ struct KeygenCommand: ParsableCommand {
                 }
                 guard let handle = FileHandle(forUpdatingAtPath: authorize) else { throw UserError("cannot write \(authorize)") }
                 defer { try? handle.close() }
-                let end = handle.seekToEndOfFile()
-                var text = line
-                if end > 0 {
-                    handle.seek(toFileOffset: end - 1)
-                    if handle.readData(ofLength: 1) != Data("\n".utf8) { text = "\n" + line }
+                do {
+                    let end = try handle.seekToEnd()
+                    var text = line
+                    if end > 0 {
+                        try handle.seek(toOffset: end - 1)
+                        if try handle.read(upToCount: 1) != Data("\n".utf8) { text = "\n" + line }
+                        try handle.seekToEnd()
+                    }
+                    try handle.write(contentsOf: Data(text.utf8))
+                } catch {
+                    throw UserError("cannot write \(authorize): \(error.localizedDescription)")
                 }
-                handle.write(Data(text.utf8))
                 print("authorized in \(authorize)")
             }
             return 0

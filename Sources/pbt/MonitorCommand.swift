@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTWatch
@@ -42,7 +43,7 @@ struct MonitorCommand: ParsableCommand {
             options.security = try security.load(for: .connects)
             let stage = MonitorStage(options: options)
             do {
-                return try stage.run { text in FileHandle.standardOutput.write(Data(text.utf8)) }
+                return try stage.run { text in StandardStream.output.write(text) }
             } catch {
                 throw UserError("cannot watch \(endpoint): \(error)")
             }

@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTMonitor
@@ -52,7 +53,7 @@ struct ReplayCommand: ParsableCommand {
             }
             let path = output ?? (runDirectory as NSString).appendingPathComponent("replay-member-\(id).yml")
             if path == "-" {
-                FileHandle.standardOutput.write(Data(plan.yaml.utf8))
+                StandardStream.output.write(plan.yaml)
                 return 0
             }
             do {

@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTMonitor
@@ -28,7 +29,7 @@ struct ReportCommand: ParsableCommand {
             }
             let path = output ?? (runDirectory as NSString).appendingPathComponent("report.html")
             if path == "-" {
-                FileHandle.standardOutput.write(Data(html.utf8))
+                StandardStream.output.write(html)
                 return 0
             }
             do {

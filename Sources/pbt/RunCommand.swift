@@ -75,6 +75,7 @@ struct RunCommand: ParsableCommand {
             let experiment = try loadExperiment(file)
             do {
                 _ = try Workloads.make(for: experiment)
+                try Workloads.checkRunnable(experiment)
             } catch {
                 throw UserError("\(file): \(error)")
             }
@@ -102,6 +103,7 @@ struct ValidateCommand: ParsableCommand {
             let loaded = try loadExperiment(experiment)
             do {
                 _ = try Workloads.make(for: loaded)
+                try Workloads.checkRunnable(loaded)
             } catch {
                 throw UserError("\(experiment): \(error)")
             }

@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import Logging
@@ -64,15 +65,18 @@ func runReportingErrors(_ body: () throws -> Int32) throws {
     do {
         code = try body()
     } catch let error as UserError {
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-        throw ExitCode(2)
+        StandardStream.error.write("error: \(error.description)\n")
+        throw ExitCode(PBTCommand.badInput)
+    } catch let error as BadInputError {
+        StandardStream.error.write("error: \(error.description)\n")
+        throw ExitCode(PBTCommand.badInput)
     } catch let error as RunError {
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        StandardStream.error.write("error: \(error.description)\n")
         throw ExitCode(1)
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        StandardStream.error.write("error: \(error)\n")
         throw ExitCode(1)
     }
     if code != 0 { throw ExitCode(code) }

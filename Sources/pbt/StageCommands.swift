@@ -1,3 +1,4 @@
+import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTConfig
@@ -42,8 +43,17 @@ struct SelectorCommand: ParsableCommand {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.selector")
             let loaded = try loadExperiment(experiment)
+            // A run directory that cannot be made, or whose store would make the stage start its
+            // experiment over or belongs to another: bad input, refused before anything starts.
+            let run = RunDirectory(path: runDir)
+            do {
+                try run.create()
+                try SelectorDatabase.validateForResume(run: run, experimentID: loaded.id)
+            } catch {
+                throw UserError("\(error)")
+            }
             var options = SelectorStage.Options(
-                experiment: loaded, runDirectory: RunDirectory(path: runDir), bind: bind, inletBind: inletBind, events: events.value,
+                experiment: loaded, runDirectory: run, bind: bind, inletBind: inletBind, events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
@@ -166,7 +176,7 @@ struct EventsTapCommand: ParsableCommand {
     @Option(name: .long, help: "Exit after this many events.")
     var count: Int?
 
-    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished.")
+    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished (whether --topic prints it or not).")
     var until: String?
 
     @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
@@ -182,7 +192,7 @@ struct EventsTapCommand: ParsableCommand {
             var options = EventTap.Options(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
             options.security = try security.load(for: .connects, logger: logger)
             return try EventTap(options: options).run(output: { line in
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                StandardStream.output.write(line + "\n")
             }, logger: logger)
         }
     }

@@ -1,7 +1,18 @@
 import PBTSystem
 import PBTStages
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // A child of `pbt run` (or of a test) dies with its parent, even one killed by SIGKILL.
 ParentWatch.applyFromEnvironment()
+// SIGTERM and SIGINT become a flag the loops check; SIGPIPE is ignored, so a closed pipe is an
+// error to handle, not a death.
 StopSignal.install()
-PBTCommand.main()
+do {
+    var command = try PBTCommand.parseAsRoot()
+    try command.run()
+} catch {
+    exit(PBTCommand.exitCode(reporting: error))
+}

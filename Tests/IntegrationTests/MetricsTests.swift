@@ -58,10 +58,10 @@ struct MetricsTests {
         let file = try directory.write("e.yml", Self.endless)
         let run = try PBTProcess(["run", file, "--metrics", "127.0.0.1:99999"], output: directory.file("run.log"))
         let end = try #require(run.finish(within: 30))
-        #expect(end.exitCode == 64)
+        #expect(end.exitCode == 2)
         #expect(run.log.contains("--metrics") && run.log.contains("99999"))
         let exporter = try PBTProcess(["exporter", "--listen", "localhost:http"], output: directory.file("exporter.log"))
-        #expect(try #require(exporter.finish(within: 30)).exitCode == 64)
+        #expect(try #require(exporter.finish(within: 30)).exitCode == 2)
         #expect(exporter.log.contains("--listen must be HOST:PORT"))
     }
 

@@ -97,8 +97,8 @@ struct ReportAndReplayTests {
         BadUse(label: "report of a missing directory", arguments: ["report", "/nonexistent/run"], exitCode: 2, mentions: "/nonexistent/run is not a directory"),
         BadUse(label: "report of a directory that is not a run", arguments: ["report", "EMPTY"], exitCode: 2, mentions: "is not a run directory: it has no events.jsonl"),
         BadUse(label: "replay of a member that does not exist", arguments: ["replay", "RUN", "--member", "7"], exitCode: 2, mentions: "there is no member 7 in"),
-        BadUse(label: "replay of a member that is not a number", arguments: ["replay", "RUN", "--member", "first"], exitCode: 64, mentions: "--member must be a member id"),
-        BadUse(label: "replay without a member", arguments: ["replay", "RUN"], exitCode: 64, mentions: "--member"),
+        BadUse(label: "replay of a member that is not a number", arguments: ["replay", "RUN", "--member", "first"], exitCode: 2, mentions: "--member must be a member id"),
+        BadUse(label: "replay without a member", arguments: ["replay", "RUN"], exitCode: 2, mentions: "--member"),
         BadUse(label: "replay of a directory that is not a run", arguments: ["replay", "EMPTY", "--member", "0"], exitCode: 2, mentions: "is not a run directory"),
     ]
 

@@ -35,7 +35,7 @@ struct WorkloadRunTests {
                 .replacingOccurrences(of: "mode: persistent", with: "mode: \(mode)")
                 .replacingOccurrences(of: "max_steps: 1000", with: "max_steps: 300")
                 .replacingOccurrences(
-                    of: "topologies/trainers/digits_mlp.py",
+                    of: "../trainers/digits_mlp.py, --data, ../data/digits.csv",
                     with: PBTBinary.repository
                         + "/topologies/trainers/digits_mlp.py, --data, \(PBTBinary.repository)/topologies/data/digits.csv"
                 ))

@@ -40,6 +40,15 @@ struct ReplayPlanTests {
         #expect(again.experiment.name == "sim-replay-m\(best)")
     }
 
+    @Test func theReplayOfAnExperimentWithTheLongestNameLoads() throws {
+        let longest = String(repeating: "n", count: Experiment.maximumNameLength)
+        let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 1).replacingOccurrences(of: "name: sim", with: "name: \(longest)"))
+        let plan = try ReplayPlan.make(member: 0, events: run.events, experiment: run.text, runDirectory: "runs/long")
+        let replay = try Experiment.parse(yaml: plan.yaml)
+        #expect(replay.name.count == Experiment.maximumNameLength)
+        #expect(replay.name.hasSuffix("-replay-m0"))
+    }
+
     @Test func everyMemberCanBeReplayed() throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 9))
         for member in 0..<4 {

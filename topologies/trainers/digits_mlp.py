@@ -9,8 +9,11 @@ Protocol: one JSON request a line on stdin, one JSON result a line on stdout (lo
 stderr). It answers every line it gets, so it serves both `mode: once` (one request, then end
 of input) and `mode: persistent` (requests until end of input).
 
-    request: {"member", "step", "steps", "seed", "hyperparameters": {lr, momentum,
+    request: {"member", "step", "steps", "seed", "seed32", "hyperparameters": {lr, momentum,
               weight_decay, batch_size}, "restore": path or null, "save": path, "evaluate"}
+
+It seeds numpy with "seed32", the member's seed folded to 32 bits: "seed" has 64 bits, which
+numpy's legacy seeding, scikit-learn and gymnasium refuse.
     result:  {"score": validation accuracy, "metrics": {...}, "steps": steps trained}
 
 `--benchmark STEPS` trains one network for STEPS minibatches and prints its speed instead.
@@ -104,12 +107,13 @@ def handle(request, data, sizes):
     h = request["hyperparameters"]
     lr, momentum = float(h["lr"]), float(h.get("momentum", 0.9))
     weight_decay, batch = float(h.get("weight_decay", 0.0)), int(h.get("batch_size", 32))
-    network = Network.load(request["restore"], sizes) if request.get("restore") else Network(sizes, request["seed"])
+    seed = request["seed32"]
+    network = Network.load(request["restore"], sizes) if request.get("restore") else Network(sizes, seed)
     steps, losses = 0, []
     if not request.get("evaluate"):
         x_train, y_train = data["train"]
         for steps in range(1, request["steps"] + 1):
-            rng = np.random.default_rng([request["seed"], request["step"] + steps])
+            rng = np.random.default_rng([seed, request["step"] + steps])
             rows = rng.choice(len(y_train), size=min(batch, len(y_train)), replace=False)
             losses.append(network.train_step(x_train[rows], y_train[rows], lr, momentum, weight_decay))
         network.save(request["save"])
@@ -135,7 +139,7 @@ def benchmark(data, sizes, steps, batch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="topologies/data/digits.csv")
+    parser.add_argument("--data", default="topologies/data/digits.csv", help="the CSV (default: relative to the current directory)")
     parser.add_argument("--hidden", default="128", help="hidden layer widths, comma-separated")
     parser.add_argument("--split-seed", type=int, default=11)
     parser.add_argument("--benchmark", type=int, metavar="STEPS")
