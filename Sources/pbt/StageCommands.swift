@@ -21,8 +21,8 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "Where to bind the work endpoint: trainers' credits and tasks, every worker's heartbeats (env PBT_WORK_BIND).")
     var bind: String = environment("PBT_WORK_BIND") ?? "tcp://*:5555"
 
-    @Option(name: .long, help: "Where to bind the inlet evaluators and mutators push scores and explored hyperparameters to (env PBT_INLET_BIND).")
-    var inletBind: String = environment("PBT_INLET_BIND") ?? "tcp://*:5558"
+    @Option(name: .long, help: "Where to bind the inlet evaluators and mutators push scores and explored hyperparameters to (env PBT_INLET_BIND; default: beside the work endpoint, its port + 3, e.g. tcp://*:5558).")
+    var inletBind: String?
 
     @OptionGroup var events: EventsOption
 
@@ -53,7 +53,7 @@ struct SelectorCommand: ParsableCommand {
                 throw UserError("\(error)")
             }
             var options = SelectorStage.Options(
-                experiment: loaded, runDirectory: run, bind: bind, inletBind: inletBind, events: events.value,
+                experiment: loaded, runDirectory: run, bind: bind, inletBind: inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.selector(work: bind), events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
@@ -78,7 +78,7 @@ struct WorkerOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds between heartbeats to the selector (ready while idle, progress while busy).")
     var heartbeat: Double = 1
 
-    @Option(name: .long, help: "Evaluators and mutators: where to bind the inlet (env PBT_INLET_BIND; default tcp://*:5560 for an evaluator, tcp://*:5561 for a mutator).")
+    @Option(name: .long, help: "Evaluators and mutators: where to bind the inlet (env PBT_INLET_BIND; default: a free port, on loopback when the selector is on this machine, told to the selector).")
     var inletBind: String?
 
     @Option(name: .long, help: "Evaluators and mutators: the inlet's address as other machines reach it, when not the bound one (env PBT_ADVERTISE). A wildcard host is filled in with the address the selector sees.")
@@ -115,11 +115,33 @@ struct WorkerOptions: ParsableArguments {
             // Evaluators and mutators bind an inlet: with CURVE, they serve as well as connect.
             options.security = try security.load(for: role == .trainer ? .connects : .both, logger: logger)
             options.allowedCommands = allowCommand.filter { !$0.isEmpty }
-            options.bind = inletBind ?? environment("PBT_INLET_BIND") ?? (role == .mutator ? "tcp://*:5561" : "tcp://*:5560")
+            options.bind = inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
             options.advertise = advertise ?? environment("PBT_ADVERTISE")
             let stage = WorkerStage(options: options, logger: logger)
+            guard role == .trainer, let directory = environment("PBT_TURNAROUND_LOG_DIR") else { return try stage.run() }
+            // `pbt bench pipeline`: each turnaround of this trainer, written where the bench reads them.
+            let log = TurnaroundLog(path: "\(directory)/\(workerName).turnaround")
+            stage.turnaroundObserver = { log.record($0) }
+            defer { log.write() }
             return try stage.run()
         }
+    }
+}
+
+/// A trainer's turnarounds for `pbt bench pipeline`: kept in memory, written once at exit.
+final class TurnaroundLog {
+    let path: String
+    private var seconds: [Double] = []
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func record(_ value: Double) { seconds.append(value) }
+
+    func write() {
+        guard !seconds.isEmpty else { return }
+        try? seconds.map { String($0) }.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
 

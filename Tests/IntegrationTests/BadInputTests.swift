@@ -38,6 +38,32 @@ struct BadInputTests {
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("trainer", "trainer-1")
+
+        // A rogue mutator, the only one: registers properly with an inlet of its own (training
+        // waits for a mutator), then answers its first explore with hyperparameters outside the space.
+        let mutator = try ZMQSocket(context, .dealer)
+        try mutator.setRoutingID(Array("rogue-mutator".utf8))
+        try mutator.connect(pipeline.work)
+        let mutatorInlet = try ZMQSocket(context, .pull)
+        let mutatorEndpoint = pipeline.inlet(of: "rogue-mutator")
+        try mutatorInlet.bind(mutatorEndpoint)
+        let mutatorPush = try ZMQSocket(context, .push)
+        func ready(_ experimentID: String) -> [UInt8] {
+            WireProtocol.encode(.ready(Ready(
+                role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID, inlet: PeerEndpoint(endpoint: mutatorEndpoint))))
+        }
+        try mutator.send([ready("")])
+        var experimentID = ""
+        for _ in 0..<200 where experimentID.isEmpty {
+            if let frames = try mutator.receive(timeoutMilliseconds: 50), let command = try? WireProtocol.decodeCommand(frames[0]),
+                case .welcome(let welcome) = command
+            {
+                experimentID = welcome.experimentID
+                try mutatorPush.connect(welcome.inlet)
+            }
+            try mutator.send([ready(experimentID)])
+        }
+        #expect(!experimentID.isEmpty, "the rogue mutator was never welcomed")
         #expect(pipeline.waitForEvents(within: 60) { $0.contains { $0["event"] as? String == "member.trained" } })
         // The subscription is live once a progress event arrives.
         var live = false
@@ -56,6 +82,8 @@ struct BadInputTests {
         var undecodable = 0
         var sent = 0
         func send(_ frames: [[UInt8]], toInlet: Bool = false) throws {
+            // The rogue mutator keeps its heartbeat while the garbage goes out.
+            if sent % 25 == 0 { try mutator.send([ready(experimentID)]) }
             if toInlet {
                 try pusher.send([Array("rogue".utf8)] + frames)
             } else {
@@ -106,29 +134,10 @@ struct BadInputTests {
         try evaluatorInlet.send([WireProtocol.encode(.trained(TrainResult(
             member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "b", count: 64), metrics: ["score": 1e9], seconds: 0)))])
 
-        // 3. A rogue mutator: registers properly with an inlet of its own, then answers with
-        // hyperparameters outside the space.
-        let mutator = try ZMQSocket(context, .dealer)
-        try mutator.setRoutingID(Array("rogue-mutator".utf8))
-        try mutator.connect(pipeline.work)
-        let mutatorInlet = try ZMQSocket(context, .pull)
-        let mutatorEndpoint = pipeline.inlet(of: "rogue-mutator")
-        try mutatorInlet.bind(mutatorEndpoint)
-        let mutatorPush = try ZMQSocket(context, .push)
-        func ready(_ experimentID: String) -> [UInt8] {
-            WireProtocol.encode(.ready(Ready(
-                role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID, inlet: PeerEndpoint(endpoint: mutatorEndpoint))))
-        }
-        try mutator.send([ready("")])
+        // 3. The rogue mutator's answer to its first explore.
         var explored = false
-        var experimentID = ""
         for _ in 0..<600 where !explored {
-            if let frames = try mutator.receive(timeoutMilliseconds: 50), let command = try? WireProtocol.decodeCommand(frames[0]),
-                case .welcome(let welcome) = command
-            {
-                experimentID = welcome.experimentID
-                try mutatorPush.connect(welcome.inlet)
-            }
+            _ = try mutator.receive(timeoutMilliseconds: 50)
             try mutator.send([ready(experimentID)])
             guard let frames = try mutatorInlet.receive(timeoutMilliseconds: 50), case .explore(let task) = try WireProtocol.decodeCommand(frames[0]) else {
                 continue
@@ -187,7 +196,7 @@ struct BadInputTests {
         #expect(dropped.contains { $0["reason"] as? String == "unknown_member" })
         // The evaluator refused the result whose checkpoint does not exist: no score of 1e9.
         #expect(!events.contains { $0["event"] as? String == "member.scored" && ($0["score"] as? Double ?? 0) > 1e6 })
-        #expect(pipeline.workers["evaluator-1"]?.child.poll() == nil, "the evaluator is still up")
+        #expect(pipeline.workers["evaluator-1"].map { $0.finish(within: 30)?.succeeded == true } == true, "the evaluator ran to the end")
         // The proxy is still up and forwarding.
         #expect(pipeline.proxy?.child.poll() == nil)
     }

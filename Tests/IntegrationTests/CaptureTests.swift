@@ -39,8 +39,10 @@ struct CaptureTests {
             experiment: SecurityTests.experiment(name: "capture", population: 4, maxSteps: 20, stepSeconds: 0.01, extra: secure ? "security: {curve: true}" : ""),
             secure: secure)
         try pipeline.startServers()
-        let ports = pipeline.ports
-        #expect(ports.count == 3, "\(pipeline.work) \(pipeline.publishers) \(pipeline.subscribers)")
+        // The evaluator's and the mutator's inlets: ports picked now, so the capture covers them.
+        let inletPorts = try (0..<2).map { _ in try #require(freeLoopbackPort()) }
+        let ports = pipeline.ports + inletPorts
+        #expect(ports.count == 6, "\(pipeline.work) \(pipeline.inlet) \(pipeline.publishers) \(pipeline.subscribers) \(inletPorts)")
 
         // Capture only the test's own ports, from before any worker connects.
         let capture = pipeline.directory.file("capture.pcapng")
@@ -58,8 +60,8 @@ struct CaptureTests {
         let tap = try PBTProcess(
             ["events", "--endpoint", pipeline.subscribers, "--until", "experiment.finished"] + pipeline.clientArguments(), output: pipeline.directory.file("tap.log"))
         #expect(eventually(within: 20) { tap.log.contains("connected to the event proxy") || !secure }, "\(tap.log)")
-        try pipeline.start("evaluator", "evaluator-1")
-        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("evaluator", "evaluator-1", inletPort: inletPorts[0])
+        try pipeline.start("mutator", "mutator-1", inletPort: inletPorts[1])
         try pipeline.start("trainer", "trainer-1")
         let summary = try pipeline.finish(within: 60)
         #expect(summary["reason"] as? String == "max_steps")
@@ -93,4 +95,25 @@ struct CaptureTests {
             #expect(found, "'\(name)' is not in the plaintext capture of \(bytes.count) bytes")
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed).
+func freeLoopbackPort() -> Int? {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { return nil }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    guard named == 0 else { return nil }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -49,6 +49,7 @@ struct FaultInjectionTests {
 
         // The moment: after this many trained tasks (of 90 in the whole run).
         let trainedBeforeKill = Int.random(in: 5...40, using: &random)
+        var heldByTheKilled: [String: Any]?
         let reached = pipeline.waitForEvents(within: 60) { events in
             events.filter { $0["event"] as? String == "member.trained" }.count >= trainedBeforeKill
         }
@@ -57,12 +58,18 @@ struct FaultInjectionTests {
         switch fault {
         case .trainerMidStep:
             // Wait for trainer-1 to hold a task it has not returned yet, then kill it.
-            _ = pipeline.waitForEvents(within: 30) { events in
-                guard let assigned = events.lastIndex(where: { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" })
+            let holding = pipeline.waitForEvents(within: 30) { events in
+                guard let assigned = events.last(where: { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" })
                 else { return false }
-                return !events[assigned...].contains { $0["event"] as? String == "member.trained" && $0["trainer"] as? String == "trainer-1" }
+                // (The score of the member it trained before may come after this assignment.)
+                return !events.contains {
+                    $0["event"] as? String == "member.trained" && $0["member"] as? Int == assigned["member"] as? Int
+                        && $0["version"] as? Int == assigned["version"] as? Int
+                }
             }
+            #expect(holding, "trainer-1 never held a task long enough to be killed mid-step")
             pipeline.kill("trainer-1")
+            heldByTheKilled = pipeline.events().last { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" }
             try pipeline.start("trainer", "trainer-3")
         case .evaluator:
             pipeline.kill("evaluator-1")
@@ -91,12 +98,19 @@ struct FaultInjectionTests {
         if fault == .selector {
             #expect(events.contains { $0["event"] as? String == "experiment.resumed" })
         }
-        if fault == .trainerMidStep {
-            #expect(events.contains { $0["event"] as? String == "lease.expired" && $0["worker"] as? String == "trainer-1" })
+        if fault == .trainerMidStep, let held = heldByTheKilled, let member = held["member"] as? Int, let version = held["version"] as? Int {
+            // The member the killed trainer held went out again, unless the trainer had handed it
+            // on to the evaluator just before the kill (then its score arrived as usual).
+            let same: ([String: Any]) -> Bool = { $0["member"] as? Int == member && $0["version"] as? Int == version }
+            let handedOn = events.contains { $0["event"] as? String == "member.trained" && same($0) }
+            let reissued = events.contains {
+                ["lease.expired", "lease.released"].contains($0["event"] as? String ?? "") && same($0) && $0["worker"] as? String == "trainer-1"
+            }
+            #expect(handedOn != reissued, "member \(member) v\(version): handed on \(handedOn), re-issued \(reissued)")
         }
         // The workers still alive end on their own when told the experiment is over.
         for (name, worker) in pipeline.workers where worker.child.poll()?.signal != SIGKILL {
-            let end = try #require(worker.finish(within: 30))
+            let end = try #require(worker.finish(within: 30), "\(name) did not exit:\n\(pipeline.log(name))")
             #expect(end.succeeded, "\(name): \(end)")
         }
     }

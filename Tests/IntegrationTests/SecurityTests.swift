@@ -77,11 +77,12 @@ final class SecurePipeline {
 
     /// Starts a worker; an evaluator or a mutator binds its inlet on a loopback port and,
     /// with CURVE, serves it with the server keys (it binds as well as connects).
-    func start(_ role: String, _ name: String, _ extra: [String]? = nil) throws {
+    func start(_ role: String, _ name: String, _ extra: [String]? = nil, inletPort: Int? = nil) throws {
         let binds = role != "trainer"
         let keys = extra ?? (binds ? serverArguments : clientArguments())
+        let inlet = "tcp://127.0.0.1:" + (inletPort.map(String.init) ?? "*")
         workers[name] = try PBTProcess(
-            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"] + (binds ? ["--inlet-bind", "tcp://127.0.0.1:*"] : []) + keys,
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"] + (binds ? ["--inlet-bind", inlet] : []) + keys,
             output: directory.file("\(name).log"))
     }
 

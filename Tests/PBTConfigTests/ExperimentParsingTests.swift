@@ -83,17 +83,24 @@ struct ExperimentParsingTests {
         #expect(experiment.maxFailures == 3)
     }
 
-    /// Evaluators of reported metrics and perturbing mutators may hold several tasks; an
-    /// evaluator that runs the workload and a PB2 mutator hold one, and a trainer always one.
+    /// The `leases` section: every setting, its default, and `max_duration: auto`.
     @Test(arguments: [
-        ("", 8, 8), ("evaluation: checkpoint", 1, 8), ("explore: {strategy: pb2}", 8, 1),
-        ("explore: {strategy: noise, std: 0.1}", 8, 8), ("evaluation: reported", 8, 8),
+        ("", 30.0, 5.0, nil as Double?, 3, 30.0),
+        ("leases: {timeout: 2s, silence: 1s, max_duration: 60s, max_failures: 1, bench: 5s}", 2, 1, 60, 1, 5),
+        ("leases: {max_duration: auto}", 30, 5, nil, 3, 30),
+        ("leases: {max_duration: 2m}", 30, 5, 120, 3, 30),
     ])
-    func taskWindows(line: String, evaluators: Int, mutators: Int) throws {
+    func leaseSettings(line: String, timeout: Double, silence: Double, maxDuration: Double?, maxFailures: Int, bench: Double) throws {
         let settings = try Experiment.parse(yaml: Self.minimal + "\n" + line).selectorSettings()
-        #expect(settings.window(for: .evaluator) == evaluators)
-        #expect(settings.window(for: .mutator) == mutators)
-        #expect(settings.window(for: .trainer) == 1)
+        #expect(settings.leaseTimeout == timeout)
+        #expect(settings.silenceTimeout == silence)
+        #expect(settings.maxTaskSeconds == maxDuration)
+        #expect(settings.maxFailures == maxFailures)
+        #expect(settings.benchSeconds == bench)
+    }
+
+    @Test func anUnknownLeaseSettingIsRefusedNamingIt() {
+        #expect(throws: ConfigError.self) { try Experiment.parse(yaml: Self.minimal + "\nleases: {window: 8}") }
     }
 
     @Test(arguments: [
@@ -448,7 +455,7 @@ struct ExperimentTests {
         #expect(settings.objective == .minimize)
         #expect(settings.burnIn == 10)
         #expect(settings.leaseTimeout == 90)
-        #expect(settings.workerTimeout == 30)
+        #expect(settings.silenceTimeout == LeaseSettings.defaultSilence)
         #expect(settings.maxFailures == 5)
         #expect(settings.minTrainers == 3)
         #expect(settings.startTimeout == 7)
@@ -456,6 +463,6 @@ struct ExperimentTests {
 
         let plain = try Experiment.parse(yaml: ExperimentParsingTests.minimal + "\nexplore: {strategy: none}")
         #expect(!plain.selectorSettings().explores)
-        #expect(plain.selectorSettings().workerTimeout == 10)
+        #expect(plain.selectorSettings().maxTaskSeconds == nil)
     }
 }

@@ -1,0 +1,33 @@
+/// Where a stage binds its inlet when nobody says: beside what it already knows.
+///
+///     selector, work on tcp://HOST:5555   → inlet tcp://HOST:5558 (a wildcard port stays one)
+///     selector, work on ipc://DIR/work    → inlet ipc://DIR/work.inlet
+///     worker connecting to ipc://DIR/…    → ipc://DIR/NAME.inlet
+///     worker connecting to 127.0.0.1      → tcp://127.0.0.1:* (a free port, told to the selector)
+///     worker connecting to another host   → tcp://*:* (every interface; the selector fills in
+///                                            the address it sees the worker at)
+public enum InletAddress {
+    /// The selector's inlet, beside its work endpoint.
+    public static func selector(work: String) -> String {
+        if work.hasPrefix("ipc://") || work.hasPrefix("inproc://") { return work + ".inlet" }
+        guard work.hasPrefix("tcp://"), let colon = work.lastIndex(of: ":") else { return "tcp://*:5558" }
+        let host = work[..<colon]
+        let port = work[work.index(after: colon)...]
+        guard let number = Int(port) else { return host + ":*" }
+        return host + ":\(number + 3)"
+    }
+
+    /// An evaluator's or a mutator's inlet, given where it reaches the selector.
+    public static func worker(connect: String, name: String) -> String {
+        let safe = String(name.unicodeScalars.map { scalar -> Character in
+            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar) ? Character(scalar) : "_"
+        }.prefix(64))
+        if connect.hasPrefix("ipc://"), let slash = connect.lastIndex(of: "/") {
+            return connect[...slash] + safe + ".inlet"
+        }
+        if let host = EndpointAddress.host(of: connect), host == "127.0.0.1" || host == "localhost" || host == "::1" {
+            return "tcp://127.0.0.1:*"
+        }
+        return "tcp://*:*"
+    }
+}
