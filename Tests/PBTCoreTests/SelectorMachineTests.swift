@@ -429,6 +429,8 @@ struct SelectorMachineTests {
         #expect(machine.tick(now: 39).leaseExpiries.isEmpty)
         let expired = machine.tick(now: 41)
         #expect(expired.leaseExpiries.map(\.role) == [.evaluator])
+        #expect(expired.failures.isEmpty, "a result lost after training is not the member's failure")
+        #expect(machine.members[0].failures == 0)
         let retrain = expired.trainTasks.first?.task
         #expect(retrain?.version == 3)
         #expect(retrain?.step == 4)

@@ -3,7 +3,7 @@
 ///
 ///     leg starts ─▶ deadline = now + lease timeout ─(progress)─▶ now + timeout, never past
 ///                                                                start + max task duration
-///     deadline passes ─▶ lease.expired, a failure of the member ─▶ out again, new version
+///     deadline passes ─▶ lease.expired (training: a failure of the member) ─▶ out again, new version
 ///     worker silent ─▶ it left; what it held goes out again at once
 extension SelectorMachine {
     /// Handles the passing of time.
@@ -69,11 +69,17 @@ extension SelectorMachine {
         }
         let overran = now - lease.started >= maxTaskSeconds
         actions.append(.publish(.leaseExpired(member: index, version: member.version, role: role, worker: holderName)))
+        guard role == .trainer else {
+            // Lost on its way to or at an evaluator or a mutator (one that died with it queued, or
+            // one that keeps what it is pushed): not the member's failure, so never a reason to give it up.
+            requeue(index, for: role == .mutator ? .mutator : .trainer)
+            return
+        }
         let reason = overran
-            ? "lease expired: the \(role) took longer than the longest a task may take (\(Self.seconds(maxTaskSeconds)))"
-            : "lease expired: no word from the \(role) for \(Self.seconds(settings.leaseTimeout))"
+            ? "lease expired: the trainer took longer than the longest a task may take (\(Self.seconds(maxTaskSeconds)))"
+            : "lease expired: no word from the trainer for \(Self.seconds(settings.leaseTimeout))"
         countMemberFailure(index, version: member.version, worker: holderName, reason: reason, now: now, into: &actions) {
-            $0.requeue(index, for: role == .mutator ? .mutator : .trainer)
+            $0.requeue(index, for: .trainer)
         }
     }
 
