@@ -195,7 +195,8 @@ public final class RunSupervisor {
             }
             if let done = selectorStage.process.poll() {
                 console.finishLine()
-                guard done.succeeded else {
+                // A run in which every member failed ended (exit 1) with its outcome written.
+                guard done.succeeded || Self.reason(of: run) == FinishReason.allFailed.rawValue else {
                     throw RunError("the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n" + Self.tail(of: selectorStage.log))
                 }
                 break
@@ -219,7 +220,19 @@ public final class RunSupervisor {
         }
         console.finishLine()
         print(Self.describe(summary: summary, run: run, wall: Clock.monotonic - started))
+        if summary["reason"] as? String == FinishReason.allFailed.rawValue {
+            let first = summary["first_failure"] as? String ?? "unknown (see \(run.logs))"
+            throw RunError("every member failed, so nothing was trained to the end; the first failure: \(first)")
+        }
         return 0
+    }
+
+    /// The reason in a run directory's summary, if it has one.
+    static func reason(of run: RunDirectory) -> String? {
+        guard let data = FileManager.default.contents(atPath: run.summary),
+            let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return summary["reason"] as? String
     }
 
     /// Starts one stage; for binding stages, waits for the endpoints it reports.

@@ -48,9 +48,9 @@ final class PBTProcess {
     let child: ChildProcess
     let output: String
 
-    init(_ arguments: [String], output: String) throws {
+    init(_ arguments: [String], output: String, executable: String = PBTBinary.path) throws {
         self.output = output
-        child = try ChildProcess(executable: PBTBinary.path, arguments: arguments, output: output)
+        child = try ChildProcess(executable: executable, arguments: arguments, output: output)
     }
 
     /// Waits for the process to end, failing the test after `seconds`.
