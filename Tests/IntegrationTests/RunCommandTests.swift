@@ -55,6 +55,24 @@ struct RunCommandTests {
         #expect(process.log.contains("best: member"))
     }
 
+    /// Several evaluators and mutators: each binds its own inlet, every trainer pushes to all
+    /// the evaluators (PUSH spreads over them) and the selector to all the mutators.
+    @Test("with two evaluators and two mutators, both of each do work")
+    func severalEvaluatorsAndMutators() throws {
+        let directory = try TemporaryDirectory()
+        let (_, run, summary, best) = try finishedRun(
+            PBTBinary.repository + "/topologies/experiments/toy.yml", ["--trainers", "2", "--evaluators", "2", "--mutators", "2", "--metrics", "none"],
+            in: directory)
+        #expect(summary["reason"] as? String == "max_steps")
+        #expect((best["score"] as? Double ?? 0) > 1.1)
+        let events = try jsonLines(run + "/events.jsonl")
+        let evaluators = Set(events.filter { $0["event"] as? String == "member.scored" }.compactMap { $0["evaluator"] as? String })
+        let mutators = Set(events.filter { $0["event"] as? String == "member.exploited" }.compactMap { $0["mutator"] as? String })
+        #expect(evaluators == ["evaluator-1", "evaluator-2"], "evaluators that scored: \(evaluators)")
+        #expect(mutators == ["mutator-1", "mutator-2"], "mutators that explored: \(mutators)")
+        try checkMemberHistories(events, population: 2, maxSteps: 200)
+    }
+
     @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
     func gridSearchPlateaus() throws {
         let directory = try TemporaryDirectory()
