@@ -85,8 +85,9 @@ struct TrainerHandler: TaskHandler {
 
 /// Scores what a trainer trained by `objective.metric` (default `score`): from what the
 /// trainer reported, or, with `evaluation: checkpoint`, by running the workload's evaluation
-/// on the checkpoint. Either way the checkpoint must be there and hash to its name first: a
-/// result naming a checkpoint nobody can load is a failure, never a score.
+/// on the checkpoint. Either way the checkpoint must be in the store first (with
+/// `evaluation: checkpoint`, read and checked against its hash): a result naming a checkpoint
+/// nobody can load is a failure, never a score.
 struct EvaluatorHandler: TaskHandler {
     let metric: String
     let objective: Objective
@@ -99,21 +100,25 @@ struct EvaluatorHandler: TaskHandler {
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
         guard case .evaluate(let trained) = task else { return .failed(member: task.member, version: task.version, reason: "an evaluator only evaluates") }
-        let state: [UInt8]
-        do {
-            state = try store.read(trained.checkpoint)
-        } catch {
-            return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)")
-        }
         var metrics = trained.metrics
         var measured: [String: Double] = [:]
         if let workload {
+            // Evaluating the checkpoint reads it, and reading checks its bytes against its name.
             do {
+                let state = try store.read(trained.checkpoint)
                 measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
+            } catch let error as CheckpointError {
+                return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)")
             } catch {
                 return .failed(member: trained.member, version: trained.version, reason: "evaluation failed: \(error)")
             }
+        } else if !store.contains(trained.checkpoint) {
+            // A reported score is only as good as the checkpoint it describes: one nobody can
+            // load is a failure, never a score (the store names a file by its hash once complete).
+            return .failed(
+                member: trained.member, version: trained.version,
+                reason: "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)")
         }
         guard let score = metrics[metric] else {
             let reported = metrics.keys.sorted().joined(separator: ", ")

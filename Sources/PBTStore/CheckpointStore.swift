@@ -52,10 +52,12 @@ public struct CheckpointStore: Sendable {
         return "\(directory)/\(reference.prefix(2))/\(reference)"
     }
 
-    /// Whether the store holds `reference`.
+    /// Whether the store holds `reference`: a regular file under its name (one `stat`; the
+    /// name is its hash, and a file gets its name only once it is complete, by rename).
     public func contains(_ reference: String) -> Bool {
         guard let path = try? path(of: reference) else { return false }
-        return FileManager.default.fileExists(atPath: path)
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Stores `bytes` and returns their name.

@@ -169,8 +169,10 @@ public final class ZMQSocket {
                 if error.isInterrupted || error.wouldBlock { continue }
                 throw error
             }
-            if frames.isEmpty && recordsPeerAddress {
-                lastPeerAddress = zmq_msg_gets(&message, "Peer-Address").map { String(cString: $0) }
+            if recordsPeerAddress {
+                // A ROUTER's routing-id frame is its own and carries no metadata: ask every frame.
+                if frames.isEmpty { lastPeerAddress = nil }
+                if let address = zmq_msg_gets(&message, "Peer-Address") { lastPeerAddress = String(cString: address) }
             }
             let data = zmq_msg_data(&message)
             let count = Int(size)

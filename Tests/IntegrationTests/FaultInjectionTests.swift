@@ -19,11 +19,11 @@ struct FaultInjectionTests {
     }
 
     static let population = 6
-    static let maxSteps = 30
+    static let maxSteps = 20
     static let experiment = """
         name: faults
         seed: 5
-        workload: {kind: noop, step_seconds: 0.02}
+        workload: {kind: noop, step_seconds: 0.01}
         population: \(population)
         interval: 2
         stop: {max_steps: \(maxSteps)}
@@ -35,7 +35,8 @@ struct FaultInjectionTests {
         leases: {timeout: 2s}
         """
 
-    static let cases: [(Fault, UInt64)] = Fault.allCases.flatMap { fault in [(fault, UInt64(1)), (fault, UInt64(2))] }
+    /// Ten seeds a fault: fifty runs, each a few seconds.
+    static let cases: [(Fault, UInt64)] = Fault.allCases.flatMap { fault in (1...10).map { (fault, UInt64($0)) } }
 
     @Test("SIGKILL loses no member and applies no result twice", .timeLimit(.minutes(3)), arguments: cases)
     func killAndRecover(fault: Fault, seed: UInt64) throws {
@@ -47,8 +48,8 @@ struct FaultInjectionTests {
         try pipeline.start("trainer", "trainer-1")
         try pipeline.start("trainer", "trainer-2")
 
-        // The moment: after this many trained tasks (of 90 in the whole run).
-        let trainedBeforeKill = Int.random(in: 5...40, using: &random)
+        // The moment: after this many trained tasks (of 60 in the whole run).
+        let trainedBeforeKill = Int.random(in: 5...30, using: &random)
         var heldByTheKilled: [String: Any]?
         let reached = pipeline.waitForEvents(within: 60) { events in
             events.filter { $0["event"] as? String == "member.trained" }.count >= trainedBeforeKill
