@@ -67,6 +67,8 @@ public final class SelectorStage {
     /// Explore decisions no mutator could take yet (none connected): pushed again each turn.
     private var unsentExplores: [[UInt8]] = []
     private var unroutable = 0
+    /// Connections refused past the limit (for `summary.json`).
+    private var connectionsRefused = 0
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -202,6 +204,7 @@ public final class SelectorStage {
                     absorb(machine.tick(now: now), resources)
                     pending += server?.takeEvents(now: now).map { .publish($0) } ?? []
                     pending += limiter.check(now: now).map { .publish($0) }
+                    connectionsRefused = limiter.refused
                     lastTick = now
                 }
                 if !unsentExplores.isEmpty { pushExplores(resources) }
@@ -451,6 +454,7 @@ public final class SelectorStage {
         let text = SummaryJSON.encode(summary, experiment: options.experiment.name) { o in
             o.field("run_directory", self.options.runDirectory.absolute)
             o.field("frames_dropped", self.drops.total)
+            o.field("connections_refused", self.connectionsRefused)
         }
         do {
             try RunDirectory.writeAtomically(text + "\n", to: options.runDirectory.summary)

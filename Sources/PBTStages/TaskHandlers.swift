@@ -109,7 +109,7 @@ struct EvaluatorHandler: TaskHandler {
                 measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
             } catch let error as CheckpointError {
-                return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)")
+                return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)", upstream: true)
             } catch {
                 return .failed(member: trained.member, version: trained.version, reason: "evaluation failed: \(error)")
             }
@@ -118,13 +118,13 @@ struct EvaluatorHandler: TaskHandler {
             // load is a failure, never a score (the store names a file by its hash once complete).
             return .failed(
                 member: trained.member, version: trained.version,
-                reason: "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)")
+                reason: "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)", upstream: true)
         }
         guard let score = metrics[metric] else {
             let reported = metrics.keys.sorted().joined(separator: ", ")
             return .failed(
                 member: trained.member, version: trained.version,
-                reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))")
+                reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))", upstream: true)
         }
         guard score.isFinite else {
             // A diverged model: the worst score there is, so that exploit replaces it.

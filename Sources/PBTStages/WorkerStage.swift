@@ -92,6 +92,8 @@ public final class WorkerStage {
     private var resultSentAt: Double?
     private var stopping: Int32?
     private var exitCode: Int32 = 0
+    /// Why the stage stops, when not the usual (said once, in `stage.stopped`).
+    private var stopReason: String?
     private var learner: PB2Learner?
     private var keepers: [ConnectionKeeper] = []
 
@@ -102,7 +104,7 @@ public final class WorkerStage {
         // A routing id of our own that survives reconnection: after a selector restart, the
         // result of a task leased before it still comes from the worker holding the lease.
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        routingID = Array("\(options.name.prefix(200))#\(suffix)".utf8)
+        routingID = Array(options.name.utf8.prefix(200)) + Array("#\(suffix)".utf8)
     }
 
     /// The sockets this stage owns, made on its thread in `run`.
@@ -142,6 +144,7 @@ public final class WorkerStage {
                 return true
             case .turn(let now):
                 for keeper in keepers { keeper.check() }
+                for event in serverSecurity?.takeEvents(now: now) ?? [] { sockets.publisher.publish(event) }
                 if let unpushed, push(unpushed.frames, on: sockets.push) {
                     self.unpushed = nil
                     handedOn(unpushed.task, &sockets)
@@ -160,7 +163,8 @@ public final class WorkerStage {
         send(.goodbye, on: sockets.dealer)
         sockets.work.end()
         serverSecurity?.stop()
-        sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: exitCode == 0 ? "experiment finished" : "exit \(exitCode)"))
+        let reason = stopReason ?? (exitCode == 0 ? "experiment finished" : "exit \(exitCode)")
+        sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: reason))
         return exitCode
     }
 
@@ -237,7 +241,7 @@ public final class WorkerStage {
                 try serve(welcome, &sockets)
             } catch {
                 logger.critical("cannot serve experiment \(welcome.experimentID): \(error)")
-                sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: "cannot serve experiment: \(error)"))
+                stopReason = "cannot serve experiment: \(error)"
                 exitCode = 2
                 return false
             }

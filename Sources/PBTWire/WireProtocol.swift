@@ -114,11 +114,12 @@ public enum WireProtocol {
                 }
             }
             w.text(result.mutator)
-        case .failed(let member, let version, let reason):
+        case .failed(let member, let version, let reason, let upstream):
             w = header(.failed)
             w.count(member)
             w.count(version)
             w.text(reason)
+            w.flag(upstream)
         case .released(let member, let version):
             w = header(.released)
             w.count(member)
@@ -181,7 +182,9 @@ public enum WireProtocol {
             report = .explored(ExploreResult(
                 member: member, version: version, hyperparameters: hyperparameters, changes: changes, mutator: try r.text("mutator", limit: 256)))
         case .failed:
-            report = .failed(member: try r.count("member"), version: try r.count("version"), reason: try r.text("reason", limit: 64 << 10))
+            report = .failed(
+                member: try r.count("member"), version: try r.count("version"), reason: try r.text("reason", limit: 64 << 10),
+                upstream: try r.flag("upstream"))
         case .released:
             report = .released(member: try r.count("member"), version: try r.count("version"))
         case .goodbye:

@@ -103,6 +103,11 @@ struct WorkerOptions: ParsableArguments {
 
     func validate() throws {
         guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)") }
+        if let name {
+            guard !name.isEmpty, name.utf8.count <= 128, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                throw ValidationError("--name must be 1 to 128 bytes of printable text (it names the worker in events and logs), got '\(name.prefix(40))\(name.count > 40 ? "…" : "")'")
+            }
+        }
     }
 
     func run(_ role: WorkerRole, checkpoints: String? = nil) throws {

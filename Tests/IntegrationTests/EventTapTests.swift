@@ -7,7 +7,7 @@ import ZeroMQ
 /// `pbt events` against a real proxy, with events published by the test.
 @Suite("pbt events")
 struct EventTapTests {
-    @Test("--until ends the tap even when --topic does not cover it, and prints only --topic's events", .timeLimit(.minutes(1)))
+    @Test("--until ends the tap even when --topic does not cover it, and prints only --topic's events", .timeLimit(.minutes(2)))
     func untilOutsideTheTopics() throws {
         let directory = try TemporaryDirectory()
         let proxy = try PBTProcess(

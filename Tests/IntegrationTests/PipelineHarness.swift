@@ -20,12 +20,19 @@ final class PipelineHarness {
     private(set) var workers: [String: PBTProcess] = [:]
     private var selectorStarts = 0
 
-    init(experiment text: String) throws {
+    /// With `stream` false there is no event proxy and stages publish nowhere (`--events none`):
+    /// the selector's `events.jsonl` is the record the tests read either way.
+    init(experiment text: String, stream: Bool = true) throws {
         directory = try TemporaryDirectory()
         experiment = try directory.write("experiment.yml", text)
         run = directory.file("run")
         work = "ipc://\(directory.path)/work"
         inlet = "ipc://\(directory.path)/inlet"
+        guard stream else {
+            publishers = "none"
+            subscribers = "none"
+            return
+        }
         let proxy = try PBTProcess(
             ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
             output: directory.file("events.log"))

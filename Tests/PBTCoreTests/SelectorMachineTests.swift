@@ -56,7 +56,7 @@ struct SelectorMachineTests {
         #expect(joined.trainTasks.first?.task == expected)
         #expect(joined.events.contains(.memberAssigned(member: 0, version: 1, role: .trainer, worker: "t", step: 0)))
         #expect(machine.members[0].phase == .training(F.trainer))
-        #expect(machine.members[0].lease == MemberLease(since: 3, started: 3, deadline: 33, trainer: "t"))
+        #expect(machine.members[0].lease == MemberLease(since: 3, started: 3, deadline: 33, trainer: "t", trainerID: F.trainer))
         #expect(machine.members[1].phase == .queued(.trainer))
     }
 
@@ -607,7 +607,7 @@ struct SelectorMachineTests {
     /// A trainer that fails every task at once would take most of the work: after
     /// `maxFailures` failures in a row it gets none for a while, and the others train.
     @Test func aTrainerThatOnlyFailsIsBenched() {
-        var machine = Self.machine(F.settings(maxFailures: 3, benchSeconds: 30), members: 4)
+        var machine = Self.machine(F.settings(maxFailures: 2, benchSeconds: 30), members: 4)
         _ = machine.handle(F.ready(.trainer, name: "good"), from: F.trainer2, now: 0)
         var received = 0
         var benchedAt: Double?
@@ -628,7 +628,7 @@ struct SelectorMachineTests {
     }
 
     @Test func anEvaluatorThatOnlyFailsIsTakenOffTheTrainersRoutes() {
-        var machine = Self.machine(F.settings(maxFailures: 2), members: 2)
+        var machine = Self.machine(F.settings(maxFailures: 1), members: 2)
         _ = machine.handle(F.ready(.evaluator, name: "e2"), from: F.evaluator2, now: 0)
         let first = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0).trainTasks[0].task
         #expect(machine.evaluatorRoutes.endpoints.count == 2)
@@ -638,8 +638,31 @@ struct SelectorMachineTests {
         let second = machine.members.first { if case .training = $0.phase { true } else { false } }
         let twice = machine.handle(.failed(member: second?.id ?? -1, version: second?.version ?? -1, reason: "metric missing"), from: F.evaluator, now: 2)
         #expect(twice.benched.map(\.worker) == ["e"])
+        #expect(twice.benched.first?.failures == 2)
         #expect(twice.routes.last?.routes.endpoints.map(\.endpoint) == ["inproc://e2"])
         #expect(machine.evaluatorRoutes.endpoints.map(\.endpoint) == ["inproc://e2"])
+    }
+
+    /// An evaluator that cannot score what a trainer produced (its checkpoint is not in the
+    /// store) says the fault is upstream: it counts against the trainer, which is benched.
+    @Test func aFailureUpstreamOfTheEvaluatorCountsAgainstTheTrainer() {
+        var machine = Self.machine(F.settings(maxFailures: 1), members: 3)
+        _ = machine.handle(F.ready(.trainer, name: "good"), from: F.trainer2, now: 0)
+        var benched: [String] = []
+        var received = 0
+        var next = machine.handle(F.ready(.trainer, name: "unshared", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1).trainTasks
+        for attempt in 0..<3 {
+            let now = Double(attempt + 1)
+            guard let task = next.first(where: { $0.worker == F.trainer })?.task else { break }
+            received += 1
+            // It hands the member on (and asks for more); the evaluator finds no checkpoint.
+            next = machine.handle(F.handedOn(task, received: received, name: "unshared", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: now).trainTasks
+            let failed = machine.handle(
+                .failed(member: task.member, version: task.version, reason: "not in the store", upstream: true), from: F.evaluator, now: now)
+            benched += failed.benched.map(\.worker)
+        }
+        #expect(benched == ["unshared"])
+        #expect(machine.workers[F.evaluator]?.failuresInARow == 0, "the evaluator is not blamed")
     }
 
     // MARK: Stopping

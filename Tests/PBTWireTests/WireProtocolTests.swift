@@ -74,6 +74,7 @@ enum Samples {
                 ], mutator: "mutator-1")),
         .explored(ExploreResult(member: 0, version: 1, hyperparameters: Hyperparameters(), changes: [:])),
         .failed(member: 1, version: 1, reason: "out of memory\nsecond line"),
+        .failed(member: 2, version: 9, reason: "the trained checkpoint is not in the store", upstream: true),
         .released(member: 5, version: 6),
         .goodbye,
     ]

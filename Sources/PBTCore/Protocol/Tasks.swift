@@ -256,8 +256,10 @@ public enum WorkerReport: Sendable, Hashable {
     case trained(TrainResult)
     case scored(EvaluateResult)
     case explored(ExploreResult)
-    /// The task failed; `reason` says why. The worker is idle again.
-    case failed(member: Int, version: Int, reason: String)
+    /// The task failed; `reason` says why. The worker is idle again. `upstream`: the failure
+    /// lies in what the stage before produced (an evaluator given a checkpoint that is not in
+    /// the store, or no reported metric), so it counts against that stage's worker.
+    case failed(member: Int, version: Int, reason: String, upstream: Bool = false)
     /// The worker hands `member` back untouched (it was stopped before doing any work).
     case released(member: Int, version: Int)
     /// The worker is leaving.

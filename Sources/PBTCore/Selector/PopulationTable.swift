@@ -44,12 +44,15 @@ public struct MemberLease: Sendable, Hashable {
     public var deadline: Double
     /// The trainer's name.
     public var trainer: String
+    /// The trainer itself, while this selector knows it (not kept across a restart).
+    public var trainerID: WorkerID?
 
-    public init(since: Double, started: Double, deadline: Double, trainer: String) {
+    public init(since: Double, started: Double, deadline: Double, trainer: String, trainerID: WorkerID? = nil) {
         self.since = since
         self.started = started
         self.deadline = deadline
         self.trainer = trainer
+        self.trainerID = trainerID
     }
 }
 

@@ -50,6 +50,12 @@ extension SelectorMachine {
         }
     }
 
+    /// The trainer that trained (or trains) a member's current cycle, if this selector knows it.
+    static func trainer(of member: Member) -> WorkerID? {
+        if case .training(let holder) = member.phase { return holder }
+        return member.lease?.trainerID
+    }
+
     /// Frees the trainer that holds `index` at its current version, if one still does (a score
     /// can come before the trainer's credit that says it handed the member on).
     mutating func freeTrainer(of index: Int, now: Double) {
@@ -124,14 +130,18 @@ extension SelectorMachine {
         let member = table[index]
         let trained = result.trained
         guard trained.fromStep == member.step, trained.step == member.targetStep, !trained.interrupted else {
-            drop(member: index, version: result.version, worker: evaluator,
-                 Refusal(reason: "step_outside_task", detail: "steps \(trained.fromStep)…\(trained.step) trained, task \(member.step)…\(member.targetStep)"),
-                 now: now, into: &actions)
+            let detail = "steps \(trained.fromStep)…\(trained.step) trained, task \(member.step)…\(member.targetStep)"
+            drop(member: index, version: result.version, worker: evaluator, Refusal(reason: "step_outside_task", detail: detail), now: now, into: &actions)
+            // The trainer did not do what it was asked: a failure of the member and of that trainer.
+            let trainer = Self.trainer(of: member)
             freeTrainer(of: index, now: now)
-            requeue(index, for: .trainer)
+            if let trainer { countWorkerFailure(trainer, now: now, into: &actions) }
+            countMemberFailure(index, version: result.version, worker: member.lease?.trainer ?? evaluator, reason: "trained \(detail)", now: now, into: &actions) {
+                $0.requeue(index, for: .trainer)
+            }
             return
         }
-        if case .training(let trainer) = member.phase { pool.update(trainer) { $0.failuresInARow = 0 } }
+        if let trainer = Self.trainer(of: member) { pool.update(trainer) { $0.failuresInARow = 0 } }
         freeTrainer(of: index, now: now)
         if let started = table[index].lease?.started, table[index].phase == .scoring { longestLeg = max(longestLeg, now - started) }
         pool.update(worker) { $0.failuresInARow = 0 }
@@ -164,8 +174,9 @@ extension SelectorMachine {
 
     /// A worker says a task failed: a trainer's training, an evaluator's scoring, a mutator's
     /// explore. The member counts a failure and goes out again (for training, from its last
-    /// scored checkpoint); the worker counts one too and is benched after too many in a row.
-    mutating func failed(member: Int, version: Int, reason: String, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+    /// scored checkpoint); the worker counts one too (the trainer, when the evaluator says the
+    /// fault is upstream) and is benched after too many in a row.
+    mutating func failed(member: Int, version: Int, reason: String, upstream: Bool, from worker: WorkerID, now: Double, into actions: inout [Action]) {
         let role = pool[worker]?.role
         let name = pool.name(of: worker)
         let held: (MemberPhase) -> Bool = { phase in
@@ -179,8 +190,11 @@ extension SelectorMachine {
         }
         guard let index = accept(member, version: version, from: worker, named: name, in: held, now: now, into: &actions) else { return }
         let phase = table[index].phase
+        // A score that cannot be made from what the trainer produced (no checkpoint, no reported
+        // metric) is the trainer's doing: the evaluator only found it out.
+        let blamed = upstream ? Self.trainer(of: table[index]) ?? worker : worker
         freeTrainer(of: index, now: now)
-        countWorkerFailure(worker, now: now, into: &actions)
+        countWorkerFailure(blamed, now: now, into: &actions)
         countMemberFailure(index, version: version, worker: name, reason: reason, now: now, into: &actions) {
             $0.requeue(index, for: phase == .exploring ? .mutator : .trainer)
         }
@@ -215,8 +229,8 @@ extension SelectorMachine {
         }
     }
 
-    /// One more failure of a worker: past `maxFailures` in a row it is benched (no work for a
-    /// while), so that a worker that only fails cannot swallow the population's work.
+    /// One more failure of a worker: past `maxFailures` in a row (as for a member) it is benched
+    /// (no work for a while), so that a worker that only fails cannot swallow the population's work.
     mutating func countWorkerFailure(_ id: WorkerID, now: Double, into actions: inout [Action]) {
         guard let worker = pool[id] else { return }
         let failures = worker.failuresInARow + 1
@@ -224,7 +238,7 @@ extension SelectorMachine {
         // Benching the last worker of its role would only stop the experiment: the work has
         // nowhere else to go (and a member that cannot be trained is given up anyway).
         let others = pool.workers.values.contains { $0.role == worker.role && $0.id != id && !pool.isBenched($0.id, now: now) }
-        guard failures >= settings.maxFailures, others else { return }
+        guard failures > settings.maxFailures, others else { return }
         let before = pool.routes.generation
         let until = pool.bench(id, now: now, base: settings.benchSeconds)
         pool.update(id) { $0.failuresInARow = 0 }

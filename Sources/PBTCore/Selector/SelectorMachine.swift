@@ -190,8 +190,8 @@ public struct SelectorMachine: Sendable {
             scored(result, from: worker, now: now, into: &actions)
         case .explored(let result):
             explored(result, from: worker, now: now, into: &actions)
-        case .failed(let member, let version, let reason):
-            failed(member: member, version: version, reason: reason, from: worker, now: now, into: &actions)
+        case .failed(let member, let version, let reason, let upstream):
+            failed(member: member, version: version, reason: reason, upstream: upstream, from: worker, now: now, into: &actions)
         case .released(let member, let version):
             released(member: member, version: version, from: worker, now: now, into: &actions)
         case .goodbye:
@@ -282,11 +282,9 @@ public struct SelectorMachine: Sendable {
 
     /// A trainer pushed `handed` on to the evaluators: the member's lease moves to scoring.
     private mutating func handOn(_ handed: HandedOn, by id: WorkerID, now: Double) {
+        // (Whether it trained well is known when the score comes: its failures reset then.)
         if let task = pool[id]?.task, task.member == handed.member, task.version == handed.version {
-            pool.update(id) {
-                $0.task = nil
-                $0.failuresInARow = 0
-            }
+            pool.update(id) { $0.task = nil }
         }
         guard table.indices.contains(handed.member), table[handed.member].version == handed.version,
             case .training(let holder) = table[handed.member].phase, holder == id
@@ -294,7 +292,9 @@ public struct SelectorMachine: Sendable {
         let trainer = pool.name(of: id)
         if let started = table[handed.member].lease?.started { longestLeg = max(longestLeg, now - started) }
         table.setPhase(handed.member, .scoring)
-        table.update(handed.member) { $0.lease = MemberLease(since: $0.lease?.since ?? now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer) }
+        table.update(handed.member) {
+            $0.lease = MemberLease(since: $0.lease?.since ?? now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer, trainerID: id)
+        }
         dirty.insert(handed.member)
     }
 
@@ -383,7 +383,7 @@ public struct SelectorMachine: Sendable {
         table.setPhase(index, .training(trainer))
         table.update(index) {
             $0.targetStep = target
-            $0.lease = MemberLease(since: now, started: now, deadline: now + settings.leaseTimeout, trainer: name)
+            $0.lease = MemberLease(since: now, started: now, deadline: now + settings.leaseTimeout, trainer: name, trainerID: trainer)
         }
         dirty.insert(index)
         let member = table[index]

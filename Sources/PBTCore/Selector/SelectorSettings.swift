@@ -58,10 +58,10 @@ public struct SelectorSettings: Sendable, Hashable {
     /// The longest a leg may take whatever its heartbeats say; nil: ten times the longest leg
     /// seen so far, and at least ten lease timeouts.
     public var maxTaskSeconds: Double?
-    /// Failed tasks or expired leases in a row after which a member is given up, and failed
-    /// tasks in a row after which a worker is benched.
+    /// Failed tasks or expired trainings in a row a member may have; one more and it is given
+    /// up. The same for a worker's failed tasks; one more and it is benched.
     public var maxFailures: Int
-    /// Seconds a worker that failed `maxFailures` tasks in a row gets no work (doubling each time).
+    /// Seconds a worker that failed more than `maxFailures` tasks in a row gets no work (doubling each time).
     public var benchSeconds: Double
     /// Training starts once this many trainers are ready, or `startTimeout` seconds have passed
     /// (and, either way, once an evaluator and, if the experiment explores, a mutator are there).
