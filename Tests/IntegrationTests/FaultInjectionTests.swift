@@ -6,7 +6,7 @@ import Testing
 /// DESIGN invariant 3 under SIGKILL: whatever process dies, no member is lost, none is
 /// applied twice, and the experiment finishes. Each case kills at a moment drawn from its
 /// seed (after so many trained steps), then starts a replacement.
-@Suite("fault injection")
+@Suite("fault injection", .serialized)
 struct FaultInjectionTests {
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
         case trainerMidStep = "a trainer mid-step"
@@ -32,7 +32,7 @@ struct FaultInjectionTests {
         hyperparameters:
           x: {uniform: [0, 1]}
           n: {int: [1, 10]}
-        leases: {timeout: 2s}
+        leases: {timeout: 2s, silence: 1s}
         """
 
     /// Ten seeds a fault: fifty runs, each a few seconds.
