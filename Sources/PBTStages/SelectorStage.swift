@@ -14,7 +14,7 @@ import ZeroMQ
 ///     evaluators, mutators ──DEALER ⇄ ROUTER── heartbeats in, welcome out      │
 ///     evaluators, mutators ──PUSH ─▶ PULL (inlet, binds)── scores, explored ───┤ machine
 ///     mutators ◀── PULL (their inlet) ◀─ PUSH (explore, connects to each)──────┘
-///                                   then: selector.sqlite ─▶ events.jsonl, PUB ─▶ event proxy
+///                                   then: events.jsonl ─▶ selector.sqlite ─▶ PUB ─▶ event proxy
 ///
 /// Each loop turn handles a batch of messages, sending each task as soon as it is decided,
 /// then hands what changed and the batch's events to the store writer, which commits the
@@ -145,18 +145,10 @@ public final class SelectorStage {
         let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
 
         let now = Clock.monotonic
-        var written: Int64?
         var starting: [SelectorMachine.Action] = []
         if let (saved, finished) = try database.load() {
-            // Events committed before a crash may or may not be in the log: cut it back to
-            // where the first of them goes, and append them all.
-            let committed = try database.pendingEvents()
-            if let offset = committed.first?.logOffset { try eventLog.truncate(to: offset) }
-            for event in committed {
-                eventLog.append(event.json)
-                written = event.seq
-            }
-            eventLog.flush()
+            // Events appended for a batch that a crash kept from committing: cut the log back.
+            if let end = try database.committedLogEnd(), end < eventLog.size { try eventLog.truncate(to: end) }
             machine = SelectorMachine(settings: machine.settings, name: machine.name, restoring: saved, now: now, routesEpoch: Self.routesEpoch())
             if let reason = finished {
                 logger.notice("the experiment in \(run.path) has already finished; nothing to do")
@@ -175,7 +167,7 @@ public final class SelectorStage {
             starting = machine.start(now: now)
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
-        let writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id, written: written)
+        let writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id)
         let resources = Resources(
             router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog, database: database, writer: writer,
             collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store, limiter: limiter, server: server,

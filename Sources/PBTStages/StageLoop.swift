@@ -29,6 +29,9 @@ public enum StageTiming {
     public static let highWaterMark: Int32 = 100_000
     /// Seconds between a stage's checks of its CURVE handshakes (it says why one fails).
     public static let handshakeCheck = 0.1
+    /// Seconds under which a trainer's task counts as quick: the next one runs on the loop's
+    /// thread, saving the hand-over to the work thread (its steps' callbacks heartbeat).
+    public static let quickTask = 0.02
 }
 
 /// What a stage's loop hands it: a message on one of its sockets, the end of a turn (every

@@ -8,17 +8,19 @@ import PBTWire
 ///
 ///     selector thread: receive → decide → send tasks → submit(batch) → receive …
 ///     writer thread:   (every commit interval) merge the waiting batches → encode their events
-///                      → commit → append to events.jsonl → publish to the stream
+///                      → append them to events.jsonl → commit (with the log's new length)
+///                      → publish them to the stream
 ///
 /// The writer commits at most once a `commitInterval` (sooner when half its queue is full or
 /// someone drains it): the batches that arrived meanwhile go in as one transaction, each
 /// member's row once however often it changed. A transaction costs much the same for one
 /// decision as for a hundred, so this is what keeps the store off the pipeline's critical path.
 ///
-/// A batch's events reach `events.jsonl` and the stream only after its transaction commits, so
-/// neither ever says what the store does not hold. A crash loses at most the batches not yet
-/// committed (at most `2 × limit`, a few milliseconds of decisions); their tasks' results are
-/// then stale (see `SelectorMachine.versionsSkippedOnRestore`).
+/// A batch's events reach the stream only after its transaction commits, and the log is cut
+/// back to its committed length on restart, so neither ever says what the store does not hold.
+/// A crash loses at most the batches not yet committed (at most `2 × limit`, a few
+/// milliseconds of decisions); their tasks' results are then stale (see
+/// `SelectorMachine.versionsSkippedOnRestore`).
 final class StoreWriter: @unchecked Sendable {
     struct Batch: @unchecked Sendable {
         var changes: SelectorMachine.Changes
@@ -55,16 +57,14 @@ final class StoreWriter: @unchecked Sendable {
     private var failure: (any Error)?
     private var stopping = false
     private var stopped = false
-    private var written: Int64?
     /// Batches waiting at most; the selector waits when the writer falls this far behind.
     private let limit = 64
 
-    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, written: Int64?, commitInterval: Double = 0.01) {
+    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, commitInterval: Double = 0.01) {
         self.database = database
         self.eventLog = eventLog
         self.publisher = publisher
         self.experimentID = experimentID
-        self.written = written
         self.commitInterval = commitInterval
         let thread = Thread { [self] in serve() }
         thread.name = "pbt-store"
@@ -123,20 +123,17 @@ final class StoreWriter: @unchecked Sendable {
             queue.removeAll(keepingCapacity: true)
             oldest = nil
             busy = true
-            let written = self.written
             condition.broadcast()
             condition.unlock()
             guard let batch = Batch.merged(taken) else { continue }
             do {
                 let events = batch.events.map { EventJSON.encode($0.event, time: $0.time) }
-                let last = try database.save(
-                    experimentID: experimentID, changes: batch.changes, bestEver: batch.bestEver,
-                    counters: batch.counters, events: events, logOffset: eventLog.size, written: written)
                 for event in events { eventLog.append(event) }
                 eventLog.flush()
+                try database.save(
+                    experimentID: experimentID, changes: batch.changes, bestEver: batch.bestEver, counters: batch.counters, logEnd: eventLog.size)
                 for (index, json) in events.enumerated() { publisher.publish(topic: batch.events[index].event.topic, json: json) }
                 condition.lock()
-                if let last { self.written = last }
                 busy = false
                 condition.broadcast()
                 condition.unlock()

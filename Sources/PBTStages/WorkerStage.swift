@@ -84,8 +84,12 @@ public final class WorkerStage {
     private var routes = EvaluatorRoutes(generation: 0, endpoints: [])
     /// The member whose result was just pushed on, said in the next `ready`.
     private var handed: HandedOn?
-    /// The task running on the work thread, or nil.
+    /// The task running on the work thread, or nil, and since when.
     private var running: WorkerTask?
+    private var runningSince: Double?
+    /// How long the last long-running kind of task took (a trainer's training): under
+    /// `StageTiming.quickTask`, the next runs on the loop's thread.
+    private var lastTaskSeconds: Double?
     /// A result that could not be pushed yet (no peer connected), with its task.
     private var unpushed: (frames: [[UInt8]], task: WorkerTask)?
     private var lastHeartbeat = -Double.infinity
@@ -396,18 +400,34 @@ public final class WorkerStage {
         start(task, handler: handler, &sockets)
     }
 
+    /// Runs a task: on the work thread when it may take long (so that the loop keeps
+    /// heartbeating), on the loop's thread when it is quick — a handler's tasks that always are
+    /// (scoring a reported metric, perturbing), or a trainer whose last task took under
+    /// `StageTiming.quickTask`; then the workload's step callbacks carry the heartbeats.
     private func start(_ task: WorkerTask, handler: any TaskHandler, _ sockets: inout Sockets) {
-        if handler.runsLong {
+        if handler.runsLong && !(lastTaskSeconds.map { $0 < StageTiming.quickTask } ?? false) {
             running = task
+            runningSince = Clock.monotonic
             sockets.work.start(task, with: handler)
-        } else {
-            deliver(handler.handle(task) { _ in true }, for: task, &sockets)
+            return
         }
+        let started = Clock.monotonic
+        let outcome = handler.handle(task) { [self, sockets] done in
+            let now = Clock.monotonic
+            if now - lastHeartbeat >= options.heartbeat {
+                lastHeartbeat = now
+                send(.progress(member: task.member, version: task.version, step: task.step + done), on: sockets.dealer)
+            }
+            return !StopSignal.isRequested
+        }
+        if handler.runsLong { lastTaskSeconds = Clock.monotonic - started }
+        deliver(outcome, for: task, &sockets)
     }
 
     private func finishRunning(_ sockets: inout Sockets) {
         guard let task = running, let outcome = sockets.work.takeOutcome() else { return }
         running = nil
+        lastTaskSeconds = runningSince.map { Clock.monotonic - $0 }
         deliver(outcome, for: task, &sockets)
     }
 

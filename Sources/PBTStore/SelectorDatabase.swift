@@ -5,18 +5,18 @@ import PBTCore
 /// The selector's durable state: an SQLite file (`selector.sqlite`) in the run directory.
 ///
 /// Each commit is one transaction: the member rows that changed, new lineage segments and
-/// scores, the counters, and the events of the batches it holds. Only after it commits do the
-/// events reach `events.jsonl` and the stream, so no event is there that the state does not
-/// reflect. (Tasks go out before: a restart skips versions, so a task the store never saw
-/// cannot be confused with a later one.)
+/// scores, the counters, and how long `events.jsonl` is with the batch's events in it. The
+/// events are appended to the log just before the commit and published to the stream only
+/// after it, so the stream never says what the store does not hold, and a restart cuts the log
+/// back to the committed length: the events of a batch a crash kept from committing go with it.
+/// (Tasks go out before: a restart skips versions, so a task the store never saw cannot be
+/// confused with a later one.)
 ///
 ///     members    one row a member: version, step, checkpoint, hyperparameters, phase, lease
 ///     lineage    history segments (each points at the one before)
 ///     scores     the score board: a member's state at each step it was scored
 ///     best_ever  the best score reached and its checkpoint
-///     events     events committed but maybe not yet appended to events.jsonl, with the log's
-///                size before them (a restart cuts the log back there and appends them)
-///     meta       experiment id, counters
+///     meta       experiment id, schema, counters, the committed length of events.jsonl
 public final class SelectorDatabase {
     private let queue: DatabaseQueue
     public let path: String
@@ -53,7 +53,6 @@ public final class SelectorDatabase {
                     id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
                     score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
                     recent TEXT NOT NULL DEFAULT '[]');
-                CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL, log_offset INTEGER);
                 """)
         }
         if let schema = try schemaVersion(), schema != Self.schemaVersion {
@@ -105,22 +104,19 @@ public final class SelectorDatabase {
         }
     }
 
-    /// Commits one batch. `events` go into the log at `logOffset` once committed; `written` is
-    /// the last event row known to be there. Returns the sequence number of the row stored, if any.
-    @discardableResult
+    /// Commits one batch, with `logEnd`: the length of `events.jsonl` once the batch's events
+    /// are in it (a restart cuts the log back to the last committed length).
     public func save(
-        experimentID: String, changes: SelectorMachine.Changes,
-        bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, events: [String], logOffset: Int64 = 0, written: Int64?
-    ) throws -> Int64? {
+        experimentID: String, changes: SelectorMachine.Changes, bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, logEnd: Int64
+    ) throws {
         let identified = self.identified
-        let last: Int64? = try queue.write { db in
-            if let written { try db.cachedStatement(sql: "DELETE FROM events WHERE seq <= ?").execute(arguments: [written]) }
+        try queue.write { db in
             if !identified {
                 try Self.set(db, "experiment_id", experimentID)
                 try Self.set(db, "schema", Self.schemaVersion)
             }
-            // The counters in one row: one statement a commit.
-            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0) \(counters.reason?.rawValue ?? "-")")
+            // The counters and the log's length in one row: one statement a commit.
+            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0) \(counters.reason?.rawValue ?? "-") \(logEnd)")
             for segment in changes.segments { try self.insert(segment, db) }
             for index in changes.members.keys.sorted() { try self.upsert(changes.members[index]!, db) }
             for snapshot in changes.scores {
@@ -144,21 +140,16 @@ public final class SelectorDatabase {
                     arguments: [best.member, best.step, best.fitness, best.score, best.checkpoint, ValueCoding.encode(best.hyperparameters),
                                 best.history?.id, ValueCoding.encode(best.metrics), ValueCoding.encode(best.recent)])
             }
-            // The batch's events go in as one row: one insert a commit, however many events.
-            guard !events.isEmpty else { return nil }
-            try db.cachedStatement(sql: "INSERT INTO events (json, log_offset) VALUES (?, ?)").execute(arguments: [events.joined(separator: "\n"), logOffset])
-            return db.lastInsertedRowID
         }
         self.identified = true
-        return last
     }
 
-    /// Events committed that may not be in the event log yet (a crash can come between the
-    /// commit and the append); each row is one batch, its events a line each, with the log's
-    /// size before them (nil in stores from before it was kept).
-    public func pendingEvents() throws -> [(seq: Int64, json: String, logOffset: Int64?)] {
+    /// The length of `events.jsonl` at the last commit, or nil for a new store.
+    public func committedLogEnd() throws -> Int64? {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, json, log_offset FROM events ORDER BY seq").map { ($0["seq"], $0["json"], $0["log_offset"]) }
+            guard let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'") else { return nil }
+            let fields = counters.split(separator: " ")
+            return fields.count > 6 ? Int64(fields[6]) : nil
         }
     }
 

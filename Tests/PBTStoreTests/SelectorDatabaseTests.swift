@@ -89,7 +89,7 @@ struct SelectorDatabaseTests {
     static func saveAll(_ database: SelectorDatabase) throws {
         try database.save(
             experimentID: "exp-1", changes: changes(members, segments: [firstSegment, secondSegment]), bestEver: nil,
-            counters: counters, events: [], written: nil)
+            counters: counters, logEnd: 0)
     }
 
     // MARK: Members
@@ -99,7 +99,7 @@ struct SelectorDatabaseTests {
         let database = try Self.open(directory)
         #expect(try database.load() == nil)
         #expect(try database.experimentID() == nil)
-        #expect(try database.pendingEvents().isEmpty)
+        #expect(try database.committedLogEnd() == nil)
     }
 
     @Test func membersInEveryPhaseComeBackAsTheyWereSaved() throws {
@@ -157,8 +157,7 @@ struct SelectorDatabaseTests {
         let scored = Self.member(3, .queued(.trainer), checkpoint: Self.reference(33), score: 0.9, history: Self.secondSegment)
         let handedOn = Self.member(2, .scoring, lease: Self.lease("trainer-7"), checkpoint: Self.reference(2), score: -3.5, history: Self.secondSegment)
         try database.save(
-            experimentID: "exp-1", changes: Self.changes([scored, handedOn]), bestEver: nil, counters: Self.counters, events: [],
-            written: nil)
+            experimentID: "exp-1", changes: Self.changes([scored, handedOn]), bestEver: nil, counters: Self.counters, logEnd: 0)
         let members = try #require(try database.load()).state.members
         #expect(members.count == 8)
         #expect(members[3] == Self.restored(scored))
@@ -177,7 +176,7 @@ struct SelectorDatabaseTests {
         #expect(changes.segments.map(\.id) == [1, 2])
         let directory = try TemporaryDirectory()
         let database = try Self.open(directory)
-        try database.save(experimentID: "exp-1", changes: changes, bestEver: nil, counters: Self.counters, events: [], written: nil)
+        try database.save(experimentID: "exp-1", changes: changes, bestEver: nil, counters: Self.counters, logEnd: 0)
         let members = try #require(try database.load()).state.members
         #expect(members == [Self.restored(Self.members[0]), Self.restored(later)])
         #expect(members[1].history?.chronological.map(\.id) == [1, 2])
@@ -205,8 +204,7 @@ struct SelectorDatabaseTests {
         let database = try Self.open(directory)
         try database.save(
             experimentID: "exp-1", changes: changes, bestEver: machine.bestEver,
-            counters: .init(steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: 2), forgottenBelow: 0, finished: false),
-            events: [], written: nil)
+            counters: .init(steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: 2), forgottenBelow: 0, finished: false), logEnd: 0)
         let (state, finished) = try #require(try database.load())
         #expect(finished == nil)
         #expect(state.members == machine.members.map(Self.restored))
@@ -259,7 +257,7 @@ struct SelectorDatabaseTests {
             var counters = Self.counters
             counters.finished = true
             counters.reason = reason
-            try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: counters, events: [], written: nil)
+            try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: counters, logEnd: 0)
         }
         let (state, finished) = try #require(try Self.open(directory).load())
         #expect(finished == reason)
@@ -272,12 +270,12 @@ struct SelectorDatabaseTests {
         let database = try Self.open(directory)
         var counters = Self.counters
         counters.finished = true
-        try database.save(experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: counters, events: [], written: nil)
+        try database.save(experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: counters, logEnd: 0)
         #expect(try #require(try database.load()).finished == .maxSteps)
         // A reason given with `finished` false does not make the experiment finished.
         counters.finished = false
         counters.reason = .allFailed
-        try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: counters, events: [], written: nil)
+        try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: counters, logEnd: 0)
         #expect(try #require(try database.load()).finished == nil)
     }
 
@@ -298,7 +296,7 @@ struct SelectorDatabaseTests {
         let best = scores[1]
         try database.save(
             experimentID: "exp-1", changes: Self.changes(Self.members, segments: [Self.firstSegment, Self.secondSegment], scores: scores),
-            bestEver: best, counters: Self.counters, events: [], written: nil)
+            bestEver: best, counters: Self.counters, logEnd: 0)
         var (state, _) = try #require(try database.load())
         let key: (SelectorMachine.ScoreSnapshot) -> [Int] = { [$0.step, $0.member] }
         #expect(state.scores.sorted { key($0).lexicographicallyPrecedes(key($1)) } == scores.sorted { key($0).lexicographicallyPrecedes(key($1)) })
@@ -308,32 +306,22 @@ struct SelectorDatabaseTests {
 
         var forget = SelectorMachine.Changes()
         forget.forgetBelow = 8
-        try database.save(experimentID: "exp-1", changes: forget, bestEver: nil, counters: Self.counters, events: [], written: nil)
+        try database.save(experimentID: "exp-1", changes: forget, bestEver: nil, counters: Self.counters, logEnd: 0)
         (state, _) = try #require(try database.load())
         #expect(state.scores.map(\.step) == [8, 8])
         #expect(state.bestEver == best, "the best ever is kept when no new one is given")
     }
 
-    @Test func eventsWaitUntilTheLogHasThem() throws {
+    /// Each commit records how long the event log is with the batch's events in it; a restart
+    /// cuts the log back there.
+    @Test func eachCommitRecordsTheLogsLength() throws {
         let directory = try TemporaryDirectory()
         let database = try Self.open(directory)
-        let first = try #require(
-            try database.save(
-                experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: Self.counters,
-                events: [#"{"event":"a"}"#, #"{"event":"b"}"#], logOffset: 100, written: nil))
-        #expect(try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: Self.counters, events: [], written: nil) == nil)
-        let second = try #require(
-            try database.save(
-                experimentID: "exp-1", changes: .init(), bestEver: nil, counters: Self.counters, events: [#"{"event":"c"}"#],
-                logOffset: 128, written: nil))
-        var pending = try database.pendingEvents()
-        #expect(pending.map(\.seq) == [first, second])
-        #expect(pending.map(\.json) == ["{\"event\":\"a\"}\n{\"event\":\"b\"}", "{\"event\":\"c\"}"])
-        #expect(pending.map(\.logOffset) == [100, 128])
-        // Once the log holds the first batch, the next commit lets it go.
-        try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: Self.counters, events: [], written: first)
-        pending = try database.pendingEvents()
-        #expect(pending.map(\.seq) == [second])
+        try database.save(experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: Self.counters, logEnd: 100)
+        #expect(try database.committedLogEnd() == 100)
+        try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: Self.counters, logEnd: 128)
+        #expect(try database.committedLogEnd() == 128)
+        #expect(try database.load() != nil, "the counters still read back")
     }
 
     // MARK: Schema
