@@ -343,6 +343,11 @@ public struct PopulationModel: Sendable {
             if let previous = members[member]?.state.worker, previous != worker, let index = workers[previous]?.held.firstIndex(of: member) {
                 workers[previous]?.held.remove(at: index)
             }
+            // A trainer asks for its next member once it has handed the last one on: that one
+            // is at an evaluator now (which one, only its score will say).
+            if role == "trainer", let last = workers[worker]?.held.first, last != member, members[last]?.state == .training(worker: worker) {
+                update(last) { $0.state = .evaluating(worker: "") }
+            }
             switch role {
             case "trainer": update(member) { $0.state = .training(worker: worker) }
             case "evaluator": update(member) { $0.state = .evaluating(worker: worker) }
@@ -387,7 +392,8 @@ public struct PopulationModel: Sendable {
             }
         case "member.decided":
             guard let member else { break }
-            update(member) { $0.state = .waiting }
+            // An exploit goes to a mutator (which one, its explore will say).
+            update(member) { $0.state = event.string("decision") == "exploit" ? .exploring(worker: "") : .waiting }
             if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at") {
                 pendingCopies[member] = snapshots[donor]?[at]
                 exploitsSinceProgress += 1

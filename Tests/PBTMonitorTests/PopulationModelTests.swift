@@ -355,3 +355,22 @@ struct PopulationModelTests {
         #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4)])
     }
 }
+
+/// The states the monitor infers where no event says them: a member its trainer handed on (the
+/// trainer took its next member) is at an evaluator; one that decided to exploit is at a mutator.
+@Suite("Population model: inferred states")
+struct InferredStateTests {
+    @Test func aHandedOnMemberIsEvaluatingAndAnExploitingOneExploring() throws {
+        let events = [
+            E.started(0), E.joined(0, "trainer", "t1"),
+            E.assigned(1, 0, "trainer", "t1", step: 0),
+            E.assigned(2, 1, "trainer", "t1", step: 0),  // t1 handed member 0 on and took member 1
+        ]
+        let (handedOn, _) = try E.fold(events)
+        #expect(handedOn.rows.map(\.state) == [.evaluating(worker: ""), .training(worker: "t1")])
+        let (exploiting, _) = try E.fold(events + [
+            E.trained(3, 0, from: 0, to: 4, h0: 0.5), E.scored(3, 0, step: 4, score: 0.1), E.decided(3, 0, step: 4, comparedAt: 4, donor: 1),
+        ])
+        #expect(exploiting.rows.first?.state == .exploring(worker: ""))
+    }
+}
