@@ -1,4 +1,5 @@
 import Logging
+import PBTStageLoop
 import PBTSystem
 import ZeroMQ
 
@@ -40,6 +41,10 @@ public final class EventTap {
         }
     }
 
+    /// Milliseconds one poll waits when nothing arrives: how often the tap looks at its
+    /// connection to the proxy, the idle timeout and the stop flag.
+    static let pollMilliseconds = 100
+
     private let options: Options
 
     public init(options: Options) {
@@ -50,28 +55,40 @@ public final class EventTap {
     public func run(output: (String) -> Void, logger: Logger = Logger(label: "pbt.events")) throws -> Int32 {
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .sub)
-        try socket.setReceiveHighWaterMark(100_000)
+        try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try socket.setMaximumMessageSize(Int64(EventProxyStage.maximumEventBytes) * 2)
         for prefix in options.subscriptions { try socket.subscribe(Array(prefix.utf8)) }
         let keeper = try socket.connect(options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
         var printed = 0
         var lastEvent = Clock.monotonic
-        while !StopSignal.isRequested {
-            keeper.check()
-            guard let frames = try socket.receive(timeoutMilliseconds: 100) else {
-                if let limit = options.idleTimeout, Clock.monotonic - lastEvent > limit { return 1 }
-                continue
+        var heardThisTurn = false
+        var exitCode: Int32 = 0
+        try StageLoop.run(sockets: { [socket] }, pollMilliseconds: { Self.pollMilliseconds }) { input in
+            switch input {
+            case .message(_, let frames):
+                lastEvent = Clock.monotonic
+                heardThisTurn = true
+                guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { return true }
+                let topic = String(decoding: frames[0], as: UTF8.self)
+                if options.prints(topic: topic) {
+                    output(json)
+                    printed += 1
+                    if let count = options.count, printed >= count { return false }
+                }
+                if let until = options.until, topic == until { return false }
+                return true
+            case .turn(let now):
+                keeper.check()
+                defer { heardThisTurn = false }
+                if !heardThisTurn, let limit = options.idleTimeout, now - lastEvent > limit {
+                    exitCode = 1
+                    return false
+                }
+                return true
+            case .stop:
+                return false
             }
-            lastEvent = Clock.monotonic
-            guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { continue }
-            let topic = String(decoding: frames[0], as: UTF8.self)
-            if options.prints(topic: topic) {
-                output(json)
-                printed += 1
-                if let count = options.count, printed >= count { return 0 }
-            }
-            if let until = options.until, topic == until { return 0 }
         }
-        return 0
+        return exitCode
     }
 }
