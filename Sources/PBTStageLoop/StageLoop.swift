@@ -2,7 +2,7 @@ import PBTSystem
 import ZeroMQ
 
 /// One stage's loop over the sockets it owns: poll, hand each waiting message to the stage
-/// (at most `StageTiming.messagesPerTurn` a socket a turn), then the end of the turn; a SIGTERM or
+/// (at most `messagesPerTurn` a socket a turn), then the end of the turn; a SIGTERM or
 /// SIGINT becomes one `.stop`. The stage returns false to end the loop.
 ///
 ///     ┌─▶ zmq_poll(sockets, poll interval) ─▶ .message × n ─▶ .turn(now) ─┐
@@ -12,10 +12,11 @@ import ZeroMQ
 public enum StageLoop {
     /// Runs until `handle` returns false. `sockets` says what to poll on each turn (a stage
     /// may open one later); `pollMilliseconds` says how long this turn's poll may wait (a
-    /// stage with work queued polls without waiting).
+    /// stage with work queued polls without waiting); `messagesPerTurn` bounds what one socket
+    /// hands over before the turn ends (`StageTiming.messagesPerTurn` unless the stage says).
     public static func run(
         sockets: () -> [ZMQSocket], pollMilliseconds: () -> Int = { StageTiming.pollMilliseconds },
-        _ handle: (StageInput) throws -> Bool
+        messagesPerTurn: Int = StageTiming.messagesPerTurn, _ handle: (StageInput) throws -> Bool
     ) throws {
         var stopped = false
         while true {
@@ -27,7 +28,7 @@ public enum StageLoop {
             let readable = try ZMQPoll.readable(polled, timeoutMilliseconds: pollMilliseconds())
             for (index, socket) in polled.enumerated() where readable[index] {
                 var handled = 0
-                while handled < StageTiming.messagesPerTurn, let frames = try socket.receive(dontWait: true) {
+                while handled < messagesPerTurn, let frames = try socket.receive(dontWait: true) {
                     handled += 1
                     if try !handle(.message(socket: socket, frames: frames)) { return }
                 }
