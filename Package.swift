@@ -13,6 +13,7 @@ import PackageDescription
 ///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
 ///     CProcessShims  a wrapper around prctl(2) so children die with their parent
 ///     PBTSystem    clocks, signals, child processes that die with their parent
+///     PBTStageLoop the one loop every stage runs (poll, messages, turn, stop) and StageTiming
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`
 ///     PBTBench     `pbt bench`: search quality, workload throughput, pipeline overhead, event reading
 ///     PBTMonitor   pure: the population folded from events, the monitor's screen
@@ -56,10 +57,13 @@ let package = Package(
         ),
         .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
         .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore", "PBTSystem"]),
+        // The loop every stage runs over the sockets it owns, and the timing stages share: a
+        // target of its own so that the watchers (PBTWatch) run it without PBTStages.
+        .target(name: "PBTStageLoop", dependencies: ["ZeroMQ", "PBTSystem"]),
         .target(
             name: "PBTStages",
             dependencies: [
-                "ZeroMQ", "PBTSystem", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                "ZeroMQ", "PBTSystem", "PBTStageLoop", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -80,7 +84,7 @@ let package = Package(
         .target(
             name: "PBTWatch",
             dependencies: [
-                "ZeroMQ", "PBTSystem", "PBTMonitor",
+                "ZeroMQ", "PBTSystem", "PBTStageLoop", "PBTMonitor",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

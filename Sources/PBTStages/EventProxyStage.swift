@@ -1,4 +1,5 @@
 import Logging
+import PBTStageLoop
 import PBTSystem
 import PBTWire
 import ZeroMQ
@@ -25,6 +26,17 @@ public final class EventProxyStage {
         }
     }
 
+    /// Milliseconds one poll waits when nothing arrives: how often the proxy publishes the
+    /// CURVE refusals of its server sockets and looks at the stop flag.
+    static let pollMilliseconds = 100
+    /// Events the proxy holds for one subscriber that does not read (then XPUB drops for it):
+    /// at most 5,000 × 64 KiB = 320 MiB, whoever floods the stream.
+    static let subscriberQueueEvents: Int32 = 5_000
+    /// Subscriptions (a byte and a topic prefix each) the proxy queues from one subscriber.
+    static let subscriptionQueue: Int32 = 1_000
+    /// The largest message a subscriber may send: subscribers only send subscriptions.
+    static let maximumSubscriptionBytes: Int64 = 64 << 10
+
     private let options: Options
     private let logger: Logger
 
@@ -39,50 +51,49 @@ public final class EventProxyStage {
         let server = try options.security.map { try ServerSecurity($0, context: context, stage: "events", logger: logger) }
         defer { server?.stop() }
         let inbound = try ZMQSocket(context, .xsub)
-        try inbound.setReceiveHighWaterMark(100_000)
+        try inbound.setReceiveHighWaterMark(StageTiming.highWaterMark)
         // An event is at most 64 KiB (checked below, and counted); libzmq hangs up on a
         // publisher whose message is over 1 MiB, before it is read into memory.
         try inbound.setMaximumMessageSize(Self.maximumMessageBytes)
         try server?.secure(inbound)
         try inbound.bind(options.publishers)
         let outbound = try ZMQSocket(context, .xpub)
-        // What the proxy holds for a subscriber that does not read: at most this many events
-        // (then PUB drops for it), so at most 5,000 × 64 KiB = 320 MiB, whoever floods the stream.
-        try outbound.setSendHighWaterMark(5_000)
-        // Subscribers only send subscriptions (a byte and a topic prefix).
-        try outbound.setMaximumMessageSize(64 << 10)
-        try outbound.setReceiveHighWaterMark(1_000)
+        try outbound.setSendHighWaterMark(Self.subscriberQueueEvents)
+        try outbound.setMaximumMessageSize(Self.maximumSubscriptionBytes)
+        try outbound.setReceiveHighWaterMark(Self.subscriptionQueue)
         try server?.secure(outbound)
         try outbound.bind(options.subscribers)
-        let endpoints = ["publishers": try inbound.lastEndpoint, "subscribers": try outbound.lastEndpoint]
-        logger.info("event proxy listening", metadata: ["pbt.publishers": "\(endpoints["publishers"]!)", "pbt.subscribers": "\(endpoints["subscribers"]!)"])
-        try writeReadyFile(options.readyFile, stage: "events", endpoints: endpoints)
+        let publishers = try inbound.lastEndpoint
+        let subscribers = try outbound.lastEndpoint
+        logger.info("event proxy listening", metadata: ["pbt.publishers": "\(publishers)", "pbt.subscribers": "\(subscribers)"])
+        try writeReadyFile(options.readyFile, stage: "events", endpoints: ["publishers": publishers, "subscribers": subscribers])
         var forwarded = 0
         let drops = DropCounter(stage: "events", worker: "events")
-        while !StopSignal.isRequested {
-            for event in server?.takeEvents(now: Clock.monotonic) ?? [] {
-                _ = try outbound.send([Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true)
-            }
-            let readable = try ZMQPoll.readable([inbound, outbound], timeoutMilliseconds: 100)
-            if readable[0] {
-                while let message = try inbound.receive(dontWait: true) {
-                    if let reason = Self.problem(with: message) {
-                        let detail = "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes"
-                        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
-                            let json = EventJSON.encode(event, time: Clock.wall)
-                            _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
-                        }
-                        continue
+        try StageLoop.run(sockets: { [inbound, outbound] }, pollMilliseconds: { Self.pollMilliseconds }) { input in
+            switch input {
+            case .message(let socket, let message) where socket === inbound:
+                if let reason = Self.problem(with: message) {
+                    let detail = "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes"
+                    if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
+                        let json = EventJSON.encode(event, time: Clock.wall)
+                        _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
                     }
-                    _ = try outbound.send(message, dontWait: true)
-                    forwarded += 1
+                    return true
                 }
-            }
-            if readable[1] {
+                _ = try outbound.send(message, dontWait: true)
+                forwarded += 1
+                return true
+            case .message(_, let subscription):
                 // Subscriptions travel upstream so publishers filter at the source.
-                while let subscription = try outbound.receive(dontWait: true) {
-                    _ = try inbound.send(subscription, dontWait: true)
+                _ = try inbound.send(subscription, dontWait: true)
+                return true
+            case .turn(let now):
+                for event in server?.takeEvents(now: now) ?? [] {
+                    _ = try outbound.send([Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true)
                 }
+                return true
+            case .stop:
+                return false
             }
         }
         logger.info("event proxy stopping; \(forwarded) events forwarded, \(drops.total) frames dropped")
@@ -104,79 +115,5 @@ public final class EventProxyStage {
         guard body.count <= maximumEventBytes else { return "oversized" }
         guard body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}") else { return "not_json" }
         return nil
-    }
-}
-
-/// `pbt events`: prints events from a running experiment, one JSON object a line.
-public final class EventTap {
-    public struct Options: Sendable {
-        /// The proxy's subscriber endpoint.
-        public var endpoint: String
-        /// Topic prefixes to receive (empty: everything).
-        public var topics: [String]
-        /// Exit after this many events.
-        public var count: Int?
-        /// Exit after an event with this topic.
-        public var until: String?
-        /// Exit with status 1 if nothing arrives for this many seconds.
-        public var idleTimeout: Double?
-        /// CURVE: connect to the proxy as a client with these keys.
-        public var security: CurveSecurity? = nil
-
-        public init(endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil) {
-            self.endpoint = endpoint
-            self.topics = topics
-            self.count = count
-            self.until = until
-            self.idleTimeout = idleTimeout
-        }
-
-        /// The prefixes to subscribe to: the topics asked for, and the `until` topic when they
-        /// do not cover it (else the tap would never see the event it waits for). `[""]`: all.
-        public var subscriptions: [String] {
-            if topics.isEmpty { return [""] }
-            guard let until, !topics.contains(where: { until.hasPrefix($0) }) else { return topics }
-            return topics + [until]
-        }
-
-        /// Whether an event of `topic` is printed: only those the topics asked for.
-        public func prints(topic: String) -> Bool {
-            topics.isEmpty || topics.contains { topic.hasPrefix($0) }
-        }
-    }
-
-    private let options: Options
-
-    public init(options: Options) {
-        self.options = options
-    }
-
-    /// Prints events with `output` until told to stop. Returns the exit code.
-    public func run(output: (String) -> Void, logger: Logger = Logger(label: "pbt.events")) throws -> Int32 {
-        let context = try ZMQContext()
-        let socket = try ZMQSocket(context, .sub)
-        try socket.setReceiveHighWaterMark(100_000)
-        try socket.setMaximumMessageSize(Int64(EventProxyStage.maximumEventBytes) * 2)
-        for prefix in options.subscriptions { try socket.subscribe(Array(prefix.utf8)) }
-        let keeper = try socket.connect(options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
-        var printed = 0
-        var lastEvent = Clock.monotonic
-        while !StopSignal.isRequested {
-            keeper.check()
-            guard let frames = try socket.receive(timeoutMilliseconds: 100) else {
-                if let limit = options.idleTimeout, Clock.monotonic - lastEvent > limit { return 1 }
-                continue
-            }
-            lastEvent = Clock.monotonic
-            guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { continue }
-            let topic = String(decoding: frames[0], as: UTF8.self)
-            if options.prints(topic: topic) {
-                output(json)
-                printed += 1
-                if let count = options.count, printed >= count { return 0 }
-            }
-            if let until = options.until, topic == until { return 0 }
-        }
-        return 0
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import PBTSystem
 import PBTCore
+import PBTStageLoop
 import PBTStore
 import PBTWire
 import ZeroMQ
@@ -24,8 +25,8 @@ public final class EventPublisher {
             keeper = nil
             return
         }
-        let socket = try ZMQSocket(context, .pub, linger: 500)
-        try socket.setSendHighWaterMark(100_000)
+        let socket = try ZMQSocket(context, .pub, linger: StageTiming.lingerMilliseconds)
+        try socket.setSendHighWaterMark(StageTiming.highWaterMark)
         keeper = try socket.connect(endpoint, peer: "the event proxy", security: security, context: context, logger: logger)
         self.socket = socket
     }
@@ -34,7 +35,7 @@ public final class EventPublisher {
     public func publish(topic: String, json: String) {
         guard let socket else { return }
         let now = Clock.monotonic
-        if now - lastCheck >= 0.1 {
+        if now - lastCheck >= StageTiming.handshakeCheck {
             lastCheck = now
             keeper?.check()
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PBTConfig
 import PBTCore
+import PBTStageLoop
 import PBTStore
 import PBTSystem
 import PBTWire
@@ -55,6 +56,10 @@ public final class SelectorStage {
             self.readyFile = readyFile
         }
     }
+
+    /// Milliseconds the work endpoint may go on delivering what it queued (the last
+    /// `finished` answers) once the selector closes it.
+    static let workLingerMilliseconds: Int32 = 200
 
     private let options: Options
     private let logger: Logger
@@ -123,7 +128,7 @@ public final class SelectorStage {
         let server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
         defer { server?.stop() }
         let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector", handshakes: server)
-        let router = try ZMQSocket(context, .router, linger: 200)
+        let router = try ZMQSocket(context, .router, linger: Self.workLingerMilliseconds)
         try limiter.watch(router, context: context, security: server)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PBTMonitor
+import PBTStageLoop
 import PBTSystem
 import Prometheus
 import ZeroMQ
@@ -31,10 +32,17 @@ public final class ExporterStage {
         }
     }
 
+    /// Milliseconds one poll waits when nothing arrives: how often the exporter looks at its
+    /// connection to the proxy and the stop flag.
+    static let pollMilliseconds = 200
+    /// Milliseconds the exporter lets events gather in its socket before reading them again
+    /// (a scrape is answered at once all the same).
+    static let gatherMilliseconds = 20
+    /// Events read at most in one turn, before the exporter answers scrapes or gathers.
+    static let eventsPerTurn = 10_000
+
     private let options: Options
     private let logger: Logger
-    /// How long the exporter lets events gather before reading them.
-    static let gatherMilliseconds = 20
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -61,7 +69,7 @@ public final class ExporterStage {
         let (bind, host) = try Self.endpoint(listen: options.listen)
         let context = try ZMQContext()
         let subscriber = try ZMQSocket(context, .sub)
-        try subscriber.setReceiveHighWaterMark(100_000)
+        try subscriber.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try subscriber.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
         try subscriber.subscribe()
         if let security = options.security { try subscriber.secureClient(security) }
@@ -88,42 +96,65 @@ public final class ExporterStage {
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
         var model = PopulationModel(options: .init(trackLineage: false))  // bounded memory for a long-lived exporter
         var unreadable = 0
-        while !StopSignal.isRequested {
-            keeper.check()
-            let readable = try ZMQPoll.readable([subscriber, http.socket], timeoutMilliseconds: 200)
-            if readable[0] {
-                var drained = 0
-                while drained < 10_000, let frames = try subscriber.receive(dontWait: true) {
-                    drained += 1
-                    guard frames.count == 2, let event = try? EventRecord(json: frames[1]) else {
-                        unreadable += 1
-                        continue
-                    }
-                    let observations = model.apply(event)
-                    metrics.record(event, observations: observations)
-                }
+        // What a turn saw: events read, and HTTP messages waiting to be handled (after the
+        // turn's events, so that a scrape sees every event that arrived before it).
+        var readEvents = false
+        var httpMessages: [[[UInt8]]] = []
+        // The next turn lets events gather: it polls only the HTTP socket, for a moment.
+        var gathering = false
+        func answer(method: String, path: String) -> HTTPResponder.Response {
+            switch path {
+            case "/metrics":
+                metrics.refresh(from: model, now: Clock.wall)
+                return HTTPResponder.Response(contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            case "/":
+                let page = "<!doctype html><title>pbt exporter</title><p>pbt exporter: <a href=\"/metrics\">/metrics</a> (events from \(options.events))</p>\n"
+                return HTTPResponder.Response(contentType: "text/html; charset=utf-8", body: Array(page.utf8))
+            default:
+                return .text(404, "Not Found", "not found: \(path) (metrics are at /metrics)\n")
             }
-            if readable[0] && !readable[1] {
-                // Metrics need not be fresher than a scrape: let events gather in the socket
-                // for a moment rather than wake for each one (a busy pipeline publishes tens of
-                // thousands a second), while still answering a scrape at once.
-                _ = try ZMQPoll.readable([http.socket], timeoutMilliseconds: Self.gatherMilliseconds)
-                continue
-            }
-            if readable[1] {
-                try http.serve { _, path in
-                    switch path {
-                    case "/metrics":
-                        metrics.refresh(from: model, now: Clock.wall)
-                        return HTTPResponder.Response(
-                            contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
-                    case "/":
-                        let page = "<!doctype html><title>pbt exporter</title><p>pbt exporter: <a href=\"/metrics\">/metrics</a> (events from \(options.events))</p>\n"
-                        return HTTPResponder.Response(contentType: "text/html; charset=utf-8", body: Array(page.utf8))
-                    default:
-                        return .text(404, "Not Found", "not found: \(path) (metrics are at /metrics)\n")
-                    }
+        }
+        // Metrics need not be fresher than a scrape: after a turn that read events and had no
+        // request, the next turn lets events gather in the socket for a moment rather than wake
+        // for each one (a busy pipeline publishes tens of thousands a second), while a scrape
+        // still ends that turn at once; the turn after it reads the events, then answers.
+        //
+        //     turn: poll both ──▶ events ──▶ requests? answer : (events? gather next)
+        //     gather: poll HTTP only, gatherMilliseconds ──▶ (requests wait for the next turn)
+        try StageLoop.run(
+            sockets: { gathering ? [http.socket] : [subscriber, http.socket] },
+            pollMilliseconds: { gathering ? Self.gatherMilliseconds : httpMessages.isEmpty ? Self.pollMilliseconds : 0 },
+            messagesPerTurn: Self.eventsPerTurn
+        ) { input in
+            switch input {
+            case .message(let socket, let frames) where socket === subscriber:
+                readEvents = true
+                guard frames.count == 2, let event = try? EventRecord(json: frames[1]) else {
+                    unreadable += 1
+                    return true
                 }
+                let observations = model.apply(event)
+                metrics.record(event, observations: observations)
+                return true
+            case .message(_, let frames):
+                httpMessages.append(frames)
+                return true
+            case .turn:
+                if gathering {
+                    gathering = false
+                    return true
+                }
+                keeper.check()
+                if !httpMessages.isEmpty {
+                    for message in httpMessages { http.handle(message, answer) }
+                    httpMessages.removeAll()
+                } else if readEvents {
+                    gathering = true
+                }
+                readEvents = false
+                return true
+            case .stop:
+                return false
             }
         }
         logger.info("exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served")

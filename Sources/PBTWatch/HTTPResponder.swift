@@ -35,13 +35,16 @@ public final class HTTPResponder {
     public let endpoint: String
     /// Requests answered so far.
     public private(set) var served = 0
+    /// Partial requests kept at most; the oldest is dropped past that.
     public static let maximumPeers = 64
+    /// Milliseconds a closing listener may go on sending the responses it queued.
+    public static let lingerMilliseconds: Int32 = 100
     private var buffers: [[UInt8]: [UInt8]] = [:]
     private var order: [[UInt8]] = []
 
     /// Binds `endpoint` (`tcp://HOST:PORT`; port 0 or `*` picks a free one).
     public init(context: ZMQContext, bind endpoint: String) throws {
-        socket = try ZMQSocket(context, .stream, linger: 100)
+        socket = try ZMQSocket(context, .stream, linger: Self.lingerMilliseconds)
         try socket.bind(endpoint)
         self.endpoint = try socket.lastEndpoint
     }
@@ -54,34 +57,40 @@ public final class HTTPResponder {
     /// Handles every message waiting on the socket; `handler` answers complete requests.
     public func serve(_ handler: (_ method: String, _ path: String) -> Response) throws {
         while let message = try socket.receive(dontWait: true) {
-            guard message.count == 2 else { continue }
-            let peer = message[0]
-            let data = message[1]
-            if data.isEmpty {
-                // A connection opened or closed.
-                forget(peer)
-                continue
+            handle(message, handler)
+        }
+    }
+
+    /// Handles one message read from `socket` (by a loop that polls it beside other sockets):
+    /// a connection opened or closed, or bytes of a request; `handler` answers a complete one.
+    public func handle(_ message: [[UInt8]], _ handler: (_ method: String, _ path: String) -> Response) {
+        guard message.count == 2 else { return }
+        let peer = message[0]
+        let data = message[1]
+        if data.isEmpty {
+            // A connection opened or closed.
+            forget(peer)
+            return
+        }
+        var buffer = buffers[peer] ?? {
+            order.append(peer)
+            return []
+        }()
+        buffer += data
+        switch HTTPMessage.parse(buffer) {
+        case .incomplete:
+            buffers[peer] = buffer
+            if buffers.count > Self.maximumPeers, let oldest = order.first {
+                close(oldest)
             }
-            var buffer = buffers[peer] ?? {
-                order.append(peer)
-                return []
-            }()
-            buffer += data
-            switch HTTPMessage.parse(buffer) {
-            case .incomplete:
-                buffers[peer] = buffer
-                if buffers.count > Self.maximumPeers, let oldest = order.first {
-                    close(oldest)
-                }
-            case .bad(let problem):
-                reply(peer, .text(400, "Bad Request", problem + "\n"), includeBody: true)
-            case .request(let method, let path):
-                served += 1
-                if method == "GET" || method == "HEAD" {
-                    reply(peer, handler(method, path), includeBody: method == "GET")
-                } else {
-                    reply(peer, .text(405, "Method Not Allowed", "only GET and HEAD\n", extraHeaders: ["Allow: GET, HEAD"]), includeBody: true)
-                }
+        case .bad(let problem):
+            reply(peer, .text(400, "Bad Request", problem + "\n"), includeBody: true)
+        case .request(let method, let path):
+            served += 1
+            if method == "GET" || method == "HEAD" {
+                reply(peer, handler(method, path), includeBody: method == "GET")
+            } else {
+                reply(peer, .text(405, "Method Not Allowed", "only GET and HEAD\n", extraHeaders: ["Allow: GET, HEAD"]), includeBody: true)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PBTMonitor
+import PBTStageLoop
 import PBTSystem
 import ZeroMQ
 
@@ -16,7 +17,7 @@ public final class MonitorStage {
     public struct Options: Sendable {
         /// The event proxy's subscriber endpoint.
         public var endpoint: String
-        /// Seconds between frames (default: 0.25 on a terminal, 5 elsewhere).
+        /// Seconds between frames (default: `terminalInterval` on a terminal, `plainInterval` elsewhere).
         public var interval: Double?
         /// Plain frames even on a terminal.
         public var plain: Bool
@@ -33,6 +34,14 @@ public final class MonitorStage {
         }
     }
 
+    /// Seconds between frames on a terminal, unless `--interval` says otherwise.
+    public static let terminalInterval = 0.25
+    /// Seconds between plain frames (not a terminal, or `--plain`), unless `--interval` says otherwise.
+    public static let plainInterval = 5.0
+    /// Events read at most between two looks at the clock (a busy pipeline publishes tens of
+    /// thousands a second; the frame is drawn on time all the same).
+    static let eventsPerTurn = 10_000
+
     private let options: Options
 
     public init(options: Options) {
@@ -43,7 +52,7 @@ public final class MonitorStage {
     public func run(write: (String) -> Void) throws -> Int32 {
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .sub)
-        try socket.setReceiveHighWaterMark(100_000)
+        try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try socket.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
         try socket.subscribe()
         if let security = options.security { try socket.secureClient(security) }
@@ -54,7 +63,7 @@ public final class MonitorStage {
         }
         try socket.connect(options.endpoint)
         let terminal = !options.plain && isatty(1) == 1
-        let interval = options.interval ?? (terminal ? 0.25 : 5)
+        let interval = options.interval ?? (terminal ? Self.terminalInterval : Self.plainInterval)
         var model = PopulationModel(options: .init(trackLineage: false))
         var lastFrame = -Double.infinity
         var finished = false
@@ -67,30 +76,27 @@ public final class MonitorStage {
                 write(Terminal.leaveAlternateScreen + "\r" + lines.joined(separator: "\r\n") + "\r\n")
             }
         }
-        while !StopSignal.isRequested {
-            keeper.check()
-            if let frames = try socket.receive(timeoutMilliseconds: 50) {
-                var batch = [frames]
-                while batch.count < 10_000, let more = try socket.receive(dontWait: true) { batch.append(more) }
-                for frames in batch {
-                    guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
-                        let event = try? EventRecord(json: text)
-                    else { continue }
-                    model.apply(event)
-                    if event.topic == "experiment.finished" { finished = true }
-                    if event.topic == "experiment.started" { finished = false }
-                }
-            }
-            let now = Clock.monotonic
-            if now - lastFrame >= interval || (finished && options.exitWhenFinished) {
+        try StageLoop.run(sockets: { [socket] }, messagesPerTurn: Self.eventsPerTurn) { input in
+            switch input {
+            case .message(_, let frames):
+                guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
+                    let event = try? EventRecord(json: text)
+                else { return true }
+                model.apply(event)
+                if event.topic == "experiment.finished" { finished = true }
+                if event.topic == "experiment.started" { finished = false }
+                return true
+            case .turn(let now):
+                keeper.check()
+                guard now - lastFrame >= interval || (finished && options.exitWhenFinished) else { return true }
                 lastFrame = now
                 let size = terminal ? Terminal.size() : (width: 160, height: 1_000)
                 var lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
                 if let problem { lines += ["", "! " + problem] }
                 write(terminal ? Terminal.frame(lines) : lines.joined(separator: "\n") + "\n\n")
-                if finished && options.exitWhenFinished {
-                    return 0
-                }
+                return !(finished && options.exitWhenFinished)
+            case .stop:
+                return false
             }
         }
         return 0
