@@ -154,7 +154,8 @@ struct HostileWorkerTests {
     @Test("connections past the limit are refused and the outcome is still written", .timeLimit(.minutes(2)))
     func connectionFlood() throws {
         let directory = try TemporaryDirectory()
-        let file = try directory.write("flood.yml", Self.experiment(name: "flood", maxSteps: 40, stepSeconds: 0.02))
+        // Long enough (a few seconds) for libzmq to take every connection off the listen queue.
+        let file = try directory.write("flood.yml", Self.experiment(name: "flood", maxSteps: 200, stepSeconds: 0.02))
         let run = directory.file("run")
         let ready = directory.file("selector.json")
         let selector = try PBTProcess(
