@@ -94,6 +94,7 @@ public final class WorkerStage {
     /// A result that could not be pushed yet (no peer connected), with its task.
     private var unpushed: (frames: [[UInt8]], task: WorkerTask)?
     private var lastHeartbeat = -Double.infinity
+    private var lastHandshakeCheck = -Double.infinity
     private var resultSentAt: Double?
     private var stopping: Int32?
     private var exitCode: Int32 = 0
@@ -148,7 +149,10 @@ public final class WorkerStage {
                 if socket === sockets.stream { learner?.learn(from: frames) }
                 return true
             case .turn(let now):
-                for keeper in keepers { keeper.check() }
+                if now - lastHandshakeCheck >= StageTiming.handshakeCheck {
+                    lastHandshakeCheck = now
+                    for keeper in keepers { keeper.check() }
+                }
                 for event in serverSecurity?.takeEvents(now: now) ?? [] { sockets.publisher.publish(event) }
                 if let unpushed, push(unpushed.frames, on: sockets.push) {
                     self.unpushed = nil
