@@ -281,6 +281,7 @@ public final class SelectorStage {
     /// `SelectorMachine(restoring:)`), so a result for a task it never committed is dropped as
     /// stale and the member is handed out again.
     private func commit(_ resources: Resources, outcomeWritten: inout Bool) throws {
+        for action in machine.endBatch() { perform(action, resources) }
         guard !pending.isEmpty || !changes.isEmpty else { return }
         let actions = pending
         pending = []

@@ -24,7 +24,8 @@ struct SelectorMachineTests {
         let actions = machine.start(now: 0)
         #expect(actions.events == [.experimentStarted(name: "exp", population: 3, hyperparameters: ["lr"])])
         #expect(actions.sends.isEmpty)
-        #expect(actions.persisted.first?.members.keys.sorted() == [0, 1, 2], "every row is stored")
+        #expect(actions.persisted.isEmpty, "what changed is the end of the batch's output")
+        #expect(machine.endBatch().persisted.first?.members.keys.sorted() == [0, 1, 2], "every row is stored")
         #expect(machine.members.map(\.phase) == Array(repeating: .queued(.trainer), count: 3))
         #expect(machine.members.map(\.version) == [0, 0, 0])
         #expect(machine.members.map(\.hyperparameters) == F.initial(3))
@@ -1038,14 +1039,17 @@ struct SelectorChangesTests {
 
     @Test func everyInputEndsWithWhatChangedAndBatchesMergeIntoWhatOneWouldHold() throws {
         var machine = SelectorMachine(settings: F.settings(), name: "exp", initial: F.initial(2))
-        let first = try #require(machine.start(now: 0).persisted.first)
+        _ = machine.start(now: 0)
+        let first = try #require(machine.endBatch().persisted.first)
         _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 1)
         let assigned = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 1)
-        let second = try #require(assigned.persisted.first)
+        let second = try #require(machine.endBatch().persisted.first)
         #expect(second.members.keys.sorted() == [0])
         #expect(second.members[0]?.phase == .training(F.trainer))
+        #expect(machine.endBatch().isEmpty, "nothing changed since")
         let task = assigned.trainTasks[0].task
-        let third = try #require(machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: 0.5), from: F.evaluator, now: 3).persisted.first)
+        _ = machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: 0.5), from: F.evaluator, now: 3)
+        let third = try #require(machine.endBatch().persisted.first)
         #expect(third.segments.count == 1)
         #expect(third.scores.count == 1)
 

@@ -190,7 +190,7 @@ struct SelectorDatabaseTests {
         let trainer = WorkerID([1, 2, 3])
         var changes = SelectorMachine.Changes()
         func collect(_ actions: [SelectorMachine.Action]) {
-            for case .persist(let batch) in actions { changes.append(batch) }
+            for case .persist(let batch) in actions + machine.endBatch() { changes.append(batch) }
         }
         collect(machine.start(now: 0))
         collect(machine.handle(.ready(Ready(role: .trainer, received: 0, name: "trainer-a", experimentID: "exp-1")), from: trainer, now: 1))

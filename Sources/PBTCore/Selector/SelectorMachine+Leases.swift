@@ -34,7 +34,6 @@ extension SelectorMachine {
             forgetPassedSteps()
         }
         dispatch(now: now, into: &actions)
-        flushChanges(into: &actions)
         return actions
     }
 

@@ -1,9 +1,10 @@
 /// The selector's brain: the population table, training credits, leases, exploit decisions
 /// and stopping, as a state machine with no I/O.
 ///
-/// Each input is one `mutating` method (`start`, `handle(_:from:now:)`, `tick`); each
-/// returns the actions the selector stage then performs (send a task, push an explore,
-/// publish an event, persist what changed, finish). Time is a parameter, randomness is
+/// Each input is one `mutating` method (`start`, `handle(_:from:now:)`, `tick`, and
+/// `endBatch` at the end of a stage's batch of them); each returns the actions the selector
+/// stage then performs (send a task, push an explore, publish an event, finish; `endBatch`:
+/// persist what changed). Time is a parameter, randomness is
 /// derived per decision from the experiment seed, so the same inputs always give the same
 /// actions.
 ///
@@ -32,7 +33,8 @@ public struct SelectorMachine: Sendable {
         case connectMutator(PeerEndpoint)
         case disconnectMutator(PeerEndpoint)
         case publish(PBTEvent)
-        /// Store what changed; the stage commits it before the events after it are logged.
+        /// Store what changed (the output of `endBatch`); the stage commits it with the
+        /// batch's events.
         case persist(Changes)
         case finish(ExperimentSummary)
     }
@@ -161,6 +163,14 @@ public struct SelectorMachine: Sendable {
             dirty.insert(index)
         }
         dispatch(now: now, into: &actions)
+        return actions
+    }
+
+    /// Ends a batch of inputs: what changed since the last batch, for a store to keep (a
+    /// `.persist`, or nothing). The stage calls it once a turn, before it commits, so that a
+    /// member that changed many times in a batch is written once.
+    public mutating func endBatch() -> [Action] {
+        var actions: [Action] = []
         flushChanges(into: &actions)
         return actions
     }
@@ -198,7 +208,6 @@ public struct SelectorMachine: Sendable {
             remove(worker, reason: "goodbye", now: now, into: &actions)
         }
         if !isFinished { dispatch(now: now, into: &actions) }
-        flushChanges(into: &actions)
         return actions
     }
 
@@ -440,7 +449,6 @@ public struct SelectorMachine: Sendable {
         dirty.formUnion(table.indices)
         actions.append(.publish(.experimentFinished(
             reason: reason, best: summary.best?.member, score: summary.best?.score, steps: steps, seconds: summary.seconds)))
-        flushChanges(into: &actions)
         actions.append(.finish(summary))
     }
 
