@@ -372,16 +372,7 @@ public final class SelectorStage {
             unsentExplores.append(WireProtocol.encode(.explore(task)))
             pushExplores(resources)
         case .connectMutator(let peer):
-            do {
-                if let security = options.security {
-                    var expected = security
-                    if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
-                    try resources.explore.secureClient(expected)
-                }
-                try resources.explore.connect(peer.endpoint)
-            } catch {
-                logger.warning("cannot connect to mutator inlet \(peer.endpoint): \(error)")
-            }
+            resources.explore.connect(toInlet: peer, of: "mutator", security: options.security, logger: logger)
         case .disconnectMutator(let peer):
             try? resources.explore.disconnect(peer.endpoint)
         case .persist(let batch):

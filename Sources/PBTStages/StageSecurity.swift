@@ -69,6 +69,22 @@ final class ServerSecurity {
 }
 
 extension ZMQSocket {
+    /// Connects this PUSH to a stage's inlet. With CURVE, each inlet is a server of its own:
+    /// the connection expects the key the selector vouches for (the one the inlet's stage
+    /// said it has), else the servers' key. Logs, rather than throws, what goes wrong.
+    func connect(toInlet peer: PeerEndpoint, of role: String, security: CurveSecurity?, logger: Logger) {
+        do {
+            if let security {
+                var expected = security
+                if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
+                try secureClient(expected)
+            }
+            try connect(peer.endpoint)
+        } catch {
+            logger.warning("cannot connect to \(role) inlet \(peer.endpoint): \(error)")
+        }
+    }
+
     /// Makes this a CURVE client of `security` when there is one; then connects, and returns
     /// the keeper that says why a handshake fails and connects again after a refusal.
     func connect(_ endpoint: String, peer: String, security: CurveSecurity?, context: ZMQContext, logger: Logger) throws -> ConnectionKeeper {

@@ -343,17 +343,7 @@ public final class WorkerStage {
         let wanted = Set(new.endpoints.map(\.endpoint))
         for endpoint in old.subtracting(wanted) { try? sockets.push.disconnect(endpoint) }
         for peer in new.endpoints where !old.contains(peer.endpoint) {
-            do {
-                if let security = options.security {
-                    // Each inlet is its own CURVE server: expect the key the selector vouches for.
-                    var expected = security
-                    if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
-                    try sockets.push.secureClient(expected)
-                }
-                try sockets.push.connect(peer.endpoint)
-            } catch {
-                logger.warning("cannot connect to evaluator inlet \(peer.endpoint): \(error)")
-            }
+            sockets.push.connect(toInlet: peer, of: "evaluator", security: options.security, logger: logger)
         }
         if new.endpoints.isEmpty { logger.info("no evaluator yet: trained members wait here until one is there") }
         routes = new
