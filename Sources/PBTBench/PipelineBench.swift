@@ -36,7 +36,7 @@ public struct PipelineBench {
         // pipeline's path (hub ROUTER → trainer DEALER, trainer PUSH → evaluator PULL, evaluator
         // PUSH → hub PULL) and runs twice: with the pipeline's flow control (a message waits at
         // the hub until a trainer asks for it; a trainer holds one) and without (PUSH/PULL on
-        // every leg: messages queue at the trainers, which DESIGN invariant 2 forbids).
+        // every leg: messages queue at the trainers, which invariant 2 forbids).
         log("throughput: population 64, 4 trainers, ready every step")
         let loaded = try pipeline(name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
         let rawFlow = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)

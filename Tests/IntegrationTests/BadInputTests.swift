@@ -5,7 +5,7 @@ import PBTWire
 import Testing
 import ZeroMQ
 
-/// DESIGN invariant 4: bad input never kills a stage. Every bound endpoint gets garbage,
+/// invariant 4: bad input never kills a stage. Every bound endpoint gets garbage,
 /// truncated and oversized frames, wrong protocol versions, unknown members, NaN scores and
 /// hyperparameters outside the space while an experiment runs; every stage stays up, counts
 /// what it dropped, and the experiment still finishes correctly.

@@ -3,7 +3,7 @@ import PBTCore
 import PBTSystem
 import Testing
 
-/// DESIGN invariant 3 under SIGKILL: whatever process dies, no member is lost, none is
+/// invariant 3 under SIGKILL: whatever process dies, no member is lost, none is
 /// applied twice, and the experiment finishes. Each case kills at a moment drawn from its
 /// seed (after so many trained steps), then starts a replacement.
 @Suite("fault injection", .serialized)

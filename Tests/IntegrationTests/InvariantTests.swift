@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// DESIGN invariants 1 and 2, measured on a real run: no barrier, no idle trainer while a
+/// invariants 1 and 2, measured on a real run: no barrier, no idle trainer while a
 /// member waits.
 @Suite("pipeline invariants", .serialized)
 struct InvariantTests {

@@ -6,7 +6,7 @@ import Testing
 /// `pbt run` end to end: the paper's toy, the grid-search baseline, processes and signals.
 @Suite("pbt run", .serialized)
 struct RunCommandTests {
-    /// A synchronous run is reproducible whatever the number of trainers (DESIGN invariant 6):
+    /// A synchronous run is reproducible whatever the number of trainers (invariant 6):
     /// every decision waits for the whole population, and each draws from a generator derived
     /// from (seed, member, version). The toy gives Q = 1.1940 with 49 exploits every time.
     @Test("the synchronous toy reaches Q ≥ 1.19, the same with one trainer and with two")

@@ -43,7 +43,7 @@ public struct ConnectedWorker: Sendable {
 ///     ready (credit) ──▶ trainer owed a task ──dispatch──▶ holds one task ──handed on / result──▶
 ///
 /// A trainer gets exactly one task per credit, so a member never waits behind a busy trainer
-/// while another is idle (DESIGN invariant 2).
+/// while another is idle (invariant 2).
 struct WorkerPool: Sendable {
     private(set) var workers: [WorkerID: ConnectedWorker] = [:]
     /// Trainers in the order their credits came; entries without a credit any more are skipped.
