@@ -20,6 +20,44 @@ struct ZMQSocketTests {
         #expect(received == [[1, 2, 3], [], [4]])
     }
 
+    /// Why the pipeline's training leg is not plain PUSH: a PUSH deals its messages to its
+    /// peers in turn whether they are busy or not. With one peer busy (not reading) and one
+    /// idle, half of 100 tasks wait at the busy one while the idle one has taken its half and
+    /// has nothing more to do.
+    @Test func aPushDealsMessagesToABusyPeerWhileAnotherIsIdle() throws {
+        let push = try ZMQSocket(context, .push)
+        try push.bind("tcp://127.0.0.1:*")
+        let endpoint = try push.lastEndpoint
+        let busy = try ZMQSocket(context, .pull)
+        let idle = try ZMQSocket(context, .pull)
+        try busy.connect(endpoint)
+        try idle.connect(endpoint)
+        // Both connections up before the first message (a PUSH deals only to peers it has).
+        var ready = false
+        for _ in 0..<200 where !ready {
+            try push.send([Array("probe".utf8)])
+            _ = try idle.receive(timeoutMilliseconds: 10)
+            ready = try busy.receive(timeoutMilliseconds: 10) != nil
+        }
+        #expect(ready)
+        while try idle.receive(dontWait: true) != nil {}
+        while try busy.receive(dontWait: true) != nil {}
+        for task in 0..<100 { try push.send([[UInt8(task)]]) }
+        // A late probe may still arrive; only the one-byte tasks count.
+        func tasks(_ socket: ZMQSocket) throws -> Int {
+            var count = 0
+            while let frames = try socket.receive(timeoutMilliseconds: 200) {
+                if frames.first?.count == 1 { count += 1 }
+            }
+            return count
+        }
+        let taken = try tasks(idle)
+        let waiting = try tasks(busy)
+        #expect(taken + waiting == 100)
+        #expect(taken >= 40 && taken <= 60, "the idle peer took \(taken) of 100")
+        #expect(waiting >= 40, "\(waiting) tasks waited at the busy peer while the idle one had none left")
+    }
+
     @Test func routerSeesTheDealersRoutingIDAndCanReply() throws {
         let router = try ZMQSocket(context, .router)
         try router.setRouterMandatory(true)
