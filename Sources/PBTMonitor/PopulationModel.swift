@@ -569,11 +569,13 @@ public struct PopulationModel: Sendable {
         }
     }
 
+    /// Changes a member's row in place (no copy of its dictionaries).
     mutating func update(_ id: Int, _ change: (inout Member) -> Void) {
-        var member = members[id] ?? Member(id: id)
-        if member.state == .unknown { member.state = .waiting }
-        change(&member)
-        members[id] = member
+        func changeKnown(_ member: inout Member) {
+            if member.state == .unknown { member.state = .waiting }
+            change(&member)
+        }
+        changeKnown(&members[id, default: Member(id: id)])
     }
 
     /// The worker that held `member` holds it no more.

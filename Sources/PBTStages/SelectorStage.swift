@@ -19,7 +19,7 @@ import ZeroMQ
 ///
 /// Each loop turn handles a batch of messages, sending each task as soon as it is decided,
 /// then hands what changed and the batch's events to the store writer, which commits the
-/// batches of the last 10 ms in one transaction and only then logs and publishes their events.
+/// batches of the last 50 ms in one transaction and only then logs and publishes their events.
 public final class SelectorStage {
     public struct Options: Sendable {
         public var experiment: Experiment
@@ -275,7 +275,7 @@ public final class SelectorStage {
     /// changes and events go to the store writer, which commits them (with the batches beside
     /// them) in one transaction, then appends the events to events.jsonl and publishes them.
     ///
-    /// A crash loses the decisions of the batches not yet committed (a few milliseconds' worth),
+    /// A crash loses the decisions of the batches not yet committed (at most 50 ms of them),
     /// never more: the store still has each of their members as it was (queued, or leased at
     /// an older version), and a restarted selector skips versions (see
     /// `SelectorMachine(restoring:)`), so a result for a task it never committed is dropped as

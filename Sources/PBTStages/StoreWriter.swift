@@ -11,15 +11,15 @@ import PBTWire
 ///                      → append them to events.jsonl → commit (with the log's new length)
 ///                      → publish them to the stream
 ///
-/// The writer commits at most once a `commitInterval` (sooner when half its queue is full or
-/// someone drains it): the batches that arrived meanwhile go in as one transaction, each
+/// The writer commits at most once a `commitInterval` (50 ms; sooner when half its queue is
+/// full or someone drains it): the batches that arrived meanwhile go in as one transaction, each
 /// member's row once however often it changed. A transaction costs much the same for one
 /// decision as for a hundred, so this is what keeps the store off the pipeline's critical path.
 ///
 /// A batch's events reach the stream only after its transaction commits, and the log is cut
 /// back to its committed length on restart, so neither ever says what the store does not hold.
-/// A crash loses at most the batches not yet committed (at most `2 × limit`, a few
-/// milliseconds of decisions); their tasks' results are then stale (see
+/// A crash loses at most the batches not yet committed (at most `2 × limit`, the decisions
+/// of a commit interval or two); their tasks' results are then stale (see
 /// `SelectorMachine.versionsSkippedOnRestore`).
 final class StoreWriter: @unchecked Sendable {
     struct Batch: @unchecked Sendable {
@@ -58,9 +58,9 @@ final class StoreWriter: @unchecked Sendable {
     private var stopping = false
     private var stopped = false
     /// Batches waiting at most; the selector waits when the writer falls this far behind.
-    private let limit = 64
+    private let limit = 256
 
-    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, commitInterval: Double = 0.01) {
+    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, commitInterval: Double = 0.05) {
         self.database = database
         self.eventLog = eventLog
         self.publisher = publisher
