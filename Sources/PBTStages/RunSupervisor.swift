@@ -33,6 +33,8 @@ public final class RunSupervisor {
         public var quiet: Bool
         /// Where the metrics exporter serves HTTP (`HOST:PORT`, port 0 a free one); nil starts none.
         public var metrics: String?
+        /// Where a TensorBoard writer puts its event files as the run goes; nil starts none.
+        public var tensorboard: String?
         /// How the stages reach each other: `ipc` (Unix domain sockets, the default) or `tcp` (loopback).
         public var transport: String = "ipc"
         /// CURVE on every socket, with keys made in `RUN_DIR/keys` (also when the experiment says
@@ -130,6 +132,10 @@ public final class RunSupervisor {
         let metricsURL = try options.metrics.map { listen in
             try start("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)["metrics"] ?? "?"
         }
+        // So does the TensorBoard writer, which makes its directory before it says it is ready.
+        if let tensorboard = options.tensorboard {
+            _ = try start("tensorboard", ["tensorboard", "--events", subscribers, "--output", tensorboard] + curve(), run: run, ready: readyDirectory)
+        }
         let selector = try start("selector", [
             "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
             "--events", publishers, "--min-trainers", String(options.trainers),
@@ -169,6 +175,7 @@ public final class RunSupervisor {
         console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)")
         console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
         if let metricsURL { console.line("metrics: \(metricsURL)") }
+        if let tensorboard = options.tensorboard { console.line("tensorboard: event files in \(tensorboard) — see them: tensorboard --logdir \(tensorboard)") }
 
         let selectorStage = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10

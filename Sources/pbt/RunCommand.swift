@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Where to serve Prometheus metrics, HOST:PORT (port 0: a free one), or 'none'.")
     var metrics: String = "127.0.0.1:0"
 
+    @Option(name: .long, help: "Write TensorBoard event files into this directory as the run goes (one run a member; then: tensorboard --logdir DIR).")
+    var tensorboard: String?
+
     @Option(name: .long, help: "How the stages talk: ipc (Unix domain sockets) or tcp (loopback).")
     var transport: String = "ipc"
 
@@ -85,6 +88,7 @@ struct RunCommand: ParsableCommand {
                 metrics: metrics == "none" ? nil : metrics)
             options.transport = transport
             options.secure = secure
+            options.tensorboard = tensorboard
             return try RunSupervisor(options: options).run()
         }
     }
