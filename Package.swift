@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "PBTBench",
             dependencies: [
-                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTMonitor", "PBTWatch",
+                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTMonitor", "PBTWatch", "PBTTensorBoard",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
@@ -128,7 +128,13 @@ let package = Package(
             dependencies: ["PBTTensorBoard", "PBTTensorBoardProto", "PBTMonitor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ", "PBTTensorBoard", "PBTTensorBoardProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

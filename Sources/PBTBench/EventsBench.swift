@@ -1,6 +1,7 @@
 import Foundation
 import PBTMonitor
 import PBTSystem
+import PBTTensorBoard
 import PBTWatch
 import Prometheus
 
@@ -59,9 +60,32 @@ public struct EventsBench {
             metrics.record(event, observations: model.apply(event))
             return true
         }
-        guard foundation > 0, parse > 0, exporter > 0 else { throw BenchError("no line of \(file) is an event") }
+        // The TensorBoard writer: what `pbt tensorboard` does an event, its files included
+        // (flushed once a second's worth of the run's events has gathered, as live).
+        let tensorboardDirectory = "\(options.output)/events-tensorboard"
+        try? FileManager.default.removeItem(atPath: tensorboardDirectory)
+        let directory = try TensorBoardDirectory(path: tensorboardDirectory)
+        var projection = TensorBoardProjection()
+        var sinceFlush = 0
+        let flushEvery = max(Int(streamRate), 1)
+        let tensorboard = measure(lines) { line in
+            guard let event = try? EventRecord(json: line) else { return false }
+            directory.add(projection.apply(event))
+            sinceFlush += 1
+            if sinceFlush >= flushEvery {
+                sinceFlush = 0
+                do { try directory.flush() } catch { return false }
+            }
+            return true
+        }
+        try directory.flush()
+        try? FileManager.default.removeItem(atPath: tensorboardDirectory)
+        guard foundation > 0, parse > 0, exporter > 0, tensorboard > 0 else { throw BenchError("no line of \(file) is an event") }
         var table = BenchTable(["reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the run's event rate"])
-        for (label, rate) in [("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse), ("the exporter: EventRecord, population model, metrics", exporter)] {
+        for (label, rate) in [
+            ("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse), ("the exporter: EventRecord, population model, metrics", exporter),
+            ("the TensorBoard writer: EventRecord, summaries, TFRecord files", tensorboard),
+        ] {
             table.add([label, PipelineBench.rate(rate), String(format: "%.2f", 1e6 / rate), String(format: "%.2f×", rate / foundation), String(format: "%.1f×", rate / streamRate)])
         }
         return "Events (\(lines.count) lines of \(file); the run published \(PipelineBench.rate(streamRate)) events/s)\n" + table.description

@@ -14,6 +14,9 @@ public enum EventLogConversion {
         public var runs = 0
     }
 
+    /// Bytes a line may hold before it is skipped as no event.
+    static let longestLine = 8 << 20
+
     /// Converts the log at `events` into `output`, which must not hold event files already
     /// (a second conversion beside the first would show every point twice).
     public static func convert(events: String, output: String, progress: (Int) -> Void = { _ in }) throws(TensorBoardError) -> Outcome {
@@ -29,6 +32,7 @@ public enum EventLogConversion {
         var projection = TensorBoardProjection()
         var outcome = Outcome()
         var pending: [UInt8] = []
+        var skipping = false
         func take(_ line: ArraySlice<UInt8>) {
             guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return }
             guard let event = try? EventRecord(json: Array(line)) else {
@@ -51,13 +55,23 @@ public enum EventLogConversion {
             pending += chunk
             var start = 0
             while let newline = pending[start...].firstIndex(of: 10) {
-                take(pending[start..<newline])
+                if skipping {
+                    skipping = false  // the end of a line too long to be an event
+                } else {
+                    take(pending[start..<newline])
+                }
                 start = newline + 1
             }
             pending.removeFirst(start)
+            // No event is this long (a stage sends at most 1 MiB): count the line, drop it to its end.
+            if pending.count > Self.longestLine {
+                if !skipping { outcome.unreadable += 1 }
+                skipping = true
+                pending.removeAll(keepingCapacity: true)
+            }
             if directory.waitingBytes > 16 << 20 { try directory.flush() }
         }
-        take(pending[...])
+        if !skipping { take(pending[...]) }
         try directory.flush()
         outcome.records = directory.recordsWritten
         outcome.bytes = directory.bytesWritten

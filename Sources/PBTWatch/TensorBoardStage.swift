@@ -38,6 +38,8 @@ public final class TensorBoardStage {
 
     /// Seconds between flushes: how far behind the stream TensorBoard's files may be.
     public static let flushSeconds = 1.0
+    /// How long a writer with a ready file waits to connect to the proxy before it says it is ready.
+    static let connectSeconds = 5.0
     /// After a stop signal: read on until this long passes without an event…
     static let drainQuietSeconds = 0.3
     /// …or this long in all.
@@ -67,6 +69,15 @@ public final class TensorBoardStage {
         try subscriber.connect(options.events)
         logger.info("writing TensorBoard files", metadata: ["pbt.output": "\(options.output)", "pbt.events": "\(options.events)"])
         if let readyFile = options.readyFile {
+            // Ready once connected to the proxy (the subscription follows the handshake at
+            // once), so that `pbt run` starts the selector only when its first events will
+            // reach this writer.
+            let deadline = Clock.monotonic + Self.connectSeconds
+            while !keeper.isConnected, Clock.monotonic < deadline, StopSignal.received == nil {
+                keeper.check()
+                usleep(5_000)
+            }
+            if !keeper.isConnected { logger.warning("not connected to the event proxy at \(options.events) after \(Self.connectSeconds) s; going on") }
             let json = "{\"stage\":\"tensorboard\",\"endpoints\":{\"tensorboard\":\"\(options.output)\"}}"
             try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
         }

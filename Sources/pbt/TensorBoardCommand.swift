@@ -49,13 +49,16 @@ struct TensorBoardCommand: ParsableCommand {
         try runReportingErrors {
             if let endpoint, let output {
                 let logger = logging.bootstrap("pbt.tensorboard")
+                // A directory that cannot be made is bad input (exit 2); a write that fails
+                // later is the stage failing (exit 1, its reason on stderr).
+                do {
+                    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                } catch {
+                    throw UserError("cannot create \(output): \(error.localizedDescription)")
+                }
                 var options = TensorBoardStage.Options(events: endpoint, output: output, readyFile: readyFile)
                 options.security = try security.load(for: .connects, logger: logger)
-                do {
-                    return try TensorBoardStage(options: options, logger: logger).run()
-                } catch let error as TensorBoardError {
-                    throw UserError(error.description)
-                }
+                return try TensorBoardStage(options: options, logger: logger).run()
             }
             guard let runDirectory else { return PBTCommand.badInput }
             var isDirectory: ObjCBool = false

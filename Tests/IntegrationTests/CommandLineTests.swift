@@ -58,6 +58,11 @@ struct CommandLineTests {
         Case(label: "a program that is not on PATH", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [no-such-program-for-pbt, x]}"), exitCode: 2, mentions: ["workload.command[0]", "'no-such-program-for-pbt' is not an executable on PATH"]),
         Case(label: "a program beside the experiment that does not exist", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./missing.sh]}"), exitCode: 2, mentions: ["'./missing.sh' does not exist", "beside the experiment file"]),
         Case(label: "a program that is not executable", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./experiment.yml]}"), exitCode: 2, mentions: ["'./experiment.yml' is not executable"]),
+        Case(label: "tensorboard without a run or a stream", arguments: ["tensorboard"], file: nil, exitCode: 2, mentions: ["give a run directory", "--events"]),
+        Case(label: "tensorboard of a directory that is not a run", arguments: ["tensorboard", "DIR"], file: nil, exitCode: 2, mentions: ["is not a run directory", "no events.jsonl"]),
+        Case(label: "tensorboard live without a directory", arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9"], file: nil, exitCode: 2, mentions: ["--events needs -o DIR"]),
+        Case(label: "tensorboard live into a directory nobody may make", arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9", "-o", "/sys/pbt-tb"], file: nil, exitCode: 2, mentions: ["cannot create /sys/pbt-tb"]),
+        Case(label: "tensorboard of a run and a stream", arguments: ["tensorboard", "DIR", "--events", "tcp://127.0.0.1:9", "-o", "DIR/tb"], file: nil, exitCode: 2, mentions: ["not both"]),
         Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 2, mentions: ["holds experiment", "another run directory"]),
     ]
 

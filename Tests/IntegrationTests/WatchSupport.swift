@@ -86,8 +86,9 @@ struct TmuxError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// One HTTP GET with a deadline: the status and the body, or nil when nothing answered.
-func httpGet(_ url: String, timeout: Double = 5) -> (status: Int, body: String)? {
+/// One HTTP GET (or, with `postJSON`, a POST of that JSON) with a deadline: the status and
+/// the body, or nil when nothing answered.
+func httpGet(_ url: String, timeout: Double = 5, postJSON: String? = nil) -> (status: Int, body: String)? {
     guard let url = URL(string: url) else { return nil }
     final class Outcome: @unchecked Sendable {
         var value: (Int, String)?
@@ -96,6 +97,11 @@ func httpGet(_ url: String, timeout: Double = 5) -> (status: Int, body: String)?
     let outcome = Outcome()
     var request = URLRequest(url: url)
     request.timeoutInterval = timeout
+    if let postJSON {
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(postJSON.utf8)
+    }
     let task = URLSession.shared.dataTask(with: request) { data, response, _ in
         if let response = response as? HTTPURLResponse {
             outcome.value = (response.statusCode, String(decoding: data ?? Data(), as: UTF8.self))

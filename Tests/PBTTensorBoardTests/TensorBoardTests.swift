@@ -238,11 +238,12 @@ struct TensorBoardDirectoryTests {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var lines = ["{\"event\":\"experiment.started\",\"time\":1,\"name\":\"t\",\"population\":2,\"hyperparameters\":[\"lr\"]}"]
         for step in 1...1000 { lines.append("{\"event\":\"member.scored\",\"time\":\(step),\"member\":\(step % 2),\"step\":\(step),\"score\":\(Double(step) / 1000)}") }
+        lines.insert("{\"event\":\"member.scored\",\"x\":\"" + String(repeating: "x", count: 9 << 20) + "\"}", at: 500)  // 9 MiB: no event
         lines.append("{\"event\":\"member.scored\",\"ti")  // cut short by a crash
         try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/events.jsonl", atomically: true, encoding: .utf8)
         let outcome = try EventLogConversion.convert(events: path + "/events.jsonl", output: path + "/tb")
         #expect(outcome.events == 1001)
-        #expect(outcome.unreadable == 1)
+        #expect(outcome.unreadable == 2)
         #expect(outcome.runs == 2)
         let member = try events(in: try #require(TensorBoardDirectory.eventFiles(under: path + "/tb").first { $0.contains("member-001") }))
         #expect(member.count == 501)
