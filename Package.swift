@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "pbt", "PBTStages", "PBTSystem", "PBTCore", "ZeroMQ", "PBTTensorBoard", "PBTTensorBoardProto",
+                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "ZeroMQ", "PBTTensorBoard", "PBTTensorBoardProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

@@ -1,5 +1,11 @@
 #ifndef PBT_CPROCESSSHIMS_H
 #define PBT_CPROCESSSHIMS_H
+#ifdef __linux__
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#endif
 /* prctl is variadic, which Swift cannot call: one fixed-argument wrapper for it. */
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -12,6 +18,19 @@ static inline int pbt_set_parent_death_signal(int signal) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
 #else
     (void)signal;
+    return 0;
+#endif
+}
+
+/* The CPUs this process may run on (its affinity mask, which taskset and docker --cpuset-cpus
+   narrow), or 0 when it cannot be read. CPU_COUNT is a macro, which Swift cannot call. */
+static inline int pbt_allowed_cpus(void) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    return CPU_COUNT(&set);
+#else
     return 0;
 #endif
 }

@@ -10,7 +10,7 @@ extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
         "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
-        "directory",
+        "resources", "directory",
     ]
 
     /// Characters a `name` may have: it becomes part of file names (`runs/NAME-YYYYMMDD-HHMMSS`).
@@ -221,6 +221,8 @@ extension Experiment {
             requiresCurve = try node["curve"]?.bool() ?? false
         }
 
+        let resources = try ResourceSettings.parse(root["resources"])
+
         var experiment = Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
             interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
@@ -230,6 +232,7 @@ extension Experiment {
             schedule: schedule)
         experiment.requiresCurve = requiresCurve
         experiment.directory = directory
+        experiment.resources = resources
         return experiment
     }
 

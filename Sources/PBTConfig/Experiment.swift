@@ -62,6 +62,8 @@ public struct Experiment: Sendable, Hashable {
     /// Where relative paths in a `command` workload's argv point: the experiment file's
     /// directory (`directory:`, which `load(path:)` records when the command has such paths).
     public var directory: String? = nil
+    /// What each trainer's training may use (`resources:`): its thread budget and GPUs.
+    public var resources = ResourceSettings()
 
     /// A short id that changes whenever the file's text does.
     public var id: String {

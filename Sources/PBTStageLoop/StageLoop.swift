@@ -5,7 +5,7 @@ import ZeroMQ
 /// (at most `messagesPerTurn` a socket a turn), then the end of the turn; a SIGTERM or
 /// SIGINT becomes one `.stop`. The stage returns false to end the loop.
 ///
-///     ┌─▶ zmq_poll(sockets, poll interval) ─▶ .message × n ─▶ .turn(now) ─┐
+///     ┌─▶ zmq_poll(sockets, poll interval; 0 the first time) ─▶ .message × n ─▶ .turn(now) ─┐
 ///     └──────────────────────────── (stop flag? → .stop) ◀──────────────┘
 ///
 /// Sockets are owned by the loop's thread: nothing here blocks inside a Swift task.
@@ -19,13 +19,16 @@ public enum StageLoop {
         messagesPerTurn: Int = StageTiming.messagesPerTurn, _ handle: (StageInput) throws -> Bool
     ) throws {
         var stopped = false
+        // The first turn comes at once (a worker's first `ready` goes out without waiting a poll).
+        var first = true
         while true {
             if !stopped, let signal = StopSignal.received {
                 stopped = true
                 if try !handle(.stop(signal: signal)) { return }
             }
             let polled = sockets()
-            let readable = try ZMQPoll.readable(polled, timeoutMilliseconds: pollMilliseconds())
+            let readable = try ZMQPoll.readable(polled, timeoutMilliseconds: first ? 0 : pollMilliseconds())
+            first = false
             for (index, socket) in polled.enumerated() where readable[index] {
                 var handled = 0
                 while handled < messagesPerTurn, let frames = try socket.receive(dontWait: true) {

@@ -17,11 +17,15 @@ public enum StageTiming {
     public static let connectionTimeoutMilliseconds: Int32 = 5_000
     /// Milliseconds a closing socket may go on delivering what it queued.
     public static let lingerMilliseconds: Int32 = 500
-    /// Milliseconds before libzmq retries a lost connection.
-    public static let reconnectMilliseconds: Int32 = 100
+    /// Milliseconds before libzmq retries a lost (or not yet listening) connection, doubling
+    /// with each failure up to `reconnectMaximumMilliseconds`: a stage started a moment before
+    /// the one it connects to is through within milliseconds of it, a dead peer costs one
+    /// attempt a second.
+    public static let reconnectMilliseconds: Int32 = 10
     /// Milliseconds at most between libzmq's retries of a lost connection.
     public static let reconnectMaximumMilliseconds: Int32 = 1_000
-    /// Seconds the selector answers `finished` after the experiment ends, so that workers hear it.
+    /// Seconds the selector answers `finished` after the experiment ends, so that workers hear
+    /// it; it stops sooner once every worker it told has said goodbye.
     public static let finishGrace = 0.5
     /// Messages one socket may hand the loop in one turn (the selector commits between turns).
     public static let messagesPerTurn = 1_000

@@ -27,6 +27,7 @@ public final class EventPublisher {
         }
         let socket = try ZMQSocket(context, .pub, linger: StageTiming.lingerMilliseconds)
         try socket.setSendHighWaterMark(StageTiming.highWaterMark)
+        try socket.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         keeper = try socket.connect(endpoint, peer: "the event proxy", security: security, context: context, logger: logger)
         self.socket = socket
     }

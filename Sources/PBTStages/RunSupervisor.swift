@@ -40,6 +40,9 @@ public final class RunSupervisor {
         /// CURVE on every socket, with keys made in `RUN_DIR/keys` (also when the experiment says
         /// `security: {curve: true}`).
         public var secure = false
+        /// GPU devices to deal to the trainers (`--gpus 0,1`): `resources.gpus` each (one when
+        /// the experiment asks for none), as `CUDA_VISIBLE_DEVICES`.
+        public var gpus: [String]?
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
@@ -65,6 +68,11 @@ public final class RunSupervisor {
         let log: String
     }
 
+    /// Milliseconds the progress loop waits for an event before it looks at the stages again.
+    static let tapMilliseconds = 20
+    /// Microseconds between looks for a starting stage's ready file.
+    static let readyPollMicroseconds: UInt32 = 2_000
+
     private let options: Options
     private var stages: [Stage] = []
     private let started = Clock.monotonic
@@ -78,6 +86,7 @@ public final class RunSupervisor {
     /// Runs the experiment. Exit codes: 0 finished, 1 a stage failed, 128+signal interrupted.
     public func run() throws -> Int32 {
         let experiment = options.experiment
+        let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
         if options.resume {
             do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch { throw BadInputError("\(error)") }
@@ -108,6 +117,7 @@ public final class RunSupervisor {
 
         console.line("pbt run: \(options.resume ? "resuming " : "")\(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)")
         console.line("run directory: \(run.path)")
+        console.line("resources: \(resources.description)")
         defer { stopAll() }
 
         // Stages on one machine talk over Unix domain sockets (cheaper than loopback TCP), in a
@@ -124,31 +134,44 @@ public final class RunSupervisor {
         let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
         func curve(binds: Bool = false, connects: Bool = true) -> [String] { keys?.arguments(binds: binds, connects: connects) ?? [] }
-        let events = try start(
+        // With Unix domain sockets every endpoint is known before anything binds, so stages
+        // start together: the proxy with its subscribers, then the selector with the workers
+        // (which retry their connections every few milliseconds until it listens). Over TCP
+        // each binding stage reports the port it got before the stages that connect to it start.
+        let known = sockets != nil
+        let proxy = try spawn(
             "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")] + curve(binds: true, connects: false),
             run: run, ready: readyDirectory)
-        guard let publishers = events["publishers"], let subscribers = events["subscribers"] else { throw RunError("the event proxy did not report its endpoints") }
-        // The metrics exporter subscribes before the selector starts, so it sees the whole experiment.
-        let metricsURL = try options.metrics.map { listen in
-            try start("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)["metrics"] ?? "?"
+        let eventEndpoints = known ? ["publishers": endpoint("events-in"), "subscribers": endpoint("events-out")] : try awaitReady(proxy)
+        guard let publishers = eventEndpoints["publishers"], let subscribers = eventEndpoints["subscribers"] else {
+            throw RunError("the event proxy did not report its endpoints")
         }
-        // So does the TensorBoard writer, which makes its directory before it says it is ready.
-        if let tensorboard = options.tensorboard {
-            _ = try start("tensorboard", ["tensorboard", "--events", subscribers, "--output", tensorboard] + curve(), run: run, ready: readyDirectory)
+        // The metrics exporter and the TensorBoard writer subscribe before the selector starts, so
+        // they see the whole experiment (the writer makes its directory before it says it is ready).
+        let exporter = try options.metrics.map { listen in
+            try spawn("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)
         }
-        let selector = try start("selector", [
-            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
-            "--events", publishers, "--min-trainers", String(options.trainers),
-        ] + curve(binds: true), run: run, ready: readyDirectory)
-        guard let work = selector["work"] else { throw RunError("the selector did not report its endpoint") }
+        let writer = try options.tensorboard.map { directory in
+            try spawn("tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + curve(), run: run, ready: readyDirectory)
+        }
+        if known { _ = try awaitReady(proxy) }
+        let metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
+        if let writer { _ = try awaitReady(writer) }
 
-        // Subscribe before the workers start, so no progress is missed.
+        // Subscribe before the selector and the workers start, so no progress is missed.
         let context = try ZMQContext()
         let tap = try ZMQSocket(context, .sub)
         if let keys { try tap.secureClient(try keys.clientSecurity()) }
         try tap.subscribe(Array("experiment.".utf8))
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
+
+        let selectorLaunch = try spawn("selector", [
+            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
+            "--events", publishers, "--min-trainers", String(options.trainers),
+        ] + curve(binds: true), run: run, ready: readyDirectory)
+        let work = known ? endpoint("work") : try awaitReady(selectorLaunch)["work"] ?? ""
+        guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
         // The experiment is this user's own: trainers and evaluators may run its command
         // workload's program (argv[0] as the file writes it, which is what a worker compares)
@@ -159,6 +182,8 @@ public final class RunSupervisor {
                 let name = "\(role)-\(index)"
                 // The experiment is this user's own: its command workload may run (exactly its program).
                 var arguments = [role, "--connect", work, "--events", publishers, "--name", name] + (role == "mutator" ? [] : allowed)
+                if role != "mutator" { arguments += ["--threads", resources.threads] }
+                if role == "trainer", let devices = resources.devices?[index - 1] { arguments += ["--gpus", devices.joined(separator: ",")] }
                 if role == "trainer" {
                     arguments += curve()
                 } else {
@@ -166,9 +191,11 @@ public final class RunSupervisor {
                     arguments += ["--inlet-bind", endpoint(name)] + curve(binds: true)
                 }
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
-                _ = try start(name, arguments, run: run, ready: nil)
+                _ = try spawn(name, arguments, run: run, ready: nil)
             }
         }
+        // A selector that cannot start says so now, with its log, rather than leaving workers waiting.
+        if known { _ = try awaitReady(selectorLaunch) }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
         let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
@@ -186,7 +213,8 @@ public final class RunSupervisor {
                 console.line("interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)")
                 return 128 + signal
             }
-            if let frames = try tap.receive(timeoutMilliseconds: 200), frames.count == 2,
+            // A short wait: the selector's exit is noticed within it (the end of a short run).
+            if let frames = try tap.receive(timeoutMilliseconds: Self.tapMilliseconds), frames.count == 2,
                 let object = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any]
             {
                 switch object["event"] as? String {
@@ -234,6 +262,44 @@ public final class RunSupervisor {
         return 0
     }
 
+    /// What `pbt run` gives its workers: a thread budget (`--threads`) and each trainer's devices.
+    struct WorkerResources: CustomStringConvertible {
+        /// The `--threads` value: the experiment's number, `inherit`, or this machine's share.
+        let threads: String
+        let source: String
+        /// Each trainer's devices, in trainer order; nil when no GPUs are dealt.
+        let devices: [[String]]?
+
+        var description: String {
+            let budget = threads == "inherit" ? "threads inherited from the environment" : "\(threads) thread\(threads == "1" ? "" : "s") a trainer (\(source))"
+            guard let devices else { return budget }
+            return budget + "; GPUs " + devices.enumerated().map { "trainer-\($0.offset + 1): \($0.element.joined(separator: ","))" }.joined(separator: ", ")
+        }
+    }
+
+    /// Decides the workers' resources before anything starts; a device list that cannot serve
+    /// the trainers is bad input.
+    static func resources(for experiment: Experiment, trainers: Int, gpus: [String]?) throws -> WorkerResources {
+        var devices: [[String]]?
+        if gpus != nil || experiment.resources.gpus > 0 {
+            let perTrainer = max(experiment.resources.gpus, 1)
+            switch DeviceAssignment.assign(devices: gpus ?? [], trainers: trainers, perTrainer: perTrainer, share: experiment.resources.shareGPUs) {
+            case .success(let dealt): devices = dealt
+            case .failure(let problem): throw BadInputError("\(problem)")
+            }
+        }
+        switch experiment.resources.threads {
+        case .inherit:
+            return WorkerResources(threads: "inherit", source: "", devices: devices)
+        case .count(let count):
+            return WorkerResources(threads: String(count), source: "the experiment's resources.threads", devices: devices)
+        case .auto:
+            let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
+            let share = ThreadBudget.shared(cores: cores, trainers: trainers)
+            return WorkerResources(threads: String(share.threads), source: share.source, devices: devices)
+        }
+    }
+
     /// The reason in a run directory's summary, if it has one.
     static func reason(of run: RunDirectory) -> String? {
         guard let data = FileManager.default.contents(atPath: run.summary),
@@ -242,8 +308,15 @@ public final class RunSupervisor {
         return summary["reason"] as? String
     }
 
-    /// Starts one stage; for binding stages, waits for the endpoints it reports.
-    private func start(_ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?) throws -> [String: String] {
+    /// A stage started and, for a binding stage, the file where it says it is listening.
+    struct Launch {
+        let stage: Stage
+        let readyFile: String?
+    }
+
+    /// Starts one stage; a binding stage (with a ready directory) writes its endpoints to a
+    /// ready file, which `awaitReady` waits for.
+    private func spawn(_ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?) throws -> Launch {
         let log = "\(run.logs)/\(name).log"
         var arguments = arguments + ["--log-level", options.logLevel]
         let readyFile = directory.map { "\($0)/\(name).json" }
@@ -252,8 +325,15 @@ public final class RunSupervisor {
             arguments += ["--ready-file", readyFile]
         }
         let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
-        stages.append(Stage(name: name, process: process, log: log))
-        guard let readyFile else { return [:] }
+        let stage = Stage(name: name, process: process, log: log)
+        stages.append(stage)
+        return Launch(stage: stage, readyFile: readyFile)
+    }
+
+    /// Waits (30 s at most) for a binding stage's ready file; returns the endpoints it reports.
+    private func awaitReady(_ launch: Launch) throws -> [String: String] {
+        let name = launch.stage.name
+        guard let readyFile = launch.readyFile else { return [:] }
         let deadline = Clock.monotonic + 30
         while Clock.monotonic < deadline {
             if let data = FileManager.default.contents(atPath: readyFile),
@@ -262,13 +342,13 @@ public final class RunSupervisor {
             {
                 return endpoints
             }
-            if let done = process.poll() {
-                throw RunError("\(name) stopped with \(done) before it was ready\n" + Self.tail(of: log))
+            if let done = launch.stage.process.poll() {
+                throw RunError("\(name) stopped with \(done) before it was ready\n" + Self.tail(of: launch.stage.log))
             }
             if StopSignal.isRequested { throw RunError("interrupted while starting \(name)") }
-            usleep(10_000)
+            usleep(Self.readyPollMicroseconds)
         }
-        throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: log))
+        throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: launch.stage.log))
     }
 
     /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period.

@@ -215,7 +215,11 @@ public final class SelectorStage {
                     finishedAt = now
                     for id in machine.workers.keys { send(.finished, to: id, resources) }
                 }
-                return now - finishedAt! < StageTiming.finishGrace
+                // Until every worker told has said goodbye or hung up (a goodbye sent just before
+                // a process exits can be lost with it), or the grace is over.
+                pending += resources.limiter.check(now: now).map { .publish($0) }
+                let everyoneGone = machine.workers.isEmpty || resources.limiter.count == 0
+                return now - finishedAt! < StageTiming.finishGrace && !everyoneGone
             }
         }
         if let signal = StopSignal.received, !machine.isFinished {
@@ -224,6 +228,9 @@ public final class SelectorStage {
             try commit(resources, outcomeWritten: &outcomeWritten)
             try close(resources)
             return 128 + signal
+        }
+        if !machine.workers.isEmpty {
+            logger.debug("stopping without a goodbye from \(machine.workers.values.map(\.name).sorted().joined(separator: ", ")); \(resources.limiter.count) connections open")
         }
         if let collector = resources.collector {
             // Nothing will load a checkpoint no member holds any more: sweep them all now.

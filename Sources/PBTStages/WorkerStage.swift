@@ -51,6 +51,11 @@ public final class WorkerStage {
         /// Evaluators and mutators: the inlet's address as others reach it, when the bound one
         /// is not (a wildcard host is filled in by the selector with the address it sees).
         public var advertise: String?
+        /// The thread budget this worker was given (`--threads`, `PBT_THREADS`; `pbt run` gives
+        /// its share of the cores); the experiment's `resources.threads` wins when it is not auto.
+        public var threads: ResourceSettings.Threads?
+        /// The GPU devices this worker's programs get (`--gpus`, `PBT_GPUS`), or nil.
+        public var devices: [String]?
 
         public init(
             role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil,
@@ -171,6 +176,9 @@ public final class WorkerStage {
         if let signal = stopping { exitCode = 128 + signal }
         send(.goodbye, on: sockets.dealer)
         sockets.work.end()
+        // The workload goes: a command workload stops its program and waits for it, so nothing
+        // it started outlives the worker (and its CPU time is counted to this process tree).
+        handler = nil
         serverSecurity?.stop()
         let reason = stopReason ?? (exitCode == 0 ? "experiment finished" : "exit \(exitCode)")
         sockets.publisher.publish(.stageStopped(stage: "\(options.role)", worker: options.name, reason: reason))
@@ -293,14 +301,15 @@ public final class WorkerStage {
             try checkCommandAllowed(experiment)
         }
         let checkpoints = options.checkpoints ?? welcome.checkpointDirectory
+        let resources = options.role == .mutator ? TrainingResources() : trainingResources(for: experiment)
         switch options.role {
         case .trainer:
-            handler = TrainerHandler(workload: try Workloads.make(for: experiment), store: try CheckpointStore(directory: checkpoints), name: options.name)
+            handler = TrainerHandler(workload: try Workloads.make(for: experiment, resources: resources), store: try CheckpointStore(directory: checkpoints), name: options.name)
             connect(welcome.evaluators, sockets)
         case .evaluator:
             handler = EvaluatorHandler(
                 metric: experiment.metric, objective: experiment.objective, store: try CheckpointStore(directory: checkpoints), name: options.name,
-                workload: experiment.evaluation == .checkpoint ? try Workloads.make(for: experiment) : nil)
+                workload: experiment.evaluation == .checkpoint ? try Workloads.make(for: experiment, resources: resources) : nil)
         case .mutator:
             if case .pb2(let points, let beta, let decay) = experiment.explore {
                 // Only a PB2 mutator reads the stream: subscribing otherwise would pull two events
@@ -347,6 +356,19 @@ public final class WorkerStage {
         }
         if new.endpoints.isEmpty { logger.info("no evaluator yet: trained members wait here until one is there") }
         routes = new
+    }
+
+    /// What this worker's training may use: the thread budget (the experiment's, else the one
+    /// given, else the cgroup's CPU quota, else the cores) and the GPU devices given. Logged
+    /// once an experiment, with where the figure came from.
+    private func trainingResources(for experiment: Experiment) -> TrainingResources {
+        let budget = ThreadBudget.resolve(
+            experiment: experiment.resources.threads, given: options.threads, quota: CPUQuota.current(), cores: Cores.available)
+        let threads = budget.map { "\($0.threads) thread\($0.threads == 1 ? "" : "s") (\($0.source))" } ?? "inherited from the environment"
+        let devices = options.devices.map { "GPU devices \($0.joined(separator: ","))" }
+            ?? (experiment.resources.gpus > 0 ? "no GPU devices given (--gpus, PBT_GPUS): CUDA_VISIBLE_DEVICES is left as it is" : nil)
+        logger.info("resources: \(threads)\(devices.map { "; " + $0 } ?? "")")
+        return TrainingResources(budget: budget, devices: options.devices)
     }
 
     /// A `command` workload runs a program the selector names: only the programs this worker

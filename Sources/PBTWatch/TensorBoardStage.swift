@@ -60,6 +60,7 @@ public final class TensorBoardStage {
         let subscriber = try ZMQSocket(context, .sub)
         try subscriber.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try subscriber.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
+        try subscriber.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         try subscriber.subscribe()
         if let security = options.security { try subscriber.secureClient(security) }
         let keeper = try ConnectionKeeper(context, socket: subscriber, endpoint: options.events, peer: "the event proxy", curve: options.security) {

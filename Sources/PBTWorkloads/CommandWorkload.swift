@@ -22,7 +22,8 @@ import PBTSystem
 /// Settings: `command` (an argv array, never a shell; relative paths are beside the experiment
 /// file, see `Experiment.resolve(command:against:exists:)`), `mode` (`once`: a process a task;
 /// `persistent`: one process answers a request a line), `timeout` (a task, default 10m),
-/// `environment` (extra variables). A non-zero exit, a timeout, a missing checkpoint or an
+/// `environment` (extra variables, over the trainer's thread budget and GPU devices: see
+/// `ThreadBudget`). A non-zero exit, a timeout, a missing checkpoint or an
 /// answer that is not a result fails the task; the selector retries it from the last good
 /// checkpoint, and gives the member up after `leases.max_failures` failures in a row.
 public final class CommandWorkload: Workload, @unchecked Sendable {
@@ -47,7 +48,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         scratch = NSTemporaryDirectory() + "pbt-command-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    convenience init(settings: ConfigNode, experiment: Experiment) throws(ConfigError) {
+    convenience init(settings: ConfigNode, experiment: Experiment, resources: TrainingResources = TrainingResources()) throws(ConfigError) {
         _ = try settings.map(allowed: ["kind", "command", "mode", "timeout", "environment"])
         let node = try settings.require("command")
         var argv: [String] = []
@@ -57,6 +58,8 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         let mode = Mode(rawValue: try settings["mode"]?.choice(["once", "persistent"]) ?? "once")!
         var environment: [String: String] = [:]
         for (key, value) in try settings["environment"]?.map() ?? [] { environment[key] = try value.text() }
+        // The trainer's thread budget and devices, under what the user set explicitly.
+        if resources.isResolved { environment = resources.environment(user: environment) }
         self.init(command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
     }
 

@@ -1,3 +1,5 @@
+import CBLAS
+import Foundation
 import PBTConfig
 import PBTCore
 
@@ -69,6 +71,58 @@ public struct WorkloadError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// What a trainer's training may use where it runs, resolved from the experiment's
+/// `resources` and the trainer's own settings (`ThreadBudget.resolve`).
+public struct TrainingResources: Sendable, Hashable {
+    /// The thread budget; nil leaves the environment (and BLAS) alone.
+    public var budget: ThreadBudget?
+    /// The GPU devices (`CUDA_VISIBLE_DEVICES`); nil leaves the variable as it is.
+    public var devices: [String]?
+    /// False for `pbt validate` and other callers that only check the file: nothing is set.
+    public var isResolved: Bool
+
+    /// Resources not decided: the workload changes nothing of its process or its programs.
+    public init() {
+        budget = nil
+        devices = nil
+        isResolved = false
+    }
+
+    public init(budget: ThreadBudget?, devices: [String]?) {
+        self.budget = budget
+        self.devices = devices
+        isResolved = true
+    }
+
+    /// The variables a command program gets on top of the trainer's own environment.
+    public func environment(user: [String: String]) -> [String: String] {
+        ThreadBudget.environment(budget: budget, devices: devices, user: user)
+    }
+}
+
+/// OpenBLAS's thread pool in this process, for the built-in workloads. Their matrices are
+/// small, so it is one thread unless a trainer's budget says otherwise.
+enum BLASThreads {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var decided = false
+
+    /// One thread, unless a budget was set already.
+    static func useDefault() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !decided { openblas_set_num_threads(1) }
+        decided = true
+    }
+
+    /// The budget's threads; nil (`inherit`): as OpenBLAS's own environment variables say.
+    static func use(_ budget: ThreadBudget?) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let budget { openblas_set_num_threads(Int32(clamping: budget.threads)) }
+        decided = true
+    }
+}
+
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
     /// Every kind this build knows.
@@ -82,15 +136,18 @@ public enum Workloads {
 
     /// Makes the workload an experiment names, checking its settings and that the
     /// experiment declares the hyperparameters it needs. Errors name the field.
-    public static func make(for experiment: Experiment) throws(ConfigError) -> any Workload {
+    /// `resources` is what the training may use where it runs: a command program gets the
+    /// thread budget and devices as environment variables, the built-in MLP its BLAS threads.
+    public static func make(for experiment: Experiment, resources: TrainingResources = TrainingResources()) throws(ConfigError) -> any Workload {
         let settings = experiment.workload.settings
         switch experiment.workload.kind {
         case "toy":
             return try ToyWorkload(settings: settings, space: experiment.space)
         case "mlp":
+            if resources.isResolved { BLASThreads.use(resources.budget) }
             return try MLPWorkload(settings: settings, experiment: experiment)
         case "command":
-            return try CommandWorkload(settings: settings, experiment: experiment)
+            return try CommandWorkload(settings: settings, experiment: experiment, resources: resources)
         case "noop":
             return try NoopWorkload(settings: settings)
         default:

@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
             QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self, PipelineBenchCommand.self,
-            CurveBenchCommand.self, EventsBenchCommand.self, RawHubCommand.self, RawWorkerCommand.self,
+            CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self, RawHubCommand.self,
+            RawWorkerCommand.self,
         ])
 }
 
@@ -118,6 +119,62 @@ struct PipelineBenchCommand: ParsableCommand {
 
     func run() throws {
         try runBench(PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke)).run)
+    }
+}
+
+struct ResourcesBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resources",
+        abstract: "digits-python (numpy trainers) with each trainer's thread budget and with the environment left alone: wall time and CPU of the whole process tree.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Trainers a run.")
+    var trainers = 2
+
+    @Option(name: .long, help: "Runs of each kind, alternating.")
+    var rounds = 3
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-resources"
+
+    func validate() throws {
+        guard (1...64).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 64, got \(trainers)") }
+        guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 20, got \(rounds)") }
+    }
+
+    func run() throws {
+        try runBench(ResourcesBench(options: .init(
+            executable: currentExecutablePath, repository: repository.repository, output: output, trainers: trainers, rounds: rounds)).run)
+    }
+}
+
+struct StartupBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "startup", abstract: "What starting and stopping the stages costs: pbt run of the toy, from the command to the first training task and from the last result to exit.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Runs to take the median of.")
+    var runs = 7
+
+    @Option(name: .long, help: "Also measure this pbt executable (an earlier build), its runs alternating with this one's.")
+    var baseline: String?
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-startup"
+
+    @Argument(parsing: .postTerminator, help: "Extra pbt run arguments, after --, e.g. -- --transport tcp.")
+    var arguments: [String] = []
+
+    func validate() throws {
+        guard (1...100).contains(runs) else { throw ValidationError("--runs must be between 1 and 100, got \(runs)") }
+        if let baseline { guard FileManager.default.isExecutableFile(atPath: baseline) else { throw ValidationError("--baseline: \(baseline) is not an executable") } }
+    }
+
+    func run() throws {
+        try runBench(StartupBench(options: .init(
+            executable: currentExecutablePath, repository: repository.repository, output: output, runs: runs, arguments: arguments, baseline: baseline)).run)
     }
 }
 

@@ -21,7 +21,9 @@ struct RunCommand: ParsableCommand {
     var resume: String?
 
     @Option(name: .long, help: "Trainer processes to start.")
-    var trainers: Int = 2
+    var trainers: Int = defaultTrainers
+
+    static let defaultTrainers = 2
 
     @Option(name: .long, help: "Evaluator processes to start.")
     var evaluators: Int = 1
@@ -47,9 +49,13 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "CURVE on every socket, with keys made in RUN_DIR/keys (on by itself when the experiment says security: {curve: true}).")
     var secure = false
 
+    @Option(name: .long, help: ArgumentHelp("GPU devices to deal to the trainers, e.g. 0,1,2,3: resources.gpus each (1 if the experiment asks for none), as CUDA_VISIBLE_DEVICES.", valueName: "ids"))
+    var gpus: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if let gpus, case .failure(let problem) = DeviceAssignment.parse(gpus) { throw ValidationError("--gpus: \(problem)") }
         switch (experiment, resume) {
         case (nil, nil): throw ValidationError("give an experiment file, or --resume RUN_DIR")
         case (.some, .some): throw ValidationError("give an experiment file or --resume RUN_DIR, not both")
@@ -89,12 +95,30 @@ struct RunCommand: ParsableCommand {
             options.transport = transport
             options.secure = secure
             options.tensorboard = tensorboard
+            options.gpus = gpus.flatMap { try? DeviceAssignment.parse($0).get() }
             return try RunSupervisor(options: options).run()
         }
     }
 }
 
 /// `pbt validate EXPERIMENT.yml`: checks a file without running it.
+extension ValidateCommand {
+    /// The thread budget and GPUs the file asks for, and what they come to on this machine.
+    static func describe(_ resources: ResourceSettings) -> String {
+        let threads: String
+        switch resources.threads {
+        case .inherit: threads = "threads inherit (OMP_NUM_THREADS and the like left as they are)"
+        case .count(let count): threads = "threads \(count) a trainer"
+        case .auto:
+            let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
+            let share = ThreadBudget.shared(cores: cores, trainers: RunCommand.defaultTrainers)
+            threads = "threads auto (here, pbt run with \(RunCommand.defaultTrainers) trainers: \(share.threads) a trainer, \(share.source))"
+        }
+        let gpus = resources.gpus == 0 ? "no GPUs" : "\(resources.gpus) GPU\(resources.gpus == 1 ? "" : "s") a trainer\(resources.shareGPUs ? ", shared when too few" : "")"
+        return threads + "; " + gpus
+    }
+}
+
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate", abstract: "Check an experiment file and print what it describes.")
@@ -118,6 +142,7 @@ struct ValidateCommand: ParsableCommand {
             for parameter in loaded.space.parameters {
                 print("  \(parameter.name): \(parameter.domain.kind)")
             }
+            print("  resources: " + Self.describe(loaded.resources))
             return 0
         }
     }

@@ -97,11 +97,27 @@ struct WorkerOptions: ParsableArguments {
             valueName: "program"))
     var allowCommand: [String] = environment("PBT_ALLOW_COMMANDS").map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Threads a trainer's (or evaluator's) training may use: a number, auto (the cgroup's CPU quota, else the cores) or inherit (leave OMP_NUM_THREADS and the like alone). The experiment's resources.threads wins when set (env PBT_THREADS).",
+            valueName: "n|auto|inherit"))
+    var threads: String = environment("PBT_THREADS") ?? "auto"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("GPU devices this worker's programs get as CUDA_VISIBLE_DEVICES, e.g. 0 or 2,3 (env PBT_GPUS).", valueName: "ids"))
+    var gpus: String?
+
     @OptionGroup var security: SecurityOptions
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard ResourceSettings.Threads(threads) != nil else {
+            throw ValidationError("--threads (or PBT_THREADS) must be auto, inherit or a number from 1 to \(ResourceSettings.maximumThreads), got '\(threads.prefix(40))'")
+        }
+        if let gpus = gpus ?? environment("PBT_GPUS"), case .failure(let problem) = DeviceAssignment.parse(gpus) { throw ValidationError("--gpus (or PBT_GPUS): \(problem)") }
         guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)") }
         if let name {
             guard !name.isEmpty, name.utf8.count <= 128, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
@@ -122,6 +138,8 @@ struct WorkerOptions: ParsableArguments {
             options.allowedCommands = allowCommand.filter { !$0.isEmpty }
             options.bind = inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
             options.advertise = advertise ?? environment("PBT_ADVERTISE")
+            options.threads = ResourceSettings.Threads(threads)
+            if let gpus = gpus ?? environment("PBT_GPUS") { options.devices = try? DeviceAssignment.parse(gpus).get() }
             let stage = WorkerStage(options: options, logger: logger)
             guard role == .trainer, let directory = environment("PBT_TURNAROUND_LOG_DIR") else { return try stage.run() }
             // `pbt bench pipeline`: each turnaround of this trainer, written where the bench reads them.

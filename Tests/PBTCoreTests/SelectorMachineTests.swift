@@ -775,6 +775,11 @@ struct SelectorMachineTests {
             #expect(machine.handle(F.ready(.trainer, received: 1, name: "t"), from: F.trainer, now: 13) == [.send(F.trainer, .finished)])
             #expect(machine.handle(.progress(member: 1, version: 1, step: 1), from: F.trainer, now: 13).isEmpty)
             #expect(machine.tick(now: 100).isEmpty)
+            // A goodbye then takes the worker off the list the stage waits on, and says nothing.
+            #expect(machine.workers[F.trainer] != nil)
+            #expect(machine.handle(.goodbye, from: F.trainer, now: 101).isEmpty)
+            #expect(machine.workers[F.trainer] == nil)
+            #expect(machine.workers[F.evaluator] != nil)
         } else {
             #expect(actions.summaries.isEmpty)
             #expect(actions.decisions.count == 1)

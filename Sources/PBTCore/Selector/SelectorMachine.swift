@@ -184,7 +184,10 @@ public struct SelectorMachine: Sendable {
             switch report {
             case .ready, .trained, .failed, .released:
                 actions.append(.send(worker, .finished))
-            case .progress, .goodbye, .scored, .explored:
+            case .goodbye:
+                // Told `finished` and gone: the stage stops waiting for it.
+                _ = pool.remove(worker)
+            case .progress, .scored, .explored:
                 break
             }
             return actions

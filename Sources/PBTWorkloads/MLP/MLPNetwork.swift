@@ -45,8 +45,8 @@ public struct MLPNetwork: Sendable, Equatable {
         self.biasVelocity = biasVelocity
     }
 
-    private static let oneThread: Void = openblas_set_num_threads(1)
-    static func useOneThread() { _ = oneThread }
+    /// One BLAS thread unless a trainer's thread budget said otherwise (`BLASThreads.use`).
+    static func useOneThread() { BLASThreads.useDefault() }
 
     /// Hyperparameters of one SGD step.
     public struct Optimiser: Sendable {
