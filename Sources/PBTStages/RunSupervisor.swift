@@ -9,11 +9,17 @@ import ZeroMQ
 /// `pbt run`: the whole pipeline on this machine, each stage its own `pbt` process.
 ///
 ///     pbt run ─┬─ pbt events proxy      (binds the publisher and subscriber sides)
+///              ├─ pbt exporter, pbt tensorboard (subscribe to the proxy)
 ///              ├─ pbt selector          (binds work and inlet, writes the run directory)
 ///              ├─ pbt evaluator ×M ─┐   (each binds its inlet)
 ///              ├─ pbt mutator ×K ───┼── connect to the selector and the proxy
 ///              └─ pbt trainer ×N ───┘
 ///
+/// Over Unix domain sockets every endpoint is known before anything binds, so every stage
+/// starts at once: workers retry their connections every few milliseconds until the selector
+/// listens, and the selector waits for the proxy's and the subscribers' ready files before
+/// the experiment's first event. Over TCP each binding stage reports its port first, and the
+/// stages start in the order drawn.
 /// It shows progress from the event stream, waits for the selector to finish, stops the
 /// rest, and prints the outcome. Every child dies with it, even on SIGKILL.
 public final class RunSupervisor {
@@ -154,9 +160,14 @@ public final class RunSupervisor {
         let writer = try options.tensorboard.map { directory in
             try spawn("tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + curve(), run: run, ready: readyDirectory)
         }
-        if known { _ = try awaitReady(proxy) }
-        let metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
-        if let writer { _ = try awaitReady(writer) }
+        // Over ipc the selector starts now too, and waits for their ready files before the
+        // experiment's first event; over TCP it starts once they are ready.
+        let subscribersReady = [proxy, exporter, writer].compactMap { $0?.readyFile }
+        var metricsURL: String?
+        if !known {
+            metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
+            if let writer { _ = try awaitReady(writer) }
+        }
 
         // Subscribe before the selector and the workers start, so no progress is missed.
         let context = try ZMQContext()
@@ -169,7 +180,7 @@ public final class RunSupervisor {
         let selectorLaunch = try spawn("selector", [
             "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
             "--events", publishers, "--min-trainers", String(options.trainers),
-        ] + curve(binds: true), run: run, ready: readyDirectory)
+        ] + (known ? subscribersReady.flatMap { ["--await-file", $0] } : []) + curve(binds: true), run: run, ready: readyDirectory)
         let work = known ? endpoint("work") : try awaitReady(selectorLaunch)["work"] ?? ""
         guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
@@ -194,8 +205,13 @@ public final class RunSupervisor {
                 _ = try spawn(name, arguments, run: run, ready: nil)
             }
         }
-        // A selector that cannot start says so now, with its log, rather than leaving workers waiting.
-        if known { _ = try awaitReady(selectorLaunch) }
+        // A stage that cannot start says so now, with its log, rather than leaving the others waiting.
+        if known {
+            _ = try awaitReady(proxy)
+            metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
+            if let writer { _ = try awaitReady(writer) }
+            _ = try awaitReady(selectorLaunch)
+        }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
         let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")

@@ -41,6 +41,11 @@ public final class SelectorStage {
         /// Connections the selector accepts at most (work and inlet together); lowered to what
         /// the process's open-file limit allows.
         public var maxConnections = 4096
+        /// Files to wait for (up to `awaitSeconds`) after binding and before the experiment
+        /// starts: `pbt run` starts the selector together with its exporter and names their
+        /// ready files, so the subscribers are connected before the first event goes out.
+        public var awaitFiles: [String] = []
+        public var awaitSeconds = 10.0
 
         public init(
             experiment: Experiment, runDirectory: RunDirectory, bind: String, inletBind: String, events: String?, minTrainers: Int = 1,
@@ -148,6 +153,7 @@ public final class SelectorStage {
         let endpoint = try router.lastEndpoint
         let inletEndpoint = try inlet.lastEndpoint
         let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
+        if let interrupted = awaitFiles() { return interrupted }
 
         let now = Clock.monotonic
         var starting: [SelectorMachine.Action] = []
@@ -245,6 +251,26 @@ public final class SelectorStage {
             return 1
         }
         return 0
+    }
+
+    /// Waits for `options.awaitFiles` (each stage `pbt run` starts beside the selector writes
+    /// one when it is ready); goes on without a file that has not come within the time, saying
+    /// so. Returns an exit code when a signal stops the wait.
+    private func awaitFiles() -> Int32? {
+        guard !options.awaitFiles.isEmpty else { return nil }
+        let deadline = Clock.monotonic + options.awaitSeconds
+        var missing = options.awaitFiles
+        while !missing.isEmpty {
+            missing.removeAll { FileManager.default.fileExists(atPath: $0) }
+            if missing.isEmpty { break }
+            if let signal = StopSignal.received { return 128 + signal }
+            if Clock.monotonic >= deadline {
+                logger.warning("starting without \(missing.joined(separator: ", ")), which did not appear within \(Int(options.awaitSeconds)) s")
+                break
+            }
+            usleep(2_000)
+        }
+        return nil
     }
 
     /// Commits what is queued, writes the log into the store file and lets go of the store,

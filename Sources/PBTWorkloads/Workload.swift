@@ -114,11 +114,11 @@ enum BLASThreads {
         decided = true
     }
 
-    /// The budget's threads; nil (`inherit`): as OpenBLAS's own environment variables say.
-    static func use(_ budget: ThreadBudget?) {
+    /// This many threads; nil (`inherit`): as OpenBLAS's own environment variables say.
+    static func use(_ threads: Int?) {
         lock.lock()
         defer { lock.unlock() }
-        if let budget { openblas_set_num_threads(Int32(clamping: budget.threads)) }
+        if let threads { openblas_set_num_threads(Int32(clamping: max(1, threads))) }
         decided = true
     }
 }
@@ -144,7 +144,7 @@ public enum Workloads {
         case "toy":
             return try ToyWorkload(settings: settings, space: experiment.space)
         case "mlp":
-            if resources.isResolved { BLASThreads.use(resources.budget) }
+            if resources.isResolved { BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads)) }
             return try MLPWorkload(settings: settings, experiment: experiment)
         case "command":
             return try CommandWorkload(settings: settings, experiment: experiment, resources: resources)

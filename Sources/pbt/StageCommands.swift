@@ -35,6 +35,9 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "Write the bound endpoint as JSON to this file once listening.")
     var readyFile: String?
 
+    @Option(name: .long, help: ArgumentHelp("Before starting the experiment, wait (10 s at most) for this file, e.g. a subscriber's ready file; repeatable.", valueName: "file"))
+    var awaitFile: [String] = []
+
     @OptionGroup var security: SecurityOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -55,6 +58,7 @@ struct SelectorCommand: ParsableCommand {
             var options = SelectorStage.Options(
                 experiment: loaded, runDirectory: run, bind: bind, inletBind: inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.selector(work: bind), events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
+            options.awaitFiles = awaitFile
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
                 throw UserError("\(experiment) says security: {curve: true}: give the selector --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure")

@@ -115,4 +115,12 @@ struct MLPWorkloadTests {
         #expect(try make("{lr: {log_uniform: [0.001, 0.1]}, dropout: {uniform: [0, 0.5]}}")?.contains("hyperparameters.dropout") == true)
         #expect(try make("{lr: {log_uniform: [0.001, 0.1]}}", workload: "{kind: mlp, data: /nonexistent/digits.csv}")?.contains("workload.data") == true)
     }
+
+    @Test func itsBLASThreadsAreOneWithinABudgetUnlessTheExperimentNamesANumber() {
+        let four = ThreadBudget(threads: 4, source: "test")
+        #expect(MLPWorkload.blasThreads(budget: four, asked: .auto) == 1)
+        #expect(MLPWorkload.blasThreads(budget: ThreadBudget(threads: 1, source: "test"), asked: .auto) == 1)
+        #expect(MLPWorkload.blasThreads(budget: four, asked: .count(4)) == 4)
+        #expect(MLPWorkload.blasThreads(budget: nil, asked: .inherit) == nil)
+    }
 }
