@@ -57,17 +57,8 @@ public final class TensorBoardStage {
     public func run() throws -> Int32 {
         let directory = try TensorBoardDirectory(path: options.output)
         let context = try ZMQContext()
-        let subscriber = try ZMQSocket(context, .sub)
-        try subscriber.setReceiveHighWaterMark(StageTiming.highWaterMark)
-        try subscriber.setMaximumMessageSize(2 << 20)  // an event is at most 1 MiB
-        try subscriber.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
-        try subscriber.subscribe()
-        if let security = options.security { try subscriber.secureClient(security) }
-        let keeper = try ConnectionKeeper(context, socket: subscriber, endpoint: options.events, peer: "the event proxy", curve: options.security) {
-            [logger] line, problem in
-            if problem { logger.warning("\(line)") } else { logger.info("\(line)") }
-        }
-        try subscriber.connect(options.events)
+        let stream = try StreamSubscriber(context: context, endpoint: options.events, security: options.security, logger: logger)
+        let (subscriber, keeper) = (stream.socket, stream.keeper)
         logger.info("writing TensorBoard files", metadata: ["pbt.output": "\(options.output)", "pbt.events": "\(options.events)"])
         if let readyFile = options.readyFile {
             // Ready once connected to the proxy (the subscription follows the handshake at
