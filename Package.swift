@@ -50,7 +50,11 @@ let package = Package(
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         // One fixed-argument wrapper around the variadic prctl(2), which Swift cannot call.
         .systemLibrary(name: "CProcessShims"),
+        // A Swift wrapper of libzmq that knows nothing of pbt.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // CURVE as pbt uses it: key files (`pbt keygen`), a stage's keys, the ZAP handler that
+        // admits authorized keys, and connections that say why a handshake failed.
+        .target(name: "PBTSecurity", dependencies: ["ZeroMQ", "CZeroMQ"]),
         .target(name: "PBTCore"),
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
@@ -59,21 +63,21 @@ let package = Package(
             dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
-        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTStore", "PBTSystem"]),
+        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTSystem"]),
         // The loop every stage runs over the sockets it owns, and the timing stages share: a
         // target of its own so that the watchers (PBTWatch) run it without PBTStages.
         .target(name: "PBTStageLoop", dependencies: ["ZeroMQ", "PBTSystem"]),
         .target(
             name: "PBTStages",
             dependencies: [
-                "ZeroMQ", "PBTSystem", "PBTStageLoop", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                "ZeroMQ", "PBTSecurity", "PBTSystem", "PBTStageLoop", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "PBTBench",
             dependencies: [
-                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTMonitor", "PBTWatch", "PBTTensorBoard",
+                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTSecurity", "PBTMonitor", "PBTWatch", "PBTTensorBoard",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
@@ -100,7 +104,7 @@ let package = Package(
         .target(
             name: "PBTWatch",
             dependencies: [
-                "ZeroMQ", "PBTSystem", "PBTStageLoop", "PBTMonitor", "PBTTensorBoard",
+                "ZeroMQ", "PBTSecurity", "PBTSystem", "PBTStageLoop", "PBTMonitor", "PBTTensorBoard",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,12 +113,13 @@ let package = Package(
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch", "PBTReport", "PBTTensorBoard",
+                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch", "PBTReport", "PBTTensorBoard", "PBTMonitor",
+                "PBTSecurity", "PBTStore", "PBTWorkloads", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "PBTSecurity"]),
         .testTarget(name: "PBTCoreTests", dependencies: ["PBTCore"]),
         .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
@@ -127,11 +132,13 @@ let package = Package(
             name: "PBTTensorBoardTests",
             dependencies: ["PBTTensorBoard", "PBTTensorBoardProto", "PBTMonitor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "PBTSystem", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "ZeroMQ", "PBTTensorBoard", "PBTTensorBoardProto",
+                // pbt: built before the tests, which spawn it.
+                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity", "PBTTensorBoard",
+                "PBTTensorBoardProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

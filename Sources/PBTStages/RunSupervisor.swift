@@ -140,10 +140,10 @@ public final class RunSupervisor {
         let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
         func curve(binds: Bool = false, connects: Bool = true) -> [String] { keys?.arguments(binds: binds, connects: connects) ?? [] }
-        // With Unix domain sockets every endpoint is known before anything binds, so stages
-        // start together: the proxy with its subscribers, then the selector with the workers
-        // (which retry their connections every few milliseconds until it listens). Over TCP
-        // each binding stage reports the port it got before the stages that connect to it start.
+        // With Unix domain sockets every endpoint is known before anything binds, so every stage
+        // starts at once (workers retry their connections every few milliseconds until the
+        // selector listens). Over TCP each binding stage reports the port it got before the
+        // stages that connect to it start.
         let known = sockets != nil
         let proxy = try spawn(
             "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")] + curve(binds: true, connects: false),

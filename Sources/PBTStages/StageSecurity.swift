@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PBTCore
+import PBTSecurity
 import PBTStore
 import ZeroMQ
 

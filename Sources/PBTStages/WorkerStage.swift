@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PBTConfig
 import PBTCore
+import PBTSecurity
 import PBTStageLoop
 import PBTStore
 import PBTSystem

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PBTMonitor
+import PBTSecurity
 import PBTStageLoop
 import PBTSystem
 import Prometheus

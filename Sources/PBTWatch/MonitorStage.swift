@@ -1,5 +1,6 @@
 import Foundation
 import PBTMonitor
+import PBTSecurity
 import PBTStageLoop
 import PBTSystem
 import ZeroMQ

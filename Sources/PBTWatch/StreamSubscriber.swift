@@ -1,4 +1,5 @@
 import Logging
+import PBTSecurity
 import PBTStageLoop
 import ZeroMQ
 

@@ -291,14 +291,6 @@ public final class ZMQSocket {
         try set(ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8), "ZMQ_ZAP_DOMAIN")
     }
 
-    /// Makes this socket a CURVE client with `security`'s key pair and server key.
-    public func secureClient(_ security: CurveSecurity) throws {
-        guard let serverKey = security.serverKey else {
-            throw ZMQError(code: EINVAL, operation: "a CURVE client needs the server's public key")
-        }
-        try setCurveClient(publicKey: security.keyPair.publicKey, secretKey: security.keyPair.secretKey, serverKey: serverKey)
-    }
-
     /// Publishes this socket's connection events (`ZMQ_EVENT_…`, or-ed) on a PAIR socket
     /// bound at `endpoint` (inproc), read with `ZMQMonitorEvent`.
     public func monitor(_ endpoint: String, events: Int32) throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PBTSecurity
 import ZeroMQ
 
 /// `pbt keygen --output DIR/NAME`: a CURVE key pair as NAME.key (secret, mode 0600) and NAME.pub.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PBTSecurity
 import ZeroMQ
 
 /// CURVE options every stage takes. Giving `--key` turns CURVE on for every socket of the

@@ -1,5 +1,6 @@
 import Foundation
 import PBTCore
+import PBTSecurity
 import PBTSystem
 import PBTWire
 import Testing

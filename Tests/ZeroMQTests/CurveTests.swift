@@ -1,4 +1,5 @@
 import Foundation
+import PBTSecurity
 import Testing
 @testable import ZeroMQ
 

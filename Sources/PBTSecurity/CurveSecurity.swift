@@ -1,4 +1,5 @@
 import CZeroMQ
+import ZeroMQ
 import Synchronization
 
 #if canImport(Glibc)
@@ -166,5 +167,15 @@ public final class ConnectionKeeper {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+extension ZMQSocket {
+    /// Makes this socket a CURVE client with `security`'s key pair and server key.
+    public func secureClient(_ security: CurveSecurity) throws {
+        guard let serverKey = security.serverKey else {
+            throw ZMQError(code: EINVAL, operation: "a CURVE client needs the server's public key")
+        }
+        try setCurveClient(publicKey: security.keyPair.publicKey, secretKey: security.keyPair.secretKey, serverKey: serverKey)
     }
 }

@@ -1,3 +1,4 @@
+import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

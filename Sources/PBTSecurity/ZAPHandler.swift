@@ -1,4 +1,5 @@
 import CZeroMQ
+import ZeroMQ
 import Foundation
 import Synchronization
 
