@@ -60,7 +60,10 @@ let package = Package(
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
         .target(
             name: "PBTStore",
-            dependencies: ["PBTCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "PBTCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
         .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTSystem"]),
@@ -70,14 +73,16 @@ let package = Package(
         .target(
             name: "PBTStages",
             dependencies: [
-                "ZeroMQ", "PBTSecurity", "PBTSystem", "PBTStageLoop", "PBTCore", "PBTConfig", "PBTWire", "PBTStore", "PBTWorkloads",
+                "ZeroMQ", "PBTSecurity", "PBTSystem", "PBTStageLoop", "PBTCore", "PBTConfig", "PBTWire", "PBTStore",
+                "PBTWorkloads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "PBTBench",
             dependencies: [
-                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTSecurity", "PBTMonitor", "PBTWatch", "PBTTensorBoard",
+                "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTSecurity", "PBTMonitor",
+                "PBTWatch", "PBTTensorBoard",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
@@ -96,7 +101,9 @@ let package = Package(
         // Events → TensorBoard event files (pure but for the files it writes).
         .target(
             name: "PBTTensorBoard",
-            dependencies: ["PBTTensorBoardProto", "PBTMonitor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "PBTTensorBoardProto", "PBTMonitor", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         // The watchers, subscribers of the event stream: `pbt monitor`, `pbt exporter`
         // (Prometheus metrics through swift-metrics, served over a ZeroMQ STREAM socket) and
@@ -113,7 +120,8 @@ let package = Package(
         .executableTarget(
             name: "pbt",
             dependencies: [
-                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch", "PBTReport", "PBTTensorBoard", "PBTMonitor",
+                "PBTStages", "PBTBench", "PBTSystem", "PBTConfig", "PBTCore", "PBTWatch", "PBTReport", "PBTTensorBoard",
+                "PBTMonitor",
                 "PBTSecurity", "PBTStore", "PBTWorkloads", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,20 +132,31 @@ let package = Package(
         .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
         // GRDB: the store tests write rows by hand (another schema, an unknown phase).
-        .testTarget(name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor"]),
-        .testTarget(name: "PBTReportTests", dependencies: ["PBTReport", "PBTMonitor", "PBTConfig", "PBTCore", "PBTWire"]),
+        .testTarget(
+            name: "PBTReportTests", dependencies: ["PBTReport", "PBTMonitor", "PBTConfig", "PBTCore", "PBTWire"]),
         .testTarget(
             name: "PBTTensorBoardTests",
-            dependencies: ["PBTTensorBoard", "PBTTensorBoardProto", "PBTMonitor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "PBTTensorBoard", "PBTTensorBoardProto", "PBTMonitor",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
-        .testTarget(name: "PBTWatchTests", dependencies: ["PBTWatch", "PBTMonitor", "PBTSystem", "ZeroMQ", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(
+            name: "PBTWatchTests",
+            dependencies: [
+                "PBTWatch", "PBTMonitor", "PBTSystem", "ZeroMQ",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 // pbt: built before the tests, which spawn it.
-                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity", "PBTTensorBoard",
+                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity",
+                "PBTTensorBoard",
                 "PBTTensorBoardProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

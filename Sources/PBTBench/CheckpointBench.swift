@@ -21,33 +21,52 @@ public struct CheckpointBench {
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let base = try String(contentsOfFile: repository + "/topologies/experiments/digits.yml", encoding: .utf8)
-        var table = BenchTable(["garbage collection", "checkpoints written", "files at the end", "MB at the end", "peak MB kept", "run (s)"])
+        var table = BenchTable([
+            "garbage collection", "checkpoints written", "files at the end", "MB at the end", "peak MB kept", "run (s)",
+        ])
         for collect in [false, true] {
             let name = collect ? "with-gc" : "without-gc"
-            let text = try ExperimentVariant.make(from: base, [
-                .set("name", yaml: "digits-\(name)"), .set("stop.max_steps", yaml: String(maxSteps)),
-                .set("leases", yaml: "{timeout: 2s}"), .set("checkpoints", yaml: "{garbage_collection: \(collect), interval: 1s}"),
-            ])
+            let text = try ExperimentVariant.make(
+                from: base,
+                [
+                    .set("name", yaml: "digits-\(name)"), .set("stop.max_steps", yaml: String(maxSteps)),
+                    .set("leases", yaml: "{timeout: 2s}"),
+                    .set("checkpoints", yaml: "{garbage_collection: \(collect), interval: 1s}"),
+                ])
             let file = "\(output)/\(name).yml"
             let run = "\(output)/\(name)"
             try? FileManager.default.removeItem(atPath: run)
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             let started = Clock.monotonic
-            let process = try ChildProcess(executable: executable, arguments: ["run", file, "--output", run, "--quiet"], output: "\(output)/\(name).log")
-            guard process.wait(seconds: 3600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(output)/\(name).log") }
+            let process = try ChildProcess(
+                executable: executable, arguments: ["run", file, "--output", run, "--quiet"],
+                output: "\(output)/\(name).log")
+            guard process.wait(seconds: 3600)?.succeeded == true else {
+                throw BenchError("pbt run \(file) failed; see \(output)/\(name).log")
+            }
             let seconds = Clock.monotonic - started
             var written = Set<String>()
             var peak: Int64 = 0
             for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-                guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-                if event["event"] as? String == "member.trained", let checkpoint = event["checkpoint"] as? String { written.insert(checkpoint) }
-                if event["event"] as? String == "checkpoints.collected", let kept = event["kept_bytes"] as? Int { peak = max(peak, Int64(kept)) }
+                guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    continue
+                }
+                if event["event"] as? String == "member.trained", let checkpoint = event["checkpoint"] as? String {
+                    written.insert(checkpoint)
+                }
+                if event["event"] as? String == "checkpoints.collected", let kept = event["kept_bytes"] as? Int {
+                    peak = max(peak, Int64(kept))
+                }
             }
             let usage = CheckpointCollector(store: try CheckpointStore(directory: run + "/checkpoints")).usage()
-            log("\(name): \(written.count) checkpoints written, \(usage.files) files and \(usage.bytes) bytes at the end")
+            log(
+                "\(name): \(written.count) checkpoints written, \(usage.files) files and \(usage.bytes) bytes at the end"
+            )
             table.add([
-                collect ? "on (every 1 s; grace: lease + 1 s = 3 s)" : "off", String(written.count), String(usage.files),
-                String(format: "%.1f", Double(usage.bytes) / 1e6), collect ? String(format: "%.1f", Double(peak) / 1e6) : "-",
+                collect ? "on (every 1 s; grace: lease + 1 s = 3 s)" : "off", String(written.count),
+                String(usage.files),
+                String(format: "%.1f", Double(usage.bytes) / 1e6),
+                collect ? String(format: "%.1f", Double(peak) / 1e6) : "-",
                 String(format: "%.1f", seconds),
             ])
         }

@@ -31,7 +31,8 @@ public struct CurveBench {
 
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        let pipelines = PipelineBench(options: .init(executable: options.executable, output: options.output, smoke: options.smoke))
+        let pipelines = PipelineBench(
+            options: .init(executable: options.executable, output: options.output, smoke: options.smoke))
         let steps = options.smoke ? 20 : 200
         var throughput: [String: [Double]] = [:]
         var turnaround: [String: [Double]] = [:]
@@ -42,14 +43,20 @@ public struct CurveBench {
                     let key = "\(transport) \(secure)"
                     log("round \(round): \(transport), \(secure ? "CURVE" : "plain")")
                     let loaded = try pipelines.pipeline(
-                        name: "curve-\(transport)-\(secure ? "secure" : "plain")", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation",
-                        turnaround: true, runArguments: ["--transport", transport, "--metrics", "none"] + (secure ? ["--secure"] : []))
+                        name: "curve-\(transport)-\(secure ? "secure" : "plain")", population: 64, trainers: 4,
+                        maxSteps: steps, exploit: "truncation",
+                        turnaround: true,
+                        runArguments: ["--transport", transport, "--metrics", "none"] + (secure ? ["--secure"] : []))
                     throughput[key, default: []].append(loaded.rate)
                     if transport == "ipc" {
                         let single = try pipelines.pipeline(
-                            name: "curve-latency-\(secure ? "secure" : "plain")", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 1000,
-                            exploit: "none", turnaround: true, runArguments: ["--metrics", "none"] + (secure ? ["--secure"] : []))
-                        if let median = Statistics.median(single.turnarounds) { turnaround[key, default: []].append(median) }
+                            name: "curve-latency-\(secure ? "secure" : "plain")", population: 1, trainers: 1,
+                            maxSteps: options.smoke ? 50 : 1000,
+                            exploit: "none", turnaround: true,
+                            runArguments: ["--metrics", "none"] + (secure ? ["--secure"] : []))
+                        if let median = Statistics.median(single.turnarounds) {
+                            turnaround[key, default: []].append(median)
+                        }
                     }
                 }
             }
@@ -59,26 +66,41 @@ public struct CurveBench {
             for secure in round % 2 == 1 ? [false, true] : [true, false] {
                 log("round \(round): socket pair, \(secure ? "CURVE" : "plain")")
                 let pair = try SocketPair(secure: secure)
-                socketRates["trips \(secure)", default: []].append(try pair.roundTrips(size: 200, seconds: options.smoke ? 0.3 : 2))
-                socketRates["bytes \(secure)", default: []].append(try pair.throughput(size: 1 << 20, seconds: options.smoke ? 0.3 : 2))
+                socketRates["trips \(secure)", default: []].append(
+                    try pair.roundTrips(size: 200, seconds: options.smoke ? 0.3 : 2))
+                socketRates["bytes \(secure)", default: []].append(
+                    try pair.throughput(size: 1 << 20, seconds: options.smoke ? 0.3 : 2))
             }
         }
 
         var table = BenchTable(["", "plain", "CURVE", "CURVE / plain"])
         func row(_ label: String, _ plain: [Double]?, _ secure: [Double]?, format: (Double) -> String) {
-            guard let plain = plain.flatMap(Statistics.median), let secure = secure.flatMap(Statistics.median) else { return }
+            guard let plain = plain.flatMap(Statistics.median), let secure = secure.flatMap(Statistics.median) else {
+                return
+            }
             table.add([label, format(plain), format(secure), String(format: "%.1f %%", secure / plain * 100)])
         }
-        row("pipeline member-steps/s, ipc (population 64, 4 trainers)", throughput["ipc false"], throughput["ipc true"], format: PipelineBench.rate)
-        row("pipeline member-steps/s, loopback TCP", throughput["tcp false"], throughput["tcp true"], format: PipelineBench.rate)
-        row("turnaround median, ms (one member in flight, ipc)", turnaround["ipc false"], turnaround["ipc true"], format: PipelineBench.ms)
-        row("socket pair: round trips/s, 200 B (TCP)", socketRates["trips false"], socketRates["trips true"], format: PipelineBench.rate)
-        row("socket pair: MB/s, 1 MiB messages (TCP)", socketRates["bytes false"], socketRates["bytes true"], format: { String(format: "%.0f", $0 / 1e6) })
+        row(
+            "pipeline member-steps/s, ipc (population 64, 4 trainers)", throughput["ipc false"], throughput["ipc true"],
+            format: PipelineBench.rate)
+        row(
+            "pipeline member-steps/s, loopback TCP", throughput["tcp false"], throughput["tcp true"],
+            format: PipelineBench.rate)
+        row(
+            "turnaround median, ms (one member in flight, ipc)", turnaround["ipc false"], turnaround["ipc true"],
+            format: PipelineBench.ms)
+        row(
+            "socket pair: round trips/s, 200 B (TCP)", socketRates["trips false"], socketRates["trips true"],
+            format: PipelineBench.rate)
+        row(
+            "socket pair: MB/s, 1 MiB messages (TCP)", socketRates["bytes false"], socketRates["bytes true"],
+            format: { String(format: "%.0f", $0 / 1e6) })
         let spread = throughput.keys.sorted().map { key in
             "\(key.replacingOccurrences(of: " true", with: " CURVE").replacingOccurrences(of: " false", with: " plain")): "
                 + (throughput[key] ?? []).map(PipelineBench.rate).joined(separator: ", ")
         }.joined(separator: "; ")
-        return "CURVE's cost (median of \(options.rounds) rounds, each with and without CURVE back to back; no-op workload, ready every step)\n"
+        return
+            "CURVE's cost (median of \(options.rounds) rounds, each with and without CURVE back to back; no-op workload, ready every step)\n"
             + table.description + "\nevery pipeline run (member-steps/s): " + spread
     }
 }
@@ -113,7 +135,9 @@ struct SocketPair {
         try dealer.connect(try router.lastEndpoint)
         // The first message waits for the handshake.
         try dealer.send([[0]])
-        guard let first = try router.receive(timeoutMilliseconds: 10_000) else { throw BenchError("the socket pair did not connect") }
+        guard let first = try router.receive(timeoutMilliseconds: 10_000) else {
+            throw BenchError("the socket pair did not connect")
+        }
         try router.send([first[0], [0]])
         _ = try dealer.receive(timeoutMilliseconds: 10_000)
     }

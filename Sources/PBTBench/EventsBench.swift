@@ -36,11 +36,14 @@ public struct EventsBench {
         var file = options.events
         if file == nil {
             log("making an event log: population 64, 4 trainers, no-op workload")
-            let pipeline = PipelineBench(options: .init(executable: options.executable, output: options.output, smoke: false))
+            let pipeline = PipelineBench(
+                options: .init(executable: options.executable, output: options.output, smoke: false))
             _ = try pipeline.pipeline(name: "events", population: 64, trainers: 4, maxSteps: 200, exploit: "truncation")
             file = "\(options.output)/events/events.jsonl"
         }
-        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw BenchError("cannot read \(file ?? "?")") }
+        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw BenchError("cannot read \(file ?? "?")")
+        }
         let lines = text.split(separator: "\n").map { Array($0.utf8) }
         guard lines.count > 100 else { throw BenchError("\(file) holds \(lines.count) lines; too few to measure") }
         let times = lines.compactMap { try? EventRecord(json: $0).time }
@@ -80,15 +83,25 @@ public struct EventsBench {
         }
         try directory.flush()
         try? FileManager.default.removeItem(atPath: tensorboardDirectory)
-        guard foundation > 0, parse > 0, exporter > 0, tensorboard > 0 else { throw BenchError("no line of \(file) is an event") }
-        var table = BenchTable(["reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the run's event rate"])
+        guard foundation > 0, parse > 0, exporter > 0, tensorboard > 0 else {
+            throw BenchError("no line of \(file) is an event")
+        }
+        var table = BenchTable([
+            "reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the run's event rate",
+        ])
         for (label, rate) in [
-            ("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse), ("the exporter: EventRecord, population model, metrics", exporter),
+            ("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse),
+            ("the exporter: EventRecord, population model, metrics", exporter),
             ("the TensorBoard writer: EventRecord, summaries, TFRecord files", tensorboard),
         ] {
-            table.add([label, PipelineBench.rate(rate), String(format: "%.2f", 1e6 / rate), String(format: "%.2f×", rate / foundation), String(format: "%.1f×", rate / streamRate)])
+            table.add([
+                label, PipelineBench.rate(rate), String(format: "%.2f", 1e6 / rate),
+                String(format: "%.2f×", rate / foundation), String(format: "%.1f×", rate / streamRate),
+            ])
         }
-        return "Events (\(lines.count) lines of \(file); the run published \(PipelineBench.rate(streamRate)) events/s)\n" + table.description
+        return
+            "Events (\(lines.count) lines of \(file); the run published \(PipelineBench.rate(streamRate)) events/s)\n"
+            + table.description
     }
 
     /// Events a second `body` gets through, over the lines again and again for the set time.

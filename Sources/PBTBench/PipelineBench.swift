@@ -38,70 +38,116 @@ public struct PipelineBench {
         // the hub until a trainer asks for it; a trainer holds one) and without (PUSH/PULL on
         // every leg: messages queue at the trainers, which invariant 2 forbids).
         log("throughput: population 64, 4 trainers, ready every step")
-        let loaded = try pipeline(name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
-        let rawFlow = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
+        let loaded = try pipeline(
+            name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
+        let rawFlow = try raw(
+            trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
         let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: .unbounded)
         log("turnaround: one member in flight")
-        let single = try pipeline(name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none", turnaround: true)
-        let rawSingle = try raw(trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
+        let single = try pipeline(
+            name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none",
+            turnaround: true)
+        let rawSingle = try raw(
+            trainers: 1, inFlight: 1, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
         var throughput = BenchTable(["", "pipeline", "raw ZeroMQ ring", "pipeline / raw"])
-        throughput.add(["member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)", Self.rate(loaded.rate), Self.rate(rawFlow.rate), Self.percent(loaded.rate / rawFlow.rate)])
-        throughput.add(["the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate), Self.percent(loaded.rate / rawUnbounded.rate)])
+        throughput.add([
+            "member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)",
+            Self.rate(loaded.rate), Self.rate(rawFlow.rate), Self.percent(loaded.rate / rawFlow.rate),
+        ])
+        throughput.add([
+            "the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate),
+            Self.percent(loaded.rate / rawUnbounded.rate),
+        ])
         text.append(
             "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → evaluator → hub, the pipeline's path)\n"
                 + throughput.description + "\n"
                 + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
                 + "(\(Self.percent(rawFlow.rate / rawUnbounded.rate))).")
-        var latency = BenchTable(["turnaround (ms)", "pipeline median", "pipeline p99", "raw median", "raw p99", "median ÷ raw"])
-        for (label, pipe, rawRun) in [("one member in flight", single, rawSingle), ("population 64, 4 trainers", loaded, rawFlow)] {
+        var latency = BenchTable([
+            "turnaround (ms)", "pipeline median", "pipeline p99", "raw median", "raw p99", "median ÷ raw",
+        ])
+        for (label, pipe, rawRun) in [
+            ("one member in flight", single, rawSingle), ("population 64, 4 trainers", loaded, rawFlow),
+        ] {
             latency.add([
-                label, Self.ms(Statistics.median(pipe.turnarounds)), Self.ms(Statistics.percentile(pipe.turnarounds, 0.99)),
-                Self.ms(Statistics.median(rawRun.turnarounds)), Self.ms(Statistics.percentile(rawRun.turnarounds, 0.99)),
-                String(format: "%.2f×", (Statistics.median(pipe.turnarounds) ?? 0) / max(Statistics.median(rawRun.turnarounds) ?? 1, 1e-9)),
+                label, Self.ms(Statistics.median(pipe.turnarounds)),
+                Self.ms(Statistics.percentile(pipe.turnarounds, 0.99)),
+                Self.ms(Statistics.median(rawRun.turnarounds)),
+                Self.ms(Statistics.percentile(rawRun.turnarounds, 0.99)),
+                String(
+                    format: "%.2f×",
+                    (Statistics.median(pipe.turnarounds) ?? 0) / max(Statistics.median(rawRun.turnarounds) ?? 1, 1e-9)),
             ])
         }
-        text.append("Turnaround: from a trainer sending its result to it receiving the member's next task\n" + latency.description)
+        text.append(
+            "Turnaround: from a trainer sending its result to it receiving the member's next task\n"
+                + latency.description)
 
         // 3: utilisation, asynchronous beside synchronous.
         log("utilisation: 8 trainers, steps of 10–50 ms")
-        var utilisation = BenchTable(["mode", "trainers busy: whole run", "until the first member finishes", "wall seconds", "member-steps"])
+        var utilisation = BenchTable([
+            "mode", "trainers busy: whole run", "until the first member finishes", "wall seconds", "member-steps",
+        ])
         for synchronous in [false, true] {
             let run = try pipeline(
-                name: synchronous ? "utilisation-sync" : "utilisation-async", population: 32, trainers: 8, maxSteps: options.smoke ? 8 : 120,
+                name: synchronous ? "utilisation-sync" : "utilisation-async", population: 32, trainers: 8,
+                maxSteps: options.smoke ? 8 : 120,
                 exploit: "truncation", interval: 4, stepSeconds: (0.01, 0.05), synchronous: synchronous)
             utilisation.add([
-                synchronous ? "synchronous (barrier)" : "asynchronous pipeline", Self.percent(run.busy), Self.percent(run.steadyBusy),
+                synchronous ? "synchronous (barrier)" : "asynchronous pipeline", Self.percent(run.busy),
+                Self.percent(run.steadyBusy),
                 String(format: "%.1f", run.window), String(run.steps),
             ])
         }
-        text.append("Utilisation (8 trainers, population 32, ready every 4 steps, each step 10–50 ms drawn per member and step)\n" + utilisation.description)
+        text.append(
+            "Utilisation (8 trainers, population 32, ready every 4 steps, each step 10–50 ms drawn per member and step)\n"
+                + utilisation.description)
 
         // 4: the selector at scale, in process.
         log("selector scale")
         var scale = BenchTable(["population", "decisions/s", "µs a decision", "resident KiB a member"])
         for population in options.smoke ? [1_000] : [1_000, 10_000, 100_000] {
-            let result = SelectorScale.measure(population: population, decisions: options.smoke ? 5_000 : max(50_000, population * 2))
-            scale.add([String(population), Self.rate(result.decisionsPerSecond), String(format: "%.1f", 1e6 / result.decisionsPerSecond), String(format: "%.2f", result.residentBytesPerMember / 1024)])
+            let result = SelectorScale.measure(
+                population: population, decisions: options.smoke ? 5_000 : max(50_000, population * 2))
+            scale.add([
+                String(population), Self.rate(result.decisionsPerSecond),
+                String(format: "%.1f", 1e6 / result.decisionsPerSecond),
+                String(format: "%.2f", result.residentBytesPerMember / 1024),
+            ])
         }
-        text.append("The selector's state machine alone (simulated workers answering at once; truncation, ready every step)\n" + scale.description)
+        text.append(
+            "The selector's state machine alone (simulated workers answering at once; truncation, ready every step)\n"
+                + scale.description)
 
         // 5: growth with trainers and population.
         log("growth")
         var growth = BenchTable([
-            "population", "trainers", "member-steps/s", "raw laps/s: flow control", "pipeline / raw", "raw laps/s: queued at workers", "pipeline / raw",
+            "population", "trainers", "member-steps/s", "raw laps/s: flow control", "pipeline / raw",
+            "raw laps/s: queued at workers", "pipeline / raw",
             "turnaround median (ms)",
         ])
-        let shapes: [(Int, Int)] = options.smoke ? [(16, 1), (16, 4)] : [(64, 1), (64, 2), (64, 4), (64, 8), (64, 16), (64, 32), (16, 4), (256, 4), (1024, 4)]
+        let shapes: [(Int, Int)] =
+            options.smoke
+            ? [(16, 1), (16, 4)]
+            : [(64, 1), (64, 2), (64, 4), (64, 8), (64, 16), (64, 32), (16, 4), (256, 4), (1024, 4)]
         for (population, trainers) in shapes {
-            let run = try pipeline(name: "growth-\(population)-\(trainers)", population: population, trainers: trainers, maxSteps: max(steps * 64 / population, 10), exploit: "truncation", turnaround: true)
-            let flow = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, flowControl: Self.flowControl)
-            let unbounded = try raw(trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, flowControl: .unbounded)
+            let run = try pipeline(
+                name: "growth-\(population)-\(trainers)", population: population, trainers: trainers,
+                maxSteps: max(steps * 64 / population, 10), exploit: "truncation", turnaround: true)
+            let flow = try raw(
+                trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2,
+                flowControl: Self.flowControl)
+            let unbounded = try raw(
+                trainers: trainers, inFlight: population, seconds: options.smoke ? 0.5 : 2, flowControl: .unbounded)
             growth.add([
-                String(population), String(trainers), Self.rate(run.rate), Self.rate(flow.rate), Self.percent(run.rate / flow.rate), Self.rate(unbounded.rate),
+                String(population), String(trainers), Self.rate(run.rate), Self.rate(flow.rate),
+                Self.percent(run.rate / flow.rate), Self.rate(unbounded.rate),
                 Self.percent(run.rate / unbounded.rate), Self.ms(Statistics.median(run.turnarounds)),
             ])
         }
-        text.append("Growth (no-op workload, ready every step; raw: as many messages in flight as members)\n" + growth.description)
+        text.append(
+            "Growth (no-op workload, ready every step; raw: as many messages in flight as members)\n"
+                + growth.description)
         return text.joined(separator: "\n\n")
     }
 
@@ -117,7 +163,8 @@ public struct PipelineBench {
 
     func pipeline(
         name: String, population: Int, trainers: Int, maxSteps: Int, exploit: String, interval: Int = 1,
-        stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false, runArguments: [String] = []
+        stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false,
+        runArguments: [String] = []
     ) throws -> PipelineRun {
         let run = "\(options.output)/\(name)"
         try? FileManager.default.removeItem(atPath: run)
@@ -126,23 +173,26 @@ public struct PipelineBench {
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let file = "\(options.output)/\(name).yml"
         try """
-            name: \(name)
-            seed: 1
-            workload: {kind: noop, step_seconds: \(stepSeconds.0), step_seconds_max: \(max(stepSeconds.1, stepSeconds.0))}
-            population: \(population)
-            interval: \(interval)
-            stop: {max_steps: \(maxSteps)}
-            synchronous: \(synchronous)
-            exploit: {strategy: \(exploit)}
-            explore: {strategy: perturb}
-            hyperparameters:
-              x: {uniform: [0, 1]}
-            checkpoints: {garbage_collection: false}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        name: \(name)
+        seed: 1
+        workload: {kind: noop, step_seconds: \(stepSeconds.0), step_seconds_max: \(max(stepSeconds.1, stepSeconds.0))}
+        population: \(population)
+        interval: \(interval)
+        stop: {max_steps: \(maxSteps)}
+        synchronous: \(synchronous)
+        exploit: {strategy: \(exploit)}
+        explore: {strategy: perturb}
+        hyperparameters:
+          x: {uniform: [0, 1]}
+        checkpoints: {garbage_collection: false}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let process = try ChildProcess(
-            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
+            executable: options.executable,
+            arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
-        guard process.wait(seconds: 3600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log") }
+        guard process.wait(seconds: 3600)?.succeeded == true else {
+            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
+        }
         var firstAssigned = Double.infinity
         var firstTrained = Double.infinity
         var lastTrained = 0.0
@@ -152,7 +202,9 @@ public struct PipelineBench {
         var firstFinished = Double.infinity
         var trainedTasks: [(end: Double, seconds: Double)] = []
         for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let time = event["time"] as? Double else { continue }
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let time = event["time"] as? Double
+            else { continue }
             switch event["event"] as? String {
             case "member.finished":
                 firstFinished = min(firstFinished, time)
@@ -201,13 +253,18 @@ public struct PipelineBench {
     /// Runs the raw ring as the pipeline runs: hub, evaluators, trainers as processes, over
     /// ipc:// in a private directory (as `pbt run` connects its stages). The hub starts first,
     /// then the evaluators bind their inlets, then the trainers connect to the hub and to them.
-    func raw(trainers: Int, evaluators: Int = 1, inFlight: Int, seconds: Double, flowControl: RawRing.FlowControl) throws -> RawRun {
-        let directory = "\(options.output)/raw-\(trainers)-\(inFlight)-\(flowControl == .unbounded ? "unbounded" : "flow")"
+    func raw(
+        trainers: Int, evaluators: Int = 1, inFlight: Int, seconds: Double, flowControl: RawRing.FlowControl
+    ) throws -> RawRun {
+        let directory =
+            "\(options.output)/raw-\(trainers)-\(inFlight)-\(flowControl == .unbounded ? "unbounded" : "flow")"
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Socket paths are limited to about 100 bytes: a short directory of our own in /tmp.
         var template = Array("/tmp/pbt-raw-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw BenchError("cannot make a directory for the raw ring's sockets in /tmp") }
+        guard let made = mkdtemp(&template) else {
+            throw BenchError("cannot make a directory for the raw ring's sockets in /tmp")
+        }
         let sockets = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: sockets) }
         var window: [String] = []
@@ -215,11 +272,14 @@ public struct PipelineBench {
         let hub = try ChildProcess(
             executable: options.executable,
             arguments: [
-                "bench", "raw-hub", "--bind", "ipc://\(sockets)/work", "--inlet", "ipc://\(sockets)/inlet", "--trainers", String(trainers),
-                "--evaluators", String(evaluators), "--in-flight", String(inFlight), "--seconds", String(seconds), "--flow-control", flowControl.name,
+                "bench", "raw-hub", "--bind", "ipc://\(sockets)/work", "--inlet", "ipc://\(sockets)/inlet",
+                "--trainers", String(trainers),
+                "--evaluators", String(evaluators), "--in-flight", String(inFlight), "--seconds", String(seconds),
+                "--flow-control", flowControl.name,
                 "--ready-file", "\(directory)/hub.json",
             ] + window,
-            environment: [:], stdin: .null, stdout: .file("\(directory)/hub.out"), stderr: .file("\(directory)/hub.err"))
+            environment: [:], stdin: .null, stdout: .file("\(directory)/hub.out"), stderr: .file("\(directory)/hub.err")
+        )
         var workers: [ChildProcess] = []
         // Whatever fails, no process of the ring outlives it (they would also die with this process).
         defer {
@@ -227,32 +287,42 @@ public struct PipelineBench {
             for worker in workers where worker.poll() == nil { worker.stop(grace: 1) }
         }
         let hubEndpoints = try Self.endpoints(in: "\(directory)/hub.json", of: hub, log: "\(directory)/hub.err")
-        guard let work = hubEndpoints["work"], let inlet = hubEndpoints["inlet"] else { throw BenchError("the raw hub did not report its endpoints") }
+        guard let work = hubEndpoints["work"], let inlet = hubEndpoints["inlet"] else {
+            throw BenchError("the raw hub did not report its endpoints")
+        }
         var evaluatorInlets: [String] = []
         for index in 0..<evaluators {
             let evaluator = try ChildProcess(
                 executable: options.executable,
                 arguments: [
-                    "bench", "raw-worker", "--evaluator", "--bind", "ipc://\(sockets)/e\(index)", "--connect", inlet, "--name", "e\(index)",
+                    "bench", "raw-worker", "--evaluator", "--bind", "ipc://\(sockets)/e\(index)", "--connect", inlet,
+                    "--name", "e\(index)",
                     "--ready-file", "\(directory)/e\(index).json",
                 ],
                 output: "\(directory)/e\(index).log")
             workers.append(evaluator)
-            guard let endpoint = try Self.endpoints(in: "\(directory)/e\(index).json", of: evaluator, log: "\(directory)/e\(index).log")["inlet"] else {
+            guard
+                let endpoint = try Self.endpoints(
+                    in: "\(directory)/e\(index).json", of: evaluator, log: "\(directory)/e\(index).log")["inlet"]
+            else {
                 throw BenchError("raw evaluator e\(index) did not report its endpoint")
             }
             evaluatorInlets.append(endpoint)
         }
         for index in 0..<trainers {
-            workers.append(try ChildProcess(
-                executable: options.executable,
-                arguments: [
-                    "bench", "raw-worker", "--connect", work, "--evaluators", evaluatorInlets.joined(separator: ","), "--flow-control", flowControl.name,
-                    "--name", "t\(index)", "--turnaround-log", "\(directory)/t\(index).turnaround",
-                ],
-                output: "\(directory)/t\(index).log"))
+            workers.append(
+                try ChildProcess(
+                    executable: options.executable,
+                    arguments: [
+                        "bench", "raw-worker", "--connect", work, "--evaluators",
+                        evaluatorInlets.joined(separator: ","), "--flow-control", flowControl.name,
+                        "--name", "t\(index)", "--turnaround-log", "\(directory)/t\(index).turnaround",
+                    ],
+                    output: "\(directory)/t\(index).log"))
         }
-        guard hub.wait(seconds: seconds + 60)?.succeeded == true else { throw BenchError("the raw hub failed; see \(directory)/hub.err") }
+        guard hub.wait(seconds: seconds + 60)?.succeeded == true else {
+            throw BenchError("the raw hub failed; see \(directory)/hub.err")
+        }
         for worker in workers where worker.wait(seconds: 10) == nil { worker.stop(grace: 1) }
         let output = try String(contentsOfFile: "\(directory)/hub.out", encoding: .utf8)
         guard let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
@@ -271,15 +341,21 @@ public struct PipelineBench {
     static func endpoints(in readyFile: String, of process: ChildProcess, log: String) throws -> [String: String] {
         let deadline = Clock.monotonic + 30
         while Clock.monotonic < deadline {
-            if let data = FileManager.default.contents(atPath: readyFile), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            if let data = FileManager.default.contents(atPath: readyFile),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let endpoints = object["endpoints"] as? [String: String]
             {
                 return endpoints
             }
-            if let end = process.poll() { throw BenchError("pbt \(process.arguments.prefix(2).joined(separator: " ")) ended (\(end)) before it was ready; see \(log)") }
+            if let end = process.poll() {
+                throw BenchError(
+                    "pbt \(process.arguments.prefix(2).joined(separator: " ")) ended (\(end)) before it was ready; see \(log)"
+                )
+            }
             usleep(10_000)
         }
-        throw BenchError("pbt \(process.arguments.prefix(2).joined(separator: " ")) was not ready after 30 s; see \(log)")
+        throw BenchError(
+            "pbt \(process.arguments.prefix(2).joined(separator: " ")) was not ready after 30 s; see \(log)")
     }
 
     static func rate(_ value: Double) -> String {
@@ -306,9 +382,13 @@ enum SelectorScale {
     }
 
     static func measure(population: Int, decisions: Int) -> Result {
-        let space = SearchSpace([Hyperparameter(name: "lr", domain: .logUniform(low: 1e-4, high: 1)), Hyperparameter(name: "m", domain: .uniform(low: 0, high: 1))])
+        let space = SearchSpace([
+            Hyperparameter(name: "lr", domain: .logUniform(low: 1e-4, high: 1)),
+            Hyperparameter(name: "m", domain: .uniform(low: 0, high: 1)),
+        ])
         let settings = SelectorSettings(
-            experimentID: "scale", seed: 1, interval: 1, stop: StopCondition(maxSteps: 1_000_000), exploit: .truncation(fraction: 0.25),
+            experimentID: "scale", seed: 1, interval: 1, stop: StopCondition(maxSteps: 1_000_000),
+            exploit: .truncation(fraction: 0.25),
             explores: true, leaseTimeout: 1e9, silenceTimeout: 1e9, minTrainers: 1, progressInterval: 1e9, space: space)
         var random = SplitMix64(seed: 5)
         let before = residentBytes()
@@ -328,10 +408,25 @@ enum SelectorScale {
         var received: [WorkerID: Int] = [:]
         let evaluator = WorkerID([2])
         let mutator = WorkerID([3])
-        collect(machine.handle(.ready(Ready(role: .evaluator, received: 0, name: "e", experimentID: "scale", inlet: PeerEndpoint(endpoint: "inproc://e"))), from: evaluator, now: 0))
-        collect(machine.handle(.ready(Ready(role: .mutator, received: 0, name: "m", experimentID: "scale", inlet: PeerEndpoint(endpoint: "inproc://m"))), from: mutator, now: 0))
+        collect(
+            machine.handle(
+                .ready(
+                    Ready(
+                        role: .evaluator, received: 0, name: "e", experimentID: "scale",
+                        inlet: PeerEndpoint(endpoint: "inproc://e"))), from: evaluator, now: 0))
+        collect(
+            machine.handle(
+                .ready(
+                    Ready(
+                        role: .mutator, received: 0, name: "m", experimentID: "scale",
+                        inlet: PeerEndpoint(endpoint: "inproc://m"))), from: mutator, now: 0))
         for trainer in trainers {
-            collect(machine.handle(.ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "scale", routes: machine.evaluatorRoutes.generation)), from: trainer, now: 0))
+            collect(
+                machine.handle(
+                    .ready(
+                        Ready(
+                            role: .trainer, received: 0, name: "t", experimentID: "scale",
+                            routes: machine.evaluatorRoutes.generation)), from: trainer, now: 0))
         }
         let checkpoint = String(repeating: "ab", count: 32)
         var scored = 0
@@ -352,15 +447,26 @@ enum SelectorScale {
                 received[id, default: 0] += 1
                 let step = task.step + task.steps
                 let credit = Ready(
-                    role: .trainer, received: received[id]!, name: "t", experimentID: "scale", routes: machine.evaluatorRoutes.generation,
+                    role: .trainer, received: received[id]!, name: "t", experimentID: "scale",
+                    routes: machine.evaluatorRoutes.generation,
                     handed: HandedOn(member: task.member, version: task.version, step: step))
                 collect(machine.handle(.ready(credit), from: id, now: now))
                 scored += 1
                 if scored == population { started = Clock.monotonic }  // every member scored once: the board is full
-                let trained = TrainResult(member: task.member, version: task.version, fromStep: task.step, step: step, checkpoint: checkpoint, metrics: [:], seconds: 0)
-                collect(machine.handle(.scored(EvaluateResult(trained: trained, score: Double.random(in: 0..<1, using: &random))), from: evaluator, now: now))
+                let trained = TrainResult(
+                    member: task.member, version: task.version, fromStep: task.step, step: step, checkpoint: checkpoint,
+                    metrics: [:], seconds: 0)
+                collect(
+                    machine.handle(
+                        .scored(EvaluateResult(trained: trained, score: Double.random(in: 0..<1, using: &random))),
+                        from: evaluator, now: now))
             case .explore(let task):
-                collect(machine.handle(.explored(ExploreResult(member: task.member, version: task.version, hyperparameters: task.hyperparameters, changes: [:])), from: mutator, now: now))
+                collect(
+                    machine.handle(
+                        .explored(
+                            ExploreResult(
+                                member: task.member, version: task.version, hyperparameters: task.hyperparameters,
+                                changes: [:])), from: mutator, now: now))
             default:
                 break
             }
@@ -368,6 +474,8 @@ enum SelectorScale {
         }
         let seconds = max(Clock.monotonic - started, 1e-9)
         let after = residentBytes()
-        return Result(decisionsPerSecond: Double(scored - population) / seconds, residentBytesPerMember: max(after - before, 0) / Double(population))
+        return Result(
+            decisionsPerSecond: Double(scored - population) / seconds,
+            residentBytesPerMember: max(after - before, 0) / Double(population))
     }
 }

@@ -18,7 +18,10 @@ public struct QualityBench {
         /// Method names to run (see `Method.all`); empty: all.
         public var methods: [String]
 
-        public init(executable: String, repository: String, seeds: Int, workloads: [String], trainers: Int, output: String, methods: [String] = []) {
+        public init(
+            executable: String, repository: String, seeds: Int, workloads: [String], trainers: Int, output: String,
+            methods: [String] = []
+        ) {
             self.methods = methods
             self.executable = executable
             self.repository = repository
@@ -52,7 +55,10 @@ public struct QualityBench {
             grid: "[{h0: 1, h1: 0}, {h0: 0, h1: 1}]", starts: ["{h0: 1, h1: 0}", "{h0: 0, h1: 1}"]),
         Workload(
             name: "digits", file: "topologies/experiments/digits.yml", population: 8, maxSteps: 3000, target: 0.96,
-            grid: "[" + [0.01, 0.03, 0.1, 0.3].flatMap { lr in [32, 128].map { "{lr: \(lr), batch_size: \($0), momentum: 0.9, weight_decay: 1.0e-4}" } }.joined(separator: ", ") + "]"),
+            grid: "["
+                + [0.01, 0.03, 0.1, 0.3].flatMap { lr in
+                    [32, 128].map { "{lr: \(lr), batch_size: \($0), momentum: 0.9, weight_decay: 1.0e-4}" }
+                }.joined(separator: ", ") + "]"),
     ]
 
     /// A search method: how it changes the shipped experiment.
@@ -67,13 +73,27 @@ public struct QualityBench {
         let sampled: Bool
 
         static let all: [Method] = [
-            Method(name: "pbt", label: "PBT (truncation)", population: nil, exploit: nil, explore: nil, fixed: false, sampled: false),
-            Method(name: "ttest", label: "PBT (t-test)", population: nil, exploit: "{strategy: t_test, window: 4, p_value: 0.1}", explore: nil, fixed: false, sampled: false),
-            Method(name: "pb2-4", label: "PB2, population 4", population: 4, exploit: nil, explore: "{strategy: pb2}", fixed: false, sampled: false),
-            Method(name: "pbt-4", label: "PBT, population 4", population: 4, exploit: nil, explore: nil, fixed: false, sampled: false),
-            Method(name: "pbt-8", label: "PBT, population 8", population: 8, exploit: nil, explore: nil, fixed: false, sampled: false),
-            Method(name: "random", label: "random search", population: nil, exploit: "{strategy: none}", explore: "{strategy: none}", fixed: false, sampled: true),
-            Method(name: "grid", label: "grid", population: nil, exploit: "{strategy: none}", explore: "{strategy: none}", fixed: true, sampled: false),
+            Method(
+                name: "pbt", label: "PBT (truncation)", population: nil, exploit: nil, explore: nil, fixed: false,
+                sampled: false),
+            Method(
+                name: "ttest", label: "PBT (t-test)", population: nil,
+                exploit: "{strategy: t_test, window: 4, p_value: 0.1}", explore: nil, fixed: false, sampled: false),
+            Method(
+                name: "pb2-4", label: "PB2, population 4", population: 4, exploit: nil, explore: "{strategy: pb2}",
+                fixed: false, sampled: false),
+            Method(
+                name: "pbt-4", label: "PBT, population 4", population: 4, exploit: nil, explore: nil, fixed: false,
+                sampled: false),
+            Method(
+                name: "pbt-8", label: "PBT, population 8", population: 8, exploit: nil, explore: nil, fixed: false,
+                sampled: false),
+            Method(
+                name: "random", label: "random search", population: nil, exploit: "{strategy: none}",
+                explore: "{strategy: none}", fixed: false, sampled: true),
+            Method(
+                name: "grid", label: "grid", population: nil, exploit: "{strategy: none}", explore: "{strategy: none}",
+                fixed: true, sampled: false),
         ]
     }
 
@@ -93,7 +113,10 @@ public struct QualityBench {
     /// Runs every variant and prints the table. Returns the table's text.
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        var table = BenchTable(["workload", "method", "runs", "best score: median", "mean ± sd", "[min, max]", "member-steps (median)", "reached target", "member-steps to target (median)"])
+        var table = BenchTable([
+            "workload", "method", "runs", "best score: median", "mean ± sd", "[min, max]", "member-steps (median)",
+            "reached target", "member-steps to target (median)",
+        ])
         var medians: [String: [String: Double]] = [:]
         for workload in Self.workloads where options.workloads.contains(workload.name) {
             let base = try String(contentsOfFile: options.repository + "/" + workload.file, encoding: .utf8)
@@ -101,8 +124,12 @@ public struct QualityBench {
                 var outcomes: [Outcome] = []
                 for seed in 1...options.seeds {
                     let outcome = try runOne(workload: workload, base: base, method: method, seed: seed)
-                    log(String(format: "%@ %@ seed %d: best %.4f, %d member-steps, %@, %.1f s", workload.name, method.label, seed, outcome.best, outcome.steps,
-                               outcome.stepsToTarget.map { "target after \($0)" } ?? "target not reached", outcome.seconds))
+                    log(
+                        String(
+                            format: "%@ %@ seed %d: best %.4f, %d member-steps, %@, %.1f s", workload.name,
+                            method.label, seed, outcome.best, outcome.steps,
+                            outcome.stepsToTarget.map { "target after \($0)" } ?? "target not reached", outcome.seconds)
+                    )
                     outcomes.append(outcome)
                 }
                 let bests = outcomes.map(\.best)
@@ -122,7 +149,8 @@ public struct QualityBench {
         var text = table.description
         for (name, byMethod) in medians.sorted(by: { $0.key < $1.key }) {
             if let pbt = byMethod["pbt"], let random = byMethod["random"] {
-                text += "\n\(name): PBT's median best \(String(format: "%.4f", pbt)) \(pbt > random ? "beats" : "does not beat") random search's \(String(format: "%.4f", random))"
+                text +=
+                    "\n\(name): PBT's median best \(String(format: "%.4f", pbt)) \(pbt > random ? "beats" : "does not beat") random search's \(String(format: "%.4f", random))"
             }
         }
         return text
@@ -152,16 +180,22 @@ public struct QualityBench {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let started = Clock.monotonic
         let process = try ChildProcess(
-            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(options.trainers)],
+            executable: options.executable,
+            arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(options.trainers)],
             output: "\(options.output)/\(name).log")
         guard let end = process.wait(seconds: 3600), end.succeeded else {
             throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
         }
         let seconds = Clock.monotonic - started
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any] ?? [:]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json")))
+            as? [String: Any] ?? [:]
         let best = (summary["best"] as? [String: Any])?["score"] as? Double ?? .nan
         let steps = summary["steps"] as? Int ?? 0
-        return Outcome(best: best, steps: steps, stepsToTarget: try Self.stepsToTarget(events: run + "/events.jsonl", target: workload.target), seconds: seconds)
+        return Outcome(
+            best: best, steps: steps,
+            stepsToTarget: try Self.stepsToTarget(events: run + "/events.jsonl", target: workload.target),
+            seconds: seconds)
     }
 
     /// Member-steps trained before the first score at or above `target`, from the event log.
@@ -169,7 +203,9 @@ public struct QualityBench {
         let text = try String(contentsOfFile: events, encoding: .utf8)
         var trained = 0
         for line in text.split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                continue
+            }
             switch event["event"] as? String {
             case "member.trained":
                 trained += (event["step"] as? Int ?? 0) - (event["from_step"] as? Int ?? 0)

@@ -83,12 +83,16 @@ public enum RawRing {
     /// (dropped: messages that were not the ring's) and tells the trainers to quit.
     /// `readyFile` receives `{"endpoints": {"work": …, "inlet": …}}`.
     public static func hub(
-        work: String, inlet: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double, flowControl: FlowControl,
+        work: String, inlet: String, trainers: Int, evaluators: Int, inFlight: Int, size: Int, seconds: Double,
+        flowControl: FlowControl,
         readyFile: String?
     ) throws {
         let context = try ZMQContext()
         var hub = try Hub(context: context, work: work, inlet: inlet, flowControl: flowControl)
-        if let readyFile { try writeReadyFile(readyFile, endpoints: ["work": try hub.out.lastEndpoint, "inlet": try hub.inlet.lastEndpoint]) }
+        if let readyFile {
+            try writeReadyFile(
+                readyFile, endpoints: ["work": try hub.out.lastEndpoint, "inlet": try hub.inlet.lastEndpoint])
+        }
         try hub.join(trainers: trainers, evaluators: evaluators)
         let message = [[Kind.lap] + [UInt8](repeating: 0x2a, count: max(size - 1, 0))]
         for _ in 0..<inFlight { try hub.pass(message) }
@@ -117,7 +121,9 @@ public enum RawRing {
                 }
             }
             if !moved {
-                guard try hub.wait(milliseconds: stalledMilliseconds) else { throw BenchError("raw ring: messages stopped (\(laps) laps counted)") }
+                guard try hub.wait(milliseconds: stalledMilliseconds) else {
+                    throw BenchError("raw ring: messages stopped (\(laps) laps counted)")
+                }
             }
         }
     }
@@ -264,7 +270,9 @@ public enum RawRing {
     /// Records its turnaround — seconds from passing a message on (and asking for the next)
     /// to receiving the next, probes aside — in `turnaroundLog`, one a line, when set. Leaves
     /// on a quit from the hub, passing one on to each evaluator.
-    public static func trainer(connect: String, evaluators: [String], asksForMessages: Bool, name: String, turnaroundLog: String?) throws {
+    public static func trainer(
+        connect: String, evaluators: [String], asksForMessages: Bool, name: String, turnaroundLog: String?
+    ) throws {
         let context = try ZMQContext()
         let input = try ZMQSocket(context, asksForMessages ? .dealer : .pull)
         let output = try ZMQSocket(context, .push, linger: quitLingerMilliseconds)
@@ -295,7 +303,8 @@ public enum RawRing {
             if kind != Kind.probe { passedAt = Clock.monotonic }
         }
         if let turnaroundLog {
-            try samples.map { String($0) }.joined(separator: "\n").write(toFile: turnaroundLog, atomically: true, encoding: .utf8)
+            try samples.map { String($0) }.joined(separator: "\n").write(
+                toFile: turnaroundLog, atomically: true, encoding: .utf8)
         }
     }
 

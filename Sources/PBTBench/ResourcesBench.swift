@@ -49,10 +49,12 @@ public struct ResourcesBench {
         let budget = ThreadBudget.shared(cores: cores, trainers: options.trainers)
         var files: [String: String] = [:]
         for (kind, threads) in [("budget", "auto"), ("inherit", "inherit")] {
-            let text = try ExperimentVariant.make(from: base, [
-                .set("name", yaml: "resources-\(kind)"), .set("directory", yaml: "\"\(experiments)\""),
-                .set("resources", yaml: "{threads: \(threads)}"),
-            ])
+            let text = try ExperimentVariant.make(
+                from: base,
+                [
+                    .set("name", yaml: "resources-\(kind)"), .set("directory", yaml: "\"\(experiments)\""),
+                    .set("resources", yaml: "{threads: \(threads)}"),
+                ])
             let file = "\(options.output)/\(kind).yml"
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             files[kind] = file
@@ -64,20 +66,31 @@ public struct ResourcesBench {
                 costs[kind, default: []].append(try measure(files[kind]!, name: "\(kind)-\(round)"))
             }
         }
-        var table = BenchTable(["digits-python, \(options.trainers) trainers", "runs", "wall s (median)", "CPU s (median)", "CPU ÷ budgeted", "best score (median)"])
+        var table = BenchTable([
+            "digits-python, \(options.trainers) trainers", "runs", "wall s (median)", "CPU s (median)",
+            "CPU ÷ budgeted", "best score (median)",
+        ])
         let reference = Statistics.median(costs["budget"]!.map(\.cpu)) ?? 1
-        for (kind, label) in [("budget", "thread budget: \(budget.threads) a trainer (\(budget.source))"), ("inherit", "environment left alone (threads: inherit)")] {
+        for (kind, label) in [
+            ("budget", "thread budget: \(budget.threads) a trainer (\(budget.source))"),
+            ("inherit", "environment left alone (threads: inherit)"),
+        ] {
             let runs = costs[kind]!
             let cpu = Statistics.median(runs.map(\.cpu)) ?? 0
             table.add([
-                label, String(runs.count), String(format: "%.2f", Statistics.median(runs.map(\.wall)) ?? 0), String(format: "%.2f", cpu),
-                String(format: "%.2f×", cpu / max(reference, 1e-9)), (Statistics.median(runs.compactMap(\.score))).map { String(format: "%.4f", $0) } ?? "-",
+                label, String(runs.count), String(format: "%.2f", Statistics.median(runs.map(\.wall)) ?? 0),
+                String(format: "%.2f", cpu),
+                String(format: "%.2f×", cpu / max(reference, 1e-9)),
+                (Statistics.median(runs.compactMap(\.score))).map { String(format: "%.4f", $0) } ?? "-",
             ])
         }
         let every = ["budget", "inherit"].map { kind in
-            "\(kind): " + costs[kind]!.map { String(format: "%.2f s wall, %.2f s CPU", $0.wall, $0.cpu) }.joined(separator: "; ")
+            "\(kind): "
+                + costs[kind]!.map { String(format: "%.2f s wall, %.2f s CPU", $0.wall, $0.cpu) }.joined(
+                    separator: "; ")
         }.joined(separator: "\n")
-        return "Resources (pbt run topologies/experiments/digits-python.yml --trainers \(options.trainers); \(cores) cores; CPU: user + system of the whole process tree)\n"
+        return
+            "Resources (pbt run topologies/experiments/digits-python.yml --trainers \(options.trainers); \(cores) cores; CPU: user + system of the whole process tree)\n"
             + table.description + "\nEvery run:\n" + every
     }
 
@@ -89,9 +102,14 @@ public struct ResourcesBench {
         let run = "\(options.output)/\(name)"
         try? FileManager.default.removeItem(atPath: run)
         let process = try ChildProcess(
-            executable: options.executable, arguments: ["run", file, "--output", run, "--quiet", "--metrics", "none", "--trainers", String(options.trainers)],
+            executable: options.executable,
+            arguments: [
+                "run", file, "--output", run, "--quiet", "--metrics", "none", "--trainers", String(options.trainers),
+            ],
             output: "\(options.output)/\(name).log")
-        guard process.wait(seconds: 3600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log") }
+        guard process.wait(seconds: 3600)?.succeeded == true else {
+            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
+        }
         let wall = Clock.monotonic - start
         var score: Double?
         if let data = FileManager.default.contents(atPath: run + "/summary.json"),

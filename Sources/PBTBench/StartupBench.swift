@@ -16,7 +16,10 @@ public struct StartupBench {
         /// Another `pbt` executable (an earlier build) measured in the same invocation.
         public var baseline: String?
 
-        public init(executable: String, repository: String, output: String, runs: Int, arguments: [String] = [], baseline: String? = nil) {
+        public init(
+            executable: String, repository: String, output: String, runs: Int, arguments: [String] = [],
+            baseline: String? = nil
+        ) {
             self.baseline = baseline
             self.executable = executable
             self.repository = repository
@@ -57,21 +60,33 @@ public struct StartupBench {
                 baselineRuns.append(try measure(file, name: "baseline-\(index)", executable: baseline))
             }
         }
-        let command = "pbt run toy.yml" + (options.arguments.isEmpty ? "" : " " + options.arguments.joined(separator: " "))
-        var table = BenchTable(options.baseline == nil ? [command, "median ms", "min ms", "max ms"] : [command, "median ms", "min ms", "max ms", "baseline median ms", "baseline min ms", "baseline max ms"])
+        let command =
+            "pbt run toy.yml" + (options.arguments.isEmpty ? "" : " " + options.arguments.joined(separator: " "))
+        var table = BenchTable(
+            options.baseline == nil
+                ? [command, "median ms", "min ms", "max ms"]
+                : [
+                    command, "median ms", "min ms", "max ms", "baseline median ms", "baseline min ms",
+                    "baseline max ms",
+                ])
         let rows: [(String, KeyPath<Phases, Double>)] = [
-            ("start: command → experiment.started", \.toExperiment), ("start: command → first training task", \.toFirstTask),
-            ("training: first task → last result", \.training), ("stop: last result → exit", \.fromLastResult), ("wall", \.wall),
+            ("start: command → experiment.started", \.toExperiment),
+            ("start: command → first training task", \.toFirstTask),
+            ("training: first task → last result", \.training), ("stop: last result → exit", \.fromLastResult),
+            ("wall", \.wall),
         ]
         func cells(_ runs: [Phases], _ path: KeyPath<Phases, Double>) -> [String] {
             let values = runs.map { $0[keyPath: path] * 1000 }
-            return [Statistics.median(values) ?? 0, values.min() ?? 0, values.max() ?? 0].map { String(format: "%.0f", $0) }
+            return [Statistics.median(values) ?? 0, values.min() ?? 0, values.max() ?? 0].map {
+                String(format: "%.0f", $0)
+            }
         }
         for (label, path) in rows {
             table.add([label] + cells(runs, path) + (options.baseline == nil ? [] : cells(baselineRuns, path)))
         }
         let baseline = options.baseline.map { "; baseline: \($0), its runs alternating with these" } ?? ""
-        return "Start-up and shutdown (\(options.runs) runs of pbt run topologies/experiments/toy.yml, 2 trainers; times from the event log and the command's own clock\(baseline))\n"
+        return
+            "Start-up and shutdown (\(options.runs) runs of pbt run topologies/experiments/toy.yml, 2 trainers; times from the event log and the command's own clock\(baseline))\n"
             + table.description
     }
 
@@ -81,15 +96,20 @@ public struct StartupBench {
         let launched = Date().timeIntervalSince1970
         let start = Clock.monotonic
         let process = try ChildProcess(
-            executable: executable, arguments: ["run", file, "--output", run, "--quiet"] + options.arguments, output: "\(options.output)/\(name).log")
-        guard process.wait(seconds: 600)?.succeeded == true else { throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log") }
+            executable: executable, arguments: ["run", file, "--output", run, "--quiet"] + options.arguments,
+            output: "\(options.output)/\(name).log")
+        guard process.wait(seconds: 600)?.succeeded == true else {
+            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
+        }
         let wall = Clock.monotonic - start
         let exited = launched + wall
         var started = Double.infinity
         var firstTask = Double.infinity
         var lastResult = 0.0
         for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let time = event["time"] as? Double else { continue }
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let time = event["time"] as? Double
+            else { continue }
             switch event["event"] as? String {
             case "experiment.started": started = min(started, time)
             case "member.assigned" where event["role"] as? String == "trainer": firstTask = min(firstTask, time)
@@ -97,7 +117,11 @@ public struct StartupBench {
             default: break
             }
         }
-        guard started.isFinite, firstTask.isFinite, lastResult > 0 else { throw BenchError("\(run)/events.jsonl has no experiment.started, training task or result") }
-        return Phases(toExperiment: started - launched, toFirstTask: firstTask - launched, training: lastResult - firstTask, fromLastResult: exited - lastResult, wall: wall)
+        guard started.isFinite, firstTask.isFinite, lastResult > 0 else {
+            throw BenchError("\(run)/events.jsonl has no experiment.started, training task or result")
+        }
+        return Phases(
+            toExperiment: started - launched, toFirstTask: firstTask - launched, training: lastResult - firstTask,
+            fromLastResult: exited - lastResult, wall: wall)
     }
 }

@@ -9,7 +9,8 @@ extension ConfigNode {
         guard case .map(let entries) = value else { throw error("expected a map of fields, got \(shown)") }
         if let allowed {
             for entry in entries where !allowed.contains(entry.key) {
-                throw entry.value.error("unknown field \(Self.quoted(entry.key)) (known: \(allowed.joined(separator: ", ")))")
+                throw entry.value.error(
+                    "unknown field \(Self.quoted(entry.key)) (known: \(allowed.joined(separator: ", ")))")
             }
         }
         return entries
@@ -62,7 +63,9 @@ extension ConfigNode {
         case .real(let x) where x.isFinite: number = x
         default: throw error("expected a number, got \(shown)")
         }
-        if let range, !range.contains(number) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown)") }
+        if let range, !range.contains(number) {
+            throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown)")
+        }
         return number
     }
 

@@ -56,8 +56,10 @@ extension ConfigNode {
     /// Every line of `text` cut like `shown` (for messages of the YAML reader, which quote
     /// the line they stopped at).
     static func capped(lines text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).prefix(20).map { capped(String($0), to: 2 * shownCharacters) }
-            .joined(separator: "\n")
+        text.split(separator: "\n", omittingEmptySubsequences: false).prefix(20).map {
+            capped(String($0), to: 2 * shownCharacters)
+        }
+        .joined(separator: "\n")
     }
 
     /// The path of the child `key` of the value at `path`, such as `exploit.fraction`. Long

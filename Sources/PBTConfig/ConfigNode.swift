@@ -56,7 +56,8 @@ public struct ConfigNode: Sendable, Hashable {
 
     /// Parses YAML text. An empty document is an empty map. The text must stay within
     /// `limits` (checked before a tree is built, so that aliases cannot multiply it).
-    public static func parse(yaml text: String, limits: YAMLLimits = .experimentFile) throws(ConfigError) -> ConfigNode {
+    public static func parse(yaml text: String, limits: YAMLLimits = .experimentFile) throws(ConfigError) -> ConfigNode
+    {
         try limits.check(text)
         let root: Node?
         do {
@@ -64,7 +65,9 @@ public struct ConfigNode: Sendable, Hashable {
         } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
             // The YAML library refuses a repeated key before we see the tree: name the key
             // and the line of the map that repeats it.
-            throw ConfigError(path: duplicates.first ?? "", message: "\(quoted(duplicates.first ?? "?")) appears twice", line: context.mark.line)
+            throw ConfigError(
+                path: duplicates.first ?? "", message: "\(quoted(duplicates.first ?? "?")) appears twice",
+                line: context.mark.line)
         } catch {
             throw ConfigError(path: "", message: "not valid YAML: \(capped(lines: "\(error)"))")
         }

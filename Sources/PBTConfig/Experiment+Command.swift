@@ -41,7 +41,8 @@ extension Experiment {
 
     /// Resolves the relative paths of `argv` against `directory` (the rule above); `exists`
     /// says whether an absolute path names something.
-    public static func resolve(command argv: [String], against directory: String, exists: (String) -> Bool) -> [String] {
+    public static func resolve(command argv: [String], against directory: String, exists: (String) -> Bool) -> [String]
+    {
         argv.enumerated().map { index, word in
             guard !word.isEmpty, !word.hasPrefix("/") else { return word }
             let path = directory.hasSuffix("/") ? directory + word : directory + "/" + word
@@ -62,7 +63,9 @@ extension Experiment {
         var components = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().map(String.init)
         if !path.hasPrefix("/") {
             var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-            let found = buffer.withUnsafeMutableBufferPointer { getcwd(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count) != nil }
+            let found = buffer.withUnsafeMutableBufferPointer {
+                getcwd(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count) != nil
+            }
             let current = found ? String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self) : "."
             components = current.split(separator: "/", omittingEmptySubsequences: false).map(String.init) + components
         }
@@ -74,18 +77,25 @@ extension Experiment {
     /// The experiment with `directory` recorded: `text` with a last line `directory: "…"`.
     /// Throws when the text does not read back as the same experiment with that line (a file
     /// whose top level is not a block map of fields, or that ends its document).
-    static func recording(directory: String, in text: String, as experiment: Experiment) throws(ConfigError) -> Experiment {
+    static func recording(
+        directory: String, in text: String, as experiment: Experiment
+    ) throws(ConfigError) -> Experiment {
         var escaped = ""
         for scalar in directory.unicodeScalars {
             switch scalar {
             case "\\": escaped += "\\\\"
             case "\"": escaped += "\\\""
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f: escaped += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                escaped +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
             default: escaped.unicodeScalars.append(scalar)
             }
         }
         let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
-        let recorded = text + separator + "# Recorded by pbt: relative paths in workload.command are beside the experiment file.\ndirectory: \"\(escaped)\"\n"
+        let recorded =
+            text + separator
+            + "# Recorded by pbt: relative paths in workload.command are beside the experiment file.\ndirectory: \"\(escaped)\"\n"
         var readBack = try? parse(yaml: recorded)
         let recordedDirectory = readBack?.directory
         readBack?.directory = nil
@@ -93,7 +103,9 @@ extension Experiment {
         guard recordedDirectory == directory, readBack == experiment else {
             throw ConfigError(
                 path: "directory",
-                message: "cannot record the experiment's directory (\(ConfigNode.capped(directory))) for its command's relative paths: the file is not a block map of fields; add directory: /absolute/path to it, or give the paths in command absolute")
+                message:
+                    "cannot record the experiment's directory (\(ConfigNode.capped(directory))) for its command's relative paths: the file is not a block map of fields; add directory: /absolute/path to it, or give the paths in command absolute"
+            )
         }
         return try parse(yaml: recorded)
     }

@@ -21,7 +21,8 @@ extension Experiment {
     /// (see `resolve(command:against:exists:)`).
     public static func load(path: String) throws(ConfigError) -> Experiment {
         guard let file = fopen(path, "r") else {
-            throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
+            throw ConfigError(
+                path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var status = stat()
@@ -34,13 +35,17 @@ extension Experiment {
             let count = fread(&buffer, 1, buffer.count, file)
             if count <= 0 {
                 if ferror(file) != 0 {
-                    throw ConfigError(path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
+                    throw ConfigError(
+                        path: "", message: "cannot read experiment file \(path): \(String(cString: strerror(errno)))")
                 }
                 break
             }
             bytes.append(contentsOf: buffer[0..<count])
             let limit = YAMLLimits.experimentFile.maximumBytes
-            if bytes.count > limit { throw ConfigError(path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?") }
+            if bytes.count > limit {
+                throw ConfigError(
+                    path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?")
+            }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
@@ -63,7 +68,9 @@ extension Experiment {
             throw nameNode.error("must be letters, digits, '-', '_' or '.', got \(nameNode.shown)")
         }
         guard name.count <= maximumNameLength else {
-            throw nameNode.error("must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(nameNode.shown)")
+            throw nameNode.error(
+                "must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(nameNode.shown)"
+            )
         }
         let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
 
@@ -100,7 +107,9 @@ extension Experiment {
             case "t_test":
                 let window = try node["window"]?.integer(in: 2...1000) ?? 10
                 let p = try node["p_value"]?.real() ?? 0.05
-                guard p > 0 && p < 1 else { throw try node.require("p_value").error("must be between 0 and 1 (exclusive), got \(p)") }
+                guard p > 0 && p < 1 else {
+                    throw try node.require("p_value").error("must be between 0 and 1 (exclusive), got \(p)")
+                }
                 exploit = .tTest(window: window, pValue: p)
             default:
                 let fraction = try node["fraction"]?.real() ?? 0.25
@@ -120,7 +129,9 @@ extension Experiment {
 
         var explore = ExploreStrategy.defaultPerturb
         if let node = root["explore"] {
-            _ = try node.map(allowed: ["strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay"])
+            _ = try node.map(allowed: [
+                "strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay",
+            ])
             let strategy = try node["strategy"]?.choice(["perturb", "noise", "pb2", "none"]) ?? "perturb"
             let resample = try node["resample_probability"]?.real(in: 0...1) ?? 0.25
             switch strategy {
@@ -128,12 +139,16 @@ extension Experiment {
                 explore = .none
             case "pb2":
                 explore = .pb2(
-                    points: try node["points"]?.integer(in: 2...5000) ?? 500, beta: try node["beta"]?.real(in: 0...100) ?? 2,
+                    points: try node["points"]?.integer(in: 2...5000) ?? 500,
+                    beta: try node["beta"]?.real(in: 0...100) ?? 2,
                     timeDecay: try node["time_decay"]?.real(in: 0...0.99) ?? 0.1)
             case "noise":
                 let std = try node.require("std")
                 let value = try std.real()
-                guard value > 0 && value <= 1 else { throw std.error("must be more than 0 and at most 1 (a fraction of each domain's width), got \(std.shown)") }
+                guard value > 0 && value <= 1 else {
+                    throw std.error(
+                        "must be more than 0 and at most 1 (a fraction of each domain's width), got \(std.shown)")
+                }
                 explore = .noise(std: value, resampleProbability: resample)
             default:
                 var factors = [0.8, 1.2]
@@ -141,19 +156,27 @@ extension Experiment {
                     factors = []
                     for item in try node.list() {
                         let factor = try item.real()
-                        guard factor > 0 && factor != 1 else { throw item.error("a factor must be positive and not 1, got \(item.shown)") }
+                        guard factor > 0 && factor != 1 else {
+                            throw item.error("a factor must be positive and not 1, got \(item.shown)")
+                        }
                         factors.append(factor)
                     }
                     guard !factors.isEmpty else { throw node.error("needs at least one factor") }
                 }
                 explore = .perturb(factors: factors, resampleProbability: resample)
             }
-            if strategy != "noise", let std = node["std"] { throw std.error("only applies to the noise strategy, not \(strategy)") }
-            if strategy != "perturb", let factors = node["factors"] { throw factors.error("only applies to the perturb strategy, not \(strategy)") }
+            if strategy != "noise", let std = node["std"] {
+                throw std.error("only applies to the noise strategy, not \(strategy)")
+            }
+            if strategy != "perturb", let factors = node["factors"] {
+                throw factors.error("only applies to the perturb strategy, not \(strategy)")
+            }
             for key in ["points", "beta", "time_decay"] where strategy != "pb2" {
                 if let field = node[key] { throw field.error("only applies to the pb2 strategy, not \(strategy)") }
             }
-            if strategy == "pb2", let field = node["resample_probability"] { throw field.error("does not apply to pb2, whose bandit chooses every value") }
+            if strategy == "pb2", let field = node["resample_probability"] {
+                throw field.error("does not apply to pb2, whose bandit chooses every value")
+            }
         }
 
         let spaceNode = try root.require("hyperparameters")
@@ -175,7 +198,8 @@ extension Experiment {
                 for (key, valueNode) in try item.map(allowed: space.names) {
                     let domain = space.domain(of: key)!
                     guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                        throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
+                        throw valueNode.error(
+                            "\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
                     }
                     values[key] = value
                 }
@@ -183,9 +207,11 @@ extension Experiment {
             }
         }
 
-        let schedule = try schedule(root["schedule"], space: space, maxSteps: maxSteps, exploit: exploit, exploitNode: root["exploit"])
+        let schedule = try schedule(
+            root["schedule"], space: space, maxSteps: maxSteps, exploit: exploit, exploitNode: root["exploit"])
 
-        let evaluation = Evaluation(rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
+        let evaluation = Evaluation(
+            rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
 
         var leases = LeaseSettings()
         if let node = root["leases"] {
@@ -225,10 +251,12 @@ extension Experiment {
 
         var experiment = Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
-            interval: interval, stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
+            interval: interval,
+            stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
             metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
             initial: initial, evaluation: evaluation, leases: leases,
-            garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous, source: text,
+            garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous,
+            source: text,
             schedule: schedule)
         experiment.requiresCurve = requiresCurve
         experiment.directory = directory
@@ -246,7 +274,9 @@ extension Experiment {
             guard !options.isEmpty else { throw bounds.error("needs at least one option") }
             var values: [HyperparameterValue] = []
             for option in options {
-                guard let value = hyperparameterValue(option) else { throw option.error("an option must be a number or text, got \(option.shown)") }
+                guard let value = hyperparameterValue(option) else {
+                    throw option.error("an option must be a number or text, got \(option.shown)")
+                }
                 guard !values.contains(value) else { throw option.error("option \(option.shown) appears twice") }
                 values.append(value)
             }
@@ -263,7 +293,9 @@ extension Experiment {
         let low = try pair[0].real()
         let high = try pair[1].real()
         guard low < high else { throw bounds.error("low must be below high, got \(bounds.shown)") }
-        guard (high - low).isFinite else { throw bounds.error("the domain is too wide to sample (its width overflows), got \(bounds.shown)") }
+        guard (high - low).isFinite else {
+            throw bounds.error("the domain is too wide to sample (its width overflows), got \(bounds.shown)")
+        }
         if kind == "log_uniform" {
             guard low > 0 else { throw bounds.error("a log-uniform domain needs 0 < low, got \(bounds.shown)") }
             return .logUniform(low: low, high: high)

@@ -31,23 +31,28 @@ extension Experiment {
             let fromStep = try stepNode.integer(in: 0...Int.max)
             if let previous = entries.last {
                 guard fromStep > previous.fromStep else {
-                    throw stepNode.error("must be after the previous entry's from_step (\(previous.fromStep)), got \(fromStep)")
+                    throw stepNode.error(
+                        "must be after the previous entry's from_step (\(previous.fromStep)), got \(fromStep)")
                 }
             } else if fromStep != 0 {
                 throw stepNode.error("the first entry must start at step 0, got \(fromStep)")
             }
-            guard fromStep < maxSteps else { throw stepNode.error("must be below stop.max_steps (\(maxSteps)), got \(fromStep)") }
+            guard fromStep < maxSteps else {
+                throw stepNode.error("must be below stop.max_steps (\(maxSteps)), got \(fromStep)")
+            }
             let valuesNode = try item.require("hyperparameters")
             var values = Hyperparameters()
             for (key, valueNode) in try valuesNode.map(allowed: space.names) {
                 let domain = space.domain(of: key)!
                 guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                    throw valueNode.error("\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
+                    throw valueNode.error(
+                        "\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
                 }
                 values[key] = value
             }
             if let missing = space.names.first(where: { values[$0] == nil }) {
-                throw valuesNode.error("gives no value for \(ConfigNode.quoted(missing)) (a schedule entry names every hyperparameter)")
+                throw valuesNode.error(
+                    "gives no value for \(ConfigNode.quoted(missing)) (a schedule entry names every hyperparameter)")
             }
             let seedOf = try item["seed_of"]?.integer(in: 0...Int.max)
             entries.append(.init(fromStep: fromStep, hyperparameters: values, seedOf: seedOf))

@@ -80,7 +80,8 @@ public struct Experiment: Sendable, Hashable {
     /// from the search space with a generator derived from the seed and the member.
     public func initialHyperparameters() -> [Hyperparameters] {
         (0..<population).map { member in
-            var random = SplitMix64.forDecision(seed: seed, member: member, version: 0, purpose: .initialHyperparameters)
+            var random = SplitMix64.forDecision(
+                seed: seed, member: member, version: 0, purpose: .initialHyperparameters)
             var values = space.sample(using: &random)
             if member < initial.count {
                 for (name, value) in initial[member].sorted { values[name] = value }
@@ -95,7 +96,8 @@ public struct Experiment: Sendable, Hashable {
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
             explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leases.timeout,
             silenceTimeout: leases.silence, maxTaskSeconds: leases.maxDuration, maxFailures: leases.maxFailures,
-            benchSeconds: leases.bench, minTrainers: minTrainers, startTimeout: startTimeout, space: space, synchronous: synchronous,
+            benchSeconds: leases.bench, minTrainers: minTrainers, startTimeout: startTimeout, space: space,
+            synchronous: synchronous,
             schedule: schedule)
     }
 }
@@ -132,7 +134,8 @@ public struct LeaseSettings: Sendable, Hashable {
     public static let defaultBench = 30.0
 
     public init(
-        timeout: Double = defaultTimeout, silence: Double = defaultSilence, maxDuration: Double? = nil, maxFailures: Int = defaultMaxFailures,
+        timeout: Double = defaultTimeout, silence: Double = defaultSilence, maxDuration: Double? = nil,
+        maxFailures: Int = defaultMaxFailures,
         bench: Double = defaultBench
     ) {
         self.timeout = timeout

@@ -21,7 +21,9 @@ public enum ExperimentVariant {
             for change in changes {
                 switch change {
                 case .set(let path, let yaml):
-                    guard let value = try Yams.compose(yaml: yaml) else { throw ConfigError(path: path, message: "empty value") }
+                    guard let value = try Yams.compose(yaml: yaml) else {
+                        throw ConfigError(path: path, message: "empty value")
+                    }
                     let keys = path.split(separator: ".").map(String.init)
                     if keys.count == 1 {
                         root[keys[0]] = value

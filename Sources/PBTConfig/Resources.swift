@@ -72,7 +72,9 @@ public struct ResourceSettings: Sendable, Hashable {
             } else {
                 let text = try threads.text()
                 guard let parsed = Threads(text), parsed != .count(0) else {
-                    throw threads.error("must be auto, inherit or a number of threads from 1 to \(maximumThreads), got \(threads.shown)")
+                    throw threads.error(
+                        "must be auto, inherit or a number of threads from 1 to \(maximumThreads), got \(threads.shown)"
+                    )
                 }
                 settings.threads = parsed
             }
@@ -112,13 +114,16 @@ public struct ThreadBudget: Sendable, Hashable {
     public static func shared(cores: Int, trainers: Int) -> ThreadBudget {
         let cores = max(1, cores)
         let trainers = max(1, trainers)
-        return ThreadBudget(threads: cores / trainers, source: "\(cores) cores ÷ \(trainers) trainer\(trainers == 1 ? "" : "s")")
+        return ThreadBudget(
+            threads: cores / trainers, source: "\(cores) cores ÷ \(trainers) trainer\(trainers == 1 ? "" : "s")")
     }
 
     /// A trainer's budget: the experiment's number, else the one it was given (`--threads`,
     /// `PBT_THREADS`; `pbt run` gives its share of the cores), else its CPU quota (a container's
     /// cgroup), else the machine's cores. Nil: `inherit`, the environment is left alone.
-    public static func resolve(experiment: ResourceSettings.Threads, given: ResourceSettings.Threads?, quota: Int?, cores: Int) -> ThreadBudget? {
+    public static func resolve(
+        experiment: ResourceSettings.Threads, given: ResourceSettings.Threads?, quota: Int?, cores: Int
+    ) -> ThreadBudget? {
         switch experiment {
         case .inherit: return nil
         case .count(let count): return ThreadBudget(threads: count, source: "the experiment's resources.threads")
@@ -135,7 +140,9 @@ public struct ThreadBudget: Sendable, Hashable {
 
     /// The variables a trainer's program gets: the budget's, the GPU devices', and then the
     /// user's own (`workload.environment`), which win over both.
-    public static func environment(budget: ThreadBudget?, devices: [String]?, user: [String: String]) -> [String: String] {
+    public static func environment(
+        budget: ThreadBudget?, devices: [String]?, user: [String: String]
+    ) -> [String: String] {
         var environment: [String: String] = [:]
         if let budget {
             for variable in variables { environment[variable] = String(budget.threads) }
@@ -152,33 +159,56 @@ public enum DeviceAssignment {
     /// no repeats. An error says what is wrong with it.
     public static func parse(_ text: String) -> Result<[String], DeviceListError> {
         let devices = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
-        if devices.contains(where: \.isEmpty) { return .failure(DeviceListError("a device list is ids separated by commas, like 0,1,2; got '\(text.prefix(80))'")) }
-        guard devices.allSatisfy({ $0.utf8.count <= 64 && $0.allSatisfy { $0.isLetter || $0.isNumber || "-_:".contains($0) } }) else {
-            return .failure(DeviceListError("device ids are letters, digits, '-', '_' or ':' (an index or a GPU UUID); got '\(text.prefix(80))'"))
+        if devices.contains(where: \.isEmpty) {
+            return .failure(
+                DeviceListError("a device list is ids separated by commas, like 0,1,2; got '\(text.prefix(80))'"))
         }
-        guard Set(devices).count == devices.count else { return .failure(DeviceListError("a device is listed twice in '\(text.prefix(80))'")) }
+        guard
+            devices.allSatisfy({
+                $0.utf8.count <= 64 && $0.allSatisfy { $0.isLetter || $0.isNumber || "-_:".contains($0) }
+            })
+        else {
+            return .failure(
+                DeviceListError(
+                    "device ids are letters, digits, '-', '_' or ':' (an index or a GPU UUID); got '\(text.prefix(80))'"
+                ))
+        }
+        guard Set(devices).count == devices.count else {
+            return .failure(DeviceListError("a device is listed twice in '\(text.prefix(80))'"))
+        }
         return .success(devices)
     }
 
     /// Deals `perTrainer` devices to each of `trainers` trainers from `devices`, in order and
     /// without overlap; when there are not enough, round-robin if `share` allows it, else an
     /// error that says how many are needed.
-    public static func assign(devices: [String], trainers: Int, perTrainer: Int, share: Bool) -> Result<[[String]], DeviceListError> {
+    public static func assign(
+        devices: [String], trainers: Int, perTrainer: Int, share: Bool
+    ) -> Result<[[String]], DeviceListError> {
         guard perTrainer > 0, trainers > 0 else { return .success(Array(repeating: [], count: max(trainers, 0))) }
         guard !devices.isEmpty else {
-            return .failure(DeviceListError("the experiment asks for \(perTrainer) GPU\(perTrainer == 1 ? "" : "s") a trainer (resources.gpus): give the devices, e.g. --gpus 0,1"))
+            return .failure(
+                DeviceListError(
+                    "the experiment asks for \(perTrainer) GPU\(perTrainer == 1 ? "" : "s") a trainer (resources.gpus): give the devices, e.g. --gpus 0,1"
+                ))
         }
         guard perTrainer <= devices.count else {
-            return .failure(DeviceListError("the experiment asks for \(perTrainer) GPUs a trainer (resources.gpus), but only \(devices.count) devices were given (\(devices.joined(separator: ",")))"))
+            return .failure(
+                DeviceListError(
+                    "the experiment asks for \(perTrainer) GPUs a trainer (resources.gpus), but only \(devices.count) devices were given (\(devices.joined(separator: ",")))"
+                ))
         }
         let needed = trainers * perTrainer
         if needed > devices.count && !share {
-            return .failure(DeviceListError(
-                "\(trainers) trainers × \(perTrainer) GPU\(perTrainer == 1 ? "" : "s") need \(needed) devices, but \(devices.count) were given (\(devices.joined(separator: ","))): start fewer trainers, give more devices, or let trainers share them with resources.share_gpus: true"))
+            return .failure(
+                DeviceListError(
+                    "\(trainers) trainers × \(perTrainer) GPU\(perTrainer == 1 ? "" : "s") need \(needed) devices, but \(devices.count) were given (\(devices.joined(separator: ","))): start fewer trainers, give more devices, or let trainers share them with resources.share_gpus: true"
+                ))
         }
-        return .success((0..<trainers).map { trainer in
-            (0..<perTrainer).map { slot in devices[(trainer * perTrainer + slot) % devices.count] }
-        })
+        return .success(
+            (0..<trainers).map { trainer in
+                (0..<perTrainer).map { slot in devices[(trainer * perTrainer + slot) % devices.count] }
+            })
     }
 }
 
@@ -202,7 +232,8 @@ public enum CPUQuota {
     /// cgroup v2's `cpu.max` ("200000 100000": 2 CPUs; "max 100000": no limit), rounded up.
     public static func cpus(cpuMax text: String) -> Int? {
         let fields = text.split(whereSeparator: \.isWhitespace)
-        guard fields.count == 2, fields[0] != "max", let quota = Double(fields[0]), let period = Double(fields[1]) else { return nil }
+        guard fields.count == 2, fields[0] != "max", let quota = Double(fields[0]), let period = Double(fields[1])
+        else { return nil }
         return cpus(quota: quota, period: period)
     }
 

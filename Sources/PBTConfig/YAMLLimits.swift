@@ -45,7 +45,9 @@ public struct YAMLLimits: Sendable, Hashable {
     public func check(_ text: String) throws(ConfigError) {
         let bytes = text.utf8.count
         guard bytes <= maximumBytes else {
-            throw ConfigError(path: "", message: "the text is \(bytes) bytes, more than the \(maximumBytes) an experiment file may have")
+            throw ConfigError(
+                path: "",
+                message: "the text is \(bytes) bytes, more than the \(maximumBytes) an experiment file may have")
         }
         var utf8 = Array(text.utf8)
         if let problem = utf8.withUnsafeMutableBufferPointer({ scan($0) }) { throw problem }
@@ -59,7 +61,9 @@ public struct YAMLLimits: Sendable, Hashable {
 
     private func scan(_ buffer: UnsafeMutableBufferPointer<UInt8>) -> ConfigError? {
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { return ConfigError(path: "", message: "cannot start the YAML parser (out of memory?)") }
+        guard yaml_parser_initialize(&parser) == 1 else {
+            return ConfigError(path: "", message: "cannot start the YAML parser (out of memory?)")
+        }
         defer { yaml_parser_delete(&parser) }
         yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
@@ -86,15 +90,21 @@ public struct YAMLLimits: Sendable, Hashable {
             case YAML_ALIAS_EVENT:
                 aliases += 1
                 guard aliases <= maximumAliases else {
-                    return ConfigError(path: "", message: "more than \(maximumAliases) YAML aliases (*name); an experiment file needs none", line: line)
+                    return ConfigError(
+                        path: "",
+                        message: "more than \(maximumAliases) YAML aliases (*name); an experiment file needs none",
+                        line: line)
                 }
                 // An alias of an unknown anchor is a syntax error the reader reports; count it as one node.
                 added = Self.string(event.data.alias.anchor).flatMap { anchored[$0] } ?? 1
             case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                 guard open.count < maximumDepth else {
-                    return ConfigError(path: "", message: "lists and maps nested more than \(maximumDepth) deep", line: line)
+                    return ConfigError(
+                        path: "", message: "lists and maps nested more than \(maximumDepth) deep", line: line)
                 }
-                let anchor = Self.string(event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor : event.data.mapping_start.anchor)
+                let anchor = Self.string(
+                    event.type == YAML_SEQUENCE_START_EVENT
+                        ? event.data.sequence_start.anchor : event.data.mapping_start.anchor)
                 open.append(OpenCollection(anchor: anchor, nodes: 1))
                 expanded += 1
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
@@ -114,7 +124,8 @@ public struct YAMLLimits: Sendable, Hashable {
             guard expanded <= maximumNodes else {
                 return ConfigError(
                     path: "",
-                    message: "the YAML stands for more than \(maximumNodes) values (an alias *name counts as every value of what it names); an experiment file needs far fewer",
+                    message:
+                        "the YAML stands for more than \(maximumNodes) values (an alias *name counts as every value of what it names); an experiment file needs far fewer",
                     line: line)
             }
         }

@@ -56,8 +56,11 @@ public struct EventRecord: Sendable, Hashable {
         self.positions = positions
         self.keys = keys
         self.values = values
-        guard let topic = Self.index(of: "event", in: keys, positions).flatMap({ values[$0].string }), !topic.isEmpty else { throw EventRecordError(message: "no \"event\" field") }
-        guard let time = Self.index(of: "time", in: keys, positions).flatMap({ values[$0].double }) else { throw EventRecordError(message: "no \"time\" field") }
+        guard let topic = Self.index(of: "event", in: keys, positions).flatMap({ values[$0].string }), !topic.isEmpty
+        else { throw EventRecordError(message: "no \"event\" field") }
+        guard let time = Self.index(of: "time", in: keys, positions).flatMap({ values[$0].double }) else {
+            throw EventRecordError(message: "no \"time\" field")
+        }
         self.topic = topic
         self.time = time
     }

@@ -62,7 +62,8 @@ public enum JSONValue: Sendable, Hashable {
         case .number(let value): NumberFormat.compact(value)
         case .string(let value): value
         case .array(let values): "[" + values.map(\.shown).joined(separator: ", ") + "]"
-        case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!.shown)" }.joined(separator: ", ") + "}"
+        case .object(let fields):
+            "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!.shown)" }.joined(separator: ", ") + "}"
         }
     }
 }

@@ -14,7 +14,9 @@
 /// A pure function of the model and the clock, so it is tested without a terminal.
 public enum MonitorScreen {
     /// The lines to draw, each at most `width` characters, at most `height` lines.
-    public static func render(_ model: PopulationModel, now: Double, endpoint: String, width: Int, height: Int) -> [String] {
+    public static func render(
+        _ model: PopulationModel, now: Double, endpoint: String, width: Int, height: Int
+    ) -> [String] {
         var lines: [String] = []
         let name = model.name ?? "(experiment name not yet known)"
         var title = "pbt monitor · \(name)"
@@ -35,7 +37,9 @@ public enum MonitorScreen {
 
         let progress = model.progress
         var summary = "steps \(grouped(model.totalSteps))"
-        if let rate = progress?.stepsPerSecond, model.finish == nil { summary += " (\(grouped(Int(rate.rounded())))/s)" }
+        if let rate = progress?.stepsPerSecond, model.finish == nil {
+            summary += " (\(grouped(Int(rate.rounded())))/s)"
+        }
         summary += "  exploits \(model.totalExploits)"
         if let best = model.best {
             summary += "  best \(NumberFormat.score(best.score)) (member \(best.member))"
@@ -46,15 +50,18 @@ public enum MonitorScreen {
         summary += "  finished \(max(finished, progress?.membersFinished ?? 0))/\(model.population ?? model.rows.count)"
         if !model.recentTurnarounds.isEmpty {
             let sorted = model.recentTurnarounds.sorted()
-            summary += "  turnaround p50 \(NumberFormat.duration(percentile(sorted, 0.5))) p90 \(NumberFormat.duration(percentile(sorted, 0.9)))"
+            summary +=
+                "  turnaround p50 \(NumberFormat.duration(percentile(sorted, 0.5))) p90 \(NumberFormat.duration(percentile(sorted, 0.9)))"
         }
         lines.append(summary)
 
         let trainers = model.workerCount("trainer")
-        let (trainerCount, busy) = model.finish == nil && progress != nil
+        let (trainerCount, busy) =
+            model.finish == nil && progress != nil
             ? (max(trainers.all, progress!.trainers), progress!.busyTrainers)
             : (trainers.all, trainers.busy)
-        var workers = "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
+        var workers =
+            "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
         workers += "  lease expiries \(model.counters.leaseExpiries)"
         workers += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
         if model.counters.resultsDropped > 0 { workers += "  results dropped \(model.counters.resultsDropped)" }
@@ -92,10 +99,12 @@ public enum MonitorScreen {
             } else {
                 exploit = "-"
             }
-            let values = member.hyperparameters.keys.sorted().map { "\($0)=\(member.hyperparameters[$0]!.shown)" }.joined(separator: " ")
+            let values = member.hyperparameters.keys.sorted().map { "\($0)=\(member.hyperparameters[$0]!.shown)" }
+                .joined(separator: " ")
             lines.append(
                 mark + pad(String(member.id), 6, right: true) + "  " + pad(member.state.name, 10) + " "
-                    + pad(member.step.map(String.init) ?? "-", 6, right: true) + "  " + pad(NumberFormat.score(member.score), 8) + "  "
+                    + pad(member.step.map(String.init) ?? "-", 6, right: true) + "  "
+                    + pad(NumberFormat.score(member.score), 8) + "  "
                     + pad(exploit, 20) + "  " + (values.isEmpty ? "-" : values))
         }
         if hidden > 0 { lines.append("  … \(hidden) more members (a taller terminal shows them)") }
@@ -106,7 +115,8 @@ public enum MonitorScreen {
             for worker in trainerRows.prefix(8) {
                 lines.append(
                     " " + pad(worker.name, 22) + "  " + pad(worker.member == nil ? "idle" : "busy", 5) + "  "
-                        + pad(worker.member.map(String.init) ?? "-", 6, right: true) + "  " + pad(String(worker.tasks), 5, right: true))
+                        + pad(worker.member.map(String.init) ?? "-", 6, right: true) + "  "
+                        + pad(String(worker.tasks), 5, right: true))
             }
             if trainerRows.count > 8 { lines.append("  … \(trainerRows.count - 8) more trainers") }
         }

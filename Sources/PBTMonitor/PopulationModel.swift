@@ -317,7 +317,8 @@ public struct PopulationModel: Sendable {
         case "experiment.finished":
             finish = Finish(
                 time: event.time, reason: event.string("reason") ?? "?", bestMember: event.int("best_member"),
-                bestScore: event.double("best_score"), steps: event.int("steps") ?? 0, seconds: event.double("seconds") ?? 0)
+                bestScore: event.double("best_score"), steps: event.int("steps") ?? 0,
+                seconds: event.double("seconds") ?? 0)
             for id in members.keys where members[id]?.state.worker != nil { members[id]?.state = .waiting }
             for name in workers.keys { workers[name]?.held = [] }
         case let topic where topic.hasSuffix(".joined"):
@@ -340,12 +341,16 @@ public struct PopulationModel: Sendable {
             let role = event.string("role") ?? "trainer"
             // A member is held by one worker at a time: whoever held it before (an event that
             // said so may have been lost) holds it no more.
-            if let previous = members[member]?.state.worker, previous != worker, let index = workers[previous]?.held.firstIndex(of: member) {
+            if let previous = members[member]?.state.worker, previous != worker,
+                let index = workers[previous]?.held.firstIndex(of: member)
+            {
                 workers[previous]?.held.remove(at: index)
             }
             // A trainer asks for its next member once it has handed the last one on: that one
             // is at an evaluator now (which one, only its score will say).
-            if role == "trainer", let last = workers[worker]?.held.first, last != member, members[last]?.state == .training(worker: worker) {
+            if role == "trainer", let last = workers[worker]?.held.first, last != member,
+                members[last]?.state == .training(worker: worker)
+            {
                 update(last) { $0.state = .evaluating(worker: "") }
             }
             switch role {
@@ -388,13 +393,15 @@ public struct PopulationModel: Sendable {
                 if let checkpoint = headCheckpoint[member] { byCheckpoint[checkpoint] = head }
             }
             if options.recordSeries {
-                scoreSeries[member, default: []].append(ScorePoint(time: event.time, step: step, score: score, donor: nil))
+                scoreSeries[member, default: []].append(
+                    ScorePoint(time: event.time, step: step, score: score, donor: nil))
             }
         case "member.decided":
             guard let member else { break }
             // An exploit goes to a mutator (which one, its explore will say).
             update(member) { $0.state = event.string("decision") == "exploit" ? .exploring(worker: "") : .waiting }
-            if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at") {
+            if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at")
+            {
                 pendingCopies[member] = snapshots[donor]?[at]
                 exploitsSinceProgress += 1
             }
@@ -454,7 +461,10 @@ public struct PopulationModel: Sendable {
             let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
             if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
             counters.framesDropped[reason, default: 0] += delta
-            if delta > 0 { observations.append(.framesDropped(stage: event.string("stage") ?? "unknown", reason: reason, count: delta)) }
+            if delta > 0 {
+                observations.append(
+                    .framesDropped(stage: event.string("stage") ?? "unknown", reason: reason, count: delta))
+            }
         default:
             break
         }
@@ -478,8 +488,7 @@ public struct PopulationModel: Sendable {
         let seconds = event.double("seconds") ?? 0
         let started = event.time - seconds
         let name = event.string("experiment")
-        if let name, let current = self.name, current != name || (startTime.map { abs($0 - started) > 2 } ?? false)
-        {
+        if let name, let current = self.name, current != name || (startTime.map { abs($0 - started) > 2 } ?? false) {
             restart(name: name, time: started)
             observations.append(.restarted(name: name))
         }
@@ -529,7 +538,9 @@ public struct PopulationModel: Sendable {
         }
         if options.recordSeries {
             trainedSeries[member, default: []].append(
-                TrainedRange(time: event.time, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters, trainer: trainer))
+                TrainedRange(
+                    time: event.time, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters,
+                    trainer: trainer))
         }
     }
 
@@ -552,7 +563,8 @@ public struct PopulationModel: Sendable {
             $0.step = step
             $0.hyperparameters = new
             $0.state = .waiting
-            $0.lastExploit = Exploit(time: event.time, donor: donor, step: step, copiedScore: copiedScore, operations: operations)
+            $0.lastExploit = Exploit(
+                time: event.time, donor: donor, step: step, copiedScore: copiedScore, operations: operations)
             if let copiedScore {
                 $0.score = copiedScore
                 $0.scoreStep = step
@@ -560,11 +572,13 @@ public struct PopulationModel: Sendable {
         }
         free(worker: holder, of: member, at: event.time)
         if options.recordSeries {
-            exploitLog.append(ExploitRecord(
-                time: event.time, member: member, donor: donor, step: step, old: event.object("old") ?? [:],
-                copied: event.object("copied") ?? [:], new: new, operations: operations))
+            exploitLog.append(
+                ExploitRecord(
+                    time: event.time, member: member, donor: donor, step: step, old: event.object("old") ?? [:],
+                    copied: event.object("copied") ?? [:], new: new, operations: operations))
             if let copiedScore {
-                scoreSeries[member, default: []].append(ScorePoint(time: event.time, step: step, score: copiedScore, donor: donor))
+                scoreSeries[member, default: []].append(
+                    ScorePoint(time: event.time, step: step, score: copiedScore, donor: donor))
             }
         }
     }

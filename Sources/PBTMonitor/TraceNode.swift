@@ -17,7 +17,10 @@ public final class TraceNode: Sendable {
     public let score: Double?
     public let previous: TraceNode?
 
-    public init(member: Int, fromStep: Int, step: Int, hyperparameters: [String: JSONValue], score: Double?, previous: TraceNode?) {
+    public init(
+        member: Int, fromStep: Int, step: Int, hyperparameters: [String: JSONValue], score: Double?,
+        previous: TraceNode?
+    ) {
         self.member = member
         self.fromStep = fromStep
         self.step = step
@@ -28,7 +31,9 @@ public final class TraceNode: Sendable {
 
     /// The same node with its score.
     func scored(_ score: Double) -> TraceNode {
-        TraceNode(member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: score, previous: previous)
+        TraceNode(
+            member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: score,
+            previous: previous)
     }
 
     /// The nodes from the first step on.
@@ -91,7 +96,10 @@ extension PopulationModel {
                 last.toStep = node.step
                 segments[segments.count - 1] = last
             } else {
-                segments.append(ScheduleSegment(fromStep: node.fromStep, toStep: node.step, trainedBy: node.member, hyperparameters: node.hyperparameters))
+                segments.append(
+                    ScheduleSegment(
+                        fromStep: node.fromStep, toStep: node.step, trainedBy: node.member,
+                        hyperparameters: node.hyperparameters))
             }
         }
         return segments

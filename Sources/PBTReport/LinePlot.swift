@@ -51,31 +51,46 @@ struct LinePlot {
         }
         let xs = all.map(\.x)
         let ys = all.map(\.y).filter { yLog ? $0 > 0 : $0.isFinite }
-        let xScale = Scale(lo: xRange?.lowerBound ?? xs.min() ?? 0, hi: xRange?.upperBound ?? xs.max() ?? 1, log: false, pad: 0, from: left, to: width - right)
+        let xScale = Scale(
+            lo: xRange?.lowerBound ?? xs.min() ?? 0, hi: xRange?.upperBound ?? xs.max() ?? 1, log: false, pad: 0,
+            from: left, to: width - right)
         let yScale: Scale
         if let categories {
-            yScale = Scale(lo: -0.5, hi: Double(categories.count) - 0.5, log: false, pad: 0, from: height - bottom, to: top)
+            yScale = Scale(
+                lo: -0.5, hi: Double(categories.count) - 0.5, log: false, pad: 0, from: height - bottom, to: top)
         } else {
-            yScale = Scale(lo: yRange?.lowerBound ?? ys.min() ?? 0, hi: yRange?.upperBound ?? ys.max() ?? 1, log: yLog, pad: 0.05, from: height - bottom, to: top)
+            yScale = Scale(
+                lo: yRange?.lowerBound ?? ys.min() ?? 0, hi: yRange?.upperBound ?? ys.max() ?? 1, log: yLog, pad: 0.05,
+                from: height - bottom, to: top)
         }
-        var out = "<svg id=\"\(id)\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
+        var out =
+            "<svg id=\"\(id)\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
         out += "<title>\(HTML.escape(title))</title>"
-        out += "<defs><clipPath id=\"\(id)-area\"><rect x=\"\(n(left - 5))\" y=\"\(n(top - 5))\" width=\"\(n(width - left - right + 10))\" height=\"\(n(height - top - bottom + 10))\"/></clipPath></defs>"
-        out += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(width - left - right))\" height=\"\(n(height - top - bottom))\" class=\"frame\"/>"
+        out +=
+            "<defs><clipPath id=\"\(id)-area\"><rect x=\"\(n(left - 5))\" y=\"\(n(top - 5))\" width=\"\(n(width - left - right + 10))\" height=\"\(n(height - top - bottom + 10))\"/></clipPath></defs>"
+        out +=
+            "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(width - left - right))\" height=\"\(n(height - top - bottom))\" class=\"frame\"/>"
         // Grid and ticks.
         for tick in xScale.ticks() {
             let x = xScale.position(tick.value)
             out += "<line x1=\"\(n(x))\" y1=\"\(n(top))\" x2=\"\(n(x))\" y2=\"\(n(height - bottom))\" class=\"grid\"/>"
-            out += "<text x=\"\(n(x))\" y=\"\(n(height - bottom + 16))\" class=\"tick\" text-anchor=\"middle\">\(tick.label)</text>"
+            out +=
+                "<text x=\"\(n(x))\" y=\"\(n(height - bottom + 16))\" class=\"tick\" text-anchor=\"middle\">\(tick.label)</text>"
         }
-        let yTicks = categories.map { names in names.enumerated().map { (value: Double($0.offset), label: HTML.escape($0.element)) } } ?? yScale.ticks()
+        let yTicks =
+            categories.map { names in
+                names.enumerated().map { (value: Double($0.offset), label: HTML.escape($0.element)) }
+            } ?? yScale.ticks()
         for tick in yTicks {
             let y = yScale.position(tick.value)
             out += "<line x1=\"\(n(left))\" y1=\"\(n(y))\" x2=\"\(n(width - right))\" y2=\"\(n(y))\" class=\"grid\"/>"
-            out += "<text x=\"\(n(left - 6))\" y=\"\(n(y + 4))\" class=\"tick\" text-anchor=\"end\">\(tick.label)</text>"
+            out +=
+                "<text x=\"\(n(left - 6))\" y=\"\(n(y + 4))\" class=\"tick\" text-anchor=\"end\">\(tick.label)</text>"
         }
-        out += "<text x=\"\(n((left + width - right) / 2))\" y=\"\(n(height - 6))\" class=\"axis\" text-anchor=\"middle\">\(HTML.escape(xLabel))</text>"
-        out += "<text x=\"14\" y=\"\(n((top + height - bottom) / 2))\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(n((top + height - bottom) / 2)))\">\(HTML.escape(yLabel + (yLog ? " (log scale)" : "")))</text>"
+        out +=
+            "<text x=\"\(n((left + width - right) / 2))\" y=\"\(n(height - 6))\" class=\"axis\" text-anchor=\"middle\">\(HTML.escape(xLabel))</text>"
+        out +=
+            "<text x=\"14\" y=\"\(n((top + height - bottom) / 2))\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(n((top + height - bottom) / 2)))\">\(HTML.escape(yLabel + (yLog ? " (log scale)" : "")))</text>"
         out += "<g clip-path=\"url(#\(id)-area)\">"
         for s in series + (highlight.map { [$0] } ?? []) {
             out += draw(s, xScale, yScale)
@@ -87,24 +102,31 @@ struct LinePlot {
 
     func draw(_ s: PlotSeries, _ xScale: Scale, _ yScale: Scale) -> String {
         let points = s.runs.reduce(0) { $0 + $1.count }
-        var out = "<g class=\"\(s.cssClass)\" data-member=\"\(s.member)\" data-points=\"\(points)\" data-jumps=\"\(s.jumps.count)\" stroke=\"\(s.color)\" fill=\"\(s.color)\">"
+        var out =
+            "<g class=\"\(s.cssClass)\" data-member=\"\(s.member)\" data-points=\"\(points)\" data-jumps=\"\(s.jumps.count)\" stroke=\"\(s.color)\" fill=\"\(s.color)\">"
         for run in s.runs where !run.isEmpty {
             let coordinates = run.compactMap { p -> String? in
                 guard p.y.isFinite, !yLog || p.y > 0 else { return nil }
                 return "\(n(xScale.position(p.x))),\(n(yScale.position(p.y)))"
             }
-            out += "<polyline fill=\"none\" stroke-width=\"\(n(s.strokeWidth))\" points=\"\(coordinates.joined(separator: " "))\"/>"
+            out +=
+                "<polyline fill=\"none\" stroke-width=\"\(n(s.strokeWidth))\" points=\"\(coordinates.joined(separator: " "))\"/>"
         }
         for jump in s.jumps {
-            guard jump.from.y.isFinite, jump.to.y.isFinite, !yLog || (jump.from.y > 0 && jump.to.y > 0) else { continue }
+            guard jump.from.y.isFinite, jump.to.y.isFinite, !yLog || (jump.from.y > 0 && jump.to.y > 0) else {
+                continue
+            }
             let (x1, y1) = (xScale.position(jump.from.x), yScale.position(jump.from.y))
             let (x2, y2) = (xScale.position(jump.to.x), yScale.position(jump.to.y))
             out += "<g class=\"jump\"><title>\(HTML.escape(jump.title))</title>"
-            out += "<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\" stroke-dasharray=\"3 3\" stroke-width=\"1.2\"/>"
-            out += "<path d=\"M\(n(x2 - 4)),\(n(y2 + 3.5)) L\(n(x2 + 4)),\(n(y2 + 3.5)) L\(n(x2)),\(n(y2 - 4.5)) Z\" stroke=\"none\"/></g>"
+            out +=
+                "<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\" stroke-dasharray=\"3 3\" stroke-width=\"1.2\"/>"
+            out +=
+                "<path d=\"M\(n(x2 - 4)),\(n(y2 + 3.5)) L\(n(x2 + 4)),\(n(y2 + 3.5)) L\(n(x2)),\(n(y2 - 4.5)) Z\" stroke=\"none\"/></g>"
         }
         for dot in s.dots where dot.y.isFinite && (!yLog || dot.y > 0) {
-            out += "<circle cx=\"\(n(xScale.position(dot.x)))\" cy=\"\(n(yScale.position(dot.y)))\" r=\"1.8\" stroke=\"none\"><title>\(HTML.escape(dot.title))</title></circle>"
+            out +=
+                "<circle cx=\"\(n(xScale.position(dot.x)))\" cy=\"\(n(yScale.position(dot.y)))\" r=\"1.8\" stroke=\"none\"><title>\(HTML.escape(dot.title))</title></circle>"
         }
         return out + "</g>"
     }
@@ -154,7 +176,9 @@ struct Scale {
             var ticks = decades.map { (value: Foundation.pow(10, Double($0)), label: "1e\($0)") }
             if ticks.count < 2 {
                 // Less than a decade: plain round numbers of the values.
-                ticks = Scale(lo: Foundation.pow(10, lo), hi: Foundation.pow(10, hi), log: false, pad: 0, from: 0, to: 1).ticks()
+                ticks = Scale(
+                    lo: Foundation.pow(10, lo), hi: Foundation.pow(10, hi), log: false, pad: 0, from: 0, to: 1
+                ).ticks()
             }
             return ticks
         }

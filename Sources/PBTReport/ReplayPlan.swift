@@ -31,7 +31,9 @@ public enum ReplayPlan {
     }
 
     /// Builds the replay of `member` from a run's `events.jsonl` and `experiment.yml` texts.
-    public static func make(member: Int, events: String, experiment text: String, runDirectory: String) throws(ReportError) -> Plan {
+    public static func make(
+        member: Int, events: String, experiment text: String, runDirectory: String
+    ) throws(ReportError) -> Plan {
         let experiment: Experiment
         do {
             experiment = try Experiment.parse(yaml: text)
@@ -51,7 +53,9 @@ public enum ReplayPlan {
             throw ReportError("member \(member) never trained in \(runDirectory) (no member.trained event for it)")
         }
         guard history.first?.fromStep == 0 else {
-            throw ReportError("the event log of \(runDirectory) does not hold member \(member)'s history from step 0 (it starts at step \(history.first?.fromStep ?? 0)); is events.jsonl complete?")
+            throw ReportError(
+                "the event log of \(runDirectory) does not hold member \(member)'s history from step 0 (it starts at step \(history.first?.fromStep ?? 0)); is events.jsonl complete?"
+            )
         }
         let schedule = model.schedule(of: member)
         let names = experiment.space.names
@@ -60,26 +64,32 @@ public enum ReplayPlan {
             var values: [String] = []
             for name in names {
                 guard let value = segment.hyperparameters[name] else {
-                    throw ReportError("steps \(segment.fromStep)–\(segment.toStep) of member \(member) have no value for '\(name)' in the event log")
+                    throw ReportError(
+                        "steps \(segment.fromStep)–\(segment.toStep) of member \(member) have no value for '\(name)' in the event log"
+                    )
                 }
                 values.append("\(name): \(yaml(value, domain: experiment.space.domain(of: name)))")
             }
-            entries.append("{from_step: \(segment.fromStep), seed_of: \(segment.trainedBy), hyperparameters: {\(values.joined(separator: ", "))}}")
+            entries.append(
+                "{from_step: \(segment.fromStep), seed_of: \(segment.trainedBy), hyperparameters: {\(values.joined(separator: ", "))}}"
+            )
         }
         // The experiment's name cut so that the replay's stays within the limit on names.
         let suffix = "-replay-m\(member)"
         let name = String(experiment.name.prefix(max(1, Experiment.maximumNameLength - suffix.count))) + suffix
         let derived: String
         do {
-            derived = try ExperimentVariant.make(from: text, [
-                .set("name", yaml: name),
-                .set("population", yaml: "1"),
-                .remove("initial"),
-                .set("stop", yaml: "{max_steps: \(last.step)}"),
-                .set("exploit", yaml: "{strategy: none}"),
-                .set("explore", yaml: "{strategy: none}"),
-                .set("schedule", yaml: "[" + entries.joined(separator: ", ") + "]"),
-            ])
+            derived = try ExperimentVariant.make(
+                from: text,
+                [
+                    .set("name", yaml: name),
+                    .set("population", yaml: "1"),
+                    .remove("initial"),
+                    .set("stop", yaml: "{max_steps: \(last.step)}"),
+                    .set("exploit", yaml: "{strategy: none}"),
+                    .set("explore", yaml: "{strategy: none}"),
+                    .set("schedule", yaml: "[" + entries.joined(separator: ", ") + "]"),
+                ])
         } catch {
             throw ReportError("cannot write the replay experiment: \(error)")
         }
@@ -110,7 +120,8 @@ public enum ReplayPlan {
     static func yaml(_ value: JSONValue, domain: Domain?) -> String {
         switch (value, domain) {
         case (.string(let text), _):
-            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
         case (_, .integer?):
             return value.int.map(String.init) ?? NumberFormat.exact(value.double ?? 0)
         case (.integer(let whole), .choice?):

@@ -59,7 +59,9 @@ public enum RunReport {
     public static func html(_ input: Input) throws(ReportError) -> (html: String, facts: Facts) {
         let log = EventLog(text: input.events)
         guard !log.events.isEmpty else {
-            throw ReportError("\(input.runDirectory)/events.jsonl holds no event" + (log.problems.isEmpty ? "" : " (\(log.problems.count) unreadable lines)"))
+            throw ReportError(
+                "\(input.runDirectory)/events.jsonl holds no event"
+                    + (log.problems.isEmpty ? "" : " (\(log.problems.count) unreadable lines)"))
         }
         var model = PopulationModel(options: .init(recordSeries: true))
         for event in log.events { model.apply(event) }
@@ -76,7 +78,9 @@ public enum RunReport {
         let name = summary?["experiment"]?.string ?? model.name ?? experiment?.name ?? "experiment"
         let best = summary?["best"]?["member"]?.int ?? model.best?.member
         let bestScore = summary?["best"]?["score"]?.double ?? model.best?.score
-        let names = experiment?.space.names ?? model.hyperparameterNames.nonEmpty ?? Array(Set(model.trainedSeries.values.flatMap { $0.flatMap(\.hyperparameters.keys) })).sorted()
+        let names =
+            experiment?.space.names ?? model.hyperparameterNames.nonEmpty
+            ?? Array(Set(model.trainedSeries.values.flatMap { $0.flatMap(\.hyperparameters.keys) })).sorted()
 
         // The best member's schedule and lineage: summary.json's, checked against the events'.
         let folded = best.map { model.schedule(of: $0) } ?? []
@@ -85,7 +89,8 @@ public enum RunReport {
         if let rows = summary?["best"]?["schedule"]?.array {
             let fromSummary = rows.map { row in
                 ScheduleSegment(
-                    fromStep: row["from_step"]?.int ?? 0, toStep: row["to_step"]?.int ?? 0, trainedBy: row["trained_by"]?.int ?? -1,
+                    fromStep: row["from_step"]?.int ?? 0, toStep: row["to_step"]?.int ?? 0,
+                    trainedBy: row["trained_by"]?.int ?? -1,
                     hyperparameters: row["hyperparameters"]?.object ?? [:])
             }
             lineageAgrees = fromSummary == folded
@@ -96,15 +101,21 @@ public enum RunReport {
 
         var body = ""
         body += "<header><h1>pbt report: \(HTML.escape(name))</h1>"
-        body += "<p class=\"sub\">run directory <code>\(HTML.escape(input.runDirectory))</code> · \(log.events.count) events"
-        if !log.problems.isEmpty { body += " · \(log.problems.count) unreadable lines skipped (first: line \(log.problems[0].line))" }
+        body +=
+            "<p class=\"sub\">run directory <code>\(HTML.escape(input.runDirectory))</code> · \(log.events.count) events"
+        if !log.problems.isEmpty {
+            body += " · \(log.problems.count) unreadable lines skipped (first: line \(log.problems[0].line))"
+        }
         body += "</p></header>"
-        body += facts(summary: summary, model: model, best: best, bestScore: bestScore, problem: summaryProblem, experiment: experiment)
+        body += facts(
+            summary: summary, model: model, best: best, bestScore: bestScore, problem: summaryProblem,
+            experiment: experiment)
         body += legend(members, best: best)
 
         var figures = 0
         body += "<section><h2>Score against step</h2>"
-        body += "<p class=\"note\">Every member's score at each ready step. A dashed line ending in a triangle is an exploit: the member copied a better member's weights (and score) at the step the triangle marks, often stepping back to where they were compared. The thick black line follows the best member's weights back through whoever trained them.</p>"
+        body +=
+            "<p class=\"note\">Every member's score at each ready step. A dashed line ending in a triangle is an exploit: the member copied a better member's weights (and score) at the step the triangle marks, often stepping back to where they were compared. The thick black line follows the best member's weights back through whoever trained them.</p>"
         let steps = 0...Double(max(1, model.trainedSeries.values.flatMap { $0.map(\.toStep) }.max() ?? 1))
         var scores = scorePlot(model, members: members, best: best)
         scores.xRange = steps
@@ -127,10 +138,12 @@ public enum RunReport {
         body += "</section>"
 
         body += "<section><h2>Hyperparameters against step</h2>"
-        body += "<p class=\"note\">What each member trained with, step range by step range; dashed lines are exploits (copy, then explore).</p>"
+        body +=
+            "<p class=\"note\">What each member trained with, step range by step range; dashed lines are exploits (copy, then explore).</p>"
         for parameter in names {
             body += "<h3>\(HTML.escape(parameter))</h3>"
-            var plot = hyperparameterPlot(model, parameter: parameter, domain: experiment?.space.domain(of: parameter), members: members)
+            var plot = hyperparameterPlot(
+                model, parameter: parameter, domain: experiment?.space.domain(of: parameter), members: members)
             plot.xRange = steps
             body += plot.svg()
             figures += 1
@@ -140,12 +153,15 @@ public enum RunReport {
         body += "<section><h2>Lineage of the best member</h2>"
         if let best {
             body += "<p>Member \(best)'s weights at step \(schedule.last?.toStep ?? 0) were trained by: "
-            body += lineage.map { "<span class=\"chip\" style=\"border-color:\(color($0.member))\">member \($0.member), steps \($0.fromStep)–\($0.toStep)</span>" }.joined(separator: " → ")
+            body += lineage.map {
+                "<span class=\"chip\" style=\"border-color:\(color($0.member))\">member \($0.member), steps \($0.fromStep)–\($0.toStep)</span>"
+            }.joined(separator: " → ")
             body += "</p>"
             body += lineagePlot(lineage, best: best).svg()
             figures += 1
             if let lineageAgrees {
-                body += lineageAgrees
+                body +=
+                    lineageAgrees
                     ? "<p class=\"ok\" id=\"lineage-check\">The lineage rebuilt from events.jsonl agrees with summary.json, range by range.</p>"
                     : "<p class=\"warn\" id=\"lineage-check\">The lineage rebuilt from events.jsonl differs from summary.json (was the event log cut short?); the tables show summary.json's.</p>"
             }
@@ -156,7 +172,8 @@ public enum RunReport {
 
         body += "<section><h2>The best member's schedule</h2>"
         body += scheduleTable(schedule, names: names)
-        body += "<p class=\"note\">Retrain this member alone on this schedule: <code>pbt replay \(HTML.escape(input.runDirectory)) --member \(best.map(String.init) ?? "ID")</code>.</p>"
+        body +=
+            "<p class=\"note\">Retrain this member alone on this schedule: <code>pbt replay \(HTML.escape(input.runDirectory)) --member \(best.map(String.init) ?? "ID")</code>.</p>"
         body += "</section>"
 
         body += membersTable(summary: summary, model: model, names: names, best: best)
@@ -173,49 +190,97 @@ public enum RunReport {
 
             """
         let facts = Facts(
-            name: name, bestMember: best, bestScore: bestScore, exploits: summary?["exploits"]?.int ?? model.totalExploits,
+            name: name, bestMember: best, bestScore: bestScore,
+            exploits: summary?["exploits"]?.int ?? model.totalExploits,
             scheduleRows: schedule.count, members: members.count, figures: figures, lineageAgrees: lineageAgrees)
         return (page, facts)
     }
 
     // MARK: Parts
 
-    static func facts(summary: JSONValue?, model: PopulationModel, best: Int?, bestScore: Double?, problem: String?, experiment: Experiment?) -> String {
+    static func facts(
+        summary: JSONValue?, model: PopulationModel, best: Int?, bestScore: Double?, problem: String?,
+        experiment: Experiment?
+    ) -> String {
         var rows: [(String, String)] = []
         if let summary {
-            rows.append(("outcome", "finished: <b>\(HTML.escape(summary["reason"]?.string ?? "?"))</b> after \(NumberFormat.duration(summary["seconds"]?.double ?? 0))"))
+            rows.append(
+                (
+                    "outcome",
+                    "finished: <b>\(HTML.escape(summary["reason"]?.string ?? "?"))</b> after \(NumberFormat.duration(summary["seconds"]?.double ?? 0))"
+                ))
             rows.append(("member-steps", "<span id=\"steps\">\(summary["steps"]?.int ?? 0)</span>"))
         } else if let finish = model.finish {
-            rows.append(("outcome", "finished: <b>\(HTML.escape(finish.reason))</b> after \(NumberFormat.duration(finish.seconds)) (no summary.json)"))
+            rows.append(
+                (
+                    "outcome",
+                    "finished: <b>\(HTML.escape(finish.reason))</b> after \(NumberFormat.duration(finish.seconds)) (no summary.json)"
+                ))
         } else {
-            rows.append(("outcome", "<b>not finished</b>: no summary.json, and no experiment.finished event (interrupted? resume it with pbt run --resume)"))
+            rows.append(
+                (
+                    "outcome",
+                    "<b>not finished</b>: no summary.json, and no experiment.finished event (interrupted? resume it with pbt run --resume)"
+                ))
         }
         if let problem { rows.append(("summary", "<span class=\"warn\">\(HTML.escape(problem))</span>")) }
-        rows.append(("population", "\(model.rows.count)" + (experiment.map { ", ready every \($0.interval) steps, \($0.stop.maxSteps) steps a member, exploit \($0.exploit.name), explore \($0.explore.name)" } ?? "")))
+        rows.append(
+            (
+                "population",
+                "\(model.rows.count)"
+                    + (experiment.map {
+                        ", ready every \($0.interval) steps, \($0.stop.maxSteps) steps a member, exploit \($0.exploit.name), explore \($0.explore.name)"
+                    } ?? "")
+            ))
         rows.append(("exploits", "<span id=\"exploits\">\(summary?["exploits"]?.int ?? model.totalExploits)</span>"))
         if let best {
-            let score = bestScore.map { "<span id=\"best-score\" data-value=\"\($0)\">\(NumberFormat.score($0))</span>" } ?? "-"
-            rows.append(("best", "member <span id=\"best-member\">\(best)</span>, score \(score) at step \(summary?["best"]?["step"]?.int ?? model.members[best]?.step ?? 0)"))
+            let score =
+                bestScore.map { "<span id=\"best-score\" data-value=\"\($0)\">\(NumberFormat.score($0))</span>" } ?? "-"
+            rows.append(
+                (
+                    "best",
+                    "member <span id=\"best-member\">\(best)</span>, score \(score) at step \(summary?["best"]?["step"]?.int ?? model.members[best]?.step ?? 0)"
+                ))
             if let metrics = summary?["best"]?["metrics"]?.object, !metrics.isEmpty {
-                rows.append(("its metrics", metrics.keys.sorted().map { "\(HTML.escape($0)) \(NumberFormat.score(metrics[$0]?.double))" }.joined(separator: " · ")))
+                rows.append(
+                    (
+                        "its metrics",
+                        metrics.keys.sorted().map { "\(HTML.escape($0)) \(NumberFormat.score(metrics[$0]?.double))" }
+                            .joined(separator: " · ")
+                    ))
             }
         }
         if let ever = summary?["best_ever"], let score = ever["score"]?.double {
-            rows.append(("best ever", "member \(ever["member"]?.int ?? -1), score \(NumberFormat.score(score)) at step \(ever["step"]?.int ?? 0)"))
+            rows.append(
+                (
+                    "best ever",
+                    "member \(ever["member"]?.int ?? -1), score \(NumberFormat.score(score)) at step \(ever["step"]?.int ?? 0)"
+                ))
         }
         if !model.recentTurnarounds.isEmpty {
             let sorted = model.recentTurnarounds.sorted()
-            rows.append(("turnaround", "median \(NumberFormat.duration(MonitorScreen.percentile(sorted, 0.5))), 90th percentile \(NumberFormat.duration(MonitorScreen.percentile(sorted, 0.9))) (a member's time between two training tasks, last \(sorted.count))"))
+            rows.append(
+                (
+                    "turnaround",
+                    "median \(NumberFormat.duration(MonitorScreen.percentile(sorted, 0.5))), 90th percentile \(NumberFormat.duration(MonitorScreen.percentile(sorted, 0.9))) (a member's time between two training tasks, last \(sorted.count))"
+                ))
         }
         let dropped = model.counters.framesDropped.values.reduce(0, +)
-        rows.append(("reliability", "lease expiries \(model.counters.leaseExpiries) · results dropped \(model.counters.resultsDropped) · frames dropped \(dropped) · failed tasks \(model.counters.failures)"))
-        return "<table class=\"facts\">" + rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }.joined() + "</table>"
+        rows.append(
+            (
+                "reliability",
+                "lease expiries \(model.counters.leaseExpiries) · results dropped \(model.counters.resultsDropped) · frames dropped \(dropped) · failed tasks \(model.counters.failures)"
+            ))
+        return "<table class=\"facts\">" + rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }.joined()
+            + "</table>"
     }
 
     static func legend(_ members: [Int], best: Int?) -> String {
-        "<p class=\"legend\">" + members.map { member in
-            "<span class=\"swatch\" style=\"background:\(color(member))\"></span>" + (member == best ? "<b>member \(member) (best)</b>" : "member \(member)")
-        }.joined(separator: " ") + "</p>"
+        "<p class=\"legend\">"
+            + members.map { member in
+                "<span class=\"swatch\" style=\"background:\(color(member))\"></span>"
+                    + (member == best ? "<b>member \(member) (best)</b>" : "member \(member)")
+            }.joined(separator: " ") + "</p>"
     }
 
     static func scorePlot(_ model: PopulationModel, members: [Int], best: Int?) -> LinePlot {
@@ -227,13 +292,19 @@ public enum RunReport {
                 let here = (x: Double(point.step), y: point.score)
                 if let donor = point.donor {
                     if let last = run.last {
-                        series.jumps.append(.init(from: last, to: here, title: "member \(member) copied member \(donor)'s weights at step \(point.step) (score \(NumberFormat.score(point.score)))"))
+                        series.jumps.append(
+                            .init(
+                                from: last, to: here,
+                                title:
+                                    "member \(member) copied member \(donor)'s weights at step \(point.step) (score \(NumberFormat.score(point.score)))"
+                            ))
                     }
                     series.runs.append(run)
                     run = [here]
                 } else {
                     run.append(here)
-                    series.dots.append((here.x, here.y, "member \(member), step \(point.step): \(NumberFormat.score(point.score))"))
+                    series.dots.append(
+                        (here.x, here.y, "member \(member), step \(point.step): \(NumberFormat.score(point.score))"))
                 }
             }
             series.runs.append(run)
@@ -251,8 +322,11 @@ public enum RunReport {
         return plot
     }
 
-    static func hyperparameterPlot(_ model: PopulationModel, parameter: String, domain: Domain?, members: [Int]) -> LinePlot {
-        var plot = LinePlot(id: "hp-\(parameter)", title: "\(parameter) against step, every member", yLabel: parameter, height: 260)
+    static func hyperparameterPlot(
+        _ model: PopulationModel, parameter: String, domain: Domain?, members: [Int]
+    ) -> LinePlot {
+        var plot = LinePlot(
+            id: "hp-\(parameter)", title: "\(parameter) against step, every member", yLabel: parameter, height: 260)
         // The value axis: the domain's when known, else what the values look like.
         var categories: [String]?
         switch domain {
@@ -286,8 +360,9 @@ public enum RunReport {
             // Training ranges and exploits, in the order they happened.
             let ranges = model.trainedSeries[member] ?? []
             let exploits = model.exploitLog.filter { $0.member == member }
-            var timeline: [(time: Double, range: PopulationModel.TrainedRange?, exploit: PopulationModel.ExploitRecord?)] =
-                ranges.map { ($0.time, $0, nil) } + exploits.map { ($0.time, nil, $0) }
+            var timeline:
+                [(time: Double, range: PopulationModel.TrainedRange?, exploit: PopulationModel.ExploitRecord?)] =
+                    ranges.map { ($0.time, $0, nil) } + exploits.map { ($0.time, nil, $0) }
             timeline.sort { $0.time < $1.time }
             var run: [(x: Double, y: Double)] = []
             var pending: PopulationModel.ExploitRecord?
@@ -299,7 +374,10 @@ public enum RunReport {
                 guard let range = entry.range, let value = y(range.hyperparameters[parameter]) else { continue }
                 let start = (x: Double(range.fromStep), y: value)
                 if let last = run.last, pending != nil || last.x != start.x {
-                    let title = pending.map { "member \(member) copied member \($0.donor) at step \($0.step): \(parameter) \($0.old[parameter]?.shown ?? "?") → \($0.new[parameter]?.shown ?? "?")\($0.operations[parameter].map { " (\($0))" } ?? "")" }
+                    let title =
+                        pending.map {
+                            "member \(member) copied member \($0.donor) at step \($0.step): \(parameter) \($0.old[parameter]?.shown ?? "?") → \($0.new[parameter]?.shown ?? "?")\($0.operations[parameter].map { " (\($0))" } ?? "")"
+                        }
                         ?? "member \(member) went on from step \(range.fromStep)"
                     series.jumps.append(.init(from: last, to: start, title: title))
                     series.runs.append(run)
@@ -331,7 +409,9 @@ public enum RunReport {
     /// One lane a member: where the best member's weights were trained by whom, and the hand-overs.
     static func lineagePlot(_ spans: [LineageSpan], best: Int) -> LinePlot {
         let lanes = Array(Set(spans.map(\.member))).sorted()
-        var plot = LinePlot(id: "lineage", title: "Who trained the best member's weights, step range by step range", yLabel: "trained by", height: Double(70 + 34 * max(lanes.count, 1)))
+        var plot = LinePlot(
+            id: "lineage", title: "Who trained the best member's weights, step range by step range",
+            yLabel: "trained by", height: Double(70 + 34 * max(lanes.count, 1)))
         plot.categories = lanes.map { "member \($0)" }
         plot.xRange = 0...Double(max(spans.last?.toStep ?? 1, 1))
         var previous: (x: Double, y: Double)?
@@ -340,9 +420,18 @@ public enum RunReport {
             var series = PlotSeries(member: span.member, color: color(span.member), strokeWidth: 9, cssClass: "span")
             series.runs = [[(Double(span.fromStep), lane), (Double(span.toStep), lane)]]
             if let previous {
-                series.jumps.append(.init(from: previous, to: (Double(span.fromStep), lane), title: "from step \(span.fromStep) member \(span.member) trained the weights on (it had copied them)"))
+                series.jumps.append(
+                    .init(
+                        from: previous, to: (Double(span.fromStep), lane),
+                        title:
+                            "from step \(span.fromStep) member \(span.member) trained the weights on (it had copied them)"
+                    ))
             }
-            series.dots.append(((Double(span.fromStep + span.toStep) / 2), lane, "member \(span.member): steps \(span.fromStep)–\(span.toStep)"))
+            series.dots.append(
+                (
+                    (Double(span.fromStep + span.toStep) / 2), lane,
+                    "member \(span.member): steps \(span.fromStep)–\(span.toStep)"
+                ))
             plot.series.append(series)
             previous = (Double(span.toStep), lane)
         }
@@ -353,26 +442,33 @@ public enum RunReport {
         var out = "<table id=\"schedule\" class=\"grid\"><thead><tr><th>steps</th><th>trained by</th>"
         out += names.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
         for row in schedule {
-            out += "<tr class=\"schedule-row\"><td>\(row.fromStep)–\(row.toStep)</td><td><span class=\"swatch\" style=\"background:\(color(row.trainedBy))\"></span>member \(row.trainedBy)</td>"
+            out +=
+                "<tr class=\"schedule-row\"><td>\(row.fromStep)–\(row.toStep)</td><td><span class=\"swatch\" style=\"background:\(color(row.trainedBy))\"></span>member \(row.trainedBy)</td>"
             out += names.map { "<td>\(HTML.escape(row.hyperparameters[$0]?.shown ?? "-"))</td>" }.joined() + "</tr>"
         }
         return out + "</tbody></table>"
     }
 
     static func membersTable(summary: JSONValue?, model: PopulationModel, names: [String], best: Int?) -> String {
-        var out = "<section><h2>Members at the end</h2><table id=\"members\" class=\"grid\"><thead><tr><th>member</th><th>step</th><th>score</th><th>exploits</th>"
+        var out =
+            "<section><h2>Members at the end</h2><table id=\"members\" class=\"grid\"><thead><tr><th>member</th><th>step</th><th>score</th><th>exploits</th>"
         out += names.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
         let rows: [(id: Int, step: Int?, score: Double?, exploits: Int, failed: Bool, values: [String: JSONValue])]
         if let members = summary?["members"]?.array {
             rows = members.map { m in
-                (m["member"]?.int ?? -1, m["step"]?.int, m["score"]?.double, m["exploits"]?.int ?? 0, m["failed"]?.bool ?? false, m["hyperparameters"]?.object ?? [:])
+                (
+                    m["member"]?.int ?? -1, m["step"]?.int, m["score"]?.double, m["exploits"]?.int ?? 0,
+                    m["failed"]?.bool ?? false, m["hyperparameters"]?.object ?? [:]
+                )
             }
         } else {
             rows = model.rows.map { ($0.id, $0.step, $0.score, $0.exploits, $0.state == .failed, $0.hyperparameters) }
         }
         for row in rows.sorted(by: { ($0.score ?? -.infinity, -$0.id) > ($1.score ?? -.infinity, -$1.id) }) {
-            out += "<tr\(row.id == best ? " class=\"best\"" : "")><td><span class=\"swatch\" style=\"background:\(color(row.id))\"></span>\(row.id)\(row.failed ? " (failed)" : "")</td>"
-            out += "<td>\(row.step.map(String.init) ?? "-")</td><td>\(NumberFormat.score(row.score))</td><td>\(row.exploits)</td>"
+            out +=
+                "<tr\(row.id == best ? " class=\"best\"" : "")><td><span class=\"swatch\" style=\"background:\(color(row.id))\"></span>\(row.id)\(row.failed ? " (failed)" : "")</td>"
+            out +=
+                "<td>\(row.step.map(String.init) ?? "-")</td><td>\(NumberFormat.score(row.score))</td><td>\(row.exploits)</td>"
             out += names.map { "<td>\(HTML.escape(row.values[$0]?.shown ?? "-"))</td>" }.joined() + "</tr>"
         }
         return out + "</tbody></table></section>"
@@ -382,12 +478,14 @@ public enum RunReport {
         let log = model.exploitLog
         guard !log.isEmpty else { return "<section><h2>Exploits</h2><p>None.</p></section>" }
         let start = model.startTime ?? log[0].time
-        var out = "<section><h2>Exploits: who copied whom</h2><details><summary>\(log.count) exploits (show)</summary><table id=\"exploit-log\" class=\"grid\"><thead><tr><th>time</th><th>member</th><th>copied</th><th>at step</th><th>explore</th></tr></thead><tbody>"
+        var out =
+            "<section><h2>Exploits: who copied whom</h2><details><summary>\(log.count) exploits (show)</summary><table id=\"exploit-log\" class=\"grid\"><thead><tr><th>time</th><th>member</th><th>copied</th><th>at step</th><th>explore</th></tr></thead><tbody>"
         for entry in log.prefix(2_000) {
             let changes = entry.new.keys.sorted().map { name in
                 "\(HTML.escape(name)) \(HTML.escape(entry.copied[name]?.shown ?? "?")) → \(HTML.escape(entry.new[name]?.shown ?? "?"))\(entry.operations[name].map { " (\(HTML.escape($0)))" } ?? "")"
             }.joined(separator: "; ")
-            out += "<tr><td>\(NumberFormat.duration(max(0, entry.time - start)))</td><td>\(entry.member)</td><td>member \(entry.donor)</td><td>\(entry.step)</td><td>\(changes)</td></tr>"
+            out +=
+                "<tr><td>\(NumberFormat.duration(max(0, entry.time - start)))</td><td>\(entry.member)</td><td>member \(entry.donor)</td><td>\(entry.step)</td><td>\(changes)</td></tr>"
         }
         if log.count > 2_000 { out += "<tr><td colspan=\"5\">… \(log.count - 2_000) more in events.jsonl</td></tr>" }
         return out + "</tbody></table></details></section>"

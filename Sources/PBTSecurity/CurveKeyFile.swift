@@ -22,13 +22,17 @@ public enum CurveKeyFile {
     /// Writes `BASE.key` (the pair, mode 0600) and `BASE.pub` (the public key, mode 0644).
     /// Refuses to overwrite an existing key unless `overwrite`. Returns the two paths.
     @discardableResult
-    public static func write(_ pair: CurveKeyPair, base: String, overwrite: Bool = false) throws(CurveKeyError) -> (secret: String, public: String) {
+    public static func write(
+        _ pair: CurveKeyPair, base: String, overwrite: Bool = false
+    ) throws(CurveKeyError) -> (secret: String, public: String) {
         let name = base.split(separator: "/").last.map(String.init) ?? base
         let secretPath = base + ".key"
         let publicPath = base + ".pub"
         if !overwrite {
             for path in [secretPath, publicPath] where access(path, F_OK) == 0 {
-                throw CurveKeyError(file: path, "already exists; remove it first (or pass --force) so that no key is replaced by mistake")
+                throw CurveKeyError(
+                    file: path,
+                    "already exists; remove it first (or pass --force) so that no key is replaced by mistake")
             }
         }
         try writeFile(
@@ -60,13 +64,19 @@ public enum CurveKeyFile {
             default:
                 throw CurveKeyError(
                     file: path, line: number,
-                    "expected 'secret-key KEY' or 'public-key KEY', got '\(line.prefix(60))' (is this a .pub file? --key takes the .key file that pbt keygen wrote)")
+                    "expected 'secret-key KEY' or 'public-key KEY', got '\(line.prefix(60))' (is this a .pub file? --key takes the .key file that pbt keygen wrote)"
+                )
             }
         }
-        guard let secret else { throw CurveKeyError(file: path, "holds no secret-key line; --key takes the .key file that pbt keygen wrote") }
-        guard let pair = CurveKeyPair(secretKey: secret) else { throw CurveKeyError(file: path, "the secret key is not a CURVE key") }
+        guard let secret else {
+            throw CurveKeyError(file: path, "holds no secret-key line; --key takes the .key file that pbt keygen wrote")
+        }
+        guard let pair = CurveKeyPair(secretKey: secret) else {
+            throw CurveKeyError(file: path, "the secret key is not a CURVE key")
+        }
         if let publicKey, publicKey != pair.publicKey {
-            throw CurveKeyError(file: path, "its public-key line does not belong to its secret key (the file was edited or mixed up)")
+            throw CurveKeyError(
+                file: path, "its public-key line does not belong to its secret key (the file was edited or mixed up)")
         }
         return pair
     }
@@ -75,7 +85,11 @@ public enum CurveKeyFile {
     public static func readPublicKey(_ path: String) throws(CurveKeyError) -> [UInt8] {
         let keys = try readPublicKeys(path)
         guard keys.count == 1, let first = keys.first else {
-            throw CurveKeyError(file: path, keys.isEmpty ? "holds no public key" : "holds \(keys.count) public keys; give the file with just the server's key")
+            throw CurveKeyError(
+                file: path,
+                keys.isEmpty
+                    ? "holds no public key"
+                    : "holds \(keys.count) public keys; give the file with just the server's key")
         }
         return first.key
     }
@@ -86,7 +100,8 @@ public enum CurveKeyFile {
         for (number, line) in try contents(path) {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if fields.first == "secret-key" || fields.first == "public-key" {
-                throw CurveKeyError(file: path, line: number, "this is a .key file, which holds a secret key; give the .pub file")
+                throw CurveKeyError(
+                    file: path, line: number, "this is a .key file, which holds a secret key; give the .pub file")
             }
             let key = try key(fields.first, file: path, line: number)
             keys.append((key, fields.dropFirst().joined(separator: " ")))
@@ -98,7 +113,8 @@ public enum CurveKeyFile {
     /// Not an error: a Docker secret or a mounted file may have to be readable by the stage's user.
     public static func exposure(of path: String) -> String? {
         guard let mode = permissions(path), mode & 0o077 != 0 else { return nil }
-        return "\(path): a secret key readable by others than its owner (mode \(String(mode, radix: 8))); chmod 600 it if it is a plain file"
+        return
+            "\(path): a secret key readable by others than its owner (mode \(String(mode, radix: 8))); chmod 600 it if it is a plain file"
     }
 
     // MARK: Helpers
@@ -106,7 +122,9 @@ public enum CurveKeyFile {
     static func key(_ text: String?, file: String, line: Int) throws(CurveKeyError) -> [UInt8] {
         guard let text else { throw CurveKeyError(file: file, line: line, "the key is missing") }
         guard text.utf8.count == 40 else {
-            throw CurveKeyError(file: file, line: line, "'\(text.prefix(60))' is not a CURVE key: expected 40 characters of Z85, got \(text.utf8.count)")
+            throw CurveKeyError(
+                file: file, line: line,
+                "'\(text.prefix(60))' is not a CURVE key: expected 40 characters of Z85, got \(text.utf8.count)")
         }
         guard let bytes = Z85.decode(text) else {
             throw CurveKeyError(file: file, line: line, "'\(text)' is not a CURVE key: not Z85 text (ZeroMQ's base-85)")
@@ -128,7 +146,9 @@ public enum CurveKeyFile {
             bytes.append(contentsOf: buffer[0..<count])
             if bytes.count > 1 << 20 { throw CurveKeyError(file: path, "is larger than 1 MiB; is it a key file?") }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw CurveKeyError(file: path, "is not text") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CurveKeyError(file: path, "is not text")
+        }
         var lines: [(Int, String)] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             // Only a whole line is a comment: `#` is one of Z85's characters.
@@ -147,7 +167,9 @@ public enum CurveKeyFile {
     static func writeFile(_ path: String, _ text: String, mode: mode_t) throws(CurveKeyError) {
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw CurveKeyError(file: path, "cannot write it: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw CurveKeyError(file: path, "cannot write it: \(String(cString: strerror(errno)))")
+        }
         fchmod(descriptor, mode)  // whatever the umask
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
@@ -179,7 +201,9 @@ public struct CurveKeyError: Error, CustomStringConvertible, Equatable {
 extension Substring {
     func trimmingWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
         return String(self[start...end])
     }
 }

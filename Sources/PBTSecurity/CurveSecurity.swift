@@ -31,7 +31,9 @@ public struct CurveSecurity: Sendable {
 
     /// Reads the files: `key` (a `.key`), `serverKey` (a `.pub`), `authorizedKeys` (checked
     /// now, re-read by the ZAP handler when it changes). Errors name the file and line.
-    public static func load(key: String, serverKey: String?, authorizedKeys: String?) throws(CurveKeyError) -> CurveSecurity {
+    public static func load(
+        key: String, serverKey: String?, authorizedKeys: String?
+    ) throws(CurveKeyError) -> CurveSecurity {
         let pair = try CurveKeyFile.readKeyPair(key)
         let server = try serverKey.map { path throws(CurveKeyError) in try CurveKeyFile.readPublicKey(path) }
         if let authorizedKeys { _ = try CurveKeyFile.readPublicKeys(authorizedKeys) }
@@ -61,7 +63,8 @@ public final class HandshakeWatch {
         let endpoint = "inproc://pbt.handshakes.\(monitorNumbers.wrappingAdd(1, ordering: .relaxed).newValue)"
         try socket.monitor(
             endpoint,
-            events: ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            events: ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED)
         pair = try ZMQSocket(context, .pair)
         try pair.connect(endpoint)
@@ -102,7 +105,10 @@ public final class ConnectionKeeper {
     private var lastSaid: [String: Double] = [:]
     private var connectedOnce = false
 
-    public init(_ context: ZMQContext, socket: ZMQSocket, endpoint: String, peer: String, curve: CurveSecurity?, report: @escaping (String, Bool) -> Void) throws {
+    public init(
+        _ context: ZMQContext, socket: ZMQSocket, endpoint: String, peer: String, curve: CurveSecurity?,
+        report: @escaping (String, Bool) -> Void
+    ) throws {
         watch = try HandshakeWatch(context, watching: socket)
         self.socket = socket
         self.endpoint = endpoint
@@ -120,7 +126,9 @@ public final class ConnectionKeeper {
             switch event.event {
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 if refusals > 0 || !connectedOnce, curve != nil {
-                    say("connected", "connected to \(peer) at \(endpoint) (CURVE, key accepted)", now: now, every: 0, problem: false)
+                    say(
+                        "connected", "connected to \(peer) at \(endpoint) (CURVE, key accepted)", now: now, every: 0,
+                        problem: false)
                 }
                 refusals = 0
                 connectedOnce = true
@@ -128,15 +136,23 @@ public final class ConnectionKeeper {
             case ZMQ_EVENT_DISCONNECTED:
                 isConnected = false
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-                refused(now: now, "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there")
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
-                refused(now: now, curve == nil
-                    ? "\(peer) at \(endpoint) requires CURVE: give this stage --key and --server-key (env PBT_KEY, PBT_SERVER_KEY)"
-                    : "\(peer) at \(endpoint) does not use CURVE, but this stage does: start it with --key and --authorized-keys, or drop this stage's keys")
+                refused(
+                    now: now,
+                    "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there"
+                )
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
+                refused(
+                    now: now,
+                    curve == nil
+                        ? "\(peer) at \(endpoint) requires CURVE: give this stage --key and --server-key (env PBT_KEY, PBT_SERVER_KEY)"
+                        : "\(peer) at \(endpoint) does not use CURVE, but this stage does: start it with --key and --authorized-keys, or drop this stage's keys"
+                )
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 guard curve != nil else { break }
                 say(
-                    "hung up", "the CURVE handshake with \(peer) at \(endpoint) failed (\(event.describedValue)): is --server-key the public key of \(peer)?",
+                    "hung up",
+                    "the CURVE handshake with \(peer) at \(endpoint) failed (\(event.describedValue)): is --server-key the public key of \(peer)?",
                     now: now, every: 30)
             default:
                 break
@@ -176,6 +192,7 @@ extension ZMQSocket {
         guard let serverKey = security.serverKey else {
             throw ZMQError(code: EINVAL, operation: "a CURVE client needs the server's public key")
         }
-        try setCurveClient(publicKey: security.keyPair.publicKey, secretKey: security.keyPair.secretKey, serverKey: serverKey)
+        try setCurveClient(
+            publicKey: security.keyPair.publicKey, secretKey: security.keyPair.secretKey, serverKey: serverKey)
     }
 }

@@ -39,7 +39,9 @@ public final class ZAPHandler: @unchecked Sendable {
     /// then starts the handler thread and returns once it listens. `admitting` adds keys that
     /// are always let in (a stage admits its own public key: whoever holds the server's
     /// secret can pose as the server anyway).
-    public init(context: ZMQContext, authorizedKeys path: String, admitting extra: [[UInt8]] = [], domain: String = "pbt") throws {
+    public init(
+        context: ZMQContext, authorizedKeys path: String, admitting extra: [[UInt8]] = [], domain: String = "pbt"
+    ) throws {
         core = try ZAPCore(context: context, path: path, extra: Set(extra), domain: domain)
     }
 
@@ -189,7 +191,10 @@ private final class ZAPCore: @unchecked Sendable {
     /// mechanism, credentials…] → [version, request id, status, text, user id, metadata].
     func answer(_ request: [[UInt8]]) -> [[UInt8]] {
         guard request.count >= 6, request[0] == Array("1.0".utf8) else {
-            return [Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []]
+            return [
+                Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8),
+                Array("malformed ZAP request".utf8), [], [],
+            ]
         }
         let id = request[1]
         let address = String(decoding: request[3], as: UTF8.self)
@@ -198,7 +203,10 @@ private final class ZAPCore: @unchecked Sendable {
             [Array("1.0".utf8), id, Array(status.utf8), Array(text.utf8), Array(user.utf8), []]
         }
         guard mechanism == "CURVE", request.count >= 7, request[6].count == 32 else {
-            refuse(Refusal(address: address, publicKey: "", reason: "not_curve", detail: "a \(mechanism) handshake from \(address), not CURVE"))
+            refuse(
+                Refusal(
+                    address: address, publicKey: "", reason: "not_curve",
+                    detail: "a \(mechanism) handshake from \(address), not CURVE"))
             return reply("400", "CURVE only")
         }
         let key = request[6]
@@ -209,9 +217,15 @@ private final class ZAPCore: @unchecked Sendable {
             return reply("200", "OK", user: text)
         }
         if let problem {
-            refuse(Refusal(address: address, publicKey: text, reason: "authorized_keys_unusable", detail: "\(address) (key \(text)) refused: \(problem)"))
+            refuse(
+                Refusal(
+                    address: address, publicKey: text, reason: "authorized_keys_unusable",
+                    detail: "\(address) (key \(text)) refused: \(problem)"))
         } else {
-            refuse(Refusal(address: address, publicKey: text, reason: "unknown_key", detail: "\(address) refused: key \(text) is not in \(path)"))
+            refuse(
+                Refusal(
+                    address: address, publicKey: text, reason: "unknown_key",
+                    detail: "\(address) refused: key \(text) is not in \(path)"))
         }
         return reply("400", "key not authorized")
     }
@@ -265,7 +279,9 @@ private final class ZAPCore: @unchecked Sendable {
         state.withLock {
             $0.refused += 1
             $0.refusals.append(refusal)
-            if $0.refusals.count > ZAPHandler.queueLimit { $0.refusals.removeFirst($0.refusals.count - ZAPHandler.queueLimit) }
+            if $0.refusals.count > ZAPHandler.queueLimit {
+                $0.refusals.removeFirst($0.refusals.count - ZAPHandler.queueLimit)
+            }
         }
     }
 }

@@ -47,7 +47,8 @@ final class ConnectionLimiter {
         let endpoint = "inproc://pbt.connections.\(Self.numbers.wrappingAdd(1, ordering: .relaxed).newValue)"
         try socket.monitor(
             endpoint,
-            events: ZMQMonitorEvent.accepted | ZMQMonitorEvent.disconnected | ZMQMonitorEvent.closed | ZMQMonitorEvent.handshakeFailedProtocol)
+            events: ZMQMonitorEvent.accepted | ZMQMonitorEvent.disconnected | ZMQMonitorEvent.closed
+                | ZMQMonitorEvent.handshakeFailedProtocol)
         let pair = try ZMQSocket(context, .pair)
         try pair.connect(endpoint)
         monitors.append(pair)
@@ -71,7 +72,9 @@ final class ConnectionLimiter {
                         shutdown(descriptor, Int32(SHUT_RDWR))
                         let (_, total, tell) = tally.record("too_many_connections", now: now)
                         if tell {
-                            events.append(.peerRefused(stage: stage, address: "", key: "", reason: "too_many_connections", total: total))
+                            events.append(
+                                .peerRefused(
+                                    stage: stage, address: "", key: "", reason: "too_many_connections", total: total))
                         }
                     }
                 case ZMQMonitorEvent.handshakeFailedProtocol:

@@ -49,7 +49,9 @@ public final class EventProxyStage {
     /// Forwards until a signal stops it; returns 0.
     public func run() throws -> Int32 {
         let context = try ZMQContext()
-        let server = try options.security.map { try ServerSecurity($0, context: context, stage: "events", logger: logger) }
+        let server = try options.security.map {
+            try ServerSecurity($0, context: context, stage: "events", logger: logger)
+        }
         defer { server?.stop() }
         let inbound = try ZMQSocket(context, .xsub)
         try inbound.setReceiveHighWaterMark(StageTiming.highWaterMark)
@@ -66,8 +68,10 @@ public final class EventProxyStage {
         try outbound.bind(options.subscribers)
         let publishers = try inbound.lastEndpoint
         let subscribers = try outbound.lastEndpoint
-        logger.info("event proxy listening", metadata: ["pbt.publishers": "\(publishers)", "pbt.subscribers": "\(subscribers)"])
-        try writeReadyFile(options.readyFile, stage: "events", endpoints: ["publishers": publishers, "subscribers": subscribers])
+        logger.info(
+            "event proxy listening", metadata: ["pbt.publishers": "\(publishers)", "pbt.subscribers": "\(subscribers)"])
+        try writeReadyFile(
+            options.readyFile, stage: "events", endpoints: ["publishers": publishers, "subscribers": subscribers])
         var forwarded = 0
         let drops = DropCounter(stage: "events", worker: "events")
         try StageLoop.run(sockets: { [inbound, outbound] }, pollMilliseconds: { Self.pollMilliseconds }) { input in
@@ -90,7 +94,9 @@ public final class EventProxyStage {
                 return true
             case .turn(let now):
                 for event in server?.takeEvents(now: now) ?? [] {
-                    _ = try outbound.send([Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true)
+                    _ = try outbound.send(
+                        [Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true
+                    )
                 }
                 return true
             case .stop:

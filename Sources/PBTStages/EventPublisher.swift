@@ -20,7 +20,10 @@ public final class EventPublisher {
 
     /// Connects to the proxy's publisher endpoint (as a CURVE client with `security`); with
     /// nil, events go nowhere.
-    public init(context: ZMQContext, endpoint: String?, security: CurveSecurity? = nil, logger: Logger = Logger(label: "pbt.events")) throws {
+    public init(
+        context: ZMQContext, endpoint: String?, security: CurveSecurity? = nil,
+        logger: Logger = Logger(label: "pbt.events")
+    ) throws {
         guard let endpoint else {
             socket = nil
             keeper = nil
@@ -28,8 +31,11 @@ public final class EventPublisher {
         }
         let socket = try ZMQSocket(context, .pub, linger: StageTiming.lingerMilliseconds)
         try socket.setSendHighWaterMark(StageTiming.highWaterMark)
-        try socket.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
-        keeper = try socket.connect(endpoint, peer: "the event proxy", security: security, context: context, logger: logger)
+        try socket.setReconnect(
+            intervalMilliseconds: StageTiming.reconnectMilliseconds,
+            maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        keeper = try socket.connect(
+            endpoint, peer: "the event proxy", security: security, context: context, logger: logger)
         self.socket = socket
     }
 
@@ -70,7 +76,8 @@ public final class DropCounter {
     }
 
     /// Records a drop. Returns the event to publish, or nil while the reason's events are limited.
-    public func drop(reason: String, detail: String, now: Double = Clock.monotonic, log: (String) -> Void) -> PBTEvent? {
+    public func drop(reason: String, detail: String, now: Double = Clock.monotonic, log: (String) -> Void) -> PBTEvent?
+    {
         let (count, total, tell) = tally.record(reason, now: now)
         if total <= 10 || total % 100 == 0 {
             log("dropped a frame (\(reason)): \(detail) [\(total) dropped so far]")

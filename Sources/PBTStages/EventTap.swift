@@ -20,7 +20,9 @@ public final class EventTap {
         /// CURVE: connect to the proxy as a client with these keys.
         public var security: CurveSecurity? = nil
 
-        public init(endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil) {
+        public init(
+            endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil
+        ) {
             self.endpoint = endpoint
             self.topics = topics
             self.count = count
@@ -59,7 +61,8 @@ public final class EventTap {
         try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try socket.setMaximumMessageSize(Int64(EventProxyStage.maximumEventBytes) * 2)
         for prefix in options.subscriptions { try socket.subscribe(Array(prefix.utf8)) }
-        let keeper = try socket.connect(options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
+        let keeper = try socket.connect(
+            options.endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger)
         var printed = 0
         var lastEvent = Clock.monotonic
         var heardThisTurn = false

@@ -51,7 +51,8 @@ public final class RunSupervisor {
         public var gpus: [String]?
 
         public init(
-            experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1, mutators: Int = 1,
+            experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1,
+            mutators: Int = 1,
             executable: String, logLevel: String = "info", quiet: Bool = false, metrics: String? = "127.0.0.1:0"
         ) {
             self.experiment = experiment
@@ -95,7 +96,9 @@ public final class RunSupervisor {
         let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
         if options.resume {
-            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch { throw BadInputError("\(error)") }
+            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch {
+                throw BadInputError("\(error)")
+            }
             guard FileManager.default.fileExists(atPath: run.database) else {
                 throw BadInputError("\(run.path) has no selector.sqlite to resume from")
             }
@@ -108,10 +111,12 @@ public final class RunSupervisor {
             }
         } else {
             if FileManager.default.fileExists(atPath: run.events) {
-                throw BadInputError("\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
+                throw BadInputError(
+                    "\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
             }
             do {
-                try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)  // a store of another experiment
+                // A store of another experiment is refused.
+                try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)
                 try run.create()
             } catch {
                 throw BadInputError("\(error)")
@@ -121,7 +126,9 @@ public final class RunSupervisor {
         let readyDirectory = run.path + "/.ready"
         try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
 
-        console.line("pbt run: \(options.resume ? "resuming " : "")\(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)")
+        console.line(
+            "pbt run: \(options.resume ? "resuming " : "")\(experiment.name), population \(experiment.population), \(experiment.stop.maxSteps) steps a member, ready every \(experiment.interval)"
+        )
         console.line("run directory: \(run.path)")
         console.line("resources: \(resources.description)")
         defer { stopAll() }
@@ -137,28 +144,40 @@ public final class RunSupervisor {
         defer { sockets?.remove() }
         func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0.path)/\(name)" } ?? "tcp://127.0.0.1:*" }
         let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
-        let keys = options.secure || experiment.requiresCurve || resumesSecure ? try RunKeys.prepare(in: run.path + "/keys") : nil
+        let keys =
+            options.secure || experiment.requiresCurve || resumesSecure
+            ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
-        func curve(binds: Bool = false, connects: Bool = true) -> [String] { keys?.arguments(binds: binds, connects: connects) ?? [] }
+        func curve(binds: Bool = false, connects: Bool = true) -> [String] {
+            keys?.arguments(binds: binds, connects: connects) ?? []
+        }
         // With Unix domain sockets every endpoint is known before anything binds, so every stage
         // starts at once (workers retry their connections every few milliseconds until the
         // selector listens). Over TCP each binding stage reports the port it got before the
         // stages that connect to it start.
         let known = sockets != nil
         let proxy = try spawn(
-            "events", ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")] + curve(binds: true, connects: false),
+            "events",
+            ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")]
+                + curve(binds: true, connects: false),
             run: run, ready: readyDirectory)
-        let eventEndpoints = known ? ["publishers": endpoint("events-in"), "subscribers": endpoint("events-out")] : try awaitReady(proxy)
+        let eventEndpoints =
+            known
+            ? ["publishers": endpoint("events-in"), "subscribers": endpoint("events-out")] : try awaitReady(proxy)
         guard let publishers = eventEndpoints["publishers"], let subscribers = eventEndpoints["subscribers"] else {
             throw RunError("the event proxy did not report its endpoints")
         }
         // The metrics exporter and the TensorBoard writer subscribe before the selector starts, so
         // they see the whole experiment (the writer makes its directory before it says it is ready).
         let exporter = try options.metrics.map { listen in
-            try spawn("exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run, ready: readyDirectory)
+            try spawn(
+                "exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run,
+                ready: readyDirectory)
         }
         let writer = try options.tensorboard.map { directory in
-            try spawn("tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + curve(), run: run, ready: readyDirectory)
+            try spawn(
+                "tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + curve(), run: run,
+                ready: readyDirectory)
         }
         // Over ipc the selector starts now too, and waits for their ready files before the
         // experiment's first event; over TCP it starts once they are ready.
@@ -177,10 +196,14 @@ public final class RunSupervisor {
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
 
-        let selectorLaunch = try spawn("selector", [
-            "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind", endpoint("inlet"),
-            "--events", publishers, "--min-trainers", String(options.trainers),
-        ] + (known ? subscribersReady.flatMap { ["--await-file", $0] } : []) + curve(binds: true), run: run, ready: readyDirectory)
+        let selectorLaunch = try spawn(
+            "selector",
+            [
+                "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind",
+                endpoint("inlet"),
+                "--events", publishers, "--min-trainers", String(options.trainers),
+            ] + (known ? subscribersReady.flatMap { ["--await-file", $0] } : []) + curve(binds: true), run: run,
+            ready: readyDirectory)
         let work = known ? endpoint("work") : try awaitReady(selectorLaunch)["work"] ?? ""
         guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
@@ -188,13 +211,19 @@ public final class RunSupervisor {
         // workload's program (argv[0] as the file writes it, which is what a worker compares)
         // and nothing else.
         let allowed = experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
-        for (role, count) in [("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers)] {
+        for (role, count) in [
+            ("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers),
+        ] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
                 // The experiment is this user's own: its command workload may run (exactly its program).
-                var arguments = [role, "--connect", work, "--events", publishers, "--name", name] + (role == "mutator" ? [] : allowed)
+                var arguments =
+                    [role, "--connect", work, "--events", publishers, "--name", name]
+                    + (role == "mutator" ? [] : allowed)
                 if role != "mutator" { arguments += ["--threads", resources.threads] }
-                if role == "trainer", let devices = resources.devices?[index - 1] { arguments += ["--gpus", devices.joined(separator: ",")] }
+                if role == "trainer", let devices = resources.devices?[index - 1] {
+                    arguments += ["--gpus", devices.joined(separator: ",")]
+                }
                 if role == "trainer" {
                     arguments += curve()
                 } else {
@@ -215,10 +244,16 @@ public final class RunSupervisor {
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
         let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
-        console.line("work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)")
-        console.line("events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)")
+        console.line(
+            "work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)"
+        )
+        console.line(
+            "events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)"
+        )
         if let metricsURL { console.line("metrics: \(metricsURL)") }
-        if let tensorboard = options.tensorboard { console.line("tensorboard: event files in \(tensorboard) — see them: tensorboard --logdir \(tensorboard)") }
+        if let tensorboard = options.tensorboard {
+            console.line("tensorboard: event files in \(tensorboard) — see them: tensorboard --logdir \(tensorboard)")
+        }
 
         let selectorStage = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10
@@ -226,7 +261,9 @@ public final class RunSupervisor {
         while true {
             if let signal = StopSignal.received {
                 console.finishLine()
-                console.line("interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)")
+                console.line(
+                    "interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)"
+                )
                 return 128 + signal
             }
             // A short wait: the selector's exit is noticed within it (the end of a short run).
@@ -239,7 +276,9 @@ public final class RunSupervisor {
                 case "member.failed":
                     let member = object["member"] as? Int ?? -1
                     console.finishLine()
-                    console.line("member \(member) failed: \(object["reason"] as? String ?? "?")\((object["given_up"] as? Bool ?? false) ? " (given up)" : "")")
+                    console.line(
+                        "member \(member) failed: \(object["reason"] as? String ?? "?")\((object["given_up"] as? Bool ?? false) ? " (given up)" : "")"
+                    )
                 default:
                     break
                 }
@@ -248,7 +287,9 @@ public final class RunSupervisor {
                 console.finishLine()
                 // A run in which every member failed ended (exit 1) with its outcome written.
                 guard done.succeeded || Self.reason(of: run) == FinishReason.allFailed.rawValue else {
-                    throw RunError("the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n" + Self.tail(of: selectorStage.log))
+                    throw RunError(
+                        "the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n"
+                            + Self.tail(of: selectorStage.log))
                 }
                 break
             }
@@ -287,9 +328,14 @@ public final class RunSupervisor {
         let devices: [[String]]?
 
         var description: String {
-            let budget = threads == "inherit" ? "threads inherited from the environment" : "\(threads) thread\(threads == "1" ? "" : "s") a trainer (\(source))"
+            let budget =
+                threads == "inherit"
+                ? "threads inherited from the environment"
+                : "\(threads) thread\(threads == "1" ? "" : "s") a trainer (\(source))"
             guard let devices else { return budget }
-            return budget + "; GPUs " + devices.enumerated().map { "trainer-\($0.offset + 1): \($0.element.joined(separator: ","))" }.joined(separator: ", ")
+            return budget + "; GPUs "
+                + devices.enumerated().map { "trainer-\($0.offset + 1): \($0.element.joined(separator: ","))" }.joined(
+                    separator: ", ")
         }
     }
 
@@ -299,7 +345,9 @@ public final class RunSupervisor {
         var devices: [[String]]?
         if gpus != nil || experiment.resources.gpus > 0 {
             let perTrainer = max(experiment.resources.gpus, 1)
-            switch DeviceAssignment.assign(devices: gpus ?? [], trainers: trainers, perTrainer: perTrainer, share: experiment.resources.shareGPUs) {
+            switch DeviceAssignment.assign(
+                devices: gpus ?? [], trainers: trainers, perTrainer: perTrainer, share: experiment.resources.shareGPUs)
+            {
             case .success(let dealt): devices = dealt
             case .failure(let problem): throw BadInputError("\(problem)")
             }
@@ -308,7 +356,8 @@ public final class RunSupervisor {
         case .inherit:
             return WorkerResources(threads: "inherit", source: "", devices: devices)
         case .count(let count):
-            return WorkerResources(threads: String(count), source: "the experiment's resources.threads", devices: devices)
+            return WorkerResources(
+                threads: String(count), source: "the experiment's resources.threads", devices: devices)
         case .auto:
             let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
             let share = ThreadBudget.shared(cores: cores, trainers: trainers)
@@ -332,7 +381,9 @@ public final class RunSupervisor {
 
     /// Starts one stage; a binding stage (with a ready directory) writes its endpoints to a
     /// ready file, which `awaitReady` waits for.
-    private func spawn(_ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?) throws -> Launch {
+    private func spawn(
+        _ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?
+    ) throws -> Launch {
         let log = "\(run.logs)/\(name).log"
         var arguments = arguments + ["--log-level", options.logLevel]
         let readyFile = directory.map { "\($0)/\(name).json" }
@@ -411,32 +462,47 @@ public final class RunSupervisor {
         let steps = summary["steps"] as? Int ?? 0
         let seconds = summary["seconds"] as? Double ?? 0
         lines.append("")
-        lines.append("experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s: \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits")
+        lines.append(
+            "experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s: \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits"
+        )
         if let best = summary["best"] as? [String: Any] {
-            lines.append("best: member \(best["member"] as? Int ?? -1), score \(number(best["score"])) at step \(best["step"] as? Int ?? 0)")
+            lines.append(
+                "best: member \(best["member"] as? Int ?? -1), score \(number(best["score"])) at step \(best["step"] as? Int ?? 0)"
+            )
             lines.append("  hyperparameters: \(hyperparameters(best["hyperparameters"]))")
             if let metrics = best["metrics"] as? [String: Any], metrics.count > 1 {
                 let shown = metrics.keys.sorted().filter { $0 != "score" }.map { "\($0)=\(number(metrics[$0]))" }
                 lines.append("  metrics: " + shown.joined(separator: " "))
             }
             if let lineage = best["lineage"] as? [[String: Any]] {
-                let chain = lineage.map { "member \($0["member"] as? Int ?? -1) (steps \($0["from_step"] as? Int ?? 0)–\($0["to_step"] as? Int ?? 0))" }
-                lines.append("  lineage: " + (chain.count > 8 ? (chain.prefix(3) + ["…"] + chain.suffix(4)).joined(separator: " → ") : chain.joined(separator: " → ")))
+                let chain = lineage.map {
+                    "member \($0["member"] as? Int ?? -1) (steps \($0["from_step"] as? Int ?? 0)–\($0["to_step"] as? Int ?? 0))"
+                }
+                lines.append(
+                    "  lineage: "
+                        + (chain.count > 8
+                            ? (chain.prefix(3) + ["…"] + chain.suffix(4)).joined(separator: " → ")
+                            : chain.joined(separator: " → ")))
             }
             if let schedule = best["schedule"] as? [[String: Any]] {
                 lines.append("  schedule (\(schedule.count) segments; all in summary.json):")
-                let shown = schedule.count > 8 ? Array(schedule.prefix(4)) + [[:]] + Array(schedule.suffix(3)) : schedule
+                let shown =
+                    schedule.count > 8 ? Array(schedule.prefix(4)) + [[:]] + Array(schedule.suffix(3)) : schedule
                 for entry in shown {
                     if entry.isEmpty {
                         lines.append("    …")
                         continue
                     }
-                    lines.append("    steps \(entry["from_step"] as? Int ?? 0)–\(entry["to_step"] as? Int ?? 0): \(hyperparameters(entry["hyperparameters"]))")
+                    lines.append(
+                        "    steps \(entry["from_step"] as? Int ?? 0)–\(entry["to_step"] as? Int ?? 0): \(hyperparameters(entry["hyperparameters"]))"
+                    )
                 }
             }
         }
         if let members = summary["members"] as? [[String: Any]] {
-            let ranked = members.sorted { (($0["score"] as? Double) ?? -.infinity) > (($1["score"] as? Double) ?? -.infinity) }
+            let ranked = members.sorted {
+                (($0["score"] as? Double) ?? -.infinity) > (($1["score"] as? Double) ?? -.infinity)
+            }
             lines.append(members.count > 12 ? "top 10 of \(members.count) members:" : "members:")
             lines.append("  member   step  score        exploits  hyperparameters")
             for member in ranked.prefix(members.count > 12 ? 10 : members.count) {
@@ -444,7 +510,9 @@ public final class RunSupervisor {
                 let step = String(member["step"] as? Int ?? 0).padding(toLength: 5, withPad: " ", startingAt: 0)
                 let score = number(member["score"]).padding(toLength: 12, withPad: " ", startingAt: 0)
                 let exploits = String(member["exploits"] as? Int ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0)
-                lines.append("  \(id)   \(step)  \(score) \(exploits)  \(hyperparameters(member["hyperparameters"]))\((member["failed"] as? Bool ?? false) ? "  (failed)" : "")")
+                lines.append(
+                    "  \(id)   \(step)  \(score) \(exploits)  \(hyperparameters(member["hyperparameters"]))\((member["failed"] as? Bool ?? false) ? "  (failed)" : "")"
+                )
             }
         }
         lines.append("run directory: \(run.path) (summary.json, events.jsonl, checkpoints/, logs/)")

@@ -49,7 +49,8 @@ public final class SelectorStage {
         public var awaitSeconds = 10.0
 
         public init(
-            experiment: Experiment, runDirectory: RunDirectory, bind: String, inletBind: String, events: String?, minTrainers: Int = 1,
+            experiment: Experiment, runDirectory: RunDirectory, bind: String, inletBind: String, events: String?,
+            minTrainers: Int = 1,
             startTimeout: Double = 10, readyFile: String? = nil
         ) {
             self.experiment = experiment
@@ -117,7 +118,9 @@ public final class SelectorStage {
         let run = options.runDirectory
         let experiment = options.experiment
         if experiment.requiresCurve && options.security == nil {
-            throw RunError("experiment \(experiment.name) says security: {curve: true}, but the selector has no keys: give --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure")
+            throw RunError(
+                "experiment \(experiment.name) says security: {curve: true}, but the selector has no keys: give --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure"
+            )
         }
         try run.create()
         if !FileManager.default.fileExists(atPath: run.experiment) {
@@ -125,13 +128,17 @@ public final class SelectorStage {
         }
         let database = try SelectorDatabase(path: run.database)
         if let stored = try database.experimentID(), stored != experiment.id {
-            throw RunError("\(run.path) holds experiment \(stored), not \(experiment.id) (the experiment file differs); use another run directory")
+            throw RunError(
+                "\(run.path) holds experiment \(stored), not \(experiment.id) (the experiment file differs); use another run directory"
+            )
         }
         let eventLog = try LineLog(path: run.events)
         let store = try CheckpointStore(directory: run.checkpoints)
 
         let context = try ZMQContext()
-        let server = try options.security.map { try ServerSecurity($0, context: context, stage: "selector", logger: logger) }
+        let server = try options.security.map {
+            try ServerSecurity($0, context: context, stage: "selector", logger: logger)
+        }
         defer { server?.stop() }
         let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector", handshakes: server)
         let router = try ZMQSocket(context, .router, linger: Self.workLingerMilliseconds)
@@ -153,7 +160,8 @@ public final class SelectorStage {
         try explore.setSendHighWaterMark(StageTiming.highWaterMark)
         let endpoint = try router.lastEndpoint
         let inletEndpoint = try inlet.lastEndpoint
-        let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
+        let publisher = try EventPublisher(
+            context: context, endpoint: options.events, security: options.security, logger: logger)
         if let interrupted = awaitFiles() { return interrupted }
 
         let now = Clock.monotonic
@@ -161,7 +169,9 @@ public final class SelectorStage {
         if let (saved, finished) = try database.load() {
             // Events appended for a batch that a crash kept from committing: cut the log back.
             if let end = try database.committedLogEnd(), end < eventLog.size { try eventLog.truncate(to: end) }
-            machine = SelectorMachine(settings: machine.settings, name: machine.name, restoring: saved, now: now, routesEpoch: Self.routesEpoch())
+            machine = SelectorMachine(
+                settings: machine.settings, name: machine.name, restoring: saved, now: now,
+                routesEpoch: Self.routesEpoch())
             if let reason = finished {
                 logger.notice("the experiment in \(run.path) has already finished; nothing to do")
                 if !FileManager.default.fileExists(atPath: run.summary) {
@@ -173,24 +183,32 @@ public final class SelectorStage {
             }
             let leased = machine.members.filter(\.phase.isLeased).count
             let done = machine.membersDone
-            logger.notice("resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out")
+            logger.notice(
+                "resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out"
+            )
             pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
         } else {
             starting = machine.start(now: now)
         }
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
-        let writer = StoreWriter(database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id)
+        let writer = StoreWriter(
+            database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id)
         let resources = Resources(
-            router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog, database: database, writer: writer,
-            collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store, limiter: limiter, server: server,
+            router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog,
+            database: database, writer: writer,
+            collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store,
+            limiter: limiter, server: server,
             inletEndpoint: inletEndpoint)
         absorb(starting, resources)
         var outcomeWritten = true
         try commit(resources, outcomeWritten: &outcomeWritten)
-        logger.info("selector listening", metadata: [
-            "pbt.endpoint": "\(endpoint)", "pbt.inlet": "\(inletEndpoint)", "pbt.experiment": "\(experiment.name)", "pbt.run": "\(run.absolute)",
-            "pbt.max_connections": "\(limiter.limit)",
-        ])
+        logger.info(
+            "selector listening",
+            metadata: [
+                "pbt.endpoint": "\(endpoint)", "pbt.inlet": "\(inletEndpoint)", "pbt.experiment": "\(experiment.name)",
+                "pbt.run": "\(run.absolute)",
+                "pbt.max_connections": "\(limiter.limit)",
+            ])
         try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint, "inlet": inletEndpoint])
 
         var lastTick = Clock.monotonic
@@ -212,7 +230,9 @@ public final class SelectorStage {
                     lastTick = now
                 }
                 if !unsentExplores.isEmpty { pushExplores(resources) }
-                if let collector = resources.collector, now - lastCollection >= experiment.collectionInterval, !machine.isFinished {
+                if let collector = resources.collector, now - lastCollection >= experiment.collectionInterval,
+                    !machine.isFinished
+                {
                     lastCollection = now
                     collect(collector, now: now)
                 }
@@ -230,14 +250,17 @@ public final class SelectorStage {
             }
         }
         if let signal = StopSignal.received, !machine.isFinished {
-            logger.notice("selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
+            logger.notice(
+                "selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
             pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)")))
             try commit(resources, outcomeWritten: &outcomeWritten)
             try close(resources)
             return 128 + signal
         }
         if !machine.workers.isEmpty {
-            logger.debug("stopping without a goodbye from \(machine.workers.values.map(\.name).sorted().joined(separator: ", ")); \(resources.limiter.count) connections open")
+            logger.debug(
+                "stopping without a goodbye from \(machine.workers.values.map(\.name).sorted().joined(separator: ", ")); \(resources.limiter.count) connections open"
+            )
         }
         if let collector = resources.collector {
             // Nothing will load a checkpoint no member holds any more: sweep them all now.
@@ -266,7 +289,9 @@ public final class SelectorStage {
             if missing.isEmpty { break }
             if let signal = StopSignal.received { return 128 + signal }
             if Clock.monotonic >= deadline {
-                logger.warning("starting without \(missing.joined(separator: ", ")), which did not appear within \(Int(options.awaitSeconds)) s")
+                logger.warning(
+                    "starting without \(missing.joined(separator: ", ")), which did not appear within \(Int(options.awaitSeconds)) s"
+                )
                 break
             }
             usleep(2_000)
@@ -294,8 +319,11 @@ public final class SelectorStage {
         let keep = final ? machine.finalCheckpoints() : machine.referencedCheckpoints()
         let outcome = collector.collect(keeping: keep, grace: grace)
         if outcome.deleted > 0 {
-            pending.append(.publish(.checkpointsCollected(
-                deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept, keptBytes: outcome.keptBytes)))
+            pending.append(
+                .publish(
+                    .checkpointsCollected(
+                        deleted: outcome.deleted, freedBytes: outcome.freedBytes, kept: outcome.kept,
+                        keptBytes: outcome.keptBytes)))
         }
     }
 
@@ -329,7 +357,8 @@ public final class SelectorStage {
         let counters = SelectorDatabase.Counters(
             steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
             forgottenBelow: machine.forgottenBelow, finished: machine.isFinished, reason: machine.summary?.reason)
-        try resources.writer.submit(.init(changes: batch, bestEver: machine.bestEver, counters: counters, events: events))
+        try resources.writer.submit(
+            .init(changes: batch, bestEver: machine.bestEver, counters: counters, events: events))
         for action in actions {
             switch action {
             case .publish(let event): log(event)
@@ -347,7 +376,9 @@ public final class SelectorStage {
     private func receive(_ frames: [[UInt8]], on socket: Socket, _ resources: Resources) {
         guard frames.count == 2 else {
             let sender = frames.first.map { " from \(WorkerID($0))" } ?? ""
-            dropFrame(reason: WireError.wrongFrameCount(max(frames.count - 1, 0)).reason, detail: "\(frames.count) frames\(sender) on the \(socket)")
+            dropFrame(
+                reason: WireError.wrongFrameCount(max(frames.count - 1, 0)).reason,
+                detail: "\(frames.count) frames\(sender) on the \(socket)")
             return
         }
         let id = WorkerID(frames[0])
@@ -373,7 +404,9 @@ public final class SelectorStage {
             }
         case (.work, .trained(let result)) where result.interrupted && !resources.store.contains(result.checkpoint):
             // A result naming a checkpoint nobody can load is a failure, never progress.
-            report = .failed(member: result.member, version: result.version, reason: "checkpoint \(result.checkpoint.prefix(12))… is not in the store")
+            report = .failed(
+                member: result.member, version: result.version,
+                reason: "checkpoint \(result.checkpoint.prefix(12))… is not in the store")
         default:
             break
         }
@@ -435,7 +468,9 @@ public final class SelectorStage {
     }
 
     private func dropFrame(reason: String, detail: String) {
-        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { pending.append(.publish(event)) }
+        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
+            pending.append(.publish(event))
+        }
     }
 
     private func send(_ command: WorkerCommand, to id: WorkerID, _ resources: Resources) {
@@ -462,11 +497,20 @@ public final class SelectorStage {
         case .workerBenched(let role, let worker, let failures, let seconds):
             logger.warning("\(role) \(worker) failed \(failures) tasks in a row: no work for it for \(Int(seconds)) s")
         case .leaseExpired(let member, let version, _, let worker):
-            logger.warning("lease expired", metadata: ["pbt.member.id": "\(member)", "pbt.member.version": "\(version)", "pbt.worker": "\(worker)"])
+            logger.warning(
+                "lease expired",
+                metadata: ["pbt.member.id": "\(member)", "pbt.member.version": "\(version)", "pbt.worker": "\(worker)"])
         case .memberFailed(let member, _, let worker, let reason, let givenUp):
-            logger.warning("member failed\(givenUp ? " and was given up" : "")", metadata: ["pbt.member.id": "\(member)", "pbt.worker": "\(worker)", "pbt.reason": "\(reason)"])
+            logger.warning(
+                "member failed\(givenUp ? " and was given up" : "")",
+                metadata: ["pbt.member.id": "\(member)", "pbt.worker": "\(worker)", "pbt.reason": "\(reason)"])
         case .checkpointsCollected(let deleted, let freed, let kept, let keptBytes):
-            logger.info("checkpoints collected", metadata: ["pbt.deleted": "\(deleted)", "pbt.freed_bytes": "\(freed)", "pbt.kept": "\(kept)", "pbt.kept_bytes": "\(keptBytes)"])
+            logger.info(
+                "checkpoints collected",
+                metadata: [
+                    "pbt.deleted": "\(deleted)", "pbt.freed_bytes": "\(freed)", "pbt.kept": "\(kept)",
+                    "pbt.kept_bytes": "\(keptBytes)",
+                ])
         default:
             break
         }
@@ -482,13 +526,17 @@ public final class SelectorStage {
         do {
             try RunDirectory.writeAtomically(text + "\n", to: options.runDirectory.summary)
         } catch {
-            logger.error("could not write \(options.runDirectory.summary): \(error); the outcome is in \(options.runDirectory.database): pbt selector (or pbt run --resume) on this directory writes it again")
+            logger.error(
+                "could not write \(options.runDirectory.summary): \(error); the outcome is in \(options.runDirectory.database): pbt selector (or pbt run --resume) on this directory writes it again"
+            )
             return false
         }
-        logger.info("experiment finished", metadata: [
-            "pbt.reason": "\(summary.reason.rawValue)", "pbt.best.member": "\(summary.best?.member ?? -1)",
-            "pbt.best.score": "\(summary.best?.score ?? .nan)", "pbt.steps": "\(summary.steps)",
-        ])
+        logger.info(
+            "experiment finished",
+            metadata: [
+                "pbt.reason": "\(summary.reason.rawValue)", "pbt.best.member": "\(summary.best?.member ?? -1)",
+                "pbt.best.score": "\(summary.best?.score ?? .nan)", "pbt.steps": "\(summary.steps)",
+            ])
         return true
     }
 }

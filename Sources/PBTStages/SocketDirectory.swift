@@ -28,11 +28,13 @@ public struct SocketDirectory: Sendable {
     public static func make(in parent: String = "/tmp") throws -> SocketDirectory {
         var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw RunError("cannot make a directory for the stages' sockets in \(parent): \(String(cString: strerror(errno)))")
+            throw RunError(
+                "cannot make a directory for the stages' sockets in \(parent): \(String(cString: strerror(errno)))")
         }
         let directory = SocketDirectory(path: String(cString: made))
         do {
-            try ProcessIdentity.current.text.write(toFile: directory.path + "/" + ownerFile, atomically: true, encoding: .utf8)
+            try ProcessIdentity.current.text.write(
+                toFile: directory.path + "/" + ownerFile, atomically: true, encoding: .utf8)
         } catch {
             directory.remove()
             throw RunError("cannot write \(directory.path)/\(ownerFile): \(error.localizedDescription)")
@@ -55,7 +57,9 @@ public struct SocketDirectory: Sendable {
             let directory = "\(parent)/\(entry)"
             var status = stat()
             // A real directory of ours (not a link someone else put there).
-            guard lstat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid() else { continue }
+            guard lstat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid() else {
+                continue
+            }
             // No owner file: not ours, or being made this instant. Leave it.
             guard let text = try? String(contentsOfFile: "\(directory)/\(ownerFile)", encoding: .utf8),
                 let owner = ProcessIdentity(text: text), !owner.isRunning

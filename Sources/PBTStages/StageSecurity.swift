@@ -28,9 +28,11 @@ final class ServerSecurity {
         keyPair = security.keyPair
         self.stage = stage
         self.logger = logger
-        logger.info("CURVE on: \(stage) admits \(handler.authorizedCount - 1) client key\(handler.authorizedCount == 2 ? "" : "s") from \(security.authorizedKeys ?? "?") (re-read when it changes)", metadata: [
-            "pbt.key": "\(keyPair.publicText)"
-        ])
+        logger.info(
+            "CURVE on: \(stage) admits \(handler.authorizedCount - 1) client key\(handler.authorizedCount == 2 ? "" : "s") from \(security.authorizedKeys ?? "?") (re-read when it changes)",
+            metadata: [
+                "pbt.key": "\(keyPair.publicText)"
+            ])
     }
 
     /// Makes `socket` a CURVE server of this stage. With `watchHandshakes` false, the caller
@@ -56,7 +58,10 @@ final class ServerSecurity {
             if seen.count > 10 && now - seen.reported < 1 { continue }
             seen.reported = now
             logger.warning("refused a peer (\(refusal.reason)): \(refusal.detail) [\(total) refused so far]")
-            events.append(.peerRefused(stage: stage, address: refusal.address, key: refusal.publicKey, reason: refusal.reason, total: total))
+            events.append(
+                .peerRefused(
+                    stage: stage, address: refusal.address, key: refusal.publicKey, reason: refusal.reason, total: total
+                ))
         }
         return events
     }
@@ -88,9 +93,12 @@ extension ZMQSocket {
 
     /// Makes this a CURVE client of `security` when there is one; then connects, and returns
     /// the keeper that says why a handshake fails and connects again after a refusal.
-    func connect(_ endpoint: String, peer: String, security: CurveSecurity?, context: ZMQContext, logger: Logger) throws -> ConnectionKeeper {
+    func connect(
+        _ endpoint: String, peer: String, security: CurveSecurity?, context: ZMQContext, logger: Logger
+    ) throws -> ConnectionKeeper {
         if let security { try secureClient(security) }
-        let keeper = try ConnectionKeeper(context, socket: self, endpoint: endpoint, peer: peer, curve: security) { line, problem in
+        let keeper = try ConnectionKeeper(context, socket: self, endpoint: endpoint, peer: peer, curve: security) {
+            line, problem in
             if problem { logger.warning("\(line)") } else { logger.info("\(line)") }
         }
         try connect(endpoint)
@@ -115,7 +123,8 @@ struct RunKeys {
     /// Makes the keys unless they are there already (a resumed run keeps its own).
     static func prepare(in directory: String) throws -> RunKeys {
         let keys = RunKeys(directory: directory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if !FileManager.default.fileExists(atPath: keys.serverKey) {
             try CurveKeyFile.write(try CurveKeyPair.generate(), base: directory + "/server", overwrite: true)
         }
@@ -124,7 +133,9 @@ struct RunKeys {
         }
         if !FileManager.default.fileExists(atPath: keys.authorized) {
             let client = try CurveKeyFile.readKeyPair(keys.clientKey)
-            try RunDirectory.writeAtomically("# CURVE client keys the selector and the event proxy admit (pbt run --secure)\n\(client.publicText) client\n", to: keys.authorized)
+            try RunDirectory.writeAtomically(
+                "# CURVE client keys the selector and the event proxy admit (pbt run --secure)\n\(client.publicText) client\n",
+                to: keys.authorized)
         }
         return keys
     }

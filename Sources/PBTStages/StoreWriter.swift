@@ -60,7 +60,10 @@ final class StoreWriter: @unchecked Sendable {
     /// Batches waiting at most; the selector waits when the writer falls this far behind.
     private let limit = 256
 
-    init(database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String, commitInterval: Double = 0.05) {
+    init(
+        database: SelectorDatabase, eventLog: LineLog, publisher: EventPublisher, experimentID: String,
+        commitInterval: Double = 0.05
+    ) {
         self.database = database
         self.eventLog = eventLog
         self.publisher = publisher
@@ -113,7 +116,9 @@ final class StoreWriter: @unchecked Sendable {
                     return
                 } else if queue.isEmpty {
                     condition.wait()
-                } else if draining == 0, !stopping, queue.count < limit / 2, let oldest, oldest.timeIntervalSinceNow > -commitInterval {
+                } else if draining == 0, !stopping, queue.count < limit / 2, let oldest,
+                    oldest.timeIntervalSinceNow > -commitInterval
+                {
                     _ = condition.wait(until: oldest.addingTimeInterval(commitInterval))
                 } else {
                     break
@@ -131,8 +136,11 @@ final class StoreWriter: @unchecked Sendable {
                 for event in events { eventLog.append(event) }
                 eventLog.flush()
                 try database.save(
-                    experimentID: experimentID, changes: batch.changes, bestEver: batch.bestEver, counters: batch.counters, logEnd: eventLog.size)
-                for (index, json) in events.enumerated() { publisher.publish(topic: batch.events[index].event.topic, json: json) }
+                    experimentID: experimentID, changes: batch.changes, bestEver: batch.bestEver,
+                    counters: batch.counters, logEnd: eventLog.size)
+                for (index, json) in events.enumerated() {
+                    publisher.publish(topic: batch.events[index].event.topic, json: json)
+                }
                 condition.lock()
                 busy = false
                 condition.broadcast()

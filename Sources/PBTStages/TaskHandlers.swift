@@ -58,25 +58,31 @@ struct TrainerHandler: TaskHandler {
     var runsLong: Bool { true }
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .train(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a trainer only trains") }
+        guard case .train(let task) = task else {
+            return .failed(member: task.member, version: task.version, reason: "a trainer only trains")
+        }
         let started = Clock.monotonic
         do {
             let state: [UInt8]
             if let checkpoint = task.checkpoint {
                 state = try store.read(checkpoint)
             } else {
-                state = try workload.initialState(member: task.member, seed: task.seed, hyperparameters: task.hyperparameters)
+                state = try workload.initialState(
+                    member: task.member, seed: task.seed, hyperparameters: task.hyperparameters)
             }
             let request = TrainingRequest(
-                member: task.member, step: task.step, steps: task.steps, hyperparameters: task.hyperparameters, seed: task.seed,
+                member: task.member, step: task.step, steps: task.steps, hyperparameters: task.hyperparameters,
+                seed: task.seed,
                 checkpointPath: try task.checkpoint.map { try store.path(of: $0) })
             let outcome = try workload.train(request, from: state, progress: progress)
             guard outcome.stepsDone > 0 else { return .released(member: task.member, version: task.version) }
             let reference = try store.write(outcome.state)
-            return .trained(TrainResult(
-                member: task.member, version: task.version, fromStep: task.step, step: task.step + min(outcome.stepsDone, task.steps),
-                checkpoint: reference, hyperparameters: task.hyperparameters, metrics: outcome.metrics,
-                seconds: Clock.monotonic - started, interrupted: outcome.stepsDone < task.steps, trainer: name))
+            return .trained(
+                TrainResult(
+                    member: task.member, version: task.version, fromStep: task.step,
+                    step: task.step + min(outcome.stepsDone, task.steps),
+                    checkpoint: reference, hyperparameters: task.hyperparameters, metrics: outcome.metrics,
+                    seconds: Clock.monotonic - started, interrupted: outcome.stepsDone < task.steps, trainer: name))
         } catch {
             return .failed(member: task.member, version: task.version, reason: "\(error)")
         }
@@ -99,7 +105,9 @@ struct EvaluatorHandler: TaskHandler {
     var runsLong: Bool { workload != nil }
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .evaluate(let trained) = task else { return .failed(member: task.member, version: task.version, reason: "an evaluator only evaluates") }
+        guard case .evaluate(let trained) = task else {
+            return .failed(member: task.member, version: task.version, reason: "an evaluator only evaluates")
+        }
         var metrics = trained.metrics
         var measured: [String: Double] = [:]
         if let workload {
@@ -109,7 +117,9 @@ struct EvaluatorHandler: TaskHandler {
                 measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
             } catch let error as CheckpointError {
-                return .failed(member: trained.member, version: trained.version, reason: "the trained checkpoint is unusable: \(error)", upstream: true)
+                return .failed(
+                    member: trained.member, version: trained.version,
+                    reason: "the trained checkpoint is unusable: \(error)", upstream: true)
             } catch {
                 return .failed(member: trained.member, version: trained.version, reason: "evaluation failed: \(error)")
             }
@@ -118,18 +128,24 @@ struct EvaluatorHandler: TaskHandler {
             // load is a failure, never a score (the store names a file by its hash once complete).
             return .failed(
                 member: trained.member, version: trained.version,
-                reason: "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)", upstream: true)
+                reason:
+                    "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)",
+                upstream: true)
         }
         guard let score = metrics[metric] else {
             let reported = metrics.keys.sorted().joined(separator: ", ")
             return .failed(
                 member: trained.member, version: trained.version,
-                reason: "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))", upstream: true)
+                reason:
+                    "the trainer reported no '\(metric)' metric (it reported: \(reported.isEmpty ? "nothing" : reported))",
+                upstream: true)
         }
         guard score.isFinite else {
             // A diverged model: the worst score there is, so that exploit replaces it.
             let worst = objective == .maximize ? -Double.greatestFiniteMagnitude : Double.greatestFiniteMagnitude
-            return .scored(EvaluateResult(trained: trained, score: worst, metrics: measured.merging(["diverged": 1]) { $1 }, evaluator: name))
+            return .scored(
+                EvaluateResult(
+                    trained: trained, score: worst, metrics: measured.merging(["diverged": 1]) { $1 }, evaluator: name))
         }
         return .scored(EvaluateResult(trained: trained, score: score, metrics: measured, evaluator: name))
     }
@@ -144,11 +160,15 @@ struct MutatorHandler: TaskHandler {
     var runsLong: Bool { false }
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .explore(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a mutator only explores") }
+        guard case .explore(let task) = task else {
+            return .failed(member: task.member, version: task.version, reason: "a mutator only explores")
+        }
         var random = SplitMix64(seed: task.seed)
         let outcome = strategy.explore(task.hyperparameters, in: space, using: &random)
-        return .explored(ExploreResult(
-            member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes, mutator: name))
+        return .explored(
+            ExploreResult(
+                member: task.member, version: task.version, hyperparameters: outcome.hyperparameters,
+                changes: outcome.changes, mutator: name))
     }
 }
 
@@ -179,18 +199,27 @@ final class PB2Learner: @unchecked Sendable {
         else { return }
         switch object["event"] as? String {
         case "member.trained":
-            guard let fromStep = object["from_step"] as? Int, let values = object["hyperparameters"] as? [String: Any] else { return }
+            guard let fromStep = object["from_step"] as? Int, let values = object["hyperparameters"] as? [String: Any]
+            else { return }
             var hyperparameters = Hyperparameters()
             for (name, value) in values {
-                if let number = value as? NSNumber { hyperparameters[name] = .real(number.doubleValue) } else if let text = value as? String { hyperparameters[name] = .text(text) }
+                if let number = value as? NSNumber {
+                    hyperparameters[name] = .real(number.doubleValue)
+                } else if let text = value as? String {
+                    hyperparameters[name] = .text(text)
+                }
             }
             trained[member] = (fromStep, step, hyperparameters, object["previous_score"] as? Double)
         case "member.scored":
-            guard let score = object["score"] as? Double, let task = trained.removeValue(forKey: member), task.step == step,
+            guard let score = object["score"] as? Double, let task = trained.removeValue(forKey: member),
+                task.step == step,
                 let before = task.before, step > task.fromStep
             else { return }
             let improvement = (objective.fitness(score) - objective.fitness(before)) / Double(step - task.fromStep)
-            model.observe(.init(hyperparameters: task.hyperparameters, time: Double(step) / Double(interval), improvement: improvement), key: member)
+            model.observe(
+                .init(
+                    hyperparameters: task.hyperparameters, time: Double(step) / Double(interval),
+                    improvement: improvement), key: member)
         default:
             return
         }
@@ -198,7 +227,8 @@ final class PB2Learner: @unchecked Sendable {
 
     func explore(_ task: ExploreTask) -> ExploreOutcome {
         var random = SplitMix64(seed: task.seed)
-        return model.explore(task.hyperparameters, time: Double(task.step) / Double(interval), key: task.member, using: &random)
+        return model.explore(
+            task.hyperparameters, time: Double(task.step) / Double(interval), key: task.member, using: &random)
     }
 }
 
@@ -210,9 +240,13 @@ struct PB2Handler: TaskHandler {
     var runsLong: Bool { false }
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
-        guard case .explore(let task) = task else { return .failed(member: task.member, version: task.version, reason: "a mutator only explores") }
+        guard case .explore(let task) = task else {
+            return .failed(member: task.member, version: task.version, reason: "a mutator only explores")
+        }
         let outcome = learner.explore(task)
-        return .explored(ExploreResult(
-            member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes, mutator: name))
+        return .explored(
+            ExploreResult(
+                member: task.member, version: task.version, hyperparameters: outcome.hyperparameters,
+                changes: outcome.changes, mutator: name))
     }
 }

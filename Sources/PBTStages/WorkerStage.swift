@@ -141,10 +141,12 @@ public final class WorkerStage {
         let context = try ZMQContext()
         self.context = context
         var sockets = try open(context)
-        logger.info("\(options.role) connecting", metadata: [
-            "pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)",
-            "pbt.inlet": "\(sockets.inletEndpoint?.endpoint ?? "-")",
-        ])
+        logger.info(
+            "\(options.role) connecting",
+            metadata: [
+                "pbt.endpoint": "\(options.connect)", "pbt.worker": "\(options.name)",
+                "pbt.inlet": "\(sockets.inletEndpoint?.endpoint ?? "-")",
+            ])
         sockets.publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
         try StageLoop.run(sockets: { polled(sockets) }) { input in
             switch input {
@@ -188,21 +190,29 @@ public final class WorkerStage {
 
     private func open(_ context: ZMQContext) throws -> Sockets {
         let dealer = try ZMQSocket(context, .dealer, linger: StageTiming.lingerMilliseconds)
-        try dealer.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        try dealer.setReconnect(
+            intervalMilliseconds: StageTiming.reconnectMilliseconds,
+            maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         try dealer.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try dealer.setHeartbeat(
-            intervalMilliseconds: StageTiming.connectionPingMilliseconds, timeoutMilliseconds: StageTiming.connectionTimeoutMilliseconds,
+            intervalMilliseconds: StageTiming.connectionPingMilliseconds,
+            timeoutMilliseconds: StageTiming.connectionTimeoutMilliseconds,
             ttlMilliseconds: StageTiming.connectionTimeoutMilliseconds)
         try dealer.setRoutingID(routingID)
-        keepers.append(try dealer.connect(options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
-        let publisher = try EventPublisher(context: context, endpoint: options.events, security: options.security, logger: logger)
+        keepers.append(
+            try dealer.connect(
+                options.connect, peer: "the selector", security: options.security, context: context, logger: logger))
+        let publisher = try EventPublisher(
+            context: context, endpoint: options.events, security: options.security, logger: logger)
 
         let push = try ZMQSocket(context, .push, linger: StageTiming.lingerMilliseconds)
         // Only to inlets whose connection is up: a result never waits in the queue of an
         // evaluator that is not there (it waits here, and the lease goes on).
         try push.setImmediate(true)
         try push.setSendHighWaterMark(StageTiming.highWaterMark)
-        try push.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        try push.setReconnect(
+            intervalMilliseconds: StageTiming.reconnectMilliseconds,
+            maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         if let security = options.security { try push.secureClient(security) }
 
         var inlet: ZMQSocket?
@@ -219,10 +229,12 @@ public final class WorkerStage {
             try pull.bind(options.bind)
             inlet = pull
             let bound = try pull.lastEndpoint
-            inletEndpoint = PeerEndpoint(endpoint: options.advertise ?? bound, publicKey: options.security?.keyPair.publicKey ?? [])
+            inletEndpoint = PeerEndpoint(
+                endpoint: options.advertise ?? bound, publicKey: options.security?.keyPair.publicKey ?? [])
         }
         return Sockets(
-            dealer: dealer, publisher: publisher, push: push, inlet: inlet, inletEndpoint: inletEndpoint, work: try WorkThread(context: context))
+            dealer: dealer, publisher: publisher, push: push, inlet: inlet, inletEndpoint: inletEndpoint,
+            work: try WorkThread(context: context))
     }
 
     private var serverSecurity: ServerSecurity?
@@ -231,7 +243,9 @@ public final class WorkerStage {
     /// can take a task (so that what it cannot take waits in the socket's queue).
     private func polled(_ sockets: Sockets) -> [ZMQSocket] {
         var polled = [sockets.dealer, sockets.work.done]
-        if let inlet = sockets.inlet, handler != nil, running == nil, unpushed == nil, stopping == nil { polled.append(inlet) }
+        if let inlet = sockets.inlet, handler != nil, running == nil, unpushed == nil, stopping == nil {
+            polled.append(inlet)
+        }
         if let stream = sockets.stream { polled.append(stream) }
         return polled
     }
@@ -274,7 +288,12 @@ public final class WorkerStage {
                 resultSentAt = nil
             }
             received += 1
-            logger.debug("train task", metadata: ["pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)", "pbt.received": "\(received)"])
+            logger.debug(
+                "train task",
+                metadata: [
+                    "pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)",
+                    "pbt.received": "\(received)",
+                ])
             guard let handler, running == nil, unpushed == nil, stopping == nil else {
                 let reason = handler == nil ? "\(options.name) has no experiment yet" : "\(options.name) is busy"
                 send(.failed(member: task.member, version: task.version, reason: reason), on: sockets.dealer)
@@ -284,7 +303,9 @@ public final class WorkerStage {
         case .evaluators(let routes):
             if options.role == .trainer { connect(routes, sockets) }
         case .explore:
-            drop(reason: "wrong_kind", detail: "an explore task on the work socket (it goes to a mutator's inlet)", sockets)
+            drop(
+                reason: "wrong_kind", detail: "an explore task on the work socket (it goes to a mutator's inlet)",
+                sockets)
         case .finished:
             logger.info("experiment finished; \(tasksDone) tasks done here")
             if !options.keepRunning || stopping != nil { return false }
@@ -296,21 +317,29 @@ public final class WorkerStage {
     }
 
     private func serve(_ welcome: Welcome, _ sockets: inout Sockets) throws {
-        guard let text = String(validating: welcome.experiment, as: UTF8.self) else { throw WorkloadError("the experiment is not UTF-8 text") }
+        guard let text = String(validating: welcome.experiment, as: UTF8.self) else {
+            throw WorkloadError("the experiment is not UTF-8 text")
+        }
         let experiment = try Experiment.parse(yaml: text)
-        if experiment.workload.kind == "command", options.role == .trainer || (options.role == .evaluator && experiment.evaluation == .checkpoint) {
+        if experiment.workload.kind == "command",
+            options.role == .trainer || (options.role == .evaluator && experiment.evaluation == .checkpoint)
+        {
             try checkCommandAllowed(experiment)
         }
         let checkpoints = options.checkpoints ?? welcome.checkpointDirectory
         let resources = options.role == .mutator ? TrainingResources() : trainingResources(for: experiment)
         switch options.role {
         case .trainer:
-            handler = TrainerHandler(workload: try Workloads.make(for: experiment, resources: resources), store: try CheckpointStore(directory: checkpoints), name: options.name)
+            handler = TrainerHandler(
+                workload: try Workloads.make(for: experiment, resources: resources),
+                store: try CheckpointStore(directory: checkpoints), name: options.name)
             connect(welcome.evaluators, sockets)
         case .evaluator:
             handler = EvaluatorHandler(
-                metric: experiment.metric, objective: experiment.objective, store: try CheckpointStore(directory: checkpoints), name: options.name,
-                workload: experiment.evaluation == .checkpoint ? try Workloads.make(for: experiment, resources: resources) : nil)
+                metric: experiment.metric, objective: experiment.objective,
+                store: try CheckpointStore(directory: checkpoints), name: options.name,
+                workload: experiment.evaluation == .checkpoint
+                    ? try Workloads.make(for: experiment, resources: resources) : nil)
         case .mutator:
             if case .pb2(let points, let beta, let decay) = experiment.explore {
                 // Only a PB2 mutator reads the stream: subscribing otherwise would pull two events
@@ -319,11 +348,16 @@ public final class WorkerStage {
                     let socket = try ZMQSocket(context, .sub)
                     try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
                     for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
-                    keepers.append(try socket.connect(endpoint, peer: "the event proxy", security: options.security, context: context, logger: logger))
+                    keepers.append(
+                        try socket.connect(
+                            endpoint, peer: "the event proxy", security: options.security, context: context,
+                            logger: logger))
                     sockets.stream = socket
                 }
                 if sockets.stream == nil {
-                    logger.warning("PB2 learns from the event stream, but this mutator has no --events-subscribe endpoint; it explores by perturbation until it has data")
+                    logger.warning(
+                        "PB2 learns from the event stream, but this mutator has no --events-subscribe endpoint; it explores by perturbation until it has data"
+                    )
                 }
                 let learner = PB2Learner(
                     model: PB2Model(space: experiment.space, capacity: points, beta: beta, timeDecay: decay),
@@ -336,7 +370,8 @@ public final class WorkerStage {
         }
         if options.role != .trainer {
             // The selector's inlet: a wildcard host is the host this worker reached the selector at.
-            let inlet = EndpointAddress.replacingWildcardHost(in: welcome.inlet, with: EndpointAddress.host(of: options.connect) ?? "")
+            let inlet = EndpointAddress.replacingWildcardHost(
+                in: welcome.inlet, with: EndpointAddress.host(of: options.connect) ?? "")
             if inlet != sockets.selectorInlet {
                 if let old = sockets.selectorInlet { try? sockets.push.disconnect(old) }
                 try sockets.push.connect(inlet)
@@ -344,7 +379,9 @@ public final class WorkerStage {
             }
         }
         experimentID = welcome.experimentID
-        logger.info("serving experiment", metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+        logger.info(
+            "serving experiment",
+            metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
     }
 
     /// Points the trainer's PUSH at exactly the evaluators' inlets in `routes`.
@@ -364,10 +401,15 @@ public final class WorkerStage {
     /// once an experiment, with where the figure came from.
     private func trainingResources(for experiment: Experiment) -> TrainingResources {
         let budget = ThreadBudget.resolve(
-            experiment: experiment.resources.threads, given: options.threads, quota: CPUQuota.current(), cores: Cores.available)
-        let threads = budget.map { "\($0.threads) thread\($0.threads == 1 ? "" : "s") (\($0.source))" } ?? "inherited from the environment"
-        let devices = options.devices.map { "GPU devices \($0.joined(separator: ","))" }
-            ?? (experiment.resources.gpus > 0 ? "no GPU devices given (--gpus, PBT_GPUS): CUDA_VISIBLE_DEVICES is left as it is" : nil)
+            experiment: experiment.resources.threads, given: options.threads, quota: CPUQuota.current(),
+            cores: Cores.available)
+        let threads =
+            budget.map { "\($0.threads) thread\($0.threads == 1 ? "" : "s") (\($0.source))" }
+            ?? "inherited from the environment"
+        let devices =
+            options.devices.map { "GPU devices \($0.joined(separator: ","))" }
+            ?? (experiment.resources.gpus > 0
+                ? "no GPU devices given (--gpus, PBT_GPUS): CUDA_VISIBLE_DEVICES is left as it is" : nil)
         logger.info("resources: \(threads)\(devices.map { "; " + $0 } ?? "")")
         return TrainingResources(budget: budget, devices: options.devices)
     }
@@ -381,7 +423,8 @@ public final class WorkerStage {
         let shown = "[" + argv.prefix(4).joined(separator: ", ") + (argv.count > 4 ? ", …" : "") + "]"
         throw WorkloadError(
             "this \(options.role) runs no command workload it is sent unless allowed: the experiment runs \(shown); "
-                + "start it with --allow-command \(program.isEmpty ? "PROGRAM" : program) (env PBT_ALLOW_COMMANDS) if you trust whoever runs the selector")
+                + "start it with --allow-command \(program.isEmpty ? "PROGRAM" : program) (env PBT_ALLOW_COMMANDS) if you trust whoever runs the selector"
+        )
     }
 
     // MARK: Tasks
@@ -454,7 +497,11 @@ public final class WorkerStage {
     /// to the selector's inlet.
     private func deliver(_ outcome: WorkerReport, for task: WorkerTask, _ sockets: inout Sockets) {
         tasksDone += 1
-        logger.debug("task done", metadata: ["pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)", "pbt.outcome": "\(outcome)"])
+        logger.debug(
+            "task done",
+            metadata: [
+                "pbt.member.id": "\(task.member)", "pbt.member.version": "\(task.version)", "pbt.outcome": "\(outcome)",
+            ])
         switch options.role {
         case .trainer:
             if case .trained(let result) = outcome, !result.interrupted {
@@ -463,7 +510,9 @@ public final class WorkerStage {
                     handedOn(task, &sockets)
                 } else {
                     unpushed = (frames, task)
-                    logger.info("no evaluator to take member \(result.member)'s result yet; holding it (and the lease) until there is")
+                    logger.info(
+                        "no evaluator to take member \(result.member)'s result yet; holding it (and the lease) until there is"
+                    )
                 }
                 return
             }
@@ -505,7 +554,8 @@ public final class WorkerStage {
         }
         guard stopping == nil || handed != nil else { return }
         let ready = Ready(
-            role: options.role, received: received, name: options.name, experimentID: experimentID, inlet: sockets.inletEndpoint,
+            role: options.role, received: received, name: options.name, experimentID: experimentID,
+            inlet: sockets.inletEndpoint,
             routes: routes.generation, handed: handed)
         send(.ready(ready), on: sockets.dealer)
         handed = nil
@@ -524,6 +574,8 @@ public final class WorkerStage {
     }
 
     private func drop(reason: String, detail: String, _ sockets: Sockets) {
-        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) { sockets.publisher.publish(event) }
+        if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
+            sockets.publisher.publish(event)
+        }
     }
 }

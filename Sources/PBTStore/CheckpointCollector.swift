@@ -40,7 +40,9 @@ public struct CheckpointCollector: Sendable {
                 let isCheckpoint = CheckpointStore.isValid(file)
                 // Leftover temporary files of a trainer that died mid-write go too, after the grace.
                 let unreferenced = isCheckpoint ? !keep.contains(file) : file.hasSuffix(".tmp")
-                if unreferenced && now.timeIntervalSince(modified) > grace, (try? manager.removeItem(atPath: full)) != nil {
+                if unreferenced && now.timeIntervalSince(modified) > grace,
+                    (try? manager.removeItem(atPath: full)) != nil
+                {
                     outcome.deleted += 1
                     outcome.freedBytes += size
                 } else if isCheckpoint {

@@ -27,7 +27,8 @@ public struct CheckpointStore: Sendable {
 
     /// Whether `reference` is a well-formed checkpoint name (64 lowercase hex digits).
     public static func isValid(_ reference: String) -> Bool {
-        reference.utf8.count == 64 && reference.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        reference.utf8.count == 64
+            && reference.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
     /// The sha256 of `bytes` in lowercase hex.
@@ -66,7 +67,8 @@ public struct CheckpointStore: Sendable {
         let reference = Self.reference(of: bytes)
         let target = try path(of: reference)
         // Already stored: keep it, unless the stored file was damaged; then write it again.
-        if let stored = Self.contents(of: target), stored.count == bytes.count, Self.reference(of: stored) == reference {
+        if let stored = Self.contents(of: target), stored.count == bytes.count, Self.reference(of: stored) == reference
+        {
             // Fresh again for the garbage collector's grace period: someone is about to refer to it.
             utimes(target, nil)
             return reference
@@ -76,10 +78,14 @@ public struct CheckpointStore: Sendable {
         var descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if descriptor < 0 && errno == ENOENT {
             // The fan-out folder does not exist yet.
-            if mkdir(folder, 0o755) != 0 && errno != EEXIST { throw .unavailable(directory: directory, reason: "cannot create \(folder): \(Self.lastError())") }
+            if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+                throw .unavailable(directory: directory, reason: "cannot create \(folder): \(Self.lastError())")
+            }
             descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         }
-        guard descriptor >= 0 else { throw .unavailable(directory: directory, reason: "cannot create \(temporary): \(Self.lastError())") }
+        guard descriptor >= 0 else {
+            throw .unavailable(directory: directory, reason: "cannot create \(temporary): \(Self.lastError())")
+        }
         let written = bytes.withUnsafeBytes { buffer -> Bool in
             var offset = 0
             while offset < buffer.count {
@@ -152,7 +158,8 @@ public enum CheckpointError: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .invalidReference(let reference): "'\(reference.prefix(80))' is not a checkpoint reference (64 hex digits)"
         case .missing(let reference): "checkpoint \(reference.prefix(12))… is not in the store"
-        case .corrupt(let reference, let actual): "checkpoint \(reference.prefix(12))… fails its hash check (the file hashes to \(actual.prefix(12))…); not loaded"
+        case .corrupt(let reference, let actual):
+            "checkpoint \(reference.prefix(12))… fails its hash check (the file hashes to \(actual.prefix(12))…); not loaded"
         case .unavailable(let directory, let reason): "checkpoint store \(directory): \(reason)"
         }
     }

@@ -29,7 +29,9 @@ public struct RunDirectory: Sendable {
     public func create() throws(RunDirectoryError) {
         do throws(RunDirectoryError) {
             for directory in [path, logs, checkpoints] { try Self.makeDirectory(directory) }
-            guard access(path, W_OK) == 0 else { throw RunDirectoryError("cannot write in \(path): \(String(cString: strerror(errno)))") }
+            guard access(path, W_OK) == 0 else {
+                throw RunDirectoryError("cannot write in \(path): \(String(cString: strerror(errno)))")
+            }
         } catch {
             throw RunDirectoryError("cannot make the run directory \(path): \(error.description)")
         }
@@ -39,7 +41,9 @@ public struct RunDirectory: Sendable {
     private static func makeDirectory(_ directory: String) throws(RunDirectoryError) {
         var status = stat()
         if stat(directory, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFDIR else { throw RunDirectoryError("\(directory) is a file, not a directory") }
+            guard status.st_mode & S_IFMT == S_IFDIR else {
+                throw RunDirectoryError("\(directory) is a file, not a directory")
+            }
             return
         }
         let parent = (directory as NSString).deletingLastPathComponent
@@ -80,7 +84,12 @@ public final class LineLog {
 
     public init(path: String) throws {
         guard let file = fopen(path, "a") else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot open \(path): \(String(cString: strerror(errno)))"])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [
+                    NSFilePathErrorKey: path,
+                    NSLocalizedDescriptionKey: "cannot open \(path): \(String(cString: strerror(errno)))",
+                ])
         }
         self.file = file
         self.path = path
@@ -104,7 +113,12 @@ public final class LineLog {
         fflush(file)
         guard size > offset else { return }
         guard ftruncate(fileno(file), off_t(offset)) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot truncate \(path): \(String(cString: strerror(errno)))"])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [
+                    NSFilePathErrorKey: path,
+                    NSLocalizedDescriptionKey: "cannot truncate \(path): \(String(cString: strerror(errno)))",
+                ])
         }
         size = offset
     }

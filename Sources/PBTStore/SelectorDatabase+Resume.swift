@@ -28,7 +28,8 @@ extension SelectorDatabase {
         let storeBytes = fileSize(run.database)
         let pendingBytes = fileSize(run.database + "-wal") ?? 0
         let history = "\(run.events) holds \(eventBytes) bytes of events"
-        let consequence = "going on would start the experiment over and overwrite its results. Restore selector.sqlite, or start afresh in another directory"
+        let consequence =
+            "going on would start the experiment over and overwrite its results. Restore selector.sqlite, or start afresh in another directory"
         guard let storeBytes, storeBytes > 0 || pendingBytes > 0 else {
             if eventBytes > 0 {
                 let state = storeBytes == nil ? "there is no \(run.database)" : "\(run.database) is empty (0 bytes)"
@@ -41,17 +42,25 @@ extension SelectorDatabase {
             var configuration = Configuration()
             configuration.readonly = true
             let queue = try DatabaseQueue(path: run.database, configuration: configuration)
-            stored = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") }
+            stored = try queue.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'")
+            }
         } catch {
             let reason = (error as? DatabaseError)?.message ?? "\(error)"
-            throw ResumeError("\(run.database) (\(storeBytes) bytes) is not a selector store that can be read (\(reason)): \(eventBytes > 0 ? consequence : "use another run directory")")
+            throw ResumeError(
+                "\(run.database) (\(storeBytes) bytes) is not a selector store that can be read (\(reason)): \(eventBytes > 0 ? consequence : "use another run directory")"
+            )
         }
         guard let stored else {
-            if eventBytes > 0 { throw ResumeError("\(history) but \(run.database) holds no committed state: \(consequence)") }
+            if eventBytes > 0 {
+                throw ResumeError("\(history) but \(run.database) holds no committed state: \(consequence)")
+            }
             return
         }
         if let experimentID, stored != experimentID {
-            throw ResumeError("\(run.path) holds experiment \(stored), not \(experimentID) (the experiment file differs); use another run directory")
+            throw ResumeError(
+                "\(run.path) holds experiment \(stored), not \(experimentID) (the experiment file differs); use another run directory"
+            )
         }
     }
 

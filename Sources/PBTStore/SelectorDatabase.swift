@@ -33,30 +33,33 @@ public final class SelectorDatabase {
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS members (
-                    id INTEGER PRIMARY KEY, seed INTEGER NOT NULL, version INTEGER NOT NULL, step INTEGER NOT NULL,
-                    target_step INTEGER NOT NULL, checkpoint TEXT, hyperparameters TEXT NOT NULL, score REAL,
-                    phase TEXT NOT NULL, queue_role INTEGER, lease_worker BLOB, lease_trainer TEXT, history INTEGER,
-                    exploits INTEGER NOT NULL, failures INTEGER NOT NULL, metrics TEXT NOT NULL,
-                    pending_donor INTEGER, pending_old TEXT, pending_copied TEXT,
-                    recent TEXT NOT NULL DEFAULT '[]');
-                CREATE TABLE IF NOT EXISTS lineage (
-                    id INTEGER PRIMARY KEY, member INTEGER NOT NULL, from_step INTEGER NOT NULL, to_step INTEGER NOT NULL,
-                    hyperparameters TEXT NOT NULL, previous INTEGER);
-                CREATE TABLE IF NOT EXISTS scores (
-                    step INTEGER NOT NULL, member INTEGER NOT NULL, fitness REAL NOT NULL, score REAL NOT NULL,
-                    checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
-                    recent TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (step, member));
-                CREATE TABLE IF NOT EXISTS best_ever (
-                    id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
-                    score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
-                    recent TEXT NOT NULL DEFAULT '[]');
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS members (
+                        id INTEGER PRIMARY KEY, seed INTEGER NOT NULL, version INTEGER NOT NULL, step INTEGER NOT NULL,
+                        target_step INTEGER NOT NULL, checkpoint TEXT, hyperparameters TEXT NOT NULL, score REAL,
+                        phase TEXT NOT NULL, queue_role INTEGER, lease_worker BLOB, lease_trainer TEXT, history INTEGER,
+                        exploits INTEGER NOT NULL, failures INTEGER NOT NULL, metrics TEXT NOT NULL,
+                        pending_donor INTEGER, pending_old TEXT, pending_copied TEXT,
+                        recent TEXT NOT NULL DEFAULT '[]');
+                    CREATE TABLE IF NOT EXISTS lineage (
+                        id INTEGER PRIMARY KEY, member INTEGER NOT NULL, from_step INTEGER NOT NULL, to_step INTEGER NOT NULL,
+                        hyperparameters TEXT NOT NULL, previous INTEGER);
+                    CREATE TABLE IF NOT EXISTS scores (
+                        step INTEGER NOT NULL, member INTEGER NOT NULL, fitness REAL NOT NULL, score REAL NOT NULL,
+                        checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
+                        recent TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (step, member));
+                    CREATE TABLE IF NOT EXISTS best_ever (
+                        id INTEGER PRIMARY KEY CHECK (id = 1), member INTEGER NOT NULL, step INTEGER NOT NULL, fitness REAL NOT NULL,
+                        score REAL NOT NULL, checkpoint TEXT NOT NULL, hyperparameters TEXT NOT NULL, history INTEGER, metrics TEXT NOT NULL,
+                        recent TEXT NOT NULL DEFAULT '[]');
+                    """)
         }
         if let schema = try schemaVersion(), schema != Self.schemaVersion {
-            throw StoreError("\(path) was written by another version of pbt (store schema \(schema), this build reads \(Self.schemaVersion)); finish that run with the pbt that started it")
+            throw StoreError(
+                "\(path) was written by another version of pbt (store schema \(schema), this build reads \(Self.schemaVersion)); finish that run with the pbt that started it"
+            )
         }
     }
 
@@ -66,7 +69,9 @@ public final class SelectorDatabase {
     /// The schema a store was written with: nil for a new one, "1" for one from before it was recorded.
     private func schemaVersion() throws -> String? {
         try queue.read { db in
-            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else { return nil }
+            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else {
+                return nil
+            }
             return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'") ?? "1"
         }
     }
@@ -94,7 +99,9 @@ public final class SelectorDatabase {
         /// Why it finished, once it has.
         public var reason: FinishReason?
 
-        public init(steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, finished: Bool, reason: FinishReason? = nil) {
+        public init(
+            steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, finished: Bool, reason: FinishReason? = nil
+        ) {
             self.reason = reason
             self.steps = steps
             self.exploits = exploits
@@ -107,7 +114,8 @@ public final class SelectorDatabase {
     /// Commits one batch, with `logEnd`: the length of `events.jsonl` once the batch's events
     /// are in it (a restart cuts the log back to the last committed length).
     public func save(
-        experimentID: String, changes: SelectorMachine.Changes, bestEver: SelectorMachine.ScoreSnapshot?, counters: Counters, logEnd: Int64
+        experimentID: String, changes: SelectorMachine.Changes, bestEver: SelectorMachine.ScoreSnapshot?,
+        counters: Counters, logEnd: Int64
     ) throws {
         let identified = self.identified
         try queue.write { db in
@@ -116,7 +124,10 @@ public final class SelectorDatabase {
                 try Self.set(db, "schema", Self.schemaVersion)
             }
             // The counters and the log's length in one row: one statement a commit.
-            try Self.set(db, "counters", "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0) \(counters.reason?.rawValue ?? "-") \(logEnd)")
+            try Self.set(
+                db, "counters",
+                "\(counters.steps) \(counters.exploits) \(counters.elapsed) \(counters.forgottenBelow) \(counters.finished ? 1 : 0) \(counters.reason?.rawValue ?? "-") \(logEnd)"
+            )
             for segment in changes.segments { try self.insert(segment, db) }
             for index in changes.members.keys.sorted() { try self.upsert(changes.members[index]!, db) }
             for snapshot in changes.scores {
@@ -126,19 +137,26 @@ public final class SelectorDatabase {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """
                 ).execute(
-                    arguments: [snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
-                                encoded(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
-                                ValueCoding.encode(snapshot.recent)])
+                    arguments: [
+                        snapshot.step, snapshot.member, snapshot.fitness, snapshot.score, snapshot.checkpoint,
+                        encoded(snapshot.hyperparameters), snapshot.history?.id, ValueCoding.encode(snapshot.metrics),
+                        ValueCoding.encode(snapshot.recent),
+                    ])
             }
-            if let below = changes.forgetBelow { try db.execute(sql: "DELETE FROM scores WHERE step < ?", arguments: [below]) }
+            if let below = changes.forgetBelow {
+                try db.execute(sql: "DELETE FROM scores WHERE step < ?", arguments: [below])
+            }
             if let best = bestEver {
                 try db.execute(
                     sql: """
                         INSERT OR REPLACE INTO best_ever (id, member, step, fitness, score, checkpoint, hyperparameters, history, metrics, recent)
                         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [best.member, best.step, best.fitness, best.score, best.checkpoint, ValueCoding.encode(best.hyperparameters),
-                                best.history?.id, ValueCoding.encode(best.metrics), ValueCoding.encode(best.recent)])
+                    arguments: [
+                        best.member, best.step, best.fitness, best.score, best.checkpoint,
+                        ValueCoding.encode(best.hyperparameters),
+                        best.history?.id, ValueCoding.encode(best.metrics), ValueCoding.encode(best.recent),
+                    ])
             }
         }
         self.identified = true
@@ -147,7 +165,9 @@ public final class SelectorDatabase {
     /// The length of `events.jsonl` at the last commit, or nil for a new store.
     public func committedLogEnd() throws -> Int64? {
         try queue.read { db in
-            guard let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'") else { return nil }
+            guard let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'") else {
+                return nil
+            }
             let fields = counters.split(separator: " ")
             return fields.count > 6 ? Int64(fields[6]) : nil
         }
@@ -156,15 +176,20 @@ public final class SelectorDatabase {
     /// Everything the selector needs to go on, or nil for a new database.
     public func load() throws -> (state: SelectorMachine.SavedState, finished: FinishReason?)? {
         try queue.read { db in
-            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else { return nil }
-            func meta(_ key: String) throws -> String? { try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+            guard try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'") != nil else {
+                return nil
+            }
+            func meta(_ key: String) throws -> String? {
+                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+            }
             var segments: [Int: LineageSegment] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM lineage ORDER BY id") {
                 let id: Int = row["id"]
                 let previous: Int? = row["previous"]
                 segments[id] = LineageSegment(
                     id: id, member: row["member"], fromStep: row["from_step"], toStep: row["to_step"],
-                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), previous: previous.flatMap { segments[$0] })
+                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]),
+                    previous: previous.flatMap { segments[$0] })
             }
             var members: [Member] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM members ORDER BY id") {
@@ -185,25 +210,34 @@ public final class SelectorDatabase {
                     throw StoreError("member \(row["id"] as Int? ?? -1) has an unknown phase '\(phaseName.prefix(40))'")
                 }
                 let trainer: String? = row["lease_trainer"]
-                let lease = phase.isLeased ? MemberLease(since: 0, started: 0, deadline: 0, trainer: trainer ?? "") : nil
+                let lease =
+                    phase.isLeased ? MemberLease(since: 0, started: 0, deadline: 0, trainer: trainer ?? "") : nil
                 var pending: PendingExploit?
                 if let donor: Int = row["pending_donor"] {
-                    pending = .init(donor: donor, old: try ValueCoding.hyperparameters(row["pending_old"] ?? "[]"),
-                                    copied: try ValueCoding.hyperparameters(row["pending_copied"] ?? "[]"))
+                    pending = .init(
+                        donor: donor, old: try ValueCoding.hyperparameters(row["pending_old"] ?? "[]"),
+                        copied: try ValueCoding.hyperparameters(row["pending_copied"] ?? "[]"))
                 }
                 let history: Int? = row["history"]
                 let seed: Int64 = row["seed"]
-                members.append(Member(
-                    id: row["id"], seed: UInt64(bitPattern: seed), version: row["version"], step: row["step"], targetStep: row["target_step"],
-                    checkpoint: row["checkpoint"], hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), score: row["score"],
-                    phase: phase, lease: lease, history: history.flatMap { segments[$0] }, exploits: row["exploits"], failures: row["failures"],
-                    metrics: try ValueCoding.metrics(row["metrics"]), pendingExploit: pending, recent: try ValueCoding.numbers(row["recent"])))
+                members.append(
+                    Member(
+                        id: row["id"], seed: UInt64(bitPattern: seed), version: row["version"], step: row["step"],
+                        targetStep: row["target_step"],
+                        checkpoint: row["checkpoint"],
+                        hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), score: row["score"],
+                        phase: phase, lease: lease, history: history.flatMap { segments[$0] },
+                        exploits: row["exploits"], failures: row["failures"],
+                        metrics: try ValueCoding.metrics(row["metrics"]), pendingExploit: pending,
+                        recent: try ValueCoding.numbers(row["recent"])))
             }
             func snapshot(_ row: Row) throws -> SelectorMachine.ScoreSnapshot {
                 let history: Int? = row["history"]
                 return SelectorMachine.ScoreSnapshot(
-                    member: row["member"], step: row["step"], fitness: row["fitness"], score: row["score"], checkpoint: row["checkpoint"],
-                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]), history: history.flatMap { segments[$0] },
+                    member: row["member"], step: row["step"], fitness: row["fitness"], score: row["score"],
+                    checkpoint: row["checkpoint"],
+                    hyperparameters: try ValueCoding.hyperparameters(row["hyperparameters"]),
+                    history: history.flatMap { segments[$0] },
                     metrics: try ValueCoding.metrics(row["metrics"]), recent: try ValueCoding.numbers(row["recent"]))
             }
             let scores = try Row.fetchAll(db, sql: "SELECT * FROM scores").map(snapshot)
@@ -218,14 +252,20 @@ public final class SelectorDatabase {
     }
 
     private static func set(_ db: Database, _ key: String, _ value: String) throws {
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [
+            key, value,
+        ])
     }
 
     private func insert(_ segment: LineageSegment, _ db: Database) throws {
         try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)"
+            sql:
+                "INSERT OR IGNORE INTO lineage (id, member, from_step, to_step, hyperparameters, previous) VALUES (?, ?, ?, ?, ?, ?)"
         ).execute(
-            arguments: [segment.id, segment.member, segment.fromStep, segment.toStep, encoded(segment.hyperparameters), segment.previous?.id])
+            arguments: [
+                segment.id, segment.member, segment.fromStep, segment.toStep, encoded(segment.hyperparameters),
+                segment.previous?.id,
+            ])
     }
 
     /// Text forms of hyperparameters already written: they change only on exploit, and a
@@ -258,10 +298,13 @@ public final class SelectorDatabase {
         case .failed: phase = "failed"
         }
         let values: [(any DatabaseValueConvertible)?] = [
-            member.id, Int64(bitPattern: member.seed), member.version, member.step, member.targetStep, member.checkpoint,
-            encoded(member.hyperparameters), member.score, phase, role, worker, member.lease?.trainer, member.history?.id, member.exploits,
+            member.id, Int64(bitPattern: member.seed), member.version, member.step, member.targetStep,
+            member.checkpoint,
+            encoded(member.hyperparameters), member.score, phase, role, worker, member.lease?.trainer,
+            member.history?.id, member.exploits,
             member.failures, ValueCoding.encode(member.metrics), member.pendingExploit?.donor,
-            member.pendingExploit.map { ValueCoding.encode($0.old) }, member.pendingExploit.map { ValueCoding.encode($0.copied) },
+            member.pendingExploit.map { ValueCoding.encode($0.old) },
+            member.pendingExploit.map { ValueCoding.encode($0.copied) },
             ValueCoding.encode(member.recent),
         ]
         try db.cachedStatement(

@@ -34,18 +34,24 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; stdout and stderr go to `output` (a file,
     /// appended to) or are inherited when nil. Extra `environment` entries are added to ours.
-    public convenience init(executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil) throws {
+    public convenience init(
+        executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil
+    ) throws {
         let stream: Stream = output.map { .file($0) } ?? .inherit
-        try self.init(executable: executable, arguments: arguments, environment: environment, stdin: .null, stdout: stream, stderr: output == nil ? .inherit : stream)
+        try self.init(
+            executable: executable, arguments: arguments, environment: environment, stdin: .null, stdout: stream,
+            stderr: output == nil ? .inherit : stream)
     }
 
     /// Starts `executable` (looked up in PATH when it has no slash) with full control of its streams.
     public init(
-        executable: String, arguments: [String], environment: [String: String] = [:], stdin: Stream, stdout: Stream, stderr: Stream
+        executable: String, arguments: [String], environment: [String: String] = [:], stdin: Stream, stdout: Stream,
+        stderr: Stream
     ) throws {
         self.arguments = arguments
         let launch = ChildSpawner.Launch(
-            executable: executable, arguments: arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr)
+            executable: executable, arguments: arguments, environment: environment, stdin: stdin, stdout: stdout,
+            stderr: stderr)
         switch ChildSpawner.shared.spawn(launch) {
         case .success(let spawned):
             pid = spawned.pid
@@ -270,13 +276,16 @@ final class ChildSpawner: @unchecked Sendable {
                 if target == 2, case .file(let other) = launch.stdout, other == path {
                     posix_spawn_file_actions_adddup2(&actions, 1, 2)
                 } else {
-                    posix_spawn_file_actions_addopen(&actions, target, path, target == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | O_APPEND), 0o644)
+                    posix_spawn_file_actions_addopen(
+                        &actions, target, path, target == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | O_APPEND), 0o644)
                 }
             case .pipe:
                 var ends: [Int32] = [0, 0]
                 // All spawns happen on this one thread, so no other child can inherit these
                 // descriptors between pipe() and the close-on-exec flag.
-                guard pipe(&ends) == 0 else { return failure("cannot make a pipe: \(String(cString: strerror(errno)))") }
+                guard pipe(&ends) == 0 else {
+                    return failure("cannot make a pipe: \(String(cString: strerror(errno)))")
+                }
                 _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
                 _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
                 let (childEnd, parentEnd) = target == 0 ? (ends[0], ends[1]) : (ends[1], ends[0])
@@ -308,7 +317,8 @@ final class ChildSpawner: @unchecked Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let code = launch.executable.contains("/")
+        let code =
+            launch.executable.contains("/")
             ? posix_spawn(&pid, launch.executable, &actions, &attributes, argv, envp)
             : posix_spawnp(&pid, launch.executable, &actions, &attributes, argv, envp)
         guard code == 0 else {

@@ -36,7 +36,8 @@ public enum EndpointProbe {
         let start = Clock.monotonic
         let deadline = start + timeout
         func outcome(_ healthy: Bool, _ detail: String) -> Outcome {
-            Outcome(endpoint: endpoint, healthy: healthy, detail: detail, milliseconds: (Clock.monotonic - start) * 1000)
+            Outcome(
+                endpoint: endpoint, healthy: healthy, detail: detail, milliseconds: (Clock.monotonic - start) * 1000)
         }
         guard let target = Target(endpoint) else {
             return outcome(false, "not an endpoint: expected tcp://HOST:PORT or http://HOST:PORT/PATH")
@@ -58,7 +59,8 @@ public enum EndpointProbe {
                 return outcome(true, "a ZeroMQ peer answered")
             }
         case .http:
-            let request = "GET \(target.path) HTTP/1.0\r\nHost: \(target.host)\r\nUser-Agent: pbt-health\r\nConnection: close\r\n\r\n"
+            let request =
+                "GET \(target.path) HTTP/1.0\r\nHost: \(target.host)\r\nUser-Agent: pbt-health\r\nConnection: close\r\n\r\n"
             if case .failure(let failure) = connection.write(Array(request.utf8), deadline: deadline) {
                 return outcome(false, failure.message)
             }
@@ -186,7 +188,9 @@ public enum EndpointProbe {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 512)
             while received.count < count {
-                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLIN), deadline: deadline) { return .failure(failure) }
+                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLIN), deadline: deadline) {
+                    return .failure(failure)
+                }
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n == 0 { return .failure(Failure(message: "the peer closed the connection")) }
                 if n < 0 {
@@ -203,7 +207,9 @@ public enum EndpointProbe {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 512)
             while !received.contains(0x0A) && received.count < 4096 {
-                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLIN), deadline: deadline) { return .failure(failure) }
+                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLIN), deadline: deadline) {
+                    return .failure(failure)
+                }
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n == 0 { break }
                 if n < 0 {
@@ -220,7 +226,9 @@ public enum EndpointProbe {
         func write(_ bytes: [UInt8], deadline: Double) -> Result<Void, Failure> {
             var offset = 0
             while offset < bytes.count {
-                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLOUT), deadline: deadline) { return .failure(failure) }
+                if case .failure(let failure) = Self.wait(fd, for: Int16(POLLOUT), deadline: deadline) {
+                    return .failure(failure)
+                }
                 let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 if n < 0 {
                     if errno == EAGAIN || errno == EINTR { continue }

@@ -19,7 +19,9 @@ public enum EventLogConversion {
 
     /// Converts the log at `events` into `output`, which must not hold event files already
     /// (a second conversion beside the first would show every point twice).
-    public static func convert(events: String, output: String, progress: (Int) -> Void = { _ in }) throws(TensorBoardError) -> Outcome {
+    public static func convert(
+        events: String, output: String, progress: (Int) -> Void = { _ in }
+    ) throws(TensorBoardError) -> Outcome {
         guard let handle = FileHandle(forReadingAtPath: events) else { throw TensorBoardError("cannot read \(events)") }
         defer { try? handle.close() }
         let existing = TensorBoardDirectory.eventFiles(under: output)

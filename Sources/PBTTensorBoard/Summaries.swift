@@ -63,7 +63,9 @@ public enum Summaries {
 
     /// A summary of the HParams plugin: its data travels in the metadata, with an empty float
     /// tensor as the value (as the plugin's own writer does it).
-    public static func hparams(_ tag: String, _ data: Tensorboard_Hparams_HParamsPluginData) -> Tensorboard_Summary.Value {
+    public static func hparams(
+        _ tag: String, _ data: Tensorboard_Hparams_HParamsPluginData
+    ) -> Tensorboard_Summary.Value {
         var data = data
         data.version = 0
         var tensor = Tensorboard_TensorProto()

@@ -28,7 +28,9 @@ public enum TFRecord {
         while bytes.count - offset >= 12 {
             let header = Array(bytes[offset..<offset + 8])
             let length = readLittleEndian(UInt64.self, header[...])
-            guard readLittleEndian(UInt32.self, bytes[offset + 8..<offset + 12]) == CRC32C.masked(CRC32C.checksum(header)) else {
+            guard
+                readLittleEndian(UInt32.self, bytes[offset + 8..<offset + 12]) == CRC32C.masked(CRC32C.checksum(header))
+            else {
                 throw TFRecordError(offset: offset, problem: "the length's checksum is wrong")
             }
             guard length <= UInt64(bytes.count - offset - 16) else { break }

@@ -93,7 +93,9 @@ public final class TensorBoardDirectory {
     /// Appends `bytes` to `file`; `create`: the file must not exist yet.
     static func append(_ bytes: [UInt8], to file: String, create: Bool) throws(TensorBoardError) {
         let descriptor = open(file, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o644)
-        guard descriptor >= 0 else { throw TensorBoardError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw TensorBoardError("cannot open \(file): \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         var offset = 0
         while offset < bytes.count {

@@ -70,13 +70,19 @@ public struct TensorBoardProjection: Sendable {
             ] {
                 if let value = event.double(key) { values.append(scalar(run: "", tag, value)) }
             }
-            return values.isEmpty ? [] : [TensorBoardRecord(run: "", event: Summaries.event(time: time, step: steps, values: values))]
+            return values.isEmpty
+                ? [] : [TensorBoardRecord(run: "", event: Summaries.event(time: time, step: steps, values: values))]
         case "member.trained":
             return trained(event)
         case "member.scored":
-            guard let member = event.int("member"), let step = event.int("step"), let score = event.double("score") else { return [] }
+            guard let member = event.int("member"), let step = event.int("step"), let score = event.double("score")
+            else { return [] }
             let run = run(member: member)
-            return [TensorBoardRecord(run: run, event: Summaries.event(time: time, step: step, values: [scalar(run: run, "score", score)]))]
+            return [
+                TensorBoardRecord(
+                    run: run, event: Summaries.event(time: time, step: step, values: [scalar(run: run, "score", score)])
+                )
+            ]
         case "member.exploited":
             return exploited(event)
         case "member.finished":
@@ -99,7 +105,8 @@ public struct TensorBoardProjection: Sendable {
         var records: [TensorBoardRecord] = []
         if !experimentWritten {
             experimentWritten = true
-            records.append(experimentRecord(time: event.time, hyperparameters: hyperparameters, metrics: metrics.keys.sorted()))
+            records.append(
+                experimentRecord(time: event.time, hyperparameters: hyperparameters, metrics: metrics.keys.sorted()))
         }
         if sessions.insert(member).inserted {
             var start = Tensorboard_Hparams_SessionStartInfo()
@@ -108,15 +115,27 @@ public struct TensorBoardProjection: Sendable {
             start.startTimeSecs = event.time
             var data = Tensorboard_Hparams_HParamsPluginData()
             data.sessionStartInfo = start
-            records.append(TensorBoardRecord(
-                run: run, event: Summaries.event(time: event.time, step: fromStep, values: [Summaries.hparams(Summaries.HParamsTag.sessionStart, data)])))
+            records.append(
+                TensorBoardRecord(
+                    run: run,
+                    event: Summaries.event(
+                        time: event.time, step: fromStep,
+                        values: [Summaries.hparams(Summaries.HParamsTag.sessionStart, data)])))
         }
         let schedule = hyperparameters.keys.sorted().compactMap { name in
             hyperparameters[name]?.double.map { scalar(run: run, "hyperparameters/" + name, $0) }
         }
-        if !schedule.isEmpty { records.append(TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: fromStep, values: schedule))) }
-        let measured = metrics.keys.sorted().compactMap { name in metrics[name]?.double.map { scalar(run: run, "metrics/" + name, $0) } }
-        if !measured.isEmpty { records.append(TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: step, values: measured))) }
+        if !schedule.isEmpty {
+            records.append(
+                TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: fromStep, values: schedule)))
+        }
+        let measured = metrics.keys.sorted().compactMap { name in
+            metrics[name]?.double.map { scalar(run: run, "metrics/" + name, $0) }
+        }
+        if !measured.isEmpty {
+            records.append(
+                TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: step, values: measured)))
+        }
         return records
     }
 
@@ -133,14 +152,17 @@ public struct TensorBoardProjection: Sendable {
         text += ".\n\n| hyperparameter | before | copied | after | explore |\n|---|---|---|---|---|\n"
         for name in Set(old.keys).union(copied.keys).union(new.keys).sorted() {
             let operation = explore[name]?["operation"]?.string ?? "-"
-            text += "| \(name) | \(old[name]?.shown ?? "-") | \(copied[name]?.shown ?? "-") | \(new[name]?.shown ?? "-") | \(operation) |\n"
+            text +=
+                "| \(name) | \(old[name]?.shown ?? "-") | \(copied[name]?.shown ?? "-") | \(new[name]?.shown ?? "-") | \(operation) |\n"
         }
         let tag = "exploits"
         let value = Summaries.text(tag, text, withMetadata: tagged.insert(run + "\u{0}" + tag).inserted)
         return [TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: step, values: [value]))]
     }
 
-    private func experimentRecord(time: Double, hyperparameters: [String: JSONValue], metrics: [String]) -> TensorBoardRecord {
+    private func experimentRecord(
+        time: Double, hyperparameters: [String: JSONValue], metrics: [String]
+    ) -> TensorBoardRecord {
         var experiment = Tensorboard_Hparams_Experiment()
         experiment.name = self.experiment ?? ""
         experiment.timeCreatedSecs = time
@@ -159,17 +181,24 @@ public struct TensorBoardProjection: Sendable {
         }
         var data = Tensorboard_Hparams_HParamsPluginData()
         data.experiment = experiment
-        return TensorBoardRecord(run: "", event: Summaries.event(time: time, step: 0, values: [Summaries.hparams(Summaries.HParamsTag.experiment, data)]))
+        return TensorBoardRecord(
+            run: "",
+            event: Summaries.event(
+                time: time, step: 0, values: [Summaries.hparams(Summaries.HParamsTag.experiment, data)]))
     }
 
-    private func sessionEnd(member: Int, status: Tensorboard_Hparams_Status, time: Double, step: Int) -> TensorBoardRecord {
+    private func sessionEnd(
+        member: Int, status: Tensorboard_Hparams_Status, time: Double, step: Int
+    ) -> TensorBoardRecord {
         var end = Tensorboard_Hparams_SessionEndInfo()
         end.status = status
         end.endTimeSecs = time
         var data = Tensorboard_Hparams_HParamsPluginData()
         data.sessionEndInfo = end
         return TensorBoardRecord(
-            run: run(member: member), event: Summaries.event(time: time, step: step, values: [Summaries.hparams(Summaries.HParamsTag.sessionEnd, data)]))
+            run: run(member: member),
+            event: Summaries.event(
+                time: time, step: step, values: [Summaries.hparams(Summaries.HParamsTag.sessionEnd, data)]))
     }
 
     /// A scalar of `run`, with its metadata the first time the run has the tag.

@@ -21,7 +21,9 @@ public struct DescribedMetricsFactory: MetricsFactory {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
-    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+    public func makeFloatingPointCounter(
+        label: String, dimensions: [(String, String)]
+    ) -> any FloatingPointCounterHandler {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
@@ -31,7 +33,8 @@ public struct DescribedMetricsFactory: MetricsFactory {
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return registry.makeGauge(descriptor: descriptor(label), labels: dimensions) }
-        return registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: PBTMetrics.buckets(label))
+        return registry.makeValueHistogram(
+            descriptor: descriptor(label), labels: dimensions, buckets: PBTMetrics.buckets(label))
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {

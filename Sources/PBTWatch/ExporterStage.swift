@@ -55,7 +55,9 @@ public final class ExporterStage {
         var text = listen
         if text.hasPrefix("tcp://") { text.removeFirst("tcp://".count) }
         if !text.contains(":") { text = "127.0.0.1:" + text }
-        guard let colon = text.lastIndex(of: ":") else { throw ExporterError("--listen must be HOST:PORT, got '\(listen)'") }
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ExporterError("--listen must be HOST:PORT, got '\(listen)'")
+        }
         var host = String(text[..<colon])
         let port = String(text[text.index(after: colon)...])
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
@@ -69,7 +71,8 @@ public final class ExporterStage {
     public func run() throws -> Int32 {
         let (bind, host) = try Self.endpoint(listen: options.listen)
         let context = try ZMQContext()
-        let stream = try StreamSubscriber(context: context, endpoint: options.events, security: options.security, logger: logger)
+        let stream = try StreamSubscriber(
+            context: context, endpoint: options.events, security: options.security, logger: logger)
         let (subscriber, keeper) = (stream.socket, stream.keeper)
         let http: HTTPResponder
         do {
@@ -99,9 +102,11 @@ public final class ExporterStage {
             switch path {
             case "/metrics":
                 metrics.refresh(from: model, now: Clock.wall)
-                return HTTPResponder.Response(contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+                return HTTPResponder.Response(
+                    contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
             case "/":
-                let page = "<!doctype html><title>pbt exporter</title><p>pbt exporter: <a href=\"/metrics\">/metrics</a> (events from \(options.events))</p>\n"
+                let page =
+                    "<!doctype html><title>pbt exporter</title><p>pbt exporter: <a href=\"/metrics\">/metrics</a> (events from \(options.events))</p>\n"
                 return HTTPResponder.Response(contentType: "text/html; charset=utf-8", body: Array(page.utf8))
             default:
                 return .text(404, "Not Found", "not found: \(path) (metrics are at /metrics)\n")
@@ -116,7 +121,9 @@ public final class ExporterStage {
         //     gather: poll HTTP only, gatherMilliseconds ──▶ (requests wait for the next turn)
         try StageLoop.run(
             sockets: { gathering ? [http.socket] : [subscriber, http.socket] },
-            pollMilliseconds: { gathering ? Self.gatherMilliseconds : httpMessages.isEmpty ? Self.pollMilliseconds : 0 },
+            pollMilliseconds: {
+                gathering ? Self.gatherMilliseconds : httpMessages.isEmpty ? Self.pollMilliseconds : 0
+            },
             messagesPerTurn: Self.eventsPerTurn
         ) { input in
             switch input {
@@ -150,7 +157,8 @@ public final class ExporterStage {
                 return false
             }
         }
-        logger.info("exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served")
+        logger.info(
+            "exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served")
         return 0
     }
 }

@@ -19,10 +19,14 @@ public enum HTTPMessage {
         guard let end = headEnd(bytes) else {
             return bytes.count > maximumHead ? .bad("request head over \(maximumHead) bytes") : .incomplete
         }
-        guard let head = String(validating: bytes[..<end], as: UTF8.self) else { return .bad("request head is not UTF-8") }
+        guard let head = String(validating: bytes[..<end], as: UTF8.self) else {
+            return .bad("request head is not UTF-8")
+        }
         let requestLine = head.split(separator: "\r\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[1].hasPrefix("/") || parts[1] == "*", parts[2].hasPrefix("HTTP/1.") else {
+        guard parts.count == 3, !parts[0].isEmpty, parts[1].hasPrefix("/") || parts[1] == "*",
+            parts[2].hasPrefix("HTTP/1.")
+        else {
             return .bad("not an HTTP/1.x request line: \(requestLine.prefix(80))")
         }
         var path = String(parts[1])
@@ -41,7 +45,10 @@ public enum HTTPMessage {
     }
 
     /// A whole response, head and body, that closes the connection.
-    public static func response(status: Int, reason: String, contentType: String, body: [UInt8], extraHeaders: [String] = [], includeBody: Bool = true) -> [UInt8] {
+    public static func response(
+        status: Int, reason: String, contentType: String, body: [UInt8], extraHeaders: [String] = [],
+        includeBody: Bool = true
+    ) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(reason)\r\n"
         head += "Content-Type: \(contentType)\r\n"
         head += "Content-Length: \(body.count)\r\n"

@@ -17,7 +17,9 @@ public final class HTTPResponder {
         public var body: [UInt8]
         public var extraHeaders: [String]
 
-        public init(status: Int = 200, reason: String = "OK", contentType: String, body: [UInt8], extraHeaders: [String] = []) {
+        public init(
+            status: Int = 200, reason: String = "OK", contentType: String, body: [UInt8], extraHeaders: [String] = []
+        ) {
             self.status = status
             self.reason = reason
             self.contentType = contentType
@@ -25,8 +27,12 @@ public final class HTTPResponder {
             self.extraHeaders = extraHeaders
         }
 
-        public static func text(_ status: Int, _ reason: String, _ text: String, extraHeaders: [String] = []) -> Response {
-            Response(status: status, reason: reason, contentType: "text/plain; charset=utf-8", body: Array(text.utf8), extraHeaders: extraHeaders)
+        public static func text(
+            _ status: Int, _ reason: String, _ text: String, extraHeaders: [String] = []
+        ) -> Response {
+            Response(
+                status: status, reason: reason, contentType: "text/plain; charset=utf-8", body: Array(text.utf8),
+                extraHeaders: extraHeaders)
         }
     }
 
@@ -72,10 +78,12 @@ public final class HTTPResponder {
             forget(peer)
             return
         }
-        var buffer = buffers[peer] ?? {
-            order.append(peer)
-            return []
-        }()
+        var buffer =
+            buffers[peer]
+            ?? {
+                order.append(peer)
+                return []
+            }()
         buffer += data
         switch HTTPMessage.parse(buffer) {
         case .incomplete:
@@ -90,7 +98,9 @@ public final class HTTPResponder {
             if method == "GET" || method == "HEAD" {
                 reply(peer, handler(method, path), includeBody: method == "GET")
             } else {
-                reply(peer, .text(405, "Method Not Allowed", "only GET and HEAD\n", extraHeaders: ["Allow: GET, HEAD"]), includeBody: true)
+                reply(
+                    peer, .text(405, "Method Not Allowed", "only GET and HEAD\n", extraHeaders: ["Allow: GET, HEAD"]),
+                    includeBody: true)
             }
         }
     }

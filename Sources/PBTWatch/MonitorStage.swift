@@ -59,7 +59,9 @@ public final class MonitorStage {
         if let security = options.security { try socket.secureClient(security) }
         // Why the proxy does not let us in, shown under the frame (the screen is ours).
         var problem: String?
-        let keeper = try ConnectionKeeper(context, socket: socket, endpoint: options.endpoint, peer: "the event proxy", curve: options.security) { line, isProblem in
+        let keeper = try ConnectionKeeper(
+            context, socket: socket, endpoint: options.endpoint, peer: "the event proxy", curve: options.security
+        ) { line, isProblem in
             problem = isProblem ? line : nil
         }
         try socket.connect(options.endpoint)
@@ -73,7 +75,8 @@ public final class MonitorStage {
             if terminal {
                 // Back to the normal screen, the last frame left there (one write: nothing between).
                 let size = Terminal.size()
-                let lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: 1_000)
+                let lines = MonitorScreen.render(
+                    model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: 1_000)
                 write(Terminal.leaveAlternateScreen + "\r" + lines.joined(separator: "\r\n") + "\r\n")
             }
         }
@@ -92,7 +95,8 @@ public final class MonitorStage {
                 guard now - lastFrame >= interval || (finished && options.exitWhenFinished) else { return true }
                 lastFrame = now
                 let size = terminal ? Terminal.size() : (width: 160, height: 1_000)
-                var lines = MonitorScreen.render(model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
+                var lines = MonitorScreen.render(
+                    model, now: Clock.wall, endpoint: options.endpoint, width: size.width, height: size.height)
                 if let problem { lines += ["", "! " + problem] }
                 write(terminal ? Terminal.frame(lines) : lines.joined(separator: "\n") + "\n\n")
                 return !(finished && options.exitWhenFinished)

@@ -14,22 +14,49 @@ public final class PBTMetrics {
     public static let catalog: [(name: String, type: String, help: String)] = [
         ("pbt_events_total", "counter", "Events received from the stream, by topic."),
         ("pbt_member_steps_total", "counter", "Member-steps trained (member.trained: step - from_step)."),
-        ("pbt_exploits_total", "counter", "Exploits: members that copied a better member's weights (member.exploited)."),
-        ("pbt_lease_expiries_total", "counter", "Tasks whose lease ran out and were handed to another worker, by role."),
-        ("pbt_leases_released_total", "counter", "Leases given back early (the worker left or lost the task), by role."),
-        ("pbt_results_dropped_total", "counter", "Results the selector dropped (stale version, not leased, unknown member)."),
+        (
+            "pbt_exploits_total", "counter",
+            "Exploits: members that copied a better member's weights (member.exploited)."
+        ),
+        (
+            "pbt_lease_expiries_total", "counter",
+            "Tasks whose lease ran out and were handed to another worker, by role."
+        ),
+        (
+            "pbt_leases_released_total", "counter",
+            "Leases given back early (the worker left or lost the task), by role."
+        ),
+        (
+            "pbt_results_dropped_total", "counter",
+            "Results the selector dropped (stale version, not leased, unknown member)."
+        ),
         ("pbt_frames_dropped_total", "counter", "Frames a stage could not use and dropped, by stage and reason."),
         ("pbt_member_failures_total", "counter", "Failed tasks (member.failed), by whether the member was given up."),
-        ("pbt_experiments_started_total", "counter", "Experiments started (experiment.started) while the exporter watched."),
-        ("pbt_turnaround_seconds", "histogram", "Seconds a member spends between two training tasks: evaluation, decision, explore and queues."),
-        ("pbt_members", "gauge", "Members by state: training, evaluating, exploring, waiting, finished, failed, unknown."),
+        (
+            "pbt_experiments_started_total", "counter",
+            "Experiments started (experiment.started) while the exporter watched."
+        ),
+        (
+            "pbt_turnaround_seconds", "histogram",
+            "Seconds a member spends between two training tasks: evaluation, decision, explore and queues."
+        ),
+        (
+            "pbt_members", "gauge",
+            "Members by state: training, evaluating, exploring, waiting, finished, failed, unknown."
+        ),
         ("pbt_population", "gauge", "The population size."),
         ("pbt_trainers", "gauge", "Connected trainers by state: busy (holding a member) or idle."),
         ("pbt_workers", "gauge", "Connected workers by role."),
         ("pbt_best_score", "gauge", "The best member's score (as the selector ranks it)."),
         ("pbt_best_member", "gauge", "The id of the best member."),
-        ("pbt_steps_per_second", "gauge", "Member-steps trained a second, as the selector measured over its last progress interval."),
-        ("pbt_experiment_running", "gauge", "1 while an experiment is running, 0 once it finished or before one started."),
+        (
+            "pbt_steps_per_second", "gauge",
+            "Member-steps trained a second, as the selector measured over its last progress interval."
+        ),
+        (
+            "pbt_experiment_running", "gauge",
+            "1 while an experiment is running, 0 once it finished or before one started."
+        ),
         ("pbt_experiment_seconds", "gauge", "Seconds since the experiment started (its duration once finished)."),
         ("pbt_member_score", "gauge", "Each member's latest score, by member."),
         ("pbt_member_step", "gauge", "The step each member's weights are at, by member."),
@@ -165,7 +192,9 @@ public final class PBTMetrics {
     private func counter(_ name: String, _ labels: [String: String] = [:]) -> Counter? {
         let key = Self.key(name, labels)
         if let counter = counters[key] { return counter }
-        if !labels.isEmpty, counters.keys.filter({ $0.hasPrefix(name + "|") }).count >= Self.maximumLabelSets { return nil }
+        if !labels.isEmpty, counters.keys.filter({ $0.hasPrefix(name + "|") }).count >= Self.maximumLabelSets {
+            return nil
+        }
         let counter = Counter(label: name, dimensions: labels.keys.sorted().map { ($0, labels[$0]!) }, factory: factory)
         counters[key] = counter
         return counter

@@ -15,10 +15,14 @@ struct StreamSubscriber {
         socket = try ZMQSocket(context, .sub)
         try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
         try socket.setMaximumMessageSize(2 << 20)
-        try socket.setReconnect(intervalMilliseconds: StageTiming.reconnectMilliseconds, maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
+        try socket.setReconnect(
+            intervalMilliseconds: StageTiming.reconnectMilliseconds,
+            maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         try socket.subscribe()
         if let security { try socket.secureClient(security) }
-        keeper = try ConnectionKeeper(context, socket: socket, endpoint: endpoint, peer: "the event proxy", curve: security) { line, problem in
+        keeper = try ConnectionKeeper(
+            context, socket: socket, endpoint: endpoint, peer: "the event proxy", curve: security
+        ) { line, problem in
             if problem { logger.warning("\(line)") } else { logger.info("\(line)") }
         }
         try socket.connect(endpoint)

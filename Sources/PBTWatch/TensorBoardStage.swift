@@ -58,9 +58,12 @@ public final class TensorBoardStage {
     public func run() throws -> Int32 {
         let directory = try TensorBoardDirectory(path: options.output)
         let context = try ZMQContext()
-        let stream = try StreamSubscriber(context: context, endpoint: options.events, security: options.security, logger: logger)
+        let stream = try StreamSubscriber(
+            context: context, endpoint: options.events, security: options.security, logger: logger)
         let (subscriber, keeper) = (stream.socket, stream.keeper)
-        logger.info("writing TensorBoard files", metadata: ["pbt.output": "\(options.output)", "pbt.events": "\(options.events)"])
+        logger.info(
+            "writing TensorBoard files",
+            metadata: ["pbt.output": "\(options.output)", "pbt.events": "\(options.events)"])
         if let readyFile = options.readyFile {
             // Ready once connected to the proxy (the subscription follows the handshake at
             // once), so that `pbt run` starts the selector only when its first events will
@@ -70,7 +73,10 @@ public final class TensorBoardStage {
                 keeper.check()
                 usleep(5_000)
             }
-            if !keeper.isConnected { logger.warning("not connected to the event proxy at \(options.events) after \(Self.connectSeconds) s; going on") }
+            if !keeper.isConnected {
+                logger.warning(
+                    "not connected to the event proxy at \(options.events) after \(Self.connectSeconds) s; going on")
+            }
             let json = "{\"stage\":\"tensorboard\",\"endpoints\":{\"tensorboard\":\"\(options.output)\"}}"
             try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
         }
@@ -109,7 +115,8 @@ public final class TensorBoardStage {
                 keeper.check()
                 if let since = drainingSince {
                     // Stopping: end the loop (and flush below) once nothing more is on its way.
-                    return !(finished || now - lastEvent >= Self.drainQuietSeconds || now - since >= Self.drainMostSeconds)
+                    return
+                        !(finished || now - lastEvent >= Self.drainQuietSeconds || now - since >= Self.drainMostSeconds)
                 }
                 if now - lastFlush >= Self.flushSeconds, directory.waitingBytes > 0 { return flush(now: now) }
                 return true

@@ -163,7 +163,9 @@ public enum EventJSON {
 
 /// The JSON form of `summary.json`.
 public enum SummaryJSON {
-    public static func encode(_ summary: ExperimentSummary, experiment name: String, extra: (inout JSONWriter.ObjectWriter) -> Void = { _ in }) -> String {
+    public static func encode(
+        _ summary: ExperimentSummary, experiment name: String, extra: (inout JSONWriter.ObjectWriter) -> Void = { _ in }
+    ) -> String {
         var json = JSONWriter()
         json.object { o in
             o.field("experiment", name)

@@ -116,7 +116,9 @@ public struct JSONWriter: Sendable {
         }
 
         /// An array of objects.
-        public mutating func array<Element>(_ name: String, _ elements: [Element], _ body: (inout ObjectWriter, Element) -> Void) {
+        public mutating func array<Element>(
+            _ name: String, _ elements: [Element], _ body: (inout ObjectWriter, Element) -> Void
+        ) {
             key(name)
             json.bytes.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
@@ -171,9 +173,12 @@ public struct JSONWriter: Sendable {
     }
 
     static func appendInteger(_ value: UInt64, to bytes: inout [UInt8]) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         var rest = value
         withUnsafeMutableBytes(of: &digits) { buffer in

@@ -159,7 +159,9 @@ public struct WireReader: Sendable {
         guard remaining >= length else { throw .truncated(field: field) }
         let slice = bytes[offset..<(offset + length)]
         offset += length
-        guard let text = String(validating: slice, as: UTF8.self) else { throw .invalid(field: field, reason: "not UTF-8") }
+        guard let text = String(validating: slice, as: UTF8.self) else {
+            throw .invalid(field: field, reason: "not UTF-8")
+        }
         return text
     }
 

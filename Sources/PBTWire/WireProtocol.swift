@@ -137,7 +137,9 @@ public enum WireProtocol {
         switch kind {
         case .ready:
             let rawRole = try r.byte("role")
-            guard let role = WorkerRole(rawValue: rawRole) else { throw .invalid(field: "role", reason: "unknown role \(rawRole)") }
+            guard let role = WorkerRole(rawValue: rawRole) else {
+                throw .invalid(field: "role", reason: "unknown role \(rawRole)")
+            }
             let received = try r.count("received")
             let name = try r.text("name", limit: 256)
             let experimentID = try r.text("experiment_id", limit: 256)
@@ -146,19 +148,26 @@ public enum WireProtocol {
             let routes = try r.count("routes")
             var handed: HandedOn?
             if try r.flag("has_handed") {
-                handed = HandedOn(member: try r.count("handed.member"), version: try r.count("handed.version"), step: try r.count("handed.step"))
+                handed = HandedOn(
+                    member: try r.count("handed.member"), version: try r.count("handed.version"),
+                    step: try r.count("handed.step"))
             }
-            report = .ready(Ready(
-                role: role, received: received, name: name, experimentID: experimentID,
-                inlet: inlet.isEmpty ? nil : PeerEndpoint(endpoint: inlet, publicKey: key), routes: routes, handed: handed))
+            report = .ready(
+                Ready(
+                    role: role, received: received, name: name, experimentID: experimentID,
+                    inlet: inlet.isEmpty ? nil : PeerEndpoint(endpoint: inlet, publicKey: key), routes: routes,
+                    handed: handed))
         case .progress:
-            report = .progress(member: try r.count("member"), version: try r.count("version"), step: try r.count("step"))
+            report = .progress(
+                member: try r.count("member"), version: try r.count("version"), step: try r.count("step"))
         case .trained:
             report = .trained(try r.trained())
         case .scored:
             let trained = try r.trained()
-            report = .scored(EvaluateResult(
-                trained: trained, score: try r.real("score"), metrics: try r.metrics(), evaluator: try r.text("evaluator", limit: 256)))
+            report = .scored(
+                EvaluateResult(
+                    trained: trained, score: try r.real("score"), metrics: try r.metrics(),
+                    evaluator: try r.text("evaluator", limit: 256)))
         case .explored:
             let member = try r.count("member")
             let version = try r.count("version")
@@ -179,11 +188,14 @@ public enum WireProtocol {
                 }
                 changes[name] = ExploreChange(from: from, to: to, how: how)
             }
-            report = .explored(ExploreResult(
-                member: member, version: version, hyperparameters: hyperparameters, changes: changes, mutator: try r.text("mutator", limit: 256)))
+            report = .explored(
+                ExploreResult(
+                    member: member, version: version, hyperparameters: hyperparameters, changes: changes,
+                    mutator: try r.text("mutator", limit: 256)))
         case .failed:
             report = .failed(
-                member: try r.count("member"), version: try r.count("version"), reason: try r.text("reason", limit: 64 << 10),
+                member: try r.count("member"), version: try r.count("version"),
+                reason: try r.text("reason", limit: 64 << 10),
                 upstream: try r.flag("upstream"))
         case .released:
             report = .released(member: try r.count("member"), version: try r.count("version"))
@@ -243,19 +255,22 @@ public enum WireProtocol {
         let command: WorkerCommand
         switch kind {
         case .welcome:
-            command = .welcome(Welcome(
-                experimentID: try r.text("experiment_id", limit: 256), experiment: try r.blob("experiment"),
-                checkpointDirectory: try r.text("checkpoint_directory", limit: 4096), inlet: try r.text("inlet", limit: 1024),
-                evaluators: try r.routes()))
+            command = .welcome(
+                Welcome(
+                    experimentID: try r.text("experiment_id", limit: 256), experiment: try r.blob("experiment"),
+                    checkpointDirectory: try r.text("checkpoint_directory", limit: 4096),
+                    inlet: try r.text("inlet", limit: 1024),
+                    evaluators: try r.routes()))
         case .train:
             let member = try r.count("member")
             let version = try r.count("version")
             let step = try r.count("step")
             let steps = try r.count("steps")
             let checkpoint = try r.flag("has_checkpoint") ? try r.checkpoint("checkpoint") : nil
-            command = .train(TrainTask(
-                member: member, version: version, step: step, steps: steps, checkpoint: checkpoint,
-                hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+            command = .train(
+                TrainTask(
+                    member: member, version: version, step: step, steps: steps, checkpoint: checkpoint,
+                    hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
         case .explore:
             let member = try r.count("member")
             let version = try r.count("version")
@@ -263,9 +278,10 @@ public enum WireProtocol {
             let step = try r.count("step")
             let checkpoint = try r.text("checkpoint", limit: 64)
             if !checkpoint.isEmpty { try WireReader.checkReference(checkpoint, field: "checkpoint") }
-            command = .explore(ExploreTask(
-                member: member, version: version, donor: donor, step: step, checkpoint: checkpoint,
-                hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
+            command = .explore(
+                ExploreTask(
+                    member: member, version: version, donor: donor, step: step, checkpoint: checkpoint,
+                    hyperparameters: try r.hyperparameters(), seed: try r.fixed64("seed")))
         case .evaluators:
             command = .evaluators(try r.routes())
         case .finished:
@@ -371,7 +387,9 @@ extension WireReader {
     }
 
     static func checkReference(_ reference: String, field: String) throws(WireError) {
-        guard reference.utf8.count == 64, reference.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+        guard reference.utf8.count == 64,
+            reference.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else {
             throw .invalid(field: field, reason: "not a sha256 reference: '\(reference.prefix(80))'")
         }
     }
@@ -379,22 +397,28 @@ extension WireReader {
     /// A CURVE public key: 32 bytes, or none.
     mutating func publicKey(_ field: String) throws(WireError) -> [UInt8] {
         let key = try blob(field, limit: 32)
-        guard key.isEmpty || key.count == 32 else { throw .invalid(field: field, reason: "\(key.count) bytes, a key has 32") }
+        guard key.isEmpty || key.count == 32 else {
+            throw .invalid(field: field, reason: "\(key.count) bytes, a key has 32")
+        }
         return key
     }
 
     mutating func trained() throws(WireError) -> TrainResult {
         TrainResult(
-            member: try count("member"), version: try count("version"), fromStep: try count("from_step"), step: try count("step"),
+            member: try count("member"), version: try count("version"), fromStep: try count("from_step"),
+            step: try count("step"),
             checkpoint: try checkpoint("checkpoint"), hyperparameters: try hyperparameters(), metrics: try metrics(),
-            seconds: try real("seconds"), interrupted: try flag("interrupted"), trainer: try text("trainer", limit: 256))
+            seconds: try real("seconds"), interrupted: try flag("interrupted"), trainer: try text("trainer", limit: 256)
+        )
     }
 
     mutating func routes() throws(WireError) -> EvaluatorRoutes {
         let generation = try count("routes.generation")
         var endpoints: [PeerEndpoint] = []
         for _ in 0..<(try count("routes.count", limit: 4096)) {
-            endpoints.append(PeerEndpoint(endpoint: try text("routes.endpoint", limit: 1024), publicKey: try publicKey("routes.key")))
+            endpoints.append(
+                PeerEndpoint(endpoint: try text("routes.endpoint", limit: 1024), publicKey: try publicKey("routes.key"))
+            )
         }
         return EvaluatorRoutes(generation: generation, endpoints: endpoints)
     }

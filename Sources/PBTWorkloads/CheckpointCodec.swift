@@ -27,15 +27,20 @@ public struct CheckpointCodec: Sendable {
             throw WorkloadError("checkpoint is \(bytes.count) bytes, too short to be a \(name) checkpoint")
         }
         guard Array(bytes[0..<magic.count]) == magic else {
-            throw WorkloadError("checkpoint is not a \(name) checkpoint (it starts with \(bytes.prefix(4).map { String($0, radix: 16) }))")
+            throw WorkloadError(
+                "checkpoint is not a \(name) checkpoint (it starts with \(bytes.prefix(4).map { String($0, radix: 16) }))"
+            )
         }
         guard bytes[magic.count] == version else {
-            throw WorkloadError("\(name) checkpoint has format version \(bytes[magic.count]); this build reads version \(version)")
+            throw WorkloadError(
+                "\(name) checkpoint has format version \(bytes[magic.count]); this build reads version \(version)")
         }
         let body = Array(bytes[0..<(bytes.count - 4)])
         var stored: UInt32 = 0
         for index in 0..<4 { stored |= UInt32(bytes[bytes.count - 4 + index]) << UInt32(8 * index) }
-        guard Self.crc32(body) == stored else { throw WorkloadError("\(name) checkpoint fails its checksum; not loaded") }
+        guard Self.crc32(body) == stored else {
+            throw WorkloadError("\(name) checkpoint fails its checksum; not loaded")
+        }
         return Array(body[(magic.count + 1)...])
     }
 
@@ -60,13 +65,17 @@ public enum Float64Bytes {
         bytes.reserveCapacity(values.count * 8)
         for value in values {
             let bits = value.bitPattern
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+            for shift in stride(from: 0, to: 64, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+            }
         }
         return bytes
     }
 
     public static func decode(_ bytes: [UInt8], count: Int) throws -> [Double] {
-        guard bytes.count == count * 8 else { throw WorkloadError("expected \(count) numbers (\(count * 8) bytes), found \(bytes.count) bytes") }
+        guard bytes.count == count * 8 else {
+            throw WorkloadError("expected \(count) numbers (\(count * 8) bytes), found \(bytes.count) bytes")
+        }
         return (0..<count).map { index in
             var bits: UInt64 = 0
             for byte in 0..<8 { bits |= UInt64(bytes[index * 8 + byte]) << UInt64(8 * byte) }

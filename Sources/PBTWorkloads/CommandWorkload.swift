@@ -48,19 +48,26 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         scratch = NSTemporaryDirectory() + "pbt-command-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    convenience init(settings: ConfigNode, experiment: Experiment, resources: TrainingResources = TrainingResources()) throws(ConfigError) {
+    convenience init(
+        settings: ConfigNode, experiment: Experiment, resources: TrainingResources = TrainingResources()
+    ) throws(ConfigError) {
         _ = try settings.map(allowed: ["kind", "command", "mode", "timeout", "environment"])
         let node = try settings.require("command")
         var argv: [String] = []
         for item in try node.list() { argv.append(try item.text()) }
-        guard let program = argv.first, !program.isEmpty else { throw node.error("needs at least the program, e.g. [python3, train.py]") }
-        if let directory = experiment.directory { argv = Experiment.resolve(command: argv, against: directory, exists: Self.exists) }
+        guard let program = argv.first, !program.isEmpty else {
+            throw node.error("needs at least the program, e.g. [python3, train.py]")
+        }
+        if let directory = experiment.directory {
+            argv = Experiment.resolve(command: argv, against: directory, exists: Self.exists)
+        }
         let mode = Mode(rawValue: try settings["mode"]?.choice(["once", "persistent"]) ?? "once")!
         var environment: [String: String] = [:]
         for (key, value) in try settings["environment"]?.map() ?? [] { environment[key] = try value.text() }
         // The trainer's thread budget and devices, under what the user set explicitly.
         if resources.isResolved { environment = resources.environment(user: environment) }
-        self.init(command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
+        self.init(
+            command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
     }
 
     deinit {
@@ -72,7 +79,9 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         []  // The program starts a member from nothing when `restore` is null.
     }
 
-    public func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome {
+    public func train(
+        _ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool
+    ) throws -> TrainingOutcome {
         let outcome = try run(request, state: state, evaluate: false, progress: progress)
         return outcome
     }
@@ -82,7 +91,9 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         return try run(request, state: state, evaluate: true) { _ in true }.metrics
     }
 
-    private func run(_ request: TrainingRequest, state: [UInt8], evaluate: Bool, progress: (Int) -> Bool) throws -> TrainingOutcome {
+    private func run(
+        _ request: TrainingRequest, state: [UInt8], evaluate: Bool, progress: (Int) -> Bool
+    ) throws -> TrainingOutcome {
         lock.lock()
         defer { lock.unlock() }
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -102,7 +113,8 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         let message: [String: Any] = [
             "protocol": 1, "member": request.member, "step": request.step, "steps": request.steps, "seed": request.seed,
             "seed32": Self.seed32(request.seed),
-            "hyperparameters": Dictionary(uniqueKeysWithValues: request.hyperparameters.sorted.map { ($0.name, Self.json($0.value)) }),
+            "hyperparameters": Dictionary(
+                uniqueKeysWithValues: request.hyperparameters.sorted.map { ($0.name, Self.json($0.value)) }),
             "restore": restore ?? NSNull(), "save": save, "evaluate": evaluate,
         ]
         var line = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
@@ -154,12 +166,17 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                     // End of file: the program exited (or closed stdout).
                     let termination = process.wait(seconds: 5)
                     if mode == .once, termination?.succeeded == true {
-                        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
-                        guard let last = lines.last else { throw WorkloadError("\(command[0]) exited without writing a result") }
+                        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").filter {
+                            !$0.allSatisfy(\.isWhitespace)
+                        }
+                        guard let last = lines.last else {
+                            throw WorkloadError("\(command[0]) exited without writing a result")
+                        }
                         running = nil
                         return String(last)
                     }
-                    throw WorkloadError("\(command[0]) exited with \(termination.map { "\($0)" } ?? "no status") before answering")
+                    throw WorkloadError(
+                        "\(command[0]) exited with \(termination.map { "\($0)" } ?? "no status") before answering")
                 }
                 output += chunk
             }
@@ -184,26 +201,39 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     /// Checks that the program of the experiment's `command` can be started here: argv[0]
     /// resolved beside the experiment file when it has a '/', else found on PATH; an
     /// executable file either way. Run by `pbt validate` and `pbt run` before anything starts.
-    public static func checkProgram(of experiment: Experiment, path searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) throws(ConfigError) {
-        guard let written = experiment.writtenCommand?.first, !written.isEmpty, let program = experiment.resolvedCommand?.first else { return }
+    public static func checkProgram(
+        of experiment: Experiment, path searchPath: String? = ProcessInfo.processInfo.environment["PATH"]
+    ) throws(ConfigError) {
+        guard let written = experiment.writtenCommand?.first, !written.isEmpty,
+            let program = experiment.resolvedCommand?.first
+        else { return }
         let node = try? experiment.workload.settings["command"]?.list().first
         func refuse(_ problem: String) -> ConfigError {
-            ConfigError(path: "workload.command[0]", message: "the program \(ConfigNode.quoted(written)) \(problem)", line: node?.line)
+            ConfigError(
+                path: "workload.command[0]", message: "the program \(ConfigNode.quoted(written)) \(problem)",
+                line: node?.line)
         }
         if program.contains("/") {
             var status = stat()
             guard stat(program, &status) == 0 else {
-                let place = program == written ? "" : " (\(ConfigNode.capped(program, to: 200)): relative paths in command are beside the experiment file)"
+                let place =
+                    program == written
+                    ? ""
+                    : " (\(ConfigNode.capped(program, to: 200)): relative paths in command are beside the experiment file)"
                 throw refuse("does not exist\(place)")
             }
             guard status.st_mode & S_IFMT != S_IFDIR else { throw refuse("is a directory") }
-            guard access(program, X_OK) == 0 else { throw refuse("is not executable (chmod +x \(ConfigNode.capped(program, to: 200)))") }
+            guard access(program, X_OK) == 0 else {
+                throw refuse("is not executable (chmod +x \(ConfigNode.capped(program, to: 200)))")
+            }
             return
         }
         for directory in (searchPath ?? "").split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
             var status = stat()
-            if stat(candidate, &status) == 0, status.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return }
+            if stat(candidate, &status) == 0, status.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
+                return
+            }
         }
         throw refuse("is not an executable on PATH (\(ConfigNode.capped(searchPath ?? "", to: 200)))")
     }
@@ -222,10 +252,14 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         var steps: Int?
         for (key, value) in object {
             if key == "steps" {
-                guard let number = value as? Int else { throw WorkloadError("'steps' in the program's answer is not a whole number: '\(shown)'") }
+                guard let number = value as? Int else {
+                    throw WorkloadError("'steps' in the program's answer is not a whole number: '\(shown)'")
+                }
                 steps = number
             } else if key == "metrics" {
-                guard let nested = value as? [String: Any] else { throw WorkloadError("'metrics' in the program's answer is not an object: '\(shown)'") }
+                guard let nested = value as? [String: Any] else {
+                    throw WorkloadError("'metrics' in the program's answer is not an object: '\(shown)'")
+                }
                 for (name, value) in nested {
                     if let number = Self.number(value) { metrics[name] = number }
                 }
@@ -233,13 +267,17 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                 metrics[key] = number
             }
         }
-        guard !metrics.isEmpty else { throw WorkloadError("the program's answer has no numbers (expected at least a score): '\(shown)'") }
+        guard !metrics.isEmpty else {
+            throw WorkloadError("the program's answer has no numbers (expected at least a score): '\(shown)'")
+        }
         return Result(metrics: metrics, steps: steps)
     }
 
     /// A JSON number as a Double; true and false are not numbers.
     static func number(_ value: Any) -> Double? {
-        guard let number = value as? NSNumber, String(describing: type(of: number)) != "__NSCFBoolean" else { return nil }
+        guard let number = value as? NSNumber, String(describing: type(of: number)) != "__NSCFBoolean" else {
+            return nil
+        }
         return number.doubleValue
     }
 

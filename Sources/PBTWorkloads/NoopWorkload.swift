@@ -20,7 +20,9 @@ public struct NoopWorkload: Workload {
     public var slowStepSeconds: Double
     static let codec = CheckpointCodec(magic: "NOOP", version: 1)
 
-    public init(stepSeconds: Double = 0, stepSecondsMax: Double? = nil, slowMembers: Set<Int> = [], slowStepSeconds: Double = 0) {
+    public init(
+        stepSeconds: Double = 0, stepSecondsMax: Double? = nil, slowMembers: Set<Int> = [], slowStepSeconds: Double = 0
+    ) {
         self.stepSeconds = stepSeconds
         self.stepSecondsMax = stepSecondsMax
         self.slowMembers = slowMembers
@@ -36,15 +38,18 @@ public struct NoopWorkload: Workload {
         if let high, high < low {
             throw try settings.require("step_seconds_max").error("must be at least step_seconds (\(low)), got \(high)")
         }
-        self.init(stepSeconds: low, stepSecondsMax: high, slowMembers: slow,
-                  slowStepSeconds: try settings["slow_step_seconds"]?.real(in: 0...3600) ?? 0)
+        self.init(
+            stepSeconds: low, stepSecondsMax: high, slowMembers: slow,
+            slowStepSeconds: try settings["slow_step_seconds"]?.real(in: 0...3600) ?? 0)
     }
 
     public func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8] {
         Self.codec.seal(Float64Bytes.encode([0]))
     }
 
-    public func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome {
+    public func train(
+        _ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool
+    ) throws -> TrainingOutcome {
         let steps = try Float64Bytes.decode(try Self.codec.open(state), count: 1)[0]
         var done = 0
         while done < request.steps {

@@ -28,7 +28,9 @@ public struct ToyWorkload: Workload {
         self.init(stepSize: try settings["step_size"]?.real(in: 1e-9...1) ?? 0.01, start: start)
         for name in ["h0", "h1"] {
             guard let domain = space.domain(of: name) else {
-                throw ConfigError(path: "hyperparameters", message: "the toy workload needs hyperparameters h0 and h1; '\(name)' is missing")
+                throw ConfigError(
+                    path: "hyperparameters",
+                    message: "the toy workload needs hyperparameters h0 and h1; '\(name)' is missing")
             }
             if case .choice(let options) = domain, options.contains(where: { $0.number == nil }) {
                 throw ConfigError(path: "hyperparameters.\(name)", message: "the toy workload needs a number")
@@ -40,10 +42,13 @@ public struct ToyWorkload: Workload {
         Self.codec.seal(Float64Bytes.encode([start.0, start.1]))
     }
 
-    public func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome {
+    public func train(
+        _ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool
+    ) throws -> TrainingOutcome {
         var theta = try Float64Bytes.decode(try Self.codec.open(state), count: 2)
         guard let h0 = request.hyperparameters.number("h0"), let h1 = request.hyperparameters.number("h1") else {
-            throw WorkloadError("the toy workload needs numeric hyperparameters h0 and h1, got \(request.hyperparameters)")
+            throw WorkloadError(
+                "the toy workload needs numeric hyperparameters h0 and h1, got \(request.hyperparameters)")
         }
         var done = 0
         while done < request.steps {
@@ -53,7 +58,8 @@ public struct ToyWorkload: Workload {
             done += 1
             if !progress(done) { break }
         }
-        return TrainingOutcome(state: Self.codec.seal(Float64Bytes.encode(theta)), stepsDone: done, metrics: Self.metrics(theta))
+        return TrainingOutcome(
+            state: Self.codec.seal(Float64Bytes.encode(theta)), stepsDone: done, metrics: Self.metrics(theta))
     }
 
     public func evaluate(state: [UInt8], hyperparameters: Hyperparameters) throws -> [String: Double] {

@@ -35,7 +35,10 @@ public struct TrainingRequest: Sendable {
     /// one: workloads that hand files to other programs pass it on instead of copying.
     public var checkpointPath: String?
 
-    public init(member: Int, step: Int, steps: Int, hyperparameters: Hyperparameters, seed: UInt64, checkpointPath: String? = nil) {
+    public init(
+        member: Int, step: Int, steps: Int, hyperparameters: Hyperparameters, seed: UInt64,
+        checkpointPath: String? = nil
+    ) {
         self.member = member
         self.step = step
         self.steps = steps
@@ -138,13 +141,17 @@ public enum Workloads {
     /// experiment declares the hyperparameters it needs. Errors name the field.
     /// `resources` is what the training may use where it runs: a command program gets the
     /// thread budget and devices as environment variables, the built-in MLP its BLAS threads.
-    public static func make(for experiment: Experiment, resources: TrainingResources = TrainingResources()) throws(ConfigError) -> any Workload {
+    public static func make(
+        for experiment: Experiment, resources: TrainingResources = TrainingResources()
+    ) throws(ConfigError) -> any Workload {
         let settings = experiment.workload.settings
         switch experiment.workload.kind {
         case "toy":
             return try ToyWorkload(settings: settings, space: experiment.space)
         case "mlp":
-            if resources.isResolved { BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads)) }
+            if resources.isResolved {
+                BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
+            }
             return try MLPWorkload(settings: settings, experiment: experiment)
         case "command":
             return try CommandWorkload(settings: settings, experiment: experiment, resources: resources)
@@ -152,7 +159,8 @@ public enum Workloads {
             return try NoopWorkload(settings: settings)
         default:
             throw try settings.require("kind").error(
-                "unknown workload \(ConfigNode.quoted(experiment.workload.kind)) (known: \(kinds.joined(separator: ", ")))")
+                "unknown workload \(ConfigNode.quoted(experiment.workload.kind)) (known: \(kinds.joined(separator: ", ")))"
+            )
         }
     }
 }

@@ -16,7 +16,9 @@ public struct CurveKeyPair: Sendable, Hashable {
 
     /// A fresh key pair from libzmq's random source (`zmq_curve_keypair`).
     public static func generate() throws -> CurveKeyPair {
-        guard ZMQContext.has("curve") else { throw ZMQError(code: ENOTSUP, operation: "zmq_curve_keypair (this libzmq was built without CURVE)") }
+        guard ZMQContext.has("curve") else {
+            throw ZMQError(code: ENOTSUP, operation: "zmq_curve_keypair (this libzmq was built without CURVE)")
+        }
         var publicText = [CChar](repeating: 0, count: 41)
         var secretText = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&publicText, &secretText) == 0 else { throw ZMQError.last("zmq_curve_keypair") }
@@ -31,7 +33,9 @@ public struct CurveKeyPair: Sendable, Hashable {
     public init?(secretKey: [UInt8]) {
         guard secretKey.count == 32, let secretText = Z85.encode(secretKey) else { return nil }
         var publicText = [CChar](repeating: 0, count: 41)
-        guard zmq_curve_public(&publicText, secretText) == 0, let publicKey = Z85.decode(Self.text(publicText)) else { return nil }
+        guard zmq_curve_public(&publicText, secretText) == 0, let publicKey = Z85.decode(Self.text(publicText)) else {
+            return nil
+        }
         self.publicKey = publicKey
         self.secretKey = secretKey
     }
@@ -55,7 +59,8 @@ public struct CurveKeyPair: Sendable, Hashable {
 /// ZeroMQ's Base85 variant (RFC 32/Z85): 4 bytes become 5 printable characters.
 public enum Z85 {
     /// The 85 characters Z85 uses, in order.
-    public static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
+    public static let alphabet = Array(
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
 
     /// Encodes `bytes` (a multiple of 4 long); nil otherwise.
     public static func encode(_ bytes: [UInt8]) -> String? {

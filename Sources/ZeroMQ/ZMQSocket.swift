@@ -253,10 +253,14 @@ public final class ZMQSocket {
     }
 
     /// ROUTER: fail a send to an unknown peer with `EHOSTUNREACH` instead of dropping it.
-    public func setRouterMandatory(_ on: Bool) throws { try set(ZMQ_ROUTER_MANDATORY, Int32(on ? 1 : 0), "ZMQ_ROUTER_MANDATORY") }
+    public func setRouterMandatory(_ on: Bool) throws {
+        try set(ZMQ_ROUTER_MANDATORY, Int32(on ? 1 : 0), "ZMQ_ROUTER_MANDATORY")
+    }
 
     /// ROUTER: a new connection with a routing id already in use takes it over.
-    public func setRouterHandover(_ on: Bool) throws { try set(ZMQ_ROUTER_HANDOVER, Int32(on ? 1 : 0), "ZMQ_ROUTER_HANDOVER") }
+    public func setRouterHandover(_ on: Bool) throws {
+        try set(ZMQ_ROUTER_HANDOVER, Int32(on ? 1 : 0), "ZMQ_ROUTER_HANDOVER")
+    }
 
     /// Queue messages only to completed connections.
     public func setImmediate(_ on: Bool) throws { try set(ZMQ_IMMEDIATE, Int32(on ? 1 : 0), "ZMQ_IMMEDIATE") }
@@ -294,7 +298,9 @@ public final class ZMQSocket {
     /// Publishes this socket's connection events (`ZMQ_EVENT_…`, or-ed) on a PAIR socket
     /// bound at `endpoint` (inproc), read with `ZMQMonitorEvent`.
     public func monitor(_ endpoint: String, events: Int32) throws {
-        guard zmq_socket_monitor(try raw, endpoint, events) == 0 else { throw ZMQError.last("zmq_socket_monitor \(endpoint)") }
+        guard zmq_socket_monitor(try raw, endpoint, events) == 0 else {
+            throw ZMQError.last("zmq_socket_monitor \(endpoint)")
+        }
     }
 }
 
@@ -324,7 +330,8 @@ public struct ZMQMonitorEvent: Sendable, Equatable {
 
     public var isHandshakeSucceeded: Bool { event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED }
     public var isHandshakeFailed: Bool {
-        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
     }
 
     /// The value in words: a ZAP status code, or a protocol error.

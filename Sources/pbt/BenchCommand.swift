@@ -9,8 +9,10 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
-            QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self, PipelineBenchCommand.self,
-            CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self, RawHubCommand.self,
+            QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self,
+            PipelineBenchCommand.self,
+            CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self,
+            RawHubCommand.self,
             RawWorkerCommand.self,
         ])
 }
@@ -22,14 +24,17 @@ struct RepositoryOption: ParsableArguments {
 
     func validate() throws {
         guard FileManager.default.fileExists(atPath: repository + "/topologies/experiments/toy.yml") else {
-            throw ValidationError("\(repository) is not the pbt repository (no topologies/experiments/toy.yml); run from its root or pass --repository")
+            throw ValidationError(
+                "\(repository) is not the pbt repository (no topologies/experiments/toy.yml); run from its root or pass --repository"
+            )
         }
     }
 }
 
 struct QualityBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "quality", abstract: "PBT against random search and a grid at equal budgets, over seeds, on toy and digits.")
+        commandName: "quality",
+        abstract: "PBT against random search and a grid at equal budgets, over seeds, on toy and digits.")
 
     @OptionGroup var repository: RepositoryOption
 
@@ -49,14 +54,20 @@ struct QualityBenchCommand: ParsableCommand {
     var method: [String] = []
 
     func validate() throws {
-        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 100, got \(seeds)") }
-        for name in workload where !["toy", "digits"].contains(name) { throw ValidationError("--workload must be toy or digits, got '\(name)'") }
+        guard (1...100).contains(seeds) else {
+            throw ValidationError("--seeds must be between 1 and 100, got \(seeds)")
+        }
+        for name in workload where !["toy", "digits"].contains(name) {
+            throw ValidationError("--workload must be toy or digits, got '\(name)'")
+        }
     }
 
     func run() throws {
-        let bench = QualityBench(options: .init(
-            executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload, trainers: trainers, output: output,
-            methods: method))
+        let bench = QualityBench(
+            options: .init(
+                executable: currentExecutablePath, repository: repository.repository, seeds: seeds, workloads: workload,
+                trainers: trainers, output: output,
+                methods: method))
         try runBench(bench.run)
     }
 }
@@ -77,7 +88,8 @@ struct MLPBenchCommand: ParsableCommand {
 
 struct CommandBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "command", abstract: "What a step costs the command workload, once and persistent, with a program that does no work.")
+        commandName: "command",
+        abstract: "What a step costs the command workload, once and persistent, with a program that does no work.")
 
     @Option(name: .long, help: "Requests a measurement.")
     var requests = 200
@@ -92,7 +104,8 @@ struct CommandBenchCommand: ParsableCommand {
 
 struct CheckpointBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoints", abstract: "Disk used by checkpoints over a long digits run, with and without garbage collection.")
+        commandName: "checkpoints",
+        abstract: "Disk used by checkpoints over a long digits run, with and without garbage collection.")
 
     @OptionGroup var repository: RepositoryOption
 
@@ -103,13 +116,17 @@ struct CheckpointBenchCommand: ParsableCommand {
     var output = "runs/bench-checkpoints"
 
     func run() throws {
-        try runBench(CheckpointBench(executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output).run)
+        try runBench(
+            CheckpointBench(
+                executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output
+            ).run)
     }
 }
 
 struct PipelineBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pipeline", abstract: "The pipeline beside raw ZeroMQ: throughput, turnaround, utilisation, selector scale, growth.")
+        commandName: "pipeline",
+        abstract: "The pipeline beside raw ZeroMQ: throughput, turnaround, utilisation, selector scale, growth.")
 
     @Flag(name: .long, help: "Small sizes: check that every part runs and prints its table.")
     var smoke = false
@@ -125,7 +142,9 @@ struct PipelineBenchCommand: ParsableCommand {
 struct ResourcesBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resources",
-        abstract: "digits-python (numpy trainers) with each trainer's thread budget and with the environment left alone: wall time and CPU of the whole process tree.")
+        abstract:
+            "digits-python (numpy trainers) with each trainer's thread budget and with the environment left alone: wall time and CPU of the whole process tree."
+    )
 
     @OptionGroup var repository: RepositoryOption
 
@@ -139,26 +158,38 @@ struct ResourcesBenchCommand: ParsableCommand {
     var output = "runs/bench-resources"
 
     func validate() throws {
-        guard (1...64).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 64, got \(trainers)") }
-        guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 20, got \(rounds)") }
+        guard (1...64).contains(trainers) else {
+            throw ValidationError("--trainers must be between 1 and 64, got \(trainers)")
+        }
+        guard (1...20).contains(rounds) else {
+            throw ValidationError("--rounds must be between 1 and 20, got \(rounds)")
+        }
     }
 
     func run() throws {
-        try runBench(ResourcesBench(options: .init(
-            executable: currentExecutablePath, repository: repository.repository, output: output, trainers: trainers, rounds: rounds)).run)
+        try runBench(
+            ResourcesBench(
+                options: .init(
+                    executable: currentExecutablePath, repository: repository.repository, output: output,
+                    trainers: trainers, rounds: rounds)
+            ).run)
     }
 }
 
 struct StartupBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "startup", abstract: "What starting and stopping the stages costs: pbt run of the toy, from the command to the first training task and from the last result to exit.")
+        commandName: "startup",
+        abstract:
+            "What starting and stopping the stages costs: pbt run of the toy, from the command to the first training task and from the last result to exit."
+    )
 
     @OptionGroup var repository: RepositoryOption
 
     @Option(name: .long, help: "Runs to take the median of.")
     var runs = 7
 
-    @Option(name: .long, help: "Also measure this pbt executable (an earlier build), its runs alternating with this one's.")
+    @Option(
+        name: .long, help: "Also measure this pbt executable (an earlier build), its runs alternating with this one's.")
     var baseline: String?
 
     @Option(name: .long, help: "Where the runs go.")
@@ -169,20 +200,33 @@ struct StartupBenchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be between 1 and 100, got \(runs)") }
-        if let baseline { guard FileManager.default.isExecutableFile(atPath: baseline) else { throw ValidationError("--baseline: \(baseline) is not an executable") } }
+        if let baseline {
+            guard FileManager.default.isExecutableFile(atPath: baseline) else {
+                throw ValidationError("--baseline: \(baseline) is not an executable")
+            }
+        }
     }
 
     func run() throws {
-        try runBench(StartupBench(options: .init(
-            executable: currentExecutablePath, repository: repository.repository, output: output, runs: runs, arguments: arguments, baseline: baseline)).run)
+        try runBench(
+            StartupBench(
+                options: .init(
+                    executable: currentExecutablePath, repository: repository.repository, output: output, runs: runs,
+                    arguments: arguments, baseline: baseline)
+            ).run)
     }
 }
 
 struct EventsBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "events", abstract: "What reading the event stream costs a subscriber (the exporter), beside JSONSerialization and the pipeline's event rate.")
+        commandName: "events",
+        abstract:
+            "What reading the event stream costs a subscriber (the exporter), beside JSONSerialization and the pipeline's event rate."
+    )
 
-    @Option(name: .long, help: "An events.jsonl to read (default: make one with a no-op run of population 64 on 4 trainers).")
+    @Option(
+        name: .long,
+        help: "An events.jsonl to read (default: make one with a no-op run of population 64 on 4 trainers).")
     var events: String?
 
     @Option(name: .long, help: "Seconds each measurement runs.")
@@ -192,18 +236,26 @@ struct EventsBenchCommand: ParsableCommand {
     var output = "runs/bench-events"
 
     func validate() throws {
-        guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600, got \(seconds)") }
-        if let events, !FileManager.default.fileExists(atPath: events) { throw ValidationError("--events: no file at \(events)") }
+        guard seconds > 0 && seconds <= 600 else {
+            throw ValidationError("--seconds must be between 0 and 600, got \(seconds)")
+        }
+        if let events, !FileManager.default.fileExists(atPath: events) {
+            throw ValidationError("--events: no file at \(events)")
+        }
     }
 
     func run() throws {
-        try runBench(EventsBench(options: .init(executable: currentExecutablePath, output: output, events: events, seconds: seconds)).run)
+        try runBench(
+            EventsBench(
+                options: .init(executable: currentExecutablePath, output: output, events: events, seconds: seconds)
+            ).run)
     }
 }
 
 struct CurveBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "curve", abstract: "What CURVE costs: the pipeline and a socket pair with and without it, in one invocation.")
+        commandName: "curve",
+        abstract: "What CURVE costs: the pipeline and a socket pair with and without it, in one invocation.")
 
     @Option(name: .long, help: "Rounds; each measures with and without CURVE back to back.")
     var rounds = 3
@@ -215,11 +267,15 @@ struct CurveBenchCommand: ParsableCommand {
     var output = "runs/bench-curve"
 
     func validate() throws {
-        guard (1...50).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 50, got \(rounds)") }
+        guard (1...50).contains(rounds) else {
+            throw ValidationError("--rounds must be between 1 and 50, got \(rounds)")
+        }
     }
 
     func run() throws {
-        try runBench(CurveBench(options: .init(executable: currentExecutablePath, output: output, rounds: rounds, smoke: smoke)).run)
+        try runBench(
+            CurveBench(options: .init(executable: currentExecutablePath, output: output, rounds: rounds, smoke: smoke))
+                .run)
     }
 }
 
@@ -236,7 +292,8 @@ struct RawHubCommand: ParsableCommand {
             """,
         shouldDisplay: false)
 
-    @Option(help: "Where the hub binds its work socket: ROUTER (credits in, messages out) with flow control, PUSH without.")
+    @Option(
+        help: "Where the hub binds its work socket: ROUTER (credits in, messages out) with flow control, PUSH without.")
     var bind = "tcp://127.0.0.1:*"
     @Option(help: "Where the hub binds its PULL, which takes messages back from the evaluators.")
     var inlet = "tcp://127.0.0.1:*"
@@ -254,25 +311,37 @@ struct RawHubCommand: ParsableCommand {
     var flowControl = "on"
     @Option(help: "With flow control: messages a trainer may hold at once (the pipeline's trainers hold 1).")
     var trainerWindow = 1
-    @Option(help: ArgumentHelp("No longer applies: evaluators PULL, so there is no window to set.", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp("No longer applies: evaluators PULL, so there is no window to set.", visibility: .hidden))
     var evaluatorWindow: Int?
     @Option(help: #"Where to write {"endpoints": {"work": …, "inlet": …}} once bound."#) var readyFile: String?
 
     func validate() throws {
-        guard ["on", "off"].contains(flowControl) else { throw ValidationError("--flow-control must be on or off, got '\(flowControl)'") }
-        guard trainerWindow >= 1 else { throw ValidationError("--trainer-window must be at least 1, got \(trainerWindow)") }
-        if evaluatorWindow != nil {
-            throw ValidationError("--evaluator-window no longer applies: evaluators PULL their messages, so they have no window; use --flow-control on|off")
+        guard ["on", "off"].contains(flowControl) else {
+            throw ValidationError("--flow-control must be on or off, got '\(flowControl)'")
         }
-        guard trainers >= 1, evaluators >= 1, inFlight >= 1 else { throw ValidationError("--trainers, --evaluators and --in-flight must be at least 1") }
+        guard trainerWindow >= 1 else {
+            throw ValidationError("--trainer-window must be at least 1, got \(trainerWindow)")
+        }
+        if evaluatorWindow != nil {
+            throw ValidationError(
+                "--evaluator-window no longer applies: evaluators PULL their messages, so they have no window; use --flow-control on|off"
+            )
+        }
+        guard trainers >= 1, evaluators >= 1, inFlight >= 1 else {
+            throw ValidationError("--trainers, --evaluators and --in-flight must be at least 1")
+        }
         guard size >= 1 else { throw ValidationError("--size must be at least 1 byte, got \(size)") }
-        guard seconds > 0 && seconds <= 3600 else { throw ValidationError("--seconds must be between 0 and 3600, got \(seconds)") }
+        guard seconds > 0 && seconds <= 3600 else {
+            throw ValidationError("--seconds must be between 0 and 3600, got \(seconds)")
+        }
     }
 
     func run() throws {
         try runReportingErrors {
             try RawRing.hub(
-                work: bind, inlet: inlet, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size, seconds: seconds,
+                work: bind, inlet: inlet, trainers: trainers, evaluators: evaluators, inFlight: inFlight, size: size,
+                seconds: seconds,
                 flowControl: flowControl == "on" ? .credits(window: trainerWindow) : .unbounded, readyFile: readyFile)
             return 0
         }
@@ -282,12 +351,15 @@ struct RawHubCommand: ParsableCommand {
 /// `pbt bench raw-worker`: a trainer or an evaluator of the raw ZeroMQ ring (see `RawRing`).
 struct RawWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "raw-worker", abstract: "The raw ZeroMQ baseline's trainer (default) or evaluator.", shouldDisplay: false)
+        commandName: "raw-worker", abstract: "The raw ZeroMQ baseline's trainer (default) or evaluator.",
+        shouldDisplay: false)
 
     @Option(help: "A trainer: the hub's work endpoint. An evaluator: the hub's inlet.") var connect: String
     @Flag(help: "Be an evaluator: bind a PULL, push every message on to the hub's inlet.") var evaluator = false
-    @Option(help: "A trainer: the evaluators' endpoints, comma-separated; it pushes to them round robin.") var evaluators: String?
-    @Option(help: "A trainer: on (a DEALER that asks the hub for each message) or off (a PULL), as the hub's.") var flowControl = "on"
+    @Option(help: "A trainer: the evaluators' endpoints, comma-separated; it pushes to them round robin.")
+    var evaluators: String?
+    @Option(help: "A trainer: on (a DEALER that asks the hub for each message) or off (a PULL), as the hub's.")
+    var flowControl = "on"
     @Option(help: "An evaluator: where it binds its PULL.") var bind = "tcp://127.0.0.1:*"
     @Option(help: #"An evaluator: where to write {"endpoints": {"inlet": …}} once bound."#) var readyFile: String?
     @Option(help: "The name it stamps on the hub's join probes (default: role and process id).") var name: String?
@@ -296,14 +368,19 @@ struct RawWorkerCommand: ParsableCommand {
     var evaluatorEndpoints: [String] { (evaluators ?? "").split(separator: ",").map { String($0) } }
 
     func validate() throws {
-        guard ["on", "off"].contains(flowControl) else { throw ValidationError("--flow-control must be on or off, got '\(flowControl)'") }
-        if !evaluator && evaluatorEndpoints.isEmpty { throw ValidationError("a trainer needs --evaluators: the endpoints the evaluators bound") }
+        guard ["on", "off"].contains(flowControl) else {
+            throw ValidationError("--flow-control must be on or off, got '\(flowControl)'")
+        }
+        if !evaluator && evaluatorEndpoints.isEmpty {
+            throw ValidationError("a trainer needs --evaluators: the endpoints the evaluators bound")
+        }
     }
 
     func run() throws {
         try runReportingErrors {
             if evaluator {
-                try RawRing.evaluator(bind: bind, connect: connect, name: name ?? "evaluator-\(getpid())", readyFile: readyFile)
+                try RawRing.evaluator(
+                    bind: bind, connect: connect, name: name ?? "evaluator-\(getpid())", readyFile: readyFile)
             } else {
                 try RawRing.trainer(
                     connect: connect, evaluators: evaluatorEndpoints, asksForMessages: flowControl == "on",

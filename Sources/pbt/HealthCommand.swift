@@ -33,7 +33,9 @@ struct HealthCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard timeout > 0 && timeout <= 60 else { throw ValidationError("--timeout must be between 0 and 60 seconds, got \(timeout)") }
+        guard timeout > 0 && timeout <= 60 else {
+            throw ValidationError("--timeout must be between 0 and 60 seconds, got \(timeout)")
+        }
     }
 
     func run() throws {
@@ -43,7 +45,9 @@ struct HealthCommand: ParsableCommand {
             for outcome in check(endpoint) {
                 healthy = healthy && outcome.healthy
                 if !quiet {
-                    print("\(outcome.healthy ? "ok" : "unhealthy") \(outcome.endpoint): \(outcome.detail) (\(Int(outcome.milliseconds.rounded())) ms)")
+                    print(
+                        "\(outcome.healthy ? "ok" : "unhealthy") \(outcome.endpoint): \(outcome.detail) (\(Int(outcome.milliseconds.rounded())) ms)"
+                    )
                 }
             }
         }
@@ -52,7 +56,8 @@ struct HealthCommand: ParsableCommand {
 
     static func defaultEndpoints() -> [String] {
         if let list = environment("PBT_HEALTH") {
-            let items = list.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" }).map(String.init)
+            let items = list.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" }).map(
+                String.init)
             if !items.isEmpty { return items }
         }
         return [environment("PBT_WORK") ?? "tcp://127.0.0.1:5555"]
@@ -81,7 +86,8 @@ struct HealthCommand: ParsableCommand {
         for index in 0..<Int(matches.gl_pathc) {
             guard let raw = matches.gl_pathv[index] else { continue }
             let path = String(cString: raw)
-            let time = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            let time =
+                (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
             if newest == nil || time > newest!.time { newest = (path, time) }
         }
         return newest?.path

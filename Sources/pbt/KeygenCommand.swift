@@ -17,10 +17,17 @@ struct KeygenCommand: ParsableCommand {
               pbt keygen --output keys/trainers --authorize keys/authorized_keys
             """)
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Where to write: DIR/NAME makes DIR/NAME.key and DIR/NAME.pub (DIR is made, mode 0700).", valueName: "path"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Where to write: DIR/NAME makes DIR/NAME.key and DIR/NAME.pub (DIR is made, mode 0700).", valueName: "path")
+    )
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Also add the public key to this authorized-keys file (made if missing).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also add the public key to this authorized-keys file (made if missing).", valueName: "file")
+    )
     var authorize: String?
 
     @Flag(name: .long, help: "Replace an existing key pair.")
@@ -30,7 +37,8 @@ struct KeygenCommand: ParsableCommand {
         // The name as written: URL would read '' as the current directory and name the files after it.
         let name = output.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
         guard !name.isEmpty, name != ".", name != ".." else {
-            throw ValidationError("--output is DIR/NAME or NAME (the files are NAME.key and NAME.pub), got '\(output)': give a name")
+            throw ValidationError(
+                "--output is DIR/NAME or NAME (the files are NAME.key and NAME.pub), got '\(output)': give a name")
         }
         if name.hasSuffix(".key") || name.hasSuffix(".pub") {
             throw ValidationError("--output takes the name without .key or .pub: '\(String(output.dropLast(4)))'")
@@ -42,7 +50,8 @@ struct KeygenCommand: ParsableCommand {
             let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
             if !FileManager.default.fileExists(atPath: directory) {
                 do {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    try FileManager.default.createDirectory(
+                        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 } catch {
                     throw UserError("cannot make \(directory): \(error.localizedDescription)")
                 }
@@ -64,11 +73,17 @@ struct KeygenCommand: ParsableCommand {
             if let authorize {
                 let line = "\(pair.publicText) \(URL(fileURLWithPath: output).lastPathComponent)\n"
                 if !FileManager.default.fileExists(atPath: authorize) {
-                    guard FileManager.default.createFile(atPath: authorize, contents: Data("# CURVE client keys admitted (pbt --authorized-keys): one a line\n".utf8)) else {
+                    guard
+                        FileManager.default.createFile(
+                            atPath: authorize,
+                            contents: Data("# CURVE client keys admitted (pbt --authorized-keys): one a line\n".utf8))
+                    else {
                         throw UserError("cannot write \(authorize)")
                     }
                 }
-                guard let handle = FileHandle(forUpdatingAtPath: authorize) else { throw UserError("cannot write \(authorize)") }
+                guard let handle = FileHandle(forUpdatingAtPath: authorize) else {
+                    throw UserError("cannot write \(authorize)")
+                }
                 defer { try? handle.close() }
                 do {
                     let end = try handle.seekToEnd()

@@ -7,7 +7,8 @@ import PBTWatch
 struct MonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
-        abstract: "Watch an experiment live: members, trainers, throughput, exploits, best score (from the event stream).",
+        abstract:
+            "Watch an experiment live: members, trainers, throughput, exploits, best score (from the event stream).",
         discussion: """
             Attaches to the event proxy of an experiment started anywhere (pbt run prints the endpoint), \
             and stays attached when the experiment finishes or a new one starts. Ctrl-C quits. On a \
@@ -39,7 +40,8 @@ struct MonitorCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            var options = MonitorStage.Options(endpoint: endpoint, interval: interval, plain: plain, exitWhenFinished: exitWhenFinished)
+            var options = MonitorStage.Options(
+                endpoint: endpoint, interval: interval, plain: plain, exitWhenFinished: exitWhenFinished)
             options.security = try security.load(for: .connects)
             let stage = MonitorStage(options: options)
             do {

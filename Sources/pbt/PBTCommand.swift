@@ -15,7 +15,8 @@ struct PBTCommand: ParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, SelectorCommand.self, TrainerCommand.self, EvaluatorCommand.self,
             MutatorCommand.self, EventsCommand.self, BenchCommand.self, HealthCommand.self,
-            MonitorCommand.self, ExporterCommand.self, TensorBoardCommand.self, ReportCommand.self, ReplayCommand.self, KeygenCommand.self,
+            MonitorCommand.self, ExporterCommand.self, TensorBoardCommand.self, ReportCommand.self, ReplayCommand.self,
+            KeygenCommand.self,
         ]
     )
 }

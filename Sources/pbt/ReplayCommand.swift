@@ -8,7 +8,8 @@ import PBTReport
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Rebuild a member's hyperparameter schedule from a run's event log, as an experiment that retrains it alone.",
+        abstract:
+            "Rebuild a member's hyperparameter schedule from a run's event log, as an experiment that retrains it alone.",
         discussion: """
             Writes an experiment file (population 1, exploit and explore off, a schedule: the hyperparameters \
             the member's weights were trained with, step range by step range, and whose seed trained each). \
@@ -21,7 +22,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "The member to replay: its id, or 'best' (the run's best member).")
     var member: String
 
-    @Option(name: [.short, .long], help: "Where to write the experiment file (default: RUN_DIR/replay-member-ID.yml; - for standard output).")
+    @Option(
+        name: [.short, .long],
+        help: "Where to write the experiment file (default: RUN_DIR/replay-member-ID.yml; - for standard output).")
     var output: String?
 
     func validate() throws {
@@ -40,14 +43,16 @@ struct ReplayCommand: ParsableCommand {
             if let number = Int(member) {
                 id = number
             } else {
-                guard let summary = files.summary, let best = (try? JSONValue.parse(summary))?["best"]?["member"]?.int else {
+                guard let summary = files.summary, let best = (try? JSONValue.parse(summary))?["best"]?["member"]?.int
+                else {
                     throw UserError("\(runDirectory) has no summary.json naming a best member; give --member ID")
                 }
                 id = best
             }
             let plan: ReplayPlan.Plan
             do {
-                plan = try ReplayPlan.make(member: id, events: files.events, experiment: experiment, runDirectory: runDirectory)
+                plan = try ReplayPlan.make(
+                    member: id, events: files.events, experiment: experiment, runDirectory: runDirectory)
             } catch {
                 throw UserError("\(error)")
             }
@@ -61,10 +66,14 @@ struct ReplayCommand: ParsableCommand {
             } catch {
                 throw UserError("cannot write \(path): \(error.localizedDescription)")
             }
-            print("member \(id): \(plan.steps) steps in \(plan.schedule.count) ranges\(plan.originalScore.map { ", score \(NumberFormat.score($0)) in the run" } ?? "")")
+            print(
+                "member \(id): \(plan.steps) steps in \(plan.schedule.count) ranges\(plan.originalScore.map { ", score \(NumberFormat.score($0)) in the run" } ?? "")"
+            )
             for segment in plan.schedule.prefix(12) {
-                let values = segment.hyperparameters.keys.sorted().map { "\($0)=\(segment.hyperparameters[$0]!.shown)" }.joined(separator: " ")
-                print("  steps \(segment.fromStep)–\(segment.toStep) (trained by member \(segment.trainedBy)): \(values)")
+                let values = segment.hyperparameters.keys.sorted().map { "\($0)=\(segment.hyperparameters[$0]!.shown)" }
+                    .joined(separator: " ")
+                print(
+                    "  steps \(segment.fromStep)–\(segment.toStep) (trained by member \(segment.trainedBy)): \(values)")
             }
             if plan.schedule.count > 12 { print("  … \(plan.schedule.count - 12) more ranges in the file") }
             print("wrote \(path); retrain it with: pbt run \(path)")

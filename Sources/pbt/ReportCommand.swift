@@ -8,13 +8,17 @@ import PBTReport
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write one self-contained HTML page about a run: score and hyperparameter plots, the best member's lineage and schedule.",
-        discussion: "Reads RUN_DIR/events.jsonl (and summary.json, experiment.yml when there). Inline SVG, no script: it opens offline.")
+        abstract:
+            "Write one self-contained HTML page about a run: score and hyperparameter plots, the best member's lineage and schedule.",
+        discussion:
+            "Reads RUN_DIR/events.jsonl (and summary.json, experiment.yml when there). Inline SVG, no script: it opens offline."
+    )
 
     @Argument(help: "The run directory (what pbt run wrote).")
     var runDirectory: String
 
-    @Option(name: [.short, .long], help: "Where to write the page (default: RUN_DIR/report.html; - for standard output).")
+    @Option(
+        name: [.short, .long], help: "Where to write the page (default: RUN_DIR/report.html; - for standard output).")
     var output: String?
 
     func run() throws {
@@ -22,8 +26,10 @@ struct ReportCommand: ParsableCommand {
             let input = try RunFiles.read(runDirectory)
             let (html, facts): (String, RunReport.Facts)
             do {
-                (html, facts) = try RunReport.html(RunReport.Input(
-                    runDirectory: runDirectory, events: input.events, summary: input.summary, experiment: input.experiment))
+                (html, facts) = try RunReport.html(
+                    RunReport.Input(
+                        runDirectory: runDirectory, events: input.events, summary: input.summary,
+                        experiment: input.experiment))
             } catch {
                 throw UserError("\(error)")
             }
@@ -37,9 +43,11 @@ struct ReportCommand: ParsableCommand {
             } catch {
                 throw UserError("cannot write \(path): \(error.localizedDescription)")
             }
-            var line = "wrote \(path) (\(html.utf8.count / 1024) KiB): \(facts.name), \(facts.members) members, \(facts.exploits) exploits, \(facts.figures) figures"
+            var line =
+                "wrote \(path) (\(html.utf8.count / 1024) KiB): \(facts.name), \(facts.members) members, \(facts.exploits) exploits, \(facts.figures) figures"
             if let best = facts.bestMember, let score = facts.bestScore {
-                line += "; best member \(best), score \(NumberFormat.score(score)), schedule of \(facts.scheduleRows) ranges"
+                line +=
+                    "; best member \(best), score \(NumberFormat.score(score)), schedule of \(facts.scheduleRows) ranges"
             }
             if input.summary == nil { line += "; no summary.json (the run did not finish)" }
             if facts.lineageAgrees == false { line += "; WARNING: the event log's lineage differs from summary.json's" }
@@ -54,14 +62,17 @@ enum RunFiles {
     static func read(_ directory: String) throws -> (events: String, summary: String?, experiment: String?) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw UserError("\(directory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)")
+            throw UserError(
+                "\(directory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)")
         }
         let events = (directory as NSString).appendingPathComponent("events.jsonl")
         guard let data = FileManager.default.contents(atPath: events) else {
             throw UserError("\(directory) is not a run directory: it has no events.jsonl")
         }
         func text(_ name: String) -> String? {
-            FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)).map { String(decoding: $0, as: UTF8.self) }
+            FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)).map {
+                String(decoding: $0, as: UTF8.self)
+            }
         }
         return (String(decoding: data, as: UTF8.self), text("summary.json"), text("experiment.yml"))
     }

@@ -11,7 +11,8 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run an experiment end to end on this machine, each stage its own process.",
-        discussion: "Writes the run directory (experiment.yml, events.jsonl, summary.json, checkpoints/, logs/) and prints the best member."
+        discussion:
+            "Writes the run directory (experiment.yml, events.jsonl, summary.json, checkpoints/, logs/) and prints the best member."
     )
 
     @Argument(help: "The experiment file (YAML).")
@@ -40,32 +41,56 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Where to serve Prometheus metrics, HOST:PORT (port 0: a free one), or 'none'.")
     var metrics: String = "127.0.0.1:0"
 
-    @Option(name: .long, help: "Write TensorBoard event files into this directory as the run goes (one run a member; then: tensorboard --logdir DIR).")
+    @Option(
+        name: .long,
+        help:
+            "Write TensorBoard event files into this directory as the run goes (one run a member; then: tensorboard --logdir DIR)."
+    )
     var tensorboard: String?
 
     @Option(name: .long, help: "How the stages talk: ipc (Unix domain sockets) or tcp (loopback).")
     var transport: String = "ipc"
 
-    @Flag(name: .long, help: "CURVE on every socket, with keys made in RUN_DIR/keys (on by itself when the experiment says security: {curve: true}).")
+    @Flag(
+        name: .long,
+        help:
+            "CURVE on every socket, with keys made in RUN_DIR/keys (on by itself when the experiment says security: {curve: true})."
+    )
     var secure = false
 
-    @Option(name: .long, help: ArgumentHelp("GPU devices to deal to the trainers, e.g. 0,1,2,3: resources.gpus each (1 if the experiment asks for none), as CUDA_VISIBLE_DEVICES.", valueName: "ids"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "GPU devices to deal to the trainers, e.g. 0,1,2,3: resources.gpus each (1 if the experiment asks for none), as CUDA_VISIBLE_DEVICES.",
+            valueName: "ids"))
     var gpus: String?
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let gpus, case .failure(let problem) = DeviceAssignment.parse(gpus) { throw ValidationError("--gpus: \(problem)") }
+        if let gpus, case .failure(let problem) = DeviceAssignment.parse(gpus) {
+            throw ValidationError("--gpus: \(problem)")
+        }
         switch (experiment, resume) {
         case (nil, nil): throw ValidationError("give an experiment file, or --resume RUN_DIR")
         case (.some, .some): throw ValidationError("give an experiment file or --resume RUN_DIR, not both")
         default: break
         }
-        if resume != nil, output != nil { throw ValidationError("--resume continues in its own directory; drop --output") }
-        guard ["ipc", "tcp"].contains(transport) else { throw ValidationError("--transport must be ipc or tcp, got '\(transport)'") }
-        guard (1...256).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 256, got \(trainers)") }
-        guard (1...64).contains(evaluators) else { throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)") }
-        guard (1...64).contains(mutators) else { throw ValidationError("--mutators must be between 1 and 64, got \(mutators)") }
+        if resume != nil, output != nil {
+            throw ValidationError("--resume continues in its own directory; drop --output")
+        }
+        guard ["ipc", "tcp"].contains(transport) else {
+            throw ValidationError("--transport must be ipc or tcp, got '\(transport)'")
+        }
+        guard (1...256).contains(trainers) else {
+            throw ValidationError("--trainers must be between 1 and 256, got \(trainers)")
+        }
+        guard (1...64).contains(evaluators) else {
+            throw ValidationError("--evaluators must be between 1 and 64, got \(evaluators)")
+        }
+        guard (1...64).contains(mutators) else {
+            throw ValidationError("--mutators must be between 1 and 64, got \(mutators)")
+        }
         if metrics != "none" {
             do {
                 _ = try ExporterStage.endpoint(listen: metrics)
@@ -89,7 +114,8 @@ struct RunCommand: ParsableCommand {
                 throw UserError("\(file): \(error)")
             }
             var options = RunSupervisor.Options(
-                experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers, evaluators: evaluators,
+                experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers,
+                evaluators: evaluators,
                 mutators: mutators, executable: currentExecutablePath, logLevel: logging.logLevel, quiet: quiet,
                 metrics: metrics == "none" ? nil : metrics)
             options.transport = transport
@@ -112,9 +138,13 @@ extension ValidateCommand {
         case .auto:
             let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
             let share = ThreadBudget.shared(cores: cores, trainers: RunCommand.defaultTrainers)
-            threads = "threads auto (here, pbt run with \(RunCommand.defaultTrainers) trainers: \(share.threads) a trainer, \(share.source))"
+            threads =
+                "threads auto (here, pbt run with \(RunCommand.defaultTrainers) trainers: \(share.threads) a trainer, \(share.source))"
         }
-        let gpus = resources.gpus == 0 ? "no GPUs" : "\(resources.gpus) GPU\(resources.gpus == 1 ? "" : "s") a trainer\(resources.shareGPUs ? ", shared when too few" : "")"
+        let gpus =
+            resources.gpus == 0
+            ? "no GPUs"
+            : "\(resources.gpus) GPU\(resources.gpus == 1 ? "" : "s") a trainer\(resources.shareGPUs ? ", shared when too few" : "")"
         return threads + "; " + gpus
     }
 }
@@ -137,8 +167,12 @@ struct ValidateCommand: ParsableCommand {
             }
             print("\(experiment): ok")
             print("  name \(loaded.name), seed \(loaded.seed), workload \(loaded.workload.kind)")
-            print("  population \(loaded.population), ready every \(loaded.interval) steps, \(loaded.stop.maxSteps) steps a member")
-            print("  exploit \(loaded.exploit.name), explore \(loaded.explore.name), objective \(loaded.objective.rawValue) \(loaded.metric)")
+            print(
+                "  population \(loaded.population), ready every \(loaded.interval) steps, \(loaded.stop.maxSteps) steps a member"
+            )
+            print(
+                "  exploit \(loaded.exploit.name), explore \(loaded.explore.name), objective \(loaded.objective.rawValue) \(loaded.metric)"
+            )
             for parameter in loaded.space.parameters {
                 print("  \(parameter.name): \(parameter.domain.kind)")
             }

@@ -11,13 +11,25 @@ import ZeroMQ
 ///     connecting stages (trainers, taps, …):    --key CLIENT.key --server-key SERVER.pub
 ///     the selector, evaluators and mutators bind and connect: all three
 struct SecurityOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("This process's CURVE key pair, a .key file from pbt keygen; turns CURVE on for every socket (env PBT_KEY).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "This process's CURVE key pair, a .key file from pbt keygen; turns CURVE on for every socket (env PBT_KEY).",
+            valueName: "file"))
     var key: String?
 
-    @Option(name: .long, help: ArgumentHelp("The servers' CURVE public key (a .pub file): the selector's and the event proxy's, for connecting (env PBT_SERVER_KEY).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The servers' CURVE public key (a .pub file): the selector's and the event proxy's, for connecting (env PBT_SERVER_KEY).",
+            valueName: "file"))
     var serverKey: String?
 
-    @Option(name: .long, help: ArgumentHelp("The client public keys this stage's bound sockets admit, one a line (# comments); re-read when it changes (env PBT_AUTHORIZED_KEYS).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The client public keys this stage's bound sockets admit, one a line (# comments); re-read when it changes (env PBT_AUTHORIZED_KEYS).",
+            valueName: "file"))
     var authorizedKeys: String?
 
     /// What a stage does with its sockets, and so which files it needs.
@@ -32,24 +44,33 @@ struct SecurityOptions: ParsableArguments {
         let serverKey = self.serverKey ?? environment("PBT_SERVER_KEY")
         let authorizedKeys = self.authorizedKeys ?? environment("PBT_AUTHORIZED_KEYS")
         guard let key else {
-            let given = [("--server-key (PBT_SERVER_KEY)", serverKey), ("--authorized-keys (PBT_AUTHORIZED_KEYS)", authorizedKeys)]
-                .filter { $0.1 != nil }.map(\.0)
+            let given = [
+                ("--server-key (PBT_SERVER_KEY)", serverKey),
+                ("--authorized-keys (PBT_AUTHORIZED_KEYS)", authorizedKeys),
+            ]
+            .filter { $0.1 != nil }.map(\.0)
             if !given.isEmpty {
-                throw UserError("\(given.joined(separator: " and ")) \(given.count == 1 ? "needs" : "need") --key (PBT_KEY): this process's key pair, a .key file from pbt keygen")
+                throw UserError(
+                    "\(given.joined(separator: " and ")) \(given.count == 1 ? "needs" : "need") --key (PBT_KEY): this process's key pair, a .key file from pbt keygen"
+                )
             }
             return nil
         }
         let needsServerKey = sockets != .binds
         let needsAuthorized = sockets != .connects
         if needsServerKey, serverKey == nil {
-            throw UserError("--key needs --server-key too: the public key (.pub) of the selector and the event proxy this stage connects to")
+            throw UserError(
+                "--key needs --server-key too: the public key (.pub) of the selector and the event proxy this stage connects to"
+            )
         }
         if needsAuthorized, authorizedKeys == nil {
-            throw UserError("--key needs --authorized-keys too: the file of client public keys this stage admits (one a line)")
+            throw UserError(
+                "--key needs --authorized-keys too: the file of client public keys this stage admits (one a line)")
         }
         do {
             let security = try CurveSecurity.load(
-                key: key, serverKey: needsServerKey ? serverKey : nil, authorizedKeys: needsAuthorized ? authorizedKeys : nil)
+                key: key, serverKey: needsServerKey ? serverKey : nil,
+                authorizedKeys: needsAuthorized ? authorizedKeys : nil)
             if let warning = CurveKeyFile.exposure(of: key) { logger?.warning("\(warning)") }
             return security
         } catch {

@@ -17,7 +17,8 @@ struct LoggingOptions: ParsableArguments {
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
+            throw ValidationError(
+                "--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
         }
     }
 
@@ -35,7 +36,8 @@ struct LoggingOptions: ParsableArguments {
 
 /// Where a stage publishes events.
 struct EventsOption: ParsableArguments {
-    @Option(name: .customLong("events"), help: "The event proxy's publisher endpoint, or 'none' (env PBT_EVENTS_PUBLISH).")
+    @Option(
+        name: .customLong("events"), help: "The event proxy's publisher endpoint, or 'none' (env PBT_EVENTS_PUBLISH).")
     var endpoint: String = environment("PBT_EVENTS_PUBLISH") ?? "tcp://127.0.0.1:5556"
 
     var value: String? { endpoint == "none" ? nil : endpoint }

@@ -18,10 +18,18 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "The run directory (env PBT_RUN_DIR).")
     var runDir: String = environment("PBT_RUN_DIR") ?? "run"
 
-    @Option(name: .long, help: "Where to bind the work endpoint: trainers' credits and tasks, every worker's heartbeats (env PBT_WORK_BIND).")
+    @Option(
+        name: .long,
+        help:
+            "Where to bind the work endpoint: trainers' credits and tasks, every worker's heartbeats (env PBT_WORK_BIND)."
+    )
     var bind: String = environment("PBT_WORK_BIND") ?? "tcp://*:5555"
 
-    @Option(name: .long, help: "Where to bind the inlet evaluators and mutators push scores and explored hyperparameters to (env PBT_INLET_BIND; default: beside the work endpoint, its port + 3, e.g. tcp://*:5558).")
+    @Option(
+        name: .long,
+        help:
+            "Where to bind the inlet evaluators and mutators push scores and explored hyperparameters to (env PBT_INLET_BIND; default: beside the work endpoint, its port + 3, e.g. tcp://*:5558)."
+    )
     var inletBind: String?
 
     @OptionGroup var events: EventsOption
@@ -35,7 +43,11 @@ struct SelectorCommand: ParsableCommand {
     @Option(name: .long, help: "Write the bound endpoint as JSON to this file once listening.")
     var readyFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("Before starting the experiment, wait (10 s at most) for this file, e.g. a subscriber's ready file; repeatable.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Before starting the experiment, wait (10 s at most) for this file, e.g. a subscriber's ready file; repeatable.",
+            valueName: "file"))
     var awaitFile: [String] = []
 
     @OptionGroup var security: SecurityOptions
@@ -56,12 +68,16 @@ struct SelectorCommand: ParsableCommand {
                 throw UserError("\(error)")
             }
             var options = SelectorStage.Options(
-                experiment: loaded, runDirectory: run, bind: bind, inletBind: inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.selector(work: bind), events: events.value,
+                experiment: loaded, runDirectory: run, bind: bind,
+                inletBind: inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.selector(work: bind),
+                events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.awaitFiles = awaitFile
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
-                throw UserError("\(experiment) says security: {curve: true}: give the selector --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure")
+                throw UserError(
+                    "\(experiment) says security: {curve: true}: give the selector --key, --server-key and --authorized-keys (pbt keygen writes them), or use pbt run --secure"
+                )
             }
             let stage = SelectorStage(options: options, logger: logger)
             return try stage.run()
@@ -82,16 +98,26 @@ struct WorkerOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds between heartbeats to the selector (ready while idle, progress while busy).")
     var heartbeat: Double = 1
 
-    @Option(name: .long, help: "Evaluators and mutators: where to bind the inlet (env PBT_INLET_BIND; default: a free port, on loopback when the selector is on this machine, told to the selector).")
+    @Option(
+        name: .long,
+        help:
+            "Evaluators and mutators: where to bind the inlet (env PBT_INLET_BIND; default: a free port, on loopback when the selector is on this machine, told to the selector)."
+    )
     var inletBind: String?
 
-    @Option(name: .long, help: "Evaluators and mutators: the inlet's address as other machines reach it, when not the bound one (env PBT_ADVERTISE). A wildcard host is filled in with the address the selector sees.")
+    @Option(
+        name: .long,
+        help:
+            "Evaluators and mutators: the inlet's address as other machines reach it, when not the bound one (env PBT_ADVERTISE). A wildcard host is filled in with the address the selector sees."
+    )
     var advertise: String?
 
     @Flag(name: .long, help: "Serve the next experiment instead of exiting when one finishes.")
     var keepRunning = false
 
-    @Option(name: .long, help: "The event proxy's subscriber endpoint; a PB2 mutator learns from it (env PBT_EVENTS_SUBSCRIBE).")
+    @Option(
+        name: .long,
+        help: "The event proxy's subscriber endpoint; a PB2 mutator learns from it (env PBT_EVENTS_SUBSCRIBE).")
     var eventsSubscribe: String?
 
     @Option(
@@ -99,7 +125,10 @@ struct WorkerOptions: ParsableArguments {
         help: ArgumentHelp(
             "A program (argv[0] as the experiment writes it, e.g. python3) a command workload sent by the selector may run; repeatable, * for any. Without it, no command workload runs here (env PBT_ALLOW_COMMANDS, comma-separated).",
             valueName: "program"))
-    var allowCommand: [String] = environment("PBT_ALLOW_COMMANDS").map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+    var allowCommand: [String] =
+        environment("PBT_ALLOW_COMMANDS").map {
+            $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        } ?? []
 
     @Option(
         name: .long,
@@ -110,7 +139,9 @@ struct WorkerOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("GPU devices this worker's programs get as CUDA_VISIBLE_DEVICES, e.g. 0 or 2,3 (env PBT_GPUS).", valueName: "ids"))
+        help: ArgumentHelp(
+            "GPU devices this worker's programs get as CUDA_VISIBLE_DEVICES, e.g. 0 or 2,3 (env PBT_GPUS).",
+            valueName: "ids"))
     var gpus: String?
 
     @OptionGroup var security: SecurityOptions
@@ -119,13 +150,23 @@ struct WorkerOptions: ParsableArguments {
 
     func validate() throws {
         guard ResourceSettings.Threads(threads) != nil else {
-            throw ValidationError("--threads (or PBT_THREADS) must be auto, inherit or a number from 1 to \(ResourceSettings.maximumThreads), got '\(threads.prefix(40))'")
+            throw ValidationError(
+                "--threads (or PBT_THREADS) must be auto, inherit or a number from 1 to \(ResourceSettings.maximumThreads), got '\(threads.prefix(40))'"
+            )
         }
-        if let gpus = gpus ?? environment("PBT_GPUS"), case .failure(let problem) = DeviceAssignment.parse(gpus) { throw ValidationError("--gpus (or PBT_GPUS): \(problem)") }
-        guard heartbeat > 0 && heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)") }
+        if let gpus = gpus ?? environment("PBT_GPUS"), case .failure(let problem) = DeviceAssignment.parse(gpus) {
+            throw ValidationError("--gpus (or PBT_GPUS): \(problem)")
+        }
+        guard heartbeat > 0 && heartbeat <= 60 else {
+            throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)")
+        }
         if let name {
-            guard !name.isEmpty, name.utf8.count <= 128, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
-                throw ValidationError("--name must be 1 to 128 bytes of printable text (it names the worker in events and logs), got '\(name.prefix(40))\(name.count > 40 ? "…" : "")'")
+            guard !name.isEmpty, name.utf8.count <= 128,
+                name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+            else {
+                throw ValidationError(
+                    "--name must be 1 to 128 bytes of printable text (it names the worker in events and logs), got '\(name.prefix(40))\(name.count > 40 ? "…" : "")'"
+                )
             }
         }
     }
@@ -136,16 +177,20 @@ struct WorkerOptions: ParsableArguments {
             let logger = logging.bootstrap("pbt.\(role)")
             var options = WorkerStage.Options(
                 role: role, connect: connect, events: events.value, name: workerName, checkpoints: checkpoints,
-                heartbeat: heartbeat, keepRunning: keepRunning, eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE"))
+                heartbeat: heartbeat, keepRunning: keepRunning,
+                eventsSubscribe: eventsSubscribe ?? environment("PBT_EVENTS_SUBSCRIBE"))
             // Evaluators and mutators bind an inlet: with CURVE, they serve as well as connect.
             options.security = try security.load(for: role == .trainer ? .connects : .both, logger: logger)
             options.allowedCommands = allowCommand.filter { !$0.isEmpty }
-            options.bind = inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
+            options.bind =
+                inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
             options.advertise = advertise ?? environment("PBT_ADVERTISE")
             options.threads = ResourceSettings.Threads(threads)
             if let gpus = gpus ?? environment("PBT_GPUS") { options.devices = try? DeviceAssignment.parse(gpus).get() }
             let stage = WorkerStage(options: options, logger: logger)
-            guard role == .trainer, let directory = environment("PBT_TURNAROUND_LOG_DIR") else { return try stage.run() }
+            guard role == .trainer, let directory = environment("PBT_TURNAROUND_LOG_DIR") else {
+                return try stage.run()
+            }
             // `pbt bench pipeline`: each turnaround of this trainer, written where the bench reads them.
             let log = TurnaroundLog(path: "\(directory)/\(workerName).turnaround")
             stage.turnaroundObserver = { log.record($0) }
@@ -225,7 +270,9 @@ struct EventsTapCommand: ParsableCommand {
     @Option(name: .long, help: "Exit after this many events.")
     var count: Int?
 
-    @Option(name: .long, help: "Exit after an event with this topic, e.g. experiment.finished (whether --topic prints it or not).")
+    @Option(
+        name: .long,
+        help: "Exit after an event with this topic, e.g. experiment.finished (whether --topic prints it or not).")
     var until: String?
 
     @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
@@ -238,11 +285,13 @@ struct EventsTapCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.events")
-            var options = EventTap.Options(endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
+            var options = EventTap.Options(
+                endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
             options.security = try security.load(for: .connects, logger: logger)
-            return try EventTap(options: options).run(output: { line in
-                StandardStream.output.write(line + "\n")
-            }, logger: logger)
+            return try EventTap(options: options).run(
+                output: { line in
+                    StandardStream.output.write(line + "\n")
+                }, logger: logger)
         }
     }
 }
@@ -267,7 +316,8 @@ struct EventsProxyCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.events")
-            var options = EventProxyStage.Options(publishers: publishers, subscribers: subscribers, readyFile: readyFile)
+            var options = EventProxyStage.Options(
+                publishers: publishers, subscribers: subscribers, readyFile: readyFile)
             options.security = try security.load(for: .binds, logger: logger)
             return try EventProxyStage(options: options, logger: logger).run()
         }

@@ -9,7 +9,8 @@ import PBTWatch
 struct TensorBoardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tensorboard",
-        abstract: "Write TensorBoard event files: one run a member (score, metrics, the hyperparameter schedule, exploits, HParams).",
+        abstract:
+            "Write TensorBoard event files: one run a member (score, metrics, the hyperparameter schedule, exploits, HParams).",
         discussion: """
             From a finished or running experiment's log:  pbt tensorboard RUN_DIR [-o DIR]  (default DIR: RUN_DIR/tensorboard)
             Live, from the event stream:                  pbt tensorboard --events ENDPOINT -o DIR  (pbt run --tensorboard DIR starts one)
@@ -22,7 +23,9 @@ struct TensorBoardCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The TensorBoard log directory to write.")
     var output: String?
 
-    @Option(name: .customLong("events"), help: "Write live from the event proxy's subscriber endpoint instead, until stopped.")
+    @Option(
+        name: .customLong("events"),
+        help: "Write live from the event proxy's subscriber endpoint instead, until stopped.")
     var endpoint: String?
 
     @Option(name: .long, help: "Write this JSON file once subscribed (live).")
@@ -35,7 +38,9 @@ struct TensorBoardCommand: ParsableCommand {
     func validate() throws {
         switch (runDirectory, endpoint) {
         case (nil, nil):
-            throw ValidationError("give a run directory (pbt tensorboard RUN_DIR) or the event stream (pbt tensorboard --events ENDPOINT -o DIR)")
+            throw ValidationError(
+                "give a run directory (pbt tensorboard RUN_DIR) or the event stream (pbt tensorboard --events ENDPOINT -o DIR)"
+            )
         case (.some, .some):
             throw ValidationError("give a run directory or --events, not both")
         case (nil, .some) where output == nil:
@@ -62,11 +67,16 @@ struct TensorBoardCommand: ParsableCommand {
             }
             guard let runDirectory else { return PBTCommand.badInput }
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: runDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw UserError("\(runDirectory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)")
+            guard FileManager.default.fileExists(atPath: runDirectory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                throw UserError(
+                    "\(runDirectory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)"
+                )
             }
             let events = (runDirectory as NSString).appendingPathComponent("events.jsonl")
-            guard FileManager.default.fileExists(atPath: events) else { throw UserError("\(runDirectory) is not a run directory: it has no events.jsonl") }
+            guard FileManager.default.fileExists(atPath: events) else {
+                throw UserError("\(runDirectory) is not a run directory: it has no events.jsonl")
+            }
             let path = output ?? (runDirectory as NSString).appendingPathComponent("tensorboard")
             let outcome: EventLogConversion.Outcome
             do {
@@ -76,8 +86,11 @@ struct TensorBoardCommand: ParsableCommand {
             } catch {
                 throw UserError("\(error)")
             }
-            var line = "wrote \(path): \(outcome.runs) runs, \(outcome.records) records (\(outcome.bytes / 1024) KiB) from \(outcome.events) events"
-            if outcome.unreadable > 0 { line += "; \(outcome.unreadable) lines of \(events) were not events and were skipped" }
+            var line =
+                "wrote \(path): \(outcome.runs) runs, \(outcome.records) records (\(outcome.bytes / 1024) KiB) from \(outcome.events) events"
+            if outcome.unreadable > 0 {
+                line += "; \(outcome.unreadable) lines of \(events) were not events and were skipped"
+            }
             print(line)
             print("see them: tensorboard --logdir \(path)")
             return 0

@@ -49,13 +49,17 @@ struct BadInputTests {
         try mutatorInlet.bind(mutatorEndpoint)
         let mutatorPush = try ZMQSocket(context, .push)
         func ready(_ experimentID: String) -> [UInt8] {
-            WireProtocol.encode(.ready(Ready(
-                role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID, inlet: PeerEndpoint(endpoint: mutatorEndpoint))))
+            WireProtocol.encode(
+                .ready(
+                    Ready(
+                        role: .mutator, received: 0, name: "rogue-mutator", experimentID: experimentID,
+                        inlet: PeerEndpoint(endpoint: mutatorEndpoint))))
         }
         try mutator.send([ready("")])
         var experimentID = ""
         for _ in 0..<200 where experimentID.isEmpty {
-            if let frames = try mutator.receive(timeoutMilliseconds: 50), let command = try? WireProtocol.decodeCommand(frames[0]),
+            if let frames = try mutator.receive(timeoutMilliseconds: 50),
+                let command = try? WireProtocol.decodeCommand(frames[0]),
                 case .welcome(let welcome) = command
             {
                 experimentID = welcome.experimentID
@@ -98,20 +102,29 @@ struct BadInputTests {
         }
         let checkpoint = String(repeating: "a", count: 64)
         func score(_ member: Int, version: Int, _ value: Double) -> [UInt8] {
-            WireProtocol.encode(.scored(EvaluateResult(
-                trained: TrainResult(member: member, version: version, fromStep: 0, step: 2, checkpoint: checkpoint, metrics: [:], seconds: 0),
-                score: value)))
+            WireProtocol.encode(
+                .scored(
+                    EvaluateResult(
+                        trained: TrainResult(
+                            member: member, version: version, fromStep: 0, step: 2, checkpoint: checkpoint,
+                            metrics: [:], seconds: 0),
+                        score: value)))
         }
         let valid = score(1, version: 1, 0.5)
         for index in 0..<300 {
             let length = Int.random(in: 0...64, using: &random)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
-            if index % 3 == 0 && bytes.count >= 4 { bytes.replaceSubrange(0..<3, with: [0x50, 0x42, WireProtocol.version]) }
+            if index % 3 == 0 && bytes.count >= 4 {
+                bytes.replaceSubrange(0..<3, with: [0x50, 0x42, WireProtocol.version])
+            }
             try send([bytes], toInlet: index % 2 == 0)
         }
         for cut in 0..<valid.count { try send([Array(valid.prefix(cut))], toInlet: cut % 2 == 0) }
-        try send([[0x50, 0x42, WireProtocol.version, 4] + [UInt8](repeating: 0xAB, count: 17 << 20)])  // larger than the 16 MiB limit
-        for version in [0, 1, 9, 255] as [UInt8] { try send([[0x50, 0x42, version] + valid.dropFirst(3)], toInlet: true) }
+        // Larger than the 16 MiB limit.
+        try send([[0x50, 0x42, WireProtocol.version, 4] + [UInt8](repeating: 0xAB, count: 17 << 20)])
+        for version in [0, 1, 9, 255] as [UInt8] {
+            try send([[0x50, 0x42, version] + valid.dropFirst(3)], toInlet: true)
+        }
         for _ in 0..<5 { try send([valid, valid]) }
         try send([score(1, version: 1, .nan)], toInlet: true)
         try send([score(1, version: 1, .infinity)], toInlet: true)
@@ -121,8 +134,13 @@ struct BadInputTests {
         let wrongSocket = 2
         // Well-formed but wrong: unknown members, stale versions, results nobody leased.
         try send([score(999, version: 1, 0.5)], toInlet: true)
-        try send([WireProtocol.encode(.trained(TrainResult(
-            member: 0, version: 12345, fromStep: 0, step: 1, checkpoint: checkpoint, metrics: [:], seconds: 0, interrupted: true)))])
+        try send([
+            WireProtocol.encode(
+                .trained(
+                    TrainResult(
+                        member: 0, version: 12345, fromStep: 0, step: 1, checkpoint: checkpoint, metrics: [:],
+                        seconds: 0, interrupted: true)))
+        ])
         try send([WireProtocol.encode(.progress(member: 77, version: 1, step: 1))])
         let semantic = 2
 
@@ -130,20 +148,35 @@ struct BadInputTests {
         // naming a checkpoint nobody wrote, which must never become a score.
         let evaluatorInlet = try ZMQSocket(context, .push)
         try evaluatorInlet.connect(pipeline.inlet(of: "evaluator-1"))
-        for index in 0..<50 { try evaluatorInlet.send([(0..<index).map { _ in UInt8.random(in: 0...255, using: &random) }]) }
-        try evaluatorInlet.send([WireProtocol.encode(.trained(TrainResult(
-            member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "b", count: 64), metrics: ["score": 1e9], seconds: 0)))])
+        for index in 0..<50 {
+            try evaluatorInlet.send([(0..<index).map { _ in UInt8.random(in: 0...255, using: &random) }])
+        }
+        try evaluatorInlet.send([
+            WireProtocol.encode(
+                .trained(
+                    TrainResult(
+                        member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "b", count: 64),
+                        metrics: ["score": 1e9], seconds: 0)))
+        ])
 
         // 3. The rogue mutator's answer to its first explore.
         var explored = false
         for _ in 0..<600 where !explored {
             _ = try mutator.receive(timeoutMilliseconds: 50)
             try mutator.send([ready(experimentID)])
-            guard let frames = try mutatorInlet.receive(timeoutMilliseconds: 50), case .explore(let task) = try WireProtocol.decodeCommand(frames[0]) else {
+            guard let frames = try mutatorInlet.receive(timeoutMilliseconds: 50),
+                case .explore(let task) = try WireProtocol.decodeCommand(frames[0])
+            else {
                 continue
             }
-            try mutatorPush.send([Array("rogue-mutator".utf8), WireProtocol.encode(.explored(ExploreResult(
-                member: task.member, version: task.version, hyperparameters: Hyperparameters(["x": .real(7.5)]), changes: [:])))])
+            try mutatorPush.send([
+                Array("rogue-mutator".utf8),
+                WireProtocol.encode(
+                    .explored(
+                        ExploreResult(
+                            member: task.member, version: task.version,
+                            hyperparameters: Hyperparameters(["x": .real(7.5)]), changes: [:]))),
+            ])
             // No goodbye: it would go on another socket than the answer, and might overtake it.
             explored = true
         }
@@ -189,14 +222,22 @@ struct BadInputTests {
         let events = pipeline.events()
         try checkMemberHistories(events, population: 4, maxSteps: 40)
         // Every frame that could not be decoded was counted; the well-formed wrong ones were dropped as results.
-        #expect(summary["frames_dropped"] as? Int == undecodable + wrongSocket, "sent \(sent) frames, \(undecodable) undecodable")
+        #expect(
+            summary["frames_dropped"] as? Int == undecodable + wrongSocket,
+            "sent \(sent) frames, \(undecodable) undecodable")
         let dropped = events.filter { $0["event"] as? String == "result.dropped" }
         #expect(dropped.count >= semantic + 1, "\(dropped)")
-        #expect(dropped.contains { $0["reason"] as? String == "outside_space" && ($0["detail"] as? String ?? "").contains("outside its uniform domain") }, "\(dropped)")
+        #expect(
+            dropped.contains {
+                $0["reason"] as? String == "outside_space"
+                    && ($0["detail"] as? String ?? "").contains("outside its uniform domain")
+            }, "\(dropped)")
         #expect(dropped.contains { $0["reason"] as? String == "unknown_member" })
         // The evaluator refused the result whose checkpoint does not exist: no score of 1e9.
         #expect(!events.contains { $0["event"] as? String == "member.scored" && ($0["score"] as? Double ?? 0) > 1e6 })
-        #expect(pipeline.workers["evaluator-1"].map { $0.finish(within: 30)?.succeeded == true } == true, "the evaluator ran to the end")
+        #expect(
+            pipeline.workers["evaluator-1"].map { $0.finish(within: 30)?.succeeded == true } == true,
+            "the evaluator ran to the end")
         // The proxy is still up and forwarding.
         #expect(pipeline.proxy?.child.poll() == nil)
     }

@@ -9,7 +9,8 @@ struct BenchSmokeTests {
     @Test("pbt bench pipeline --smoke runs every part and prints every table", .timeLimit(.minutes(3)))
     func pipelineBenchPrintsItsTables() throws {
         let directory = try TemporaryDirectory()
-        let process = try PBTProcess(["bench", "pipeline", "--smoke", "--output", directory.file("bench")], output: directory.file("output.txt"))
+        let process = try PBTProcess(
+            ["bench", "pipeline", "--smoke", "--output", directory.file("bench")], output: directory.file("output.txt"))
         let end = try #require(process.finish(within: 170))
         #expect(end.succeeded, "\(process.log)")
         let output = process.log
@@ -18,11 +19,16 @@ struct BenchSmokeTests {
         }
         // Each table has its rows, with a figure for the pipeline and one for the baseline.
         for row in [
-            "member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)", "the same; raw: 64 in flight, queued at the workers",
+            "member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)",
+            "the same; raw: 64 in flight, queued at the workers",
             "one member in flight", "asynchronous pipeline", "synchronous (barrier)",
         ] {
             let line = try #require(output.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row)")
-            let numbers = line.dropFirst(row.count).split(separator: " ").compactMap { Double($0.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "×", with: "")) }
+            let numbers = line.dropFirst(row.count).split(separator: " ").compactMap {
+                Double(
+                    $0.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "%", with: "")
+                        .replacingOccurrences(of: "×", with: ""))
+            }
             #expect(numbers.count >= 2 && numbers.allSatisfy { $0 > 0 }, "\(line)")
         }
         #expect(output.contains("The flow control alone: the raw ring makes "), "\(output)")
@@ -35,7 +41,8 @@ struct BenchSmokeTests {
         let directory = try TemporaryDirectory()
         let hub = try PBTProcess(
             [
-                "bench", "raw-hub", "--trainers", "3", "--evaluators", "2", "--in-flight", "16", "--seconds", "0.3", "--flow-control", flowControl,
+                "bench", "raw-hub", "--trainers", "3", "--evaluators", "2", "--in-flight", "16", "--seconds", "0.3",
+                "--flow-control", flowControl,
                 "--ready-file", directory.file("hub.json"),
             ],
             output: directory.file("hub.txt"))
@@ -46,23 +53,30 @@ struct BenchSmokeTests {
         var evaluators: [PBTProcess] = []
         var evaluatorInlets: [String] = []
         for index in 0..<2 {
-            evaluators.append(try PBTProcess(
-                ["bench", "raw-worker", "--evaluator", "--connect", inlet, "--name", "e\(index)", "--ready-file", directory.file("e\(index).json")],
-                output: directory.file("e\(index).txt")))
+            evaluators.append(
+                try PBTProcess(
+                    [
+                        "bench", "raw-worker", "--evaluator", "--connect", inlet, "--name", "e\(index)", "--ready-file",
+                        directory.file("e\(index).json"),
+                    ],
+                    output: directory.file("e\(index).txt")))
             evaluatorInlets.append(try #require(try readyEndpoints(directory.file("e\(index).json"))["inlet"]))
         }
         var trainers: [PBTProcess] = []
         for index in 0..<3 {
-            trainers.append(try PBTProcess(
-                [
-                    "bench", "raw-worker", "--connect", work, "--evaluators", evaluatorInlets.joined(separator: ","), "--flow-control", flowControl,
-                    "--name", "t\(index)", "--turnaround-log", directory.file("t\(index).turnaround"),
-                ],
-                output: directory.file("t\(index).txt")))
+            trainers.append(
+                try PBTProcess(
+                    [
+                        "bench", "raw-worker", "--connect", work, "--evaluators",
+                        evaluatorInlets.joined(separator: ","), "--flow-control", flowControl,
+                        "--name", "t\(index)", "--turnaround-log", directory.file("t\(index).turnaround"),
+                    ],
+                    output: directory.file("t\(index).txt")))
         }
         let end = try #require(hub.finish(within: 60))
         #expect(end.succeeded, "\(hub.log)")
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(hub.log.utf8)) as? [String: Any], "\(hub.log)")
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(hub.log.utf8)) as? [String: Any], "\(hub.log)")
         #expect((result["laps"] as? Int ?? 0) > 0, "\(result)")
         #expect(result["dropped"] as? Int == 0, "\(result)")
         // The hub's quit reaches every trainer, and through them every evaluator.
@@ -71,8 +85,11 @@ struct BenchSmokeTests {
             #expect(workerEnd.succeeded, "\(worker.log)")
         }
         for index in 0..<3 {
-            let samples = try String(contentsOfFile: directory.file("t\(index).turnaround"), encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
-            #expect(!samples.isEmpty && samples.allSatisfy { $0 >= 0 }, "trainer t\(index): \(samples.count) turnarounds")
+            let samples = try String(contentsOfFile: directory.file("t\(index).turnaround"), encoding: .utf8).split(
+                separator: "\n"
+            ).compactMap { Double($0) }
+            #expect(
+                !samples.isEmpty && samples.allSatisfy { $0 >= 0 }, "trainer t\(index): \(samples.count) turnarounds")
         }
     }
 
@@ -81,17 +98,30 @@ struct BenchSmokeTests {
         let directory = try TemporaryDirectory()
         var lines: [String] = []
         for index in 0..<300 {
-            lines.append(#"{"event":"member.assigned","time":\#(1000 + Double(index) / 100),"member":\#(index % 8),"version":1,"role":"trainer","worker":"trainer-1","step":\#(index)}"#)
+            lines.append(
+                #"{"event":"member.assigned","time":\#(1000 + Double(index) / 100),"member":\#(index % 8),"version":1,"role":"trainer","worker":"trainer-1","step":\#(index)}"#
+            )
         }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: directory.file("events.jsonl"), atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: directory.file("events.jsonl"), atomically: true, encoding: .utf8)
         let process = try PBTProcess(
-            ["bench", "events", "--events", directory.file("events.jsonl"), "--seconds", "0.2", "--output", directory.file("bench")],
+            [
+                "bench", "events", "--events", directory.file("events.jsonl"), "--seconds", "0.2", "--output",
+                directory.file("bench"),
+            ],
             output: directory.file("output.txt"))
         let end = try #require(process.finish(within: 100))
         #expect(end.succeeded, "\(process.log)")
-        for row in ["Foundation JSONSerialization (baseline)", "EventRecord", "the exporter: EventRecord, population model, metrics"] {
-            let line = try #require(process.log.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row) in:\n\(process.log)")
-            let rate = line.dropFirst(row.count).split(separator: " ").first.map { Double($0.replacingOccurrences(of: ",", with: "")) ?? 0 } ?? 0
+        for row in [
+            "Foundation JSONSerialization (baseline)", "EventRecord",
+            "the exporter: EventRecord, population model, metrics",
+        ] {
+            let line = try #require(
+                process.log.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row) in:\n\(process.log)")
+            let rate =
+                line.dropFirst(row.count).split(separator: " ").first.map {
+                    Double($0.replacingOccurrences(of: ",", with: "")) ?? 0
+                } ?? 0
             #expect(rate > 0, "\(line)")
         }
         #expect(process.log.contains("300 lines"), "\(process.log)")

@@ -17,7 +17,8 @@ enum Tshark {
     static let usable: Bool = {
         guard let path, let directory = try? TemporaryDirectory() else { return false }
         let listing = directory.file("interfaces.txt")
-        guard let process = try? ChildProcess(executable: path, arguments: ["-D"], output: listing), process.wait(seconds: 30)?.succeeded == true,
+        guard let process = try? ChildProcess(executable: path, arguments: ["-D"], output: listing),
+            process.wait(seconds: 30)?.succeeded == true,
             let text = try? String(contentsOfFile: listing, encoding: .utf8)
         else { return false }
         return text.split(separator: "\n").contains { $0.hasSuffix(". lo") || $0.contains(". lo ") }
@@ -36,29 +37,36 @@ struct CaptureTests {
     func captureShowsNamesOnlyWithoutCurve(secure: Bool) throws {
         let name = "learning_rate_for_capture"
         let pipeline = try SecurePipeline(
-            experiment: SecurityTests.experiment(name: "capture", population: 4, maxSteps: 20, stepSeconds: 0.01, extra: secure ? "security: {curve: true}" : ""),
+            experiment: SecurityTests.experiment(
+                name: "capture", population: 4, maxSteps: 20, stepSeconds: 0.01,
+                extra: secure ? "security: {curve: true}" : ""),
             secure: secure)
         try pipeline.startServers()
         // The evaluator's and the mutator's inlets: ports picked now, so the capture covers them.
         let inletPorts = try (0..<2).map { _ in try #require(freeLoopbackPort()) }
         let ports = pipeline.ports + inletPorts
-        #expect(ports.count == 6, "\(pipeline.work) \(pipeline.inlet) \(pipeline.publishers) \(pipeline.subscribers) \(inletPorts)")
+        #expect(
+            ports.count == 6,
+            "\(pipeline.work) \(pipeline.inlet) \(pipeline.publishers) \(pipeline.subscribers) \(inletPorts)")
 
         // Capture only the test's own ports, from before any worker connects.
         let capture = pipeline.directory.file("capture.pcapng")
         let tsharkLog = pipeline.directory.file("tshark.log")
         let tshark = try ChildProcess(
-            executable: try #require(Tshark.path), arguments: ["-i", "lo", "-f", ports.map { "tcp port \($0)" }.joined(separator: " or "), "-w", capture],
+            executable: try #require(Tshark.path),
+            arguments: ["-i", "lo", "-f", ports.map { "tcp port \($0)" }.joined(separator: " or "), "-w", capture],
             output: tsharkLog)
         defer { tshark.stop(grace: 2) }
         let capturing = eventually(within: 30) {
             ((try? String(contentsOfFile: tsharkLog, encoding: .utf8)) ?? "").contains("Capturing on")
         }
-        try #require(capturing, "tshark did not start: \((try? String(contentsOfFile: tsharkLog, encoding: .utf8)) ?? "")")
+        try #require(
+            capturing, "tshark did not start: \((try? String(contentsOfFile: tsharkLog, encoding: .utf8)) ?? "")")
 
         // A subscriber too, so the subscriber side carries events.
         let tap = try PBTProcess(
-            ["events", "--endpoint", pipeline.subscribers, "--until", "experiment.finished"] + pipeline.clientArguments(), output: pipeline.directory.file("tap.log"))
+            ["events", "--endpoint", pipeline.subscribers, "--until", "experiment.finished"]
+                + pipeline.clientArguments(), output: pipeline.directory.file("tap.log"))
         #expect(eventually(within: 20) { tap.log.contains("connected to the event proxy") || !secure }, "\(tap.log)")
         try pipeline.start("evaluator", "evaluator-1", inletPort: inletPorts[0])
         try pipeline.start("mutator", "mutator-1", inletPort: inletPorts[1])
@@ -71,7 +79,9 @@ struct CaptureTests {
 
         // Every TCP payload byte of the capture.
         let payloads = pipeline.directory.file("payloads.txt")
-        let reader = try ChildProcess(executable: try #require(Tshark.path), arguments: ["-r", capture, "-T", "fields", "-e", "tcp.payload"], output: payloads)
+        let reader = try ChildProcess(
+            executable: try #require(Tshark.path), arguments: ["-r", capture, "-T", "fields", "-e", "tcp.payload"],
+            output: payloads)
         #expect(reader.wait(seconds: 60)?.succeeded == true)
         var bytes: [UInt8] = []
         var streams = 0
@@ -90,7 +100,9 @@ struct CaptureTests {
         let found = bytes.firstRange(of: Array(name.utf8)) != nil
         if secure {
             #expect(!found, "'\(name)' is readable in the CURVE capture")
-            #expect(bytes.firstRange(of: Array("member.trained".utf8)) == nil, "an event topic is readable in the CURVE capture")
+            #expect(
+                bytes.firstRange(of: Array("member.trained".utf8)) == nil,
+                "an event topic is readable in the CURVE capture")
         } else {
             #expect(found, "'\(name)' is not in the plaintext capture of \(bytes.count) bytes")
         }
@@ -107,7 +119,9 @@ func freeLoopbackPort() -> Int? {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard bound == 0 else { return nil }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)

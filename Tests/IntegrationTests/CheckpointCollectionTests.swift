@@ -31,11 +31,14 @@ struct CheckpointCollectionTests {
         let (_, run, summary, _) = try finishedRun(file, ["--quiet", "--trainers", "2"], in: directory, within: 150)
         let events = try jsonLines(run + "/events.jsonl")
         // Nothing failed: no task found its checkpoint gone.
-        #expect(!events.contains { $0["event"] as? String == "member.failed" }, "\(events.filter { $0["event"] as? String == "member.failed" })")
+        #expect(
+            !events.contains { $0["event"] as? String == "member.failed" },
+            "\(events.filter { $0["event"] as? String == "member.failed" })")
         try checkMemberHistories(events, population: 4, maxSteps: 2400)
         let collections = events.filter { $0["event"] as? String == "checkpoints.collected" }
         #expect(!collections.isEmpty, "no collection ran")
-        let written = Set(events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["checkpoint"] as? String })
+        let written = Set(
+            events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["checkpoint"] as? String })
         let store = try CheckpointStore(directory: run + "/checkpoints")
         let usage = CheckpointCollector(store: store).usage()
         #expect(written.count > 500)
@@ -44,17 +47,24 @@ struct CheckpointCollectionTests {
         // population spans, the best ever). Everything older that nobody needs is gone.
         let trained = events.filter { $0["event"] as? String == "member.trained" }
         let lastTrained = trained.compactMap { $0["time"] as? Double }.max() ?? 0
-        let recent = Set(trained.filter { ($0["time"] as? Double ?? 0) >= lastTrained - 2.5 }.compactMap { $0["checkpoint"] as? String })
-        #expect(usage.files <= recent.count + 200, "\(usage.files) files kept; \(recent.count) written in the last 2.5 s, \(written.count) in all")
+        let recent = Set(
+            trained.filter { ($0["time"] as? Double ?? 0) >= lastTrained - 2.5 }.compactMap {
+                $0["checkpoint"] as? String
+            })
+        #expect(
+            usage.files <= recent.count + 200,
+            "\(usage.files) files kept; \(recent.count) written in the last 2.5 s, \(written.count) in all")
         // Of what was written before that, only what is still referenced is kept.
         let older = written.subtracting(recent)
-        #expect(older.count > 1000, "the run was too short to show collection: \(older.count) checkpoints older than 2.5 s")
+        #expect(
+            older.count > 1000, "the run was too short to show collection: \(older.count) checkpoints older than 2.5 s")
         let olderKept = older.filter { store.contains($0) }.count
         #expect(olderKept <= 200, "\(olderKept) of \(older.count) checkpoints older than 2.5 s are still there")
         // What the outcome points at is still there and intact.
         let bestEver = try #require((summary["best_ever"] as? [String: Any])?["checkpoint"] as? String)
         #expect(throws: Never.self) { _ = try store.read(bestEver) }
-        let last = Dictionary(grouping: events.filter { $0["event"] as? String == "member.trained" }, by: { $0["member"] as? Int ?? -1 })
+        let last = Dictionary(
+            grouping: events.filter { $0["event"] as? String == "member.trained" }, by: { $0["member"] as? Int ?? -1 })
         for (member, trained) in last {
             let checkpoint = try #require(trained.last?["checkpoint"] as? String)
             #expect(throws: Never.self, "member \(member)'s last checkpoint") { _ = try store.read(checkpoint) }

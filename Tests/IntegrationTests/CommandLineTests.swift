@@ -33,43 +33,131 @@ struct CommandLineTests {
         """
 
     static let cases: [Case] = [
-        Case(label: "run without a file", arguments: ["run"], file: nil, exitCode: 2, mentions: ["experiment file", "--resume"]),
-        Case(label: "run a missing file", arguments: ["run", "/nonexistent/x.yml"], file: nil, exitCode: 2, mentions: ["cannot read experiment file", "/nonexistent/x.yml"]),
-        Case(label: "zero trainers", arguments: ["run", "FILE", "--trainers", "0"], file: valid, exitCode: 2, mentions: ["--trainers", "got 0"]),
-        Case(label: "trainers not a number", arguments: ["run", "FILE", "--trainers", "two"], file: valid, exitCode: 2, mentions: ["two"]),
-        Case(label: "unknown option", arguments: ["run", "FILE", "--trainer", "2"], file: valid, exitCode: 2, mentions: ["--trainer"]),
-        Case(label: "resume and a file", arguments: ["run", "FILE", "--resume", "/tmp"], file: valid, exitCode: 2, mentions: ["not both"]),
-        Case(label: "resume a non-run", arguments: ["run", "--resume", "/tmp"], file: nil, exitCode: 2, mentions: ["not a run directory"]),
-        Case(label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 2, mentions: ["--log-level", "loud"]),
-        Case(label: "negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 2, mentions: ["--heartbeat"]),
+        Case(
+            label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
+            mentions: ["experiment file", "--resume"]),
+        Case(
+            label: "run a missing file", arguments: ["run", "/nonexistent/x.yml"], file: nil, exitCode: 2,
+            mentions: ["cannot read experiment file", "/nonexistent/x.yml"]),
+        Case(
+            label: "zero trainers", arguments: ["run", "FILE", "--trainers", "0"], file: valid, exitCode: 2,
+            mentions: ["--trainers", "got 0"]),
+        Case(
+            label: "trainers not a number", arguments: ["run", "FILE", "--trainers", "two"], file: valid, exitCode: 2,
+            mentions: ["two"]),
+        Case(
+            label: "unknown option", arguments: ["run", "FILE", "--trainer", "2"], file: valid, exitCode: 2,
+            mentions: ["--trainer"]),
+        Case(
+            label: "resume and a file", arguments: ["run", "FILE", "--resume", "/tmp"], file: valid, exitCode: 2,
+            mentions: ["not both"]),
+        Case(
+            label: "resume a non-run", arguments: ["run", "--resume", "/tmp"], file: nil, exitCode: 2,
+            mentions: ["not a run directory"]),
+        Case(
+            label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 2,
+            mentions: ["--log-level", "loud"]),
+        Case(
+            label: "negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 2,
+            mentions: ["--heartbeat"]),
         Case(label: "unknown subcommand", arguments: ["trainr"], file: nil, exitCode: 2, mentions: ["trainr"]),
-        Case(label: "population zero", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "population: 0"), exitCode: 2, mentions: ["population", "0"]),
-        Case(label: "a typo in a field", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "population: 2", with: "populaton: 2"), exitCode: 2, mentions: ["populaton", "unknown field"]),
-        Case(label: "unknown workload", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "kind: noop", with: "kind: resnet"), exitCode: 2, mentions: ["workload.kind", "resnet"]),
-        Case(label: "bad domain", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "[0, 1]", with: "[1, 0]"), exitCode: 2, mentions: ["hyperparameters.x.uniform", "[1, 0]"]),
-        Case(label: "bad duration", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "max_steps: 4", with: "max_steps: 4, time_budget: soon"), exitCode: 2, mentions: ["stop.time_budget", "soon"]),
-        Case(label: "not YAML", arguments: ["run", "FILE"], file: "name: [unclosed\n", exitCode: 2, mentions: ["not valid YAML"]),
-        Case(label: "a directory as the experiment file", arguments: ["validate", "DIR"], file: nil, exitCode: 2, mentions: ["is a directory, not an experiment file"]),
-        Case(label: "a name of 300 characters", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "name: cli", with: "name: " + String(repeating: "n", count: 300)), exitCode: 2, mentions: ["name: must be at most 100 characters", "got 300"]),
-        Case(label: "an output directory under a file", arguments: ["run", "FILE", "--output", "FILE/run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "experiment.yml is a file, not a directory"]),
-        Case(label: "an output directory where nobody may write", arguments: ["run", "FILE", "-o", "/sys/pbt-run"], file: valid, exitCode: 2, mentions: ["cannot make the run directory /sys/pbt-run", "in /sys"]),
-        Case(label: "an output directory of 300 characters", arguments: ["run", "FILE", "-o", "DIR/" + String(repeating: "r", count: 300)], file: valid, exitCode: 2, mentions: ["cannot make the run directory", "File name too long"]),
-        Case(label: "an output directory that holds a run", arguments: ["run", "FILE", "--output", "RUN"], file: valid, exitCode: 2, mentions: ["already holds a run", "--resume"], run: .startedRun),
-        Case(label: "a program that is not on PATH", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [no-such-program-for-pbt, x]}"), exitCode: 2, mentions: ["workload.command[0]", "'no-such-program-for-pbt' is not an executable on PATH"]),
-        Case(label: "a program beside the experiment that does not exist", arguments: ["run", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./missing.sh]}"), exitCode: 2, mentions: ["'./missing.sh' does not exist", "beside the experiment file"]),
-        Case(label: "a program that is not executable", arguments: ["validate", "FILE"], file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./experiment.yml]}"), exitCode: 2, mentions: ["'./experiment.yml' is not executable"]),
-        Case(label: "more GPU trainers than devices", arguments: ["run", "FILE", "--trainers", "3", "--gpus", "0,1"], file: valid + "\nresources: {gpus: 1}\n", exitCode: 2, mentions: ["3 trainers × 1 GPU need 3 devices", "share_gpus"]),
-        Case(label: "GPUs asked for and none given", arguments: ["run", "FILE"], file: valid + "\nresources: {gpus: 2}\n", exitCode: 2, mentions: ["resources.gpus", "--gpus 0,1"]),
-        Case(label: "a device listed twice", arguments: ["run", "FILE", "--gpus", "0,0"], file: valid, exitCode: 2, mentions: ["--gpus", "listed twice"]),
-        Case(label: "a thread budget of zero", arguments: ["validate", "FILE"], file: valid + "\nresources: {threads: 0}\n", exitCode: 2, mentions: ["resources.threads", "got 0"]),
-        Case(label: "a thread budget that is a word", arguments: ["validate", "FILE"], file: valid + "\nresources: {threads: many}\n", exitCode: 2, mentions: ["resources.threads", "auto, inherit or a number"]),
-        Case(label: "a trainer's thread budget that is a word", arguments: ["trainer", "--threads", "lots"], file: nil, exitCode: 2, mentions: ["--threads", "lots"]),
-        Case(label: "tensorboard without a run or a stream", arguments: ["tensorboard"], file: nil, exitCode: 2, mentions: ["give a run directory", "--events"]),
-        Case(label: "tensorboard of a directory that is not a run", arguments: ["tensorboard", "DIR"], file: nil, exitCode: 2, mentions: ["is not a run directory", "no events.jsonl"]),
-        Case(label: "tensorboard live without a directory", arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9"], file: nil, exitCode: 2, mentions: ["--events needs -o DIR"]),
-        Case(label: "tensorboard live into a directory nobody may make", arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9", "-o", "/sys/pbt-tb"], file: nil, exitCode: 2, mentions: ["cannot create /sys/pbt-tb"]),
-        Case(label: "tensorboard of a run and a stream", arguments: ["tensorboard", "DIR", "--events", "tcp://127.0.0.1:9", "-o", "DIR/tb"], file: nil, exitCode: 2, mentions: ["not both"]),
-        Case(label: "selector on a file of another experiment's run", arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"], file: valid, exitCode: 2, mentions: ["holds experiment", "another run directory"]),
+        Case(
+            label: "population zero", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "population: 2", with: "population: 0"), exitCode: 2,
+            mentions: ["population", "0"]),
+        Case(
+            label: "a typo in a field", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "population: 2", with: "populaton: 2"), exitCode: 2,
+            mentions: ["populaton", "unknown field"]),
+        Case(
+            label: "unknown workload", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "kind: noop", with: "kind: resnet"), exitCode: 2,
+            mentions: ["workload.kind", "resnet"]),
+        Case(
+            label: "bad domain", arguments: ["validate", "FILE"],
+            file: valid.replacingOccurrences(of: "[0, 1]", with: "[1, 0]"), exitCode: 2,
+            mentions: ["hyperparameters.x.uniform", "[1, 0]"]),
+        Case(
+            label: "bad duration", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "max_steps: 4", with: "max_steps: 4, time_budget: soon"), exitCode: 2,
+            mentions: ["stop.time_budget", "soon"]),
+        Case(
+            label: "not YAML", arguments: ["run", "FILE"], file: "name: [unclosed\n", exitCode: 2,
+            mentions: ["not valid YAML"]),
+        Case(
+            label: "a directory as the experiment file", arguments: ["validate", "DIR"], file: nil, exitCode: 2,
+            mentions: ["is a directory, not an experiment file"]),
+        Case(
+            label: "a name of 300 characters", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "name: cli", with: "name: " + String(repeating: "n", count: 300)),
+            exitCode: 2, mentions: ["name: must be at most 100 characters", "got 300"]),
+        Case(
+            label: "an output directory under a file", arguments: ["run", "FILE", "--output", "FILE/run"], file: valid,
+            exitCode: 2, mentions: ["cannot make the run directory", "experiment.yml is a file, not a directory"]),
+        Case(
+            label: "an output directory where nobody may write", arguments: ["run", "FILE", "-o", "/sys/pbt-run"],
+            file: valid, exitCode: 2, mentions: ["cannot make the run directory /sys/pbt-run", "in /sys"]),
+        Case(
+            label: "an output directory of 300 characters",
+            arguments: ["run", "FILE", "-o", "DIR/" + String(repeating: "r", count: 300)], file: valid, exitCode: 2,
+            mentions: ["cannot make the run directory", "File name too long"]),
+        Case(
+            label: "an output directory that holds a run", arguments: ["run", "FILE", "--output", "RUN"], file: valid,
+            exitCode: 2, mentions: ["already holds a run", "--resume"], run: .startedRun),
+        Case(
+            label: "a program that is not on PATH", arguments: ["validate", "FILE"],
+            file: valid.replacingOccurrences(
+                of: "{kind: noop}", with: "{kind: command, command: [no-such-program-for-pbt, x]}"), exitCode: 2,
+            mentions: ["workload.command[0]", "'no-such-program-for-pbt' is not an executable on PATH"]),
+        Case(
+            label: "a program beside the experiment that does not exist", arguments: ["run", "FILE"],
+            file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./missing.sh]}"),
+            exitCode: 2, mentions: ["'./missing.sh' does not exist", "beside the experiment file"]),
+        Case(
+            label: "a program that is not executable", arguments: ["validate", "FILE"],
+            file: valid.replacingOccurrences(of: "{kind: noop}", with: "{kind: command, command: [./experiment.yml]}"),
+            exitCode: 2, mentions: ["'./experiment.yml' is not executable"]),
+        Case(
+            label: "more GPU trainers than devices", arguments: ["run", "FILE", "--trainers", "3", "--gpus", "0,1"],
+            file: valid + "\nresources: {gpus: 1}\n", exitCode: 2,
+            mentions: ["3 trainers × 1 GPU need 3 devices", "share_gpus"]),
+        Case(
+            label: "GPUs asked for and none given", arguments: ["run", "FILE"],
+            file: valid + "\nresources: {gpus: 2}\n", exitCode: 2, mentions: ["resources.gpus", "--gpus 0,1"]),
+        Case(
+            label: "a device listed twice", arguments: ["run", "FILE", "--gpus", "0,0"], file: valid, exitCode: 2,
+            mentions: ["--gpus", "listed twice"]),
+        Case(
+            label: "a thread budget of zero", arguments: ["validate", "FILE"],
+            file: valid + "\nresources: {threads: 0}\n", exitCode: 2, mentions: ["resources.threads", "got 0"]),
+        Case(
+            label: "a thread budget that is a word", arguments: ["validate", "FILE"],
+            file: valid + "\nresources: {threads: many}\n", exitCode: 2,
+            mentions: ["resources.threads", "auto, inherit or a number"]),
+        Case(
+            label: "a trainer's thread budget that is a word", arguments: ["trainer", "--threads", "lots"], file: nil,
+            exitCode: 2, mentions: ["--threads", "lots"]),
+        Case(
+            label: "tensorboard without a run or a stream", arguments: ["tensorboard"], file: nil, exitCode: 2,
+            mentions: ["give a run directory", "--events"]),
+        Case(
+            label: "tensorboard of a directory that is not a run", arguments: ["tensorboard", "DIR"], file: nil,
+            exitCode: 2, mentions: ["is not a run directory", "no events.jsonl"]),
+        Case(
+            label: "tensorboard live without a directory", arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9"],
+            file: nil, exitCode: 2, mentions: ["--events needs -o DIR"]),
+        Case(
+            label: "tensorboard live into a directory nobody may make",
+            arguments: ["tensorboard", "--events", "tcp://127.0.0.1:9", "-o", "/sys/pbt-tb"], file: nil, exitCode: 2,
+            mentions: ["cannot create /sys/pbt-tb"]),
+        Case(
+            label: "tensorboard of a run and a stream",
+            arguments: ["tensorboard", "DIR", "--events", "tcp://127.0.0.1:9", "-o", "DIR/tb"], file: nil, exitCode: 2,
+            mentions: ["not both"]),
+        Case(
+            label: "selector on a file of another experiment's run",
+            arguments: ["selector", "FILE", "--run-dir", "RUN", "--bind", "tcp://127.0.0.1:*", "--events", "none"],
+            file: valid, exitCode: 2, mentions: ["holds experiment", "another run directory"]),
     ]
 
     @Test("bad use fails early and says why", arguments: cases)
@@ -79,23 +167,34 @@ struct CommandLineTests {
         if row.label.hasPrefix("selector on") {
             // A run directory whose store belongs to another experiment.
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-            let other = try directory.write("other.yml", Self.valid.replacingOccurrences(of: "name: cli", with: "name: other"))
-            let first = try PBTProcess(["selector", other, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", "none", "--start-timeout", "0"], output: directory.file("first.txt"))
+            let other = try directory.write(
+                "other.yml", Self.valid.replacingOccurrences(of: "name: cli", with: "name: other"))
+            let first = try PBTProcess(
+                [
+                    "selector", other, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", "none",
+                    "--start-timeout", "0",
+                ], output: directory.file("first.txt"))
             // Committed once events reach the log (the experiment's id goes in with the first commit).
-            #expect(eventually(within: 30) { ((try? FileManager.default.attributesOfItem(atPath: run + "/events.jsonl")[.size] as? Int) ?? 0) > 0 })
+            #expect(
+                eventually(within: 30) {
+                    ((try? FileManager.default.attributesOfItem(atPath: run + "/events.jsonl")[.size] as? Int) ?? 0) > 0
+                })
             first.child.send(SIGTERM)
             _ = first.finish(within: 10)
         }
         if case .startedRun = row.run {
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-            try #"{"event":"experiment.started","seq":1}"#.appending("\n").write(toFile: run + "/events.jsonl", atomically: true, encoding: .utf8)
+            try #"{"event":"experiment.started","seq":1}"#.appending("\n").write(
+                toFile: run + "/events.jsonl", atomically: true, encoding: .utf8)
         }
         let file = try row.file.map { try directory.write("experiment.yml", $0) }
         let arguments = row.arguments.map {
-            $0.replacingOccurrences(of: "FILE", with: file ?? "").replacingOccurrences(of: "RUN", with: run).replacingOccurrences(of: "DIR", with: directory.path)
+            $0.replacingOccurrences(of: "FILE", with: file ?? "").replacingOccurrences(of: "RUN", with: run)
+                .replacingOccurrences(of: "DIR", with: directory.path)
         }
         let chooses = arguments.first != "run" || arguments.contains { ["--resume", "--output", "-o"].contains($0) }
-        let process = try PBTProcess(arguments + (chooses ? [] : ["--output", directory.file("new-run")]), output: directory.file("output.txt"))
+        let process = try PBTProcess(
+            arguments + (chooses ? [] : ["--output", directory.file("new-run")]), output: directory.file("output.txt"))
         let end = try #require(process.finish(within: 30))
         #expect(end.exitCode == row.exitCode, "\(end)\n\(process.log)")
         for text in row.mentions {
@@ -104,11 +203,15 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: directory.file("new-run")), "a run directory was made")
         #expect(!process.log.contains("NSCocoaErrorDomain"), "a raw Foundation error: \(process.log)")
         if case .startedRun = row.run {
-            #expect(try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n").count == 1, "the run was touched")
+            #expect(
+                try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n").count == 1,
+                "the run was touched")
         }
     }
 
-    @Test("keygen refuses an output without a name and writes nothing", arguments: [["--output", ""], ["--output", "keys/"], ["-o", "."], ["-o", "keys/.."]])
+    @Test(
+        "keygen refuses an output without a name and writes nothing",
+        arguments: [["--output", ""], ["--output", "keys/"], ["-o", "."], ["-o", "keys/.."]])
     func keygenNeedsAName(arguments: [String]) throws {
         let directory = try TemporaryDirectory()
         let place = directory.file("here")
@@ -117,10 +220,15 @@ struct CommandLineTests {
         #expect(result.exitCode == 2, "\(result.description)")
         #expect(result.output.contains("--output"), "\(result.description)")
         #expect(try FileManager.default.subpathsOfDirectory(atPath: place).isEmpty, "keygen wrote files")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".key") || $0.hasSuffix(".pub") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasSuffix(".key") || $0.hasSuffix(".pub")
+            }.isEmpty)
     }
 
-    @Test("--help and --version exit 0 and print to stdout", arguments: [["--help"], ["run", "--help"], ["help", "run"], ["--version"]])
+    @Test(
+        "--help and --version exit 0 and print to stdout",
+        arguments: [["--help"], ["run", "--help"], ["help", "run"], ["--version"]])
     func helpExitsZero(arguments: [String]) throws {
         let directory = try TemporaryDirectory()
         let result = try MeasuredProcess.run(arguments, in: directory, standardError: .closed)

@@ -23,7 +23,9 @@ struct CommandWorkloadPathsTests {
 
     /// DIRECTORY/experiments/NAME.yml running `python3 ../trainers/seeded.py --check-seed32`
     /// (`python3 DIRECTORY/trainers/seeded.py` when not `relative`), and the trainer.
-    static func layout(in directory: TemporaryDirectory, name: String, maxSteps: Int, relative: Bool = true) throws -> String {
+    static func layout(
+        in directory: TemporaryDirectory, name: String, maxSteps: Int, relative: Bool = true
+    ) throws -> String {
         for folder in ["experiments", "trainers"] {
             try FileManager.default.createDirectory(atPath: directory.file(folder), withIntermediateDirectories: true)
         }
@@ -47,7 +49,9 @@ struct CommandWorkloadPathsTests {
             """)
     }
 
-    @Test("relative paths in command are beside the experiment file, and the program gets seed32", .timeLimit(.minutes(2)))
+    @Test(
+        "relative paths in command are beside the experiment file, and the program gets seed32", .timeLimit(.minutes(2))
+    )
     func relativePathsAndSeed32() throws {
         let directory = try TemporaryDirectory()
         let file = try Self.layout(in: directory, name: "beside", maxSteps: 4)
@@ -67,18 +71,24 @@ struct CommandWorkloadPathsTests {
         let directory = try TemporaryDirectory()
         let file = try Self.layout(in: directory, name: "allowed", maxSteps: 100_000, relative: false)
         let run = directory.file("run")
-        let process = try PBTProcess(["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"))
+        let process = try PBTProcess(
+            ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"))
         let trained = eventually(within: 30) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(#""event":"member.trained""#)
+            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
+                #""event":"member.trained""#)
         }
         #expect(trained, "\(process.log)")
-        let workers = children(of: process.child.pid).filter { $0.command.contains(" trainer ") || $0.command.contains(" evaluator ") }
+        let workers = children(of: process.child.pid).filter {
+            $0.command.contains(" trainer ") || $0.command.contains(" evaluator ")
+        }
         #expect(workers.count == 2, "\(children(of: process.child.pid))")
         for worker in workers {
             #expect(worker.command.contains(" --allow-command python3 "), "\(worker.command)")
             #expect(!worker.command.contains("*"), "\(worker.command)")
         }
-        #expect(process.log.contains("--allow-command python3"), "the hand-started trainer's command lacks it: \(process.log)")
+        #expect(
+            process.log.contains("--allow-command python3"),
+            "the hand-started trainer's command lacks it: \(process.log)")
         process.child.send(SIGTERM)
         _ = process.finish(within: 30)
     }

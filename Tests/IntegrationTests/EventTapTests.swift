@@ -7,15 +7,23 @@ import ZeroMQ
 /// `pbt events` against a real proxy, with events published by the test.
 @Suite("pbt events")
 struct EventTapTests {
-    @Test("--until ends the tap even when --topic does not cover it, and prints only --topic's events", .timeLimit(.minutes(2)))
+    @Test(
+        "--until ends the tap even when --topic does not cover it, and prints only --topic's events",
+        .timeLimit(.minutes(2)))
     func untilOutsideTheTopics() throws {
         let directory = try TemporaryDirectory()
         let proxy = try PBTProcess(
-            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
+            [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
+                "--ready-file", directory.file("events.json"),
+            ],
             output: directory.file("proxy.log"))
         let endpoints = try readyEndpoints(directory.file("events.json"))
         let tap = try PBTProcess(
-            ["events", "--endpoint", try #require(endpoints["subscribers"]), "--topic", "member.", "--until", "experiment.finished"],
+            [
+                "events", "--endpoint", try #require(endpoints["subscribers"]), "--topic", "member.", "--until",
+                "experiment.finished",
+            ],
             output: directory.file("tap.log"))
         let context = try ZMQContext()
         let publisher = try ZMQSocket(context, .pub)
@@ -50,7 +58,8 @@ struct EventTapTests {
         #expect(subscriptions(["member."], until: "experiment.finished") == ["member.", "experiment.finished"])
         #expect(subscriptions(["experiment."], until: "experiment.finished") == ["experiment."])
         #expect(subscriptions(["member."], until: nil) == ["member."])
-        let options = EventTap.Options(endpoint: "", topics: ["member.", "trainer.joined"], until: "experiment.finished")
+        let options = EventTap.Options(
+            endpoint: "", topics: ["member.", "trainer.joined"], until: "experiment.finished")
         #expect(options.prints(topic: "member.scored") && options.prints(topic: "trainer.joined"))
         #expect(!options.prints(topic: "experiment.finished"))
     }

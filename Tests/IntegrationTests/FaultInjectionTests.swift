@@ -62,7 +62,10 @@ struct FaultInjectionTests {
         case .trainerMidStep:
             // Wait for trainer-1 to hold a task it has not returned yet, then kill it.
             let holding = pipeline.waitForEvents(within: 30) { events in
-                guard let assigned = events.last(where: { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" })
+                guard
+                    let assigned = events.last(where: {
+                        $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1"
+                    })
                 else { return false }
                 // (The score of the member it trained before may come after this assignment.)
                 return !events.contains {
@@ -72,7 +75,9 @@ struct FaultInjectionTests {
             }
             #expect(holding, "trainer-1 never held a task long enough to be killed mid-step")
             pipeline.kill("trainer-1")
-            heldByTheKilled = pipeline.events().last { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" }
+            heldByTheKilled = pipeline.events().last {
+                $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1"
+            }
             try pipeline.start("trainer", "trainer-3")
         case .evaluator:
             pipeline.kill("evaluator-1")
@@ -101,13 +106,16 @@ struct FaultInjectionTests {
         if fault == .selector {
             #expect(events.contains { $0["event"] as? String == "experiment.resumed" })
         }
-        if fault == .trainerMidStep, let held = heldByTheKilled, let member = held["member"] as? Int, let version = held["version"] as? Int {
+        if fault == .trainerMidStep, let held = heldByTheKilled, let member = held["member"] as? Int,
+            let version = held["version"] as? Int
+        {
             // The member the killed trainer held went out again, unless the trainer had handed it
             // on to the evaluator just before the kill (then its score arrived as usual).
             let same: ([String: Any]) -> Bool = { $0["member"] as? Int == member && $0["version"] as? Int == version }
             let handedOn = events.contains { $0["event"] as? String == "member.trained" && same($0) }
             let reissued = events.contains {
-                ["lease.expired", "lease.released"].contains($0["event"] as? String ?? "") && same($0) && $0["worker"] as? String == "trainer-1"
+                ["lease.expired", "lease.released"].contains($0["event"] as? String ?? "") && same($0)
+                    && $0["worker"] as? String == "trainer-1"
             }
             #expect(handedOn != reissued, "member \(member) v\(version): handed on \(handedOn), re-issued \(reissued)")
         }

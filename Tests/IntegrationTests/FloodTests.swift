@@ -41,9 +41,13 @@ func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes
 /// every queue, oversized messages are refused before they are read, and the experiment goes on.
 @Suite("flood", .serialized)
 struct FloodTests {
-    @Test("a rogue peer flooding the selector's work endpoint leaves its memory bounded and the experiment finishes", .timeLimit(.minutes(5)))
+    @Test(
+        "a rogue peer flooding the selector's work endpoint leaves its memory bounded and the experiment finishes",
+        .timeLimit(.minutes(5)))
     func floodTheSelector() throws {
-        let pipeline = try SecurePipeline(experiment: SecurityTests.experiment(name: "flood-selector", population: 4, maxSteps: 60, stepSeconds: 0.05), secure: false)
+        let pipeline = try SecurePipeline(
+            experiment: SecurityTests.experiment(
+                name: "flood-selector", population: 4, maxSteps: 60, stepSeconds: 0.05), secure: false)
         try pipeline.startServers()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -83,14 +87,22 @@ struct FloodTests {
         #expect(summary["reason"] as? String == "max_steps")
         try checkMemberHistories(pipeline.events(), population: 4, maxSteps: 60)
         let dropped = summary["frames_dropped"] as? Int ?? 0
-        print("selector flood: sent \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples); \(dropped) frames dropped and counted")
+        print(
+            "selector flood: sent \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples); \(dropped) frames dropped and counted"
+        )
         #expect(dropped >= (sent["small"] ?? 0) / 2, "the selector counted \(dropped) of the frames it could not use")
-        #expect(flooded - baseline < 512 << 20, "the selector grew from \(mebibytes(baseline)) to \(mebibytes(flooded)) under the flood")
+        #expect(
+            flooded - baseline < 512 << 20,
+            "the selector grew from \(mebibytes(baseline)) to \(mebibytes(flooded)) under the flood")
     }
 
-    @Test("a rogue publisher flooding the event proxy, with a subscriber that never reads, leaves its memory bounded", .timeLimit(.minutes(5)))
+    @Test(
+        "a rogue publisher flooding the event proxy, with a subscriber that never reads, leaves its memory bounded",
+        .timeLimit(.minutes(5)))
     func floodTheProxy() throws {
-        let pipeline = try SecurePipeline(experiment: SecurityTests.experiment(name: "flood-proxy", population: 4, maxSteps: 40, stepSeconds: 0.05), secure: false)
+        let pipeline = try SecurePipeline(
+            experiment: SecurityTests.experiment(name: "flood-proxy", population: 4, maxSteps: 40, stepSeconds: 0.05),
+            secure: false)
         try pipeline.startServers()
         let proxy = try #require(pipeline.proxy)
         let context = try ZMQContext()
@@ -112,7 +124,8 @@ struct FloodTests {
         let rogue = try ZMQSocket(context, .pub)
         try rogue.setSendHighWaterMark(8)
         try rogue.connect(pipeline.publishers)
-        #expect(eventually(within: 10) { (try? rogue.send([Array("x".utf8), Array("{}".utf8)], dontWait: true)) == true })
+        #expect(
+            eventually(within: 10) { (try? rogue.send([Array("x".utf8), Array("{}".utf8)], dontWait: true)) == true })
         usleep(200_000)  // the proxy's subscriptions reach the new publisher
         var sent: [String: Int] = [:]
         func flood(_ label: String, seconds: Double, message: [[UInt8]]) throws {
@@ -124,7 +137,9 @@ struct FloodTests {
         }
         // The largest event the proxy forwards, then too large to forward, then over libzmq's limit.
         let topic = Array("member.trained".utf8)
-        func event(_ bytes: Int) -> [[UInt8]] { [topic, Array("{\"pad\":\"".utf8) + [UInt8](repeating: 0x61, count: bytes - 10) + Array("\"}".utf8)] }
+        func event(_ bytes: Int) -> [[UInt8]] {
+            [topic, Array("{\"pad\":\"".utf8) + [UInt8](repeating: 0x61, count: bytes - 10) + Array("\"}".utf8)]
+        }
         try flood("small", seconds: 3, message: event(200))
         try flood("largest", seconds: 4, message: event(EventProxyStage.maximumEventBytes))
         try flood("oversized", seconds: 3, message: event(EventProxyStage.maximumEventBytes + 1))
@@ -139,7 +154,11 @@ struct FloodTests {
         for _ in 0..<50 where !finished { finished = try watcher.receive(timeoutMilliseconds: 100) != nil }
         #expect(finished)
         #expect(proxy.child.poll() == nil, "the proxy stopped")
-        print("proxy flood: offered (PUB drops past its high-water mark) \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples)")
-        #expect(flooded - baseline < 384 << 20, "the proxy grew from \(mebibytes(baseline)) to \(mebibytes(flooded)) under the flood")
+        print(
+            "proxy flood: offered (PUB drops past its high-water mark) \(sent.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")); resident \(mebibytes(baseline)) before, peak \(mebibytes(flooded)) (\(watch.samples) samples)"
+        )
+        #expect(
+            flooded - baseline < 384 << 20,
+            "the proxy grew from \(mebibytes(baseline)) to \(mebibytes(flooded)) under the flood")
     }
 }

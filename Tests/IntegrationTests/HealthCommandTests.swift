@@ -7,10 +7,13 @@ import Testing
 @Suite("pbt health")
 struct HealthCommandTests {
     /// Runs `pbt health` with `arguments` (and `environment`), returning its exit status and output.
-    func health(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory) throws -> (Int32, String) {
+    func health(
+        _ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory
+    ) throws -> (Int32, String) {
         let output = directory.file("health-\(UUID().uuidString).log")
         let child = try ChildProcess(
-            executable: PBTBinary.path, arguments: ["health"] + arguments, environment: environment, stdin: .null, stdout: .file(output),
+            executable: PBTBinary.path, arguments: ["health"] + arguments, environment: environment, stdin: .null,
+            stdout: .file(output),
             stderr: .file(output))
         let end = try #require(child.wait(seconds: 30), "pbt health did not finish")
         return (end.exitCode ?? -1, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -22,8 +25,11 @@ struct HealthCommandTests {
         // The selector on TCP with a ready file, as in a container.
         let ready = pipeline.directory.file("selector-tcp.json")
         let selector = try PBTProcess(
-            ["selector", pipeline.experiment, "--run-dir", pipeline.run, "--bind", "tcp://127.0.0.1:*", "--events", pipeline.publishers,
-             "--ready-file", ready],
+            [
+                "selector", pipeline.experiment, "--run-dir", pipeline.run, "--bind", "tcp://127.0.0.1:*", "--events",
+                pipeline.publishers,
+                "--ready-file", ready,
+            ],
             output: pipeline.directory.file("selector.log"))
         let work = try #require(try readyEndpoints(ready)["work"])
 
@@ -32,7 +38,8 @@ struct HealthCommandTests {
         #expect(output.components(separatedBy: "a ZeroMQ peer answered").count == 4, "\(output)")
 
         // A ready file stands for the endpoints in it; a glob picks the newest.
-        let (fromFile, fileOutput) = try health(["file:\(pipeline.directory.path)/selector-*.json"], in: pipeline.directory)
+        let (fromFile, fileOutput) = try health(
+            ["file:\(pipeline.directory.path)/selector-*.json"], in: pipeline.directory)
         #expect(fromFile == 0, "\(fileOutput)")
         #expect(fileOutput.contains(work), "\(fileOutput)")
 
@@ -45,7 +52,8 @@ struct HealthCommandTests {
         for _ in 0..<5 { _ = try health([work], in: pipeline.directory) }
         let workers = try ["trainer", "evaluator", "mutator"].map { role in
             try PBTProcess(
-                [role, "--connect", work, "--events", pipeline.publishers, "--name", role], output: pipeline.directory.file("\(role).log"))
+                [role, "--connect", work, "--events", pipeline.publishers, "--name", role],
+                output: pipeline.directory.file("\(role).log"))
         }
         let end = try #require(selector.finish(within: 60))
         #expect(end.succeeded, "\(selector.log)")
@@ -54,7 +62,9 @@ struct HealthCommandTests {
         #expect(!topics.contains("frame.dropped"), "\(topics)")
         // Only the three real workers joined; the mutator has no work here and may join after the end.
         let joined = topics.filter { $0.hasSuffix(".joined") }
-        #expect(Set(joined).isSubset(of: ["evaluator.joined", "mutator.joined", "trainer.joined"]) && joined.count <= 3, "\(topics)")
+        #expect(
+            Set(joined).isSubset(of: ["evaluator.joined", "mutator.joined", "trainer.joined"]) && joined.count <= 3,
+            "\(topics)")
         #expect(joined.contains("trainer.joined") && joined.contains("evaluator.joined"), "\(topics)")
     }
 

@@ -8,10 +8,13 @@ struct HostileInputTests {
     /// The shipped toy experiment with an alias bomb beside it: 10^10 values in about 1 KB.
     static var aliasBomb: String {
         get throws {
-            var text = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
+            var text = try String(
+                contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
             text += "\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n"
             for level in 1...9 {
-                text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ",") + "]\n"
+                text +=
+                    "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ",")
+                    + "]\n"
             }
             return text
         }

@@ -10,7 +10,10 @@ import ZeroMQ
 /// experiment ends with what it should say.
 @Suite("hostile workers and faults", .serialized)
 struct HostileWorkerTests {
-    static func experiment(name: String, population: Int = 2, maxSteps: Int = 20, stepSeconds: Double = 0.01, interval: Int = 2, extra: String = "") -> String {
+    static func experiment(
+        name: String, population: Int = 2, maxSteps: Int = 20, stepSeconds: Double = 0.01, interval: Int = 2,
+        extra: String = ""
+    ) -> String {
         """
         name: \(name)
         seed: 3
@@ -26,7 +29,9 @@ struct HostileWorkerTests {
         """
     }
 
-    static func count(_ events: [[String: Any]], _ topic: String, where condition: ([String: Any]) -> Bool = { _ in true }) -> Int {
+    static func count(
+        _ events: [[String: Any]], _ topic: String, where condition: ([String: Any]) -> Bool = { _ in true }
+    ) -> Int {
         events.filter { $0["event"] as? String == topic && condition($0) }.count
     }
 
@@ -35,8 +40,10 @@ struct HostileWorkerTests {
     /// passed, whatever the heartbeats say.
     @Test("a rogue trainer holds one member, and no longer than a task may take", .timeLimit(.minutes(2)))
     func rogueHoldsOneMemberBriefly() throws {
-        let pipeline = try PipelineHarness(experiment: Self.experiment(
-            name: "rogue", population: 3, maxSteps: 10, extra: "leases: {timeout: 1s, max_duration: 3s, silence: 30s}"))
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(
+                name: "rogue", population: 3, maxSteps: 10,
+                extra: "leases: {timeout: 1s, max_duration: 3s, silence: 30s}"))
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -51,7 +58,10 @@ struct HostileWorkerTests {
         while Clock.monotonic < deadline {
             // It asks until it has a member, then only says it is busy with it.
             if tasks.isEmpty {
-                try rogue.send([WireProtocol.encode(.ready(Ready(role: .trainer, received: tasks.count, name: "rogue", experimentID: experimentID)))])
+                try rogue.send([
+                    WireProtocol.encode(
+                        .ready(Ready(role: .trainer, received: tasks.count, name: "rogue", experimentID: experimentID)))
+                ])
             }
             while let frames = try rogue.receive(timeoutMilliseconds: 100) {
                 switch try WireProtocol.decodeCommand(frames[0]) {
@@ -61,7 +71,11 @@ struct HostileWorkerTests {
                 }
             }
             // Busy for ever with what it holds.
-            for task in tasks { try rogue.send([WireProtocol.encode(.progress(member: task.member, version: task.version, step: task.step))]) }
+            for task in tasks {
+                try rogue.send([
+                    WireProtocol.encode(.progress(member: task.member, version: task.version, step: task.step))
+                ])
+            }
             if !tasks.isEmpty && !real {
                 try pipeline.start("trainer", "trainer-1")
                 real = true
@@ -74,7 +88,9 @@ struct HostileWorkerTests {
         // It asked once and holds its first task: it never got a second one.
         #expect(tasks.count == 1, "the rogue got \(tasks.count) tasks")
         let expired = events.first { $0["event"] as? String == "lease.expired" && $0["worker"] as? String == "rogue" }
-        let assigned = events.first { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "rogue" }
+        let assigned = events.first {
+            $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "rogue"
+        }
         let held = ((expired?["time"] as? Double) ?? .infinity) - ((assigned?["time"] as? Double) ?? 0)
         #expect(held >= 2.5 && held < 6, "the rogue held its member \(held) s; the longest a task may take is 3 s")
         #expect(Self.count(events, "member.trained") { $0["trainer"] as? String == "trainer-1" } > 0)
@@ -85,7 +101,8 @@ struct HostileWorkerTests {
     /// failures in a row it is benched, and the others do the work. No member is given up.
     @Test("a trainer that fails every task is benched and the others train", .timeLimit(.minutes(2)))
     func blackHoleIsBenched() throws {
-        let pipeline = try PipelineHarness(experiment: Self.experiment(name: "black-hole", population: 4, maxSteps: 12, stepSeconds: 0.02))
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(name: "black-hole", population: 4, maxSteps: 12, stepSeconds: 0.02))
         try pipeline.startSelector(minTrainers: 2)
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -95,7 +112,9 @@ struct HostileWorkerTests {
         let summary = try pipeline.finish(within: 90)
         #expect(summary["reason"] as? String == "max_steps")
         let events = pipeline.events()
-        #expect(Self.count(events, "trainer.benched") { $0["worker"] as? String == "hole" } >= 1, "\(pipeline.log("selector"))")
+        #expect(
+            Self.count(events, "trainer.benched") { $0["worker"] as? String == "hole" } >= 1,
+            "\(pipeline.log("selector"))")
         #expect(!events.contains { $0["event"] as? String == "member.failed" && $0["given_up"] as? Bool == true })
         let failedOnHole = Self.count(events, "member.failed") { $0["worker"] as? String == "hole" }
         #expect(failedOnHole >= 3 && failedOnHole <= 12, "the benched trainer failed \(failedOnHole) tasks")
@@ -106,7 +125,9 @@ struct HostileWorkerTests {
     /// it is there (a member that exploits would have to wait for it), and the run is PBT's.
     @Test("a mutator that starts late changes nothing", .timeLimit(.minutes(2)))
     func lateMutator() throws {
-        let pipeline = try PipelineHarness(experiment: try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8))
+        let pipeline = try PipelineHarness(
+            experiment: try String(
+                contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8))
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("trainer", "trainer-1")
@@ -129,7 +150,9 @@ struct HostileWorkerTests {
     @Test("a run in which every member fails exits 1 and says why", .timeLimit(.minutes(2)))
     func everyMemberFails() throws {
         let directory = try TemporaryDirectory()
-        let file = try directory.write("fails.yml", """
+        let file = try directory.write(
+            "fails.yml",
+            """
             name: fails
             workload: {kind: command, command: [/bin/false]}
             population: 2
@@ -138,7 +161,8 @@ struct HostileWorkerTests {
               x: {uniform: [0, 1]}
             leases: {max_failures: 1}
             """)
-        let process = try PBTProcess(["run", file, "--output", directory.file("run"), "--metrics", "none"], output: directory.file("out.txt"))
+        let process = try PBTProcess(
+            ["run", file, "--output", directory.file("run"), "--metrics", "none"], output: directory.file("out.txt"))
         let end = try #require(process.finish(within: 90))
         #expect(end.exitCode == 1, "\(end)\n\(process.log)")
         #expect(process.log.contains("every member failed"), "\(process.log)")
@@ -159,16 +183,25 @@ struct HostileWorkerTests {
         let run = directory.file("run")
         let ready = directory.file("selector.json")
         let selector = try PBTProcess(
-            ["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", PBTBinary.path, "selector", file, "--run-dir", run,
-             "--bind", "tcp://127.0.0.1:*", "--inlet-bind", "tcp://127.0.0.1:*", "--events", "none", "--ready-file", ready],
+            [
+                "-c", "ulimit -n 200 && exec \"$0\" \"$@\"", PBTBinary.path, "selector", file, "--run-dir", run,
+                "--bind", "tcp://127.0.0.1:*", "--inlet-bind", "tcp://127.0.0.1:*", "--events", "none", "--ready-file",
+                ready,
+            ],
             output: directory.file("selector.log"), executable: "/bin/sh")
         let endpoints = try readyEndpoints(ready)
         let work = try #require(endpoints["work"])
         var workers: [PBTProcess] = []
         for (role, name) in [("evaluator", "evaluator-1"), ("mutator", "mutator-1"), ("trainer", "trainer-1")] {
-            workers.append(try PBTProcess([role, "--connect", work, "--events", "none", "--name", name], output: directory.file("\(name).log")))
+            workers.append(
+                try PBTProcess(
+                    [role, "--connect", work, "--events", "none", "--name", name], output: directory.file("\(name).log")
+                ))
         }
-        #expect(eventually(within: 30) { ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains("member.trained") })
+        #expect(
+            eventually(within: 30) {
+                ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains("member.trained")
+            })
         // 300 raw TCP connections that say nothing.
         let port = try #require(work.split(separator: ":").last.flatMap { UInt16($0) })
         var sockets: [Int32] = []
@@ -179,7 +212,11 @@ struct HostileWorkerTests {
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = port.bigEndian
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             sockets.append(descriptor)
         }
         defer { for descriptor in sockets { close(descriptor) } }
@@ -187,11 +224,14 @@ struct HostileWorkerTests {
         #expect(end.succeeded, "\(end)\n\(selector.log)")
         #expect(FileManager.default.fileExists(atPath: run + "/summary.json"))
         let events = try jsonLines(run + "/events.jsonl")
-        let refused = events.filter { $0["event"] as? String == "peer.refused" && $0["reason"] as? String == "too_many_connections" }
+        let refused = events.filter {
+            $0["event"] as? String == "peer.refused" && $0["reason"] as? String == "too_many_connections"
+        }
         #expect(!refused.isEmpty, "no refusal told:\n\(selector.log)")
         // Told at most once a second after the first ten; the summary has the whole count.
         let summary = try jsonObject(run + "/summary.json")
-        #expect((summary["connections_refused"] as? Int ?? 0) >= 200, "\(summary["connections_refused"] ?? "-") refused")
+        #expect(
+            (summary["connections_refused"] as? Int ?? 0) >= 200, "\(summary["connections_refused"] ?? "-") refused")
     }
 
     /// The selector never reports success when its outcome was not written, and a selector
@@ -199,7 +239,8 @@ struct HostileWorkerTests {
     @Test("an outcome that cannot be written fails the selector, and a restart writes it", .timeLimit(.minutes(2)))
     func unwrittenOutcome() throws {
         let pipeline = try PipelineHarness(experiment: Self.experiment(name: "unwritten", maxSteps: 6))
-        try FileManager.default.createDirectory(atPath: pipeline.run + "/summary.json", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: pipeline.run + "/summary.json", withIntermediateDirectories: true)
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -209,7 +250,8 @@ struct HostileWorkerTests {
         #expect(end.exitCode == 1, "\(end)\n\(selector.log)")
         #expect(selector.log.contains("could not write"), "\(selector.log)")
         try FileManager.default.removeItem(atPath: pipeline.run + "/summary.json")
-        let again = try PBTProcess(["selector", pipeline.experiment, "--run-dir", pipeline.run, "--bind", pipeline.work, "--events", "none"],
+        let again = try PBTProcess(
+            ["selector", pipeline.experiment, "--run-dir", pipeline.run, "--bind", pipeline.work, "--events", "none"],
             output: pipeline.directory.file("again.log"))
         #expect(try #require(again.finish(within: 30)).succeeded, "\(again.log)")
         let summary = try jsonObject(pipeline.run + "/summary.json")
@@ -220,8 +262,10 @@ struct HostileWorkerTests {
     /// worker is plainly gone (a silence), not after a whole lease.
     @Test("a restarted selector re-issues lost work after a silence, not a lease", .timeLimit(.minutes(2)))
     func restartAfterCrash() throws {
-        let pipeline = try PipelineHarness(experiment: Self.experiment(
-            name: "restart", population: 4, maxSteps: 40, stepSeconds: 0.05, extra: "leases: {timeout: 60s, silence: 2s}"))
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(
+                name: "restart", population: 4, maxSteps: 40, stepSeconds: 0.05,
+                extra: "leases: {timeout: 60s, silence: 2s}"))
         try pipeline.startSelector(minTrainers: 2)
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -246,7 +290,8 @@ struct HostileWorkerTests {
     @Test("a finished run sweeps its checkpoints and folds its store's log", .timeLimit(.minutes(2)))
     func finishedRunIsTidy() throws {
         let directory = try TemporaryDirectory()
-        let (_, run, summary, _) = try finishedRun(PBTBinary.repository + "/topologies/experiments/toy.yml", ["--metrics", "none"], in: directory)
+        let (_, run, summary, _) = try finishedRun(
+            PBTBinary.repository + "/topologies/experiments/toy.yml", ["--metrics", "none"], in: directory)
         #expect(summary["reason"] as? String == "max_steps")
         #expect(!FileManager.default.fileExists(atPath: run + "/selector.sqlite-wal"))
         #expect(!FileManager.default.fileExists(atPath: run + "/selector.sqlite-shm"))
@@ -261,8 +306,10 @@ struct HostileWorkerTests {
     /// name, not its routing id.
     @Test("a result from a worker that was removed names it", .timeLimit(.minutes(2)))
     func removedWorkerIsNamed() throws {
-        let pipeline = try PipelineHarness(experiment: Self.experiment(
-            name: "named", population: 2, maxSteps: 8, stepSeconds: 0.3, interval: 8, extra: "leases: {silence: 1s}"))
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(
+                name: "named", population: 2, maxSteps: 8, stepSeconds: 0.3, interval: 8, extra: "leases: {silence: 1s}"
+            ))
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
@@ -270,7 +317,10 @@ struct HostileWorkerTests {
         #expect(pipeline.waitForEvents(within: 30) { Self.count($0, "member.assigned") >= 1 })
         let trainer = try #require(pipeline.workers["trainer-1"])
         trainer.child.send(SIGSTOP)
-        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, "trainer.left") { $0["worker"] as? String == "trainer-1" } >= 1 })
+        #expect(
+            pipeline.waitForEvents(within: 30) {
+                Self.count($0, "trainer.left") { $0["worker"] as? String == "trainer-1" } >= 1
+            })
         trainer.child.send(SIGCONT)
         trainer.child.send(SIGTERM)  // it hands back what it did: too late, and not to it any more
         _ = trainer.finish(within: 10)

@@ -11,20 +11,33 @@ struct InvariantTests {
         // Member 0's steps take 2 s; the others' 5 ms. Two trainers.
         let experiment = try directory.write(
             "slow.yml",
-            noopExperiment(population: 4, interval: 1, maxSteps: 3, stepSeconds: 0.005, slowMembers: [0], slowStepSeconds: 2))
+            noopExperiment(
+                population: 4, interval: 1, maxSteps: 3, stepSeconds: 0.005, slowMembers: [0], slowStepSeconds: 2))
         let (_, run, _, _) = try finishedRun(experiment, ["--trainers", "2", "--quiet"], in: directory)
 
         let log = try jsonLines(run + "/events.jsonl")
-        let firstSlowStep = try #require(log.firstIndex { $0["event"] as? String == "member.trained" && $0["member"] as? Int == 0 })
+        let firstSlowStep = try #require(
+            log.firstIndex { $0["event"] as? String == "member.trained" && $0["member"] as? Int == 0 })
         let slowTrainer = try #require(log[firstSlowStep]["trainer"] as? String)
         for member in 1..<4 {
-            let finished = log.firstIndex { $0["event"] as? String == "member.finished" && $0["member"] as? Int == member }
-            #expect(finished.map { $0 < firstSlowStep } ?? false, "member \(member) finished after the slow member's first step")
+            let finished = log.firstIndex {
+                $0["event"] as? String == "member.finished" && $0["member"] as? Int == member
+            }
+            #expect(
+                finished.map { $0 < firstSlowStep } ?? false,
+                "member \(member) finished after the slow member's first step")
         }
         // While the slow member trained, none of the others was given to its trainer.
-        let slowAssigned = try #require(log.firstIndex { $0["event"] as? String == "member.assigned" && $0["member"] as? Int == 0 && $0["role"] as? String == "trainer" })
-        for event in log[(slowAssigned + 1)..<firstSlowStep] where event["event"] as? String == "member.assigned" && event["role"] as? String == "trainer" {
-            #expect(event["worker"] as? String != slowTrainer, "member \(event["member"] ?? "?") was queued on the busy trainer")
+        let slowAssigned = try #require(
+            log.firstIndex {
+                $0["event"] as? String == "member.assigned" && $0["member"] as? Int == 0
+                    && $0["role"] as? String == "trainer"
+            })
+        for event in log[(slowAssigned + 1)..<firstSlowStep]
+        where event["event"] as? String == "member.assigned" && event["role"] as? String == "trainer" {
+            #expect(
+                event["worker"] as? String != slowTrainer,
+                "member \(event["member"] ?? "?") was queued on the busy trainer")
         }
     }
 }

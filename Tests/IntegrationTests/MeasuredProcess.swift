@@ -39,7 +39,8 @@ struct MeasuredProcess {
     ) throws -> MeasuredProcess {
         let outputFile = directory.file("measured-\(UInt32.random(in: 0...UInt32.max)).txt")
         let change = workingDirectory.map { "cd '\($0)' && " } ?? ""
-        let argv = ["/bin/sh", "-c", change + "ulimit -v \(addressSpaceKiB) && exec \"$0\" \"$@\"", PBTBinary.path] + arguments
+        let argv =
+            ["/bin/sh", "-c", change + "ulimit -v \(addressSpaceKiB) && exec \"$0\" \"$@\"", PBTBinary.path] + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -52,7 +53,7 @@ struct MeasuredProcess {
         case .closed:
             posix_spawn_file_actions_addclose(&actions, 2)
         case .brokenPipe:
-            guard pipe(&pipeEnds) == 0 else { throw MeasurementError( "pipe: \(String(cString: strerror(errno)))") }
+            guard pipe(&pipeEnds) == 0 else { throw MeasurementError("pipe: \(String(cString: strerror(errno)))") }
             close(pipeEnds[0])
             posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 2)
         }
@@ -63,7 +64,7 @@ struct MeasuredProcess {
         var pid: pid_t = 0
         let started = Clock.monotonic
         let result = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
-        guard result == 0 else { throw MeasurementError( "posix_spawn: \(String(cString: strerror(result)))") }
+        guard result == 0 else { throw MeasurementError("posix_spawn: \(String(cString: strerror(result)))") }
 
         var status: Int32 = 0
         var usage = rusage()
@@ -71,7 +72,7 @@ struct MeasuredProcess {
         while true {
             let reaped = wait4(pid, &status, WNOHANG, &usage)
             if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { throw MeasurementError( "wait4: \(String(cString: strerror(errno)))") }
+            if reaped < 0 && errno != EINTR { throw MeasurementError("wait4: \(String(cString: strerror(errno)))") }
             if Clock.monotonic > deadline {
                 kill(pid, SIGKILL)
                 _ = wait4(pid, &status, 0, &usage)
@@ -83,7 +84,8 @@ struct MeasuredProcess {
         let signalled = status & 0x7f != 0
         return MeasuredProcess(
             exitCode: signalled ? nil : (status >> 8) & 0xff, signal: signalled ? status & 0x7f : nil, seconds: seconds,
-            peakResidentKiB: Int(usage.ru_maxrss), output: (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+            peakResidentKiB: Int(usage.ru_maxrss),
+            output: (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
     }
 
     var description: String {

@@ -7,13 +7,17 @@ import Testing
 @Suite("metrics")
 struct MetricsTests {
     /// A noop experiment that runs until stopped (a time budget far away), 4 members.
-    static let endless = noopExperiment(name: "scraped", population: 4, interval: 2, maxSteps: 100_000, stepSeconds: 0.01, exploit: "truncation", extra: "")
-        .replacingOccurrences(of: "max_steps: 100000", with: "max_steps: 100000\n  time_budget: 120s")
+    static let endless = noopExperiment(
+        name: "scraped", population: 4, interval: 2, maxSteps: 100_000, stepSeconds: 0.01, exploit: "truncation",
+        extra: ""
+    )
+    .replacingOccurrences(of: "max_steps: 100000", with: "max_steps: 100000\n  time_budget: 120s")
 
     /// Starts `pbt run` on the endless experiment; returns it and the metrics URL it printed.
     static func startRun(_ directory: TemporaryDirectory) throws -> (PBTProcess, String) {
         let file = try directory.write("scraped.yml", endless)
-        let run = try PBTProcess(["run", file, "-o", directory.file("run"), "--trainers", "2"], output: directory.file("run.log"))
+        let run = try PBTProcess(
+            ["run", file, "-o", directory.file("run"), "--trainers", "2"], output: directory.file("run.log"))
         var url: String?
         _ = eventually(within: 60) {
             url = firstMatch(#"metrics: (http://127\.0\.0\.1:[0-9]+/metrics)"#, in: run.log)
@@ -42,8 +46,12 @@ struct MetricsTests {
         #expect(scraped["pbt_population"] == 4)
         #expect((scraped["pbt_trainers{state=\"busy\"}"] ?? 0) + (scraped["pbt_trainers{state=\"idle\"}"] ?? 0) == 2)
         #expect(scraped["pbt_workers{role=\"evaluator\"}"] == 1)
-        for name in ["pbt_events_total", "pbt_member_steps_total", "pbt_exploits_total", "pbt_turnaround_seconds_bucket", "pbt_members",
-                     "pbt_best_score", "pbt_best_member", "pbt_steps_per_second", "pbt_member_score", "pbt_member_step", "pbt_last_event_timestamp_seconds"] {
+        for name in [
+            "pbt_events_total", "pbt_member_steps_total", "pbt_exploits_total", "pbt_turnaround_seconds_bucket",
+            "pbt_members",
+            "pbt_best_score", "pbt_best_member", "pbt_steps_per_second", "pbt_member_score", "pbt_member_step",
+            "pbt_last_event_timestamp_seconds",
+        ] {
             #expect(scraped.names.contains(name), "\(name) missing")
         }
         #expect(scraped.help.contains("pbt_turnaround_seconds"))
@@ -60,17 +68,23 @@ struct MetricsTests {
         let end = try #require(run.finish(within: 30))
         #expect(end.exitCode == 2)
         #expect(run.log.contains("--metrics") && run.log.contains("99999"))
-        let exporter = try PBTProcess(["exporter", "--listen", "localhost:http"], output: directory.file("exporter.log"))
+        let exporter = try PBTProcess(
+            ["exporter", "--listen", "localhost:http"], output: directory.file("exporter.log"))
         #expect(try #require(exporter.finish(within: 30)).exitCode == 2)
         #expect(exporter.log.contains("--listen must be HOST:PORT"))
     }
 
-    @Test(.enabled(if: ExternalTool.available("prometheus"), "prometheus is not installed (apt-get install prometheus; .ci/run installs it)"))
+    @Test(
+        .enabled(
+            if: ExternalTool.available("prometheus"),
+            "prometheus is not installed (apt-get install prometheus; .ci/run installs it)"))
     func aRealPrometheusScrapesTheExporter() throws {
         let directory = try TemporaryDirectory()
         let (run, url) = try Self.startRun(directory)
         let target = try #require(firstMatch(#"http://(127\.0\.0\.1:[0-9]+)/metrics"#, in: url))
-        let config = try directory.write("prometheus.yml", """
+        let config = try directory.write(
+            "prometheus.yml",
+            """
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
@@ -83,7 +97,10 @@ struct MetricsTests {
         let port = try freePort()
         let prometheus = try ChildProcess(
             executable: try #require(ExternalTool.path("prometheus")),
-            arguments: ["--config.file=\(config)", "--storage.tsdb.path=\(directory.file("tsdb"))", "--web.listen-address=127.0.0.1:\(port)"],
+            arguments: [
+                "--config.file=\(config)", "--storage.tsdb.path=\(directory.file("tsdb"))",
+                "--web.listen-address=127.0.0.1:\(port)",
+            ],
             output: directory.file("prometheus.log"))
         defer { _ = prometheus.stop(grace: 5) }
         // Query until Prometheus has scraped the population and some training.
@@ -92,8 +109,11 @@ struct MetricsTests {
         let answered = eventually(within: 60) {
             guard let (status, body) = httpGet(api + "pbt_population"), status == 200 else { return false }
             answer = body
-            guard body.contains("\"status\":\"success\""), body.contains("\"job\":\"pbt\""), body.contains("\"4\"]") else { return false }
-            guard let steps = httpGet(api + "pbt_member_steps_total"), steps.body.contains("\"job\":\"pbt\"") else { return false }
+            guard body.contains("\"status\":\"success\""), body.contains("\"job\":\"pbt\""), body.contains("\"4\"]")
+            else { return false }
+            guard let steps = httpGet(api + "pbt_member_steps_total"), steps.body.contains("\"job\":\"pbt\"") else {
+                return false
+            }
             answer = steps.body
             return true
         }

@@ -34,7 +34,10 @@ final class PipelineHarness {
             return
         }
         let proxy = try PBTProcess(
-            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
+            [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
+                "--ready-file", directory.file("events.json"),
+            ],
             output: directory.file("events.log"))
         self.proxy = proxy
         let endpoints = try readyEndpoints(directory.file("events.json"))
@@ -47,8 +50,11 @@ final class PipelineHarness {
         selectorStarts += 1
         let ready = directory.file("selector-\(selectorStarts).json")
         selector = try PBTProcess(
-            ["selector", experiment, "--run-dir", run, "--bind", work, "--inlet-bind", inlet, "--events", publishers, "--min-trainers", String(minTrainers),
-             "--ready-file", ready],
+            [
+                "selector", experiment, "--run-dir", run, "--bind", work, "--inlet-bind", inlet, "--events", publishers,
+                "--min-trainers", String(minTrainers),
+                "--ready-file", ready,
+            ],
             output: directory.file("selector.log"))
         _ = try readyEndpoints(ready)
     }
@@ -58,7 +64,8 @@ final class PipelineHarness {
     func start(_ role: String, _ name: String, heartbeat: Double = 0.2, _ extra: [String] = []) throws {
         let inletArguments = role == "trainer" ? [] : ["--inlet-bind", inlet(of: name)]
         workers[name] = try PBTProcess(
-            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", String(heartbeat)] + inletArguments + extra,
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", String(heartbeat)]
+                + inletArguments + extra,
             output: directory.file("\(name).log"))
     }
 
@@ -106,7 +113,9 @@ final class PipelineHarness {
 /// no version of a member is applied twice, and every member finishes at the last step.
 /// Returns the number of members that finished.
 @discardableResult
-func checkMemberHistories(_ log: [[String: Any]], population: Int, maxSteps: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+func checkMemberHistories(
+    _ log: [[String: Any]], population: Int, maxSteps: Int, sourceLocation: SourceLocation = #_sourceLocation
+) throws -> Int {
     var finishedMembers = 0
     for member in 0..<population {
         var step = 0
@@ -115,12 +124,20 @@ func checkMemberHistories(_ log: [[String: Any]], population: Int, maxSteps: Int
         for event in log where event["member"] as? Int == member {
             switch event["event"] as? String {
             case "member.trained":
-                #expect(event["from_step"] as? Int == step, "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)", sourceLocation: sourceLocation)
+                #expect(
+                    event["from_step"] as? Int == step,
+                    "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)",
+                    sourceLocation: sourceLocation)
                 let version = try #require(event["version"] as? Int)
-                #expect(trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice", sourceLocation: sourceLocation)
+                #expect(
+                    trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice",
+                    sourceLocation: sourceLocation)
                 step = try #require(event["step"] as? Int)
             case "member.scored":
-                #expect(event["step"] as? Int == step, "member \(member) scored at \(event["step"] ?? "?") but stood at \(step)", sourceLocation: sourceLocation)
+                #expect(
+                    event["step"] as? Int == step,
+                    "member \(member) scored at \(event["step"] ?? "?") but stood at \(step)",
+                    sourceLocation: sourceLocation)
             case "member.decided":
                 #expect(event["step"] as? Int == step, sourceLocation: sourceLocation)
                 if event["decision"] as? String == "exploit" { step = try #require(event["compared_at"] as? Int) }

@@ -14,13 +14,18 @@ struct PipelineTests {
             "exp.yml",
             noopExperiment(population: 4, interval: 2, maxSteps: 40, stepSeconds: 0.02, exploit: "truncation"))
         let proxy = try PBTProcess(
-            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")],
+            [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
+                "--ready-file", directory.file("events.json"),
+            ],
             output: directory.file("events.log"))
         let events = try readyEndpoints(directory.file("events.json"))
         let publishers = try #require(events["publishers"])
         let subscribers = try #require(events["subscribers"])
 
-        let tap = try PBTProcess(["events", "--endpoint", subscribers, "--until", "experiment.finished"], output: directory.file("tap.jsonl"))
+        let tap = try PBTProcess(
+            ["events", "--endpoint", subscribers, "--until", "experiment.finished"], output: directory.file("tap.jsonl")
+        )
         // Our own subscriber too: a real SUB socket on the proxy.
         let context = try ZMQContext()
         let watcher = try ZMQSocket(context, .sub)
@@ -28,13 +33,21 @@ struct PipelineTests {
         try watcher.connect(subscribers)
 
         let selector = try PBTProcess(
-            ["selector", experiment, "--run-dir", directory.file("run"), "--bind", "tcp://127.0.0.1:*", "--events", publishers,
-             "--min-trainers", "2", "--ready-file", directory.file("selector.json")],
+            [
+                "selector", experiment, "--run-dir", directory.file("run"), "--bind", "tcp://127.0.0.1:*", "--events",
+                publishers,
+                "--min-trainers", "2", "--ready-file", directory.file("selector.json"),
+            ],
             output: directory.file("selector.log"))
         let work = try #require(try readyEndpoints(directory.file("selector.json"))["work"])
         var workers: [PBTProcess] = []
-        for (role, name) in [("evaluator", "evaluator-a"), ("mutator", "mutator-a"), ("trainer", "trainer-a"), ("trainer", "trainer-b")] {
-            workers.append(try PBTProcess([role, "--connect", work, "--events", publishers, "--name", name], output: directory.file("\(name).log")))
+        for (role, name) in [
+            ("evaluator", "evaluator-a"), ("mutator", "mutator-a"), ("trainer", "trainer-a"), ("trainer", "trainer-b"),
+        ] {
+            workers.append(
+                try PBTProcess(
+                    [role, "--connect", work, "--events", publishers, "--name", name],
+                    output: directory.file("\(name).log")))
         }
 
         let selectorEnd = try #require(selector.finish(within: 120))
@@ -57,8 +70,13 @@ struct PipelineTests {
         try checkMemberHistories(log, population: 4, maxSteps: 40)
         let summary = try jsonObject(directory.file("run/summary.json"))
         #expect((summary["members"] as? [[String: Any]])?.count == 4)
-        let joined = Set(log.filter { ($0["event"] as? String)?.hasSuffix(".joined") == true }.compactMap { $0["worker"] as? String })
+        let joined = Set(
+            log.filter { ($0["event"] as? String)?.hasSuffix(".joined") == true }.compactMap { $0["worker"] as? String }
+        )
         #expect(joined == ["evaluator-a", "mutator-a", "trainer-a", "trainer-b"])
-        #expect(Set(log.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String }) == ["trainer-a", "trainer-b"])
+        #expect(
+            Set(log.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String }) == [
+                "trainer-a", "trainer-b",
+            ])
     }
 }

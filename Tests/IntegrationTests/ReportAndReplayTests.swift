@@ -9,13 +9,20 @@ struct ReportAndReplayTests {
     /// A finished toy run (the paper's experiment, 200 steps, 2 members) in `directory`.
     static func toyRun(_ directory: TemporaryDirectory, name: String = "toy") throws -> String {
         let run = directory.file(name)
-        let process = try PBTProcess(["run", PBTBinary.repository + "/topologies/experiments/toy.yml", "-o", run, "--quiet", "--metrics", "none"], output: directory.file("\(name).log"))
+        let process = try PBTProcess(
+            [
+                "run", PBTBinary.repository + "/topologies/experiments/toy.yml", "-o", run, "--quiet", "--metrics",
+                "none",
+            ], output: directory.file("\(name).log"))
         let end = try #require(process.finish(within: 120))
         try #require(end.succeeded, "pbt run failed: \(process.log)")
         return run
     }
 
-    @Test(.enabled(if: ExternalTool.available("chromium"), "chromium is not installed (apt-get install chromium; .ci/run installs it)"))
+    @Test(
+        .enabled(
+            if: ExternalTool.available("chromium"),
+            "chromium is not installed (apt-get install chromium; .ci/run installs it)"))
     func theReportRendersInChromiumWithTheRunsNumbers() throws {
         let directory = try TemporaryDirectory()
         let run = try Self.toyRun(directory)
@@ -28,30 +35,48 @@ struct ReportAndReplayTests {
 
         // The DOM as chromium parsed it.
         let chromium = try #require(ExternalTool.path("chromium"))
-        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(directory.file("chromium-profile"))"]
-        let (dumped, dom) = try ExternalTool.run(chromium, common + ["--dump-dom", "file://\(run)/report.html"], within: 90, in: directory)
+        let common = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--user-data-dir=\(directory.file("chromium-profile"))",
+        ]
+        let (dumped, dom) = try ExternalTool.run(
+            chromium, common + ["--dump-dom", "file://\(run)/report.html"], within: 90, in: directory)
         #expect(dumped?.succeeded == true, "chromium --dump-dom failed: \(dom.suffix(2000))")
         let score = try #require(best["score"] as? Double)
         // (Compared as numbers: Foundation's JSON reader can be an ulp off the text it read.)
-        let shown = try #require(firstMatch(#"id="best-score" data-value="([-0-9.e+]+)""#, in: dom).flatMap(Double.init), "no best score in the page")
-        #expect(abs(shown - score) <= 1e-12 * max(1, abs(score)), "the page's best score \(shown) is not the summary's \(score)")
+        let shown = try #require(
+            firstMatch(#"id="best-score" data-value="([-0-9.e+]+)""#, in: dom).flatMap(Double.init),
+            "no best score in the page")
+        #expect(
+            abs(shown - score) <= 1e-12 * max(1, abs(score)),
+            "the page's best score \(shown) is not the summary's \(score)")
         #expect(dom.contains("id=\"best-member\">\(try #require(best["member"] as? Int))<"))
         #expect(dom.contains("id=\"exploits\">\(try #require(summary["exploits"] as? Int))<"))
         let schedule = try #require(best["schedule"] as? [[String: Any]])
         #expect(dom.components(separatedBy: "class=\"schedule-row\"").count - 1 == schedule.count)
         #expect(dom.contains("The lineage rebuilt from events.jsonl agrees with summary.json"))
-        for id in ["scores", "hp-h0", "hp-h1", "lineage"] { #expect(dom.contains("<svg id=\"\(id)\""), "no figure \(id)") }
+        for id in ["scores", "hp-h0", "hp-h1", "lineage"] {
+            #expect(dom.contains("<svg id=\"\(id)\""), "no figure \(id)")
+        }
         // A score series per member, with a point per score and a jump per exploit.
         for member in 0..<2 {
-            let scored = events.filter { $0["event"] as? String == "member.scored" && $0["member"] as? Int == member }.count
-            let exploited = events.filter { $0["event"] as? String == "member.exploited" && $0["member"] as? Int == member }.count
-            #expect(dom.contains("class=\"series\" data-member=\"\(member)\" data-points=\"\(scored + exploited)\" data-jumps=\"\(exploited)\""),
-                    "member \(member): \(scored) scores, \(exploited) exploits")
+            let scored = events.filter { $0["event"] as? String == "member.scored" && $0["member"] as? Int == member }
+                .count
+            let exploited = events.filter {
+                $0["event"] as? String == "member.exploited" && $0["member"] as? Int == member
+            }.count
+            #expect(
+                dom.contains(
+                    "class=\"series\" data-member=\"\(member)\" data-points=\"\(scored + exploited)\" data-jumps=\"\(exploited)\""
+                ),
+                "member \(member): \(scored) scores, \(exploited) exploits")
         }
 
         // A screenshot: a PNG of the asked size with something drawn on it.
         let png = run + "/report.png"
-        let (shot, shotLog) = try ExternalTool.run(chromium, common + ["--screenshot=\(png)", "--window-size=1100,1400", "file://\(run)/report.html"], within: 90, in: directory)
+        let (shot, shotLog) = try ExternalTool.run(
+            chromium, common + ["--screenshot=\(png)", "--window-size=1100,1400", "file://\(run)/report.html"],
+            within: 90, in: directory)
         #expect(shot?.succeeded == true, "chromium --screenshot failed: \(shotLog.suffix(2000))")
         let bytes = try #require(FileManager.default.contents(atPath: png))
         #expect(Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
@@ -72,16 +97,24 @@ struct ReportAndReplayTests {
         let member = try #require(best["member"] as? Int)
         let file = "\(run)/replay-member-\(member).yml"
         #expect(replay.log.contains("wrote \(file)"))
-        let again = try PBTProcess(["run", file, "-o", directory.file("again"), "--quiet", "--metrics", "none"], output: directory.file("again.log"))
+        let again = try PBTProcess(
+            ["run", file, "-o", directory.file("again"), "--quiet", "--metrics", "none"],
+            output: directory.file("again.log"))
         #expect(try #require(again.finish(within: 120)).succeeded, "\(again.log)")
         let replayed = try jsonObject(directory.file("again/summary.json"))
         let replayedBest = try #require(replayed["best"] as? [String: Any])
         #expect(replayed["exploits"] as? Int == 0)
         #expect(replayedBest["step"] as? Int == best["step"] as? Int)
-        #expect(replayedBest["score"] as? Double == best["score"] as? Double, "the replay scored \(replayedBest["score"] ?? "?"), the run \(best["score"] ?? "?")")
+        #expect(
+            replayedBest["score"] as? Double == best["score"] as? Double,
+            "the replay scored \(replayedBest["score"] ?? "?"), the run \(best["score"] ?? "?")")
         // Its schedule is the original's, range by range.
-        let original = try #require(best["schedule"] as? [[String: Any]]).map { $0["hyperparameters"] as? [String: Double] }
-        let retrained = try #require(replayedBest["schedule"] as? [[String: Any]]).map { $0["hyperparameters"] as? [String: Double] }
+        let original = try #require(best["schedule"] as? [[String: Any]]).map {
+            $0["hyperparameters"] as? [String: Double]
+        }
+        let retrained = try #require(replayedBest["schedule"] as? [[String: Any]]).map {
+            $0["hyperparameters"] as? [String: Double]
+        }
         #expect(retrained == original)
     }
 
@@ -94,12 +127,22 @@ struct ReportAndReplayTests {
     }
 
     static let badUses: [BadUse] = [
-        BadUse(label: "report of a missing directory", arguments: ["report", "/nonexistent/run"], exitCode: 2, mentions: "/nonexistent/run is not a directory"),
-        BadUse(label: "report of a directory that is not a run", arguments: ["report", "EMPTY"], exitCode: 2, mentions: "is not a run directory: it has no events.jsonl"),
-        BadUse(label: "replay of a member that does not exist", arguments: ["replay", "RUN", "--member", "7"], exitCode: 2, mentions: "there is no member 7 in"),
-        BadUse(label: "replay of a member that is not a number", arguments: ["replay", "RUN", "--member", "first"], exitCode: 2, mentions: "--member must be a member id"),
+        BadUse(
+            label: "report of a missing directory", arguments: ["report", "/nonexistent/run"], exitCode: 2,
+            mentions: "/nonexistent/run is not a directory"),
+        BadUse(
+            label: "report of a directory that is not a run", arguments: ["report", "EMPTY"], exitCode: 2,
+            mentions: "is not a run directory: it has no events.jsonl"),
+        BadUse(
+            label: "replay of a member that does not exist", arguments: ["replay", "RUN", "--member", "7"], exitCode: 2,
+            mentions: "there is no member 7 in"),
+        BadUse(
+            label: "replay of a member that is not a number", arguments: ["replay", "RUN", "--member", "first"],
+            exitCode: 2, mentions: "--member must be a member id"),
         BadUse(label: "replay without a member", arguments: ["replay", "RUN"], exitCode: 2, mentions: "--member"),
-        BadUse(label: "replay of a directory that is not a run", arguments: ["replay", "EMPTY", "--member", "0"], exitCode: 2, mentions: "is not a run directory"),
+        BadUse(
+            label: "replay of a directory that is not a run", arguments: ["replay", "EMPTY", "--member", "0"],
+            exitCode: 2, mentions: "is not a run directory"),
     ]
 
     @Test("bad use of report and replay says why", arguments: badUses)
@@ -110,7 +153,9 @@ struct ReportAndReplayTests {
         let run = directory.file("run")
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         _ = try directory.write("run/experiment.yml", noopExperiment(population: 2, maxSteps: 4))
-        _ = try directory.write("run/events.jsonl", #"{"event":"experiment.started","time":1,"name":"noop","population":2,"hyperparameters":["x"]}"# + "\n")
+        _ = try directory.write(
+            "run/events.jsonl",
+            #"{"event":"experiment.started","time":1,"name":"noop","population":2,"hyperparameters":["x"]}"# + "\n")
         let arguments = row.arguments.map { $0 == "EMPTY" ? empty : $0 == "RUN" ? run : $0 }
         let process = try PBTProcess(arguments, output: directory.file("out.txt"))
         let end = try #require(process.finish(within: 30))

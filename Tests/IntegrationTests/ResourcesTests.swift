@@ -24,7 +24,9 @@ struct ResourcesTests {
             print(json.dumps({"score": request["step"] + request["steps"], "steps": request["steps"]}), flush=True)
         """
 
-    static func experiment(in directory: TemporaryDirectory, name: String, resources: String, environment: String) throws -> String {
+    static func experiment(
+        in directory: TemporaryDirectory, name: String, resources: String, environment: String
+    ) throws -> String {
         let program = try directory.write("\(name).py", trainer)
         let dump = directory.file("\(name)-env")
         try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
@@ -58,13 +60,17 @@ struct ResourcesTests {
         return seen
     }
 
-    @Test("under pbt run --trainers 2 each program gets the thread budget, the user's own value and a GPU of its own", .timeLimit(.minutes(2)))
+    @Test(
+        "under pbt run --trainers 2 each program gets the thread budget, the user's own value and a GPU of its own",
+        .timeLimit(.minutes(2)))
     func budgetAndDevices() throws {
         let directory = try TemporaryDirectory()
-        let file = try Self.experiment(in: directory, name: "budget", resources: "{gpus: 1}", environment: #", MKL_NUM_THREADS: "7""#)
+        let file = try Self.experiment(
+            in: directory, name: "budget", resources: "{gpus: 1}", environment: #", MKL_NUM_THREADS: "7""#)
         // Both members must be trained at once for both trainers to start the program: two
         // members, two trainers, and nothing else to do.
-        let (process, _, _, _) = try finishedRun(file, ["--trainers", "2", "--gpus", "4,7", "--metrics", "none"], in: directory)
+        let (process, _, _, _) = try finishedRun(
+            file, ["--trainers", "2", "--gpus", "4,7", "--metrics", "none"], in: directory)
         let seen = try Self.seen(in: directory.file("budget-env"))
         let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
         let share = String(max(1, cores / 2))
@@ -74,7 +80,9 @@ struct ResourcesTests {
             for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "PBT_THREADS"] {
                 #expect(variables[name] == share, "\(trainer): \(name) = \(variables[name] ?? "unset"), not \(share)")
             }
-            #expect(variables["MKL_NUM_THREADS"] == "7", "\(trainer): the user's MKL_NUM_THREADS was not kept: \(variables)")
+            #expect(
+                variables["MKL_NUM_THREADS"] == "7", "\(trainer): the user's MKL_NUM_THREADS was not kept: \(variables)"
+            )
         }
         let devices = seen.values.compactMap { $0["CUDA_VISIBLE_DEVICES"] }.sorted()
         #expect(devices == ["4", "7"], "devices \(devices)")
@@ -90,7 +98,9 @@ struct ResourcesTests {
         let ours = ProcessInfo.processInfo.environment
         for (trainer, variables) in seen {
             for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PBT_THREADS", "CUDA_VISIBLE_DEVICES"] {
-                #expect(variables[name] == ours[name], "\(trainer): \(name) = \(variables[name] ?? "unset"), the test's own is \(ours[name] ?? "unset")")
+                #expect(
+                    variables[name] == ours[name],
+                    "\(trainer): \(name) = \(variables[name] ?? "unset"), the test's own is \(ours[name] ?? "unset")")
             }
         }
     }

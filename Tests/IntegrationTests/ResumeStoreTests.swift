@@ -8,11 +8,14 @@ import Testing
 struct ResumeStoreTests {
     /// A run stopped with SIGTERM after some training: events.jsonl and selector.sqlite, no summary.
     static func interruptedRun(in directory: TemporaryDirectory) throws -> String {
-        let file = try directory.write("endless.yml", noopExperiment(name: "endless", population: 2, maxSteps: 100_000, stepSeconds: 0.02))
+        let file = try directory.write(
+            "endless.yml", noopExperiment(name: "endless", population: 2, maxSteps: 100_000, stepSeconds: 0.02))
         let run = directory.file("run")
-        let process = try PBTProcess(["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("first.txt"))
+        let process = try PBTProcess(
+            ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("first.txt"))
         let trained = eventually(within: 30) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(#""event":"member.trained""#)
+            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
+                #""event":"member.trained""#)
         }
         try #require(trained, "\(process.log)")
         process.child.send(SIGTERM)
@@ -35,19 +38,27 @@ struct ResumeStoreTests {
         .timeLimit(.minutes(2)),
         arguments: [
             Damage(label: "zero-length selector.sqlite", bytes: [], mentions: "selector.sqlite is empty (0 bytes)"),
-            Damage(label: "selector.sqlite that is not SQLite", bytes: Array(String(repeating: "not a database ", count: 300).utf8), mentions: "is not a selector store that can be read"),
+            Damage(
+                label: "selector.sqlite that is not SQLite",
+                bytes: Array(String(repeating: "not a database ", count: 300).utf8),
+                mentions: "is not a selector store that can be read"),
         ])
     func damagedStoreIsRefused(_ damage: Damage) throws {
         let directory = try TemporaryDirectory()
         let run = try Self.interruptedRun(in: directory)
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: run + "/selector.sqlite" + suffix) }
+        for suffix in ["-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: run + "/selector.sqlite" + suffix)
+        }
         try Data(damage.bytes).write(to: URL(fileURLWithPath: run + "/selector.sqlite"))
         let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
         #expect(events.components(separatedBy: #""event":"experiment.started""#).count == 2)
 
         let commands = [
             ["run", "--resume", run],
-            ["selector", run + "/experiment.yml", "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events", "none", "--start-timeout", "0"],
+            [
+                "selector", run + "/experiment.yml", "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--events",
+                "none", "--start-timeout", "0",
+            ],
         ]
         for (index, arguments) in commands.enumerated() {
             let process = try PBTProcess(arguments, output: directory.file("again-\(index).txt"))
@@ -55,8 +66,11 @@ struct ResumeStoreTests {
             #expect(end.exitCode == 2, "pbt \(arguments[0]): \(end)\n\(process.log)")
             #expect(process.log.contains(damage.mentions), "pbt \(arguments[0]): \(process.log)")
             #expect(process.log.contains("start afresh in another directory"), "pbt \(arguments[0]): \(process.log)")
-            #expect(try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8) == events, "pbt \(arguments[0]) changed events.jsonl")
-            #expect(!FileManager.default.fileExists(atPath: run + "/summary.json"), "pbt \(arguments[0]) wrote a summary")
+            #expect(
+                try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8) == events,
+                "pbt \(arguments[0]) changed events.jsonl")
+            #expect(
+                !FileManager.default.fileExists(atPath: run + "/summary.json"), "pbt \(arguments[0]) wrote a summary")
         }
     }
 }

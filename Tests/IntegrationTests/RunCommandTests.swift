@@ -14,13 +14,17 @@ struct RunCommandTests {
         let directory = try TemporaryDirectory()
         let toy = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
         let file = directory.file("toy-sync.yml")
-        try toy.replacingOccurrences(of: "\nexploit:", with: "\nsynchronous: true\nexploit:").write(toFile: file, atomically: true, encoding: .utf8)
+        try toy.replacingOccurrences(of: "\nexploit:", with: "\nsynchronous: true\nexploit:").write(
+            toFile: file, atomically: true, encoding: .utf8)
         var outcomes: [String] = []
         for trainers in [1, 2, 1] {
-            let (_, _, summary, best) = try finishedRun(file, ["--trainers", String(trainers)], in: directory, name: "run\(outcomes.count)")
+            let (_, _, summary, best) = try finishedRun(
+                file, ["--trainers", String(trainers)], in: directory, name: "run\(outcomes.count)")
             let score = try #require(best["score"] as? Double)
             #expect(score >= 1.19, "best Q \(score)")
-            outcomes.append("Q \(score), \(summary["exploits"] as? Int ?? -1) exploits, best member \(best["member"] as? Int ?? -1)")
+            outcomes.append(
+                "Q \(score), \(summary["exploits"] as? Int ?? -1) exploits, best member \(best["member"] as? Int ?? -1)"
+            )
         }
         #expect(Set(outcomes).count == 1, "runs differ: \(outcomes)")
     }
@@ -30,7 +34,8 @@ struct RunCommandTests {
     @Test("the toy with exploit and explore on two trainers gets far past the grid, and every trainer works")
     func toyReachesTheTarget() throws {
         let directory = try TemporaryDirectory()
-        let (process, run, summary, best) = try finishedRun(PBTBinary.repository + "/topologies/experiments/toy.yml", ["--trainers", "2"], in: directory)
+        let (process, run, summary, best) = try finishedRun(
+            PBTBinary.repository + "/topologies/experiments/toy.yml", ["--trainers", "2"], in: directory)
         let score = try #require(best["score"] as? Double)
         #expect(score >= 1.1, "best Q \(score)")
         #expect(best["step"] as? Int == 200)
@@ -48,7 +53,8 @@ struct RunCommandTests {
         #expect(lineage.first?["from_step"] as? Int == 0 && lineage.last?["to_step"] as? Int == 200)
 
         let events = try jsonLines(run + "/events.jsonl")
-        let trainers = Set(events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String })
+        let trainers = Set(
+            events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String })
         #expect(trainers == ["trainer-1", "trainer-2"], "trainers that did work: \(trainers)")
         #expect(events.contains { $0["event"] as? String == "member.exploited" })
         #expect(events.last?["event"] as? String == "stage.stopped")
@@ -61,13 +67,16 @@ struct RunCommandTests {
     func severalEvaluatorsAndMutators() throws {
         let directory = try TemporaryDirectory()
         let (_, run, summary, best) = try finishedRun(
-            PBTBinary.repository + "/topologies/experiments/toy.yml", ["--trainers", "2", "--evaluators", "2", "--mutators", "2", "--metrics", "none"],
+            PBTBinary.repository + "/topologies/experiments/toy.yml",
+            ["--trainers", "2", "--evaluators", "2", "--mutators", "2", "--metrics", "none"],
             in: directory)
         #expect(summary["reason"] as? String == "max_steps")
         #expect((best["score"] as? Double ?? 0) > 1.1)
         let events = try jsonLines(run + "/events.jsonl")
-        let evaluators = Set(events.filter { $0["event"] as? String == "member.scored" }.compactMap { $0["evaluator"] as? String })
-        let mutators = Set(events.filter { $0["event"] as? String == "member.exploited" }.compactMap { $0["mutator"] as? String })
+        let evaluators = Set(
+            events.filter { $0["event"] as? String == "member.scored" }.compactMap { $0["evaluator"] as? String })
+        let mutators = Set(
+            events.filter { $0["event"] as? String == "member.exploited" }.compactMap { $0["mutator"] as? String })
         #expect(evaluators == ["evaluator-1", "evaluator-2"], "evaluators that scored: \(evaluators)")
         #expect(mutators == ["mutator-1", "mutator-2"], "mutators that explored: \(mutators)")
         try checkMemberHistories(events, population: 2, maxSteps: 200)
@@ -76,7 +85,8 @@ struct RunCommandTests {
     @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
     func gridSearchPlateaus() throws {
         let directory = try TemporaryDirectory()
-        let (_, _, summary, best) = try finishedRun(PBTBinary.repository + "/topologies/experiments/toy-grid.yml", ["--quiet"], in: directory)
+        let (_, _, summary, best) = try finishedRun(
+            PBTBinary.repository + "/topologies/experiments/toy-grid.yml", ["--quiet"], in: directory)
         let score = try #require(best["score"] as? Double)
         #expect(abs(score - 0.39) < 0.005, "best Q \(score)")
         #expect(summary["exploits"] as? Int == 0)
@@ -85,49 +95,75 @@ struct RunCommandTests {
     @Test("every stage is its own process, and SIGTERM to pbt run leaves none behind")
     func stagesAreProcessesAndSigtermStopsThemAll() throws {
         let directory = try TemporaryDirectory()
-        let experiment = try directory.write("slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
-        let process = try PBTProcess(["run", experiment, "--trainers", "3", "--output", directory.file("run")], output: directory.file("output.txt"))
+        let experiment = try directory.write(
+            "slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
+        let process = try PBTProcess(
+            ["run", experiment, "--trainers", "3", "--output", directory.file("run")],
+            output: directory.file("output.txt"))
         var stages: [(pid: pid_t, command: String)] = []
         let allUp = eventually(within: 30) {
             stages = children(of: process.child.pid)
             // events, exporter, selector, evaluator, mutator, 3 trainers (a child may show a moment before its exec)
-            return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in stages.contains { $0.command.contains(" \(role) ") } }
+            return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in
+                stages.contains { $0.command.contains(" \(role) ") }
+            }
                 && stages.filter { $0.command.contains(" trainer ") }.count == 3
         }
         #expect(allUp, "children: \(stages.map(\.command))")
         for role in ["events proxy", "exporter", "selector", "evaluator", "mutator", "trainer"] {
-            #expect(stages.contains { $0.command.contains(" \(role) ") }, "no '\(role)' process among \(stages.map(\.command))")
+            #expect(
+                stages.contains { $0.command.contains(" \(role) ") },
+                "no '\(role)' process among \(stages.map(\.command))")
         }
         #expect(stages.filter { $0.command.contains(" trainer ") }.count == 3)
         // Wait for training to be under way, then interrupt.
-        #expect(eventually(within: 30) { (try? jsonLines(directory.file("run/events.jsonl")))?.contains { $0["event"] as? String == "member.trained" } ?? false })
+        #expect(
+            eventually(within: 30) {
+                (try? jsonLines(directory.file("run/events.jsonl")))?.contains {
+                    $0["event"] as? String == "member.trained"
+                } ?? false
+            })
         process.child.send(SIGTERM)
         let termination = try #require(process.finish(within: 30))
         #expect(termination.exitCode == 128 + SIGTERM)
-        #expect(eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } }, "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
+        #expect(
+            eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } },
+            "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
     }
 
     @Test("SIGKILL to pbt run takes every stage with it")
     func sigkillTakesEveryStage() throws {
         let directory = try TemporaryDirectory()
-        let experiment = try directory.write("slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
-        let process = try PBTProcess(["run", experiment, "--trainers", "2", "--output", directory.file("run")], output: directory.file("output.txt"))
+        let experiment = try directory.write(
+            "slow.yml", noopExperiment(population: 4, maxSteps: 1000, stepSeconds: 0.05))
+        let process = try PBTProcess(
+            ["run", experiment, "--trainers", "2", "--output", directory.file("run")],
+            output: directory.file("output.txt"))
         var stages: [(pid: pid_t, command: String)] = []
-        #expect(eventually(within: 30) {
-            stages = children(of: process.child.pid)
-            return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in stages.contains { $0.command.contains(" \(role) ") } }
-                && stages.filter { $0.command.contains(" trainer ") }.count == 2
-        })
+        #expect(
+            eventually(within: 30) {
+                stages = children(of: process.child.pid)
+                return ["events proxy", "exporter", "selector", "evaluator", "mutator"].allSatisfy { role in
+                    stages.contains { $0.command.contains(" \(role) ") }
+                }
+                    && stages.filter { $0.command.contains(" trainer ") }.count == 2
+            })
         process.child.send(SIGKILL)
         _ = process.finish(within: 10)
-        #expect(eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } }, "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
+        #expect(
+            eventually(within: 10) { stages.allSatisfy { !isAlive($0.pid) } },
+            "still alive: \(stages.filter { isAlive($0.pid) }.map(\.command))")
     }
 
     @Test("a wrong experiment file fails before anything starts, naming the field and the value")
     func badFileFailsEarly() throws {
         let directory = try TemporaryDirectory()
-        let bad = try directory.write("bad.yml", noopExperiment(population: 4, maxSteps: 10).replacingOccurrences(of: "strategy: none", with: "strategy: truncation\n  fraction: 0.7"))
-        let process = try PBTProcess(["run", bad, "--output", directory.file("run")], output: directory.file("output.txt"))
+        let bad = try directory.write(
+            "bad.yml",
+            noopExperiment(population: 4, maxSteps: 10).replacingOccurrences(
+                of: "strategy: none", with: "strategy: truncation\n  fraction: 0.7"))
+        let process = try PBTProcess(
+            ["run", bad, "--output", directory.file("run")], output: directory.file("output.txt"))
         let termination = try #require(process.finish(within: 30))
         #expect(termination.exitCode == 2)
         #expect(process.log.contains("exploit.fraction"), "\(process.log)")

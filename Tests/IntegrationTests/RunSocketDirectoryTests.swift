@@ -11,10 +11,12 @@ struct RunSocketDirectoryTests {
 
     /// `pbt run` of `endless` in `directory`, once its selector is ready: the process, the run
     /// directory and the work endpoint the selector reported.
-    static func startedRun(in directory: TemporaryDirectory) throws -> (process: PBTProcess, run: String, work: String) {
+    static func startedRun(in directory: TemporaryDirectory) throws -> (process: PBTProcess, run: String, work: String)
+    {
         let file = try directory.write("endless.yml", endless)
         let run = directory.file("run")
-        let process = try PBTProcess(["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"))
+        let process = try PBTProcess(
+            ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"))
         let work = try #require(try readyEndpoints(run + "/.ready/selector.json")["work"], "\(process.log)")
         #expect(eventually(within: 20) { process.log.contains("stages: ") }, "\(process.log)")
         return (process, run, work)
@@ -24,13 +26,17 @@ struct RunSocketDirectoryTests {
     func workEndpointIsPrinted() throws {
         let directory = try TemporaryDirectory()
         let (process, run, work) = try Self.startedRun(in: directory)
-        let line = try #require(process.log.split(separator: "\n").first { $0.hasPrefix("work: ") }, "no work line in: \(process.log)")
+        let line = try #require(
+            process.log.split(separator: "\n").first { $0.hasPrefix("work: ") }, "no work line in: \(process.log)")
         #expect(line.hasPrefix("work: \(work) "), "\(line)")
-        let command = try #require(line.components(separatedBy: "add a trainer: ").last?.split(separator: " ").map(String.init))
+        let command = try #require(
+            line.components(separatedBy: "add a trainer: ").last?.split(separator: " ").map(String.init))
         #expect(command.first == "pbt")
-        let trainer = try PBTProcess(Array(command.dropFirst()) + ["--name", "by-hand"], output: directory.file("by-hand.txt"))
+        let trainer = try PBTProcess(
+            Array(command.dropFirst()) + ["--name", "by-hand"], output: directory.file("by-hand.txt"))
         let joined = eventually(within: 20) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(#""worker":"by-hand""#)
+            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
+                #""worker":"by-hand""#)
         }
         #expect(joined, "the trainer started by hand did not join: \(trainer.log)")
         process.child.send(SIGTERM)
@@ -42,7 +48,8 @@ struct RunSocketDirectoryTests {
         let directory = try TemporaryDirectory()
         let (process, _, work) = try Self.startedRun(in: directory)
         #expect(work.hasPrefix("ipc:///tmp/pbt-"), "\(work)")
-        let sockets = String(work.dropFirst("ipc://".count)).components(separatedBy: "/").dropLast().joined(separator: "/")
+        let sockets = String(work.dropFirst("ipc://".count)).components(separatedBy: "/").dropLast().joined(
+            separator: "/")
         process.child.send(SIGKILL)
         _ = process.finish(within: 10)
         #expect(FileManager.default.fileExists(atPath: sockets), "SIGKILL gives pbt run no chance to remove \(sockets)")

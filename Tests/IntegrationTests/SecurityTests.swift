@@ -39,14 +39,17 @@ final class SecurePipeline {
     @discardableResult
     func keygen(_ name: String, authorize: Bool) throws -> (key: String, pub: String) {
         let process = try PBTProcess(
-            ["keygen", "--output", "\(keys)/\(name)"] + (authorize ? ["--authorize", authorized] : []), output: directory.file("keygen-\(name).txt"))
+            ["keygen", "--output", "\(keys)/\(name)"] + (authorize ? ["--authorize", authorized] : []),
+            output: directory.file("keygen-\(name).txt"))
         let end = try #require(process.finish(within: 30))
         #expect(end.succeeded, "\(process.log)")
         return ("\(keys)/\(name).key", "\(keys)/\(name).pub")
     }
 
     var serverArguments: [String] {
-        secure ? ["--key", "\(keys)/server.key", "--server-key", "\(keys)/server.pub", "--authorized-keys", authorized] : []
+        secure
+            ? ["--key", "\(keys)/server.key", "--server-key", "\(keys)/server.pub", "--authorized-keys", authorized]
+            : []
     }
 
     func clientArguments(key: String = "client", serverKey: String = "server") -> [String] {
@@ -56,15 +59,22 @@ final class SecurePipeline {
     /// Starts the proxy and the selector, and waits until both listen.
     func startServers(minTrainers: Int = 1) throws {
         proxy = try PBTProcess(
-            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*", "--ready-file", directory.file("events.json")]
+            [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
+                "--ready-file", directory.file("events.json"),
+            ]
                 + (secure ? ["--key", "\(keys)/server.key", "--authorized-keys", authorized] : []),
             output: directory.file("events.log"))
         let endpoints = try readyEndpoints(directory.file("events.json"))
         publishers = try #require(endpoints["publishers"])
         subscribers = try #require(endpoints["subscribers"])
         selector = try PBTProcess(
-            ["selector", experiment, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--inlet-bind", "tcp://127.0.0.1:*", "--events", publishers,
-             "--min-trainers", String(minTrainers), "--start-timeout", "60", "--ready-file", directory.file("selector.json")] + serverArguments,
+            [
+                "selector", experiment, "--run-dir", run, "--bind", "tcp://127.0.0.1:*", "--inlet-bind",
+                "tcp://127.0.0.1:*", "--events", publishers,
+                "--min-trainers", String(minTrainers), "--start-timeout", "60", "--ready-file",
+                directory.file("selector.json"),
+            ] + serverArguments,
             output: directory.file("selector.log"))
         let selectorEndpoints = try readyEndpoints(directory.file("selector.json"))
         work = try #require(selectorEndpoints["work"])
@@ -83,7 +93,8 @@ final class SecurePipeline {
         let keys = extra ?? (binds ? serverArguments : clientArguments())
         let inlet = "tcp://127.0.0.1:" + (inletPort.map(String.init) ?? "*")
         workers[name] = try PBTProcess(
-            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"] + (binds ? ["--inlet-bind", inlet] : []) + keys,
+            [role, "--connect", work, "--events", publishers, "--name", name, "--heartbeat", "0.2"]
+                + (binds ? ["--inlet-bind", inlet] : []) + keys,
             output: directory.file("\(name).log"))
     }
 
@@ -106,7 +117,9 @@ final class SecurePipeline {
 /// Authenticated, encrypted transport (CURVE) and what a peer cannot make a stage do.
 @Suite("security", .serialized)
 struct SecurityTests {
-    static func experiment(name: String, population: Int = 4, maxSteps: Int = 40, stepSeconds: Double = 0.02, extra: String = "") -> String {
+    static func experiment(
+        name: String, population: Int = 4, maxSteps: Int = 40, stepSeconds: Double = 0.02, extra: String = ""
+    ) -> String {
         """
         name: \(name)
         seed: 5
@@ -127,29 +140,57 @@ struct SecurityTests {
     @Test("pbt keygen, and bad key files named with what is wrong (exit 2)", .timeLimit(.minutes(2)))
     func keysAndBadKeyFiles() throws {
         let directory = try TemporaryDirectory()
-        let made = try PBTProcess(["keygen", "--output", directory.file("keys/trainer"), "--authorize", directory.file("keys/authorized_keys")], output: directory.file("keygen.txt"))
+        let made = try PBTProcess(
+            [
+                "keygen", "--output", directory.file("keys/trainer"), "--authorize",
+                directory.file("keys/authorized_keys"),
+            ], output: directory.file("keygen.txt"))
         #expect(made.finish(within: 30)?.succeeded == true, "\(made.log)")
         let secret = directory.file("keys/trainer.key")
         #expect((try FileManager.default.attributesOfItem(atPath: secret)[.posixPermissions] as? Int) == 0o600)
-        #expect((try FileManager.default.attributesOfItem(atPath: directory.file("keys"))[.posixPermissions] as? Int) == 0o700)
-        let publicLine = try String(contentsOfFile: directory.file("keys/trainer.pub"), encoding: .utf8).split(separator: "\n").last.map(String.init)
-        #expect(try String(contentsOfFile: directory.file("keys/authorized_keys"), encoding: .utf8).contains(try #require(publicLine)))
-        let again = try PBTProcess(["keygen", "--output", directory.file("keys/trainer")], output: directory.file("again.txt"))
+        #expect(
+            (try FileManager.default.attributesOfItem(atPath: directory.file("keys"))[.posixPermissions] as? Int)
+                == 0o700)
+        let publicLine = try String(contentsOfFile: directory.file("keys/trainer.pub"), encoding: .utf8).split(
+            separator: "\n"
+        ).last.map(String.init)
+        #expect(
+            try String(contentsOfFile: directory.file("keys/authorized_keys"), encoding: .utf8).contains(
+                try #require(publicLine)))
+        let again = try PBTProcess(
+            ["keygen", "--output", directory.file("keys/trainer")], output: directory.file("again.txt"))
         #expect(again.finish(within: 30)?.exitCode == 2)
         #expect(again.log.contains("trainer.key: already exists"), "\(again.log)")
 
         let malformed = try directory.write("malformed.key", "secret-key not-a-key\n")
-        let experiment = try directory.write("curve.yml", Self.experiment(name: "curve-required", extra: "security: {curve: true}"))
+        let experiment = try directory.write(
+            "curve.yml", Self.experiment(name: "curve-required", extra: "security: {curve: true}"))
         let cases: [(arguments: [String], message: String)] = [
-            (["trainer", "--key", directory.file("missing.key"), "--server-key", directory.file("keys/trainer.pub")],
-             "\(directory.file("missing.key")): cannot read it: No such file or directory"),
-            (["trainer", "--key", malformed, "--server-key", directory.file("keys/trainer.pub")],
-             "\(malformed) line 1: 'not-a-key' is not a CURVE key: expected 40 characters of Z85, got 9"),
-            (["trainer", "--key", secret, "--server-key", secret], "this is a .key file, which holds a secret key; give the .pub file"),
+            (
+                [
+                    "trainer", "--key", directory.file("missing.key"), "--server-key",
+                    directory.file("keys/trainer.pub"),
+                ],
+                "\(directory.file("missing.key")): cannot read it: No such file or directory"
+            ),
+            (
+                ["trainer", "--key", malformed, "--server-key", directory.file("keys/trainer.pub")],
+                "\(malformed) line 1: 'not-a-key' is not a CURVE key: expected 40 characters of Z85, got 9"
+            ),
+            (
+                ["trainer", "--key", secret, "--server-key", secret],
+                "this is a .key file, which holds a secret key; give the .pub file"
+            ),
             (["trainer", "--key", secret], "--key needs --server-key too"),
-            (["trainer", "--server-key", directory.file("keys/trainer.pub")], "--server-key (PBT_SERVER_KEY) needs --key (PBT_KEY)"),
+            (
+                ["trainer", "--server-key", directory.file("keys/trainer.pub")],
+                "--server-key (PBT_SERVER_KEY) needs --key (PBT_KEY)"
+            ),
             (["events", "proxy", "--key", secret], "--key needs --authorized-keys too"),
-            (["selector", experiment, "--run-dir", directory.file("run"), "--events", "none"], "says security: {curve: true}: give the selector --key"),
+            (
+                ["selector", experiment, "--run-dir", directory.file("run"), "--events", "none"],
+                "says security: {curve: true}: give the selector --key"
+            ),
         ]
         for (index, item) in cases.enumerated() {
             let process = try PBTProcess(item.arguments, output: directory.file("bad-\(index).txt"))
@@ -161,19 +202,26 @@ struct SecurityTests {
 
     // MARK: CURVE end to end, and who is kept out
 
-    @Test("with CURVE, only authorized keys get work, publish or subscribe; a key added to the file is admitted without a restart", .timeLimit(.minutes(4)))
+    @Test(
+        "with CURVE, only authorized keys get work, publish or subscribe; a key added to the file is admitted without a restart",
+        .timeLimit(.minutes(4)))
     func curveKeepsStrangersOut() throws {
         // Long enough (about 40 s for one trainer) for the late trainer to come back and join.
         let pipeline = try SecurePipeline(
-            experiment: Self.experiment(name: "curve", population: 4, maxSteps: 200, stepSeconds: 0.05, extra: "security: {curve: true}"), secure: true)
+            experiment: Self.experiment(
+                name: "curve", population: 4, maxSteps: 200, stepSeconds: 0.05, extra: "security: {curve: true}"),
+            secure: true)
         try pipeline.startServers()
         let context = try ZMQContext()
         // Container health checks still see CURVE endpoints answer (the probe reads the greeting only).
-        let health = try PBTProcess(["health", pipeline.work, pipeline.publishers, pipeline.subscribers], output: pipeline.directory.file("health.txt"))
+        let health = try PBTProcess(
+            ["health", pipeline.work, pipeline.publishers, pipeline.subscribers],
+            output: pipeline.directory.file("health.txt"))
         #expect(health.finish(within: 30)?.succeeded == true, "\(health.log)")
 
         // A subscriber with the client key sees the stream.
-        let security = try CurveSecurity.load(key: pipeline.keys + "/client.key", serverKey: pipeline.keys + "/server.pub", authorizedKeys: nil)
+        let security = try CurveSecurity.load(
+            key: pipeline.keys + "/client.key", serverKey: pipeline.keys + "/server.pub", authorizedKeys: nil)
         let watcher = try ZMQSocket(context, .sub)
         try watcher.secureClient(security)
         try watcher.subscribe()
@@ -209,26 +257,43 @@ struct SecurityTests {
         var rogueSent = 0
         let refused = eventually(within: 30) {
             for _ in 0..<5 {
-                _ = try? rogue.send([WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: "rogue", experimentID: "")))], dontWait: true)
-                _ = try? rogue.send([WireProtocol.encode(.trained(TrainResult(
-                    member: 0, version: 1, fromStep: 0, step: 2, checkpoint: String(repeating: "a", count: 64), metrics: [:], seconds: 0,
-                    interrupted: true)))], dontWait: true)
-                _ = try? rogueEvents.send([Array("member.finished".utf8), Array(#"{"event":"member.finished","forged":true}"#.utf8)], dontWait: true)
+                _ = try? rogue.send(
+                    [WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: "rogue", experimentID: "")))],
+                    dontWait: true)
+                _ = try? rogue.send(
+                    [
+                        WireProtocol.encode(
+                            .trained(
+                                TrainResult(
+                                    member: 0, version: 1, fromStep: 0, step: 2,
+                                    checkpoint: String(repeating: "a", count: 64), metrics: [:], seconds: 0,
+                                    interrupted: true)))
+                    ], dontWait: true)
+                _ = try? rogueEvents.send(
+                    [Array("member.finished".utf8), Array(#"{"event":"member.finished","forged":true}"#.utf8)],
+                    dontWait: true)
                 rogueSent += 3
             }
             return refusedWhy(pipeline.events()).isSuperset(of: ["unknown_key", "wrong_server_key", "not_curve"])
         }
         #expect(refused, "selector refusals: \(refusedWhy(pipeline.events()))\n\(pipeline.log("selector"))")
-        let refusal = pipeline.events().first { $0["event"] as? String == "peer.refused" && $0["key"] as? String == strangerPair.publicText }
+        let refusal = pipeline.events().first {
+            $0["event"] as? String == "peer.refused" && $0["key"] as? String == strangerPair.publicText
+        }
         #expect(refusal?["address"] as? String == "127.0.0.1", "\(String(describing: refusal))")
         // Each stranger is told why, in words it can act on.
-        #expect(eventually(within: 20) {
-            pipeline.log("stranger").contains("refused this process's CURVE key \(strangerPair.publicText)")
-                && pipeline.log("wrong-server").contains("is --server-key the public key of the selector?")
-                && pipeline.log("plain").contains("requires CURVE: give this stage --key and --server-key")
-        }, "stranger:\n\(pipeline.log("stranger"))\nwrong-server:\n\(pipeline.log("wrong-server"))\nplain:\n\(pipeline.log("plain"))")
+        #expect(
+            eventually(within: 20) {
+                pipeline.log("stranger").contains("refused this process's CURVE key \(strangerPair.publicText)")
+                    && pipeline.log("wrong-server").contains("is --server-key the public key of the selector?")
+                    && pipeline.log("plain").contains("requires CURVE: give this stage --key and --server-key")
+            },
+            "stranger:\n\(pipeline.log("stranger"))\nwrong-server:\n\(pipeline.log("wrong-server"))\nplain:\n\(pipeline.log("plain"))"
+        )
         // The proxy refused the rogue publisher and subscriber too.
-        #expect(eventually(within: 20) { pipeline.proxy?.log.contains("refused a peer (unknown_key)") == true }, "\(pipeline.proxy?.log ?? "")")
+        #expect(
+            eventually(within: 20) { pipeline.proxy?.log.contains("refused a peer (unknown_key)") == true },
+            "\(pipeline.proxy?.log ?? "")")
         #expect(try rogueSubscriber.receive(timeoutMilliseconds: 500) == nil, "a stranger received an event")
 
         // The real workers, then the late trainer's key: it joins without anything restarting.
@@ -241,7 +306,9 @@ struct SecurityTests {
         handle.write(Data(try String(contentsOfFile: late.pub, encoding: .utf8).utf8))
         try handle.close()
         let joined = eventually(within: 60) {
-            pipeline.events().contains { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "late" }
+            pipeline.events().contains {
+                $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "late"
+            }
         }
         #expect(joined, "the late trainer never got a member:\n\(pipeline.log("late"))")
 
@@ -250,7 +317,8 @@ struct SecurityTests {
         let events = pipeline.events()
         try checkMemberHistories(events, population: 4, maxSteps: 200)
         // No stranger got a member; nothing the rogue sent reached the selector, not even as a dropped frame.
-        let assigned = Set(events.filter { $0["event"] as? String == "member.assigned" }.compactMap { $0["worker"] as? String })
+        let assigned = Set(
+            events.filter { $0["event"] as? String == "member.assigned" }.compactMap { $0["worker"] as? String })
         #expect(assigned.isDisjoint(with: ["stranger", "wrong-server", "plain", "rogue"]), "\(assigned)")
         #expect(summary["frames_dropped"] as? Int == 0)
         #expect(!events.contains { $0["event"] as? String == "result.dropped" })
@@ -265,12 +333,19 @@ struct SecurityTests {
         #expect(rogueSent > 0)
     }
 
-    @Test("pbt run --secure and security: {curve: true}: the toy end to end with CURVE on every socket", .timeLimit(.minutes(3)))
+    @Test(
+        "pbt run --secure and security: {curve: true}: the toy end to end with CURVE on every socket",
+        .timeLimit(.minutes(3)))
     func runSecure() throws {
         let directory = try TemporaryDirectory()
         let toy = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
         let file = try directory.write("toy-curve.yml", toy + "\nsecurity: {curve: true}\n")
-        for (name, arguments) in [("flag", ["run", PBTBinary.repository + "/topologies/experiments/toy.yml", "--secure", "--transport", "tcp"]), ("file", ["run", file])] {
+        for (name, arguments) in [
+            (
+                "flag",
+                ["run", PBTBinary.repository + "/topologies/experiments/toy.yml", "--secure", "--transport", "tcp"]
+            ), ("file", ["run", file]),
+        ] {
             let run = directory.file("run-\(name)")
             let process = try PBTProcess(arguments + ["--output", run], output: directory.file("\(name).txt"))
             let end = try #require(process.finish(within: 120))
@@ -279,23 +354,31 @@ struct SecurityTests {
             let summary = try jsonObject(run + "/summary.json")
             #expect(((summary["best"] as? [String: Any])?["score"] as? Double ?? 0) > 1.15, "\(summary)")
             for key in ["server.key", "client.key"] {
-                #expect((try FileManager.default.attributesOfItem(atPath: "\(run)/keys/\(key)")[.posixPermissions] as? Int) == 0o600)
+                #expect(
+                    (try FileManager.default.attributesOfItem(atPath: "\(run)/keys/\(key)")[.posixPermissions] as? Int)
+                        == 0o600)
             }
             // Every stage that binds admitted; every one that connects was accepted.
             let selectorLog = try String(contentsOfFile: run + "/logs/selector.log", encoding: .utf8)
             #expect(selectorLog.contains("CURVE on: selector admits 1 client key"))
             let trainerLog = try String(contentsOfFile: run + "/logs/trainer-1.log", encoding: .utf8)
-            #expect(trainerLog.contains("connected to the selector at") && trainerLog.contains("(CURVE, key accepted)"), "\(trainerLog)")
+            #expect(
+                trainerLog.contains("connected to the selector at") && trainerLog.contains("(CURVE, key accepted)"),
+                "\(trainerLog)")
         }
     }
 
     // MARK: What a peer cannot make a stage do
 
-    @Test("a trainer runs a command workload it is sent only for programs it allows, and never through a shell", .timeLimit(.minutes(3)))
+    @Test(
+        "a trainer runs a command workload it is sent only for programs it allows, and never through a shell",
+        .timeLimit(.minutes(3)))
     func commandWorkloadsNeedPermission() throws {
         let directory = try TemporaryDirectory()
         let marker = directory.file("pwned")
-        let program = try directory.write("train.py", """
+        let program = try directory.write(
+            "train.py",
+            """
             import json, sys
             for line in sys.stdin:
                 request = json.loads(line)
@@ -319,7 +402,10 @@ struct SecurityTests {
         try pipeline.start("trainer", "refuses")
         let refusal = try #require(pipeline.workers["refuses"]?.finish(within: 30))
         #expect(refusal.exitCode == 2)
-        #expect(pipeline.log("refuses").contains("runs no command workload it is sent unless allowed: the experiment runs [python3, \(program), ; touch \(marker), $(touch \(marker))]; start it with --allow-command python3"), "\(pipeline.log("refuses"))")
+        #expect(
+            pipeline.log("refuses").contains(
+                "runs no command workload it is sent unless allowed: the experiment runs [python3, \(program), ; touch \(marker), $(touch \(marker))]; start it with --allow-command python3"
+            ), "\(pipeline.log("refuses"))")
         try pipeline.start("trainer", "other-program", ["--allow-command", "bash"])
         #expect(try #require(pipeline.workers["other-program"]?.finish(within: 30)).exitCode == 2)
         try pipeline.start("trainer", "allowed", ["--allow-command", "python3"])
@@ -327,6 +413,8 @@ struct SecurityTests {
         #expect(summary["reason"] as? String == "max_steps")
         #expect(!FileManager.default.fileExists(atPath: marker), "a shell ran the command")
         let metrics = (summary["best"] as? [String: Any])?["metrics"] as? [String: Any]
-        #expect(metrics?["argv"] as? Int == 3, "the program got its two arguments as they were: \(String(describing: metrics))")
+        #expect(
+            metrics?["argv"] as? Int == 3,
+            "the program got its two arguments as they were: \(String(describing: metrics))")
     }
 }

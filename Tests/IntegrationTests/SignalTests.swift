@@ -6,25 +6,31 @@ import Testing
 /// steps it did; every stage exits within a bounded time.
 @Suite("graceful stops", .serialized)
 struct SignalTests {
-    @Test("SIGTERM to a busy trainer hands the member back with the steps done, and loses nothing", .timeLimit(.minutes(2)))
+    @Test(
+        "SIGTERM to a busy trainer hands the member back with the steps done, and loses nothing",
+        .timeLimit(.minutes(2)))
     func trainerPreemption() throws {
-        let pipeline = try PipelineHarness(experiment: """
-            name: preemption
-            workload: {kind: noop, step_seconds: 0.25}
-            population: 2
-            interval: 8
-            stop: {max_steps: 16}
-            exploit: {strategy: none}
-            explore: {strategy: none}
-            hyperparameters:
-              x: {uniform: [0, 1]}
-            leases: {timeout: 20s}
-            """)
+        let pipeline = try PipelineHarness(
+            experiment: """
+                name: preemption
+                workload: {kind: noop, step_seconds: 0.25}
+                population: 2
+                interval: 8
+                stop: {max_steps: 16}
+                exploit: {strategy: none}
+                explore: {strategy: none}
+                hyperparameters:
+                  x: {uniform: [0, 1]}
+                leases: {timeout: 20s}
+                """)
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("trainer", "trainer-1", heartbeat: 0.2)
         // Wait until trainer-1 is in the middle of a task (it has reported progress at least once).
-        #expect(pipeline.waitForEvents(within: 30) { $0.contains { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" } })
+        #expect(
+            pipeline.waitForEvents(within: 30) {
+                $0.contains { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" }
+            })
         let trainer = try #require(pipeline.workers["trainer-1"])
         usleep(600_000)  // a few steps in; the assertions below hold wherever the signal lands
         let signalled = Clock.monotonic
@@ -34,13 +40,22 @@ struct SignalTests {
         #expect(end.exitCode == 128 + SIGTERM)
         #expect(took < 2, "the trainer took \(took) s to stop")
         // The selector logs the result once it has committed it: wait for it.
-        func isHandBack(_ event: [String: Any]) -> Bool { event["event"] as? String == "member.trained" && event["interrupted"] as? Bool == true }
-        #expect(pipeline.waitForEvents(within: 10) { $0.contains(where: isHandBack) && $0.contains { $0["event"] as? String == "trainer.left" } })
-        let handedBack = try #require(pipeline.events().first(where: isHandBack), "no interrupted result in the event log")
+        func isHandBack(_ event: [String: Any]) -> Bool {
+            event["event"] as? String == "member.trained" && event["interrupted"] as? Bool == true
+        }
+        #expect(
+            pipeline.waitForEvents(within: 10) {
+                $0.contains(where: isHandBack) && $0.contains { $0["event"] as? String == "trainer.left" }
+            })
+        let handedBack = try #require(
+            pipeline.events().first(where: isHandBack), "no interrupted result in the event log")
         let from = try #require(handedBack["from_step"] as? Int)
         let step = try #require(handedBack["step"] as? Int)
         #expect(step > from && step < from + 8, "handed back at step \(step) from \(from)")
-        #expect(pipeline.events().contains { $0["event"] as? String == "trainer.left" && $0["reason"] as? String == "goodbye" })
+        #expect(
+            pipeline.events().contains {
+                $0["event"] as? String == "trainer.left" && $0["reason"] as? String == "goodbye"
+            })
 
         try pipeline.start("trainer", "trainer-2", heartbeat: 0.2)
         let summary = try pipeline.finish(within: 60)
@@ -52,20 +67,24 @@ struct SignalTests {
 
     @Test("SIGTERM stops every stage within two seconds", .timeLimit(.minutes(2)))
     func everyStageStopsPromptly() throws {
-        let pipeline = try PipelineHarness(experiment: """
-            name: stops
-            workload: {kind: noop, step_seconds: 0.05}
-            population: 4
-            stop: {max_steps: 100000}
-            exploit: {strategy: truncation}
-            hyperparameters:
-              x: {uniform: [0, 1]}
-            """)
+        let pipeline = try PipelineHarness(
+            experiment: """
+                name: stops
+                workload: {kind: noop, step_seconds: 0.05}
+                population: 4
+                stop: {max_steps: 100000}
+                exploit: {strategy: truncation}
+                hyperparameters:
+                  x: {uniform: [0, 1]}
+                """)
         try pipeline.startSelector()
-        for (role, name) in [("evaluator", "evaluator-1"), ("mutator", "mutator-1"), ("trainer", "trainer-1"), ("trainer", "trainer-2")] {
+        for (role, name) in [
+            ("evaluator", "evaluator-1"), ("mutator", "mutator-1"), ("trainer", "trainer-1"), ("trainer", "trainer-2"),
+        ] {
             try pipeline.start(role, name, heartbeat: 1)
         }
-        #expect(pipeline.waitForEvents(within: 30) { $0.filter { $0["event"] as? String == "member.trained" }.count >= 4 })
+        #expect(
+            pipeline.waitForEvents(within: 30) { $0.filter { $0["event"] as? String == "member.trained" }.count >= 4 })
         var processes = pipeline.workers.map { ($0.key, $0.value) }
         processes.append(("selector", try #require(pipeline.selector)))
         processes.append(("events proxy", try #require(pipeline.proxy)))

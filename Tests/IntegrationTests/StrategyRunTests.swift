@@ -12,9 +12,12 @@ struct StrategyRunTests {
 
         var settings: String {
             switch self {
-            case .tournament: "exploit: {strategy: tournament}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
-            case .tTest: "exploit: {strategy: t_test, window: 4, p_value: 0.1}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
-            case .synchronous: "synchronous: true\nexploit: {strategy: truncation, fraction: 0.25}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .tournament:
+                "exploit: {strategy: tournament}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .tTest:
+                "exploit: {strategy: t_test, window: 4, p_value: 0.1}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
+            case .synchronous:
+                "synchronous: true\nexploit: {strategy: truncation, fraction: 0.25}\nexplore: {strategy: noise, std: 0.1, resample_probability: 0}"
             case .pb2: "exploit: {strategy: truncation, fraction: 0.25}\nexplore: {strategy: pb2, points: 200}"
             }
         }
@@ -23,7 +26,9 @@ struct StrategyRunTests {
     @Test("each strategy runs the toy to the end", .timeLimit(.minutes(3)), arguments: Strategy.allCases)
     func strategyRuns(strategy: Strategy) throws {
         let directory = try TemporaryDirectory()
-        let file = try directory.write("toy.yml", """
+        let file = try directory.write(
+            "toy.yml",
+            """
             name: toy-\(strategy.rawValue)
             seed: 7
             workload: {kind: toy}
@@ -48,11 +53,12 @@ struct StrategyRunTests {
         // Better than the grid's plateau (0.39) at least. The t-test copies only on a significant
         // difference and the tournament only when its one draw is better, so on the toy they do
         // not always get far; truncation and PB2 do.
-        let floor: Double = switch strategy {
-        case .tTest, .tournament: 0.45
-        case .synchronous: 1.0
-        case .pb2: 1.15
-        }
+        let floor: Double =
+            switch strategy {
+            case .tTest, .tournament: 0.45
+            case .synchronous: 1.0
+            case .pb2: 1.15
+            }
         #expect((best["score"] as? Double ?? 0) > floor, "best \(best["score"] ?? "?")")
         switch strategy {
         case .synchronous:
@@ -68,10 +74,16 @@ struct StrategyRunTests {
                 }
             }
         case .pb2:
-            let operations = exploits.flatMap { (($0["explore"] as? [String: Any]) ?? [:]).values.compactMap { ($0 as? [String: Any])?["operation"] as? String } }
+            let operations = exploits.flatMap {
+                (($0["explore"] as? [String: Any]) ?? [:]).values.compactMap {
+                    ($0 as? [String: Any])?["operation"] as? String
+                }
+            }
             #expect(operations.contains("PB2"), "PB2 never proposed: \(Set(operations))")
         case .tournament, .tTest:
-            let decisions = events.filter { $0["event"] as? String == "member.decided" }.compactMap { $0["decision"] as? String }
+            let decisions = events.filter { $0["event"] as? String == "member.decided" }.compactMap {
+                $0["decision"] as? String
+            }
             #expect(decisions.contains("keep") && decisions.contains("exploit"))
         }
     }

@@ -54,9 +54,12 @@ final class PBTProcess {
     }
 
     /// Waits for the process to end, failing the test after `seconds`.
-    func finish(within seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) -> ChildProcess.Termination? {
+    func finish(within seconds: Double, sourceLocation: SourceLocation = #_sourceLocation) -> ChildProcess.Termination?
+    {
         guard let termination = child.wait(seconds: seconds) else {
-            Issue.record("pbt \(child.arguments.first ?? "") did not finish within \(seconds) s\n\(log)", sourceLocation: sourceLocation)
+            Issue.record(
+                "pbt \(child.arguments.first ?? "") did not finish within \(seconds) s\n\(log)",
+                sourceLocation: sourceLocation)
             child.stop(grace: 1)
             return nil
         }
@@ -99,14 +102,16 @@ func readyEndpoints(_ file: String, within seconds: Double = 30) throws -> [Stri
 func jsonLines(_ file: String) throws -> [[String: Any]] {
     let text = try String(contentsOfFile: file, encoding: .utf8)
     return try text.split(separator: "\n").map { line in
-        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
     }
 }
 
 /// `pbt run FILE ARGUMENTS --output DIRECTORY/NAME`, waited for and required to succeed: the
 /// process, the run directory, its summary and the summary's best member.
 func finishedRun(
-    _ file: String, _ arguments: [String] = [], in directory: TemporaryDirectory, name: String = "run", within seconds: Double = 120,
+    _ file: String, _ arguments: [String] = [], in directory: TemporaryDirectory, name: String = "run",
+    within seconds: Double = 120,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> (process: PBTProcess, run: String, summary: [String: Any], best: [String: Any]) {
     let run = directory.file(name)
@@ -128,12 +133,15 @@ func children(of pid: pid_t) -> [(pid: pid_t, command: String)] {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
     var found: [(pid_t, String)] = []
     for entry in entries {
-        guard let child = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { continue }
+        guard let child = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8)
+        else { continue }
         // Fields after the command (which is in parentheses): state, ppid, …
         guard let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 2, fields[0] != "Z", pid_t(fields[1]) == pid else { continue }
-        let command = (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
+        let command =
+            (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8))?.replacingOccurrences(
+                of: "\0", with: " ") ?? ""
         found.append((child, command))
     }
     return found
@@ -141,7 +149,9 @@ func children(of pid: pid_t) -> [(pid: pid_t, command: String)] {
 
 /// Whether a process exists and is not a zombie.
 func isAlive(_ pid: pid_t) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     let state = stat[stat.index(after: close)...].split(separator: " ").first
     return state != "Z" && state != "X"
 }

@@ -9,10 +9,12 @@ import Testing
 enum TensorBoardPython {
     static let available: Bool = {
         guard let python = ExternalTool.path("python3"), let directory = try? TemporaryDirectory() else { return false }
-        return (try? ExternalTool.run(python, ["-c", "import tensorboard"], within: 60, in: directory).0?.succeeded) == true
+        return (try? ExternalTool.run(python, ["-c", "import tensorboard"], within: 60, in: directory).0?.succeeded)
+            == true
     }()
 
-    static let reason: Comment = "python3 cannot import tensorboard (python3 -m pip install tensorboard; .ci/run installs it)"
+    static let reason: Comment =
+        "python3 cannot import tensorboard (python3 -m pip install tensorboard; .ci/run installs it)"
 
     /// Reads a log directory with TensorBoard's own loader (the plugin event accumulator its
     /// server uses) and prints, per run, its scalars, texts and HParams plugin data as JSON.
@@ -57,14 +59,18 @@ enum TensorBoardPython {
         let script = try directory.write("read_tensorboard.py", reader)
         let python = try #require(ExternalTool.path("python3"))
         let output = directory.file("tensorboard-read-\(UUID().uuidString).json")
-        let (end, log) = try ExternalTool.run("/bin/sh", ["-c", "exec \"$0\" \"$1\" \"$2\" > \"$3\"", python, script, logdir, output], within: 120, in: directory)
+        let (end, log) = try ExternalTool.run(
+            "/bin/sh", ["-c", "exec \"$0\" \"$1\" \"$2\" > \"$3\"", python, script, logdir, output], within: 120,
+            in: directory)
         #expect(end?.succeeded == true, "TensorBoard's loader failed on \(logdir): \(log.suffix(3000))")
         let data = try #require(FileManager.default.contents(atPath: output))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
         var runs: [String: Run] = [:]
         for (name, fields) in object {
             var run = Run()
-            for (tag, points) in fields["scalars"] as? [String: [[Double]]] ?? [:] { run.scalars[tag] = points.map { (Int($0[0]), $0[1]) } }
+            for (tag, points) in fields["scalars"] as? [String: [[Double]]] ?? [:] {
+                run.scalars[tag] = points.map { (Int($0[0]), $0[1]) }
+            }
             for (tag, points) in fields["text"] as? [String: [Any]] ?? [:] { run.texts[tag] = points.count }
             run.hparams = fields["hparams"] as? [String: [String: Any]] ?? [:]
             runs[name] = run
@@ -81,12 +87,14 @@ func float32(_ value: Double) -> Float { Float(value) }
 struct TensorBoardTests {
     /// The digits experiment, small: 4 members, 300 steps.
     static func digits(in directory: TemporaryDirectory, maxSteps: Int = 300) throws -> String {
-        let base = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/digits.yml", encoding: .utf8)
+        let base = try String(
+            contentsOfFile: PBTBinary.repository + "/topologies/experiments/digits.yml", encoding: .utf8)
         return try directory.write(
             "digits.yml",
             base.replacingOccurrences(of: "max_steps: 1000", with: "max_steps: \(maxSteps)")
                 .replacingOccurrences(of: "population: 8", with: "population: 4")
-                .replacingOccurrences(of: "kind: mlp", with: "kind: mlp\n  data: \(PBTBinary.repository)/topologies/data/digits.csv"))
+                .replacingOccurrences(
+                    of: "kind: mlp", with: "kind: mlp\n  data: \(PBTBinary.repository)/topologies/data/digits.csv"))
     }
 
     @Test(
@@ -94,8 +102,11 @@ struct TensorBoardTests {
         .enabled(if: TensorBoardPython.available, TensorBoardPython.reason), .timeLimit(.minutes(5)))
     func theLoaderReadsTheLog() throws {
         let directory = try TemporaryDirectory()
-        let (_, run, _, _) = try finishedRun(try Self.digits(in: directory), ["--quiet", "--tensorboard", directory.file("live")], in: directory, within: 240)
-        let convert = try PBTProcess(["tensorboard", run, "-o", directory.file("offline")], output: directory.file("convert.txt"))
+        let (_, run, _, _) = try finishedRun(
+            try Self.digits(in: directory), ["--quiet", "--tensorboard", directory.file("live")], in: directory,
+            within: 240)
+        let convert = try PBTProcess(
+            ["tensorboard", run, "-o", directory.file("offline")], output: directory.file("convert.txt"))
         #expect(convert.finish(within: 60)?.succeeded == true, "\(convert.log)")
         #expect(convert.log.contains("tensorboard --logdir \(directory.file("offline"))"))
 
@@ -112,11 +123,16 @@ struct TensorBoardTests {
         let experiment = try #require(runs["."]?.hparams["_hparams_/experiment"]?["experiment"] as? [String: Any])
         let infos = try #require(experiment["hparamInfos"] as? [[String: Any]])
         #expect(infos.compactMap { $0["name"] as? String } == names)
-        #expect((experiment["metricInfos"] as? [[String: Any]])?.contains { ($0["name"] as? [String: Any])?["tag"] as? String == "score" } == true)
+        #expect(
+            (experiment["metricInfos"] as? [[String: Any]])?.contains {
+                ($0["name"] as? [String: Any])?["tag"] as? String == "score"
+            } == true)
         for id in 0..<population {
             let tensorboard = try #require(runs[member(id)], "no run for member \(id)")
             // Scores: the log's, in its order, at their steps.
-            let scores = topic("member.scored").filter { $0["member"] as? Int == id }.map { ($0["step"] as? Int ?? -1, float32($0["score"] as? Double ?? .nan)) }
+            let scores = topic("member.scored").filter { $0["member"] as? Int == id }.map {
+                ($0["step"] as? Int ?? -1, float32($0["score"] as? Double ?? .nan))
+            }
             #expect(!scores.isEmpty)
             #expect(tensorboard.scalars["score"]?.map(\.step) == scores.map(\.0), "member \(id)")
             #expect(tensorboard.scalars["score"]?.map { float32($0.value) } == scores.map(\.1), "member \(id)")
@@ -128,15 +144,24 @@ struct TensorBoardTests {
                     return (event["from_step"] as? Int ?? -1, float32(value))
                 }
                 if values.isEmpty { continue }  // a choice's label: in the HParams table only
-                #expect(tensorboard.scalars["hyperparameters/\(name)"]?.map(\.step) == values.map(\.0), "member \(id), \(name)")
-                #expect(tensorboard.scalars["hyperparameters/\(name)"]?.map { float32($0.value) } == values.map(\.1), "member \(id), \(name)")
+                #expect(
+                    tensorboard.scalars["hyperparameters/\(name)"]?.map(\.step) == values.map(\.0),
+                    "member \(id), \(name)")
+                #expect(
+                    tensorboard.scalars["hyperparameters/\(name)"]?.map { float32($0.value) } == values.map(\.1),
+                    "member \(id), \(name)")
             }
-            let accuracy = trained.compactMap { ($0["metrics"] as? [String: Any])?["test_accuracy"] as? Double }.map(float32)
+            let accuracy = trained.compactMap { ($0["metrics"] as? [String: Any])?["test_accuracy"] as? Double }.map(
+                float32)
             #expect(!accuracy.isEmpty)
             #expect(tensorboard.scalars["metrics/test_accuracy"]?.map { float32($0.value) } == accuracy, "member \(id)")
-            #expect(tensorboard.texts["exploits"] ?? 0 == topic("member.exploited").filter { $0["member"] as? Int == id }.count, "member \(id)")
+            #expect(
+                tensorboard.texts["exploits"] ?? 0
+                    == topic("member.exploited").filter { $0["member"] as? Int == id }.count, "member \(id)")
             // Its row in the HParams table: the hyperparameters it started with, and how it ended.
-            let start = try #require(tensorboard.hparams["_hparams_/session_start_info"]?["sessionStartInfo"] as? [String: Any], "member \(id)")
+            let start = try #require(
+                tensorboard.hparams["_hparams_/session_start_info"]?["sessionStartInfo"] as? [String: Any],
+                "member \(id)")
             #expect(Set((start["hparams"] as? [String: Any] ?? [:]).keys) == Set(names), "member \(id)")
             let end = tensorboard.hparams["_hparams_/session_end_info"]?["sessionEndInfo"] as? [String: Any]
             #expect(end?["status"] as? String == "STATUS_SUCCESS", "member \(id)")
@@ -156,7 +181,9 @@ struct TensorBoardTests {
 
     @Test(
         "tensorboard --logdir serves every member: its runs in the browser, its row in the HParams table",
-        .enabled(if: TensorBoardPython.available && ExternalTool.available("chromium"), "needs python3 with tensorboard and chromium (.ci/run installs both)"),
+        .enabled(
+            if: TensorBoardPython.available && ExternalTool.available("chromium"),
+            "needs python3 with tensorboard and chromium (.ci/run installs both)"),
         .timeLimit(.minutes(5)))
     func theBrowserListsEveryMember() throws {
         let directory = try TemporaryDirectory()
@@ -165,56 +192,72 @@ struct TensorBoardTests {
         let python = try #require(ExternalTool.path("python3"))
         let log = directory.file("tensorboard.txt")
         let server = try ChildProcess(
-            executable: python, arguments: ["-m", "tensorboard.main", "--logdir", directory.file("tb"), "--host", "127.0.0.1", "--port", "0"], output: log)
+            executable: python,
+            arguments: [
+                "-m", "tensorboard.main", "--logdir", directory.file("tb"), "--host", "127.0.0.1", "--port", "0",
+            ], output: log)
         defer { server.stop(grace: 2) }
         var url = ""
         let listening = eventually(within: 60) {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            guard let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+/"#, options: .regularExpression) else { return false }
+            guard let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+/"#, options: .regularExpression) else {
+                return false
+            }
             url = String(text[range])
             return true
         }
-        #expect(listening, "tensorboard did not say where it listens: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(
+            listening,
+            "tensorboard did not say where it listens: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         let members = ["member-000", "member-001"]
 
         // The runs, as the server lists them once it has loaded the files.
         var runs = ""
-        #expect(eventually(within: 60) {
-            runs = httpGet(url + "data/runs")?.body ?? ""
-            return members.allSatisfy(runs.contains)
-        }, "runs: \(runs)")
+        #expect(
+            eventually(within: 60) {
+                runs = httpGet(url + "data/runs")?.body ?? ""
+                return members.allSatisfy(runs.contains)
+            }, "runs: \(runs)")
         // The HParams table: one row a member, its score among the metrics.
         let request = """
             {"experimentName":"","startIndex":0,"sliceSize":100,"allowedStatuses":["STATUS_UNKNOWN","STATUS_SUCCESS","STATUS_FAILURE","STATUS_RUNNING"],\
             "colParams":[{"metric":{"tag":"score","group":""}},{"hparam":"h0"},{"hparam":"h1"}]}
             """
         var table: [String: Any] = [:]
-        #expect(eventually(within: 30) {
-            guard let answer = httpGet(url + "data/plugin/hparams/session_groups", postJSON: request), answer.status == 200,
-                let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
-            else { return false }
-            table = object
-            return (object["sessionGroups"] as? [Any])?.count == members.count
-        }, "session groups: \(table)")
+        #expect(
+            eventually(within: 30) {
+                guard let answer = httpGet(url + "data/plugin/hparams/session_groups", postJSON: request),
+                    answer.status == 200,
+                    let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+                else { return false }
+                table = object
+                return (object["sessionGroups"] as? [Any])?.count == members.count
+            }, "session groups: \(table)")
         for group in table["sessionGroups"] as? [[String: Any]] ?? [] {
             #expect(members.contains(group["name"] as? String ?? ""))
             #expect(Set((group["hparams"] as? [String: Any] ?? [:]).keys) == ["h0", "h1"])
             let metrics = group["metricValues"] as? [[String: Any]] ?? []
-            #expect(metrics.contains { ($0["name"] as? [String: Any])?["tag"] as? String == "score" && ($0["value"] as? Double ?? 0) > 1 }, "\(group)")
+            #expect(
+                metrics.contains {
+                    ($0["name"] as? [String: Any])?["tag"] as? String == "score" && ($0["value"] as? Double ?? 0) > 1
+                }, "\(group)")
         }
 
         // The scalars page (Time Series) in a headless browser lists the members' runs.
         let chromium = try #require(ExternalTool.path("chromium"))
         let arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(directory.file("chromium-profile"))", "--virtual-time-budget=20000",
+            "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(directory.file("chromium-profile"))",
+            "--virtual-time-budget=20000",
             "--dump-dom", url + "#timeseries",
         ]
         var dom = ""
-        #expect(eventually(within: 120) {
-            let (end, page) = (try? ExternalTool.run(chromium, arguments, within: 60, in: directory)) ?? (nil, "")
-            dom = page
-            return end?.succeeded == true && members.allSatisfy(page.contains) && page.contains("hyperparameters/h0")
-        }, "the page lists neither the members nor their tags: \(dom.suffix(2000))")
+        #expect(
+            eventually(within: 120) {
+                let (end, page) = (try? ExternalTool.run(chromium, arguments, within: 60, in: directory)) ?? (nil, "")
+                dom = page
+                return end?.succeeded == true && members.allSatisfy(page.contains)
+                    && page.contains("hyperparameters/h0")
+            }, "the page lists neither the members nor their tags: \(dom.suffix(2000))")
     }
 
     @Test(
@@ -225,18 +268,22 @@ struct TensorBoardTests {
         let logdir = directory.file("tb")
         // Long enough to be read while it runs (it is stopped once it was).
         let process = try PBTProcess(
-            ["run", try Self.digits(in: directory, maxSteps: 20_000), "--output", directory.file("run"), "--tensorboard", logdir],
+            [
+                "run", try Self.digits(in: directory, maxSteps: 20_000), "--output", directory.file("run"),
+                "--tensorboard", logdir,
+            ],
             output: directory.file("run.txt"))
         var scores = 0
         var stillRunning = false
-        #expect(eventually(within: 180) {
-            guard FileManager.default.fileExists(atPath: logdir + "/member-000") else { return false }
-            let runs = (try? TensorBoardPython.read(logdir, in: directory)) ?? [:]
-            scores = runs.values.reduce(0) { $0 + ($1.scalars["score"]?.count ?? 0) }
-            // Read while the run went on: it is still running after the reader returned.
-            stillRunning = isAlive(process.child.pid)
-            return scores > 0
-        }, "TensorBoard's loader found no score in \(logdir) while the run went on\n\(process.log)")
+        #expect(
+            eventually(within: 180) {
+                guard FileManager.default.fileExists(atPath: logdir + "/member-000") else { return false }
+                let runs = (try? TensorBoardPython.read(logdir, in: directory)) ?? [:]
+                scores = runs.values.reduce(0) { $0 + ($1.scalars["score"]?.count ?? 0) }
+                // Read while the run went on: it is still running after the reader returned.
+                stillRunning = isAlive(process.child.pid)
+                return scores > 0
+            }, "TensorBoard's loader found no score in \(logdir) while the run went on\n\(process.log)")
         #expect(stillRunning, "the run ended before its files were read: \(process.log)")
         process.child.send(SIGTERM)
         let end = process.finish(within: 60)

@@ -9,7 +9,8 @@ import FoundationNetworking
 /// Outside programs the watching tests drive (tmux, chromium, prometheus), found in PATH.
 enum ExternalTool {
     static func path(_ name: String) -> String? {
-        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(
+            separator: ":")
         for directory in directories {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -21,9 +22,13 @@ enum ExternalTool {
 
     /// Runs a program to its end (at most `seconds`) and returns its exit and its output.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], within seconds: Double = 30, environment: [String: String] = [:], in directory: TemporaryDirectory) throws -> (ChildProcess.Termination?, String) {
+    static func run(
+        _ executable: String, _ arguments: [String], within seconds: Double = 30, environment: [String: String] = [:],
+        in directory: TemporaryDirectory
+    ) throws -> (ChildProcess.Termination?, String) {
         let output = directory.file("tool-\(UUID().uuidString).txt")
-        let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, output: output)
+        let child = try ChildProcess(
+            executable: executable, arguments: arguments, environment: environment, output: output)
         let end = child.wait(seconds: seconds)
         if end == nil { _ = child.stop(grace: 1) }
         return (end, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -42,9 +47,15 @@ final class TmuxSession {
         tmux = try #require(ExternalTool.path("tmux"))
         // The program's parent is the tmux server, not this test: it must not follow our pid
         // (ParentWatch would end it at once).
-        let line = (["env", "-u", "PBT_PARENT_PID"] + command).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let line = (["env", "-u", "PBT_PARENT_PID"] + command).map {
+            "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
         let (end, output) = try ExternalTool.run(
-            tmux, ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "watch", "-x", String(width), "-y", String(height), line],
+            tmux,
+            [
+                "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "watch", "-x", String(width), "-y",
+                String(height), line,
+            ],
             environment: ["TERM": "xterm-256color"], in: directory)
         guard end?.succeeded == true else { throw TmuxError(message: "tmux new-session failed: \(output)") }
         try ExternalTool.run(tmux, ["-L", socket, "set-option", "-t", "watch", "remain-on-exit", "on"], in: directory)
@@ -53,7 +64,9 @@ final class TmuxSession {
     /// What the pane shows now; with `history`, the lines scrolled off the top too (tmux's
     /// "Pane is dead" line, written once the program exits, scrolls a full pane by one).
     func capture(history: Bool = false) -> String {
-        (try? ExternalTool.run(tmux, ["-L", socket, "capture-pane", "-p", "-t", "watch"] + (history ? ["-S", "-"] : []), in: directory).1) ?? ""
+        (try? ExternalTool.run(
+            tmux, ["-L", socket, "capture-pane", "-p", "-t", "watch"] + (history ? ["-S", "-"] : []), in: directory
+        ).1) ?? ""
     }
 
     func sendKeys(_ keys: String) throws {
@@ -62,8 +75,10 @@ final class TmuxSession {
 
     /// Whether the program in the pane has exited.
     var programExited: Bool {
-        ((try? ExternalTool.run(tmux, ["-L", socket, "display-message", "-p", "-t", "watch", "#{pane_dead}"], in: directory).1) ?? "")
-            .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        ((try? ExternalTool.run(
+            tmux, ["-L", socket, "display-message", "-p", "-t", "watch", "#{pane_dead}"], in: directory
+        ).1) ?? "")
+        .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
     /// Waits until the screen satisfies `condition`; returns the last screen seen.

@@ -15,18 +15,25 @@ struct CommandPathsTests {
     }
 
     @Test(arguments: [
-        Resolution(written: ["python3", "../trainers/t.py"], existing: [], resolved: ["python3", "/exp/../trainers/t.py"]),
+        Resolution(
+            written: ["python3", "../trainers/t.py"], existing: [], resolved: ["python3", "/exp/../trainers/t.py"]),
         Resolution(written: ["./train.sh", "--fast"], existing: [], resolved: ["/exp/./train.sh", "--fast"]),
         Resolution(written: ["bin/train"], existing: [], resolved: ["/exp/bin/train"]),
-        Resolution(written: ["python3", "trainers/t.py"], existing: ["trainers/t.py"], resolved: ["python3", "/exp/trainers/t.py"]),
+        Resolution(
+            written: ["python3", "trainers/t.py"], existing: ["trainers/t.py"],
+            resolved: ["python3", "/exp/trainers/t.py"]),
         Resolution(written: ["python3", "trainers/t.py"], existing: [], resolved: ["python3", "trainers/t.py"]),
-        Resolution(written: ["python3", "/opt/t.py", "--hidden", "128", "-c", ""], existing: ["128", "-c"], resolved: ["python3", "/opt/t.py", "--hidden", "/exp/128", "-c", ""]),
+        Resolution(
+            written: ["python3", "/opt/t.py", "--hidden", "128", "-c", ""], existing: ["128", "-c"],
+            resolved: ["python3", "/opt/t.py", "--hidden", "/exp/128", "-c", ""]),
         Resolution(written: ["python3"], existing: ["python3"], resolved: ["python3"]),
     ])
     func theRule(_ row: Resolution) {
-        let resolved = Experiment.resolve(command: row.written, against: "/exp", exists: { path in
-            row.existing.contains { "/exp/" + $0 == path }
-        })
+        let resolved = Experiment.resolve(
+            command: row.written, against: "/exp",
+            exists: { path in
+                row.existing.contains { "/exp/" + $0 == path }
+            })
         #expect(resolved == row.resolved)
     }
 
@@ -81,7 +88,8 @@ struct CommandPathsTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/e.yml"
-        try "{name: flow, workload: {kind: command, command: [./t.sh]}, population: 2, stop: {max_steps: 4}, hyperparameters: {x: {uniform: [0, 1]}}}"
+        try
+            "{name: flow, workload: {kind: command, command: [./t.sh]}, population: 2, stop: {max_steps: 4}, hyperparameters: {x: {uniform: [0, 1]}}}"
             .write(toFile: file, atomically: true, encoding: .utf8)
         #expect {
             try Experiment.load(path: file)

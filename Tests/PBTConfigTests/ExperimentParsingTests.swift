@@ -90,7 +90,9 @@ struct ExperimentParsingTests {
         ("leases: {max_duration: auto}", 30, 5, nil, 3, 30),
         ("leases: {max_duration: 2m}", 30, 5, 120, 3, 30),
     ])
-    func leaseSettings(line: String, timeout: Double, silence: Double, maxDuration: Double?, maxFailures: Int, bench: Double) throws {
+    func leaseSettings(
+        line: String, timeout: Double, silence: Double, maxDuration: Double?, maxFailures: Int, bench: Double
+    ) throws {
         let settings = try Experiment.parse(yaml: Self.minimal + "\n" + line).selectorSettings()
         #expect(settings.leaseTimeout == timeout)
         #expect(settings.silenceTimeout == silence)

@@ -23,7 +23,10 @@ struct ResourcesTests {
     @Test(arguments: [
         ("resources: {threads: 3}", ResourceSettings(threads: .count(3))),
         ("resources: {threads: auto, gpus: 2}", ResourceSettings(threads: .auto, gpus: 2)),
-        ("resources: {threads: inherit, gpus: 1, share_gpus: true}", ResourceSettings(threads: .inherit, gpus: 1, shareGPUs: true)),
+        (
+            "resources: {threads: inherit, gpus: 1, share_gpus: true}",
+            ResourceSettings(threads: .inherit, gpus: 1, shareGPUs: true)
+        ),
         ("resources: {threads: \"4\"}", ResourceSettings(threads: .count(4))),
     ])
     func aSectionParses(_ text: String, _ expected: ResourceSettings) throws {
@@ -69,7 +72,8 @@ struct ResourcesTests {
     @Test func theUsersOwnVariablesWinOverTheBudgetAndTheDevices() {
         let budget = ThreadBudget(threads: 2, source: "test")
         let environment = ThreadBudget.environment(
-            budget: budget, devices: ["1", "3"], user: ["MKL_NUM_THREADS": "6", "CUDA_VISIBLE_DEVICES": "", "DATA": "/d"])
+            budget: budget, devices: ["1", "3"],
+            user: ["MKL_NUM_THREADS": "6", "CUDA_VISIBLE_DEVICES": "", "DATA": "/d"])
         for variable in ThreadBudget.variables where variable != "MKL_NUM_THREADS" {
             #expect(environment[variable] == "2", "\(variable)")
         }
@@ -81,21 +85,36 @@ struct ResourcesTests {
     }
 
     @Test func devicesAreDealtInOrderWithoutOverlap() throws {
-        let dealt = try DeviceAssignment.assign(devices: ["0", "1", "2", "3"], trainers: 2, perTrainer: 2, share: false).get()
+        let dealt = try DeviceAssignment.assign(
+            devices: ["0", "1", "2", "3"], trainers: 2, perTrainer: 2, share: false
+        ).get()
         #expect(dealt == [["0", "1"], ["2", "3"]])
-        #expect(try DeviceAssignment.assign(devices: ["0", "1", "2"], trainers: 2, perTrainer: 1, share: false).get() == [["0"], ["1"]])
+        #expect(
+            try DeviceAssignment.assign(devices: ["0", "1", "2"], trainers: 2, perTrainer: 1, share: false).get() == [
+                ["0"], ["1"],
+            ])
     }
 
     @Test func tooFewDevicesAreRefusedUnlessSharingIsAllowed() throws {
-        guard case .failure(let problem) = DeviceAssignment.assign(devices: ["0", "1"], trainers: 3, perTrainer: 1, share: false) else {
+        guard
+            case .failure(let problem) = DeviceAssignment.assign(
+                devices: ["0", "1"], trainers: 3, perTrainer: 1, share: false)
+        else {
             Issue.record("3 trainers on 2 devices were accepted")
             return
         }
         #expect(problem.description.contains("3 trainers × 1 GPU need 3 devices"))
         #expect(problem.description.contains("share_gpus"))
-        #expect(try DeviceAssignment.assign(devices: ["0", "1"], trainers: 3, perTrainer: 1, share: true).get() == [["0"], ["1"], ["0"]])
-        #expect(throws: DeviceListError.self) { try DeviceAssignment.assign(devices: [], trainers: 1, perTrainer: 1, share: true).get() }
-        #expect(throws: DeviceListError.self) { try DeviceAssignment.assign(devices: ["0"], trainers: 1, perTrainer: 2, share: true).get() }
+        #expect(
+            try DeviceAssignment.assign(devices: ["0", "1"], trainers: 3, perTrainer: 1, share: true).get() == [
+                ["0"], ["1"], ["0"],
+            ])
+        #expect(throws: DeviceListError.self) {
+            try DeviceAssignment.assign(devices: [], trainers: 1, perTrainer: 1, share: true).get()
+        }
+        #expect(throws: DeviceListError.self) {
+            try DeviceAssignment.assign(devices: ["0"], trainers: 1, perTrainer: 2, share: true).get()
+        }
     }
 
     @Test func aDeviceListIsIdsSeparatedByCommas() throws {

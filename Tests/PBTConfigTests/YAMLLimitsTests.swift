@@ -18,7 +18,8 @@ struct YAMLLimitsTests {
     static func aliasBomb(levels: Int) -> String {
         var text = minimal + "\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n"
         for level in 1..<levels {
-            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ",") + "]\n"
+            text +=
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ",") + "]\n"
         }
         return text
     }
@@ -34,7 +35,8 @@ struct YAMLLimitsTests {
     }
 
     @Test func aliasesThatStayWithinTheLimitsStillWork() throws {
-        let yaml = Self.minimal.replacingOccurrences(of: "{h0: {uniform: [0, 1]}}", with: "{h0: &unit {uniform: [0, 1]}, h1: *unit}")
+        let yaml = Self.minimal.replacingOccurrences(
+            of: "{h0: {uniform: [0, 1]}}", with: "{h0: &unit {uniform: [0, 1]}, h1: *unit}")
         let experiment = try Experiment.parse(yaml: yaml)
         #expect(experiment.space.names == ["h0", "h1"])
     }
@@ -58,10 +60,16 @@ struct YAMLLimitsTests {
     }
 
     @Test(arguments: [
-        Sample(label: "aliases", text: "- &a x\n" + String(repeating: "- *a\n", count: 101), mentions: "more than 100 YAML aliases"),
-        Sample(label: "depth", text: String(repeating: "[", count: 9) + String(repeating: "]", count: 9), mentions: "nested more than 8 deep"),
+        Sample(
+            label: "aliases", text: "- &a x\n" + String(repeating: "- *a\n", count: 101),
+            mentions: "more than 100 YAML aliases"),
+        Sample(
+            label: "depth", text: String(repeating: "[", count: 9) + String(repeating: "]", count: 9),
+            mentions: "nested more than 8 deep"),
         Sample(label: "bytes", text: String(repeating: "#", count: 5_000), mentions: "more than the 4096"),
-        Sample(label: "nodes", text: "[" + Array(repeating: "1", count: 1_001).joined(separator: ",") + "]", mentions: "more than 1000 values"),
+        Sample(
+            label: "nodes", text: "[" + Array(repeating: "1", count: 1_001).joined(separator: ",") + "]",
+            mentions: "more than 1000 values"),
     ])
     func eachLimitIsNamed(_ sample: Sample) {
         let limits = YAMLLimits(maximumBytes: 4_096, maximumNodes: 1_000, maximumAliases: 100, maximumDepth: 8)
@@ -83,10 +91,16 @@ struct YAMLLimitsTests {
 
     @Test(arguments: [
         Sample(label: "a long name", text: "name: " + String(repeating: "x", count: 300) + "!", mentions: "…"),
-        Sample(label: "a long list as the name", text: "name: [" + Array(repeating: "word", count: 50_000).joined(separator: ", ") + "]", mentions: "…"),
+        Sample(
+            label: "a long list as the name",
+            text: "name: [" + Array(repeating: "word", count: 50_000).joined(separator: ", ") + "]", mentions: "…"),
         Sample(label: "a long unknown key", text: String(repeating: "k", count: 100_000) + ": 1", mentions: "…"),
-        Sample(label: "a long line that is not YAML", text: "name: [" + String(repeating: "y", count: 100_000) + "}", mentions: "…"),
-        Sample(label: "a long value outside its domain", text: "initial: [{h0: " + String(repeating: "z", count: 100_000) + "}]", mentions: "…"),
+        Sample(
+            label: "a long line that is not YAML", text: "name: [" + String(repeating: "y", count: 100_000) + "}",
+            mentions: "…"),
+        Sample(
+            label: "a long value outside its domain",
+            text: "initial: [{h0: " + String(repeating: "z", count: 100_000) + "}]", mentions: "…"),
     ])
     func errorMessagesQuoteOnlyAShortPrefix(_ sample: Sample) throws {
         var fields = Self.minimal.split(separator: "\n").map(String.init)

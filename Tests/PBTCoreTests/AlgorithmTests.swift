@@ -35,16 +35,21 @@ struct AlgorithmTests {
         let strategy = ExploitStrategy.tTest(window: 5, pValue: 0.05)
         var random = SplitMix64(seed: 1)
         // Clearly better over its last five scores: copy it.
-        let clear = strategy.decide(member: 0, cohort: cohort, recent: { $0 == 1 ? [0.9, 0.91, 0.89, 0.9, 0.92] : [0.5, 0.51, 0.49, 0.5, 0.5] }, using: &random)
+        let clear = strategy.decide(
+            member: 0, cohort: cohort,
+            recent: { $0 == 1 ? [0.9, 0.91, 0.89, 0.9, 0.92] : [0.5, 0.51, 0.49, 0.5, 0.5] }, using: &random)
         #expect(clear == .exploit(donor: 1))
         // Better now, but noisy: no significant difference, keep.
-        let noisy = strategy.decide(member: 0, cohort: cohort, recent: { $0 == 1 ? [0.1, 0.9, 0.2, 0.95, 0.9] : [0.5, 0.6, 0.4, 0.55, 0.5] }, using: &random)
+        let noisy = strategy.decide(
+            member: 0, cohort: cohort, recent: { $0 == 1 ? [0.1, 0.9, 0.2, 0.95, 0.9] : [0.5, 0.6, 0.4, 0.55, 0.5] },
+            using: &random)
         #expect(noisy == .keep)
         // Not enough history yet.
         let short = strategy.decide(member: 0, cohort: cohort, recent: { _ in [0.5] }, using: &random)
         #expect(short == .notEnoughData)
         // The better member never copies the worse one.
-        let better = strategy.decide(member: 1, cohort: cohort, recent: { $0 == 1 ? [0.9, 0.91, 0.89] : [0.5, 0.51, 0.49] }, using: &random)
+        let better = strategy.decide(
+            member: 1, cohort: cohort, recent: { $0 == 1 ? [0.9, 0.91, 0.89] : [0.5, 0.51, 0.49] }, using: &random)
         #expect(better == .keep)
     }
 
@@ -67,21 +72,28 @@ struct AlgorithmTests {
         var decided: [PBTEvent] = []
         for member in [0, 1] {
             let task = try #require(tasks[member])
-            let credit = machine.handle(F.handedOn(task, received: 1, name: "t\(member)", routes: machine.evaluatorRoutes.generation), from: t[member], now: 1)
-            let scored = machine.handle(F.scored(task, checkpoint: F.checkpoint(member), score: Double(member)), from: F.evaluator, now: 1)
+            let credit = machine.handle(
+                F.handedOn(task, received: 1, name: "t\(member)", routes: machine.evaluatorRoutes.generation),
+                from: t[member], now: 1)
+            let scored = machine.handle(
+                F.scored(task, checkpoint: F.checkpoint(member), score: Double(member)), from: F.evaluator, now: 1)
             decided += scored.events.filter { if case .memberDecided = $0 { true } else { false } }
             #expect(machine.members[member].phase == .waiting)
             #expect((credit + scored).trainTasks.isEmpty, "no trainer gets work before the barrier")
         }
         #expect(decided.isEmpty)
         // The last member arrives: all three are decided, best first, and the worst copies the best.
-        let released = machine.handle(F.scored(try #require(tasks[2]), checkpoint: F.checkpoint(2), score: 5), from: F.evaluator, now: 2)
+        let released = machine.handle(
+            F.scored(try #require(tasks[2]), checkpoint: F.checkpoint(2), score: 5), from: F.evaluator, now: 2)
         let order = released.events.compactMap { event -> Int? in
             if case .memberDecided(let member, _, _, _, _, _) = event { return member }
             return nil
         }
         #expect(order == [2, 1, 0])
-        #expect(released.events.contains { if case .memberDecided(0, 2, 2, .exploit(donor: 2), 3, 2) = $0 { true } else { false } })
+        #expect(
+            released.events.contains {
+                if case .memberDecided(0, 2, 2, .exploit(donor: 2), 3, 2) = $0 { true } else { false }
+            })
         #expect(machine.members.allSatisfy { $0.phase != .waiting })
     }
 
@@ -100,9 +112,11 @@ struct AlgorithmTests {
         _ = machine.handle(F.scored(task0, checkpoint: F.checkpoint(0), score: 1), from: F.evaluator, now: 1)
         #expect(machine.members[task0.member].phase == .waiting)
         // The other member fails for good: the waiting one goes on alone.
-        let failed = machine.handle(.failed(member: task1.member, version: task1.version, reason: "broken"), from: t1, now: 2)
+        let failed = machine.handle(
+            .failed(member: task1.member, version: task1.version, reason: "broken"), from: t1, now: 2)
         #expect(failed.events.contains { if case .memberFailed(_, _, _, _, true) = $0 { true } else { false } })
         #expect(machine.members[task0.member].phase != .waiting)
-        #expect(failed.events.contains { if case .memberDecided(task0.member, 2, 2, _, _, _) = $0 { true } else { false } })
+        #expect(
+            failed.events.contains { if case .memberDecided(task0.member, 2, 2, _, _, _) = $0 { true } else { false } })
     }
 }

@@ -13,9 +13,11 @@ struct HyperparameterScheduleTests {
         .init(fromStep: 10, hyperparameters: F.hyperparameters(0.9), seedOf: 4),
     ])
 
-    @Test("the entry in force and the next boundary", arguments: [
-        (0, 0.1, 6 as Int?), (5, 0.1, 6), (6, 0.5, 10), (9, 0.5, 10), (10, 0.9, nil), (400, 0.9, nil),
-    ])
+    @Test(
+        "the entry in force and the next boundary",
+        arguments: [
+            (0, 0.1, 6 as Int?), (5, 0.1, 6), (6, 0.5, 10), (9, 0.5, 10), (10, 0.9, nil), (400, 0.9, nil),
+        ])
     func entryAndBoundary(step: Int, lr: Double, boundary: Int?) {
         #expect(Self.schedule.entry(at: step)?.hyperparameters == F.hyperparameters(lr))
         #expect(Self.schedule.boundary(after: step) == boundary)
@@ -25,9 +27,11 @@ struct HyperparameterScheduleTests {
         #expect(Self.schedule.entries.map(\.fromStep) == [0, 6, 10])
     }
 
-    @Test("a task stops at the next ready step or the next schedule entry, whichever comes first", arguments: [
-        (0, 4), (4, 6), (6, 8), (8, 10), (10, 12),
-    ])
+    @Test(
+        "a task stops at the next ready step or the next schedule entry, whichever comes first",
+        arguments: [
+            (0, 4), (4, 6), (6, 8), (8, 10), (10, 12),
+        ])
     func readyStepsStopAtBoundaries(step: Int, next: Int) {
         var settings = F.settings(interval: 4, maxSteps: 12, exploit: .none)
         settings.schedule = Self.schedule
@@ -48,7 +52,8 @@ struct HyperparameterScheduleTests {
         #expect(tasks.map(\.steps) == [4, 2, 2, 2, 2])
         #expect(tasks.map { $0.hyperparameters.number("lr") } == [0.1, 0.1, 0.5, 0.5, 0.9])
         let own = simulation.machine.members[0].seed
-        #expect(tasks.map(\.seed) == [own, own, SplitMix64.derive(1, 2), SplitMix64.derive(1, 2), SplitMix64.derive(1, 4)])
+        #expect(
+            tasks.map(\.seed) == [own, own, SplitMix64.derive(1, 2), SplitMix64.derive(1, 2), SplitMix64.derive(1, 4)])
         let best = try #require(simulation.log.summaries.first?.best)
         #expect(best.schedule.map(\.fromStep) == [0, 6, 10])
         #expect(best.schedule.map { $0.hyperparameters.number("lr") } == [0.1, 0.5, 0.9])
@@ -59,7 +64,8 @@ struct HyperparameterScheduleTests {
         var simulation = Simulation(settings: F.settings(exploit: .none), initial: F.initial(1), trainers: [F.trainer])
         simulation.run()
         let tasks = simulation.log.trainTasks.map(\.task)
-        #expect(tasks.allSatisfy { $0.hyperparameters == F.initial(1)[0] && $0.seed == simulation.machine.members[0].seed })
+        #expect(
+            tasks.allSatisfy { $0.hyperparameters == F.initial(1)[0] && $0.seed == simulation.machine.members[0].seed })
         #expect(tasks.map(\.steps) == [4, 4, 4])
     }
 }

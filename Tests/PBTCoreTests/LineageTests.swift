@@ -81,7 +81,11 @@ struct PBTEventTests {
         (.memberFinished(member: 0, step: 4, score: nil), "member.finished"),
         (.memberFailed(member: 0, version: 1, worker: "w", reason: "r", givenUp: false), "member.failed"),
         (.leaseExpired(member: 0, version: 1, role: .trainer, worker: "w"), "lease.expired"),
-        (.resultDropped(member: 0, version: 1, worker: "w", reason: "stale_version", detail: "d", count: 1, total: 1), "result.dropped"),
+        (
+            .resultDropped(
+                member: 0, version: 1, worker: "w", reason: "stale_version", detail: "d", count: 1, total: 1),
+            "result.dropped"
+        ),
         (.workerBenched(role: .trainer, worker: "w", failures: 3, seconds: 30), "trainer.benched"),
         (.workerBenched(role: .evaluator, worker: "w", failures: 3, seconds: 30), "evaluator.benched"),
         (.progress(progress), "experiment.progress"),

@@ -31,8 +31,11 @@ struct PB2Tests {
         for index in 0..<points {
             let x = Double.random(in: 0...10, using: &random)
             let lr = exp(Double.random(in: log(1e-4)...0, using: &random))
-            model.observe(.init(hyperparameters: Hyperparameters(["x": .real(x), "lr": .real(lr), "layers": .integer(2)]), time: Double(index) / 20,
-                                improvement: 1 - (x - 7) * (x - 7) / 10 + random.nextGaussian() * 0.05))
+            model.observe(
+                .init(
+                    hyperparameters: Hyperparameters(["x": .real(x), "lr": .real(lr), "layers": .integer(2)]),
+                    time: Double(index) / 20,
+                    improvement: 1 - (x - 7) * (x - 7) / 10 + random.nextGaussian() * 0.05))
         }
         return model
     }
@@ -81,7 +84,9 @@ struct PB2Tests {
         var model = PB2Model(space: Self.space)
         var random = SplitMix64(seed: 1)
         for _ in 0..<50 {
-            let outcome = model.explore(Hyperparameters(["x": .real(5), "lr": .real(0.01), "layers": .integer(8)]), time: 0, key: 0, using: &random)
+            let outcome = model.explore(
+                Hyperparameters(["x": .real(5), "lr": .real(0.01), "layers": .integer(8)]), time: 0, key: 0,
+                using: &random)
             #expect(Self.space.violation(in: outcome.hyperparameters) == nil)
             #expect(outcome.changes["x"]?.how == .resampled)
         }

@@ -12,7 +12,9 @@ struct RankedSetTests {
         var reference: [Standing] = []
         for _ in 0..<3_000 {
             if reference.isEmpty || Double.random(in: 0..<1, using: &random) < 0.6 {
-                let standing = Standing(member: Int.random(in: 0..<100_000, using: &random), fitness: Double(Int.random(in: -50...50, using: &random)) / 10)
+                let standing = Standing(
+                    member: Int.random(in: 0..<100_000, using: &random),
+                    fitness: Double(Int.random(in: -50...50, using: &random)) / 10)
                 guard !reference.contains(standing) else { continue }
                 set.insert(standing)
                 reference.append(standing)
@@ -45,7 +47,9 @@ struct RankedSetTests {
         // 100,000 members at one step: a sorted array would copy 1.6 MB on every insert.
         var board = ScoreBoard()
         var random = SplitMix64(seed: 3)
-        for member in 0..<100_000 { board.record(member: member, step: 4, fitness: Double.random(in: 0..<1, using: &random)) }
+        for member in 0..<100_000 {
+            board.record(member: member, step: 4, fitness: Double.random(in: 0..<1, using: &random))
+        }
         let cohort = board.ranking(at: 4)
         #expect(cohort.count == 100_000)
         let best = cohort.standing(at: 0)

@@ -15,14 +15,17 @@ enum Fixture {
         seed: UInt64 = 1, interval: Int = 4, maxSteps: Int = 12, targetScore: Double? = nil, timeBudget: Double? = nil,
         totalSteps: Int? = nil, exploit: ExploitStrategy = .truncation(fraction: 0.5), explores: Bool = false,
         objective: Objective = .maximize, burnIn: Int = 0, leaseTimeout: Double = 30, silenceTimeout: Double = 1_000,
-        maxTaskSeconds: Double? = nil, maxFailures: Int = 3, benchSeconds: Double = 30, minTrainers: Int = 1, startTimeout: Double = 10,
+        maxTaskSeconds: Double? = nil, maxFailures: Int = 3, benchSeconds: Double = 30, minTrainers: Int = 1,
+        startTimeout: Double = 10,
         progressInterval: Double = 1_000, space: SearchSpace? = space
     ) -> SelectorSettings {
         SelectorSettings(
             experimentID: experimentID, seed: seed, interval: interval,
-            stop: StopCondition(maxSteps: maxSteps, targetScore: targetScore, timeBudget: timeBudget, totalSteps: totalSteps),
+            stop: StopCondition(
+                maxSteps: maxSteps, targetScore: targetScore, timeBudget: timeBudget, totalSteps: totalSteps),
             exploit: exploit, explores: explores, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
-            silenceTimeout: silenceTimeout, maxTaskSeconds: maxTaskSeconds, maxFailures: maxFailures, benchSeconds: benchSeconds,
+            silenceTimeout: silenceTimeout, maxTaskSeconds: maxTaskSeconds, maxFailures: maxFailures,
+            benchSeconds: benchSeconds,
             minTrainers: minTrainers, startTimeout: startTimeout, progressInterval: progressInterval, space: space)
     }
 
@@ -47,30 +50,47 @@ enum Fixture {
         handed: HandedOn? = nil
     ) -> WorkerReport {
         let inlet = role == .trainer ? nil : PeerEndpoint(endpoint: "inproc://\(name)")
-        return .ready(Ready(role: role, received: received, name: name, experimentID: experimentID, inlet: inlet, routes: routes, handed: handed))
+        return .ready(
+            Ready(
+                role: role, received: received, name: name, experimentID: experimentID, inlet: inlet, routes: routes,
+                handed: handed))
     }
 
     /// A trainer's credit after pushing `task`'s result on.
     static func handedOn(_ task: TrainTask, received: Int, name: String, routes: Int = 0) -> WorkerReport {
-        ready(.trainer, received: received, name: name, routes: routes, handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))
+        ready(
+            .trainer, received: received, name: name, routes: routes,
+            handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))
     }
 
-    static func trainedResult(_ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double = 0, interrupted: Bool = false)
+    static func trainedResult(
+        _ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double = 0,
+        interrupted: Bool = false
+    )
         -> TrainResult
     {
         TrainResult(
-            member: member, version: version, fromStep: from, step: step, checkpoint: checkpoint, metrics: ["score": score], seconds: 1,
+            member: member, version: version, fromStep: from, step: step, checkpoint: checkpoint,
+            metrics: ["score": score], seconds: 1,
             interrupted: interrupted, trainer: "reported-name")
     }
 
     /// An evaluator's score for a training `from`…`step`.
-    static func scored(_ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double) -> WorkerReport {
-        .scored(EvaluateResult(trained: trainedResult(member, version: version, from: from, step: step, checkpoint: checkpoint, score: score), score: score))
+    static func scored(
+        _ member: Int, version: Int, from: Int, step: Int, checkpoint: String, score: Double
+    ) -> WorkerReport {
+        .scored(
+            EvaluateResult(
+                trained: trainedResult(
+                    member, version: version, from: from, step: step, checkpoint: checkpoint, score: score),
+                score: score))
     }
 
     /// An evaluator's score for `task`, trained to its end.
     static func scored(_ task: TrainTask, checkpoint: String, score: Double) -> WorkerReport {
-        scored(task.member, version: task.version, from: task.step, step: task.step + task.steps, checkpoint: checkpoint, score: score)
+        scored(
+            task.member, version: task.version, from: task.step, step: task.step + task.steps, checkpoint: checkpoint,
+            score: score)
     }
 }
 
@@ -133,7 +153,11 @@ extension Array where Element == SelectorMachine.Action {
 
     var failures: [(member: Int, version: Int, worker: String, reason: String, givenUp: Bool)] {
         events.compactMap {
-            if case .memberFailed(let member, let version, let worker, let reason, let givenUp) = $0 { (member, version, worker, reason, givenUp) } else { nil }
+            if case .memberFailed(let member, let version, let worker, let reason, let givenUp) = $0 {
+                (member, version, worker, reason, givenUp)
+            } else {
+                nil
+            }
         }
     }
 
@@ -145,7 +169,11 @@ extension Array where Element == SelectorMachine.Action {
 
     var leaseReleases: [(member: Int, version: Int, reason: String)] {
         events.compactMap {
-            if case .leaseReleased(let member, let version, _, _, let reason) = $0 { (member, version, reason) } else { nil }
+            if case .leaseReleased(let member, let version, _, _, let reason) = $0 {
+                (member, version, reason)
+            } else {
+                nil
+            }
         }
     }
 
@@ -154,7 +182,13 @@ extension Array where Element == SelectorMachine.Action {
     }
 
     var benched: [(worker: String, failures: Int, seconds: Double)] {
-        events.compactMap { if case .workerBenched(_, let worker, let failures, let seconds) = $0 { (worker, failures, seconds) } else { nil } }
+        events.compactMap {
+            if case .workerBenched(_, let worker, let failures, let seconds) = $0 {
+                (worker, failures, seconds)
+            } else {
+                nil
+            }
+        }
     }
 }
 
@@ -179,7 +213,8 @@ struct Simulation {
     let mutator: WorkerID
 
     init(
-        settings: SelectorSettings, initial: [Hyperparameters], explore: ExploreStrategy = .defaultPerturb, trainers: [WorkerID],
+        settings: SelectorSettings, initial: [Hyperparameters], explore: ExploreStrategy = .defaultPerturb,
+        trainers: [WorkerID],
         evaluator: WorkerID = Fixture.evaluator, mutator: WorkerID = Fixture.mutator
     ) {
         machine = SelectorMachine(settings: settings, name: "sim", initial: initial)
@@ -188,10 +223,15 @@ struct Simulation {
         self.mutator = mutator
         apply(machine.start(now: now))
         apply(machine.handle(Fixture.ready(.evaluator, name: "evaluator"), from: evaluator, now: now))
-        if settings.explores { apply(machine.handle(Fixture.ready(.mutator, name: "mutator"), from: mutator, now: now)) }
+        if settings.explores {
+            apply(machine.handle(Fixture.ready(.mutator, name: "mutator"), from: mutator, now: now))
+        }
         for (index, id) in trainers.enumerated() {
             names[id] = "trainer-\(index)"
-            apply(machine.handle(Fixture.ready(.trainer, name: "trainer-\(index)", routes: machine.evaluatorRoutes.generation), from: id, now: now))
+            apply(
+                machine.handle(
+                    Fixture.ready(.trainer, name: "trainer-\(index)", routes: machine.evaluatorRoutes.generation),
+                    from: id, now: now))
         }
     }
 
@@ -220,16 +260,25 @@ struct Simulation {
                 let reference = Fixture.checkpoint(checkpoints)
                 quality[reference] = value
                 received[trainer, default: 0] += 1
-                apply(machine.handle(
-                    Fixture.handedOn(task, received: received[trainer]!, name: names[trainer] ?? "t", routes: machine.evaluatorRoutes.generation),
-                    from: trainer, now: now))
-                apply(machine.handle(Fixture.scored(task, checkpoint: reference, score: value), from: evaluator, now: now))
+                apply(
+                    machine.handle(
+                        Fixture.handedOn(
+                            task, received: received[trainer]!, name: names[trainer] ?? "t",
+                            routes: machine.evaluatorRoutes.generation),
+                        from: trainer, now: now))
+                apply(
+                    machine.handle(Fixture.scored(task, checkpoint: reference, score: value), from: evaluator, now: now)
+                )
             case .explore(let task):
                 var random = SplitMix64(seed: task.seed)
                 let outcome = explore.explore(task.hyperparameters, in: Fixture.space, using: &random)
-                apply(machine.handle(
-                    .explored(ExploreResult(member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes)),
-                    from: mutator, now: now))
+                apply(
+                    machine.handle(
+                        .explored(
+                            ExploreResult(
+                                member: task.member, version: task.version, hyperparameters: outcome.hyperparameters,
+                                changes: outcome.changes)),
+                        from: mutator, now: now))
             default:
                 break
             }

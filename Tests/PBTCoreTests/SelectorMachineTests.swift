@@ -9,7 +9,9 @@ struct SelectorMachineTests {
     typealias F = Fixture
 
     /// A machine with one evaluator (and a mutator when it explores) registered.
-    static func machine(_ settings: SelectorSettings = F.settings(), members: Int = 2, initial: [Hyperparameters]? = nil) -> SelectorMachine {
+    static func machine(
+        _ settings: SelectorSettings = F.settings(), members: Int = 2, initial: [Hyperparameters]? = nil
+    ) -> SelectorMachine {
         var machine = SelectorMachine(settings: settings, name: "exp", initial: initial ?? F.initial(members))
         _ = machine.start(now: 0)
         _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 0)
@@ -52,12 +54,15 @@ struct SelectorMachineTests {
         #expect(joined.routes.map(\.worker) == [F.trainer])
         #expect(joined.routes.first?.routes.endpoints == [PeerEndpoint(endpoint: "inproc://e")])
         let expected = TrainTask(
-            member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: F.initial(2)[0], seed: machine.members[0].seed)
+            member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: F.initial(2)[0],
+            seed: machine.members[0].seed)
         #expect(joined.trainTasks.map(\.worker) == [F.trainer])
         #expect(joined.trainTasks.first?.task == expected)
         #expect(joined.events.contains(.memberAssigned(member: 0, version: 1, role: .trainer, worker: "t", step: 0)))
         #expect(machine.members[0].phase == .training(F.trainer))
-        #expect(machine.members[0].lease == MemberLease(since: 3, started: 3, deadline: 33, trainer: "t", trainerID: F.trainer))
+        #expect(
+            machine.members[0].lease
+                == MemberLease(since: 3, started: 3, deadline: 33, trainer: "t", trainerID: F.trainer))
         #expect(machine.members[1].phase == .queued(.trainer))
     }
 
@@ -146,7 +151,9 @@ struct SelectorMachineTests {
         // The task is lost on the way: the trainer goes on saying it received none.
         #expect(machine.handle(F.ready(.trainer, received: 0, name: "t"), from: F.trainer, now: 1).trainTasks.isEmpty)
         _ = machine.tick(now: 6)
-        let again = machine.handle(F.ready(.trainer, received: 0, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 7)
+        let again = machine.handle(
+            F.ready(.trainer, received: 0, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 7)
         #expect(again.trainTasks.map(\.task.version) == [2])
     }
 
@@ -169,9 +176,12 @@ struct SelectorMachineTests {
         let second = machine.handle(F.ready(.evaluator, name: "e2"), from: F.evaluator2, now: 2)
         #expect(second.routes.first?.routes.endpoints.map(\.endpoint) == ["inproc://e1", "inproc://e2"])
         // A trainer whose credit names an older list hears the current one again.
-        let behind = machine.handle(F.ready(.trainer, received: 1, name: "t", routes: generation), from: F.trainer, now: 3)
+        let behind = machine.handle(
+            F.ready(.trainer, received: 1, name: "t", routes: generation), from: F.trainer, now: 3)
         #expect(behind.routes.first?.routes == machine.evaluatorRoutes)
-        let current = machine.handle(F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 4)
+        let current = machine.handle(
+            F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 4)
         #expect(current.routes.isEmpty)
         // An evaluator that leaves is taken off every trainer's list.
         let gone = machine.handle(.goodbye, from: F.evaluator, now: 5)
@@ -188,8 +198,13 @@ struct SelectorMachineTests {
         for _ in 0..<6 {
             guard let task = tasks.first else { break }
             order.append(task.member)
-            _ = machine.handle(F.scored(task, checkpoint: F.checkpoint(received), score: 0.5), from: F.evaluator, now: Double(received))
-            tasks = machine.handle(F.handedOn(task, received: received, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: Double(received)).trainTasks.map(\.task)
+            _ = machine.handle(
+                F.scored(task, checkpoint: F.checkpoint(received), score: 0.5), from: F.evaluator, now: Double(received)
+            )
+            tasks = machine.handle(
+                F.handedOn(task, received: received, name: "t", routes: machine.evaluatorRoutes.generation),
+                from: F.trainer, now: Double(received)
+            ).trainTasks.map(\.task)
             received += 1
         }
         #expect(order == [0, 1, 2, 0, 1, 2], "members at step 0 go before any member at step 2")
@@ -199,14 +214,19 @@ struct SelectorMachineTests {
 
     /// One member through train → handed on → scored → decided → train again.
     /// Ends with member 0 leased to the trainer at version 2, from step 4.
-    static func cycled(_ settings: SelectorSettings = F.settings()) -> (machine: SelectorMachine, log: [[SelectorMachine.Action]]) {
+    static func cycled(
+        _ settings: SelectorSettings = F.settings()
+    ) -> (machine: SelectorMachine, log: [[SelectorMachine.Action]]) {
         var machine = SelectorMachine(settings: settings, name: "exp", initial: F.initial(1))
         var log: [[SelectorMachine.Action]] = []
         log.append(machine.start(now: 0))
         log.append(machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 1))
         log.append(machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 2))
         let task = log[2].trainTasks[0].task
-        log.append(machine.handle(F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 3))
+        log.append(
+            machine.handle(
+                F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+                now: 3))
         log.append(machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: 0.3), from: F.evaluator, now: 4))
         return (machine, log)
     }
@@ -215,7 +235,11 @@ struct SelectorMachineTests {
         let (machine, log) = Self.cycled()
         let hyperparameters = F.initial(1)[0]
         let seed = machine.members[0].seed
-        #expect(log[2].trainTasks.first?.task == TrainTask(member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: hyperparameters, seed: seed))
+        #expect(
+            log[2].trainTasks.first?.task
+                == TrainTask(
+                    member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: hyperparameters,
+                    seed: seed))
 
         // The credit that says "handed member 0 on" moves the lease to scoring, and the member
         // waits for no other trainer (the population has one).
@@ -223,15 +247,20 @@ struct SelectorMachineTests {
         #expect(log[3].events.isEmpty)
 
         // The score brings the training with it: both are applied at once.
-        #expect(log[4].trained == [
-            PBTEvent.MemberTrained(
-                member: 0, version: 1, trainer: "t", fromStep: 0, step: 4, seconds: 1, checkpoint: F.checkpoint(1),
-                hyperparameters: hyperparameters, metrics: ["score": 0.3], interrupted: false)
-        ])
+        #expect(
+            log[4].trained == [
+                PBTEvent.MemberTrained(
+                    member: 0, version: 1, trainer: "t", fromStep: 0, step: 4, seconds: 1, checkpoint: F.checkpoint(1),
+                    hyperparameters: hyperparameters, metrics: ["score": 0.3], interrupted: false)
+            ])
         #expect(log[4].events.contains(.memberScored(member: 0, version: 1, step: 4, score: 0.3, evaluator: "e")))
         #expect(log[4].decisions.map(\.decision) == [.notEnoughData])
         #expect(log[4].trainTasks.first?.worker == F.trainer)
-        #expect(log[4].trainTasks.first?.task == TrainTask(member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: hyperparameters, seed: seed))
+        #expect(
+            log[4].trainTasks.first?.task
+                == TrainTask(
+                    member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1),
+                    hyperparameters: hyperparameters, seed: seed))
 
         let member = machine.members[0]
         #expect(member.version == 2, "one version a cycle, not one a leg")
@@ -249,7 +278,9 @@ struct SelectorMachineTests {
         #expect(scored.trained.count == 1)
         #expect(machine.members[0].step == 4)
         // The trainer's credit comes later, saying it handed version 1 on: it just frees it.
-        let credit = machine.handle(F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 3)
+        let credit = machine.handle(
+            F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 3)
         #expect(credit.leaseReleases.isEmpty)
         #expect(credit.trainTasks.map(\.task.version) == [2])
     }
@@ -268,21 +299,26 @@ struct SelectorMachineTests {
     /// Member 0 is leased to trainer "t" at version 2, training from step 4 (see `cycled`).
     static let badResults: [BadResult] = [
         .init(
-            label: "stale version", report: F.scored(0, version: 1, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1),
+            label: "stale version",
+            report: F.scored(0, version: 1, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1),
             from: F.evaluator, member: 0, version: 1, worker: "e", reason: "stale_version"),
         .init(
             label: "another trainer's early stop",
-            report: .trained(F.trainedResult(0, version: 2, from: 4, step: 6, checkpoint: F.checkpoint(9), interrupted: true)),
+            report: .trained(
+                F.trainedResult(0, version: 2, from: 4, step: 6, checkpoint: F.checkpoint(9), interrupted: true)),
             from: F.trainer2, member: 0, version: 2, worker: "worker-02", reason: "not_leased"),
         .init(
-            label: "unknown member", report: F.scored(7, version: 2, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1),
+            label: "unknown member",
+            report: F.scored(7, version: 2, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1),
             from: F.evaluator, member: 7, version: 2, worker: "e", reason: "unknown_member"),
         .init(
-            label: "negative member", report: F.scored(-1, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(9), score: 1),
+            label: "negative member",
+            report: F.scored(-1, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(9), score: 1),
             from: F.evaluator, member: -1, version: 1, worker: "e", reason: "unknown_member"),
         .init(
             label: "explored, but the member never exploited",
-            report: .explored(ExploreResult(member: 0, version: 2, hyperparameters: F.hyperparameters(0.2), changes: [:])),
+            report: .explored(
+                ExploreResult(member: 0, version: 2, hyperparameters: F.hyperparameters(0.2), changes: [:])),
             from: F.mutator, member: 0, version: 2, worker: "worker-21", reason: "not_leased"),
         .init(
             label: "stale failure", report: .failed(member: 0, version: 1, reason: "boom"), from: F.trainer,
@@ -323,7 +359,10 @@ struct SelectorMachineTests {
         var now = 6.0
         for _ in 0..<200_000 {
             now += 0.00001  // two seconds in all
-            for event in machine.handle(F.scored(0, version: 1, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1), from: F.evaluator, now: now).events {
+            for event in machine.handle(
+                F.scored(0, version: 1, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 1), from: F.evaluator,
+                now: now
+            ).events {
                 if case .resultDropped(_, _, _, _, _, let count, let total) = event { told.append((count, total)) }
             }
         }
@@ -334,8 +373,15 @@ struct SelectorMachineTests {
 
     @Test func aScoreForStepsOutsideTheTaskIsDroppedAndTheMemberRetrains() {
         var (machine, _) = Self.cycled()
-        let actions = machine.handle(F.handedOn(TrainTask(member: 0, version: 2, step: 4, steps: 4, checkpoint: nil, hyperparameters: F.initial(1)[0], seed: 0), received: 2, name: "t"), from: F.trainer, now: 5)
-            + machine.handle(F.scored(0, version: 2, from: 4, step: 9, checkpoint: F.checkpoint(9), score: 1), from: F.evaluator, now: 6)
+        let actions =
+            machine.handle(
+                F.handedOn(
+                    TrainTask(
+                        member: 0, version: 2, step: 4, steps: 4, checkpoint: nil, hyperparameters: F.initial(1)[0],
+                        seed: 0), received: 2, name: "t"), from: F.trainer, now: 5)
+            + machine.handle(
+                F.scored(0, version: 2, from: 4, step: 9, checkpoint: F.checkpoint(9), score: 1), from: F.evaluator,
+                now: 6)
         #expect(actions.dropped.map(\.reason) == ["step_outside_task"])
         #expect(actions.trainTasks.map(\.task.version) == [3])
         #expect(actions.trainTasks.first?.task.step == 4)
@@ -353,7 +399,8 @@ struct SelectorMachineTests {
         #expect(actions.decisions.isEmpty, "not ready until step 8")
         // The trainer is leaving: it gets nothing until another trainer asks.
         #expect(actions.trainTasks.isEmpty)
-        let next = machine.handle(F.ready(.trainer, name: "t2", routes: machine.evaluatorRoutes.generation), from: F.trainer2, now: 7)
+        let next = machine.handle(
+            F.ready(.trainer, name: "t2", routes: machine.evaluatorRoutes.generation), from: F.trainer2, now: 7)
         let task = next.trainTasks.first?.task
         #expect(task?.step == 6)
         #expect(task?.steps == 2)
@@ -363,8 +410,11 @@ struct SelectorMachineTests {
 
     @Test func releasedMembersAreReissuedWithoutAFailure() {
         var (machine, _) = Self.cycled()
-        let actions = machine.handle(.released(member: 0, version: 2), from: F.trainer, now: 6)
-            + machine.handle(F.ready(.trainer, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 7)
+        let actions =
+            machine.handle(.released(member: 0, version: 2), from: F.trainer, now: 6)
+            + machine.handle(
+                F.ready(.trainer, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+                now: 7)
         #expect(actions.dropped.isEmpty)
         #expect(actions.trainTasks.map(\.task.version) == [3])
         #expect(actions.trainTasks.first?.task.checkpoint == F.checkpoint(1))
@@ -399,7 +449,9 @@ struct SelectorMachineTests {
         var machine = Self.machine(F.settings(leaseTimeout: 30), members: 1)
         _ = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0)
         if let at = row.progressAt {
-            #expect(machine.handle(.progress(member: 0, version: row.progressVersion, step: 2), from: F.trainer, now: at).sends.isEmpty)
+            #expect(
+                machine.handle(.progress(member: 0, version: row.progressVersion, step: 2), from: F.trainer, now: at)
+                    .sends.isEmpty)
         }
         let actions = machine.tick(now: row.tickAt)
         if row.expires {
@@ -407,10 +459,14 @@ struct SelectorMachineTests {
             #expect(actions.failures.map(\.member) == [0], "an expired lease is a failure of the member")
             #expect(machine.members[0].failures == 1)
             #expect(machine.members[0].phase == .queued(.trainer))
-            let next = machine.handle(F.ready(.trainer, name: "t2", routes: machine.evaluatorRoutes.generation), from: F.trainer2, now: row.tickAt + 1)
+            let next = machine.handle(
+                F.ready(.trainer, name: "t2", routes: machine.evaluatorRoutes.generation), from: F.trainer2,
+                now: row.tickAt + 1)
             #expect(next.trainTasks.first?.worker == F.trainer2)
             #expect(next.trainTasks.first?.task.version == 2)
-            let late = machine.handle(F.scored(0, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(1), score: 1), from: F.evaluator, now: row.tickAt + 2)
+            let late = machine.handle(
+                F.scored(0, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(1), score: 1), from: F.evaluator,
+                now: row.tickAt + 2)
             #expect(late.dropped.map(\.reason) == ["stale_version"])
             #expect(machine.members[0].step == 0)
         } else {
@@ -423,8 +479,12 @@ struct SelectorMachineTests {
     /// out again from its last scored checkpoint, with a new version.
     @Test func aMemberLostAfterItWasHandedOnIsReissuedFromItsLastScoredCheckpoint() {
         var (machine, _) = Self.cycled()
-        let task = TrainTask(member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0], seed: 0)
-        _ = machine.handle(F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 10)
+        let task = TrainTask(
+            member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0],
+            seed: 0)
+        _ = machine.handle(
+            F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 10)
         #expect(machine.members[0].phase == .scoring)
         #expect(machine.members[0].lease?.deadline == 40, "the scoring leg has a lease of its own")
         #expect(machine.tick(now: 39).leaseExpiries.isEmpty)
@@ -460,7 +520,9 @@ struct SelectorMachineTests {
         for second in stride(from: 1.0, through: 15, by: 1) {
             _ = machine.handle(.progress(member: 0, version: 1, step: 0), from: F.trainer, now: second)
         }
-        _ = machine.handle(F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 15)
+        _ = machine.handle(
+            F.handedOn(task, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 15)
         #expect(machine.maxTaskSeconds == 150, "ten times the longest leg seen (15 s)")
     }
 
@@ -472,7 +534,9 @@ struct SelectorMachineTests {
         var received = 0
         var summary: ExperimentSummary?
         for _ in 0..<10 where summary == nil {
-            _ = machine.handle(F.ready(.trainer, received: received, name: "slow", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: now)
+            _ = machine.handle(
+                F.ready(.trainer, received: received, name: "slow", routes: machine.evaluatorRoutes.generation),
+                from: F.trainer, now: now)
             received += 1
             now += 6
             summary = machine.tick(now: now).summaries.first
@@ -487,7 +551,9 @@ struct SelectorMachineTests {
         _ = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0)
         _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0)
         let actions = machine.handle(.goodbye, from: F.trainer, now: 1)
-        #expect(actions.events.contains(.leaseReleased(member: 0, version: 1, role: .trainer, worker: "t1", reason: "goodbye")))
+        #expect(
+            actions.events.contains(
+                .leaseReleased(member: 0, version: 1, role: .trainer, worker: "t1", reason: "goodbye")))
         #expect(actions.events.contains(.workerLeft(role: .trainer, worker: "t1", reason: "goodbye")))
         #expect(actions.trainTasks.map(\.worker) == [F.trainer2])
         #expect(actions.trainTasks.map(\.task.version) == [2])
@@ -510,7 +576,9 @@ struct SelectorMachineTests {
         var machine = Self.machine(F.settings(leaseTimeout: 100, silenceTimeout: 5), members: 1)
         _ = machine.handle(F.ready(.trainer, name: "busy"), from: F.trainer, now: 0)
         _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: tickAt - 0.5)
-        if let at = progressAt { _ = machine.handle(.progress(member: 0, version: 1, step: 1), from: F.trainer, now: at) }
+        if let at = progressAt {
+            _ = machine.handle(.progress(member: 0, version: 1, step: 1), from: F.trainer, now: at)
+        }
         let actions = machine.tick(now: tickAt)
         #expect(actions.workersLeft.map(\.worker) == (removed ? ["busy"] : []))
         if removed {
@@ -523,9 +591,15 @@ struct SelectorMachineTests {
 
     @Test func anEvaluatorThatFallsSilentSendsTheMembersWaitingForAScoreOutAgain() {
         var (machine, _) = Self.cycled(F.settings(leaseTimeout: 1_000, silenceTimeout: 5))
-        let task = TrainTask(member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0], seed: 0)
-        _ = machine.handle(F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 5)
-        _ = machine.handle(F.ready(.trainer, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 9.5)
+        let task = TrainTask(
+            member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0],
+            seed: 0)
+        _ = machine.handle(
+            F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 5)
+        _ = machine.handle(
+            F.ready(.trainer, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 9.5)
         let actions = machine.tick(now: 10)
         #expect(actions.workersLeft.map(\.worker) == ["e"])
         #expect(actions.leaseReleases.map(\.member) == [0])
@@ -541,8 +615,11 @@ struct SelectorMachineTests {
         let first = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0)
         #expect(first.trainTasks.map(\.task.member) == [0])
 
-        let failedOnce = machine.handle(.failed(member: 0, version: 1, reason: "boom"), from: F.trainer, now: 1)
-            + machine.handle(F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1)
+        let failedOnce =
+            machine.handle(.failed(member: 0, version: 1, reason: "boom"), from: F.trainer, now: 1)
+            + machine.handle(
+                F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+                now: 1)
         #expect(failedOnce.failures.map(\.givenUp) == [false])
         #expect(failedOnce.failures.first?.worker == "t")
         #expect(machine.members[0].failures == 1)
@@ -550,7 +627,9 @@ struct SelectorMachineTests {
         #expect(one.member == 1, "the next member in the queue")
 
         _ = machine.handle(F.scored(one, checkpoint: F.checkpoint(1), score: 0.5), from: F.evaluator, now: 2)
-        let again = machine.handle(F.handedOn(one, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 2)
+        let again = machine.handle(
+            F.handedOn(one, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 2
+        )
         #expect(again.trainTasks.first?.task.member == 0)
         #expect(again.trainTasks.first?.task.version == 2)
 
@@ -570,23 +649,33 @@ struct SelectorMachineTests {
         var machine = Self.machine(F.settings(maxFailures: 0), members: 2)
         _ = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0)
         _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0)
-        _ = machine.handle(.failed(member: 0, version: 1, reason: "python3: can't open file 'train.py'"), from: F.trainer, now: 1)
+        _ = machine.handle(
+            .failed(member: 0, version: 1, reason: "python3: can't open file 'train.py'"), from: F.trainer, now: 1)
         let last = machine.handle(.failed(member: 1, version: 1, reason: "also broken"), from: F.trainer2, now: 2)
         let summary = last.summaries.first
         #expect(summary?.reason == .allFailed)
         #expect(summary?.best == nil)
         #expect(summary?.firstFailure == "member 0 on t1: python3: can't open file 'train.py'")
-        #expect(last.events.contains { if case .experimentFinished(.allFailed, nil, nil, 0, _) = $0 { true } else { false } })
+        #expect(
+            last.events.contains {
+                if case .experimentFinished(.allFailed, nil, nil, 0, _) = $0 { true } else { false }
+            })
     }
 
     @Test func failuresCountOnlyInARow() {
         var machine = Self.machine(F.settings(maxFailures: 1), members: 1)
         _ = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0)
         _ = machine.handle(.failed(member: 0, version: 1, reason: "a"), from: F.trainer, now: 1)
-        let task = machine.handle(F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1).trainTasks[0].task
+        let task = machine.handle(
+            F.ready(.trainer, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 1
+        ).trainTasks[0].task
         _ = machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: 0.1), from: F.evaluator, now: 2)
         #expect(machine.members[0].failures == 0, "a score ends the run of failures")
-        let next = machine.handle(F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 2).trainTasks[0].task
+        let next = machine.handle(
+            F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 2
+        ).trainTasks[0].task
         let again = machine.handle(.failed(member: 0, version: next.version, reason: "b"), from: F.trainer, now: 3)
         #expect(again.failures.map(\.givenUp) == [false])
     }
@@ -595,9 +684,14 @@ struct SelectorMachineTests {
     /// which trains again from its last scored checkpoint: a bad result never spreads.
     @Test func aFailedEvaluationRetrainsFromTheLastScoredCheckpoint() {
         var (machine, _) = Self.cycled()
-        let task = TrainTask(member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0], seed: 0)
-        _ = machine.handle(F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 6)
-        let actions = machine.handle(.failed(member: 0, version: 2, reason: "the trained checkpoint is unusable"), from: F.evaluator, now: 7)
+        let task = TrainTask(
+            member: 0, version: 2, step: 4, steps: 4, checkpoint: F.checkpoint(1), hyperparameters: F.initial(1)[0],
+            seed: 0)
+        _ = machine.handle(
+            F.handedOn(task, received: 2, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 6)
+        let actions = machine.handle(
+            .failed(member: 0, version: 2, reason: "the trained checkpoint is unusable"), from: F.evaluator, now: 7)
         #expect(actions.failures.map(\.worker) == ["e"])
         #expect(actions.trainTasks.first?.task.version == 3)
         #expect(actions.trainTasks.first?.task.step == 4)
@@ -614,17 +708,25 @@ struct SelectorMachineTests {
         var benchedAt: Double?
         for attempt in 0..<3 {
             let now = Double(attempt)
-            let tasks = machine.handle(F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: now).trainTasks
+            let tasks = machine.handle(
+                F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation),
+                from: F.trainer, now: now
+            ).trainTasks
             guard let task = tasks.first(where: { $0.worker == F.trainer })?.task else { continue }
             received += 1
-            let failed = machine.handle(.failed(member: task.member, version: task.version, reason: "no GPU"), from: F.trainer, now: now + 0.5)
+            let failed = machine.handle(
+                .failed(member: task.member, version: task.version, reason: "no GPU"), from: F.trainer, now: now + 0.5)
             if !failed.benched.isEmpty { benchedAt = now + 0.5 }
             #expect(failed.benched.allSatisfy { $0.worker == "hole" && $0.failures == 3 && $0.seconds == 30 })
         }
         #expect(benchedAt == 2.5)
-        let asks = machine.handle(F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 3)
+        let asks = machine.handle(
+            F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation),
+            from: F.trainer, now: 3)
         #expect(asks.trainTasks.filter { $0.worker == F.trainer }.isEmpty, "benched: no task")
-        let later = machine.handle(F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 34)
+        let later = machine.handle(
+            F.ready(.trainer, received: received, name: "hole", routes: machine.evaluatorRoutes.generation),
+            from: F.trainer, now: 34)
         #expect(later.trainTasks.map(\.worker) == [F.trainer], "the bench is over")
     }
 
@@ -633,11 +735,16 @@ struct SelectorMachineTests {
         _ = machine.handle(F.ready(.evaluator, name: "e2"), from: F.evaluator2, now: 0)
         let first = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0).trainTasks[0].task
         #expect(machine.evaluatorRoutes.endpoints.count == 2)
-        _ = machine.handle(F.handedOn(first, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1)
-        let once = machine.handle(.failed(member: first.member, version: first.version, reason: "metric missing"), from: F.evaluator, now: 1)
+        _ = machine.handle(
+            F.handedOn(first, received: 1, name: "t", routes: machine.evaluatorRoutes.generation), from: F.trainer,
+            now: 1)
+        let once = machine.handle(
+            .failed(member: first.member, version: first.version, reason: "metric missing"), from: F.evaluator, now: 1)
         #expect(once.benched.isEmpty)
         let second = machine.members.first { if case .training = $0.phase { true } else { false } }
-        let twice = machine.handle(.failed(member: second?.id ?? -1, version: second?.version ?? -1, reason: "metric missing"), from: F.evaluator, now: 2)
+        let twice = machine.handle(
+            .failed(member: second?.id ?? -1, version: second?.version ?? -1, reason: "metric missing"),
+            from: F.evaluator, now: 2)
         #expect(twice.benched.map(\.worker) == ["e"])
         #expect(twice.benched.first?.failures == 2)
         #expect(twice.routes.last?.routes.endpoints.map(\.endpoint) == ["inproc://e2"])
@@ -651,15 +758,22 @@ struct SelectorMachineTests {
         _ = machine.handle(F.ready(.trainer, name: "good"), from: F.trainer2, now: 0)
         var benched: [String] = []
         var received = 0
-        var next = machine.handle(F.ready(.trainer, name: "unshared", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1).trainTasks
+        var next = machine.handle(
+            F.ready(.trainer, name: "unshared", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: 1
+        ).trainTasks
         for attempt in 0..<3 {
             let now = Double(attempt + 1)
             guard let task = next.first(where: { $0.worker == F.trainer })?.task else { break }
             received += 1
             // It hands the member on (and asks for more); the evaluator finds no checkpoint.
-            next = machine.handle(F.handedOn(task, received: received, name: "unshared", routes: machine.evaluatorRoutes.generation), from: F.trainer, now: now).trainTasks
+            next =
+                machine.handle(
+                    F.handedOn(task, received: received, name: "unshared", routes: machine.evaluatorRoutes.generation),
+                    from: F.trainer, now: now
+                ).trainTasks
             let failed = machine.handle(
-                .failed(member: task.member, version: task.version, reason: "not in the store", upstream: true), from: F.evaluator, now: now)
+                .failed(member: task.member, version: task.version, reason: "not in the store", upstream: true),
+                from: F.evaluator, now: now)
             benched += failed.benched.map(\.worker)
         }
         #expect(benched == ["unshared"])
@@ -692,8 +806,11 @@ struct SelectorMachineTests {
         #expect(best.score == scores.max())
         #expect(best.member == scores.firstIndex(of: scores.max()!))
         #expect(best.step == 12)
-        #expect(log.events.contains(
-            .experimentFinished(reason: .maxSteps, best: best.member, score: best.score, steps: summary.steps, seconds: summary.seconds)))
+        #expect(
+            log.events.contains(
+                .experimentFinished(
+                    reason: .maxSteps, best: best.member, score: best.score, steps: summary.steps,
+                    seconds: summary.seconds)))
 
         // Steps and exploits add up.
         #expect(summary.steps == log.trained.reduce(0) { $0 + $1.step - $1.fromStep })
@@ -728,10 +845,12 @@ struct SelectorMachineTests {
             while step < entry.toStep {
                 guard
                     let next = trained.first(where: {
-                        $0.member == entry.member && $0.fromStep == step && $0.step <= entry.toStep && $0.hyperparameters == entry.hyperparameters
+                        $0.member == entry.member && $0.fromStep == step && $0.step <= entry.toStep
+                            && $0.hyperparameters == entry.hyperparameters
                     })
                 else {
-                    Issue.record("no training of member \(entry.member) from step \(step) with \(entry.hyperparameters)")
+                    Issue.record(
+                        "no training of member \(entry.member) from step \(step) with \(entry.hyperparameters)")
                     break
                 }
                 step = next.step
@@ -760,19 +879,26 @@ struct SelectorMachineTests {
 
     @Test("a target score stops the experiment", arguments: targetCases)
     func targetScoreStopsTheExperiment(row: TargetCase) {
-        var machine = SelectorMachine(settings: F.settings(targetScore: row.target, objective: row.objective), name: "exp", initial: F.initial(2))
+        var machine = SelectorMachine(
+            settings: F.settings(targetScore: row.target, objective: row.objective), name: "exp", initial: F.initial(2))
         _ = machine.start(now: 10)
         _ = machine.handle(F.ready(.evaluator, name: "e"), from: F.evaluator, now: 10)
         let task = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 10).trainTasks[0].task
-        let actions = machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: row.score), from: F.evaluator, now: 12)
+        let actions = machine.handle(
+            F.scored(task, checkpoint: F.checkpoint(1), score: row.score), from: F.evaluator, now: 12)
         #expect(machine.isFinished == row.finishes)
         if row.finishes {
-            #expect(actions.events.contains(.experimentFinished(reason: .target, best: 0, score: row.score, steps: 4, seconds: 2)))
+            #expect(
+                actions.events.contains(
+                    .experimentFinished(reason: .target, best: 0, score: row.score, steps: 4, seconds: 2)))
             #expect(actions.summaries.first?.reason == .target)
             #expect(actions.summaries.first?.best?.member == 0)
             #expect(actions.decisions.isEmpty)
             // Afterwards every worker that asks is told the experiment is over.
-            #expect(machine.handle(F.ready(.trainer, received: 1, name: "t"), from: F.trainer, now: 13) == [.send(F.trainer, .finished)])
+            #expect(
+                machine.handle(F.ready(.trainer, received: 1, name: "t"), from: F.trainer, now: 13) == [
+                    .send(F.trainer, .finished)
+                ])
             #expect(machine.handle(.progress(member: 1, version: 1, step: 1), from: F.trainer, now: 13).isEmpty)
             #expect(machine.tick(now: 100).isEmpty)
             // A goodbye then takes the worker off the list the stage waits on, and says nothing.
@@ -793,7 +919,9 @@ struct SelectorMachineTests {
         let actions = machine.tick(now: now)
         #expect(machine.isFinished == finishes)
         if finishes {
-            #expect(actions.events.contains(.experimentFinished(reason: .timeBudget, best: nil, score: nil, steps: 0, seconds: now)))
+            #expect(
+                actions.events.contains(
+                    .experimentFinished(reason: .timeBudget, best: nil, score: nil, steps: 0, seconds: now)))
             #expect(actions.summaries.first?.reason == .timeBudget)
             #expect(actions.summaries.first?.best == nil)
             #expect(actions.summaries.first?.members.count == 2)
@@ -803,7 +931,9 @@ struct SelectorMachineTests {
     }
 
     @Test func aBudgetOfStepsStopsTrainingAndScoresWhatWasTrained() {
-        var simulation = Simulation(settings: F.settings(interval: 4, maxSteps: 100, totalSteps: 20), initial: F.initial(3), trainers: [F.trainer, F.trainer2])
+        var simulation = Simulation(
+            settings: F.settings(interval: 4, maxSteps: 100, totalSteps: 20), initial: F.initial(3),
+            trainers: [F.trainer, F.trainer2])
         simulation.run()
         let summary = simulation.log.summaries.first
         #expect(summary?.reason == .totalSteps)
@@ -829,7 +959,8 @@ struct SelectorMachineTests {
     /// Two members scored at step 4: member 0 at 0.9 first, member 1 at 0.1 after it.
     static func exploitScenario(explores: Bool) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
         var machine = Self.machine(
-            F.settings(exploit: .truncation(fraction: 0.5), explores: explores), initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
+            F.settings(exploit: .truncation(fraction: 0.5), explores: explores),
+            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
         let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
         let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         let first = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
@@ -858,22 +989,30 @@ struct SelectorMachineTests {
         #expect(actions.exploited.isEmpty, "published once explore is done")
 
         let explore = try #require(actions.exploreTasks.first)
-        #expect(explore == ExploreTask(
-            member: 1, version: 2, donor: 0, step: 4, checkpoint: F.checkpoint(0xA), hyperparameters: F.hyperparameters(0.9),
-            seed: SplitMix64.derive(1, 1, 2, SplitMix64.Purpose.explore.rawValue)))
+        #expect(
+            explore
+                == ExploreTask(
+                    member: 1, version: 2, donor: 0, step: 4, checkpoint: F.checkpoint(0xA),
+                    hyperparameters: F.hyperparameters(0.9),
+                    seed: SplitMix64.derive(1, 1, 2, SplitMix64.Purpose.explore.rawValue)))
 
         let changes = ["lr": ExploreChange(from: .real(0.9), to: .real(0.72), how: .scaled(0.8))]
         let explored = machine.handle(
-            .explored(ExploreResult(member: 1, version: 2, hyperparameters: F.hyperparameters(0.72), changes: changes, mutator: "claimed")),
+            .explored(
+                ExploreResult(
+                    member: 1, version: 2, hyperparameters: F.hyperparameters(0.72), changes: changes,
+                    mutator: "claimed")),
             from: F.mutator, now: 5)
-        #expect(explored.exploited == [
-            PBTEvent.MemberExploited(
-                member: 1, donor: 0, step: 4, checkpoint: F.checkpoint(0xA), old: F.hyperparameters(0.1),
-                copied: F.hyperparameters(0.9), new: F.hyperparameters(0.72), changes: changes, mutator: "m")
-        ])
+        #expect(
+            explored.exploited == [
+                PBTEvent.MemberExploited(
+                    member: 1, donor: 0, step: 4, checkpoint: F.checkpoint(0xA), old: F.hyperparameters(0.1),
+                    copied: F.hyperparameters(0.9), new: F.hyperparameters(0.72), changes: changes, mutator: "m")
+            ])
         #expect(machine.members[1].hyperparameters == F.hyperparameters(0.72))
         #expect(machine.members[1].phase == .queued(.trainer))
-        let tasks = machine.handle(F.ready(.trainer, name: "t3"), from: WorkerID([9]), now: 6).trainTasks
+        let tasks =
+            machine.handle(F.ready(.trainer, name: "t3"), from: WorkerID([9]), now: 6).trainTasks
             + machine.handle(F.ready(.trainer, name: "t4"), from: WorkerID([10]), now: 6).trainTasks
         let train = try #require(tasks.first { $0.task.member == 1 })
         #expect(train.task.member == 1)
@@ -887,11 +1026,12 @@ struct SelectorMachineTests {
     @Test func withoutExploreTheCopiedHyperparametersTrainOnAtOnce() {
         let (machine, actions) = Self.exploitScenario(explores: false)
         #expect(actions.exploreTasks.isEmpty)
-        #expect(actions.exploited == [
-            PBTEvent.MemberExploited(
-                member: 1, donor: 0, step: 4, checkpoint: F.checkpoint(0xA), old: F.hyperparameters(0.1),
-                copied: F.hyperparameters(0.9), new: F.hyperparameters(0.9), changes: [:])
-        ])
+        #expect(
+            actions.exploited == [
+                PBTEvent.MemberExploited(
+                    member: 1, donor: 0, step: 4, checkpoint: F.checkpoint(0xA), old: F.hyperparameters(0.1),
+                    copied: F.hyperparameters(0.9), new: F.hyperparameters(0.9), changes: [:])
+            ])
         #expect(machine.members[1].phase == .queued(.trainer))
         #expect(machine.members[1].checkpoint == F.checkpoint(0xA))
     }
@@ -899,7 +1039,8 @@ struct SelectorMachineTests {
     @Test func exploredValuesOutsideTheSpaceAreRefusedAndExploredAgain() {
         var (machine, _) = Self.exploitScenario(explores: true)
         let actions = machine.handle(
-            .explored(ExploreResult(member: 1, version: 2, hyperparameters: F.hyperparameters(1.5), changes: [:])), from: F.mutator, now: 5)
+            .explored(ExploreResult(member: 1, version: 2, hyperparameters: F.hyperparameters(1.5), changes: [:])),
+            from: F.mutator, now: 5)
         #expect(actions.dropped.map(\.reason) == ["outside_space"])
         #expect(actions.dropped.first?.detail == "hyperparameter 'lr' = 1.5 is outside its uniform domain")
         #expect(actions.exploited.isEmpty)
@@ -922,10 +1063,13 @@ struct SelectorMachineTests {
     }
 
     @Test func noExploitBeforeBurnIn() {
-        var machine = Self.machine(F.settings(exploit: .truncation(fraction: 0.5), burnIn: 8), initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
+        var machine = Self.machine(
+            F.settings(exploit: .truncation(fraction: 0.5), burnIn: 8),
+            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
         let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
         let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
-        let actions = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
+        let actions =
+            machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
             + machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
         #expect(actions.decisions.map(\.decision) == [.keep, .keep])
         #expect(actions.exploited.isEmpty)
@@ -934,19 +1078,25 @@ struct SelectorMachineTests {
 
     /// Member 1 scores well at step 4; member 0 scores badly at 4, then is first to reach step 8.
     /// Returns the actions of member 0's scoring at step 8.
-    static func leaderScenario(tickBeforeStepEight: Bool) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
+    static func leaderScenario(
+        tickBeforeStepEight: Bool
+    ) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
         var machine = Self.machine(
-            F.settings(exploit: .truncation(fraction: 0.5), progressInterval: 1), initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
+            F.settings(exploit: .truncation(fraction: 0.5), progressInterval: 1),
+            initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
         let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
         let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         _ = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA0), score: 0.1), from: F.evaluator, now: 0)
         _ = machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB0), score: 0.9), from: F.evaluator, now: 0)
         // Both members now train from step 4 to 8.
         let generation = machine.evaluatorRoutes.generation
-        let zeroAgain = machine.handle(F.handedOn(zero, received: 1, name: "t1", routes: generation), from: F.trainer, now: 0).trainTasks[0].task
+        let zeroAgain = machine.handle(
+            F.handedOn(zero, received: 1, name: "t1", routes: generation), from: F.trainer, now: 0
+        ).trainTasks[0].task
         _ = machine.handle(F.handedOn(one, received: 1, name: "t2", routes: generation), from: F.trainer2, now: 0)
         if tickBeforeStepEight { _ = machine.tick(now: 2) }
-        let actions = machine.handle(F.scored(zeroAgain, checkpoint: F.checkpoint(0xA1), score: 0.5), from: F.evaluator, now: 3)
+        let actions = machine.handle(
+            F.scored(zeroAgain, checkpoint: F.checkpoint(0xA1), score: 0.5), from: F.evaluator, now: 3)
         return (machine, actions)
     }
 
@@ -991,10 +1141,16 @@ struct SelectorMachineTests {
         #expect(restored.members[0].phase == .training(F.trainer), "its trainer spoke up")
         #expect(restored.members[1].phase == .queued(.trainer))
         // A result for the task leased before the restart is still welcome.
-        let scored = restored.handle(F.scored(0, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(5), score: 1), from: F.evaluator, now: 104)
+        let scored = restored.handle(
+            F.scored(0, version: 1, from: 0, step: 4, checkpoint: F.checkpoint(5), score: 1), from: F.evaluator,
+            now: 104)
         #expect(scored.trained.count == 1)
         // The next task jumps past any version sent but never stored.
-        let next = restored.handle(F.handedOn(TrainTask(member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: F.initial(1)[0], seed: 0), received: 1, name: "alive"), from: F.trainer, now: 104)
+        let next = restored.handle(
+            F.handedOn(
+                TrainTask(
+                    member: 0, version: 1, step: 0, steps: 4, checkpoint: nil, hyperparameters: F.initial(1)[0], seed: 0
+                ), received: 1, name: "alive"), from: F.trainer, now: 104)
         #expect(next.trainTasks.first.map { $0.task.version > SelectorMachine.versionsSkippedOnRestore } == true)
     }
 
@@ -1002,7 +1158,8 @@ struct SelectorMachineTests {
 
     static func simulate(seed: UInt64) -> [SelectorMachine.Action] {
         var simulation = Simulation(
-            settings: F.settings(seed: seed, interval: 2, maxSteps: 20, exploit: .truncation(fraction: 0.25), explores: true),
+            settings: F.settings(
+                seed: seed, interval: 2, maxSteps: 20, exploit: .truncation(fraction: 0.25), explores: true),
             initial: F.initial(6), trainers: [F.trainer])
         simulation.run()
         return simulation.log
@@ -1020,7 +1177,8 @@ struct SelectorMachineTests {
     @Test func aLongerRunWithTournamentStaysConsistent() {
         var simulation = Simulation(
             settings: F.settings(seed: 3, interval: 3, maxSteps: 30, exploit: .tournament, explores: true),
-            initial: F.initial(5), explore: .noise(std: 0.2, resampleProbability: 0.2), trainers: [F.trainer, F.trainer2])
+            initial: F.initial(5), explore: .noise(std: 0.2, resampleProbability: 0.2),
+            trainers: [F.trainer, F.trainer2])
         simulation.run()
         let log = simulation.log
         #expect(log.summaries.count == 1)
@@ -1061,7 +1219,8 @@ struct SelectorChangesTests {
         var merged = first
         merged.append(second)
         merged.append(third)
-        #expect(Set(merged.members.keys) == Set(first.members.keys).union(second.members.keys).union(third.members.keys))
+        #expect(
+            Set(merged.members.keys) == Set(first.members.keys).union(second.members.keys).union(third.members.keys))
         #expect(merged.members[0]?.step == 4, "the latest row wins")
         #expect(merged.segments.map(\.id) == (first.segments + second.segments + third.segments).map(\.id))
         #expect(merged.scores.count == 1)

@@ -3,7 +3,8 @@ import PBTMonitor
 /// Events as the selector writes them, one JSON line each, for tables of events.
 enum E {
     static func line(_ topic: String, _ time: Double, _ fields: String) -> String {
-        fields.isEmpty ? "{\"event\":\"\(topic)\",\"time\":\(time)}" : "{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}"
+        fields.isEmpty
+            ? "{\"event\":\"\(topic)\",\"time\":\(time)}" : "{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}"
     }
 
     /// A number as the selector writes it: whole numbers without a fraction.
@@ -12,7 +13,9 @@ enum E {
     static func hp(_ h0: Double) -> String { "{\"h0\":\(number(h0))}" }
 
     static func started(_ time: Double, name: String = "toy", population: Int = 2) -> String {
-        line("experiment.started", time, "\"name\":\"\(name)\",\"population\":\(population),\"hyperparameters\":[\"h0\"]")
+        line(
+            "experiment.started", time, "\"name\":\"\(name)\",\"population\":\(population),\"hyperparameters\":[\"h0\"]"
+        )
     }
 
     static func joined(_ time: Double, _ role: String, _ worker: String) -> String {
@@ -20,59 +23,89 @@ enum E {
     }
 
     static func assigned(_ time: Double, _ member: Int, _ role: String, _ worker: String, step: Int) -> String {
-        line("member.assigned", time, "\"member\":\(member),\"version\":1,\"role\":\"\(role)\",\"worker\":\"\(worker)\",\"step\":\(step)")
+        line(
+            "member.assigned", time,
+            "\"member\":\(member),\"version\":1,\"role\":\"\(role)\",\"worker\":\"\(worker)\",\"step\":\(step)")
     }
 
-    static func trained(_ time: Double, _ member: Int, from: Int, to: Int, h0: Double, trainer: String = "t1", checkpoint: String? = nil) -> String {
-        line("member.trained", time,
-             "\"member\":\(member),\"version\":1,\"trainer\":\"\(trainer)\",\"from_step\":\(from),\"step\":\(to),\"seconds\":0.1,"
-             + "\"checkpoint\":\"\(checkpoint ?? "c\(member)-\(to)-\(number(h0))")\",\"hyperparameters\":\(hp(h0)),\"metrics\":{\"score\":0.5},\"interrupted\":false")
+    static func trained(
+        _ time: Double, _ member: Int, from: Int, to: Int, h0: Double, trainer: String = "t1", checkpoint: String? = nil
+    ) -> String {
+        line(
+            "member.trained", time,
+            "\"member\":\(member),\"version\":1,\"trainer\":\"\(trainer)\",\"from_step\":\(from),\"step\":\(to),\"seconds\":0.1,"
+                + "\"checkpoint\":\"\(checkpoint ?? "c\(member)-\(to)-\(number(h0))")\",\"hyperparameters\":\(hp(h0)),\"metrics\":{\"score\":0.5},\"interrupted\":false"
+        )
     }
 
     static func scored(_ time: Double, _ member: Int, step: Int, score: Double, evaluator: String = "e1") -> String {
-        line("member.scored", time, "\"member\":\(member),\"version\":2,\"step\":\(step),\"score\":\(score),\"evaluator\":\"\(evaluator)\"")
+        line(
+            "member.scored", time,
+            "\"member\":\(member),\"version\":2,\"step\":\(step),\"score\":\(score),\"evaluator\":\"\(evaluator)\"")
     }
 
     static func decided(_ time: Double, _ member: Int, step: Int, comparedAt: Int, donor: Int?) -> String {
         let decision = donor == nil ? "\"decision\":\"keep\"" : "\"decision\":\"exploit\",\"donor\":\(donor!)"
-        return line("member.decided", time, "\"member\":\(member),\"step\":\(step),\"compared_at\":\(comparedAt),\(decision),\"cohort\":2,\"rank\":1")
+        return line(
+            "member.decided", time,
+            "\"member\":\(member),\"step\":\(step),\"compared_at\":\(comparedAt),\(decision),\"cohort\":2,\"rank\":1")
     }
 
     static func exploited(
-        _ time: Double, _ member: Int, donor: Int, step: Int, checkpoint: String, old: Double, copied: Double, new: Double, mutator: String = "m1"
+        _ time: Double, _ member: Int, donor: Int, step: Int, checkpoint: String, old: Double, copied: Double,
+        new: Double, mutator: String = "m1"
     ) -> String {
-        line("member.exploited", time,
-             "\"member\":\(member),\"donor\":\(donor),\"step\":\(step),\"checkpoint\":\"\(checkpoint)\",\"old\":\(hp(old)),\"copied\":\(hp(copied)),"
-             + "\"new\":\(hp(new)),\"explore\":{\"h0\":{\"from\":\(copied),\"to\":\(new),\"operation\":\"×1.2\"}},\"mutator\":\"\(mutator)\"")
+        line(
+            "member.exploited", time,
+            "\"member\":\(member),\"donor\":\(donor),\"step\":\(step),\"checkpoint\":\"\(checkpoint)\",\"old\":\(hp(old)),\"copied\":\(hp(copied)),"
+                + "\"new\":\(hp(new)),\"explore\":{\"h0\":{\"from\":\(copied),\"to\":\(new),\"operation\":\"×1.2\"}},\"mutator\":\"\(mutator)\""
+        )
     }
 
-    static func failed(_ time: Double, _ member: Int, worker: String, reason: String = "boom", givenUp: Bool = false) -> String {
-        line("member.failed", time, "\"member\":\(member),\"version\":3,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"given_up\":\(givenUp)")
+    static func failed(
+        _ time: Double, _ member: Int, worker: String, reason: String = "boom", givenUp: Bool = false
+    ) -> String {
+        line(
+            "member.failed", time,
+            "\"member\":\(member),\"version\":3,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"given_up\":\(givenUp)"
+        )
     }
 
     /// A dropped result as the selector writes it: `count` of the reason so far, `total` of all.
     static func dropped(_ time: Double, reason: String, count: Int, total: Int, worker: String = "e1") -> String {
-        line("result.dropped", time,
-             "\"member\":0,\"version\":1,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"detail\":\"version 1, current 2\",\"count\":\(count),\"total\":\(total)")
+        line(
+            "result.dropped", time,
+            "\"member\":0,\"version\":1,\"worker\":\"\(worker)\",\"reason\":\"\(reason)\",\"detail\":\"version 1, current 2\",\"count\":\(count),\"total\":\(total)"
+        )
     }
 
     static func benched(_ time: Double, _ role: String, _ worker: String, seconds: Double) -> String {
-        line("\(role).benched", time, "\"role\":\"\(role)\",\"worker\":\"\(worker)\",\"failures\":3,\"seconds\":\(number(seconds))")
+        line(
+            "\(role).benched", time,
+            "\"role\":\"\(role)\",\"worker\":\"\(worker)\",\"failures\":3,\"seconds\":\(number(seconds))")
     }
 
-    static func progress(_ time: Double, name: String? = "toy", seconds: Double? = nil, steps: Int, best: Int?, score: Double?, trainers: Int = 2, busy: Int = 1, population: Int = 2) -> String {
-        line("experiment.progress", time,
-             (name.map { "\"experiment\":\"\($0)\"," } ?? "")
-             + "\"seconds\":\(seconds ?? time - 100),\"steps\":\(steps),\"steps_per_second\":250.5,\"best_member\":\(best.map(String.init) ?? "null"),"
-             + "\"best_score\":\(score.map { "\($0)" } ?? "null"),\"trainers\":\(trainers),\"busy_trainers\":\(busy),\"members_finished\":0,"
-             + "\"population\":\(population),\"exploits\":1")
+    static func progress(
+        _ time: Double, name: String? = "toy", seconds: Double? = nil, steps: Int, best: Int?, score: Double?,
+        trainers: Int = 2, busy: Int = 1, population: Int = 2
+    ) -> String {
+        line(
+            "experiment.progress", time,
+            (name.map { "\"experiment\":\"\($0)\"," } ?? "")
+                + "\"seconds\":\(seconds ?? time - 100),\"steps\":\(steps),\"steps_per_second\":250.5,\"best_member\":\(best.map(String.init) ?? "null"),"
+                + "\"best_score\":\(score.map { "\($0)" } ?? "null"),\"trainers\":\(trainers),\"busy_trainers\":\(busy),\"members_finished\":0,"
+                + "\"population\":\(population),\"exploits\":1")
     }
 
     static func finished(_ time: Double, best: Int, score: Double) -> String {
-        line("experiment.finished", time, "\"reason\":\"max_steps\",\"best_member\":\(best),\"best_score\":\(score),\"steps\":16,\"seconds\":3.5")
+        line(
+            "experiment.finished", time,
+            "\"reason\":\"max_steps\",\"best_member\":\(best),\"best_score\":\(score),\"steps\":16,\"seconds\":3.5")
     }
 
-    static func fold(_ lines: [String], options: PopulationModel.Options = .init(recordSeries: true)) throws -> (PopulationModel, [PopulationModel.Observation]) {
+    static func fold(
+        _ lines: [String], options: PopulationModel.Options = .init(recordSeries: true)
+    ) throws -> (PopulationModel, [PopulationModel.Observation]) {
         var model = PopulationModel(options: options)
         var observations: [PopulationModel.Observation] = []
         for line in lines { observations += model.apply(try EventRecord(json: line)) }
@@ -84,7 +117,8 @@ enum E {
     /// member 0 trains 4–8 on its own.
     static let twoMembers: [String] = [
         started(100),
-        joined(100.1, "trainer", "t1"), joined(100.1, "trainer", "t2"), joined(100.1, "evaluator", "e1"), joined(100.1, "mutator", "m1"),
+        joined(100.1, "trainer", "t1"), joined(100.1, "trainer", "t2"), joined(100.1, "evaluator", "e1"),
+        joined(100.1, "mutator", "m1"),
         assigned(100.2, 0, "trainer", "t1", step: 0), assigned(100.2, 1, "trainer", "t2", step: 0),
         trained(100.5, 0, from: 0, to: 4, h0: 1, trainer: "t1"),
         trained(100.6, 1, from: 0, to: 4, h0: 0.5, trainer: "t2"),
@@ -108,7 +142,8 @@ enum E {
     /// range fails at the evaluator and is trained again by t2.
     static let pipeline: [String] = [
         started(100),
-        joined(100.1, "trainer", "t1"), joined(100.1, "trainer", "t2"), joined(100.1, "evaluator", "e1"), joined(100.1, "mutator", "m1"),
+        joined(100.1, "trainer", "t1"), joined(100.1, "trainer", "t2"), joined(100.1, "evaluator", "e1"),
+        joined(100.1, "mutator", "m1"),
         assigned(100.2, 0, "trainer", "t1", step: 0), assigned(100.2, 1, "trainer", "t2", step: 0),
         trained(100.5, 0, from: 0, to: 4, h0: 1, trainer: "t1"), scored(100.5, 0, step: 4, score: 0.8),
         decided(100.5, 0, step: 4, comparedAt: 4, donor: nil),

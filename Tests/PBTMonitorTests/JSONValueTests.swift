@@ -34,21 +34,32 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(text) == value)
     }
 
-    @Test("refuses", arguments: ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999", String(repeating: "[", count: 100), "\"a\u{01}b\"", "{\"a\":1,}", "+1", "[.5]", #""\u+fff""#, #""\u00g0""#])
+    @Test(
+        "refuses",
+        arguments: [
+            "", "{", "[1,]", "{\"a\" 1}", "tru", "\"open", "1 2", "{\"a\":1}}", "\"bad \\q\"", "-", "1e999",
+            String(repeating: "[", count: 100), "\"a\u{01}b\"", "{\"a\":1,}", "+1", "[.5]", #""\u+fff""#, #""\u00g0""#,
+        ])
     func refuses(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
 
-    @Test("refuses strings that are not UTF-8, with or without escapes", arguments: [
-        [0x22, 0xFF, 0x22], [0x22, 0x61, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
-    ] as [[UInt8]])
+    @Test(
+        "refuses strings that are not UTF-8, with or without escapes",
+        arguments: [
+            [0x22, 0xFF, 0x22], [0x22, 0x61, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22],
+            [0x22, 0xED, 0xA0, 0x80, 0x22],
+        ] as [[UInt8]])
     func refusesBytesThatAreNotUTF8(bytes: [UInt8]) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(utf8: bytes) }
-        #expect(throws: EventRecordError.self) { try EventRecord(json: Array(#"{"event":"x","time":1,"s":"#.utf8) + bytes + [0x7D]) }
+        #expect(throws: EventRecordError.self) {
+            try EventRecord(json: Array(#"{"event":"x","time":1,"s":"#.utf8) + bytes + [0x7D])
+        }
     }
 
     @Test func eventRecordsFromBytesAndFromTextAreTheSame() throws {
-        let text = #"{"event":"member.trained","time":3.25,"member":1,"hyperparameters":{"lr":0.1},"worker":"trainer-é"}"#
+        let text =
+            #"{"event":"member.trained","time":3.25,"member":1,"hyperparameters":{"lr":0.1},"worker":"trainer-é"}"#
         let fromText = try EventRecord(json: text)
         let fromBytes = try EventRecord(json: Array(text.utf8))
         #expect(fromText == fromBytes)
@@ -62,7 +73,8 @@ struct JSONValueTests {
         // Past 32 fields an event finds its keys through a dictionary (a line from the stream
         // may hold thousands); repeated keys still count once, with their last value.
         let fields = (0..<5_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
-        let event = try EventRecord(json: #"{"event":"big","time":1,"#.utf8.map { $0 } + Array(fields.utf8) + Array(#","k7":-1}"#.utf8))
+        let event = try EventRecord(
+            json: #"{"event":"big","time":1,"#.utf8.map { $0 } + Array(fields.utf8) + Array(#","k7":-1}"#.utf8))
         #expect(event.topic == "big")
         #expect(event.int("k4999") == 4999)
         #expect(event.int("k7") == -1)

@@ -5,7 +5,8 @@ import Testing
 @Suite("Monitor screen")
 struct MonitorScreenTests {
     @Test func beforeAnyEventItSaysWhatItWaitsFor() {
-        let lines = MonitorScreen.render(PopulationModel(), now: 0, endpoint: "tcp://127.0.0.1:5557", width: 100, height: 30)
+        let lines = MonitorScreen.render(
+            PopulationModel(), now: 0, endpoint: "tcp://127.0.0.1:5557", width: 100, height: 30)
         #expect(lines.count == 3)
         #expect(lines[2].contains("waiting for events from tcp://127.0.0.1:5557"))
     }

@@ -34,7 +34,8 @@ struct PopulationModelTests {
     /// until it has handed in every one.
     @Test func anEvaluatorHandedTwoMembersIsBusyUntilBothAreScored() throws {
         let story = [
-            E.started(0), E.joined(0.1, "trainer", "t1"), E.joined(0.1, "trainer", "t2"), E.joined(0.1, "evaluator", "e1"),
+            E.started(0), E.joined(0.1, "trainer", "t1"), E.joined(0.1, "trainer", "t2"),
+            E.joined(0.1, "evaluator", "e1"),
             E.assigned(0.2, 0, "trainer", "t1", step: 0), E.assigned(0.2, 1, "trainer", "t2", step: 0),
             E.trained(0.3, 0, from: 0, to: 4, h0: 1), E.trained(0.3, 1, from: 0, to: 4, h0: 1, trainer: "t2"),
             E.assigned(0.4, 0, "evaluator", "e1", step: 4), E.assigned(0.4, 1, "evaluator", "e1", step: 4),
@@ -67,7 +68,9 @@ struct PopulationModelTests {
         #expect(exploit.operations == ["h0": "×1.2"])
         #expect(model.workerCount("trainer") == (2, 0))
         // Turnaround: trained → next training, per member.
-        let turnarounds = observations.compactMap { if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil } }
+        let turnarounds = observations.compactMap {
+            if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil }
+        }
         #expect(turnarounds.count == 2)
         #expect(turnarounds[0].0 == 0 && abs(turnarounds[0].1 - 0.25) < 1e-9)
         #expect(turnarounds[1].0 == 1 && abs(turnarounds[1].1 - 0.6) < 1e-9)
@@ -77,13 +80,20 @@ struct PopulationModelTests {
 
     @Test func theLineageOfAMemberThatExploitedStartsWithTheDonor() throws {
         let (model, _) = try E.fold(E.twoMembers)
-        #expect(model.schedule(of: 1) == [
-            ScheduleSegment(fromStep: 0, toStep: 4, trainedBy: 0, hyperparameters: ["h0": .integer(1)]),
-            ScheduleSegment(fromStep: 4, toStep: 8, trainedBy: 1, hyperparameters: ["h0": .number(1.2)]),
-        ])
-        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        #expect(
+            model.schedule(of: 1) == [
+                ScheduleSegment(fromStep: 0, toStep: 4, trainedBy: 0, hyperparameters: ["h0": .integer(1)]),
+                ScheduleSegment(fromStep: 4, toStep: 8, trainedBy: 1, hyperparameters: ["h0": .number(1.2)]),
+            ])
+        #expect(
+            model.lineage(of: 1) == [
+                LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8),
+            ])
         // Member 0 trained with the same values throughout: one range.
-        #expect(model.schedule(of: 0) == [ScheduleSegment(fromStep: 0, toStep: 8, trainedBy: 0, hyperparameters: ["h0": .integer(1)])])
+        #expect(
+            model.schedule(of: 0) == [
+                ScheduleSegment(fromStep: 0, toStep: 8, trainedBy: 0, hyperparameters: ["h0": .integer(1)])
+            ])
         #expect(model.lineageScores(of: 1).map(\.score) == [0.8])
     }
 
@@ -101,7 +111,10 @@ struct PopulationModelTests {
             E.trained(5, 1, from: 4, to: 8, h0: 0.8),
         ]
         let (model, _) = try E.fold(lines)
-        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        #expect(
+            model.lineage(of: 1) == [
+                LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8),
+            ])
         #expect(model.members[1]?.lastExploit?.copiedScore == 0.9)
         #expect(model.scoreSeries[1]?.map(\.score) == [0.1, 0.2, 0.9])
         #expect(model.scoreSeries[1]?.last?.donor == 0)
@@ -224,7 +237,9 @@ struct PopulationModelTests {
         var (model, observations) = try E.fold(lines)
         #expect(model.counters.resultsDropped == 41)
         #expect(model.counters.resultsDroppedByReason == ["stale_version": 40, "not_leased": 1])
-        var told = observations.compactMap { if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil } }
+        var told = observations.compactMap {
+            if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil }
+        }
         #expect(told.count == 12)
         #expect(told.map(\.1).reduce(0, +) == 41)
         #expect(told.last?.0 == "stale_version" && told.last?.1 == 30)
@@ -237,7 +252,9 @@ struct PopulationModelTests {
         (model, observations) = try E.fold(lines)
         #expect(model.counters.resultsDropped == 44)
         #expect(model.counters.resultsDroppedByReason == ["stale_version": 42, "not_leased": 1, "unknown member": 1])
-        told = observations.compactMap { if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil } }
+        told = observations.compactMap {
+            if case .resultsDropped(let reason, let count) = $0 { (reason, count) } else { nil }
+        }
         #expect(told.map(\.1).reduce(0, +) == 44)
     }
 
@@ -328,11 +345,16 @@ struct PopulationModelTests {
         #expect(member1.lastExploit?.donor == 0)
         #expect(member1.lastExploit?.copiedScore == 0.8)
         #expect(model.members[0]?.score == 0.85)
-        #expect(model.lineage(of: 1) == [LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8)])
+        #expect(
+            model.lineage(of: 1) == [
+                LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8),
+            ])
         #expect(model.lineageScores(of: 1).map(\.score) == [0.8, 0.9])
         // Scored → trained again: member 0 at 100.5 → 100.55, member 1 at 100.6 → 100.75 (the
         // failed range has no turnaround: nothing was handed in).
-        let turnarounds = observations.compactMap { if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil } }
+        let turnarounds = observations.compactMap {
+            if case .turnaround(let member, let seconds) = $0 { (member, seconds) } else { nil }
+        }
         #expect(turnarounds.map(\.0) == [0, 1])
         #expect(abs(turnarounds[0].1 - 0.05) < 1e-9)
         #expect(abs(turnarounds[1].1 - 0.15) < 1e-9)
@@ -368,9 +390,11 @@ struct InferredStateTests {
         ]
         let (handedOn, _) = try E.fold(events)
         #expect(handedOn.rows.map(\.state) == [.evaluating(worker: ""), .training(worker: "t1")])
-        let (exploiting, _) = try E.fold(events + [
-            E.trained(3, 0, from: 0, to: 4, h0: 0.5), E.scored(3, 0, step: 4, score: 0.1), E.decided(3, 0, step: 4, comparedAt: 4, donor: 1),
-        ])
+        let (exploiting, _) = try E.fold(
+            events + [
+                E.trained(3, 0, from: 0, to: 4, h0: 0.5), E.scored(3, 0, step: 4, score: 0.1),
+                E.decided(3, 0, step: 4, comparedAt: 4, donor: 1),
+            ])
         #expect(exploiting.rows.first?.state == .exploring(worker: ""))
     }
 }

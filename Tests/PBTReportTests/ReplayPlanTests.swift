@@ -31,8 +31,12 @@ struct ReplayPlanTests {
             #expect(entry.fromStep == row["from_step"]?.int)
             #expect(entry.seedOf == row["trained_by"]?.int)
             #expect(entry.hyperparameters.number("lr") == row["hyperparameters"]?["lr"]?.double)
-            #expect(entry.hyperparameters["depth"] == row["hyperparameters"]?["depth"]?.int.map { HyperparameterValue.integer($0) })
-            #expect(entry.hyperparameters["batch"] == row["hyperparameters"]?["batch"]?.int.map { HyperparameterValue.integer($0) })
+            #expect(
+                entry.hyperparameters["depth"]
+                    == row["hyperparameters"]?["depth"]?.int.map { HyperparameterValue.integer($0) })
+            #expect(
+                entry.hyperparameters["batch"]
+                    == row["hyperparameters"]?["batch"]?.int.map { HyperparameterValue.integer($0) })
         }
         // Retrain it: the same score, exactly.
         let again = try SimulatedRun.run(plan.yaml)
@@ -42,7 +46,8 @@ struct ReplayPlanTests {
 
     @Test func theReplayOfAnExperimentWithTheLongestNameLoads() throws {
         let longest = String(repeating: "n", count: Experiment.maximumNameLength)
-        let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 1).replacingOccurrences(of: "name: sim", with: "name: \(longest)"))
+        let run = try SimulatedRun.run(
+            SimulatedRun.experimentText(seed: 1).replacingOccurrences(of: "name: sim", with: "name: \(longest)"))
         let plan = try ReplayPlan.make(member: 0, events: run.events, experiment: run.text, runDirectory: "runs/long")
         let replay = try Experiment.parse(yaml: plan.yaml)
         #expect(replay.name.count == Experiment.maximumNameLength)
@@ -68,17 +73,28 @@ struct ReplayPlanTests {
 
     @Test func badRequestsSayWhatIsWrong() throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText())
-        #expect(Self.failure { _ = try ReplayPlan.make(member: 9, events: run.events, experiment: run.text, runDirectory: "r") }
-            == "there is no member 9 in r: its members are 0 to 3")
+        #expect(
+            Self.failure {
+                _ = try ReplayPlan.make(member: 9, events: run.events, experiment: run.text, runDirectory: "r")
+            }
+                == "there is no member 9 in r: its members are 0 to 3")
         let late = run.events.split(separator: "\n").filter { !$0.contains("\"from_step\":0,") }.joined(separator: "\n")
-        #expect(Self.failure { _ = try ReplayPlan.make(member: 1, events: late, experiment: run.text, runDirectory: "r") }
-            .hasPrefix("the event log of r does not hold member 1's history from step 0"))
+        #expect(
+            Self.failure { _ = try ReplayPlan.make(member: 1, events: late, experiment: run.text, runDirectory: "r") }
+                .hasPrefix("the event log of r does not hold member 1's history from step 0"))
         let started = run.events.split(separator: "\n").prefix(1).joined()
-        #expect(Self.failure { _ = try ReplayPlan.make(member: 0, events: started, experiment: run.text, runDirectory: "r") }
-            == "member 0 never trained in r (no member.trained event for it)")
-        #expect(Self.failure { _ = try ReplayPlan.make(member: 0, events: "", experiment: run.text, runDirectory: "r") }
-            == "r/events.jsonl holds no event")
-        #expect(Self.failure { _ = try ReplayPlan.make(member: 0, events: run.events, experiment: "name: x", runDirectory: "r") }
+        #expect(
+            Self.failure {
+                _ = try ReplayPlan.make(member: 0, events: started, experiment: run.text, runDirectory: "r")
+            }
+                == "member 0 never trained in r (no member.trained event for it)")
+        #expect(
+            Self.failure { _ = try ReplayPlan.make(member: 0, events: "", experiment: run.text, runDirectory: "r") }
+                == "r/events.jsonl holds no event")
+        #expect(
+            Self.failure {
+                _ = try ReplayPlan.make(member: 0, events: run.events, experiment: "name: x", runDirectory: "r")
+            }
             .hasPrefix("r/experiment.yml: "))
     }
 }

@@ -12,7 +12,8 @@ struct RunReportTests {
     func aReportShowsTheRunAndItsLineageAgreesWithTheSummary(seed: Int) throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: seed))
         let summary = try JSONValue.parse(run.summary)
-        let (html, facts) = try RunReport.html(.init(runDirectory: "runs/sim", events: run.events, summary: run.summary, experiment: run.text))
+        let (html, facts) = try RunReport.html(
+            .init(runDirectory: "runs/sim", events: run.events, summary: run.summary, experiment: run.text))
         #expect(facts.name == "sim")
         #expect(facts.lineageAgrees == true)
         #expect(facts.bestMember == summary["best"]?["member"]?.int)
@@ -34,13 +35,15 @@ struct RunReportTests {
 
     @Test func theScorePlotHasAPointPerScoreAndAJumpPerExploitWithAScore() throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 4))
-        let (html, _) = try RunReport.html(.init(runDirectory: "r", events: run.events, summary: run.summary, experiment: run.text))
+        let (html, _) = try RunReport.html(
+            .init(runDirectory: "r", events: run.events, summary: run.summary, experiment: run.text))
         let log = EventLog(text: run.events)
         let scores = try #require(html.components(separatedBy: "<svg id=\"hp-lr\"").first)
         for member in 0..<4 {
             let scored = log.events.filter { $0.topic == "member.scored" && $0.int("member") == member }.count
             let exploited = log.events.filter { $0.topic == "member.exploited" && $0.int("member") == member }.count
-            let group = try #require(scores.components(separatedBy: "class=\"series\" data-member=\"\(member)\" ").dropFirst().first)
+            let group = try #require(
+                scores.components(separatedBy: "class=\"series\" data-member=\"\(member)\" ").dropFirst().first)
             // Runs hold every score plus the copied point that starts each run after an exploit.
             #expect(group.hasPrefix("data-points=\"\(scored + exploited)\" data-jumps=\"\(exploited)\""))
         }
@@ -56,7 +59,8 @@ struct RunReportTests {
     }
 
     @Test func namesAreEscaped() throws {
-        let events = #"{"event":"experiment.started","time":1,"name":"<b>x</b>","population":1,"hyperparameters":["a&b"]}"#
+        let events =
+            #"{"event":"experiment.started","time":1,"name":"<b>x</b>","population":1,"hyperparameters":["a&b"]}"#
         let (html, _) = try RunReport.html(.init(runDirectory: "dir<1>", events: events, summary: nil, experiment: nil))
         #expect(html.contains("pbt report: &lt;b&gt;x&lt;/b&gt;"))
         #expect(html.contains("dir&lt;1&gt;"))
@@ -64,6 +68,8 @@ struct RunReportTests {
     }
 
     @Test func noEventsIsAnError() {
-        #expect(throws: ReportError.self) { try RunReport.html(.init(runDirectory: "r", events: "\n", summary: nil, experiment: nil)) }
+        #expect(throws: ReportError.self) {
+            try RunReport.html(.init(runDirectory: "r", events: "\n", summary: nil, experiment: nil))
+        }
     }
 }

@@ -47,7 +47,9 @@ struct SimulatedRun {
     /// (with the trainer's account) to the selector; the mutator pushes what it explored.
     static func run(_ text: String) throws -> SimulatedRun {
         let experiment = try Experiment.parse(yaml: text)
-        var machine = SelectorMachine(settings: experiment.selectorSettings(), name: experiment.name, initial: experiment.initialHyperparameters())
+        var machine = SelectorMachine(
+            settings: experiment.selectorSettings(), name: experiment.name, initial: experiment.initialHyperparameters()
+        )
         var lines: [String] = []
         var pending: [Work] = []
         var quality: [String: Double] = [:]
@@ -70,14 +72,25 @@ struct SimulatedRun {
         let evaluator = WorkerID([3])
         let mutator = WorkerID([4])
         for id in trainers.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-            apply(machine.handle(.ready(Ready(role: .trainer, received: 0, name: trainers[id]!, experimentID: experiment.id)), from: id, now: now))
+            apply(
+                machine.handle(
+                    .ready(Ready(role: .trainer, received: 0, name: trainers[id]!, experimentID: experiment.id)),
+                    from: id, now: now))
         }
-        apply(machine.handle(
-            .ready(Ready(role: .evaluator, received: 0, name: "evaluator-1", experimentID: experiment.id, inlet: PeerEndpoint(endpoint: "tcp://evaluator:5560"))),
-            from: evaluator, now: now))
-        apply(machine.handle(
-            .ready(Ready(role: .mutator, received: 0, name: "mutator-1", experimentID: experiment.id, inlet: PeerEndpoint(endpoint: "tcp://mutator:5561"))),
-            from: mutator, now: now))
+        apply(
+            machine.handle(
+                .ready(
+                    Ready(
+                        role: .evaluator, received: 0, name: "evaluator-1", experimentID: experiment.id,
+                        inlet: PeerEndpoint(endpoint: "tcp://evaluator:5560"))),
+                from: evaluator, now: now))
+        apply(
+            machine.handle(
+                .ready(
+                    Ready(
+                        role: .mutator, received: 0, name: "mutator-1", experimentID: experiment.id,
+                        inlet: PeerEndpoint(endpoint: "tcp://mutator:5561"))),
+                from: mutator, now: now))
         var received: [WorkerID: Int] = [:]
         var answered = 0
         while !pending.isEmpty, summary == nil, answered < 100_000 {
@@ -90,34 +103,44 @@ struct SimulatedRun {
                 let start = task.checkpoint.flatMap { quality[$0] } ?? 0
                 // The seed matters (as it does for real workloads): member 0's seed trains faster.
                 let boost = task.seed == SplitMix64.derive(experiment.seed, 0) ? 1.5 : 1.0
-                let value = start + (task.hyperparameters.number("lr") ?? 0) * boost * Double(task.steps) / Double(task.hyperparameters.number("depth") ?? 1)
+                let value =
+                    start + (task.hyperparameters.number("lr") ?? 0) * boost * Double(task.steps)
+                    / Double(task.hyperparameters.number("depth") ?? 1)
                 checkpoints += 1
                 let hex = String(checkpoints, radix: 16)
                 let reference = String(repeating: "0", count: 64 - hex.count) + hex
                 quality[reference] = value
                 let step = task.step + task.steps
-                pending.append(.evaluate(TrainResult(
-                    member: task.member, version: task.version, fromStep: task.step, step: step, checkpoint: reference,
-                    hyperparameters: task.hyperparameters, metrics: ["score": value], seconds: 0.01, trainer: trainers[trainer]!)))
+                pending.append(
+                    .evaluate(
+                        TrainResult(
+                            member: task.member, version: task.version, fromStep: task.step, step: step,
+                            checkpoint: reference,
+                            hyperparameters: task.hyperparameters, metrics: ["score": value], seconds: 0.01,
+                            trainer: trainers[trainer]!)))
                 let credit = Ready(
                     role: .trainer, received: received[trainer]!, name: trainers[trainer]!, experimentID: experiment.id,
-                    routes: machine.evaluatorRoutes.generation, handed: HandedOn(member: task.member, version: task.version, step: step))
+                    routes: machine.evaluatorRoutes.generation,
+                    handed: HandedOn(member: task.member, version: task.version, step: step))
                 apply(machine.handle(.ready(credit), from: trainer, now: now))
             case .evaluate(let trained):
-                let score = EvaluateResult(trained: trained, score: quality[trained.checkpoint] ?? -1, evaluator: "evaluator-1")
+                let score = EvaluateResult(
+                    trained: trained, score: quality[trained.checkpoint] ?? -1, evaluator: "evaluator-1")
                 apply(machine.handle(.scored(score), from: evaluator, now: now))
             case .explore(let task):
                 var random = SplitMix64(seed: task.seed)
                 let outcome = experiment.explore.explore(task.hyperparameters, in: experiment.space, using: &random)
                 let explored = ExploreResult(
-                    member: task.member, version: task.version, hyperparameters: outcome.hyperparameters, changes: outcome.changes,
+                    member: task.member, version: task.version, hyperparameters: outcome.hyperparameters,
+                    changes: outcome.changes,
                     mutator: "mutator-1")
                 apply(machine.handle(.explored(explored), from: mutator, now: now))
             }
         }
         guard let summary else { throw SimulationError() }
         return SimulatedRun(
-            events: lines.joined(separator: "\n") + "\n", summary: SummaryJSON.encode(summary, experiment: experiment.name),
+            events: lines.joined(separator: "\n") + "\n",
+            summary: SummaryJSON.encode(summary, experiment: experiment.name),
             experiment: experiment, text: text, finalScore: summary.best?.score)
     }
 }

@@ -16,7 +16,8 @@ struct SelectorDatabaseTests {
     }
 
     static let hyperparameters = Hyperparameters([
-        "lr": .real(0.1 + 0.2), "tiny": .real(.leastNonzeroMagnitude), "huge": .real(.infinity), "big": .integer(Int.max),
+        "lr": .real(0.1 + 0.2), "tiny": .real(.leastNonzeroMagnitude), "huge": .real(.infinity),
+        "big": .integer(Int.max),
         "small": .integer(Int.min), "opt": .text("adam \"w\"\\\n ü 🙂"),
     ])
     static let copied = Hyperparameters(["lr": .real(0.01), "opt": .text("sgd")])
@@ -51,10 +52,16 @@ struct SelectorDatabaseTests {
     /// A member in every phase, with the fields each carries there.
     static let members: [Member] = [
         member(0, .queued(.trainer), seed: 0),
-        member(1, .queued(.mutator), seed: .max, checkpoint: reference(1), score: 0.25, history: firstSegment, pending: pending),
-        member(2, .training(holder), lease: lease("trainer-7"), checkpoint: reference(2), score: -3.5, history: secondSegment),
+        member(
+            1, .queued(.mutator), seed: .max, checkpoint: reference(1), score: 0.25, history: firstSegment,
+            pending: pending),
+        member(
+            2, .training(holder), lease: lease("trainer-7"), checkpoint: reference(2), score: -3.5,
+            history: secondSegment),
         member(3, .scoring, lease: lease("trainer-2"), checkpoint: reference(3), score: 1e300, history: firstSegment),
-        member(4, .exploring, lease: lease("trainer ü"), checkpoint: reference(4), score: 0, history: secondSegment, pending: pending),
+        member(
+            4, .exploring, lease: lease("trainer ü"), checkpoint: reference(4), score: 0, history: secondSegment,
+            pending: pending),
         member(5, .waiting, checkpoint: reference(5), score: 0.5, history: firstSegment),
         member(6, .finished, checkpoint: reference(6), score: 0.875, history: secondSegment),
         member(7, .failed, failures: 4),
@@ -65,13 +72,17 @@ struct SelectorDatabaseTests {
     static func restored(_ member: Member) -> Member {
         Member(
             id: member.id, seed: member.seed, version: member.version, step: member.step, targetStep: member.targetStep,
-            checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, score: member.score, phase: member.phase,
-            lease: member.phase.isLeased ? MemberLease(since: 0, started: 0, deadline: 0, trainer: member.lease?.trainer ?? "") : nil,
+            checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, score: member.score,
+            phase: member.phase,
+            lease: member.phase.isLeased
+                ? MemberLease(since: 0, started: 0, deadline: 0, trainer: member.lease?.trainer ?? "") : nil,
             history: member.history, exploits: member.exploits, failures: member.failures, metrics: member.metrics,
             pendingExploit: member.pendingExploit, recent: member.recent)
     }
 
-    static func changes(_ members: [Member], segments: [LineageSegment] = [], scores: [SelectorMachine.ScoreSnapshot] = []) -> SelectorMachine.Changes {
+    static func changes(
+        _ members: [Member], segments: [LineageSegment] = [], scores: [SelectorMachine.ScoreSnapshot] = []
+    ) -> SelectorMachine.Changes {
         var changes = SelectorMachine.Changes()
         for member in members { changes.members[member.id] = member }
         changes.segments = segments
@@ -79,7 +90,8 @@ struct SelectorDatabaseTests {
         return changes
     }
 
-    static let counters = SelectorDatabase.Counters(steps: 12, exploits: 3, elapsed: 4.25, forgottenBelow: 4, finished: false)
+    static let counters = SelectorDatabase.Counters(
+        steps: 12, exploits: 3, elapsed: 4.25, forgottenBelow: 4, finished: false)
 
     static func open(_ directory: TemporaryDirectory) throws -> SelectorDatabase {
         try SelectorDatabase(path: directory.path + "/selector.sqlite")
@@ -119,10 +131,16 @@ struct SelectorDatabaseTests {
             // Histories are compared by id above: their segments too.
             let segments = loaded.history?.chronological.map { [$0.id, $0.member, $0.fromStep, $0.toStep] }
             #expect(segments == saved.history?.chronological.map { [$0.id, $0.member, $0.fromStep, $0.toStep] })
-            #expect(loaded.history?.chronological.map(\.hyperparameters) == saved.history?.chronological.map(\.hyperparameters))
+            #expect(
+                loaded.history?.chronological.map(\.hyperparameters)
+                    == saved.history?.chronological.map(\.hyperparameters))
         }
         let phases = state.members.map(\.phase)
-        #expect(phases == [.queued(.trainer), .queued(.mutator), .training(Self.holder), .scoring, .exploring, .waiting, .finished, .failed])
+        #expect(
+            phases == [
+                .queued(.trainer), .queued(.mutator), .training(Self.holder), .scoring, .exploring, .waiting, .finished,
+                .failed,
+            ])
     }
 
     /// A training member keeps its trainer's routing id and name; every leased member keeps the
@@ -154,22 +172,29 @@ struct SelectorDatabaseTests {
         let database = try Self.open(directory)
         try Self.saveAll(database)
         // Member 3 was scored and queued again; member 2's trainer handed it on.
-        let scored = Self.member(3, .queued(.trainer), checkpoint: Self.reference(33), score: 0.9, history: Self.secondSegment)
-        let handedOn = Self.member(2, .scoring, lease: Self.lease("trainer-7"), checkpoint: Self.reference(2), score: -3.5, history: Self.secondSegment)
+        let scored = Self.member(
+            3, .queued(.trainer), checkpoint: Self.reference(33), score: 0.9, history: Self.secondSegment)
+        let handedOn = Self.member(
+            2, .scoring, lease: Self.lease("trainer-7"), checkpoint: Self.reference(2), score: -3.5,
+            history: Self.secondSegment)
         try database.save(
-            experimentID: "exp-1", changes: Self.changes([scored, handedOn]), bestEver: nil, counters: Self.counters, logEnd: 0)
+            experimentID: "exp-1", changes: Self.changes([scored, handedOn]), bestEver: nil, counters: Self.counters,
+            logEnd: 0)
         let members = try #require(try database.load()).state.members
         #expect(members.count == 8)
         #expect(members[3] == Self.restored(scored))
         #expect(members[2] == Self.restored(handedOn))
         #expect(members[2].lease?.trainer == "trainer-7")
-        for index in [0, 1, 4, 5, 6, 7] { #expect(members[index] == Self.restored(Self.members[index]), "member \(index)") }
+        for index in [0, 1, 4, 5, 6, 7] {
+            #expect(members[index] == Self.restored(Self.members[index]), "member \(index)")
+        }
     }
 
     /// Batches merged for one transaction hold each member's latest row.
     @Test func mergedChangesKeepTheLatestRow() throws {
         var changes = Self.changes([Self.members[0], Self.members[2]], segments: [Self.firstSegment])
-        let later = Self.member(2, .queued(.trainer), checkpoint: Self.reference(99), score: 0.1, history: Self.secondSegment)
+        let later = Self.member(
+            2, .queued(.trainer), checkpoint: Self.reference(99), score: 0.1, history: Self.secondSegment)
         changes.append(Self.changes([later], segments: [Self.secondSegment]))
         #expect(changes.members.count == 2)
         #expect(changes.members[2] == later)
@@ -185,26 +210,39 @@ struct SelectorDatabaseTests {
     /// The rows a running machine emits go through the store and back into a machine.
     @Test func whatTheMachinePersistsRestoresTheMachine() throws {
         let settings = SelectorSettings(
-            experimentID: "exp-1", seed: 7, interval: 4, stop: StopCondition(maxSteps: 8), exploit: .none, explores: false)
-        var machine = SelectorMachine(settings: settings, name: "x", initial: [Hyperparameters(["lr": .real(0.5)]), Hyperparameters(["lr": .real(0.25)])])
+            experimentID: "exp-1", seed: 7, interval: 4, stop: StopCondition(maxSteps: 8), exploit: .none,
+            explores: false)
+        var machine = SelectorMachine(
+            settings: settings, name: "x",
+            initial: [Hyperparameters(["lr": .real(0.5)]), Hyperparameters(["lr": .real(0.25)])])
         let trainer = WorkerID([1, 2, 3])
         var changes = SelectorMachine.Changes()
         func collect(_ actions: [SelectorMachine.Action]) {
             for case .persist(let batch) in actions + machine.endBatch() { changes.append(batch) }
         }
         collect(machine.start(now: 0))
-        collect(machine.handle(.ready(Ready(role: .trainer, received: 0, name: "trainer-a", experimentID: "exp-1")), from: trainer, now: 1))
-        collect(machine.handle(
-            .ready(Ready(role: .evaluator, received: 0, name: "e", experimentID: "exp-1", inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
-            from: WorkerID([9]), now: 1))
-        let leased = try #require(machine.members.first { $0.phase == .training(trainer) }, "no member went to the trainer")
+        collect(
+            machine.handle(
+                .ready(Ready(role: .trainer, received: 0, name: "trainer-a", experimentID: "exp-1")), from: trainer,
+                now: 1))
+        collect(
+            machine.handle(
+                .ready(
+                    Ready(
+                        role: .evaluator, received: 0, name: "e", experimentID: "exp-1",
+                        inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
+                from: WorkerID([9]), now: 1))
+        let leased = try #require(
+            machine.members.first { $0.phase == .training(trainer) }, "no member went to the trainer")
         #expect(changes.members.count == 2)
 
         let directory = try TemporaryDirectory()
         let database = try Self.open(directory)
         try database.save(
             experimentID: "exp-1", changes: changes, bestEver: machine.bestEver,
-            counters: .init(steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: 2), forgottenBelow: 0, finished: false), logEnd: 0)
+            counters: .init(
+                steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: 2), forgottenBelow: 0,
+                finished: false), logEnd: 0)
         let (state, finished) = try #require(try database.load())
         #expect(finished == nil)
         #expect(state.members == machine.members.map(Self.restored))
@@ -270,7 +308,8 @@ struct SelectorDatabaseTests {
         let database = try Self.open(directory)
         var counters = Self.counters
         counters.finished = true
-        try database.save(experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: counters, logEnd: 0)
+        try database.save(
+            experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: counters, logEnd: 0)
         #expect(try #require(try database.load()).finished == .maxSteps)
         // A reason given with `finished` false does not make the experiment finished.
         counters.finished = false
@@ -279,7 +318,9 @@ struct SelectorDatabaseTests {
         #expect(try #require(try database.load()).finished == nil)
     }
 
-    static func snapshot(member: Int, step: Int, score: Double, history: LineageSegment?) -> SelectorMachine.ScoreSnapshot {
+    static func snapshot(
+        member: Int, step: Int, score: Double, history: LineageSegment?
+    ) -> SelectorMachine.ScoreSnapshot {
         .init(
             member: member, step: step, fitness: -score, score: score, checkpoint: reference(100 * member + step),
             hyperparameters: copied, history: history, metrics: ["score": score], recent: [-score])
@@ -295,11 +336,14 @@ struct SelectorDatabaseTests {
         ]
         let best = scores[1]
         try database.save(
-            experimentID: "exp-1", changes: Self.changes(Self.members, segments: [Self.firstSegment, Self.secondSegment], scores: scores),
+            experimentID: "exp-1",
+            changes: Self.changes(Self.members, segments: [Self.firstSegment, Self.secondSegment], scores: scores),
             bestEver: best, counters: Self.counters, logEnd: 0)
         var (state, _) = try #require(try database.load())
         let key: (SelectorMachine.ScoreSnapshot) -> [Int] = { [$0.step, $0.member] }
-        #expect(state.scores.sorted { key($0).lexicographicallyPrecedes(key($1)) } == scores.sorted { key($0).lexicographicallyPrecedes(key($1)) })
+        #expect(
+            state.scores.sorted { key($0).lexicographicallyPrecedes(key($1)) }
+                == scores.sorted { key($0).lexicographicallyPrecedes(key($1)) })
         #expect(state.scores.first { $0.member == 2 }?.history?.chronological.map(\.id) == [1, 2])
         #expect(state.bestEver == best)
         #expect(state.bestEver?.checkpoint == Self.reference(208))
@@ -317,7 +361,9 @@ struct SelectorDatabaseTests {
     @Test func eachCommitRecordsTheLogsLength() throws {
         let directory = try TemporaryDirectory()
         let database = try Self.open(directory)
-        try database.save(experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: Self.counters, logEnd: 100)
+        try database.save(
+            experimentID: "exp-1", changes: Self.changes(Self.members), bestEver: nil, counters: Self.counters,
+            logEnd: 100)
         #expect(try database.committedLogEnd() == 100)
         try database.save(experimentID: "exp-1", changes: .init(), bestEver: nil, counters: Self.counters, logEnd: 128)
         #expect(try database.committedLogEnd() == 128)
@@ -345,7 +391,8 @@ struct SelectorDatabaseTests {
             try Self.saveAll(database)
         }
         let queue = try DatabaseQueue(path: directory.path + "/selector.sqlite")
-        let schema = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'") }
+        let schema = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'")
+        }
         #expect(schema == SelectorDatabase.schemaVersion)
         #expect(SelectorDatabase.schemaVersion == "2")
         #expect(try Self.open(directory).load() != nil)

@@ -27,8 +27,14 @@ struct TFRecordTests {
         #expect(record.count == 8 + 4 + 5 + 4)
         #expect(Array(record[0..<8]) == [5, 0, 0, 0, 0, 0, 0, 0])
         let dataCRC = CRC32C.masked(CRC32C.checksum(Array("hello".utf8)))
-        #expect(Array(record[17..<21]) == [UInt8(dataCRC & 0xFF), UInt8(dataCRC >> 8 & 0xFF), UInt8(dataCRC >> 16 & 0xFF), UInt8(dataCRC >> 24)])
-        #expect(try TFRecord.records(in: record + TFRecord.frame([]) + TFRecord.frame([1, 2])) == [Array("hello".utf8), [], [1, 2]])
+        #expect(
+            Array(record[17..<21]) == [
+                UInt8(dataCRC & 0xFF), UInt8(dataCRC >> 8 & 0xFF), UInt8(dataCRC >> 16 & 0xFF), UInt8(dataCRC >> 24),
+            ])
+        #expect(
+            try TFRecord.records(in: record + TFRecord.frame([]) + TFRecord.frame([1, 2])) == [
+                Array("hello".utf8), [], [1, 2],
+            ])
     }
 
     @Test func aRecordCutShortEndsTheListAndABadChecksumIsAnError() throws {
@@ -44,10 +50,12 @@ struct TFRecordTests {
 enum Line {
     static func event(_ topic: String, _ time: Double, _ fields: String) -> EventRecord {
         // The fixtures are literals of this file; a broken one fails the test that uses it.
-        (try? EventRecord(json: "{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}")) ?? EventRecord(topic: "broken fixture", time: 0, fields: [:])
+        (try? EventRecord(json: "{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}"))
+            ?? EventRecord(topic: "broken fixture", time: 0, fields: [:])
     }
 
-    static let started = event("experiment.started", 1, "\"name\":\"toy\",\"population\":12,\"hyperparameters\":[\"lr\",\"net\"]")
+    static let started = event(
+        "experiment.started", 1, "\"name\":\"toy\",\"population\":12,\"hyperparameters\":[\"lr\",\"net\"]")
 
     static func trained(_ member: Int, from: Int, to: Int, lr: Double, time: Double = 2) -> EventRecord {
         event(
@@ -57,7 +65,9 @@ enum Line {
     }
 
     static func scored(_ member: Int, step: Int, score: Double) -> EventRecord {
-        event("member.scored", 3, "\"member\":\(member),\"version\":1,\"step\":\(step),\"score\":\(score),\"evaluator\":\"evaluator-1\"")
+        event(
+            "member.scored", 3,
+            "\"member\":\(member),\"version\":1,\"step\":\(step),\"score\":\(score),\"evaluator\":\"evaluator-1\"")
     }
 }
 
@@ -65,8 +75,10 @@ enum Line {
 func scalars(_ records: [TensorBoardRecord]) -> [String: [String: [(Int, Float)]]] {
     var found: [String: [String: [(Int, Float)]]] = [:]
     for record in records {
-        for value in record.event.summary.value where value.tensor.dtype == .dtFloat && value.tensor.tensorShape.dim.isEmpty {
-            found[record.run, default: [:]][value.tag, default: []].append((Int(record.event.step), value.tensor.floatVal.first ?? .nan))
+        for value in record.event.summary.value
+        where value.tensor.dtype == .dtFloat && value.tensor.tensorShape.dim.isEmpty {
+            found[record.run, default: [:]][value.tag, default: []].append(
+                (Int(record.event.step), value.tensor.floatVal.first ?? .nan))
         }
     }
     return found
@@ -77,7 +89,8 @@ struct TensorBoardProjectionTests {
     @Test func aMemberIsARunNamedToSortInOrder() {
         var projection = TensorBoardProjection()
         #expect(projection.run(member: 7) == "member-007")
-        _ = projection.apply(Line.event("experiment.started", 1, "\"name\":\"big\",\"population\":12000,\"hyperparameters\":[]"))
+        _ = projection.apply(
+            Line.event("experiment.started", 1, "\"name\":\"big\",\"population\":12000,\"hyperparameters\":[]"))
         #expect(projection.run(member: 7) == "member-00007")
         #expect(projection.run(member: 11999) == "member-11999")
     }
@@ -117,12 +130,17 @@ struct TensorBoardProjectionTests {
         records += projection.apply(Line.trained(1, from: 0, to: 1, lr: 0.02))
         records += projection.apply(Line.trained(0, from: 1, to: 2, lr: 0.03))
         records += projection.apply(Line.event("member.finished", 4, "\"member\":0,\"step\":2,\"score\":0.9"))
-        records += projection.apply(Line.event("member.failed", 4, "\"member\":1,\"version\":2,\"worker\":\"t\",\"reason\":\"x\",\"given_up\":true"))
+        records += projection.apply(
+            Line.event(
+                "member.failed", 4, "\"member\":1,\"version\":2,\"worker\":\"t\",\"reason\":\"x\",\"given_up\":true"))
         func plugin(_ tag: String) throws -> [(String, Tensorboard_Hparams_HParamsPluginData)] {
             try records.flatMap { record in
                 try record.event.summary.value.filter { $0.tag == tag }.map {
                     #expect($0.metadata.pluginData.pluginName == "hparams")
-                    return (record.run, try Tensorboard_Hparams_HParamsPluginData(serializedBytes: $0.metadata.pluginData.content))
+                    return (
+                        record.run,
+                        try Tensorboard_Hparams_HParamsPluginData(serializedBytes: $0.metadata.pluginData.content)
+                    )
                 }
             }
         }
@@ -146,10 +164,11 @@ struct TensorBoardProjectionTests {
 
     @Test func anExploitIsATextSummaryOfWhatChanged() throws {
         var projection = TensorBoardProjection()
-        let records = projection.apply(Line.event(
-            "member.exploited", 5,
-            "\"member\":4,\"donor\":9,\"step\":40,\"checkpoint\":\"c\",\"old\":{\"lr\":0.1},\"copied\":{\"lr\":0.02},\"new\":{\"lr\":0.024},\"explore\":{\"lr\":{\"from\":0.02,\"to\":0.024,\"operation\":\"×1.2\"}},\"mutator\":\"mutator-1\""
-        ))
+        let records = projection.apply(
+            Line.event(
+                "member.exploited", 5,
+                "\"member\":4,\"donor\":9,\"step\":40,\"checkpoint\":\"c\",\"old\":{\"lr\":0.1},\"copied\":{\"lr\":0.02},\"new\":{\"lr\":0.024},\"explore\":{\"lr\":{\"from\":0.02,\"to\":0.024,\"operation\":\"×1.2\"}},\"mutator\":\"mutator-1\""
+            ))
         let value = try #require(records.first?.event.summary.value.first)
         #expect(records.first?.run == "member-004")
         #expect(records.first?.event.step == 40)
@@ -163,10 +182,11 @@ struct TensorBoardProjectionTests {
 
     @Test func progressIsTheExperimentsRunAtTheStepsTrained() {
         var projection = TensorBoardProjection()
-        let records = projection.apply(Line.event(
-            "experiment.progress", 9,
-            "\"experiment\":\"toy\",\"seconds\":3,\"steps\":1200,\"steps_per_second\":400.5,\"best_member\":2,\"best_score\":0.9,\"trainers\":2,\"busy_trainers\":2,\"members_finished\":0,\"population\":4"
-        ))
+        let records = projection.apply(
+            Line.event(
+                "experiment.progress", 9,
+                "\"experiment\":\"toy\",\"seconds\":3,\"steps\":1200,\"steps_per_second\":400.5,\"best_member\":2,\"best_score\":0.9,\"trainers\":2,\"busy_trainers\":2,\"members_finished\":0,\"population\":4"
+            ))
         let found = scalars(records)
         #expect(found[""]?["experiment/steps_per_second"]?.first?.0 == 1200)
         #expect(found[""]?["experiment/steps_per_second"]?.first?.1 == 400.5)
@@ -175,7 +195,11 @@ struct TensorBoardProjectionTests {
 
     @Test func otherTopicsAndIncompleteEventsMakeNothing() {
         var projection = TensorBoardProjection()
-        #expect(projection.apply(Line.event("member.assigned", 1, "\"member\":1,\"version\":1,\"role\":\"trainer\",\"worker\":\"t\",\"step\":0")).isEmpty)
+        #expect(
+            projection.apply(
+                Line.event(
+                    "member.assigned", 1, "\"member\":1,\"version\":1,\"role\":\"trainer\",\"worker\":\"t\",\"step\":0")
+            ).isEmpty)
         #expect(projection.apply(Line.event("member.scored", 1, "\"member\":1,\"step\":\"four\",\"score\":1")).isEmpty)
         #expect(projection.apply(Line.event("member.trained", 1, "\"member\":\"x\"")).isEmpty)
         #expect(projection.apply(Line.event("member.failed", 1, "\"member\":1,\"given_up\":false")).isEmpty)
@@ -228,7 +252,8 @@ struct TensorBoardDirectoryTests {
         #expect(files.count == 2)
         for file in files { #expect(try events(in: file).count == 2) }
         let log = path + "/events.jsonl"
-        try "{\"event\":\"member.scored\",\"time\":1,\"member\":1,\"step\":1,\"score\":1}\n".write(toFile: log, atomically: true, encoding: .utf8)
+        try "{\"event\":\"member.scored\",\"time\":1,\"member\":1,\"step\":1,\"score\":1}\n".write(
+            toFile: log, atomically: true, encoding: .utf8)
         #expect(throws: TensorBoardError.self) { try EventLogConversion.convert(events: log, output: path) }
     }
 
@@ -236,16 +261,25 @@ struct TensorBoardDirectoryTests {
         let path = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: path) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        var lines = ["{\"event\":\"experiment.started\",\"time\":1,\"name\":\"t\",\"population\":2,\"hyperparameters\":[\"lr\"]}"]
-        for step in 1...1000 { lines.append("{\"event\":\"member.scored\",\"time\":\(step),\"member\":\(step % 2),\"step\":\(step),\"score\":\(Double(step) / 1000)}") }
-        lines.insert("{\"event\":\"member.scored\",\"x\":\"" + String(repeating: "x", count: 9 << 20) + "\"}", at: 500)  // 9 MiB: no event
+        var lines = [
+            "{\"event\":\"experiment.started\",\"time\":1,\"name\":\"t\",\"population\":2,\"hyperparameters\":[\"lr\"]}"
+        ]
+        for step in 1...1000 {
+            lines.append(
+                "{\"event\":\"member.scored\",\"time\":\(step),\"member\":\(step % 2),\"step\":\(step),\"score\":\(Double(step) / 1000)}"
+            )
+        }
+        // 9 MiB: no event.
+        lines.insert("{\"event\":\"member.scored\",\"x\":\"" + String(repeating: "x", count: 9 << 20) + "\"}", at: 500)
         lines.append("{\"event\":\"member.scored\",\"ti")  // cut short by a crash
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/events.jsonl", atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: path + "/events.jsonl", atomically: true, encoding: .utf8)
         let outcome = try EventLogConversion.convert(events: path + "/events.jsonl", output: path + "/tb")
         #expect(outcome.events == 1001)
         #expect(outcome.unreadable == 2)
         #expect(outcome.runs == 2)
-        let member = try events(in: try #require(TensorBoardDirectory.eventFiles(under: path + "/tb").first { $0.contains("member-001") }))
+        let member = try events(
+            in: try #require(TensorBoardDirectory.eventFiles(under: path + "/tb").first { $0.contains("member-001") }))
         #expect(member.count == 501)
         #expect(member.last?.step == 999)
         #expect(member.last?.summary.value.first?.tensor.floatVal == [0.999])

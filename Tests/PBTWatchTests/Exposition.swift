@@ -26,7 +26,9 @@ struct Exposition {
             if line.hasPrefix("#") { continue }
             guard let space = line.lastIndex(of: " ") else { throw ExpositionError(line: String(line)) }
             let series = line[..<space]
-            guard let value = Double(line[line.index(after: space)...]) else { throw ExpositionError(line: String(line)) }
+            guard let value = Double(line[line.index(after: space)...]) else {
+                throw ExpositionError(line: String(line))
+            }
             var labels: [String: String] = [:]
             var name = String(series)
             if let open = series.firstIndex(of: "{"), series.hasSuffix("}") {

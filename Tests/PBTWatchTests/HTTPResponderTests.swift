@@ -30,8 +30,13 @@ struct HTTPResponderTests {
     }
 
     @Test func aResponseCarriesItsLengthAndCloses() {
-        let text = String(decoding: HTTPMessage.response(status: 200, reason: "OK", contentType: "text/plain", body: Array("hi".utf8)), as: UTF8.self)
-        #expect(text == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\nCache-Control: no-store\r\n\r\nhi")
+        let text = String(
+            decoding: HTTPMessage.response(
+                status: 200, reason: "OK", contentType: "text/plain", body: Array("hi".utf8)), as: UTF8.self)
+        #expect(
+            text
+                == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\nCache-Control: no-store\r\n\r\nhi"
+        )
     }
 
     /// Sends `chunks` over one TCP connection to the responder and returns what came back
@@ -47,14 +52,18 @@ struct HTTPResponderTests {
                 // Let the server see a partial head first.
                 let deadline = Clock.monotonic + 0.2
                 while Clock.monotonic < deadline {
-                    if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 20)[0] { try responder.serve(Self.handler) }
+                    if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 20)[0] {
+                        try responder.serve(Self.handler)
+                    }
                 }
             }
         }
         var received: [UInt8] = []
         let deadline = Clock.monotonic + 10
         while Clock.monotonic < deadline {
-            if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 10)[0] { try responder.serve(Self.handler) }
+            if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 10)[0] {
+                try responder.serve(Self.handler)
+            }
             switch client.receiveAvailable() {
             case .data(let bytes): received += bytes
             case .closed: return String(decoding: received, as: UTF8.self)
@@ -109,7 +118,9 @@ final class TCPClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }

@@ -46,7 +46,9 @@ struct EventJSONTests {
         .stageStarted(stage: "trainer", worker: "t", pid: 4242),
         .stageStopped(stage: "trainer", worker: "t", reason: "SIGTERM"),
         .frameDropped(stage: "selector", worker: "s", reason: "bad_magic", total: 17),
-        .peerRefused(stage: "selector", address: "10.0.0.7", key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", reason: "unknown_key", total: 3),
+        .peerRefused(
+            stage: "selector", address: "10.0.0.7", key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+            reason: "unknown_key", total: 3),
         .leaseReleased(member: 2, version: 5, role: .evaluator, worker: "e", reason: "evaluator e left: goodbye"),
         .workerBenched(role: .trainer, worker: "trainer-3", failures: 3, seconds: 30),
         .experimentResumed(steps: 120, membersDone: 1, leased: 2),
@@ -118,9 +120,12 @@ struct EventJSONTests {
         for role in WorkerRole.allCases {
             #expect(PBTEvent.workerJoined(role: role, worker: "w").topic == "\(role).joined")
             #expect(PBTEvent.workerLeft(role: role, worker: "w", reason: "r").topic == "\(role).left")
-            #expect(PBTEvent.workerBenched(role: role, worker: "w", failures: 3, seconds: 30).topic == "\(role).benched")
+            #expect(
+                PBTEvent.workerBenched(role: role, worker: "w", failures: 3, seconds: 30).topic == "\(role).benched")
         }
-        #expect(PBTEvent.workerBenched(role: .evaluator, worker: "w", failures: 3, seconds: 30).topic == "evaluator.benched")
+        #expect(
+            PBTEvent.workerBenched(role: .evaluator, worker: "w", failures: 3, seconds: 30).topic == "evaluator.benched"
+        )
     }
 
     @Test func memberTrainedCarriesItsFields() throws {
@@ -178,8 +183,9 @@ struct EventJSONTests {
         #expect(object["mutator"] as? String == "mutator-1")
         // Without a mutator (an experiment that does not explore) the field is there, empty.
         let plain = PBTEvent.memberExploited(
-            .init(member: 0, donor: 1, step: 4, checkpoint: "a", old: Hyperparameters(), copied: Hyperparameters(),
-                  new: Hyperparameters(), changes: [:]))
+            .init(
+                member: 0, donor: 1, step: 4, checkpoint: "a", old: Hyperparameters(), copied: Hyperparameters(),
+                new: Hyperparameters(), changes: [:]))
         let unexplored = try Self.parse(EventJSON.encode(plain, time: 0))
         #expect(unexplored["mutator"] as? String == "")
         #expect((unexplored["explore"] as? [String: Any])?.isEmpty == true)
@@ -210,7 +216,8 @@ struct EventJSONTests {
         #expect(object["detail"] as? String == "no member -1 in a population of 4")
         #expect(object["count"] as? Int == 11)
         #expect(object["total"] as? Int == 17)
-        #expect(Set(object.keys) == ["event", "time", "member", "version", "worker", "reason", "detail", "count", "total"])
+        #expect(
+            Set(object.keys) == ["event", "time", "member", "version", "worker", "reason", "detail", "count", "total"])
     }
 
     @Test func aBenchedWorkerSaysForHowLong() throws {
@@ -262,10 +269,16 @@ struct EventJSONTests {
         init(settings: SelectorSettings, initial: [Hyperparameters]) {
             machine = SelectorMachine(settings: settings, name: "x", initial: initial)
             take(machine.start(now: 0))
-            take(machine.handle(.ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "x")), from: trainer, now: 0))
-            take(machine.handle(
-                .ready(Ready(role: .evaluator, received: 0, name: "e", experimentID: "x", inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
-                from: evaluator, now: 0))
+            take(
+                machine.handle(
+                    .ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "x")), from: trainer, now: 0))
+            take(
+                machine.handle(
+                    .ready(
+                        Ready(
+                            role: .evaluator, received: 0, name: "e", experimentID: "x",
+                            inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
+                    from: evaluator, now: 0))
         }
 
         mutating func take(_ actions: [SelectorMachine.Action]) {
@@ -283,7 +296,9 @@ struct EventJSONTests {
         let trained = TrainResult(
             member: 0, version: task.version, fromStep: 0, step: 4, checkpoint: String(repeating: "a", count: 64),
             hyperparameters: task.hyperparameters, metrics: ["score": 0.7], seconds: 1, trainer: "t")
-        run.take(run.machine.handle(.scored(EvaluateResult(trained: trained, score: 0.7, evaluator: "e")), from: run.evaluator, now: 2))
+        run.take(
+            run.machine.handle(
+                .scored(EvaluateResult(trained: trained, score: 0.7, evaluator: "e")), from: run.evaluator, now: 2))
         let summary = try #require(run.machine.summary)
 
         let object = try Self.parse(SummaryJSON.encode(summary, experiment: "x \"1\"") { o in o.field("extra", 5) })
@@ -332,7 +347,9 @@ struct EventJSONTests {
             maxFailures: 0)
         var run = Run(settings: settings, initial: [Hyperparameters()])
         let task = try #require(run.sent.first, "the trainer got no task")
-        run.take(run.machine.handle(.failed(member: 0, version: task.version, reason: "CUDA out of memory"), from: run.trainer, now: 1))
+        run.take(
+            run.machine.handle(
+                .failed(member: 0, version: task.version, reason: "CUDA out of memory"), from: run.trainer, now: 1))
         let summary = try #require(run.machine.summary)
         #expect(summary.reason == .allFailed)
         let object = try Self.parse(SummaryJSON.encode(summary, experiment: "x"))
@@ -391,7 +408,10 @@ struct JSONWriterTests {
         }
     }
 
-    @Test(arguments: [(Int.min, "-9223372036854775808"), (Int.max, "9223372036854775807"), (0, "0"), (-1, "-1"), (10, "10"), (1_000_007, "1000007")])
+    @Test(arguments: [
+        (Int.min, "-9223372036854775808"), (Int.max, "9223372036854775807"), (0, "0"), (-1, "-1"), (10, "10"),
+        (1_000_007, "1000007"),
+    ])
     func integers(value: Int, expected: String) {
         #expect(Self.write { o in o.field("n", value) } == "{\"n\":\(expected)}")
     }

@@ -7,7 +7,8 @@ import Testing
 @Suite("Progress event")
 struct ProgressEventTests {
     @Test func progressNamesTheExperiment() throws {
-        let settings = SelectorSettings(experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 4), exploit: .none, explores: false)
+        let settings = SelectorSettings(
+            experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 4), exploit: .none, explores: false)
         var machine = SelectorMachine(settings: settings, name: "digits", initial: [Hyperparameters()])
         _ = machine.start(now: 0)
         let json = EventJSON.encode(.progress(machine.progress(now: 1)), time: 1)
@@ -18,12 +19,16 @@ struct ProgressEventTests {
 
     /// A trainer that was handed a member is busy until its credit says it handed it on.
     @Test func progressCountsTrainersAndBusyOnes() throws {
-        let settings = SelectorSettings(experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 8), exploit: .none, explores: false)
-        var machine = SelectorMachine(settings: settings, name: "digits", initial: [Hyperparameters(), Hyperparameters()])
+        let settings = SelectorSettings(
+            experimentID: "x", seed: 1, interval: 4, stop: StopCondition(maxSteps: 8), exploit: .none, explores: false)
+        var machine = SelectorMachine(
+            settings: settings, name: "digits", initial: [Hyperparameters(), Hyperparameters()])
         _ = machine.start(now: 0)
         let trainer = WorkerID([1])
-        _ = machine.handle(.ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "x")), from: trainer, now: 0)
-        _ = machine.handle(.ready(Ready(role: .trainer, received: 0, name: "t2", experimentID: "x")), from: WorkerID([2]), now: 0)
+        _ = machine.handle(
+            .ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "x")), from: trainer, now: 0)
+        _ = machine.handle(
+            .ready(Ready(role: .trainer, received: 0, name: "t2", experimentID: "x")), from: WorkerID([2]), now: 0)
         func progress(_ now: Double) throws -> [String: Any] {
             let json = EventJSON.encode(.progress(machine.progress(now: now)), time: now)
             return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
@@ -33,7 +38,10 @@ struct ProgressEventTests {
         #expect(object["trainers"] as? Int == 2)
         #expect(object["busy_trainers"] as? Int == 0)
         let actions = machine.handle(
-            .ready(Ready(role: .evaluator, received: 0, name: "e", experimentID: "x", inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
+            .ready(
+                Ready(
+                    role: .evaluator, received: 0, name: "e", experimentID: "x",
+                    inlet: PeerEndpoint(endpoint: "tcp://e:1"))),
             from: WorkerID([3]), now: 1)
         var tasks: [(WorkerID, TrainTask)] = []
         for case .send(let worker, .train(let task)) in actions { tasks.append((worker, task)) }
@@ -42,8 +50,11 @@ struct ProgressEventTests {
         #expect(object["busy_trainers"] as? Int == 2)
         let (worker, task) = try #require(tasks.first { $0.0 == trainer })
         _ = machine.handle(
-            .ready(Ready(role: .trainer, received: 1, name: "t", experimentID: "x", routes: machine.evaluatorRoutes.generation,
-                         handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))),
+            .ready(
+                Ready(
+                    role: .trainer, received: 1, name: "t", experimentID: "x",
+                    routes: machine.evaluatorRoutes.generation,
+                    handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))),
             from: worker, now: 3)
         object = try progress(3)
         #expect(object["busy_trainers"] as? Int == 1, "a member being scored holds no trainer")

@@ -177,7 +177,8 @@ struct WireProtocolTests {
     /// A score carries the trainer's whole account, so the selector applies both at once.
     @Test func aScoreCarriesWhatTheTrainerTrained() throws {
         let frame = WireProtocol.encode(
-            .scored(EvaluateResult(trained: Samples.trained, score: 0.25, metrics: ["accuracy": 0.5], evaluator: "e-1")))
+            .scored(EvaluateResult(trained: Samples.trained, score: 0.25, metrics: ["accuracy": 0.5], evaluator: "e-1"))
+        )
         guard case .scored(let result) = try WireProtocol.decodeReport(frame) else {
             Issue.record("not a scored report")
             return
@@ -405,7 +406,8 @@ struct WireProtocolTests {
     /// a file of the store; an explore may name none (empty), the others must name one.
     @Test("a checkpoint reference that is not 64 lowercase hex digits is refused", arguments: badReferences)
     func badCheckpointReferences(reference: String) throws {
-        let trained = TrainResult(member: 0, version: 1, fromStep: 0, step: 4, checkpoint: reference, metrics: [:], seconds: 1)
+        let trained = TrainResult(
+            member: 0, version: 1, fromStep: 0, step: 4, checkpoint: reference, metrics: [:], seconds: 1)
         let frames: [(String, [UInt8], Bool)] = [
             ("trained", WireProtocol.encode(.trained(trained)), true),
             ("scored", WireProtocol.encode(.scored(EvaluateResult(trained: trained, score: 1))), true),
@@ -457,12 +459,15 @@ struct WireProtocolTests {
         let routes = EvaluatorRoutes(
             generation: 1,
             endpoints: [
-                PeerEndpoint(endpoint: "tcp://a:1", publicKey: Samples.key), PeerEndpoint(endpoint: "tcp://b:1", publicKey: key),
+                PeerEndpoint(endpoint: "tcp://a:1", publicKey: Samples.key),
+                PeerEndpoint(endpoint: "tcp://b:1", publicKey: key),
             ])
         let commands: [WorkerCommand] = [
             .evaluators(routes),
             .welcome(
-                Welcome(experimentID: "x", experiment: [], checkpointDirectory: "/c", inlet: "tcp://s:1", evaluators: routes)),
+                Welcome(
+                    experimentID: "x", experiment: [], checkpointDirectory: "/c", inlet: "tcp://s:1", evaluators: routes
+                )),
         ]
         for command in commands {
             guard case .invalid(let field, _)? = Self.commandError(WireProtocol.encode(command)) else {

@@ -34,13 +34,17 @@ struct MLPWorkloadTests {
         let mlp = try workload()
         let start = try mlp.initialState(member: 0, seed: 5, hyperparameters: Self.hyperparameters)
         let before = try mlp.evaluate(state: start, hyperparameters: Self.hyperparameters)
-        let outcome = try mlp.train(TrainingRequest(member: 0, step: 0, steps: 300, hyperparameters: Self.hyperparameters, seed: 5), from: start) { _ in true }
+        let outcome = try mlp.train(
+            TrainingRequest(member: 0, step: 0, steps: 300, hyperparameters: Self.hyperparameters, seed: 5), from: start
+        ) { _ in true }
         #expect(outcome.stepsDone == 300)
         #expect((before["score"] ?? 1) < 0.4)
         #expect((outcome.metrics["score"] ?? 0) > 0.9, "\(outcome.metrics)")
         #expect(outcome.metrics["test_accuracy"] != nil && outcome.metrics["train_loss"] != nil)
         // Measuring the saved state gives the same figures as training reported.
-        #expect(try mlp.evaluate(state: outcome.state, hyperparameters: Self.hyperparameters)["score"] == outcome.metrics["score"])
+        #expect(
+            try mlp.evaluate(state: outcome.state, hyperparameters: Self.hyperparameters)["score"]
+                == outcome.metrics["score"])
     }
 
     @Test func trainingIsDeterministicForASeedAndStopsWhenAsked() throws {
@@ -58,9 +62,16 @@ struct MLPWorkloadTests {
     @Test func aCheckpointSurvivesARoundTripAndTrainingGoesOnFromIt() throws {
         let mlp = try workload()
         let start = try mlp.initialState(member: 0, seed: 5, hyperparameters: Self.hyperparameters)
-        let first = try mlp.train(TrainingRequest(member: 0, step: 0, steps: 10, hyperparameters: Self.hyperparameters, seed: 5), from: start) { _ in true }
-        let whole = try mlp.train(TrainingRequest(member: 0, step: 0, steps: 20, hyperparameters: Self.hyperparameters, seed: 5), from: start) { _ in true }
-        let second = try mlp.train(TrainingRequest(member: 0, step: 10, steps: 10, hyperparameters: Self.hyperparameters, seed: 5), from: first.state) { _ in true }
+        let first = try mlp.train(
+            TrainingRequest(member: 0, step: 0, steps: 10, hyperparameters: Self.hyperparameters, seed: 5), from: start
+        ) { _ in true }
+        let whole = try mlp.train(
+            TrainingRequest(member: 0, step: 0, steps: 20, hyperparameters: Self.hyperparameters, seed: 5), from: start
+        ) { _ in true }
+        let second = try mlp.train(
+            TrainingRequest(member: 0, step: 10, steps: 10, hyperparameters: Self.hyperparameters, seed: 5),
+            from: first.state
+        ) { _ in true }
         // Ten steps, a checkpoint, ten more: exactly twenty steps in one go (momentum included).
         let same = second.state == whole.state
         #expect(same)
@@ -96,13 +107,14 @@ struct MLPWorkloadTests {
 
     @Test func anExperimentChecksTheHyperparametersItDeclares() throws {
         func make(_ hyperparameters: String, workload: String = "{kind: mlp, data: \(Self.data)}") throws -> String? {
-            let experiment = try Experiment.parse(yaml: """
-                name: mlp
-                workload: \(workload)
-                population: 2
-                stop: {max_steps: 10}
-                hyperparameters: \(hyperparameters)
-                """)
+            let experiment = try Experiment.parse(
+                yaml: """
+                    name: mlp
+                    workload: \(workload)
+                    population: 2
+                    stop: {max_steps: 10}
+                    hyperparameters: \(hyperparameters)
+                    """)
             do {
                 _ = try Workloads.make(for: experiment)
                 return nil
@@ -112,8 +124,12 @@ struct MLPWorkloadTests {
         }
         #expect(try make("{lr: {log_uniform: [0.001, 0.1]}}") == nil)
         #expect(try make("{momentum: {uniform: [0, 0.9]}}")?.contains("needs 'lr'") == true)
-        #expect(try make("{lr: {log_uniform: [0.001, 0.1]}, dropout: {uniform: [0, 0.5]}}")?.contains("hyperparameters.dropout") == true)
-        #expect(try make("{lr: {log_uniform: [0.001, 0.1]}}", workload: "{kind: mlp, data: /nonexistent/digits.csv}")?.contains("workload.data") == true)
+        #expect(
+            try make("{lr: {log_uniform: [0.001, 0.1]}, dropout: {uniform: [0, 0.5]}}")?.contains(
+                "hyperparameters.dropout") == true)
+        #expect(
+            try make("{lr: {log_uniform: [0.001, 0.1]}}", workload: "{kind: mlp, data: /nonexistent/digits.csv}")?
+                .contains("workload.data") == true)
     }
 
     @Test func itsBLASThreadsAreOneWithinABudgetUnlessTheExperimentNamesANumber() {

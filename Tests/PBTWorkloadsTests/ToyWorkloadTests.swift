@@ -4,9 +4,9 @@ import PBTWorkloads
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// The paper's toy problem: its known plateau, its climb, early stops, and refused checkpoints.

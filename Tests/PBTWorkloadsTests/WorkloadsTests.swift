@@ -6,7 +6,9 @@ import Testing
 /// Making a workload from an experiment file: known kinds, their settings, and errors that name the field.
 @Suite("Workloads")
 struct WorkloadsTests {
-    static func experiment(workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}")
+    static func experiment(
+        workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}"
+    )
         throws -> Experiment
     {
         try Experiment.parse(
@@ -19,7 +21,9 @@ struct WorkloadsTests {
                 """)
     }
 
-    static func makeError(workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}")
+    static func makeError(
+        workload: String, hyperparameters: String = "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}"
+    )
         throws -> ConfigError?
     {
         let experiment = try experiment(workload: workload, hyperparameters: hyperparameters)

@@ -40,7 +40,8 @@ final class CurveTests {
         #expect(paths.secret == file("server.key") && paths.public == file("server.pub"))
         #expect(try CurveKeyFile.readKeyPair(paths.secret) == pair)
         #expect(try CurveKeyFile.readPublicKey(paths.public) == pair.publicKey)
-        let mode = try #require(try FileManager.default.attributesOfItem(atPath: paths.secret)[.posixPermissions] as? Int)
+        let mode = try #require(
+            try FileManager.default.attributesOfItem(atPath: paths.secret)[.posixPermissions] as? Int)
         #expect(mode == 0o600)
         #expect(CurveKeyFile.exposure(of: paths.secret) == nil)
         #expect(CurveKeyFile.exposure(of: paths.public) != nil)
@@ -50,13 +51,20 @@ final class CurveTests {
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.write(pair, base: file("server")) }
     }
 
-    @Test(arguments: [
-        ("missing.key", nil, "cannot read it: No such file or directory"),
-        ("short.key", "secret-key abc\n", "line 1: 'abc' is not a CURVE key: expected 40 characters of Z85, got 3"),
-        ("notz85.key", "# a comment\n\nsecret-key \(String(repeating: "\"", count: 40))\n", "line 3: '\(String(repeating: "\"", count: 40))' is not a CURVE key: not Z85"),
-        ("pub-as-key.key", "\(String(repeating: "a", count: 40)) trainer\n", "line 1: expected 'secret-key KEY' or 'public-key KEY'"),
-        ("empty.key", "# nothing\n", "holds no secret-key line"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("missing.key", nil, "cannot read it: No such file or directory"),
+            ("short.key", "secret-key abc\n", "line 1: 'abc' is not a CURVE key: expected 40 characters of Z85, got 3"),
+            (
+                "notz85.key", "# a comment\n\nsecret-key \(String(repeating: "\"", count: 40))\n",
+                "line 3: '\(String(repeating: "\"", count: 40))' is not a CURVE key: not Z85"
+            ),
+            (
+                "pub-as-key.key", "\(String(repeating: "a", count: 40)) trainer\n",
+                "line 1: expected 'secret-key KEY' or 'public-key KEY'"
+            ),
+            ("empty.key", "# nothing\n", "holds no secret-key line"),
+        ] as [(String, String?, String)])
     func badKeyFilesNameTheFileAndTheProblem(name: String, text: String?, expected: String) throws {
         let path = file(name)
         if let text { try text.write(toFile: path, atomically: true, encoding: .utf8) }
@@ -72,17 +80,22 @@ final class CurveTests {
     @Test func aPublicKeyFileRefusesASecretKeyAndSeveralKeys() throws {
         let pair = try CurveKeyPair.generate()
         let paths = try CurveKeyFile.write(pair, base: file("client"))
-        #expect(throws: CurveKeyError(file: paths.secret, line: 2, "this is a .key file, which holds a secret key; give the .pub file")) {
+        #expect(
+            throws: CurveKeyError(
+                file: paths.secret, line: 2, "this is a .key file, which holds a secret key; give the .pub file")
+        ) {
             try CurveKeyFile.readPublicKey(paths.secret)
         }
         let two = file("two.pub")
-        try "\(pair.publicText) a\n\(try CurveKeyPair.generate().publicText) b\n".write(toFile: two, atomically: true, encoding: .utf8)
+        try "\(pair.publicText) a\n\(try CurveKeyPair.generate().publicText) b\n".write(
+            toFile: two, atomically: true, encoding: .utf8)
         #expect(throws: CurveKeyError(file: two, "holds 2 public keys; give the file with just the server's key")) {
             try CurveKeyFile.readPublicKey(two)
         }
         // The public-key line of a .key must belong to its secret key.
         let mixed = file("mixed.key")
-        try "secret-key \(pair.secretText)\npublic-key \(try CurveKeyPair.generate().publicText)\n".write(toFile: mixed, atomically: true, encoding: .utf8)
+        try "secret-key \(pair.secretText)\npublic-key \(try CurveKeyPair.generate().publicText)\n".write(
+            toFile: mixed, atomically: true, encoding: .utf8)
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(mixed) }
     }
 
@@ -99,7 +112,8 @@ final class CurveTests {
     func server(authorizing keys: [CurveKeyPair]) throws -> Server {
         let pair = try CurveKeyPair.generate()
         let authorized = file("authorized_keys")
-        try (["# test"] + keys.map { "\($0.publicText) client" }).joined(separator: "\n").write(toFile: authorized, atomically: true, encoding: .utf8)
+        try (["# test"] + keys.map { "\($0.publicText) client" }).joined(separator: "\n").write(
+            toFile: authorized, atomically: true, encoding: .utf8)
         let zap = try ZAPHandler(context: context, authorizedKeys: authorized, admitting: [pair.publicKey])
         let router = try ZMQSocket(context, .router)
         try zap.secure(router, keyPair: pair)
@@ -211,7 +225,10 @@ final class CurveTests {
     @Test func aBadAuthorizedKeysFileStopsTheHandlerFromStarting() throws {
         let path = file("bad_keys")
         try "# ok\nnot-a-key trainer\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: CurveKeyError(file: path, line: 2, "'not-a-key' is not a CURVE key: expected 40 characters of Z85, got 9")) {
+        #expect(
+            throws: CurveKeyError(
+                file: path, line: 2, "'not-a-key' is not a CURVE key: expected 40 characters of Z85, got 9")
+        ) {
             _ = try ZAPHandler(context: context, authorizedKeys: path)
         }
     }

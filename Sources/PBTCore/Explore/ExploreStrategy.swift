@@ -44,7 +44,8 @@ public enum ExploreStrategy: Sendable, Hashable {
         using random: inout some RandomNumberGenerator
     ) -> ExploreOutcome {
         if case .pb2 = self {
-            return ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0).explore(hyperparameters, in: space, using: &random)
+            return ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0).explore(
+                hyperparameters, in: space, using: &random)
         }
         var result = hyperparameters
         var changes: [String: ExploreChange] = [:]

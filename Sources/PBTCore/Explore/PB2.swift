@@ -95,7 +95,8 @@ public struct PB2Model: Sendable {
             for parameter in modelled {
                 let value = parameter.domain.sample(using: &random)
                 values[parameter.name] = value
-                changes[parameter.name] = ExploreChange(from: copied[parameter.name] ?? value, to: value, how: .resampled)
+                changes[parameter.name] = ExploreChange(
+                    from: copied[parameter.name] ?? value, to: value, how: .resampled)
             }
             remember(values, time: time, key: key)
             return ExploreOutcome(hyperparameters: values, changes: changes)
@@ -122,7 +123,9 @@ public struct PB2Model: Sendable {
     // MARK: The Gaussian process
 
     /// The point of highest UCB among random candidates and candidates near `start`.
-    func proposal(near start: [Double], time: Double, modelled: [Hyperparameter], using random: inout some RandomNumberGenerator) -> [Double] {
+    func proposal(
+        near start: [Double], time: Double, modelled: [Hyperparameter], using random: inout some RandomNumberGenerator
+    ) -> [Double] {
         let dimensions = modelled.count
         var inputs = points.map { encode($0.hyperparameters, modelled) }
         var times = points.map(\.time)
@@ -144,8 +147,8 @@ public struct PB2Model: Sendable {
         var best = start
         var bestScore = -Double.infinity
         func consider(_ candidate: [Double]) {
-            let (μ, variance) = predict(model, candidate, time: time)
-            let score = μ + (beta * max(variance, 0)).squareRoot()
+            let (mean, variance) = predict(model, candidate, time: time)
+            let score = mean + (beta * max(variance, 0)).squareRoot()
             if score > bestScore {
                 bestScore = score
                 best = candidate
@@ -213,7 +216,8 @@ public struct PB2Model: Sendable {
             let x = values.number(parameter.name) ?? 0
             switch parameter.domain {
             case .uniform(let low, let high): return min(max((x - low) / (high - low), 0), 1)
-            case .logUniform(let low, let high): return min(max((log(max(x, low)) - log(low)) / (log(high) - log(low)), 0), 1)
+            case .logUniform(let low, let high):
+                return min(max((log(max(x, low)) - log(low)) / (log(high) - log(low)), 0), 1)
             default: return 0
             }
         }
@@ -222,7 +226,8 @@ public struct PB2Model: Sendable {
     func decode(_ unit: Double, _ domain: Domain) -> HyperparameterValue {
         switch domain {
         case .uniform(let low, let high): return .real(min(max(low + unit * (high - low), low), high))
-        case .logUniform(let low, let high): return .real(min(max(exp(log(low) + unit * (log(high) - log(low))), low), high))
+        case .logUniform(let low, let high):
+            return .real(min(max(exp(log(low) + unit * (log(high) - log(low))), low), high))
         default: return .real(unit)
         }
     }

@@ -19,9 +19,11 @@ public enum InletAddress {
 
     /// An evaluator's or a mutator's inlet, given where it reaches the selector.
     public static func worker(connect: String, name: String) -> String {
-        let safe = String(name.unicodeScalars.map { scalar -> Character in
-            scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar) ? Character(scalar) : "_"
-        }.prefix(64))
+        let safe = String(
+            name.unicodeScalars.map { scalar -> Character in
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar)
+                    ? Character(scalar) : "_"
+            }.prefix(64))
         if connect.hasPrefix("ipc://"), let slash = connect.lastIndex(of: "/") {
             return connect[...slash] + safe + ".inlet"
         }

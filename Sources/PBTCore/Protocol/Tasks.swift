@@ -22,7 +22,10 @@ public struct TrainTask: Sendable, Hashable {
     /// The member's seed: initialisation uses it as is, training derives from it and the step.
     public var seed: UInt64
 
-    public init(member: Int, version: Int, step: Int, steps: Int, checkpoint: String?, hyperparameters: Hyperparameters, seed: UInt64) {
+    public init(
+        member: Int, version: Int, step: Int, steps: Int, checkpoint: String?, hyperparameters: Hyperparameters,
+        seed: UInt64
+    ) {
         self.member = member
         self.version = version
         self.step = step
@@ -48,7 +51,10 @@ public struct ExploreTask: Sendable, Hashable {
     /// Seed for this decision's generator.
     public var seed: UInt64
 
-    public init(member: Int, version: Int, donor: Int, step: Int, checkpoint: String, hyperparameters: Hyperparameters, seed: UInt64) {
+    public init(
+        member: Int, version: Int, donor: Int, step: Int, checkpoint: String, hyperparameters: Hyperparameters,
+        seed: UInt64
+    ) {
         self.member = member
         self.version = version
         self.donor = donor
@@ -113,7 +119,10 @@ public struct Welcome: Sendable, Hashable {
     /// Where trainers push what they trained.
     public var evaluators: EvaluatorRoutes
 
-    public init(experimentID: String, experiment: [UInt8], checkpointDirectory: String, inlet: String, evaluators: EvaluatorRoutes) {
+    public init(
+        experimentID: String, experiment: [UInt8], checkpointDirectory: String, inlet: String,
+        evaluators: EvaluatorRoutes
+    ) {
         self.experimentID = experimentID
         self.experiment = experiment
         self.checkpointDirectory = checkpointDirectory
@@ -144,7 +153,8 @@ public struct TrainResult: Sendable, Hashable {
     public var trainer: String
 
     public init(
-        member: Int, version: Int, fromStep: Int, step: Int, checkpoint: String, hyperparameters: Hyperparameters = Hyperparameters(),
+        member: Int, version: Int, fromStep: Int, step: Int, checkpoint: String,
+        hyperparameters: Hyperparameters = Hyperparameters(),
         metrics: [String: Double], seconds: Double, interrupted: Bool = false, trainer: String = ""
     ) {
         self.member = member
@@ -189,7 +199,10 @@ public struct ExploreResult: Sendable, Hashable {
     /// The mutator's name, for the event log.
     public var mutator: String
 
-    public init(member: Int, version: Int, hyperparameters: Hyperparameters, changes: [String: ExploreChange], mutator: String = "") {
+    public init(
+        member: Int, version: Int, hyperparameters: Hyperparameters, changes: [String: ExploreChange],
+        mutator: String = ""
+    ) {
         self.member = member
         self.version = version
         self.hyperparameters = hyperparameters
@@ -216,7 +229,8 @@ public struct Ready: Sendable, Hashable {
     public var handed: HandedOn?
 
     public init(
-        role: WorkerRole, received: Int, name: String, experimentID: String, inlet: PeerEndpoint? = nil, routes: Int = 0,
+        role: WorkerRole, received: Int, name: String, experimentID: String, inlet: PeerEndpoint? = nil,
+        routes: Int = 0,
         handed: HandedOn? = nil
     ) {
         self.role = role

@@ -34,7 +34,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// A generator for one decision about one member.
     public static func forDecision(seed: UInt64, member: Int, version: Int, purpose: Purpose) -> SplitMix64 {
-        SplitMix64(seed: derive(seed, UInt64(truncatingIfNeeded: member), UInt64(truncatingIfNeeded: version), purpose.rawValue))
+        SplitMix64(
+            seed: derive(
+                seed, UInt64(truncatingIfNeeded: member), UInt64(truncatingIfNeeded: version), purpose.rawValue))
     }
 
     /// What a derived generator is for, so that two decisions about the same member

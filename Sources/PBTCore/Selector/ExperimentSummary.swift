@@ -64,7 +64,10 @@ public struct ExperimentSummary: Sendable, Hashable {
 
 extension ExperimentSummary.Best {
     /// Builds the schedule and the lineage from a member's history.
-    init(member: Int, score: Double, step: Int, history: LineageSegment?, hyperparameters: Hyperparameters, metrics: [String: Double]) {
+    init(
+        member: Int, score: Double, step: Int, history: LineageSegment?, hyperparameters: Hyperparameters,
+        metrics: [String: Double]
+    ) {
         self.metrics = metrics
         let segments = history?.chronological ?? []
         self.member = member
@@ -72,7 +75,8 @@ extension ExperimentSummary.Best {
         self.step = step
         self.hyperparameters = segments.last?.hyperparameters ?? hyperparameters
         schedule = segments.map {
-            ExperimentSummary.ScheduleEntry(fromStep: $0.fromStep, toStep: $0.toStep, member: $0.member, hyperparameters: $0.hyperparameters)
+            ExperimentSummary.ScheduleEntry(
+                fromStep: $0.fromStep, toStep: $0.toStep, member: $0.member, hyperparameters: $0.hyperparameters)
         }
         var lineage: [ExperimentSummary.LineageEntry] = []
         for segment in segments {

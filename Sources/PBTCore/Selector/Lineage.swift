@@ -16,7 +16,9 @@ public final class LineageSegment: Sendable, Hashable {
     public let hyperparameters: Hyperparameters
     public let previous: LineageSegment?
 
-    public init(id: Int, member: Int, fromStep: Int, toStep: Int, hyperparameters: Hyperparameters, previous: LineageSegment?) {
+    public init(
+        id: Int, member: Int, fromStep: Int, toStep: Int, hyperparameters: Hyperparameters, previous: LineageSegment?
+    ) {
         self.id = id
         self.member = member
         self.fromStep = fromStep
@@ -27,11 +29,15 @@ public final class LineageSegment: Sendable, Hashable {
 
     /// The history after training `member` from this segment's end to `step` with `hyperparameters`:
     /// this segment extended when nothing changed, else a new one after it. `id` names the result.
-    public func extended(by member: Int, to step: Int, with hyperparameters: Hyperparameters, id: Int) -> LineageSegment {
+    public func extended(by member: Int, to step: Int, with hyperparameters: Hyperparameters, id: Int) -> LineageSegment
+    {
         if member == self.member && hyperparameters == self.hyperparameters {
-            return LineageSegment(id: id, member: member, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters, previous: previous)
+            return LineageSegment(
+                id: id, member: member, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters,
+                previous: previous)
         }
-        return LineageSegment(id: id, member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
+        return LineageSegment(
+            id: id, member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
     }
 
     /// The segments from the first step on.

@@ -22,7 +22,8 @@ public enum PBTEvent: Sendable, Hashable {
     /// (`stale_version`, `not_leased`, `unknown_member`, `step_outside_task`, `outside_space`),
     /// `detail` the particulars. Published for the first ten of a reason, then at most once a
     /// second for it: `count` is how many of that reason so far, `total` how many of all.
-    case resultDropped(member: Int, version: Int, worker: String, reason: String, detail: String, count: Int, total: Int)
+    case resultDropped(
+        member: Int, version: Int, worker: String, reason: String, detail: String, count: Int, total: Int)
     /// A worker failed `failures` tasks in a row and gets no work for `seconds`.
     case workerBenched(role: WorkerRole, worker: String, failures: Int, seconds: Double)
     case progress(Progress)

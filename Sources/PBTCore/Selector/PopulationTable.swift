@@ -97,7 +97,8 @@ public struct Member: Sendable, Hashable {
 
     /// A row as a store saved it.
     public init(
-        id: Int, seed: UInt64, version: Int, step: Int, targetStep: Int, checkpoint: String?, hyperparameters: Hyperparameters,
+        id: Int, seed: UInt64, version: Int, step: Int, targetStep: Int, checkpoint: String?,
+        hyperparameters: Hyperparameters,
         score: Double?, phase: MemberPhase, lease: MemberLease?, history: LineageSegment?, exploits: Int, failures: Int,
         metrics: [String: Double], pendingExploit: PendingExploit?, recent: [Double] = []
     ) {

@@ -107,7 +107,8 @@ public struct RankedSet: Sendable {
 
     private mutating func allocate(_ standing: Standing) -> Int32 {
         // A priority drawn from the member and fitness: deterministic, and balanced in expectation.
-        let priority = SplitMix64.mix(UInt64(bitPattern: Int64(standing.member)) &+ standing.fitness.bitPattern &* 0x9E37_79B9_7F4A_7C15)
+        let priority = SplitMix64.mix(
+            UInt64(bitPattern: Int64(standing.member)) &+ standing.fitness.bitPattern &* 0x9E37_79B9_7F4A_7C15)
         if let node = free.popLast() {
             let index = Int(node)
             standings[index] = standing

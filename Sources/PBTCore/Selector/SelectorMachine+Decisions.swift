@@ -4,7 +4,8 @@ extension SelectorMachine {
     /// Records a member's score for its new weights, then finishes it, holds it at the
     /// barrier (synchronous mode) or decides.
     mutating func score(
-        _ index: Int, _ score: Double, metrics: [String: Double], version: Int, evaluator: String, now: Double, into actions: inout [Action]
+        _ index: Int, _ score: Double, metrics: [String: Double], version: Int, evaluator: String, now: Double,
+        into actions: inout [Action]
     ) {
         let step = table[index].step
         let fitness = settings.objective.fitness(score)
@@ -19,12 +20,14 @@ extension SelectorMachine {
         if let checkpoint = member.checkpoint {
             let snapshot = ScoreSnapshot(
                 member: index, step: step, fitness: fitness, score: score, checkpoint: checkpoint,
-                hyperparameters: member.hyperparameters, history: member.history, metrics: member.metrics, recent: member.recent)
+                hyperparameters: member.hyperparameters, history: member.history, metrics: member.metrics,
+                recent: member.recent)
             snapshots[step, default: [:]][index] = snapshot
             pendingChanges.scores.append(snapshot)
             if bestEver.map({ fitness > $0.fitness }) ?? true { bestEver = snapshot }
         }
-        actions.append(.publish(.memberScored(member: index, version: version, step: step, score: score, evaluator: evaluator)))
+        actions.append(
+            .publish(.memberScored(member: index, version: version, step: step, score: score, evaluator: evaluator)))
         let standing = Standing(member: index, fitness: fitness)
         if let current = best, current.member != index {
             if Standing.ranksBefore(standing, current) { best = standing }
@@ -53,7 +56,9 @@ extension SelectorMachine {
     /// them, best first. A member that is given up leaves the live population, so it never
     /// holds the barrier; one whose task is lost is re-issued by its lease as usual.
     mutating func releaseBarrier(now: Double, into actions: inout [Action]) {
-        guard settings.synchronous, !table.waiting.isEmpty, table.waiting.count == table.count - table.done else { return }
+        guard settings.synchronous, !table.waiting.isEmpty, table.waiting.count == table.count - table.done else {
+            return
+        }
         let ready = table.waiting.sorted { a, b in
             Standing.ranksBefore(
                 Standing(member: a, fitness: table[a].recent.last ?? -.infinity),
@@ -73,13 +78,20 @@ extension SelectorMachine {
             comparedAt = earlier
             cohort = board.ranking(at: earlier)
         }
-        var random = SplitMix64.forDecision(seed: settings.seed, member: index, version: table[index].version, purpose: .exploit)
+        var random = SplitMix64.forDecision(
+            seed: settings.seed, member: index, version: table[index].version, purpose: .exploit)
         let snapshotsThere = snapshots[comparedAt] ?? [:]
-        let decision: ExploitDecision = step < settings.burnIn
+        let decision: ExploitDecision =
+            step < settings.burnIn
             ? .keep
-            : settings.exploit.decide(member: index, cohort: cohort, recent: { snapshotsThere[$0]?.recent ?? [] }, using: &random)
+            : settings.exploit.decide(
+                member: index, cohort: cohort, recent: { snapshotsThere[$0]?.recent ?? [] }, using: &random)
         let rank = cohort.rank(of: index)
-        actions.append(.publish(.memberDecided(member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count, rank: rank)))
+        actions.append(
+            .publish(
+                .memberDecided(
+                    member: index, step: step, comparedAt: comparedAt, decision: decision, cohort: cohort.count,
+                    rank: rank)))
         dirty.insert(index)
         guard case .exploit(let donor) = decision, let snapshot = snapshots[comparedAt]?[donor] else {
             table.setPhase(index, .queued(.trainer))
@@ -105,12 +117,18 @@ extension SelectorMachine {
         }
     }
 
-    mutating func completeExploit(_ index: Int, new: Hyperparameters, changes: [String: ExploreChange], mutator: String, into actions: inout [Action]) {
+    mutating func completeExploit(
+        _ index: Int, new: Hyperparameters, changes: [String: ExploreChange], mutator: String,
+        into actions: inout [Action]
+    ) {
         let member = table[index]
         if let pending = member.pendingExploit {
-            actions.append(.publish(.memberExploited(.init(
-                member: index, donor: pending.donor, step: member.step, checkpoint: member.checkpoint ?? "",
-                old: pending.old, copied: pending.copied, new: new, changes: changes, mutator: mutator))))
+            actions.append(
+                .publish(
+                    .memberExploited(
+                        .init(
+                            member: index, donor: pending.donor, step: member.step, checkpoint: member.checkpoint ?? "",
+                            old: pending.old, copied: pending.copied, new: new, changes: changes, mutator: mutator))))
         }
         table.update(index) { $0.pendingExploit = nil }
         dirty.insert(index)

@@ -12,7 +12,9 @@ extension SelectorMachine {
         guard !isFinished, let startTime else { return actions }
         let before = pool.routes.generation
         for id in pool.endBenches(now: now) {
-            if let worker = pool[id], worker.role == .mutator, let inlet = worker.inlet { actions.append(.connectMutator(inlet)) }
+            if let worker = pool[id], worker.role == .mutator, let inlet = worker.inlet {
+                actions.append(.connectMutator(inlet))
+            }
         }
         refreshEvaluatorRoutes(changedFrom: before, into: &actions)
         for index in table.leased.sorted() {
@@ -20,7 +22,8 @@ extension SelectorMachine {
             expire(index, lease: lease, now: now, into: &actions)
             if isFinished { return actions }
         }
-        for (id, worker) in pool.workers.sorted(by: { $0.value.name < $1.value.name }) where now - worker.lastSeen > settings.silenceTimeout {
+        for (id, worker) in pool.workers.sorted(by: { $0.value.name < $1.value.name })
+        where now - worker.lastSeen > settings.silenceTimeout {
             remove(id, reason: "silent for \(Self.seconds(settings.silenceTimeout))", now: now, into: &actions)
         }
         if let budget = settings.stop.timeBudget, now - startTime >= budget {
@@ -40,7 +43,9 @@ extension SelectorMachine {
     /// A heartbeat on a leg the sender holds: the lease runs `leaseTimeout` from now, but
     /// never past the leg's maximum duration.
     mutating func progress(member: Int, version: Int, from worker: WorkerID, now: Double) {
-        guard table.indices.contains(member), table[member].version == version, let lease = table[member].lease else { return }
+        guard table.indices.contains(member), table[member].version == version, let lease = table[member].lease else {
+            return
+        }
         let role = pool[worker]?.role
         switch (table[member].phase, role) {
         case (.training(let holder), _) where holder == worker: break
@@ -74,10 +79,12 @@ extension SelectorMachine {
             requeue(index, for: role == .mutator ? .mutator : .trainer)
             return
         }
-        let reason = overran
+        let reason =
+            overran
             ? "lease expired: the trainer took longer than the longest a task may take (\(Self.seconds(maxTaskSeconds)))"
             : "lease expired: no word from the trainer for \(Self.seconds(settings.leaseTimeout))"
-        countMemberFailure(index, version: member.version, worker: holderName, reason: reason, now: now, into: &actions) {
+        countMemberFailure(index, version: member.version, worker: holderName, reason: reason, now: now, into: &actions)
+        {
             $0.requeue(index, for: .trainer)
         }
     }

@@ -42,7 +42,10 @@ extension SelectorMachine {
         public var forgottenBelow: Int
         public var bestEver: ScoreSnapshot?
 
-        public init(members: [Member], scores: [ScoreSnapshot], steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int, bestEver: ScoreSnapshot?) {
+        public init(
+            members: [Member], scores: [ScoreSnapshot], steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int,
+            bestEver: ScoreSnapshot?
+        ) {
             self.members = members
             self.scores = scores
             self.steps = steps
@@ -68,7 +71,9 @@ extension SelectorMachine {
     /// under the same routing id, so its result is still welcome), and a score or explore
     /// still queued at a live evaluator or mutator arrives as soon as it reconnects. Whatever
     /// gets no word by then goes out again, without waiting a whole lease.
-    public init(settings: SelectorSettings, name: String, restoring saved: SavedState, now: Double, routesEpoch: Int = 0) {
+    public init(
+        settings: SelectorSettings, name: String, restoring saved: SavedState, now: Double, routesEpoch: Int = 0
+    ) {
         self.settings = settings
         self.name = name
         table = PopulationTable(saved.members.sorted { $0.id < $1.id })
@@ -106,11 +111,16 @@ extension SelectorMachine {
             // within a silence, it never will.
             var deadline = now + settings.silenceTimeout
             if case .training(let holder) = table[index].phase {
-                pool.add(ConnectedWorker(id: holder, role: .trainer, name: trainer, lastSeen: now, sent: 0, task: (index, table[index].version)))
+                pool.add(
+                    ConnectedWorker(
+                        id: holder, role: .trainer, name: trainer, lastSeen: now, sent: 0,
+                        task: (index, table[index].version)))
                 deadline = now + settings.leaseTimeout
             }
             // Since the experiment started: a checkpoint written before the restart may still be on its way.
-            table.update(index) { $0.lease = MemberLease(since: now - saved.elapsed, started: now, deadline: deadline, trainer: trainer) }
+            table.update(index) {
+                $0.lease = MemberLease(since: now - saved.elapsed, started: now, deadline: deadline, trainer: trainer)
+            }
         }
         if let totalSteps = settings.stop.totalSteps, steps >= totalSteps { budgetSpent = true }
         refreshBest()

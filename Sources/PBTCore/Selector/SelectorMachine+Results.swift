@@ -12,7 +12,8 @@ extension SelectorMachine {
     /// `phases` (any trainer's `.training` matches when `anyTrainer`); otherwise records
     /// the drop and returns nil.
     mutating func accept(
-        _ member: Int, version: Int, from worker: WorkerID, named name: String, in phases: (MemberPhase) -> Bool, now: Double,
+        _ member: Int, version: Int, from worker: WorkerID, named name: String, in phases: (MemberPhase) -> Bool,
+        now: Double,
         into actions: inout [Action]
     ) -> Int? {
         let refusal: Refusal
@@ -21,7 +22,9 @@ extension SelectorMachine {
         } else if table[member].version != version {
             refusal = Refusal(reason: "stale_version", detail: "version \(version), current \(table[member].version)")
         } else if !phases(table[member].phase) {
-            refusal = Refusal(reason: "not_leased", detail: "member \(member) is \(Self.describe(table[member].phase)), not awaiting this result")
+            refusal = Refusal(
+                reason: "not_leased",
+                detail: "member \(member) is \(Self.describe(table[member].phase)), not awaiting this result")
         } else {
             return member
         }
@@ -31,11 +34,16 @@ extension SelectorMachine {
 
     /// Counts a dropped result and says so, rate-limited: the first ten of a reason, then
     /// at most one a second for it.
-    mutating func drop(member: Int, version: Int, worker: String, _ refusal: Refusal, now: Double, into actions: inout [Action]) {
+    mutating func drop(
+        member: Int, version: Int, worker: String, _ refusal: Refusal, now: Double, into actions: inout [Action]
+    ) {
         let (count, total, tell) = drops.record(refusal.reason, now: now)
         guard tell else { return }
-        actions.append(.publish(.resultDropped(
-            member: member, version: version, worker: worker, reason: refusal.reason, detail: refusal.detail, count: count, total: total)))
+        actions.append(
+            .publish(
+                .resultDropped(
+                    member: member, version: version, worker: worker, reason: refusal.reason, detail: refusal.detail,
+                    count: count, total: total)))
     }
 
     static func describe(_ phase: MemberPhase) -> String {
@@ -73,8 +81,11 @@ extension SelectorMachine {
         let segmentID = nextSegmentID
         nextSegmentID += 1
         table.update(index) { member in
-            member.history = member.history?.extended(by: index, to: step, with: member.hyperparameters, id: segmentID)
-                ?? LineageSegment(id: segmentID, member: index, fromStep: fromStep, toStep: step, hyperparameters: member.hyperparameters, previous: nil)
+            member.history =
+                member.history?.extended(by: index, to: step, with: member.hyperparameters, id: segmentID)
+                ?? LineageSegment(
+                    id: segmentID, member: index, fromStep: fromStep, toStep: step,
+                    hyperparameters: member.hyperparameters, previous: nil)
             member.step = step
             member.checkpoint = checkpoint
         }
@@ -93,27 +104,41 @@ extension SelectorMachine {
     mutating func interrupted(_ result: TrainResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
         let name = pool.name(of: worker)
         guard result.interrupted else {
-            drop(member: result.member, version: result.version, worker: name,
-                 Refusal(reason: "wrong_leg", detail: "a finished training result goes to an evaluator, not to the selector"), now: now, into: &actions)
+            drop(
+                member: result.member, version: result.version, worker: name,
+                Refusal(
+                    reason: "wrong_leg", detail: "a finished training result goes to an evaluator, not to the selector"),
+                now: now, into: &actions)
             return
         }
-        guard let index = accept(result.member, version: result.version, from: worker, named: name, in: { $0 == .training(worker) }, now: now, into: &actions)
+        guard
+            let index = accept(
+                result.member, version: result.version, from: worker, named: name, in: { $0 == .training(worker) },
+                now: now, into: &actions)
         else { return }
         pool.update(worker) { $0.task = nil }
         let member = table[index]
         guard result.step > member.step, result.step <= member.targetStep, result.fromStep == member.step else {
-            drop(member: index, version: result.version, worker: name,
-                 Refusal(reason: "step_outside_task", detail: "steps \(result.fromStep)…\(result.step) outside \(member.step)…\(member.targetStep)"),
-                 now: now, into: &actions)
+            drop(
+                member: index, version: result.version, worker: name,
+                Refusal(
+                    reason: "step_outside_task",
+                    detail: "steps \(result.fromStep)…\(result.step) outside \(member.step)…\(member.targetStep)"),
+                now: now, into: &actions)
             requeue(index, for: .trainer)
             return
         }
         let previous = member.score
         let fromStep = applyTraining(index, to: result.step, checkpoint: result.checkpoint)
-        actions.append(.publish(.memberTrained(.init(
-            member: index, version: result.version, trainer: name, fromStep: fromStep, step: result.step, seconds: result.seconds,
-            checkpoint: result.checkpoint, hyperparameters: table[index].hyperparameters, metrics: result.metrics, interrupted: true,
-            previousScore: previous))))
+        actions.append(
+            .publish(
+                .memberTrained(
+                    .init(
+                        member: index, version: result.version, trainer: name, fromStep: fromStep, step: result.step,
+                        seconds: result.seconds,
+                        checkpoint: result.checkpoint, hyperparameters: table[index].hyperparameters,
+                        metrics: result.metrics, interrupted: true,
+                        previousScore: previous))))
         requeue(index, for: .trainer)
     }
 
@@ -125,44 +150,66 @@ extension SelectorMachine {
             if case .training = phase { return true }
             return phase == .scoring
         }
-        guard let index = accept(result.member, version: result.version, from: worker, named: evaluator, in: awaiting, now: now, into: &actions)
+        guard
+            let index = accept(
+                result.member, version: result.version, from: worker, named: evaluator, in: awaiting, now: now,
+                into: &actions)
         else { return }
         let member = table[index]
         let trained = result.trained
         guard trained.fromStep == member.step, trained.step == member.targetStep, !trained.interrupted else {
             let detail = "steps \(trained.fromStep)…\(trained.step) trained, task \(member.step)…\(member.targetStep)"
-            drop(member: index, version: result.version, worker: evaluator, Refusal(reason: "step_outside_task", detail: detail), now: now, into: &actions)
+            drop(
+                member: index, version: result.version, worker: evaluator,
+                Refusal(reason: "step_outside_task", detail: detail), now: now, into: &actions)
             // The trainer did not do what it was asked: a failure of the member and of that trainer.
             let trainer = Self.trainer(of: member)
             freeTrainer(of: index, now: now)
             if let trainer { countWorkerFailure(trainer, now: now, into: &actions) }
-            countMemberFailure(index, version: result.version, worker: member.lease?.trainer ?? evaluator, reason: "trained \(detail)", now: now, into: &actions) {
+            countMemberFailure(
+                index, version: result.version, worker: member.lease?.trainer ?? evaluator, reason: "trained \(detail)",
+                now: now, into: &actions
+            ) {
                 $0.requeue(index, for: .trainer)
             }
             return
         }
         if let trainer = Self.trainer(of: member) { pool.update(trainer) { $0.failuresInARow = 0 } }
         freeTrainer(of: index, now: now)
-        if let started = table[index].lease?.started, table[index].phase == .scoring { longestLeg = max(longestLeg, now - started) }
+        if let started = table[index].lease?.started, table[index].phase == .scoring {
+            longestLeg = max(longestLeg, now - started)
+        }
         pool.update(worker) { $0.failuresInARow = 0 }
         let trainer = member.lease?.trainer ?? trained.trainer
         let previous = member.score
         let fromStep = applyTraining(index, to: trained.step, checkpoint: trained.checkpoint)
         table.update(index) { $0.failures = 0 }
-        actions.append(.publish(.memberTrained(.init(
-            member: index, version: result.version, trainer: trainer, fromStep: fromStep, step: trained.step, seconds: trained.seconds,
-            checkpoint: trained.checkpoint, hyperparameters: table[index].hyperparameters, metrics: trained.metrics, interrupted: false,
-            previousScore: previous))))
-        score(index, result.score, metrics: trained.metrics.merging(result.metrics) { $1 }, version: result.version, evaluator: evaluator, now: now, into: &actions)
+        actions.append(
+            .publish(
+                .memberTrained(
+                    .init(
+                        member: index, version: result.version, trainer: trainer, fromStep: fromStep,
+                        step: trained.step, seconds: trained.seconds,
+                        checkpoint: trained.checkpoint, hyperparameters: table[index].hyperparameters,
+                        metrics: trained.metrics, interrupted: false,
+                        previousScore: previous))))
+        score(
+            index, result.score, metrics: trained.metrics.merging(result.metrics) { $1 }, version: result.version,
+            evaluator: evaluator, now: now, into: &actions)
     }
 
     /// A mutator's explored hyperparameters for a member that exploited.
     mutating func explored(_ result: ExploreResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
         let mutator = pool[worker]?.name ?? (result.mutator.isEmpty ? pool.name(of: worker) : result.mutator)
-        guard let index = accept(result.member, version: result.version, from: worker, named: mutator, in: { $0 == .exploring }, now: now, into: &actions)
+        guard
+            let index = accept(
+                result.member, version: result.version, from: worker, named: mutator, in: { $0 == .exploring },
+                now: now, into: &actions)
         else { return }
         if let space = settings.space, let violation = space.violation(in: result.hyperparameters) {
-            drop(member: index, version: result.version, worker: mutator, Refusal(reason: "outside_space", detail: violation), now: now, into: &actions)
+            drop(
+                member: index, version: result.version, worker: mutator,
+                Refusal(reason: "outside_space", detail: violation), now: now, into: &actions)
             requeue(index, for: .mutator)
             return
         }
@@ -176,7 +223,10 @@ extension SelectorMachine {
     /// explore. The member counts a failure and goes out again (for training, from its last
     /// scored checkpoint); the worker counts one too (the trainer, when the evaluator says the
     /// fault is upstream) and is benched after too many in a row.
-    mutating func failed(member: Int, version: Int, reason: String, upstream: Bool, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+    mutating func failed(
+        member: Int, version: Int, reason: String, upstream: Bool, from worker: WorkerID, now: Double,
+        into actions: inout [Action]
+    ) {
         let role = pool[worker]?.role
         let name = pool.name(of: worker)
         let held: (MemberPhase) -> Bool = { phase in
@@ -188,7 +238,9 @@ extension SelectorMachine {
             default: false
             }
         }
-        guard let index = accept(member, version: version, from: worker, named: name, in: held, now: now, into: &actions) else { return }
+        guard
+            let index = accept(member, version: version, from: worker, named: name, in: held, now: now, into: &actions)
+        else { return }
         let phase = table[index].phase
         // A score that cannot be made from what the trainer produced (no checkpoint, no reported
         // metric) is the trainer's doing: the evaluator only found it out.
@@ -201,12 +253,19 @@ extension SelectorMachine {
     }
 
     /// A trainer hands a member back untouched (it was stopped before a step was done).
-    mutating func released(member: Int, version: Int, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+    mutating func released(member: Int, version: Int, from worker: WorkerID, now: Double, into actions: inout [Action])
+    {
         let name = pool.name(of: worker)
-        guard let index = accept(member, version: version, from: worker, named: name, in: { $0 == .training(worker) }, now: now, into: &actions)
+        guard
+            let index = accept(
+                member, version: version, from: worker, named: name, in: { $0 == .training(worker) }, now: now,
+                into: &actions)
         else { return }
         pool.update(worker) { $0.task = nil }
-        actions.append(.publish(.leaseReleased(member: index, version: version, role: .trainer, worker: name, reason: "handed back untouched")))
+        actions.append(
+            .publish(
+                .leaseReleased(
+                    member: index, version: version, role: .trainer, worker: name, reason: "handed back untouched")))
         requeue(index, for: .trainer)
     }
 
@@ -220,7 +279,8 @@ extension SelectorMachine {
         dirty.insert(index)
         if firstFailure == nil { firstFailure = "member \(index)\(worker.isEmpty ? "" : " on \(worker)"): \(reason)" }
         let givenUp = table[index].failures > settings.maxFailures
-        actions.append(.publish(.memberFailed(member: index, version: version, worker: worker, reason: reason, givenUp: givenUp)))
+        actions.append(
+            .publish(.memberFailed(member: index, version: version, worker: worker, reason: reason, givenUp: givenUp)))
         if givenUp {
             table.setPhase(index, .failed)
             memberDone(now: now, into: &actions)
@@ -237,12 +297,15 @@ extension SelectorMachine {
         pool.update(id) { $0.failuresInARow = failures }
         // Benching the last worker of its role would only stop the experiment: the work has
         // nowhere else to go (and a member that cannot be trained is given up anyway).
-        let others = pool.workers.values.contains { $0.role == worker.role && $0.id != id && !pool.isBenched($0.id, now: now) }
+        let others = pool.workers.values.contains {
+            $0.role == worker.role && $0.id != id && !pool.isBenched($0.id, now: now)
+        }
         guard failures > settings.maxFailures, others else { return }
         let before = pool.routes.generation
         let until = pool.bench(id, now: now, base: settings.benchSeconds)
         pool.update(id) { $0.failuresInARow = 0 }
-        actions.append(.publish(.workerBenched(role: worker.role, worker: worker.name, failures: failures, seconds: until - now)))
+        actions.append(
+            .publish(.workerBenched(role: worker.role, worker: worker.name, failures: failures, seconds: until - now)))
         refreshEvaluatorRoutes(changedFrom: before, into: &actions)
         if worker.role == .mutator, let inlet = worker.inlet { actions.append(.disconnectMutator(inlet)) }
     }

@@ -56,7 +56,8 @@ public struct SelectorMachine: Sendable {
         public let recent: [Double]
 
         public init(
-            member: Int, step: Int, fitness: Double, score: Double, checkpoint: String, hyperparameters: Hyperparameters,
+            member: Int, step: Int, fitness: Double, score: Double, checkpoint: String,
+            hyperparameters: Hyperparameters,
             history: LineageSegment?, metrics: [String: Double], recent: [Double] = []
         ) {
             self.member = member
@@ -111,9 +112,11 @@ public struct SelectorMachine: Sendable {
     public init(settings: SelectorSettings, name: String, initial: [Hyperparameters], routesEpoch: Int = 0) {
         self.settings = settings
         self.name = name
-        table = PopulationTable(initial.enumerated().map { index, hyperparameters in
-            Member(id: index, seed: SplitMix64.derive(settings.seed, UInt64(index)), hyperparameters: hyperparameters)
-        })
+        table = PopulationTable(
+            initial.enumerated().map { index, hyperparameters in
+                Member(
+                    id: index, seed: SplitMix64.derive(settings.seed, UInt64(index)), hyperparameters: hyperparameters)
+            })
         pool = WorkerPool(routesEpoch: routesEpoch)
     }
 
@@ -156,7 +159,10 @@ public struct SelectorMachine: Sendable {
         startTime = now
         lastProgressTime = now
         var actions: [Action] = [
-            .publish(.experimentStarted(name: name, population: table.count, hyperparameters: table.members.first?.hyperparameters.names ?? []))
+            .publish(
+                .experimentStarted(
+                    name: name, population: table.count,
+                    hyperparameters: table.members.first?.hyperparameters.names ?? []))
         ]
         for index in table.indices {
             table.setPhase(index, .queued(.trainer))
@@ -204,7 +210,9 @@ public struct SelectorMachine: Sendable {
         case .explored(let result):
             explored(result, from: worker, now: now, into: &actions)
         case .failed(let member, let version, let reason, let upstream):
-            failed(member: member, version: version, reason: reason, upstream: upstream, from: worker, now: now, into: &actions)
+            failed(
+                member: member, version: version, reason: reason, upstream: upstream, from: worker, now: now,
+                into: &actions)
         case .released(let member, let version):
             released(member: member, version: version, from: worker, now: now, into: &actions)
         case .goodbye:
@@ -240,7 +248,9 @@ public struct SelectorMachine: Sendable {
             actions.append(.welcome(id))
             return
         }
-        if let known = pool[id], known.role != ready.role { remove(id, reason: "changed role", now: now, into: &actions) }
+        if let known = pool[id], known.role != ready.role {
+            remove(id, reason: "changed role", now: now, into: &actions)
+        }
         if pool[id] == nil {
             join(ready, id: id, now: now, into: &actions)
         }
@@ -257,7 +267,9 @@ public struct SelectorMachine: Sendable {
             if let task = pool[id]?.task {
                 // It got every task sent and is idle without a result: the task is lost.
                 pool.update(id) { $0.task = nil }
-                release(task.member, version: task.version, heldBy: id, reason: "the trainer is idle without a result", into: &actions)
+                release(
+                    task.member, version: task.version, heldBy: id, reason: "the trainer is idle without a result",
+                    into: &actions)
             }
             if ready.routes != pool.routes.generation { actions.append(.send(id, .evaluators(pool.routes))) }
             if !pool.isBenched(id, now: now) { pool.grantCredit(id) }
@@ -274,7 +286,9 @@ public struct SelectorMachine: Sendable {
 
     private mutating func join(_ ready: Ready, id: WorkerID, now: Double, into actions: inout [Action]) {
         let before = pool.routes.generation
-        pool.add(ConnectedWorker(id: id, role: ready.role, name: ready.name, lastSeen: now, sent: ready.received, inlet: ready.inlet))
+        pool.add(
+            ConnectedWorker(
+                id: id, role: ready.role, name: ready.name, lastSeen: now, sent: ready.received, inlet: ready.inlet))
         actions.append(.publish(.workerJoined(role: ready.role, worker: ready.name)))
         switch ready.role {
         case .trainer: break
@@ -305,15 +319,23 @@ public struct SelectorMachine: Sendable {
         if let started = table[handed.member].lease?.started { longestLeg = max(longestLeg, now - started) }
         table.setPhase(handed.member, .scoring)
         table.update(handed.member) {
-            $0.lease = MemberLease(since: $0.lease?.since ?? now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer, trainerID: id)
+            $0.lease = MemberLease(
+                since: $0.lease?.since ?? now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer,
+                trainerID: id)
         }
         dirty.insert(handed.member)
     }
 
     /// Requeues `member` if it is still leased to `id` at `version`.
-    mutating func release(_ member: Int, version: Int, heldBy id: WorkerID, reason: String, into actions: inout [Action]) {
-        guard table.indices.contains(member), table[member].version == version, table[member].phase == .training(id) else { return }
-        actions.append(.publish(.leaseReleased(member: member, version: version, role: .trainer, worker: pool.name(of: id), reason: reason)))
+    mutating func release(
+        _ member: Int, version: Int, heldBy id: WorkerID, reason: String, into actions: inout [Action]
+    ) {
+        guard table.indices.contains(member), table[member].version == version, table[member].phase == .training(id)
+        else { return }
+        actions.append(
+            .publish(
+                .leaseReleased(
+                    member: member, version: version, role: .trainer, worker: pool.name(of: id), reason: reason)))
         requeue(member, for: .trainer)
     }
 
@@ -323,21 +345,32 @@ public struct SelectorMachine: Sendable {
         actions.append(.publish(.workerLeft(role: worker.role, worker: worker.name, reason: reason)))
         switch worker.role {
         case .trainer:
-            if let task = worker.task { release(task.member, version: task.version, heldBy: id, reason: reason, into: &actions) }
+            if let task = worker.task {
+                release(task.member, version: task.version, heldBy: id, reason: reason, into: &actions)
+            }
         case .evaluator:
             refreshEvaluatorRoutes(changedFrom: before, into: &actions)
             // What it held is in its queue, which nobody can see: every member waiting for a
             // score goes out again (a score for the old version, from another evaluator, is dropped).
-            reissueAll(in: .scoring, role: .evaluator, worker: worker.name, reason: "evaluator \(worker.name) left: \(reason)", into: &actions)
+            reissueAll(
+                in: .scoring, role: .evaluator, worker: worker.name, reason: "evaluator \(worker.name) left: \(reason)",
+                into: &actions)
         case .mutator:
             if let inlet = worker.inlet { actions.append(.disconnectMutator(inlet)) }
-            reissueAll(in: .exploring, role: .mutator, worker: worker.name, reason: "mutator \(worker.name) left: \(reason)", into: &actions)
+            reissueAll(
+                in: .exploring, role: .mutator, worker: worker.name, reason: "mutator \(worker.name) left: \(reason)",
+                into: &actions)
         }
     }
 
-    private mutating func reissueAll(in phase: MemberPhase, role: WorkerRole, worker: String, reason: String, into actions: inout [Action]) {
+    private mutating func reissueAll(
+        in phase: MemberPhase, role: WorkerRole, worker: String, reason: String, into actions: inout [Action]
+    ) {
         for index in table.leased.sorted() where table[index].phase == phase {
-            actions.append(.publish(.leaseReleased(member: index, version: table[index].version, role: role, worker: worker, reason: reason)))
+            actions.append(
+                .publish(
+                    .leaseReleased(
+                        member: index, version: table[index].version, role: role, worker: worker, reason: reason)))
             requeue(index, for: role == .mutator ? .mutator : .trainer)
         }
     }
@@ -387,7 +420,8 @@ public struct SelectorMachine: Sendable {
         table.update(index) { $0.version += skip }
     }
 
-    private mutating func assignTraining(_ index: Int, to trainer: WorkerID, now: Double, into actions: inout [Action]) {
+    private mutating func assignTraining(_ index: Int, to trainer: WorkerID, now: Double, into actions: inout [Action])
+    {
         nextVersion(index)
         let target = settings.nextReadyStep(after: table[index].step)
         let seed = applySchedule(index)  // an experiment's `schedule` fixes hyperparameters (and seed)
@@ -395,7 +429,8 @@ public struct SelectorMachine: Sendable {
         table.setPhase(index, .training(trainer))
         table.update(index) {
             $0.targetStep = target
-            $0.lease = MemberLease(since: now, started: now, deadline: now + settings.leaseTimeout, trainer: name, trainerID: trainer)
+            $0.lease = MemberLease(
+                since: now, started: now, deadline: now + settings.leaseTimeout, trainer: name, trainerID: trainer)
         }
         dirty.insert(index)
         let member = table[index]
@@ -403,23 +438,36 @@ public struct SelectorMachine: Sendable {
             $0.task = (index, member.version)
             $0.sent += 1
         }
-        actions.append(.send(trainer, .train(TrainTask(
-            member: index, version: member.version, step: member.step, steps: target - member.step,
-            checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, seed: seed))))
-        actions.append(.publish(.memberAssigned(member: index, version: member.version, role: .trainer, worker: name, step: member.step)))
+        actions.append(
+            .send(
+                trainer,
+                .train(
+                    TrainTask(
+                        member: index, version: member.version, step: member.step, steps: target - member.step,
+                        checkpoint: member.checkpoint, hyperparameters: member.hyperparameters, seed: seed))))
+        actions.append(
+            .publish(
+                .memberAssigned(member: index, version: member.version, role: .trainer, worker: name, step: member.step)
+            ))
     }
 
     private mutating func assignExplore(_ index: Int, now: Double, into actions: inout [Action]) {
         nextVersion(index)
         let trainer = table[index].lease?.trainer ?? ""
         table.setPhase(index, .exploring)
-        table.update(index) { $0.lease = MemberLease(since: now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer) }
+        table.update(index) {
+            $0.lease = MemberLease(since: now, started: now, deadline: now + settings.leaseTimeout, trainer: trainer)
+        }
         dirty.insert(index)
         let member = table[index]
-        let seed = SplitMix64.derive(settings.seed, UInt64(index), UInt64(member.version), SplitMix64.Purpose.explore.rawValue)
-        actions.append(.explore(ExploreTask(
-            member: index, version: member.version, donor: member.pendingExploit?.donor ?? index, step: member.step,
-            checkpoint: member.checkpoint ?? "", hyperparameters: member.hyperparameters, seed: seed)))
+        let seed = SplitMix64.derive(
+            settings.seed, UInt64(index), UInt64(member.version), SplitMix64.Purpose.explore.rawValue)
+        actions.append(
+            .explore(
+                ExploreTask(
+                    member: index, version: member.version, donor: member.pendingExploit?.donor ?? index,
+                    step: member.step,
+                    checkpoint: member.checkpoint ?? "", hyperparameters: member.hyperparameters, seed: seed)))
     }
 
     // MARK: Finishing
@@ -450,8 +498,11 @@ public struct SelectorMachine: Sendable {
         let summary = makeSummary(reason: reason, seconds: now - (startTime ?? now))
         self.summary = summary
         dirty.formUnion(table.indices)
-        actions.append(.publish(.experimentFinished(
-            reason: reason, best: summary.best?.member, score: summary.best?.score, steps: steps, seconds: summary.seconds)))
+        actions.append(
+            .publish(
+                .experimentFinished(
+                    reason: reason, best: summary.best?.member, score: summary.best?.score, steps: steps,
+                    seconds: summary.seconds)))
         actions.append(.finish(summary))
     }
 
@@ -461,15 +512,22 @@ public struct SelectorMachine: Sendable {
         if let best, let score = table[best.member].score {
             let member = table[best.member]
             bestOutcome = ExperimentSummary.Best(
-                member: member.id, score: score, step: member.step, history: member.history, hyperparameters: member.hyperparameters,
+                member: member.id, score: score, step: member.step, history: member.history,
+                hyperparameters: member.hyperparameters,
                 metrics: member.metrics)
         }
         return ExperimentSummary(
             reason: reason, seconds: seconds, steps: steps, exploits: exploits, best: bestOutcome,
-            bestEver: bestEver.map { .init(member: $0.member, step: $0.step, score: $0.score, checkpoint: $0.checkpoint, hyperparameters: $0.hyperparameters) },
+            bestEver: bestEver.map {
+                .init(
+                    member: $0.member, step: $0.step, score: $0.score, checkpoint: $0.checkpoint,
+                    hyperparameters: $0.hyperparameters)
+            },
             members: table.members.map {
-                .init(member: $0.id, step: $0.step, score: $0.score, hyperparameters: $0.history?.hyperparameters ?? $0.hyperparameters,
-                      exploits: $0.exploits, failed: $0.phase == .failed, metrics: $0.metrics)
+                .init(
+                    member: $0.id, step: $0.step, score: $0.score,
+                    hyperparameters: $0.history?.hyperparameters ?? $0.hyperparameters,
+                    exploits: $0.exploits, failed: $0.phase == .failed, metrics: $0.metrics)
             },
             firstFailure: firstFailure)
     }

@@ -14,7 +14,9 @@ public struct WorkerID: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "worker-" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        "worker-"
+            + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
     }
 }
 

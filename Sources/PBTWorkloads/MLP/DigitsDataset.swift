@@ -21,14 +21,17 @@ public final class DigitsDataset: Sendable {
     /// Reads the CSV at `path` (64 pixel values 0–16 and a label 0–9 a line) and splits it.
     public init(path: String, seed: UInt64, validationFraction: Double = 0.2, testFraction: Double = 0.2) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw WorkloadError("cannot read the digits data at \(path) (working directory \(FileManager.default.currentDirectoryPath))")
+            throw WorkloadError(
+                "cannot read the digits data at \(path) (working directory \(FileManager.default.currentDirectoryPath))"
+            )
         }
         var rows: [(pixels: [Float], label: Int)] = []
         let text = String(decoding: data, as: UTF8.self)
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             let fields = line.split(separator: ",")
             guard fields.count == Self.features + 1 else {
-                throw WorkloadError("\(path) line \(number + 1): expected \(Self.features + 1) values, found \(fields.count)")
+                throw WorkloadError(
+                    "\(path) line \(number + 1): expected \(Self.features + 1) values, found \(fields.count)")
             }
             var pixels: [Float] = []
             pixels.reserveCapacity(Self.features)
@@ -38,7 +41,9 @@ public final class DigitsDataset: Sendable {
                 }
                 pixels.append(value / 16)
             }
-            guard let label = Int(fields[Self.features].trimmingCharacters(in: .whitespacesAndNewlines)), (0..<Self.classes).contains(label) else {
+            guard let label = Int(fields[Self.features].trimmingCharacters(in: .whitespacesAndNewlines)),
+                (0..<Self.classes).contains(label)
+            else {
                 throw WorkloadError("\(path) line \(number + 1): label '\(fields[Self.features])' is not a digit")
             }
             rows.append((pixels, label))

@@ -66,13 +66,16 @@ public struct MLPNetwork: Sendable, Equatable {
     public mutating func trainStep(inputs: [Float], labels: [Int], rows: Int, optimiser: Optimiser) -> Float {
         let layers = sizes.count - 1
         let activations = forward(inputs: inputs, rows: rows)
-        var (delta, loss) = Self.softmaxCrossEntropyGradient(logits: activations[layers], labels: labels, rows: rows, classes: sizes[layers])
+        var (delta, loss) = Self.softmaxCrossEntropyGradient(
+            logits: activations[layers], labels: labels, rows: rows, classes: sizes[layers])
         for layer in stride(from: layers - 1, through: 0, by: -1) {
             let fanIn = sizes[layer]
             let fanOut = sizes[layer + 1]
             var gradient = [Float](repeating: 0, count: fanIn * fanOut)
             // ∂L/∂W = Aᵀ · δ
-            Self.gemm(transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows, a: activations[layer], lda: fanIn, b: delta, ldb: fanOut, c: &gradient, ldc: fanOut)
+            Self.gemm(
+                transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows, a: activations[layer], lda: fanIn,
+                b: delta, ldb: fanOut, c: &gradient, ldc: fanOut)
             var biasGradient = [Float](repeating: 0, count: fanOut)
             delta.withUnsafeBufferPointer { d in
                 biasGradient.withUnsafeMutableBufferPointer { g in
@@ -85,7 +88,9 @@ public struct MLPNetwork: Sendable, Equatable {
             if layer > 0 {
                 // δ_prev = (δ · Wᵀ) ⊙ relu′(A)
                 var previous = [Float](repeating: 0, count: rows * fanIn)
-                Self.gemm(transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut, a: delta, lda: fanOut, b: weights[layer], ldb: fanOut, c: &previous, ldc: fanIn)
+                Self.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut, a: delta, lda: fanOut,
+                    b: weights[layer], ldb: fanOut, c: &previous, ldc: fanIn)
                 activations[layer].withUnsafeBufferPointer { a in
                     previous.withUnsafeMutableBufferPointer { p in
                         for index in 0..<p.count { p[index] = a[index] > 0 ? p[index] : 0 }
@@ -132,7 +137,9 @@ public struct MLPNetwork: Sendable, Equatable {
                     }
                 }
             }
-            Self.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn, a: activations[layer], lda: fanIn, b: weights[layer], ldb: fanOut, beta: 1, c: &output, ldc: fanOut)
+            Self.gemm(
+                transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn, a: activations[layer], lda: fanIn,
+                b: weights[layer], ldb: fanOut, beta: 1, c: &output, ldc: fanOut)
             if layer < sizes.count - 2 {
                 output.withUnsafeMutableBufferPointer { o in
                     for index in 0..<o.count { o[index] = max(o[index], 0) }
@@ -143,7 +150,8 @@ public struct MLPNetwork: Sendable, Equatable {
         return activations
     }
 
-    static func softmaxCrossEntropyGradient(logits: [Float], labels: [Int], rows: Int, classes: Int) -> ([Float], Float) {
+    static func softmaxCrossEntropyGradient(logits: [Float], labels: [Int], rows: Int, classes: Int) -> ([Float], Float)
+    {
         var gradient = [Float](repeating: 0, count: rows * classes)
         var loss: Float = 0
         for row in 0..<rows {
@@ -165,7 +173,9 @@ public struct MLPNetwork: Sendable, Equatable {
         return (gradient, loss * scale)
     }
 
-    static func momentumUpdate(_ parameters: inout [Float], _ velocity: inout [Float], _ gradient: [Float], _ optimiser: Optimiser, decay: Bool) {
+    static func momentumUpdate(
+        _ parameters: inout [Float], _ velocity: inout [Float], _ gradient: [Float], _ optimiser: Optimiser, decay: Bool
+    ) {
         let decayRate = decay ? optimiser.weightDecay : 0
         let momentum = optimiser.momentum
         let rate = optimiser.learningRate

@@ -35,7 +35,8 @@ public struct MLPWorkload: Workload {
     }
 
     init(settings: ConfigNode, experiment: Experiment) throws(ConfigError) {
-        _ = try settings.map(allowed: ["kind", "data", "hidden", "validation_fraction", "test_fraction"] + Self.hyperparameterNames)
+        _ = try settings.map(
+            allowed: ["kind", "data", "hidden", "validation_fraction", "test_fraction"] + Self.hyperparameterNames)
         var hidden = [64]
         if let node = settings["hidden"] {
             hidden = []
@@ -48,17 +49,25 @@ public struct MLPWorkload: Workload {
             }
         }
         guard experiment.space.domain(of: "lr") != nil || defaults["lr"] != nil else {
-            throw ConfigError(path: "hyperparameters", message: "the mlp workload needs 'lr' (the learning rate), tuned or fixed under workload")
+            throw ConfigError(
+                path: "hyperparameters",
+                message: "the mlp workload needs 'lr' (the learning rate), tuned or fixed under workload")
         }
         for parameter in experiment.space.parameters where !Self.hyperparameterNames.contains(parameter.name) {
-            throw ConfigError(path: "hyperparameters.\(parameter.name)", message: "the mlp workload reads \(Self.hyperparameterNames.joined(separator: ", ")); it has no use for '\(parameter.name)'")
+            throw ConfigError(
+                path: "hyperparameters.\(parameter.name)",
+                message:
+                    "the mlp workload reads \(Self.hyperparameterNames.joined(separator: ", ")); it has no use for '\(parameter.name)'"
+            )
         }
         let path = try settings["data"]?.text() ?? "topologies/data/digits.csv"
         let validation = try settings["validation_fraction"]?.real(in: 0.05...0.5) ?? 0.2
         let test = try settings["test_fraction"]?.real(in: 0.05...0.5) ?? 0.2
         do {
-            self.init(dataset: try DigitsDataset(path: path, seed: experiment.seed, validationFraction: validation, testFraction: test),
-                      hidden: hidden, defaults: defaults)
+            self.init(
+                dataset: try DigitsDataset(
+                    path: path, seed: experiment.seed, validationFraction: validation, testFraction: test),
+                hidden: hidden, defaults: defaults)
         } catch {
             throw ConfigError(path: "workload.data", message: "\(error)", line: settings["data"]?.line)
         }
@@ -68,7 +77,9 @@ public struct MLPWorkload: Workload {
         encode(MLPNetwork(sizes: sizes, seed: seed))
     }
 
-    public func train(_ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool) throws -> TrainingOutcome {
+    public func train(
+        _ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool
+    ) throws -> TrainingOutcome {
         var network = try decode(state)
         let optimiser = MLPNetwork.Optimiser(
             learningRate: Float(try value("lr", request.hyperparameters)),
@@ -89,7 +100,9 @@ public struct MLPWorkload: Workload {
                 indices.swapAt(slot, Int.random(in: slot..<indices.count, using: &random))
                 let row = indices[slot]
                 labels[slot] = dataset.train.labels[row]
-                for column in 0..<features { inputs[slot * features + column] = dataset.train.inputs[row * features + column] }
+                for column in 0..<features {
+                    inputs[slot * features + column] = dataset.train.inputs[row * features + column]
+                }
             }
             lossSum += Double(network.trainStep(inputs: inputs, labels: labels, rows: batch, optimiser: optimiser))
             done += 1
@@ -105,10 +118,12 @@ public struct MLPWorkload: Workload {
     }
 
     func measure(_ network: MLPNetwork) -> [String: Double] {
-        let validation = network.evaluate(inputs: dataset.validation.inputs, labels: dataset.validation.labels, rows: dataset.validation.count)
+        let validation = network.evaluate(
+            inputs: dataset.validation.inputs, labels: dataset.validation.labels, rows: dataset.validation.count)
         let test = network.evaluate(inputs: dataset.test.inputs, labels: dataset.test.labels, rows: dataset.test.count)
         return [
-            "score": validation.accuracy, "validation_accuracy": validation.accuracy, "validation_loss": validation.loss,
+            "score": validation.accuracy, "validation_accuracy": validation.accuracy,
+            "validation_loss": validation.loss,
             "test_accuracy": test.accuracy, "test_loss": test.loss,
         ]
     }
@@ -125,8 +140,17 @@ public struct MLPWorkload: Workload {
     /// weight velocity, bias velocity as little-endian Float32.
     func encode(_ network: MLPNetwork) -> [UInt8] {
         var bytes: [UInt8] = []
-        func u32(_ value: Int) { for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) } }
-        func floats(_ values: [Float]) { for value in values { let bits = value.bitPattern; for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt32(shift))) } } }
+        func u32(_ value: Int) {
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        }
+        func floats(_ values: [Float]) {
+            for value in values {
+                let bits = value.bitPattern
+                for shift in stride(from: 0, to: 32, by: 8) {
+                    bytes.append(UInt8(truncatingIfNeeded: bits >> UInt32(shift)))
+                }
+            }
+        }
         u32(network.sizes.count)
         network.sizes.forEach(u32)
         for layer in 0..<(network.sizes.count - 1) {
@@ -157,10 +181,13 @@ public struct MLPWorkload: Workload {
         }
         let count = try u32()
         guard count == sizes.count else {
-            throw WorkloadError("mlp checkpoint has \(count) layers; this experiment's network \(sizes) has \(sizes.count)")
+            throw WorkloadError(
+                "mlp checkpoint has \(count) layers; this experiment's network \(sizes) has \(sizes.count)")
         }
         let widths = try (0..<count).map { _ in try u32() }
-        guard widths == sizes else { throw WorkloadError("mlp checkpoint is a \(widths) network; this experiment's is \(sizes)") }
+        guard widths == sizes else {
+            throw WorkloadError("mlp checkpoint is a \(widths) network; this experiment's is \(sizes)")
+        }
         var weights: [[Float]] = []
         var biases: [[Float]] = []
         var weightVelocity: [[Float]] = []
@@ -171,7 +198,10 @@ public struct MLPWorkload: Workload {
             weightVelocity.append(try floats(sizes[layer] * sizes[layer + 1]))
             biasVelocity.append(try floats(sizes[layer + 1]))
         }
-        guard offset == bytes.count else { throw WorkloadError("mlp checkpoint has \(bytes.count - offset) bytes too many") }
-        return MLPNetwork(sizes: sizes, weights: weights, biases: biases, weightVelocity: weightVelocity, biasVelocity: biasVelocity)
+        guard offset == bytes.count else {
+            throw WorkloadError("mlp checkpoint has \(bytes.count - offset) bytes too many")
+        }
+        return MLPNetwork(
+            sizes: sizes, weights: weights, biases: biases, weightVelocity: weightVelocity, biasVelocity: biasVelocity)
     }
 }
