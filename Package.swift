@@ -56,6 +56,8 @@ let package = Package(
         // admits authorized keys, and connections that say why a handshake failed.
         .target(name: "PBTSecurity", dependencies: ["ZeroMQ", "CZeroMQ"]),
         .target(name: "PBTCore"),
+        // Reinforcement-learning environments, gymnasium's own dynamics (pure).
+        .target(name: "PBTEnvironments"),
         .target(name: "PBTConfig", dependencies: ["PBTCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PBTWire", dependencies: ["PBTCore"]),
         .target(
@@ -129,6 +131,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "PBTSecurity"]),
         .testTarget(name: "PBTCoreTests", dependencies: ["PBTCore"]),
+        .testTarget(name: "PBTEnvironmentsTests", dependencies: ["PBTEnvironments"], exclude: ["Fixtures"]),
         .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
         // GRDB: the store tests write rows by hand (another schema, an unknown phase).
