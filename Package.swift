@@ -68,7 +68,7 @@ let package = Package(
             ]
         ),
         .target(name: "PBTSystem", dependencies: ["CProcessShims"]),
-        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTSystem"]),
+        .target(name: "PBTWorkloads", dependencies: ["CBLAS", "PBTCore", "PBTConfig", "PBTSystem", "PBTEnvironments"]),
         // The loop every stage runs over the sockets it owns, and the timing stages share: a
         // target of its own so that the watchers (PBTWatch) run it without PBTStages.
         .target(name: "PBTStageLoop", dependencies: ["ZeroMQ", "PBTSystem"]),

@@ -46,10 +46,10 @@ public struct Acrobot: Environment {
         reset(state: (0..<4).map { _ in Double(Float(Double.random(in: -0.1..<0.1, using: &generator))) })
     }
 
-    public mutating func reset(state: [Double]) {
+    public mutating func restore(state: [Double], steps: Int) {
         precondition(state.count == 4, "Acrobot's state is θ₁, θ₂, θ̇₁, θ̇₂")
         self.state = state
-        steps = 0
+        self.steps = steps
     }
 
     public mutating func step(_ action: Int) -> StepOutcome {

@@ -39,10 +39,10 @@ public struct CartPole: Environment {
         reset(state: (0..<4).map { _ in Double.random(in: -0.05..<0.05, using: &generator) })
     }
 
-    public mutating func reset(state: [Double]) {
+    public mutating func restore(state: [Double], steps: Int) {
         precondition(state.count == 4, "CartPole's state is x, ẋ, θ, θ̇")
         self.state = state
-        steps = 0
+        self.steps = steps
     }
 
     public mutating func step(_ action: Int) -> StepOutcome {

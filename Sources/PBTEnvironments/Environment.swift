@@ -18,13 +18,22 @@ public protocol Environment: Sendable, Hashable {
     /// What the agent sees now.
     var observation: [Float] { get }
 
+    /// An environment before its first episode (reset it first).
+    init()
+
     /// A new episode from a start state drawn as gymnasium draws it (its distribution; the
     /// generator is the caller's).
     mutating func reset<Generator: RandomNumberGenerator>(using generator: inout Generator)
-    /// A new episode from exactly this state (tests, replays).
-    mutating func reset(state: [Double])
+    /// Exactly this state, `steps` steps into its episode (a checkpoint's; `reset(state:)`
+    /// starts an episode from a state).
+    mutating func restore(state: [Double], steps: Int)
     /// Takes `action` (0 ..< actionCount).
     mutating func step(_ action: Int) -> StepOutcome
+}
+
+extension Environment {
+    /// A new episode from exactly this state (tests, replays, held-out start states).
+    public mutating func reset(state: [Double]) { restore(state: state, steps: 0) }
 }
 
 /// What one step gave.

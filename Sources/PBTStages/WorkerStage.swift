@@ -93,6 +93,9 @@ public final class WorkerStage {
     private var handed: HandedOn?
     /// The task running on the work thread, or nil, and since when.
     private var running: WorkerTask?
+    /// Tasks read from the inlet while one was in hand (a turn reads every message waiting):
+    /// they start in order as the work thread frees up. The inlet is not read while any wait.
+    private var waiting: [WorkerTask] = []
     private var runningSince: Double?
     /// How long the last long-running kind of task took (a trainer's training): under
     /// `StageTiming.quickTask`, the next runs on the loop's thread.
@@ -166,6 +169,7 @@ public final class WorkerStage {
                     self.unpushed = nil
                     handedOn(unpushed.task, &sockets)
                 }
+                startWaiting(&sockets)
                 if now - lastHeartbeat >= options.heartbeat { heartbeat(sockets) }
                 // Stopping: the running task ends at its next step boundary and is handed back first.
                 return stopping == nil || running != nil
@@ -243,7 +247,8 @@ public final class WorkerStage {
     /// can take a task (so that what it cannot take waits in the socket's queue).
     private func polled(_ sockets: Sockets) -> [ZMQSocket] {
         var polled = [sockets.dealer, sockets.work.done]
-        if let inlet = sockets.inlet, handler != nil, running == nil, unpushed == nil, stopping == nil {
+        if let inlet = sockets.inlet, handler != nil, running == nil, unpushed == nil, stopping == nil, waiting.isEmpty
+        {
             polled.append(inlet)
         }
         if let stream = sockets.stream { polled.append(stream) }
@@ -311,6 +316,7 @@ public final class WorkerStage {
             if !options.keepRunning || stopping != nil { return false }
             experimentID = ""
             handler = nil
+            waiting = []
             lastHeartbeat = -Double.infinity
         }
         return true
@@ -458,7 +464,19 @@ public final class WorkerStage {
             return
         }
         guard let handler else { return }
+        guard running == nil, unpushed == nil, waiting.isEmpty else {
+            waiting.append(task)
+            return
+        }
         start(task, handler: handler, &sockets)
+    }
+
+    /// Starts the oldest task that waited, when nothing is in hand. A stopping worker leaves
+    /// them: the selector sends what it held out again when it says goodbye.
+    private func startWaiting(_ sockets: inout Sockets) {
+        while running == nil, unpushed == nil, stopping == nil, let handler, !waiting.isEmpty {
+            start(waiting.removeFirst(), handler: handler, &sockets)
+        }
     }
 
     /// Runs a task: on the work thread when it may take long (so that the loop keeps
@@ -490,6 +508,7 @@ public final class WorkerStage {
         running = nil
         lastTaskSeconds = runningSince.map { Clock.monotonic - $0 }
         deliver(outcome, for: task, &sockets)
+        startWaiting(&sockets)
     }
 
     /// Sends a task's outcome on: a trainer's result to the evaluators (then its credit to the

@@ -129,7 +129,7 @@ enum BLASThreads {
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
     /// Every kind this build knows.
-    public static let kinds = ["toy", "mlp", "command", "noop"]
+    public static let kinds = ["toy", "mlp", "a2c", "command", "noop"]
 
     /// Checks what a workload needs from this machine before anything starts: a `command`
     /// workload's program must exist and be executable. `make(for:)` checks only the file.
@@ -153,6 +153,11 @@ public enum Workloads {
                 BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
             }
             return try MLPWorkload(settings: settings, experiment: experiment)
+        case "a2c":
+            if resources.isResolved {
+                BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
+            }
+            return try A2CWorkload(settings: settings, experiment: experiment)
         case "command":
             return try CommandWorkload(settings: settings, experiment: experiment, resources: resources)
         case "noop":

@@ -24,6 +24,37 @@ struct WorkloadRunTests {
         #expect((metrics["test_accuracy"] as? Double ?? 0) >= 0.85, "test accuracy \(metrics["test_accuracy"] ?? "?")")
     }
 
+    /// CartPole through the pipeline with `evaluation: checkpoint`: evaluations take longer than
+    /// training, so trained members wait at the evaluator's inlet, several at a time; every one
+    /// is scored (none is lost to wait out a lease), and the held-out returns are reported.
+    @Test(
+        "the a2c workload through the pipeline: every result waiting at a busy evaluator is scored",
+        .timeLimit(.minutes(3)))
+    func a2cThroughABusyEvaluator() throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(
+            contentsOfFile: PBTBinary.repository + "/topologies/experiments/cartpole.yml", encoding: .utf8)
+        let experiment = try directory.write(
+            "cartpole.yml",
+            base
+                .replacingOccurrences(of: "max_steps: 600", with: "max_steps: 60")
+                .replacingOccurrences(of: "interval: 25", with: "interval: 3")
+                .replacingOccurrences(of: "validation_episodes: 16", with: "validation_episodes: 64"))
+        let started = Clock.monotonic
+        let (_, run, summary, best) = try finishedRun(
+            experiment, ["--quiet", "--trainers", "3"], in: directory, within: 150)
+        let events = try jsonLines(run + "/events.jsonl")
+        let expired = events.filter { $0["event"] as? String == "lease.expired" }
+        #expect(expired.isEmpty, "\(expired.count) leases expired: \(expired.prefix(3))")
+        // Far below the 30 s a lost result costs (its lease timeout).
+        #expect(Clock.monotonic - started < 25, "the run took \(Clock.monotonic - started) s")
+        #expect(summary["reason"] as? String == "max_steps")
+        let metrics = try #require(best["metrics"] as? [String: Any])
+        #expect(metrics["validation_return"] as? Double == best["score"] as? Double)
+        #expect((metrics["test_return"] as? Double ?? -1) > 0)
+        #expect(events.filter { $0["event"] as? String == "member.scored" }.count >= 8 * 20)
+    }
+
     @Test("the Python example trainer runs end to end", arguments: ["persistent", "once"])
     func pythonExample(mode: String) throws {
         let directory = try TemporaryDirectory()

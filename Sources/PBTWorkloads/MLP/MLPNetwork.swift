@@ -104,6 +104,48 @@ public struct MLPNetwork: Sendable, Equatable {
         return loss
     }
 
+    /// The gradients of every layer's weights and biases for `rows` examples, given the
+    /// activations `forward` returned for them and ∂L/∂(output) (rows × the output width).
+    func backward(activations: [[Float]], outputGradient: [Float], rows: Int) -> (weights: [[Float]], biases: [[Float]])
+    {
+        let layers = sizes.count - 1
+        var weightGradients = [[Float]](repeating: [], count: layers)
+        var biasGradients = [[Float]](repeating: [], count: layers)
+        var delta = outputGradient
+        for layer in stride(from: layers - 1, through: 0, by: -1) {
+            let fanIn = sizes[layer]
+            let fanOut = sizes[layer + 1]
+            var gradient = [Float](repeating: 0, count: fanIn * fanOut)
+            Self.gemm(
+                transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows, a: activations[layer], lda: fanIn,
+                b: delta, ldb: fanOut, c: &gradient, ldc: fanOut)
+            var biasGradient = [Float](repeating: 0, count: fanOut)
+            delta.withUnsafeBufferPointer { d in
+                biasGradient.withUnsafeMutableBufferPointer { g in
+                    for row in 0..<rows {
+                        let base = row * fanOut
+                        for column in 0..<fanOut { g[column] += d[base + column] }
+                    }
+                }
+            }
+            weightGradients[layer] = gradient
+            biasGradients[layer] = biasGradient
+            if layer > 0 {
+                var previous = [Float](repeating: 0, count: rows * fanIn)
+                Self.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut, a: delta, lda: fanOut,
+                    b: weights[layer], ldb: fanOut, c: &previous, ldc: fanIn)
+                activations[layer].withUnsafeBufferPointer { a in
+                    previous.withUnsafeMutableBufferPointer { p in
+                        for index in 0..<p.count { p[index] = a[index] > 0 ? p[index] : 0 }
+                    }
+                }
+                delta = previous
+            }
+        }
+        return (weightGradients, biasGradients)
+    }
+
     /// Accuracy and mean loss on `rows` examples.
     public func evaluate(inputs: [Float], labels: [Int], rows: Int) -> (accuracy: Double, loss: Double) {
         let layers = sizes.count - 1
