@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
-            QualityBenchCommand.self, MLPBenchCommand.self, CommandBenchCommand.self, CheckpointBenchCommand.self,
+            QualityBenchCommand.self, MLPBenchCommand.self, A2CBenchCommand.self, CommandBenchCommand.self,
+            CheckpointBenchCommand.self,
             PipelineBenchCommand.self,
             CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self,
             RawHubCommand.self,
@@ -83,6 +84,27 @@ struct MLPBenchCommand: ParsableCommand {
 
     func run() throws {
         try runBench(MLPThroughputBench(repository: repository.repository, steps: steps).run)
+    }
+}
+
+struct A2CBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "a2c",
+        abstract: "The a2c workload's frames/s on CartPole beside the same agent in numpy on gymnasium's CartPole.")
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Frames a measurement.")
+    var frames = 100_000
+
+    func validate() throws {
+        guard (128...100_000_000).contains(frames) else {
+            throw ValidationError("--frames must be between 128 and 100,000,000, got \(frames)")
+        }
+    }
+
+    func run() throws {
+        try runBench(A2CThroughputBench(repository: repository.repository, frames: frames).run)
     }
 }
 

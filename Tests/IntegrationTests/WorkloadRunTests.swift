@@ -55,6 +55,35 @@ struct WorkloadRunTests {
         #expect(events.filter { $0["event"] as? String == "member.scored" }.count >= 8 * 20)
     }
 
+    /// gymnasium's own CartPole-v1, trained by the Python A2C of topologies/trainers through the
+    /// command protocol (pbt_trainer.py): the experiment file as shipped, shortened.
+    @Test(
+        "the gymnasium trainer learns CartPole end to end",
+        .enabled(if: GymnasiumPython.available, GymnasiumPython.reason), .timeLimit(.minutes(4)))
+    func gymnasiumCartPole() throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(
+            contentsOfFile: PBTBinary.repository + "/topologies/experiments/cartpole-python.yml", encoding: .utf8)
+        let experiment = try directory.write(
+            "cartpole-python.yml",
+            base
+                .replacingOccurrences(of: "population: 8", with: "population: 4")
+                .replacingOccurrences(of: "max_steps: 600", with: "max_steps: 150")
+                .replacingOccurrences(
+                    of: "../trainers/gym_cartpole.py",
+                    with: PBTBinary.repository + "/topologies/trainers/gym_cartpole.py"))
+        let (_, run, _, best) = try finishedRun(experiment, ["--quiet"], in: directory, within: 200)
+        let events = try jsonLines(run + "/events.jsonl")
+        let failures = events.filter { $0["event"] as? String == "member.failed" }
+        #expect(failures.isEmpty, "\(failures)")
+        // A policy that has learned nothing balances about 10 steps (greedy, from the held-out starts).
+        #expect((best["score"] as? Double ?? 0) >= 100, "validation return \(best["score"] ?? "?")")
+        let metrics = try #require(best["metrics"] as? [String: Any])
+        #expect(metrics["test_return"] as? Double != nil)
+        #expect(metrics["frames"] as? Double == Double(150 * 128))
+        #expect(events.contains { $0["event"] as? String == "member.exploited" })
+    }
+
     @Test("the Python example trainer runs end to end", arguments: ["persistent", "once"])
     func pythonExample(mode: String) throws {
         let directory = try TemporaryDirectory()
@@ -142,4 +171,17 @@ struct WorkloadRunTests {
         #expect(members.first?["step"] as? Int == 6)
         #expect(process.log.contains("member 1 failed"))
     }
+}
+
+/// Whether `python3` can import gymnasium and numpy (`.ci/run` installs them from PyPI).
+enum GymnasiumPython {
+    static let available: Bool = {
+        guard let python = ExternalTool.path("python3"), let directory = try? TemporaryDirectory() else { return false }
+        return
+            (try? ExternalTool.run(python, ["-c", "import gymnasium, numpy"], within: 60, in: directory).0?.succeeded)
+            == true
+    }()
+
+    static let reason: Comment =
+        "python3 cannot import gymnasium (python3 -m pip install gymnasium; .ci/run installs it)"
 }

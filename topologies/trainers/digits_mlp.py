@@ -6,8 +6,8 @@ UCI handwritten digits (topologies/data/digits.csv), ReLU hidden layers, softmax
 cross-entropy, minibatch SGD with momentum and weight decay (v <- mu*v + g + wd*w; w <- w - lr*v).
 
 Protocol: one JSON request a line on stdin, one JSON result a line on stdout (logs go to
-stderr). It answers every line it gets, so it serves both `mode: once` (one request, then end
-of input) and `mode: persistent` (requests until end of input).
+stderr), spoken by pbt_trainer.py beside it. It answers every line it gets, so it serves both
+`mode: once` (one request, then end of input) and `mode: persistent` (requests until end of input).
 
     request: {"member", "step", "steps", "seed", "seed32", "hyperparameters": {lr, momentum,
               weight_decay, batch_size}, "restore": path or null, "save": path, "evaluate"}
@@ -20,10 +20,11 @@ numpy's legacy seeding, scikit-learn and gymnasium refuse.
 """
 import argparse
 import json
-import sys
 import time
 
 import numpy as np
+
+import pbt_trainer  # beside this file: pbt's command protocol
 
 
 def load_digits(path, seed, validation=0.2, test=0.2):
@@ -104,19 +105,18 @@ class Network:
 
 
 def handle(request, data, sizes):
-    h = request["hyperparameters"]
+    h = request.hyperparameters
     lr, momentum = float(h["lr"]), float(h.get("momentum", 0.9))
     weight_decay, batch = float(h.get("weight_decay", 0.0)), int(h.get("batch_size", 32))
-    seed = request["seed32"]
-    network = Network.load(request["restore"], sizes) if request.get("restore") else Network(sizes, seed)
+    network = Network.load(request.restore, sizes) if request.restore else Network(sizes, request.seed32)
     steps, losses = 0, []
-    if not request.get("evaluate"):
+    if not request.evaluate:
         x_train, y_train = data["train"]
-        for steps in range(1, request["steps"] + 1):
-            rng = np.random.default_rng([seed, request["step"] + steps])
+        for steps in range(1, request.steps + 1):
+            rng = np.random.default_rng(request.seeds(request.step + steps))
             rows = rng.choice(len(y_train), size=min(batch, len(y_train)), replace=False)
             losses.append(network.train_step(x_train[rows], y_train[rows], lr, momentum, weight_decay))
-        network.save(request["save"])
+        network.save(request.save)
     validation_accuracy, validation_loss = network.evaluate(*data["validation"])
     test_accuracy, test_loss = network.evaluate(*data["test"])
     metrics = {"validation_loss": validation_loss, "test_accuracy": test_accuracy, "test_loss": test_loss}
@@ -150,16 +150,7 @@ def main():
     if args.benchmark:
         benchmark(data, sizes, args.benchmark, args.batch)
         return
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            result = handle(json.loads(line), data, sizes)
-        except Exception as error:  # the trainer counts a failed step and retries it
-            print(f"digits_mlp.py: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-            sys.exit(1)
-        print(json.dumps(result), flush=True)
-
+    pbt_trainer.serve(lambda request: handle(request, data, sizes))
 
 if __name__ == "__main__":
     main()
