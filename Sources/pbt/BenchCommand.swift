@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: search quality, workload throughput, command-workload cost.",
         subcommands: [
-            QualityBenchCommand.self, MLPBenchCommand.self, A2CBenchCommand.self, CommandBenchCommand.self,
+            QualityBenchCommand.self, RLBenchCommand.self, MLPBenchCommand.self, A2CBenchCommand.self,
+            CommandBenchCommand.self,
             CheckpointBenchCommand.self,
             PipelineBenchCommand.self,
             CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self,
@@ -84,6 +85,54 @@ struct MLPBenchCommand: ParsableCommand {
 
     func run() throws {
         try runBench(MLPThroughputBench(repository: repository.repository, steps: steps).run)
+    }
+}
+
+struct RLBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rl",
+        abstract:
+            "PBT against random search and a grid on CartPole and Acrobot (a2c) at equal frames: held-out test returns, members above a threshold, frames to reach it."
+    )
+
+    @OptionGroup var repository: RepositoryOption
+
+    @Option(name: .long, help: "Seeds a method and task.")
+    var seeds = 9
+
+    @Option(name: .long, help: "Tasks: cartpole, acrobot (repeatable).")
+    var task: [String] = ["cartpole", "acrobot"]
+
+    @Option(name: .long, help: "Methods (repeatable): pbt, ttest, random, grid, pbt-4, random-4 (default: all).")
+    var method: [String] = []
+
+    @Option(name: .long, help: "Trainers a run.")
+    var trainers = 2
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-rl"
+
+    func validate() throws {
+        guard (1...100).contains(seeds) else {
+            throw ValidationError("--seeds must be between 1 and 100, got \(seeds)")
+        }
+        for name in task where !["cartpole", "acrobot"].contains(name) {
+            throw ValidationError("--task must be cartpole or acrobot, got '\(name)'")
+        }
+        let known = ["pbt", "ttest", "random", "grid", "pbt-4", "random-4"]
+        for name in method where !known.contains(name) {
+            throw ValidationError("--method must be one of \(known.joined(separator: ", ")), got '\(name)'")
+        }
+    }
+
+    func run() throws {
+        try runBench(
+            RLQualityBench(
+                options: .init(
+                    executable: currentExecutablePath, repository: repository.repository, seeds: seeds,
+                    environments: task, methods: method,
+                    trainers: trainers, output: output)
+            ).run)
     }
 }
 
