@@ -57,211 +57,251 @@ extension Experiment {
         return try recording(directory: directory, in: text, as: experiment)
     }
 
-    /// Parses and validates the text of an experiment file.
+    /// Parses and validates the text of an experiment file, section by section (each reader
+    /// below takes its section's node, or nil when the file leaves it out, and applies the
+    /// defaults named in `ExperimentDefaults`).
     public static func parse(yaml text: String) throws(ConfigError) -> Experiment {
         let root = try ConfigNode.parse(yaml: text)
         _ = try root.map(allowed: fields)
-
-        let nameNode = try root.require("name")
-        let name = try nameNode.text()
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw nameNode.error("must be letters, digits, '-', '_' or '.', got \(nameNode.shown)")
-        }
-        guard name.count <= maximumNameLength else {
-            throw nameNode.error(
-                "must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(nameNode.shown)"
-            )
-        }
-        let seed = try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) } ?? 0
-
+        let name = try readName(try root.require("name"))
+        let seed =
+            try root["seed"].map { node throws(ConfigError) in UInt64(try node.integer(in: 0...Int.max)) }
+            ?? ExperimentDefaults.seed
         let workloadNode = try root.require("workload")
         _ = try workloadNode.map()
         let kind = try workloadNode.require("kind").text()
-
         let population = try root.require("population").integer(in: 1...1_000_000)
-        let interval = try root["interval"]?.integer(in: 1...Int.max) ?? 1
-
-        let stopNode = try root.require("stop")
-        _ = try stopNode.map(allowed: ["max_steps", "target_score", "time_budget", "total_steps"])
-        let maxSteps = try stopNode.require("max_steps").integer(in: 1...Int.max)
-        let target = try stopNode["target_score"]?.real()
-        let budget = try stopNode["time_budget"]?.seconds()
-        let totalSteps = try stopNode["total_steps"]?.integer(in: 1...Int.max)
-
-        var metric = "score"
-        var objective = Objective.maximize
-        if let node = root["objective"] {
-            _ = try node.map(allowed: ["metric", "mode"])
-            metric = try node["metric"]?.text() ?? metric
-            if let mode = node["mode"] { objective = Objective(rawValue: try mode.choice(["max", "min"]))! }
-        }
-
-        var exploit = ExploitStrategy.truncation(fraction: 0.25)
-        var burnIn = 0
-        if let node = root["exploit"] {
-            _ = try node.map(allowed: ["strategy", "fraction", "burn_in", "window", "p_value"])
-            let strategy = try node["strategy"]?.choice(["truncation", "tournament", "t_test", "none"]) ?? "truncation"
-            switch strategy {
-            case "tournament": exploit = .tournament
-            case "none": exploit = .none
-            case "t_test":
-                let window = try node["window"]?.integer(in: 2...1000) ?? 10
-                let p = try node["p_value"]?.real() ?? 0.05
-                guard p > 0 && p < 1 else {
-                    throw try node.require("p_value").error("must be between 0 and 1 (exclusive), got \(p)")
-                }
-                exploit = .tTest(window: window, pValue: p)
-            default:
-                let fraction = try node["fraction"]?.real() ?? 0.25
-                guard fraction > 0 && fraction <= 0.5 else {
-                    throw try node.require("fraction").error("must be more than 0 and at most 0.5, got \(fraction)")
-                }
-                exploit = .truncation(fraction: fraction)
-            }
-            if strategy != "truncation", let fraction = node["fraction"] {
-                throw fraction.error("only applies to the truncation strategy, not \(strategy)")
-            }
-            for key in ["window", "p_value"] where strategy != "t_test" {
-                if let field = node[key] { throw field.error("only applies to the t_test strategy, not \(strategy)") }
-            }
-            burnIn = try node["burn_in"]?.integer(in: 0...Int.max) ?? 0
-        }
-
-        var explore = ExploreStrategy.defaultPerturb
-        if let node = root["explore"] {
-            _ = try node.map(allowed: [
-                "strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay",
-            ])
-            let strategy = try node["strategy"]?.choice(["perturb", "noise", "pb2", "none"]) ?? "perturb"
-            let resample = try node["resample_probability"]?.real(in: 0...1) ?? 0.25
-            switch strategy {
-            case "none":
-                explore = .none
-            case "pb2":
-                explore = .pb2(
-                    points: try node["points"]?.integer(in: 2...5000) ?? 500,
-                    beta: try node["beta"]?.real(in: 0...100) ?? 2,
-                    timeDecay: try node["time_decay"]?.real(in: 0...0.99) ?? 0.1)
-            case "noise":
-                let std = try node.require("std")
-                let value = try std.real()
-                guard value > 0 && value <= 1 else {
-                    throw std.error(
-                        "must be more than 0 and at most 1 (a fraction of each domain's width), got \(std.shown)")
-                }
-                explore = .noise(std: value, resampleProbability: resample)
-            default:
-                var factors = [0.8, 1.2]
-                if let node = node["factors"] {
-                    factors = []
-                    for item in try node.list() {
-                        let factor = try item.real()
-                        guard factor > 0 && factor != 1 else {
-                            throw item.error("a factor must be positive and not 1, got \(item.shown)")
-                        }
-                        factors.append(factor)
-                    }
-                    guard !factors.isEmpty else { throw node.error("needs at least one factor") }
-                }
-                explore = .perturb(factors: factors, resampleProbability: resample)
-            }
-            if strategy != "noise", let std = node["std"] {
-                throw std.error("only applies to the noise strategy, not \(strategy)")
-            }
-            if strategy != "perturb", let factors = node["factors"] {
-                throw factors.error("only applies to the perturb strategy, not \(strategy)")
-            }
-            for key in ["points", "beta", "time_decay"] where strategy != "pb2" {
-                if let field = node[key] { throw field.error("only applies to the pb2 strategy, not \(strategy)") }
-            }
-            if strategy == "pb2", let field = node["resample_probability"] {
-                throw field.error("does not apply to pb2, whose bandit chooses every value")
-            }
-        }
-
-        let spaceNode = try root.require("hyperparameters")
-        var parameters: [Hyperparameter] = []
-        for (key, node) in try spaceNode.map() {
-            parameters.append(Hyperparameter(name: key, domain: try domain(node)))
-        }
-        guard !parameters.isEmpty else { throw spaceNode.error("declare at least one hyperparameter") }
-        let space = SearchSpace(parameters)
-
-        var initial: [Hyperparameters] = []
-        if let node = root["initial"] {
-            let items = try node.list()
-            guard items.count <= population else {
-                throw node.error("has \(items.count) entries but the population is \(population)")
-            }
-            for item in items {
-                var values = Hyperparameters()
-                for (key, valueNode) in try item.map(allowed: space.names) {
-                    let domain = space.domain(of: key)!
-                    guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
-                        throw valueNode.error(
-                            "\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
-                    }
-                    values[key] = value
-                }
-                initial.append(values)
-            }
-        }
-
+        let interval = try root["interval"]?.integer(in: 1...Int.max) ?? ExperimentDefaults.interval
+        let stop = try readStop(try root.require("stop"))
+        let (metric, objective) = try readObjective(root["objective"])
+        let (exploit, burnIn) = try readExploit(root["exploit"])
+        let explore = try readExplore(root["explore"])
+        let space = try readSpace(try root.require("hyperparameters"))
+        let initial = try readInitial(root["initial"], space: space, population: population)
         let schedule = try schedule(
-            root["schedule"], space: space, maxSteps: maxSteps, exploit: exploit, exploitNode: root["exploit"])
-
+            root["schedule"], space: space, maxSteps: stop.maxSteps, exploit: exploit, exploitNode: root["exploit"])
         let evaluation = Evaluation(
-            rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"]) ?? "reported")!
-
-        var leases = LeaseSettings()
-        if let node = root["leases"] {
-            _ = try node.map(allowed: ["timeout", "silence", "max_duration", "max_failures", "bench"])
-            leases.timeout = try node["timeout"]?.seconds() ?? leases.timeout
-            leases.silence = try node["silence"]?.seconds() ?? leases.silence
-            if let duration = node["max_duration"], (try? duration.text()) != "auto" {
-                leases.maxDuration = try duration.seconds()
-            }
-            leases.maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? leases.maxFailures
-            leases.bench = try node["bench"]?.seconds() ?? leases.bench
-        }
-
-        let synchronous = try root["synchronous"]?.bool() ?? false
-
-        var garbageCollection = true
-        var collectionInterval = 10.0
-        if let node = root["checkpoints"] {
-            _ = try node.map(allowed: ["garbage_collection", "interval"])
-            garbageCollection = try node["garbage_collection"]?.bool() ?? true
-            collectionInterval = try node["interval"]?.seconds() ?? collectionInterval
-        }
-
+            rawValue: try root["evaluation"]?.choice(["reported", "checkpoint"])
+                ?? ExperimentDefaults.evaluation.rawValue)!
+        let leases = try readLeases(root["leases"])
+        let synchronous = try root["synchronous"]?.bool() ?? ExperimentDefaults.synchronous
+        let (garbageCollection, collectionInterval) = try readCheckpoints(root["checkpoints"])
         let directory = try root["directory"].map { node throws(ConfigError) -> String in
             let path = try node.text()
             guard path.hasPrefix("/") else { throw node.error("must be an absolute path, got \(node.shown)") }
             return path
         }
-
-        var requiresCurve = false
-        if let node = root["security"] {
-            _ = try node.map(allowed: ["curve"])
-            requiresCurve = try node["curve"]?.bool() ?? false
-        }
-
+        let requiresCurve = try readSecurity(root["security"])
         let resources = try ResourceSettings.parse(root["resources"])
 
         var experiment = Experiment(
             name: name, seed: seed, workload: WorkloadSpec(kind: kind, settings: workloadNode), population: population,
-            interval: interval,
-            stop: StopCondition(maxSteps: maxSteps, targetScore: target, timeBudget: budget, totalSteps: totalSteps),
-            metric: metric, objective: objective, exploit: exploit, burnIn: burnIn, explore: explore, space: space,
-            initial: initial, evaluation: evaluation, leases: leases,
+            interval: interval, stop: stop, metric: metric, objective: objective, exploit: exploit, burnIn: burnIn,
+            explore: explore, space: space, initial: initial, evaluation: evaluation, leases: leases,
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous,
-            source: text,
-            schedule: schedule)
+            source: text, schedule: schedule)
         experiment.requiresCurve = requiresCurve
         experiment.directory = directory
         experiment.resources = resources
         return experiment
+    }
+
+    /// `name`: letters, digits, `-`, `_`, `.`; it names the run directory.
+    static func readName(_ node: ConfigNode) throws(ConfigError) -> String {
+        let name = try node.text()
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw node.error("must be letters, digits, '-', '_' or '.', got \(node.shown)")
+        }
+        guard name.count <= maximumNameLength else {
+            throw node.error(
+                "must be at most \(maximumNameLength) characters (it names the run directory), got \(name.count): \(node.shown)"
+            )
+        }
+        return name
+    }
+
+    /// `stop`: `max_steps` (required), and optionally `target_score`, `time_budget`, `total_steps`.
+    static func readStop(_ node: ConfigNode) throws(ConfigError) -> StopCondition {
+        _ = try node.map(allowed: ["max_steps", "target_score", "time_budget", "total_steps"])
+        return StopCondition(
+            maxSteps: try node.require("max_steps").integer(in: 1...Int.max),
+            targetScore: try node["target_score"]?.real(),
+            timeBudget: try node["time_budget"]?.seconds(),
+            totalSteps: try node["total_steps"]?.integer(in: 1...Int.max))
+    }
+
+    /// `objective`: the metric that is the score, and whether more is better.
+    static func readObjective(_ node: ConfigNode?) throws(ConfigError) -> (metric: String, objective: Objective) {
+        guard let node else { return (ExperimentDefaults.metric, ExperimentDefaults.objective) }
+        _ = try node.map(allowed: ["metric", "mode"])
+        let metric = try node["metric"]?.text() ?? ExperimentDefaults.metric
+        let objective = try node["mode"].map { mode throws(ConfigError) in
+            Objective(rawValue: try mode.choice(["max", "min"]))!
+        }
+        return (metric, objective ?? ExperimentDefaults.objective)
+    }
+
+    /// `exploit`: the strategy and its settings, and `burn_in`; a setting of another strategy is an error.
+    static func readExploit(_ node: ConfigNode?) throws(ConfigError) -> (ExploitStrategy, burnIn: Int) {
+        guard let node else {
+            return (.truncation(fraction: ExperimentDefaults.truncationFraction), ExperimentDefaults.burnIn)
+        }
+        _ = try node.map(allowed: ["strategy", "fraction", "burn_in", "window", "p_value"])
+        let strategy = try node["strategy"]?.choice(["truncation", "tournament", "t_test", "none"]) ?? "truncation"
+        let exploit: ExploitStrategy
+        switch strategy {
+        case "tournament": exploit = .tournament
+        case "none": exploit = .none
+        case "t_test":
+            let window = try node["window"]?.integer(in: 2...1000) ?? ExperimentDefaults.tTestWindow
+            let p = try node["p_value"]?.real() ?? ExperimentDefaults.tTestPValue
+            guard p > 0 && p < 1 else {
+                throw try node.require("p_value").error("must be between 0 and 1 (exclusive), got \(p)")
+            }
+            exploit = .tTest(window: window, pValue: p)
+        default:
+            let fraction = try node["fraction"]?.real() ?? ExperimentDefaults.truncationFraction
+            guard fraction > 0 && fraction <= 0.5 else {
+                throw try node.require("fraction").error("must be more than 0 and at most 0.5, got \(fraction)")
+            }
+            exploit = .truncation(fraction: fraction)
+        }
+        if strategy != "truncation", let fraction = node["fraction"] {
+            throw fraction.error("only applies to the truncation strategy, not \(strategy)")
+        }
+        for key in ["window", "p_value"] where strategy != "t_test" {
+            if let field = node[key] { throw field.error("only applies to the t_test strategy, not \(strategy)") }
+        }
+        return (exploit, try node["burn_in"]?.integer(in: 0...Int.max) ?? ExperimentDefaults.burnIn)
+    }
+
+    /// `explore`: the strategy and its settings; a setting of another strategy is an error.
+    static func readExplore(_ node: ConfigNode?) throws(ConfigError) -> ExploreStrategy {
+        guard let node else {
+            return .perturb(
+                factors: ExperimentDefaults.perturbFactors, resampleProbability: ExperimentDefaults.resampleProbability)
+        }
+        _ = try node.map(allowed: [
+            "strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay",
+        ])
+        let strategy = try node["strategy"]?.choice(["perturb", "noise", "pb2", "none"]) ?? "perturb"
+        let resample = try node["resample_probability"]?.real(in: 0...1) ?? ExperimentDefaults.resampleProbability
+        let explore: ExploreStrategy
+        switch strategy {
+        case "none":
+            explore = .none
+        case "pb2":
+            explore = .pb2(
+                points: try node["points"]?.integer(in: 2...5000) ?? ExperimentDefaults.pb2Points,
+                beta: try node["beta"]?.real(in: 0...100) ?? ExperimentDefaults.pb2Beta,
+                timeDecay: try node["time_decay"]?.real(in: 0...0.99) ?? ExperimentDefaults.pb2TimeDecay)
+        case "noise":
+            let std = try node.require("std")
+            let value = try std.real()
+            guard value > 0 && value <= 1 else {
+                throw std.error(
+                    "must be more than 0 and at most 1 (a fraction of each domain's width), got \(std.shown)")
+            }
+            explore = .noise(std: value, resampleProbability: resample)
+        default:
+            explore = .perturb(factors: try readFactors(node["factors"]), resampleProbability: resample)
+        }
+        if strategy != "noise", let std = node["std"] {
+            throw std.error("only applies to the noise strategy, not \(strategy)")
+        }
+        if strategy != "perturb", let factors = node["factors"] {
+            throw factors.error("only applies to the perturb strategy, not \(strategy)")
+        }
+        for key in ["points", "beta", "time_decay"] where strategy != "pb2" {
+            if let field = node[key] { throw field.error("only applies to the pb2 strategy, not \(strategy)") }
+        }
+        if strategy == "pb2", let field = node["resample_probability"] {
+            throw field.error("does not apply to pb2, whose bandit chooses every value")
+        }
+        return explore
+    }
+
+    /// `explore.factors`: positive, none of them 1.
+    static func readFactors(_ node: ConfigNode?) throws(ConfigError) -> [Double] {
+        guard let node else { return ExperimentDefaults.perturbFactors }
+        var factors: [Double] = []
+        for item in try node.list() {
+            let factor = try item.real()
+            guard factor > 0 && factor != 1 else {
+                throw item.error("a factor must be positive and not 1, got \(item.shown)")
+            }
+            factors.append(factor)
+        }
+        guard !factors.isEmpty else { throw node.error("needs at least one factor") }
+        return factors
+    }
+
+    /// `hyperparameters`: at least one, each with one domain.
+    static func readSpace(_ node: ConfigNode) throws(ConfigError) -> SearchSpace {
+        var parameters: [Hyperparameter] = []
+        for (key, child) in try node.map() {
+            parameters.append(Hyperparameter(name: key, domain: try domain(child)))
+        }
+        guard !parameters.isEmpty else { throw node.error("declare at least one hyperparameter") }
+        return SearchSpace(parameters)
+    }
+
+    /// `initial`: at most one entry a member, each value inside its domain.
+    static func readInitial(
+        _ node: ConfigNode?, space: SearchSpace, population: Int
+    ) throws(ConfigError) -> [Hyperparameters] {
+        guard let node else { return [] }
+        let items = try node.list()
+        guard items.count <= population else {
+            throw node.error("has \(items.count) entries but the population is \(population)")
+        }
+        var initial: [Hyperparameters] = []
+        for item in items {
+            var values = Hyperparameters()
+            for (key, valueNode) in try item.map(allowed: space.names) {
+                let domain = space.domain(of: key)!
+                guard let raw = hyperparameterValue(valueNode), let value = domain.normalize(raw) else {
+                    throw valueNode.error(
+                        "\(valueNode.shown) is outside the \(domain.kind) domain of \(ConfigNode.quoted(key))")
+                }
+                values[key] = value
+            }
+            initial.append(values)
+        }
+        return initial
+    }
+
+    /// `leases`: timings and limits, each defaulting to `LeaseSettings`' named value.
+    static func readLeases(_ node: ConfigNode?) throws(ConfigError) -> LeaseSettings {
+        var leases = LeaseSettings()
+        guard let node else { return leases }
+        _ = try node.map(allowed: ["timeout", "silence", "max_duration", "max_failures", "bench"])
+        leases.timeout = try node["timeout"]?.seconds() ?? leases.timeout
+        leases.silence = try node["silence"]?.seconds() ?? leases.silence
+        if let duration = node["max_duration"], (try? duration.text()) != "auto" {
+            leases.maxDuration = try duration.seconds()
+        }
+        leases.maxFailures = try node["max_failures"]?.integer(in: 0...1000) ?? leases.maxFailures
+        leases.bench = try node["bench"]?.seconds() ?? leases.bench
+        return leases
+    }
+
+    /// `checkpoints`: garbage collection on or off, and how often.
+    static func readCheckpoints(_ node: ConfigNode?) throws(ConfigError) -> (garbageCollection: Bool, interval: Double)
+    {
+        guard let node else { return (ExperimentDefaults.garbageCollection, ExperimentDefaults.collectionInterval) }
+        _ = try node.map(allowed: ["garbage_collection", "interval"])
+        return (
+            try node["garbage_collection"]?.bool() ?? ExperimentDefaults.garbageCollection,
+            try node["interval"]?.seconds() ?? ExperimentDefaults.collectionInterval
+        )
+    }
+
+    /// `security`: whether every socket must use CURVE.
+    static func readSecurity(_ node: ConfigNode?) throws(ConfigError) -> Bool {
+        guard let node else { return false }
+        _ = try node.map(allowed: ["curve"])
+        return try node["curve"]?.bool() ?? false
     }
 
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {

@@ -166,15 +166,9 @@ struct ValidateCommand: ParsableCommand {
                 throw UserError("\(experiment): \(error)")
             }
             print("\(experiment): ok")
-            print("  name \(loaded.name), seed \(loaded.seed), workload \(loaded.workload.kind)")
-            print(
-                "  population \(loaded.population), ready every \(loaded.interval) steps, \(loaded.stop.maxSteps) steps a member"
-            )
-            print(
-                "  exploit \(loaded.exploit.name), explore \(loaded.explore.name), objective \(loaded.objective.rawValue) \(loaded.metric)"
-            )
+            for line in loaded.settingsDescription { print("  " + line) }
             for parameter in loaded.space.parameters {
-                print("  \(parameter.name): \(parameter.domain.kind)")
+                print("  hyperparameter \(parameter.name): \(parameter.domain.kind)")
             }
             print("  resources: " + Self.describe(loaded.resources))
             return 0

@@ -1,0 +1,75 @@
+import PBTCore
+
+extension Experiment {
+    /// Every setting the experiment runs with, defaults included, one `section: values` line
+    /// each, in the file's order of sections (`pbt validate` prints them).
+    public var settingsDescription: [String] {
+        var lines: [String] = []
+        lines.append("name \(name), seed \(seed)")
+        lines.append("workload: " + workloadDescription)
+        lines.append("population \(population), ready every \(interval) step\(interval == 1 ? "" : "s")")
+        var stopping = ["max_steps \(stop.maxSteps)"]
+        if let target = stop.targetScore { stopping.append("target_score \(Self.number(target))") }
+        if let budget = stop.timeBudget { stopping.append("time_budget \(Self.number(budget)) s") }
+        if let total = stop.totalSteps { stopping.append("total_steps \(total)") }
+        lines.append("stop: " + stopping.joined(separator: ", "))
+        lines.append("objective: \(objective == .maximize ? "max" : "min") \(metric)")
+        lines.append("exploit: " + exploitDescription + (burnIn > 0 ? ", burn_in \(burnIn)" : ", no burn_in"))
+        lines.append("explore: " + exploreDescription)
+        lines.append(
+            "evaluation: \(evaluation.rawValue)" + (synchronous ? ", synchronous (a barrier at every ready step)" : ""))
+        let duration = leases.maxDuration.map { "\(Self.number($0)) s" } ?? "auto"
+        lines.append(
+            "leases: timeout \(Self.number(leases.timeout)) s, silence \(Self.number(leases.silence)) s, max_duration \(duration), "
+                + "max_failures \(leases.maxFailures), bench \(Self.number(leases.bench)) s")
+        lines.append(
+            "checkpoints: "
+                + (garbageCollection
+                    ? "garbage collection every \(Self.number(collectionInterval)) s" : "kept (no garbage collection)"))
+        lines.append(
+            "security: " + (requiresCurve ? "CURVE on every socket" : "none required (pbt run --secure turns CURVE on)")
+        )
+        if let schedule { lines.append("schedule: \(schedule.entries.count) entries (a fixed schedule; no search)") }
+        if !initial.isEmpty { lines.append("initial: \(initial.count) of \(population) members given") }
+        return lines
+    }
+
+    var workloadDescription: String {
+        if let argv = writtenCommand {
+            let mode = (try? workload.settings["mode"]?.text()) ?? "once"
+            let timeout = (try? workload.settings["timeout"]?.seconds()) ?? 600
+            return "command " + argv.map { ConfigNode.quoted($0) }.joined(separator: " ")
+                + ", mode \(mode), timeout \(Self.number(timeout)) s"
+                + (directory.map { ", relative paths beside \($0)" } ?? "")
+        }
+        let settings = ((try? workload.settings.map()) ?? []).filter { $0.key != "kind" }.map {
+            "\($0.key) \($0.value.shown)"
+        }
+        return workload.kind + (settings.isEmpty ? " (its defaults)" : ", " + settings.joined(separator: ", "))
+    }
+
+    var exploitDescription: String {
+        switch exploit {
+        case .none: "none"
+        case .tournament: "tournament"
+        case .truncation(let fraction): "truncation, fraction \(Self.number(fraction))"
+        case .tTest(let window, let pValue): "t_test, window \(window), p_value \(Self.number(pValue))"
+        }
+    }
+
+    var exploreDescription: String {
+        switch explore {
+        case .none: "none"
+        case .perturb(let factors, let resample):
+            "perturb, factors [\(factors.map(Self.number).joined(separator: ", "))], resample_probability \(Self.number(resample))"
+        case .noise(let std, let resample):
+            "noise, std \(Self.number(std)), resample_probability \(Self.number(resample))"
+        case .pb2(let points, let beta, let decay):
+            "pb2, points \(points), beta \(Self.number(beta)), time_decay \(Self.number(decay))"
+        }
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}

@@ -1,0 +1,64 @@
+import PBTConfig
+import PBTCore
+import Testing
+
+/// `pbt validate`'s account of an experiment: every setting the run will use, defaults included.
+@Suite("settings description")
+struct SettingsDescriptionTests {
+    @Test func aMinimalFileShowsEveryDefault() throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: tiny
+                workload: {kind: toy}
+                population: 2
+                stop: {max_steps: 10}
+                hyperparameters:
+                  h0: {uniform: [0, 1]}
+                """)
+        let text = experiment.settingsDescription.joined(separator: "\n")
+        for expected in [
+            "name tiny, seed 0", "workload: toy (its defaults)", "population 2, ready every 1 step",
+            "stop: max_steps 10",
+            "objective: max score", "exploit: truncation, fraction 0.25, no burn_in",
+            "explore: perturb, factors [0.8, 1.2], resample_probability 0.25", "evaluation: reported",
+            "leases: timeout 30 s, silence 5 s, max_duration auto, max_failures 3, bench 30 s",
+            "checkpoints: garbage collection every 10 s",
+        ] {
+            #expect(text.contains(expected), "'\(expected)' not in:\n\(text)")
+        }
+        #expect(ExperimentDefaults.truncationFraction == 0.25 && ExperimentDefaults.perturbFactors == [0.8, 1.2])
+    }
+
+    @Test func whatTheFileSetsIsShown() throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: full
+                seed: 9
+                workload: {kind: command, command: [python3, train.py], mode: persistent, timeout: 90s}
+                population: 4
+                interval: 5
+                stop: {max_steps: 100, target_score: 0.99, time_budget: 2m, total_steps: 300}
+                objective: {metric: loss, mode: min}
+                exploit: {strategy: t_test, window: 6, p_value: 0.1, burn_in: 20}
+                explore: {strategy: pb2, points: 100}
+                evaluation: checkpoint
+                synchronous: true
+                checkpoints: {garbage_collection: false}
+                security: {curve: true}
+                leases: {max_duration: 5m}
+                hyperparameters:
+                  lr: {log_uniform: [1.0e-4, 1.0e-1]}
+                """)
+        let text = experiment.settingsDescription.joined(separator: "\n")
+        for expected in [
+            "name full, seed 9", "workload: command 'python3' 'train.py', mode persistent, timeout 90 s",
+            "population 4, ready every 5 steps",
+            "stop: max_steps 100, target_score 0.99, time_budget 120 s, total_steps 300",
+            "objective: min loss", "exploit: t_test, window 6, p_value 0.1, burn_in 20",
+            "explore: pb2, points 100, beta 2, time_decay 0.1", "evaluation: checkpoint, synchronous",
+            "max_duration 300 s", "checkpoints: kept (no garbage collection)", "security: CURVE on every socket",
+        ] {
+            #expect(text.contains(expected), "'\(expected)' not in:\n\(text)")
+        }
+    }
+}
