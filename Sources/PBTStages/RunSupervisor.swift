@@ -95,34 +95,7 @@ public final class RunSupervisor {
         let experiment = options.experiment
         let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
-        if options.resume {
-            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch {
-                throw BadInputError("\(error)")
-            }
-            guard FileManager.default.fileExists(atPath: run.database) else {
-                throw BadInputError("\(run.path) has no selector.sqlite to resume from")
-            }
-            if let data = FileManager.default.contents(atPath: run.summary),
-                let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-            {
-                console.line("\(run.path) has already finished; its outcome:")
-                print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
-                return 0
-            }
-        } else {
-            if FileManager.default.fileExists(atPath: run.events) {
-                throw BadInputError(
-                    "\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
-            }
-            do {
-                // A store of another experiment is refused.
-                try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)
-                try run.create()
-            } catch {
-                throw BadInputError("\(error)")
-            }
-            try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
-        }
+        if let finished = try prepare(run) { return finished }
         let readyDirectory = run.path + "/.ready"
         try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
 
@@ -142,46 +115,106 @@ public final class RunSupervisor {
             sockets = try SocketDirectory.make()
         }
         defer { sockets?.remove() }
-        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0.path)/\(name)" } ?? "tcp://127.0.0.1:*" }
         let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
         let keys =
             options.secure || experiment.requiresCurve || resumesSecure
             ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
+        let plan = LaunchPlan(sockets: sockets, keys: keys, run: run, readyDirectory: readyDirectory)
+        let tap = try startStages(plan, resources: resources)
+        if let interrupted = try supervise(run, tap: tap) { return interrupted }
+        stopAll()
+        return try report(run)
+    }
+
+    /// Checks the run directory before anything starts: a run to resume must have its store
+    /// (one that has finished only prints its outcome: 0 is returned), a new one must not exist.
+    private func prepare(_ run: RunDirectory) throws -> Int32? {
+        let experiment = options.experiment
+        if options.resume {
+            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch {
+                throw BadInputError("\(error)")
+            }
+            guard FileManager.default.fileExists(atPath: run.database) else {
+                throw BadInputError("\(run.path) has no selector.sqlite to resume from")
+            }
+            if let summary = Self.summary(of: run) {
+                console.line("\(run.path) has already finished; its outcome:")
+                print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
+                return 0
+            }
+            return nil
+        }
+        if FileManager.default.fileExists(atPath: run.events) {
+            throw BadInputError(
+                "\(run.path) already holds a run (events.jsonl exists); choose another --output, or --resume it")
+        }
+        do {
+            // A store of another experiment is refused.
+            try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id)
+            try run.create()
+        } catch {
+            throw BadInputError("\(error)")
+        }
+        try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
+        return nil
+    }
+
+    /// Where the stages of one run find each other.
+    struct LaunchPlan {
+        let sockets: SocketDirectory?
+        let keys: RunKeys?
+        let run: RunDirectory
+        let readyDirectory: String
+
+        /// Over ipc every endpoint is known before anything binds.
+        var endpointsKnown: Bool { sockets != nil }
+
+        func endpoint(_ name: String) -> String { sockets.map { "ipc://\($0.path)/\(name)" } ?? "tcp://127.0.0.1:*" }
+
         func curve(binds: Bool = false, connects: Bool = true) -> [String] {
             keys?.arguments(binds: binds, connects: connects) ?? []
         }
-        // With Unix domain sockets every endpoint is known before anything binds, so every stage
-        // starts at once (workers retry their connections every few milliseconds until the
-        // selector listens). Over TCP each binding stage reports the port it got before the
-        // stages that connect to it start.
-        let known = sockets != nil
+    }
+
+    /// Starts every stage and returns the progress tap, subscribed before the selector starts.
+    ///
+    /// With Unix domain sockets every endpoint is known before anything binds, so every stage
+    /// starts at once (workers retry their connections every few milliseconds until the
+    /// selector listens; the selector waits for the proxy's and the subscribers' ready files
+    /// before its first event). Over TCP each binding stage reports the port it got before the
+    /// stages that connect to it start.
+    private func startStages(_ plan: LaunchPlan, resources: WorkerResources) throws -> ZMQSocket {
+        let run = plan.run
+        let known = plan.endpointsKnown
         let proxy = try spawn(
             "events",
-            ["events", "proxy", "--publishers", endpoint("events-in"), "--subscribers", endpoint("events-out")]
-                + curve(binds: true, connects: false),
-            run: run, ready: readyDirectory)
+            [
+                "events", "proxy", "--publishers", plan.endpoint("events-in"), "--subscribers",
+                plan.endpoint("events-out"),
+            ]
+                + plan.curve(binds: true, connects: false),
+            run: run, ready: plan.readyDirectory)
         let eventEndpoints =
             known
-            ? ["publishers": endpoint("events-in"), "subscribers": endpoint("events-out")] : try awaitReady(proxy)
+            ? ["publishers": plan.endpoint("events-in"), "subscribers": plan.endpoint("events-out")]
+            : try awaitReady(proxy)
         guard let publishers = eventEndpoints["publishers"], let subscribers = eventEndpoints["subscribers"] else {
             throw RunError("the event proxy did not report its endpoints")
         }
-        // The metrics exporter and the TensorBoard writer subscribe before the selector starts, so
-        // they see the whole experiment (the writer makes its directory before it says it is ready).
+        // The metrics exporter and the TensorBoard writer subscribe before the experiment's first
+        // event, so they see the whole experiment (the writer makes its directory before it says
+        // it is ready).
         let exporter = try options.metrics.map { listen in
             try spawn(
-                "exporter", ["exporter", "--events", subscribers, "--listen", listen] + curve(), run: run,
-                ready: readyDirectory)
+                "exporter", ["exporter", "--events", subscribers, "--listen", listen] + plan.curve(), run: run,
+                ready: plan.readyDirectory)
         }
         let writer = try options.tensorboard.map { directory in
             try spawn(
-                "tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + curve(), run: run,
-                ready: readyDirectory)
+                "tensorboard", ["tensorboard", "--events", subscribers, "--output", directory] + plan.curve(), run: run,
+                ready: plan.readyDirectory)
         }
-        // Over ipc the selector starts now too, and waits for their ready files before the
-        // experiment's first event; over TCP it starts once they are ready.
-        let subscribersReady = [proxy, exporter, writer].compactMap { $0?.readyFile }
         var metricsURL: String?
         if !known {
             metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
@@ -191,32 +224,31 @@ public final class RunSupervisor {
         // Subscribe before the selector and the workers start, so no progress is missed.
         let context = try ZMQContext()
         let tap = try ZMQSocket(context, .sub)
-        if let keys { try tap.secureClient(try keys.clientSecurity()) }
+        if let keys = plan.keys { try tap.secureClient(try keys.clientSecurity()) }
         try tap.subscribe(Array("experiment.".utf8))
         try tap.subscribe(Array("member.failed".utf8))
         try tap.connect(subscribers)
 
-        let selectorLaunch = try spawn(
+        let awaited =
+            known ? [proxy, exporter, writer].compactMap { $0?.readyFile }.flatMap { ["--await-file", $0] } : []
+        let selector = try spawn(
             "selector",
             [
-                "selector", run.experiment, "--run-dir", run.path, "--bind", endpoint("work"), "--inlet-bind",
-                endpoint("inlet"),
-                "--events", publishers, "--min-trainers", String(options.trainers),
-            ] + (known ? subscribersReady.flatMap { ["--await-file", $0] } : []) + curve(binds: true), run: run,
-            ready: readyDirectory)
-        let work = known ? endpoint("work") : try awaitReady(selectorLaunch)["work"] ?? ""
+                "selector", run.experiment, "--run-dir", run.path, "--bind", plan.endpoint("work"), "--inlet-bind",
+                plan.endpoint("inlet"), "--events", publishers, "--min-trainers", String(options.trainers),
+            ] + awaited + plan.curve(binds: true), run: run, ready: plan.readyDirectory)
+        let work = known ? plan.endpoint("work") : try awaitReady(selector)["work"] ?? ""
         guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
         // The experiment is this user's own: trainers and evaluators may run its command
         // workload's program (argv[0] as the file writes it, which is what a worker compares)
         // and nothing else.
-        let allowed = experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
+        let allowed = options.experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
         for (role, count) in [
             ("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers),
         ] {
             for index in 1...max(count, 1) where count > 0 {
                 let name = "\(role)-\(index)"
-                // The experiment is this user's own: its command workload may run (exactly its program).
                 var arguments =
                     [role, "--connect", work, "--events", publishers, "--name", name]
                     + (role == "mutator" ? [] : allowed)
@@ -224,12 +256,9 @@ public final class RunSupervisor {
                 if role == "trainer", let devices = resources.devices?[index - 1] {
                     arguments += ["--gpus", devices.joined(separator: ",")]
                 }
-                if role == "trainer" {
-                    arguments += curve()
-                } else {
-                    // Evaluators and mutators bind their inlet: a CURVE server as well as a client.
-                    arguments += ["--inlet-bind", endpoint(name)] + curve(binds: true)
-                }
+                // Evaluators and mutators bind their inlet: a CURVE server as well as a client.
+                arguments +=
+                    role == "trainer" ? plan.curve() : ["--inlet-bind", plan.endpoint(name)] + plan.curve(binds: true)
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
                 _ = try spawn(name, arguments, run: run, ready: nil)
             }
@@ -239,10 +268,10 @@ public final class RunSupervisor {
             _ = try awaitReady(proxy)
             metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
             if let writer { _ = try awaitReady(writer) }
-            _ = try awaitReady(selectorLaunch)
+            _ = try awaitReady(selector)
         }
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
-        let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
+        let clientKeys = plan.keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
         let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
         console.line(
             "work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)"
@@ -254,8 +283,13 @@ public final class RunSupervisor {
         if let tensorboard = options.tensorboard {
             console.line("tensorboard: event files in \(tensorboard) — see them: tensorboard --logdir \(tensorboard)")
         }
+        return tap
+    }
 
-        let selectorStage = stages.first { $0.name == "selector" }!
+    /// Shows progress until the selector finishes (nil) or a signal stops the run (128 + the
+    /// signal); a stage that fails ends it with its log's last lines.
+    private func supervise(_ run: RunDirectory, tap: ZMQSocket) throws -> Int32? {
+        let selector = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10
         var latest: [String: Any] = [:]
         while true {
@@ -275,23 +309,22 @@ public final class RunSupervisor {
                     latest = object
                 case "member.failed":
                     let member = object["member"] as? Int ?? -1
+                    let givenUp = (object["given_up"] as? Bool ?? false) ? " (given up)" : ""
                     console.finishLine()
-                    console.line(
-                        "member \(member) failed: \(object["reason"] as? String ?? "?")\((object["given_up"] as? Bool ?? false) ? " (given up)" : "")"
-                    )
+                    console.line("member \(member) failed: \(object["reason"] as? String ?? "?")\(givenUp)")
                 default:
                     break
                 }
             }
-            if let done = selectorStage.process.poll() {
+            if let done = selector.process.poll() {
                 console.finishLine()
                 // A run in which every member failed ended (exit 1) with its outcome written.
                 guard done.succeeded || Self.reason(of: run) == FinishReason.allFailed.rawValue else {
                     throw RunError(
                         "the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n"
-                            + Self.tail(of: selectorStage.log))
+                            + Self.tail(of: selector.log))
                 }
-                break
+                return nil
             }
             for stage in stages where stage.name != "selector" {
                 if let done = stage.process.poll(), !done.succeeded {
@@ -304,10 +337,11 @@ public final class RunSupervisor {
                 lastLine = Clock.monotonic
             }
         }
-        stopAll()
-        guard let data = FileManager.default.contents(atPath: run.summary),
-            let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else {
+    }
+
+    /// Prints the outcome from `summary.json`; a run in which every member failed is an error.
+    private func report(_ run: RunDirectory) throws -> Int32 {
+        guard let summary = Self.summary(of: run) else {
             throw RunError("the selector finished without writing \(run.summary)")
         }
         console.finishLine()
@@ -317,6 +351,12 @@ public final class RunSupervisor {
             throw RunError("every member failed, so nothing was trained to the end; the first failure: \(first)")
         }
         return 0
+    }
+
+    /// A run directory's `summary.json`, if it has one that reads.
+    static func summary(of run: RunDirectory) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: run.summary) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     }
 
     /// What `pbt run` gives its workers: a thread budget (`--threads`) and each trainer's devices.
@@ -367,10 +407,7 @@ public final class RunSupervisor {
 
     /// The reason in a run directory's summary, if it has one.
     static func reason(of run: RunDirectory) -> String? {
-        guard let data = FileManager.default.contents(atPath: run.summary),
-            let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return nil }
-        return summary["reason"] as? String
+        summary(of: run)?["reason"] as? String
     }
 
     /// A stage started and, for a binding stage, the file where it says it is listening.
@@ -418,10 +455,14 @@ public final class RunSupervisor {
         throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: launch.stage.log))
     }
 
-    /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period.
+    /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period. The event
+    /// proxy goes last, so that what the selector published just before it finished still
+    /// reaches the subscribers (a TensorBoard writer drains until `experiment.finished`).
     private func stopAll() {
-        for stage in stages.reversed() { stage.process.send(SIGTERM) }
-        for stage in stages.reversed() { stage.process.stop(grace: 5) }
+        let (proxy, others) = (stages.filter { $0.name == "events" }, stages.filter { $0.name != "events" })
+        for stage in others.reversed() { stage.process.send(SIGTERM) }
+        for stage in others.reversed() { stage.process.stop(grace: 5) }
+        for stage in proxy { stage.process.stop(grace: 5) }
     }
 
     static func defaultRunDirectory(for name: String) -> String {
