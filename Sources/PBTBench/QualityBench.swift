@@ -173,29 +173,40 @@ public struct QualityBench {
             // Keep as many of the file's starting points as there are members.
             changes.append(.set("initial", yaml: workload.initial(population)))
         }
-        let text = try ExperimentVariant.make(from: base, changes)
-        let file = "\(options.output)/\(name).yml"
-        let run = "\(options.output)/\(name)"
-        try? FileManager.default.removeItem(atPath: run)
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        let started = Clock.monotonic
-        let process = try ChildProcess(
-            executable: options.executable,
-            arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(options.trainers)],
-            output: "\(options.output)/\(name).log")
-        guard let end = process.wait(seconds: 3600), end.succeeded else {
-            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
-        }
-        let seconds = Clock.monotonic - started
-        let summary =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json")))
-            as? [String: Any] ?? [:]
+        let (run, summary, seconds) = try Self.runVariant(
+            of: base, changes, name: name, executable: options.executable, output: options.output,
+            arguments: ["--trainers", String(options.trainers)])
         let best = (summary["best"] as? [String: Any])?["score"] as? Double ?? .nan
         let steps = summary["steps"] as? Int ?? 0
         return Outcome(
             best: best, steps: steps,
             stepsToTarget: try Self.stepsToTarget(events: run + "/events.jsonl", target: workload.target),
             seconds: seconds)
+    }
+
+    /// Writes the variant `changes` make of the experiment text `base` as OUTPUT/NAME.yml, runs
+    /// it with `pbt run` into OUTPUT/NAME (log: OUTPUT/NAME.log), and returns the run
+    /// directory, its `summary.json` and the seconds it took.
+    static func runVariant(
+        of base: String, _ changes: [ExperimentVariant.Change], name: String, executable: String, output: String,
+        arguments: [String]
+    ) throws -> (run: String, summary: [String: Any], seconds: Double) {
+        let file = "\(output)/\(name).yml"
+        let run = "\(output)/\(name)"
+        try? FileManager.default.removeItem(atPath: run)
+        try ExperimentVariant.make(from: base, changes).write(toFile: file, atomically: true, encoding: .utf8)
+        let started = Clock.monotonic
+        let process = try ChildProcess(
+            executable: executable, arguments: ["run", file, "--output", run, "--quiet"] + arguments,
+            output: "\(output)/\(name).log")
+        guard let end = process.wait(seconds: 3600), end.succeeded else {
+            throw BenchError("pbt run \(file) failed; see \(output)/\(name).log")
+        }
+        let seconds = Clock.monotonic - started
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json")))
+            as? [String: Any] ?? [:]
+        return (run, summary, seconds)
     }
 
     /// Member-steps trained before the first score at or above `target`, from the event log.

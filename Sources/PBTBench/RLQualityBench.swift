@@ -147,24 +147,9 @@ public struct RLQualityBench {
                 .set("stop.max_steps", yaml: String(frames / population)),
                 .set("directory", yaml: "\"\(experiments)\""),
             ] + method.changes
-        let file = "\(options.output)/\(name).yml"
-        let run = "\(options.output)/\(name)"
-        try? FileManager.default.removeItem(atPath: run)
-        try ExperimentVariant.make(from: base, changes).write(toFile: file, atomically: true, encoding: .utf8)
-        let started = Clock.monotonic
-        let process = try ChildProcess(
-            executable: options.executable,
-            arguments: [
-                "run", file, "--output", run, "--quiet", "--metrics", "none", "--trainers", String(options.trainers),
-            ],
-            output: "\(options.output)/\(name).log")
-        guard let end = process.wait(seconds: 3600), end.succeeded else {
-            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
-        }
-        let seconds = Clock.monotonic - started
-        let summary =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json")))
-            as? [String: Any] ?? [:]
+        let (run, summary, seconds) = try QualityBench.runVariant(
+            of: base, changes, name: name, executable: options.executable, output: options.output,
+            arguments: ["--metrics", "none", "--trainers", String(options.trainers)])
         let best = summary["best"] as? [String: Any] ?? [:]
         let metrics = best["metrics"] as? [String: Any] ?? [:]
         let members = summary["members"] as? [[String: Any]] ?? []

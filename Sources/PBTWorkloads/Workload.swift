@@ -128,6 +128,25 @@ enum BLASThreads {
 
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
+    /// A built-in workload's check of the search space: `lr` is tuned or fixed under `workload`,
+    /// and no hyperparameter is declared that the workload does not read.
+    static func checkHyperparameters(
+        _ experiment: Experiment, reads names: [String], fixed: [String: Double], workload: String
+    ) throws(ConfigError) {
+        guard experiment.space.domain(of: "lr") != nil || fixed["lr"] != nil else {
+            throw ConfigError(
+                path: "hyperparameters",
+                message: "the \(workload) workload needs 'lr' (the learning rate), tuned or fixed under workload")
+        }
+        for parameter in experiment.space.parameters where !names.contains(parameter.name) {
+            throw ConfigError(
+                path: "hyperparameters.\(parameter.name)",
+                message:
+                    "the \(workload) workload reads \(names.joined(separator: ", ")); it has no use for '\(parameter.name)'"
+            )
+        }
+    }
+
     /// Every kind this build knows.
     public static let kinds = ["toy", "mlp", "a2c", "command", "noop"]
 

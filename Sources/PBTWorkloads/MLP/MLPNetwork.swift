@@ -66,40 +66,13 @@ public struct MLPNetwork: Sendable, Equatable {
     public mutating func trainStep(inputs: [Float], labels: [Int], rows: Int, optimiser: Optimiser) -> Float {
         let layers = sizes.count - 1
         let activations = forward(inputs: inputs, rows: rows)
-        var (delta, loss) = Self.softmaxCrossEntropyGradient(
+        let (delta, loss) = Self.softmaxCrossEntropyGradient(
             logits: activations[layers], labels: labels, rows: rows, classes: sizes[layers])
+        let gradients = backward(activations: activations, outputGradient: delta, rows: rows)
         for layer in stride(from: layers - 1, through: 0, by: -1) {
-            let fanIn = sizes[layer]
-            let fanOut = sizes[layer + 1]
-            var gradient = [Float](repeating: 0, count: fanIn * fanOut)
-            // ∂L/∂W = Aᵀ · δ
-            Self.gemm(
-                transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows, a: activations[layer], lda: fanIn,
-                b: delta, ldb: fanOut, c: &gradient, ldc: fanOut)
-            var biasGradient = [Float](repeating: 0, count: fanOut)
-            delta.withUnsafeBufferPointer { d in
-                biasGradient.withUnsafeMutableBufferPointer { g in
-                    for row in 0..<rows {
-                        let base = row * fanOut
-                        for column in 0..<fanOut { g[column] += d[base + column] }
-                    }
-                }
-            }
-            if layer > 0 {
-                // δ_prev = (δ · Wᵀ) ⊙ relu′(A)
-                var previous = [Float](repeating: 0, count: rows * fanIn)
-                Self.gemm(
-                    transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut, a: delta, lda: fanOut,
-                    b: weights[layer], ldb: fanOut, c: &previous, ldc: fanIn)
-                activations[layer].withUnsafeBufferPointer { a in
-                    previous.withUnsafeMutableBufferPointer { p in
-                        for index in 0..<p.count { p[index] = a[index] > 0 ? p[index] : 0 }
-                    }
-                }
-                delta = previous
-            }
-            Self.momentumUpdate(&weights[layer], &weightVelocity[layer], gradient, optimiser, decay: true)
-            Self.momentumUpdate(&biases[layer], &biasVelocity[layer], biasGradient, optimiser, decay: false)
+            Self.momentumUpdate(
+                &weights[layer], &weightVelocity[layer], gradients.weights[layer], optimiser, decay: true)
+            Self.momentumUpdate(&biases[layer], &biasVelocity[layer], gradients.biases[layer], optimiser, decay: false)
         }
         return loss
     }

@@ -48,18 +48,8 @@ public struct MLPWorkload: Workload {
                 defaults[name] = try node.real(in: name == "batch_size" ? 1...4096 : 0...10)
             }
         }
-        guard experiment.space.domain(of: "lr") != nil || defaults["lr"] != nil else {
-            throw ConfigError(
-                path: "hyperparameters",
-                message: "the mlp workload needs 'lr' (the learning rate), tuned or fixed under workload")
-        }
-        for parameter in experiment.space.parameters where !Self.hyperparameterNames.contains(parameter.name) {
-            throw ConfigError(
-                path: "hyperparameters.\(parameter.name)",
-                message:
-                    "the mlp workload reads \(Self.hyperparameterNames.joined(separator: ", ")); it has no use for '\(parameter.name)'"
-            )
-        }
+        try Workloads.checkHyperparameters(
+            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "mlp")
         let path = try settings["data"]?.text() ?? "topologies/data/digits.csv"
         let validation = try settings["validation_fraction"]?.real(in: 0.05...0.5) ?? 0.2
         let test = try settings["test_fraction"]?.real(in: 0.05...0.5) ?? 0.2

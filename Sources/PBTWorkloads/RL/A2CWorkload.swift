@@ -64,18 +64,8 @@ public struct A2CWorkload: Workload {
         for name in Self.hyperparameterNames {
             if let node = settings[name] { defaults[name] = try node.real(in: 0...1) }
         }
-        guard experiment.space.domain(of: "lr") != nil || defaults["lr"] != nil else {
-            throw ConfigError(
-                path: "hyperparameters",
-                message: "the a2c workload needs 'lr' (the learning rate), tuned or fixed under workload")
-        }
-        for parameter in experiment.space.parameters where !Self.hyperparameterNames.contains(parameter.name) {
-            throw ConfigError(
-                path: "hyperparameters.\(parameter.name)",
-                message:
-                    "the a2c workload reads \(Self.hyperparameterNames.joined(separator: ", ")); it has no use for '\(parameter.name)'"
-            )
-        }
+        try Workloads.checkHyperparameters(
+            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "a2c")
         self.defaults = defaults
         // Start states of the held-out episodes: fixed by the experiment's seed, drawn from
         // streams no trainer uses (a trainer's environments draw from its member's seed).
