@@ -131,6 +131,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "PBTSecurity"]),
         .testTarget(name: "PBTCoreTests", dependencies: ["PBTCore"]),
+        .testTarget(name: "PBTSystemTests", dependencies: ["PBTSystem"]),
         .testTarget(name: "PBTEnvironmentsTests", dependencies: ["PBTEnvironments"], exclude: ["Fixtures"]),
         .testTarget(name: "PBTConfigTests", dependencies: ["PBTConfig", "PBTCore"]),
         .testTarget(name: "PBTWireTests", dependencies: ["PBTWire", "PBTCore"]),
@@ -158,7 +159,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 // pbt: built before the tests, which spawn it.
-                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTConfig", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity",
+                "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity",
                 "PBTTensorBoard",
                 "PBTTensorBoardProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

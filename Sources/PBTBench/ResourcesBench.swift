@@ -45,7 +45,7 @@ public struct ResourcesBench {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         let experiments = options.repository + "/topologies/experiments"
         let base = try String(contentsOfFile: experiments + "/digits-python.yml", encoding: .utf8)
-        let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
+        let cores = Cores.usable
         let budget = ThreadBudget.shared(cores: cores, trainers: options.trainers)
         var files: [String: String] = [:]
         for (kind, threads) in [("budget", "auto"), ("inherit", "inherit")] {

@@ -177,10 +177,7 @@ extension Experiment {
 
     /// `explore`: the strategy and its settings; a setting of another strategy is an error.
     static func readExplore(_ node: ConfigNode?) throws(ConfigError) -> ExploreStrategy {
-        guard let node else {
-            return .perturb(
-                factors: ExperimentDefaults.perturbFactors, resampleProbability: ExperimentDefaults.resampleProbability)
-        }
+        guard let node else { return .defaultPerturb }
         _ = try node.map(allowed: [
             "strategy", "factors", "std", "resample_probability", "points", "beta", "time_decay",
         ])

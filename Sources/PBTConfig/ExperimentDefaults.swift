@@ -20,9 +20,9 @@ public enum ExperimentDefaults {
     /// `exploit.burn_in`: steps before any exploit, 0.
     public static let burnIn = 0
     /// `explore.factors` of perturb: multiply by 0.8 or 1.2.
-    public static let perturbFactors = [0.8, 1.2]
+    public static let perturbFactors = ExploreStrategy.defaultFactors
     /// `explore.resample_probability` (perturb, noise): per hyperparameter, 0.25.
-    public static let resampleProbability = 0.25
+    public static let resampleProbability = ExploreStrategy.defaultResampleProbability
     /// `explore.points` of PB2: observations the bandit keeps, 500.
     public static let pb2Points = 500
     /// `explore.beta` of PB2: UCB = mean + √β · sd, β = 2.

@@ -399,8 +399,7 @@ public final class RunSupervisor {
             return WorkerResources(
                 threads: String(count), source: "the experiment's resources.threads", devices: devices)
         case .auto:
-            let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
-            let share = ThreadBudget.shared(cores: cores, trainers: trainers)
+            let share = ThreadBudget.shared(cores: Cores.usable, trainers: trainers)
             return WorkerResources(threads: String(share.threads), source: share.source, devices: devices)
         }
     }

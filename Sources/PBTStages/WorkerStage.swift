@@ -333,7 +333,7 @@ public final class WorkerStage {
             try checkCommandAllowed(experiment)
         }
         let checkpoints = options.checkpoints ?? welcome.checkpointDirectory
-        let resources = options.role == .mutator ? TrainingResources() : trainingResources(for: experiment)
+        let resources = options.role == .mutator ? nil : trainingResources(for: experiment)
         switch options.role {
         case .trainer:
             handler = TrainerHandler(

@@ -1,7 +1,12 @@
-/// Little-endian writing of a checkpoint's payload: whole numbers as 64 bits, floats and
-/// doubles as their bit patterns.
+/// Little-endian writing of a checkpoint's payload: whole numbers as 64 bits (or 32, `u32`),
+/// floats and doubles as their bit patterns.
 struct ByteWriter {
     private(set) var bytes: [UInt8] = []
+
+    /// A whole number as 32 bits (formats that count small things, such as the mlp's widths).
+    mutating func u32(_ value: Int) {
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+    }
 
     mutating func word(_ value: UInt64) {
         for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
@@ -42,6 +47,11 @@ struct ByteReader {
         guard count >= 0, offset + count <= bytes.count else { throw WorkloadError("\(name) is truncated") }
         defer { offset += count }
         return bytes[offset..<(offset + count)]
+    }
+
+    mutating func u32() throws -> Int {
+        let slice = try take(4)
+        return slice.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
     }
 
     mutating func word() throws -> UInt64 {

@@ -61,25 +61,16 @@ public struct CheckpointCodec: Sendable {
 /// Little-endian reading and writing of doubles for checkpoint payloads.
 public enum Float64Bytes {
     public static func encode(_ values: [Double]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(values.count * 8)
-        for value in values {
-            let bits = value.bitPattern
-            for shift in stride(from: 0, to: 64, by: 8) {
-                bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
-            }
-        }
-        return bytes
+        var writer = ByteWriter()
+        writer.doubles(values)
+        return writer.bytes
     }
 
     public static func decode(_ bytes: [UInt8], count: Int) throws -> [Double] {
         guard bytes.count == count * 8 else {
             throw WorkloadError("expected \(count) numbers (\(count * 8) bytes), found \(bytes.count) bytes")
         }
-        return (0..<count).map { index in
-            var bits: UInt64 = 0
-            for byte in 0..<8 { bits |= UInt64(bytes[index * 8 + byte]) << UInt64(8 * byte) }
-            return Double(bitPattern: bits)
-        }
+        var reader = ByteReader(bytes: bytes, name: "the payload")
+        return try reader.doubles(count)
     }
 }

@@ -49,7 +49,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     }
 
     convenience init(
-        settings: ConfigNode, experiment: Experiment, resources: TrainingResources = TrainingResources()
+        settings: ConfigNode, experiment: Experiment, resources: TrainingResources? = nil
     ) throws(ConfigError) {
         _ = try settings.map(allowed: ["kind", "command", "mode", "timeout", "environment"])
         let node = try settings.require("command")
@@ -65,7 +65,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         var environment: [String: String] = [:]
         for (key, value) in try settings["environment"]?.map() ?? [] { environment[key] = try value.text() }
         // The trainer's thread budget and devices, under what the user set explicitly.
-        if resources.isResolved { environment = resources.environment(user: environment) }
+        if let resources { environment = resources.environment(user: environment) }
         self.init(
             command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
     }

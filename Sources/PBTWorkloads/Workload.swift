@@ -81,20 +81,10 @@ public struct TrainingResources: Sendable, Hashable {
     public var budget: ThreadBudget?
     /// The GPU devices (`CUDA_VISIBLE_DEVICES`); nil leaves the variable as it is.
     public var devices: [String]?
-    /// False for `pbt validate` and other callers that only check the file: nothing is set.
-    public var isResolved: Bool
-
-    /// Resources not decided: the workload changes nothing of its process or its programs.
-    public init() {
-        budget = nil
-        devices = nil
-        isResolved = false
-    }
 
     public init(budget: ThreadBudget?, devices: [String]?) {
         self.budget = budget
         self.devices = devices
-        isResolved = true
     }
 
     /// The variables a command program gets on top of the trainer's own environment.
@@ -159,23 +149,23 @@ public enum Workloads {
     /// Makes the workload an experiment names, checking its settings and that the
     /// experiment declares the hyperparameters it needs. Errors name the field.
     /// `resources` is what the training may use where it runs: a command program gets the
-    /// thread budget and devices as environment variables, the built-in MLP its BLAS threads.
+    /// thread budget and devices as environment variables, the built-in workloads' BLAS its
+    /// threads. Nil (`pbt validate`, callers that only check the file): nothing is set.
     public static func make(
-        for experiment: Experiment, resources: TrainingResources = TrainingResources()
-    ) throws(ConfigError) -> any Workload {
+        for experiment: Experiment, resources: TrainingResources? = nil
+    ) throws(ConfigError)
+        -> any Workload
+    {
+        if let resources {
+            BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
+        }
         let settings = experiment.workload.settings
         switch experiment.workload.kind {
         case "toy":
             return try ToyWorkload(settings: settings, space: experiment.space)
         case "mlp":
-            if resources.isResolved {
-                BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
-            }
             return try MLPWorkload(settings: settings, experiment: experiment)
         case "a2c":
-            if resources.isResolved {
-                BLASThreads.use(MLPWorkload.blasThreads(budget: resources.budget, asked: experiment.resources.threads))
-            }
             return try A2CWorkload(settings: settings, experiment: experiment)
         case "command":
             return try CommandWorkload(settings: settings, experiment: experiment, resources: resources)

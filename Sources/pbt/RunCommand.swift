@@ -136,8 +136,7 @@ extension ValidateCommand {
         case .inherit: threads = "threads inherit (OMP_NUM_THREADS and the like left as they are)"
         case .count(let count): threads = "threads \(count) a trainer"
         case .auto:
-            let cores = min(Cores.available, CPUQuota.current() ?? Int.max)
-            let share = ThreadBudget.shared(cores: cores, trainers: RunCommand.defaultTrainers)
+            let share = ThreadBudget.shared(cores: Cores.usable, trainers: RunCommand.defaultTrainers)
             threads =
                 "threads auto (here, pbt run with \(RunCommand.defaultTrainers) trainers: \(share.threads) a trainer, \(share.source))"
         }

@@ -1,5 +1,4 @@
 import Foundation
-import PBTConfig
 import PBTSystem
 import Testing
 

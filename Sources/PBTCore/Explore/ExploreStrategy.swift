@@ -17,8 +17,13 @@ public enum ExploreStrategy: Sendable, Hashable {
     /// which the mutator feeds from the event stream); on its own, this value perturbs.
     case pb2(points: Int, beta: Double, timeDecay: Double)
 
+    /// The paper's factors: multiply by 0.8 or 1.2.
+    public static let defaultFactors = [0.8, 1.2]
+    /// Per hyperparameter, draw afresh with probability 0.25 (perturb and noise).
+    public static let defaultResampleProbability = 0.25
     /// The paper's defaults: ×0.8 or ×1.2, resample with probability 0.25.
-    public static let defaultPerturb = ExploreStrategy.perturb(factors: [0.8, 1.2], resampleProbability: 0.25)
+    public static let defaultPerturb = ExploreStrategy.perturb(
+        factors: defaultFactors, resampleProbability: defaultResampleProbability)
 
     /// The name used in experiment files and events.
     public var name: String {

@@ -129,52 +129,26 @@ public struct MLPWorkload: Workload {
     /// Payload: layer count (u32), widths (u32 each), then for each layer weights, biases,
     /// weight velocity, bias velocity as little-endian Float32.
     func encode(_ network: MLPNetwork) -> [UInt8] {
-        var bytes: [UInt8] = []
-        func u32(_ value: Int) {
-            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
-        }
-        func floats(_ values: [Float]) {
-            for value in values {
-                let bits = value.bitPattern
-                for shift in stride(from: 0, to: 32, by: 8) {
-                    bytes.append(UInt8(truncatingIfNeeded: bits >> UInt32(shift)))
-                }
-            }
-        }
-        u32(network.sizes.count)
-        network.sizes.forEach(u32)
+        var writer = ByteWriter()
+        writer.u32(network.sizes.count)
+        network.sizes.forEach { writer.u32($0) }
         for layer in 0..<(network.sizes.count - 1) {
-            floats(network.weights[layer])
-            floats(network.biases[layer])
-            floats(network.weightVelocity[layer])
-            floats(network.biasVelocity[layer])
+            writer.floats(network.weights[layer])
+            writer.floats(network.biases[layer])
+            writer.floats(network.weightVelocity[layer])
+            writer.floats(network.biasVelocity[layer])
         }
-        return Self.codec.seal(bytes)
+        return Self.codec.seal(writer.bytes)
     }
 
     func decode(_ state: [UInt8]) throws -> MLPNetwork {
-        let bytes = try Self.codec.open(state)
-        var offset = 0
-        func u32() throws -> Int {
-            guard offset + 4 <= bytes.count else { throw WorkloadError("mlp checkpoint is truncated") }
-            defer { offset += 4 }
-            return (0..<4).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
-        }
-        func floats(_ count: Int) throws -> [Float] {
-            guard offset + 4 * count <= bytes.count else { throw WorkloadError("mlp checkpoint is truncated") }
-            defer { offset += 4 * count }
-            return (0..<count).map { index in
-                let base = offset + 4 * index
-                let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[base + $1]) << UInt32(8 * $1) }
-                return Float(bitPattern: bits)
-            }
-        }
-        let count = try u32()
+        var reader = ByteReader(bytes: try Self.codec.open(state), name: "mlp checkpoint")
+        let count = try reader.u32()
         guard count == sizes.count else {
             throw WorkloadError(
                 "mlp checkpoint has \(count) layers; this experiment's network \(sizes) has \(sizes.count)")
         }
-        let widths = try (0..<count).map { _ in try u32() }
+        let widths = try (0..<count).map { _ in try reader.u32() }
         guard widths == sizes else {
             throw WorkloadError("mlp checkpoint is a \(widths) network; this experiment's is \(sizes)")
         }
@@ -183,14 +157,12 @@ public struct MLPWorkload: Workload {
         var weightVelocity: [[Float]] = []
         var biasVelocity: [[Float]] = []
         for layer in 0..<(count - 1) {
-            weights.append(try floats(sizes[layer] * sizes[layer + 1]))
-            biases.append(try floats(sizes[layer + 1]))
-            weightVelocity.append(try floats(sizes[layer] * sizes[layer + 1]))
-            biasVelocity.append(try floats(sizes[layer + 1]))
+            weights.append(try reader.floats(sizes[layer] * sizes[layer + 1]))
+            biases.append(try reader.floats(sizes[layer + 1]))
+            weightVelocity.append(try reader.floats(sizes[layer] * sizes[layer + 1]))
+            biasVelocity.append(try reader.floats(sizes[layer + 1]))
         }
-        guard offset == bytes.count else {
-            throw WorkloadError("mlp checkpoint has \(bytes.count - offset) bytes too many")
-        }
+        try reader.finish()
         return MLPNetwork(
             sizes: sizes, weights: weights, biases: biases, weightVelocity: weightVelocity, biasVelocity: biasVelocity)
     }

@@ -333,6 +333,19 @@ public struct A2CWorkload: Workload {
         return Self.codec.seal(writer.bytes)
     }
 
+    /// A network of `sizes` as `encode` wrote it: each layer's weights, then its biases.
+    static func readNetwork(_ sizes: [Int], from reader: inout ByteReader) throws -> MLPNetwork {
+        var weights: [[Float]] = []
+        var biases: [[Float]] = []
+        for layer in 0..<(sizes.count - 1) {
+            weights.append(try reader.floats(sizes[layer] * sizes[layer + 1]))
+            biases.append(try reader.floats(sizes[layer + 1]))
+        }
+        return MLPNetwork(
+            sizes: sizes, weights: weights, biases: biases, weightVelocity: weights.map { $0.map { _ in 0 } },
+            biasVelocity: biases.map { $0.map { _ in 0 } })
+    }
+
     func decode<E: Environment>(_: E.Type, _ state: [UInt8]) throws -> Run<E> {
         var reader = ByteReader(bytes: try Self.codec.open(state), name: "a2c checkpoint")
         let shape = try reader.integers(3)
@@ -352,19 +365,13 @@ public struct A2CWorkload: Workload {
         }
         let counters = try reader.integers(4)
         let random = SplitMix64(seed: try reader.word())
-        var template = ActorCritic(observation: E.observationSize, actions: E.actionCount, hidden: hidden, seed: 0)
-        for keyPath in [\ActorCritic.policy, \ActorCritic.value] as [WritableKeyPath<ActorCritic, MLPNetwork>] {
-            for layer in 0..<template[keyPath: keyPath].weights.count {
-                template[keyPath: keyPath].weights[layer] = try reader.floats(
-                    template[keyPath: keyPath].weights[layer].count)
-                template[keyPath: keyPath].biases[layer] = try reader.floats(
-                    template[keyPath: keyPath].biases[layer].count)
-            }
-        }
-        let shapes = template.adam.first.map(\.count)
+        let policy = try Self.readNetwork([E.observationSize] + hidden + [E.actionCount], from: &reader)
+        let value = try Self.readNetwork([E.observationSize] + hidden + [1], from: &reader)
+        let shapes = ActorCritic.shapes(policy) + ActorCritic.shapes(value)
         let first = try shapes.map { try reader.floats($0) }
         let second = try shapes.map { try reader.floats($0) }
-        template.adam = Adam(first: first, second: second, steps: counters[3])
+        let agent = ActorCritic(
+            policy: policy, value: value, adam: Adam(first: first, second: second, steps: counters[3]))
         var environments: [E] = []
         var running: [Double] = []
         for _ in 0..<count {
@@ -385,7 +392,7 @@ public struct A2CWorkload: Workload {
         let recent = try reader.doubles(recentCount)
         try reader.finish()
         return Run(
-            agent: template, environments: environments, running: running, recent: recent, episodes: counters[2],
+            agent: agent, environments: environments, running: running, recent: recent, episodes: counters[2],
             frames: counters[1], member: counters[0], random: random)
     }
 }

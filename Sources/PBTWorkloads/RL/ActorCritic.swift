@@ -118,21 +118,9 @@ struct ActorCritic: Sendable, Equatable {
             gradients += [valueGradients.weights[layer], valueGradients.biases[layer]]
         }
         Self.clip(&gradients, to: settings.maximumGradientNorm)
-        var parameters: [[Float]] = []
-        for layer in 0..<policy.weights.count { parameters += [policy.weights[layer], policy.biases[layer]] }
-        for layer in 0..<value.weights.count { parameters += [value.weights[layer], value.biases[layer]] }
-        adam.step(&parameters, gradients, rate: settings.learningRate)
-        var index = 0
-        for layer in 0..<policy.weights.count {
-            policy.weights[layer] = parameters[index]
-            policy.biases[layer] = parameters[index + 1]
-            index += 2
-        }
-        for layer in 0..<value.weights.count {
-            value.weights[layer] = parameters[index]
-            value.biases[layer] = parameters[index + 1]
-            index += 2
-        }
+        let corrections = adam.nextStep()
+        let slot = adam.apply(to: &policy, from: 0, gradients, rate: settings.learningRate, corrections: corrections)
+        _ = adam.apply(to: &value, from: slot, gradients, rate: settings.learningRate, corrections: corrections)
         return UpdateReport(entropy: entropySum / Double(rows), valueLoss: valueLoss / Double(rows))
     }
 
@@ -187,22 +175,41 @@ struct Adam: Sendable, Equatable {
         self.steps = steps
     }
 
-    mutating func step(_ parameters: inout [[Float]], _ gradients: [[Float]], rate: Float) {
+    /// Counts a step; returns the bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ.
+    mutating func nextStep() -> (first: Float, second: Float) {
         steps += 1
-        let correction1 = 1 - powf(Self.beta1, Float(steps))
-        let correction2 = 1 - powf(Self.beta2, Float(steps))
-        for index in parameters.indices {
-            gradients[index].withUnsafeBufferPointer { g in
-                parameters[index].withUnsafeMutableBufferPointer { w in
-                    first[index].withUnsafeMutableBufferPointer { m in
-                        second[index].withUnsafeMutableBufferPointer { v in
-                            for i in 0..<w.count {
-                                m[i] = Self.beta1 * m[i] + (1 - Self.beta1) * g[i]
-                                v[i] = Self.beta2 * v[i] + (1 - Self.beta2) * g[i] * g[i]
-                                let mHat = m[i] / correction1
-                                let vHat = v[i] / correction2
-                                w[i] -= rate * mHat / (vHat.squareRoot() + Self.epsilon)
-                            }
+        return (1 - powf(Self.beta1, Float(steps)), 1 - powf(Self.beta2, Float(steps)))
+    }
+
+    /// Updates `network`'s weights and biases, layer by layer, whose moments (and gradients)
+    /// start at `slot`; returns the slot after them.
+    mutating func apply(
+        to network: inout MLPNetwork, from slot: Int, _ gradients: [[Float]], rate: Float,
+        corrections: (first: Float, second: Float)
+    ) -> Int {
+        var slot = slot
+        for layer in network.weights.indices {
+            update(&network.weights[layer], slot: slot, gradients[slot], rate: rate, corrections: corrections)
+            update(&network.biases[layer], slot: slot + 1, gradients[slot + 1], rate: rate, corrections: corrections)
+            slot += 2
+        }
+        return slot
+    }
+
+    private mutating func update(
+        _ parameters: inout [Float], slot: Int, _ gradient: [Float], rate: Float,
+        corrections: (first: Float, second: Float)
+    ) {
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { w in
+                first[slot].withUnsafeMutableBufferPointer { m in
+                    second[slot].withUnsafeMutableBufferPointer { v in
+                        for i in 0..<w.count {
+                            m[i] = Self.beta1 * m[i] + (1 - Self.beta1) * g[i]
+                            v[i] = Self.beta2 * v[i] + (1 - Self.beta2) * g[i] * g[i]
+                            let mHat = m[i] / corrections.first
+                            let vHat = v[i] / corrections.second
+                            w[i] -= rate * mHat / (vHat.squareRoot() + Self.epsilon)
                         }
                     }
                 }
