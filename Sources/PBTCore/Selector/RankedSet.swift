@@ -188,6 +188,29 @@ public protocol Cohort {
     func standing(at rank: Int) -> Standing
 }
 
+extension Cohort {
+    /// The ranks of the members whose fitness equals that of the member at `rank`: a
+    /// contiguous range, since a cohort is ordered by fitness. O(log n) lookups.
+    public func ranksTied(with rank: Int) -> ClosedRange<Int> {
+        let fitness = standing(at: rank).fitness
+        // The first rank whose fitness is not above `fitness`, and the last not below it.
+        var low = 0
+        var high = rank
+        while low < high {
+            let middle = (low + high) / 2
+            if standing(at: middle).fitness > fitness { low = middle + 1 } else { high = middle }
+        }
+        let first = low
+        low = rank
+        high = count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if standing(at: middle).fitness < fitness { high = middle - 1 } else { low = middle }
+        }
+        return first...low
+    }
+}
+
 /// A plain array, best first, as a cohort (linear lookups; for tests and small cases).
 extension Array: Cohort where Element == Standing {
     public func rank(of member: Int) -> Int? { firstIndex { $0.member == member } }
