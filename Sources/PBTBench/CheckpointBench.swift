@@ -1,6 +1,7 @@
 import Foundation
 import PBTConfig
 import PBTStore
+import PBTCore
 import PBTSystem
 
 /// `pbt bench checkpoints`: disk used by checkpoints over a long run, with and without the
@@ -47,15 +48,11 @@ public struct CheckpointBench {
             let seconds = Clock.monotonic - started
             var written = Set<String>()
             var peak: Int64 = 0
-            for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-                guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                    continue
-                }
-                if event["event"] as? String == "member.trained", let checkpoint = event["checkpoint"] as? String {
-                    written.insert(checkpoint)
-                }
-                if event["event"] as? String == "checkpoints.collected", let kept = event["kept_bytes"] as? Int {
-                    peak = max(peak, Int64(kept))
+            for timed in try BenchEvents.read(run + "/events.jsonl") {
+                switch timed.event {
+                case .memberTrained(let trained): written.insert(trained.checkpoint)
+                case .checkpointsCollected(_, _, _, let kept): peak = max(peak, kept)
+                default: break
                 }
             }
             let usage = CheckpointCollector(store: try CheckpointStore(directory: run + "/checkpoints")).usage()

@@ -1,6 +1,7 @@
 import Foundation
 import PBTMonitor
 import PBTSystem
+import PBTWire
 import PBTTensorBoard
 import PBTWatch
 import Prometheus
@@ -46,7 +47,7 @@ public struct EventsBench {
         }
         let lines = text.split(separator: "\n").map { Array($0.utf8) }
         guard lines.count > 100 else { throw BenchError("\(file) holds \(lines.count) lines; too few to measure") }
-        let times = lines.compactMap { try? EventRecord(json: $0).time }
+        let times = lines.compactMap { try? EventJSON.decode($0).time }
         let streamRate = Double(times.count) / max((times.max() ?? 0) - (times.min() ?? 0), 1e-9)
 
         log("measuring \(lines.count) events, \(options.seconds) s each")
@@ -54,12 +55,12 @@ public struct EventsBench {
             (try? JSONSerialization.jsonObject(with: Data(line))) != nil
         }
         let parse = measure(lines) { line in
-            (try? EventRecord(json: line)) != nil
+            (try? EventJSON.decode(line)) != nil
         }
         var model = PopulationModel(options: .init(trackLineage: false))
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: PrometheusCollectorRegistry()))
         let exporter = measure(lines) { line in
-            guard let event = try? EventRecord(json: line) else { return false }
+            guard let event = try? EventJSON.decode(line) else { return false }
             metrics.record(event, observations: model.apply(event))
             return true
         }
@@ -72,7 +73,7 @@ public struct EventsBench {
         var sinceFlush = 0
         let flushEvery = max(Int(streamRate), 1)
         let tensorboard = measure(lines) { line in
-            guard let event = try? EventRecord(json: line) else { return false }
+            guard let event = try? EventJSON.decode(line) else { return false }
             directory.add(projection.apply(event))
             sinceFlush += 1
             if sinceFlush >= flushEvery {
@@ -90,9 +91,9 @@ public struct EventsBench {
             "reading events", "events/s", "µs an event", "÷ JSONSerialization", "÷ the run's event rate",
         ])
         for (label, rate) in [
-            ("Foundation JSONSerialization (baseline)", foundation), ("EventRecord", parse),
-            ("the exporter: EventRecord, population model, metrics", exporter),
-            ("the TensorBoard writer: EventRecord, summaries, TFRecord files", tensorboard),
+            ("Foundation JSONSerialization (baseline)", foundation), ("EventJSON.decode: typed events", parse),
+            ("the exporter: decode, population model, metrics", exporter),
+            ("the TensorBoard writer: decode, summaries, TFRecord files", tensorboard),
         ] {
             table.add([
                 label, PipelineBench.rate(rate), String(format: "%.2f", 1e6 / rate),

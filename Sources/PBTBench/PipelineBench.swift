@@ -29,9 +29,17 @@ public struct PipelineBench {
     /// Runs every part; returns the tables.
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        var text: [String] = []
-        let steps = options.smoke ? 20 : 200
+        var sections = try throughputAndTurnaround(log: log)
+        sections.append(try utilisation(log: log))
+        sections.append(try selectorScale(log: log))
+        sections.append(try growth(log: log))
+        return sections.joined(separator: "\n\n")
+    }
 
+    /// Member-steps a second at 64 members on 4 trainers beside the raw ring, and turnaround.
+    func throughputAndTurnaround(log: (String) -> Void) throws -> [String] {
+        var sections: [String] = []
+        let steps = options.smoke ? 20 : 200
         // 1 and 2: throughput and turnaround, pipeline beside raw ring. The ring takes the
         // pipeline's path (hub ROUTER → trainer DEALER, trainer PUSH → evaluator PULL, evaluator
         // PUSH → hub PULL) and runs twice: with the pipeline's flow control (a message waits at
@@ -58,7 +66,7 @@ public struct PipelineBench {
             "the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate),
             Self.percent(loaded.rate / rawUnbounded.rate),
         ])
-        text.append(
+        sections.append(
             "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → evaluator → hub, the pipeline's path)\n"
                 + throughput.description + "\n"
                 + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
@@ -79,10 +87,16 @@ public struct PipelineBench {
                     (Statistics.median(pipe.turnarounds) ?? 0) / max(Statistics.median(rawRun.turnarounds) ?? 1, 1e-9)),
             ])
         }
-        text.append(
+        sections.append(
             "Turnaround: from a trainer sending its result to it receiving the member's next task\n"
                 + latency.description)
 
+        return sections
+    }
+
+    /// Trainers busy, asynchronous beside synchronous.
+    func utilisation(log: (String) -> Void) throws -> String {
+        var sections: [String] = []
         // 3: utilisation, asynchronous beside synchronous.
         log("utilisation: 8 trainers, steps of 10–50 ms")
         var utilisation = BenchTable([
@@ -99,10 +113,16 @@ public struct PipelineBench {
                 String(format: "%.1f", run.window), String(run.steps),
             ])
         }
-        text.append(
+        sections.append(
             "Utilisation (8 trainers, population 32, ready every 4 steps, each step 10–50 ms drawn per member and step)\n"
                 + utilisation.description)
 
+        return sections.joined()
+    }
+
+    /// The selector's state machine alone, at 1,000 to 100,000 members.
+    func selectorScale(log: (String) -> Void) throws -> String {
+        var sections: [String] = []
         // 4: the selector at scale, in process.
         log("selector scale")
         var scale = BenchTable(["population", "decisions/s", "µs a decision", "resident KiB a member"])
@@ -115,10 +135,17 @@ public struct PipelineBench {
                 String(format: "%.2f", result.residentBytesPerMember / 1024),
             ])
         }
-        text.append(
+        sections.append(
             "The selector's state machine alone (simulated workers answering at once; truncation, ready every step)\n"
                 + scale.description)
 
+        return sections.joined()
+    }
+
+    /// Throughput and turnaround as trainers and population grow.
+    func growth(log: (String) -> Void) throws -> String {
+        var sections: [String] = []
+        let steps = options.smoke ? 20 : 200
         // 5: growth with trainers and population.
         log("growth")
         var growth = BenchTable([
@@ -145,10 +172,10 @@ public struct PipelineBench {
                 Self.percent(run.rate / unbounded.rate), Self.ms(Statistics.median(run.turnarounds)),
             ])
         }
-        text.append(
+        sections.append(
             "Growth (no-op workload, ready every step; raw: as many messages in flight as members)\n"
                 + growth.description)
-        return text.joined(separator: "\n\n")
+        return sections.joined()
     }
 
     struct PipelineRun {
@@ -201,23 +228,21 @@ public struct PipelineBench {
         var busy = 0.0
         var firstFinished = Double.infinity
         var trainedTasks: [(end: Double, seconds: Double)] = []
-        for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let time = event["time"] as? Double
-            else { continue }
-            switch event["event"] as? String {
-            case "member.finished":
+        for timed in try BenchEvents.read(run + "/events.jsonl") {
+            let time = timed.time
+            switch timed.event {
+            case .memberFinished:
                 firstFinished = min(firstFinished, time)
-            case "member.assigned" where event["role"] as? String == "trainer":
+            case .memberAssigned(_, _, .trainer, _, _):
                 firstAssigned = min(firstAssigned, time)
-            case "member.trained":
-                let trained = (event["step"] as? Int ?? 0) - (event["from_step"] as? Int ?? 0)
+            case .memberTrained(let event):
+                let trained = event.step - event.fromStep
                 steps += trained
                 if firstTrained.isFinite { stepsAfterFirst += trained }
                 firstTrained = min(firstTrained, time)
                 lastTrained = max(lastTrained, time)
-                busy += event["seconds"] as? Double ?? 0
-                trainedTasks.append((time, event["seconds"] as? Double ?? 0))
+                busy += event.seconds
+                trainedTasks.append((time, event.seconds))
             default:
                 break
             }

@@ -1,6 +1,8 @@
 import Foundation
 import PBTConfig
+import PBTCore
 import PBTSystem
+import PBTWire
 
 /// `pbt bench quality`: PBT against random search and a grid of fixed hyperparameters, at
 /// the same budget of training steps, over several seeds, on the toy and on digits.
@@ -211,22 +213,23 @@ public struct QualityBench {
 
     /// Member-steps trained before the first score at or above `target`, from the event log.
     static func stepsToTarget(events: String, target: Double) throws -> Int? {
-        let text = try String(contentsOfFile: events, encoding: .utf8)
         var trained = 0
-        for line in text.split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                continue
-            }
-            switch event["event"] as? String {
-            case "member.trained":
-                trained += (event["step"] as? Int ?? 0) - (event["from_step"] as? Int ?? 0)
-            case "member.scored":
-                if let score = event["score"] as? Double, score >= target { return trained }
-            default:
-                break
+        for timed in try BenchEvents.read(events) {
+            switch timed.event {
+            case .memberTrained(let event): trained += event.step - event.fromStep
+            case .memberScored(_, _, _, let score, _) where score >= target: return trained
+            default: break
             }
         }
         return nil
+    }
+}
+
+/// A run's event log, read through the event contract.
+enum BenchEvents {
+    /// The events of the `events.jsonl` at `path` (lines that are not events are skipped).
+    static func read(_ path: String) throws -> [TimedEvent] {
+        EventLog(text: try String(contentsOfFile: path, encoding: .utf8)).events
     }
 }
 

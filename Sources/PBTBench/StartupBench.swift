@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import PBTSystem
 
 /// `pbt bench startup`: what starting and stopping the stages costs a short run. `pbt run
@@ -106,14 +107,11 @@ public struct StartupBench {
         var started = Double.infinity
         var firstTask = Double.infinity
         var lastResult = 0.0
-        for line in try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let time = event["time"] as? Double
-            else { continue }
-            switch event["event"] as? String {
-            case "experiment.started": started = min(started, time)
-            case "member.assigned" where event["role"] as? String == "trainer": firstTask = min(firstTask, time)
-            case "member.trained": lastResult = max(lastResult, time)
+        for timed in try BenchEvents.read(run + "/events.jsonl") {
+            switch timed.event {
+            case .experimentStarted: started = min(started, timed.time)
+            case .memberAssigned(_, _, .trainer, _, _): firstTask = min(firstTask, timed.time)
+            case .memberTrained: lastResult = max(lastResult, timed.time)
             default: break
             }
         }

@@ -17,9 +17,29 @@ public enum MonitorScreen {
     public static func render(
         _ model: PopulationModel, now: Double, endpoint: String, width: Int, height: Int
     ) -> [String] {
-        var lines: [String] = []
-        let name = model.name ?? "(experiment name not yet known)"
-        var title = "pbt monitor · \(name)"
+        var lines = [title(model, endpoint: endpoint)]
+        guard model.eventsSeen > 0 else {
+            lines.append("")
+            lines.append("waiting for events from \(endpoint) (an experiment started elsewhere shows up here)")
+            return fit(lines, width: width, height: height)
+        }
+        lines.append(summary(model))
+        lines.append(workers(model, now: now))
+        lines.append("")
+        // The members: as many rows as fit, the best first when not all do.
+        let trainerRows = model.workers.values.filter { $0.role == "trainer" }.sorted { $0.name < $1.name }
+        let footer = 2
+        let trainerLines = trainerRows.isEmpty ? 0 : min(trainerRows.count, 8) + 2
+        lines += members(model, now: now, room: max(3, height - lines.count - 1 - trainerLines - footer))
+        lines += trainers(trainerRows)
+        lines.append("")
+        lines.append(status(model, now: now))
+        return fit(lines, width: width, height: height)
+    }
+
+    /// The experiment's name, where it stands, and where the events come from.
+    static func title(_ model: PopulationModel, endpoint: String) -> String {
+        var title = "pbt monitor · \(model.name ?? "(experiment name not yet known)")"
         if let finish = model.finish {
             title += " · finished (\(finish.reason)) after \(NumberFormat.duration(finish.seconds))"
         } else if let progress = model.progress {
@@ -27,14 +47,11 @@ public enum MonitorScreen {
         } else if model.startTime != nil {
             title += " · starting"
         }
-        title += " · events from \(endpoint)"
-        lines.append(title)
-        guard model.eventsSeen > 0 else {
-            lines.append("")
-            lines.append("waiting for events from \(endpoint) (an experiment started elsewhere shows up here)")
-            return fit(lines, width: width, height: height)
-        }
+        return title + " · events from \(endpoint)"
+    }
 
+    /// Steps, exploits, the best member, how many finished, the turnaround.
+    static func summary(_ model: PopulationModel) -> String {
         let progress = model.progress
         var summary = "steps \(grouped(model.totalSteps))"
         if let rate = progress?.stepsPerSecond, model.finish == nil {
@@ -53,31 +70,32 @@ public enum MonitorScreen {
             summary +=
                 "  turnaround p50 \(NumberFormat.duration(percentile(sorted, 0.5))) p90 \(NumberFormat.duration(percentile(sorted, 0.9)))"
         }
-        lines.append(summary)
+        return summary
+    }
 
+    /// The workers by role, and what went wrong so far.
+    static func workers(_ model: PopulationModel, now: Double) -> String {
         let trainers = model.workerCount("trainer")
-        let (trainerCount, busy) =
-            model.finish == nil && progress != nil
-            ? (max(trainers.all, progress!.trainers), progress!.busyTrainers)
-            : (trainers.all, trainers.busy)
-        var workers =
+        var (trainerCount, busy) = (trainers.all, trainers.busy)
+        if model.finish == nil, let progress = model.progress {
+            (trainerCount, busy) = (max(trainers.all, progress.trainers), progress.busyTrainers)
+        }
+        var line =
             "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
-        workers += "  lease expiries \(model.counters.leaseExpiries)"
-        workers += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
-        if model.counters.resultsDropped > 0 { workers += "  results dropped \(model.counters.resultsDropped)" }
-        if model.counters.failures > 0 { workers += "  failures \(model.counters.failures)" }
+        line += "  lease expiries \(model.counters.leaseExpiries)"
+        line += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
+        if model.counters.resultsDropped > 0 { line += "  results dropped \(model.counters.resultsDropped)" }
+        if model.counters.failures > 0 { line += "  failures \(model.counters.failures)" }
         let benched = model.workers.values.filter { $0.isBenched(at: now) }.count
-        if benched > 0 { workers += "  benched \(benched)" }
-        if model.restarts > 0 { workers += "  restarts \(model.restarts)" }
-        if model.resumes > 0 { workers += "  resumed \(model.resumes)×" }
-        lines.append(workers)
-        lines.append("")
+        if benched > 0 { line += "  benched \(benched)" }
+        if model.restarts > 0 { line += "  restarts \(model.restarts)" }
+        if model.resumes > 0 { line += "  resumed \(model.resumes)×" }
+        return line
+    }
 
-        // The members: as many rows as fit, the best first when not all do.
-        let trainerRows = model.workers.values.filter { $0.role == "trainer" }.sorted { $0.name < $1.name }
-        let footer = 2
-        let trainerLines = trainerRows.isEmpty ? 0 : min(trainerRows.count, 8) + 2
-        let room = max(3, height - lines.count - 1 - trainerLines - footer)
+    /// The members' table in `room` lines: every member, or the best first and a count of
+    /// those that did not fit.
+    static func members(_ model: PopulationModel, now: Double, room: Int) -> [String] {
         var rows = model.rows
         var hidden = 0
         if rows.count > room {
@@ -90,7 +108,7 @@ public enum MonitorScreen {
             hidden = rows.count - (room - 1)
             rows = Array(rows.prefix(room - 1))
         }
-        lines.append(" member  state       step    score     last exploit          hyperparameters")
+        var lines = [" member  state       step    score     last exploit          hyperparameters"]
         for member in rows {
             let mark = member.id == model.best?.member ? "*" : " "
             let exploit: String
@@ -99,7 +117,7 @@ public enum MonitorScreen {
             } else {
                 exploit = "-"
             }
-            let values = member.hyperparameters.keys.sorted().map { "\($0)=\(member.hyperparameters[$0]!.shown)" }
+            let values = member.hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.shown)" }
                 .joined(separator: " ")
             lines.append(
                 mark + pad(String(member.id), 6, right: true) + "  " + pad(member.state.name, 10) + " "
@@ -108,20 +126,25 @@ public enum MonitorScreen {
                     + pad(exploit, 20) + "  " + (values.isEmpty ? "-" : values))
         }
         if hidden > 0 { lines.append("  … \(hidden) more members (a taller terminal shows them)") }
+        return lines
+    }
 
-        if !trainerRows.isEmpty {
-            lines.append("")
-            lines.append(" trainer                 state  member  tasks")
-            for worker in trainerRows.prefix(8) {
-                lines.append(
-                    " " + pad(worker.name, 22) + "  " + pad(worker.member == nil ? "idle" : "busy", 5) + "  "
-                        + pad(worker.member.map(String.init) ?? "-", 6, right: true) + "  "
-                        + pad(String(worker.tasks), 5, right: true))
-            }
-            if trainerRows.count > 8 { lines.append("  … \(trainerRows.count - 8) more trainers") }
+    /// The trainers' table (the first eight), after a blank line; nothing without trainers.
+    static func trainers(_ rows: [PopulationModel.Worker]) -> [String] {
+        guard !rows.isEmpty else { return [] }
+        var lines = ["", " trainer                 state  member  tasks"]
+        for worker in rows.prefix(8) {
+            lines.append(
+                " " + pad(worker.name, 22) + "  " + pad(worker.member == nil ? "idle" : "busy", 5) + "  "
+                    + pad(worker.member.map(String.init) ?? "-", 6, right: true) + "  "
+                    + pad(String(worker.tasks), 5, right: true))
         }
+        if rows.count > 8 { lines.append("  … \(rows.count - 8) more trainers") }
+        return lines
+    }
 
-        lines.append("")
+    /// Events seen, how long since the last, and how to quit.
+    static func status(_ model: PopulationModel, now: Double) -> String {
         var status = "\(grouped(model.eventsSeen)) events"
         if let last = model.lastEventTime {
             let age = max(0, now - last)
@@ -129,9 +152,7 @@ public enum MonitorScreen {
             if age > 5 && model.finish == nil { status += " (no events: is the experiment still running?)" }
         }
         if model.finish != nil { status += "; waiting for the next experiment" }
-        status += " · Ctrl-C quits"
-        lines.append(status)
-        return fit(lines, width: width, height: height)
+        return status + " · Ctrl-C quits"
     }
 
     /// Cuts lines to the width and the list to the height.

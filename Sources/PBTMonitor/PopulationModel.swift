@@ -1,3 +1,6 @@
+import PBTCore
+import PBTWire
+
 /// The population as the event stream tells it: members, workers, counters and the lineage
 /// of every member's weights, built by folding events one at a time. No I/O, no clock: the
 /// time of each event is the event's own.
@@ -294,178 +297,78 @@ public struct PopulationModel: Sendable {
 
     /// Folds one event into the model; returns what it measured.
     @discardableResult
-    public mutating func apply(_ event: EventRecord) -> [Observation] {
+    public mutating func apply(_ timed: TimedEvent) -> [Observation] {
         var observations: [Observation] = []
+        let time = timed.time
         eventsSeen += 1
-        eventsByTopic[event.topic, default: 0] += 1
-        lastEventTime = event.time
-        let member = event.int("member")
-        switch event.topic {
-        case "experiment.started":
-            let name = event.string("name") ?? "?"
-            restart(name: name, time: event.time)
-            population = event.int("population")
-            hyperparameterNames = event["hyperparameters"]?.array?.compactMap(\.string) ?? []
+        eventsByTopic[timed.topic.rawValue, default: 0] += 1
+        lastEventTime = time
+        switch timed.event {
+        case .experimentStarted(let name, let population, let hyperparameters):
+            restart(name: name, time: time)
+            self.population = population
+            hyperparameterNames = hyperparameters
             observations.append(.restarted(name: name))
-        case "experiment.resumed":
+        case .experimentResumed:
             resumes += 1
             resultDropsSoFar = [:]  // a new selector process counts its drops afresh
             finish = nil
             startTime = nil  // a resumed selector may count its seconds afresh
-        case "experiment.progress":
-            observations += progressed(event)
-        case "experiment.finished":
+        case .progress(let progress):
+            observations += progressed(progress, at: time)
+        case .experimentFinished(let reason, let best, let score, let steps, let seconds):
             finish = Finish(
-                time: event.time, reason: event.string("reason") ?? "?", bestMember: event.int("best_member"),
-                bestScore: event.double("best_score"), steps: event.int("steps") ?? 0,
-                seconds: event.double("seconds") ?? 0)
+                time: time, reason: reason.rawValue, bestMember: best, bestScore: score, steps: steps, seconds: seconds)
             for id in members.keys where members[id]?.state.worker != nil { members[id]?.state = .waiting }
             for name in workers.keys { workers[name]?.held = [] }
-        case let topic where topic.hasSuffix(".joined"):
-            if let name = event.string("worker") {
-                let role = event.string("role") ?? String(topic.dropLast(".joined".count))
-                workers[name] = Worker(name: name, role: role, since: event.time)
-            }
-        case let topic where topic.hasSuffix(".left"):
-            if let name = event.string("worker") { workers[name] = nil }
-        case let topic where topic.hasSuffix(".benched"):
+        case .workerJoined(let role, let worker):
+            workers[worker] = Worker(name: worker, role: role.description, since: time)
+        case .workerLeft(_, let worker, _):
+            workers[worker] = nil
+        case .workerBenched(let role, let worker, _, let seconds):
             counters.benchings += 1
-            if let name = event.string("worker") {
-                let role = event.string("role") ?? String(topic.dropLast(".benched".count))
-                var record = workers[name] ?? Worker(name: name, role: role, since: event.time)
-                record.benchedUntil = event.time + max(0, event.double("seconds") ?? 0)
-                workers[name] = record
-            }
-        case "member.assigned":
-            guard let member, let worker = event.string("worker") else { break }
-            let role = event.string("role") ?? "trainer"
-            // A member is held by one worker at a time: whoever held it before (an event that
-            // said so may have been lost) holds it no more.
-            if let previous = members[member]?.state.worker, previous != worker,
-                let index = workers[previous]?.held.firstIndex(of: member)
-            {
-                workers[previous]?.held.remove(at: index)
-            }
-            // A trainer asks for its next member once it has handed the last one on: that one
-            // is at an evaluator now (which one, only its score will say).
-            if role == "trainer", let last = workers[worker]?.held.first, last != member,
-                members[last]?.state == .training(worker: worker)
-            {
-                update(last) { $0.state = .evaluating(worker: "") }
-            }
-            switch role {
-            case "trainer": update(member) { $0.state = .training(worker: worker) }
-            case "evaluator": update(member) { $0.state = .evaluating(worker: worker) }
-            default: update(member) { $0.state = .exploring(worker: worker) }
-            }
-            if let step = event.int("step") { update(member) { $0.step = step } }
-            var record = workers[worker] ?? Worker(name: worker, role: role, since: event.time)
-            if role == "trainer" {
-                record.held = [member]  // a trainer holds one task
-            } else if !record.held.contains(member) {
-                record.held.append(member)
-            }
-            record.since = event.time
-            record.tasks += 1
+            var record = workers[worker] ?? Worker(name: worker, role: role.description, since: time)
+            record.benchedUntil = time + max(0, seconds)
             workers[worker] = record
-            if role == "trainer", let handed = handedIn.removeValue(forKey: member) {
-                let seconds = max(0, event.time - handed)
-                observations.append(.turnaround(member: member, seconds: seconds))
-                recentTurnarounds.append(seconds)
-                if recentTurnarounds.count > 512 { recentTurnarounds.removeFirst(recentTurnarounds.count - 512) }
-            }
-        case "member.trained":
-            guard let member else { break }
-            trained(member, event)
-        case "member.scored":
-            guard let member, let score = event.double("score"), let step = event.int("step") else { break }
-            update(member) {
-                $0.score = score
-                $0.scoreStep = step
-                $0.step = step
-                $0.state = .waiting
-            }
-            free(worker: event.string("evaluator"), of: member, at: event.time)
-            if var head = heads[member], head.step == step {
-                head = head.scored(score)
-                heads[member] = head
-                snapshots[member, default: [:]][step] = head
-                if let checkpoint = headCheckpoint[member] { byCheckpoint[checkpoint] = head }
-            }
-            if options.recordSeries {
-                scoreSeries[member, default: []].append(
-                    ScorePoint(time: event.time, step: step, score: score, donor: nil))
-            }
-        case "member.decided":
-            guard let member else { break }
+        case .memberAssigned(let member, _, let role, let worker, let step):
+            observations += assigned(member, to: worker, role: role, step: step, at: time)
+        case .memberTrained(let trained):
+            self.trained(trained, at: time)
+        case .memberScored(let member, _, let step, let score, let evaluator):
+            scored(member, step: step, score: score, by: evaluator, at: time)
+        case .memberDecided(let member, _, let comparedAt, let decision, _, _):
             // An exploit goes to a mutator (which one, its explore will say).
-            update(member) { $0.state = event.string("decision") == "exploit" ? .exploring(worker: "") : .waiting }
-            if event.string("decision") == "exploit", let donor = event.int("donor"), let at = event.int("compared_at")
-            {
-                pendingCopies[member] = snapshots[donor]?[at]
+            if case .exploit(let donor) = decision {
+                update(member) { $0.state = .exploring(worker: "") }
+                pendingCopies[member] = snapshots[donor]?[comparedAt]
                 exploitsSinceProgress += 1
+            } else {
+                update(member) { $0.state = .waiting }
             }
-        case "member.exploited":
-            guard let member else { break }
-            exploited(member, event)
-        case "member.finished":
-            guard let member else { break }
+        case .memberExploited(let exploited):
+            self.exploited(exploited, at: time)
+        case .memberFinished(let member, let step, let score):
             update(member) {
                 $0.state = .finished
-                if let step = event.int("step") { $0.step = step }
-                if let score = event.double("score") { $0.score = score }
+                $0.step = step
+                if let score { $0.score = score }
             }
             handedIn[member] = nil
-        case "member.failed":
-            guard let member else { break }
-            counters.failures += 1
-            let givenUp = event.bool("given_up") ?? false
-            if givenUp { counters.givenUp += 1 }
-            let holder = members[member]?.state.worker
-            update(member) {
-                $0.failures += 1
-                $0.state = givenUp ? .failed : .waiting
-            }
-            free(worker: holder, of: member, at: event.time)
-            // The worker that reported it (an evaluator, a mutator, or the trainer); empty for
-            // an expired lease whose holder is unknown.
-            if let reporter = event.string("worker"), !reporter.isEmpty {
-                free(worker: reporter, of: member, at: event.time)
-                workers[reporter]?.failures += 1
-            }
-        case "lease.expired", "lease.released":
-            if event.topic == "lease.expired" { counters.leaseExpiries += 1 } else { counters.leaseReleases += 1 }
-            guard let member else { break }
-            free(worker: event.string("worker"), of: member, at: event.time)
+        case .memberFailed(let member, _, let worker, _, let givenUp):
+            failed(member, reportedBy: worker, givenUp: givenUp, at: time)
+        case .leaseExpired(let member, _, _, let worker):
+            counters.leaseExpiries += 1
+            free(worker: worker, of: member, at: time)
             update(member) { $0.state = .waiting }
-        case "result.dropped":
-            // Rate-limited at the source: `count` says how many of the reason so far (an event
-            // without it, from an older selector, counts one).
-            let reason = event.string("reason") ?? "unknown"
-            let delta: Int
-            if let count = event.int("count"), count > 0 {
-                let before = resultDropsSoFar[reason] ?? 0
-                delta = count >= before ? count - before : count  // fewer: the selector restarted
-                resultDropsSoFar[reason] = count
-            } else {
-                delta = 1
-            }
-            counters.resultsDropped += delta
-            counters.resultsDroppedByReason[reason, default: 0] += delta
-            if delta > 0 { observations.append(.resultsDropped(reason: reason, count: delta)) }
-        case "frame.dropped":
-            // Drop events are rate-limited at the source; `count` says how many of the reason so far.
-            let reason = event.string("reason") ?? "unknown"
-            let key = "\(event.string("worker") ?? "")/\(reason)"
-            let count = event.int("count") ?? 0
-            let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
-            if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
-            counters.framesDropped[reason, default: 0] += delta
-            if delta > 0 {
-                observations.append(
-                    .framesDropped(stage: event.string("stage") ?? "unknown", reason: reason, count: delta))
-            }
-        default:
+        case .leaseReleased(let member, _, _, let worker, _):
+            counters.leaseReleases += 1
+            free(worker: worker, of: member, at: time)
+            update(member) { $0.state = .waiting }
+        case .resultDropped(_, _, _, let reason, _, let count, _):
+            observations += resultsDropped(reason: reason, count: count)
+        case .frameDropped(let stage, let worker, let reason, _, let count):
+            observations += framesDropped(stage: stage, worker: worker, reason: reason, count: count)
+        case .stageStarted, .stageStopped, .checkpointsCollected, .peerRefused:
             break
         }
         return observations
@@ -483,21 +386,19 @@ public struct PopulationModel: Sendable {
     /// A progress event; it also tells of a new experiment whose `experiment.started` the
     /// stream lost (a publisher's first messages can go before its connection is up): another
     /// name, or a start time that moved.
-    mutating func progressed(_ event: EventRecord) -> [Observation] {
+    mutating func progressed(_ event: PBTEvent.Progress, at time: Double) -> [Observation] {
         var observations: [Observation] = []
-        let seconds = event.double("seconds") ?? 0
-        let started = event.time - seconds
-        let name = event.string("experiment")
+        let started = time - event.seconds
+        let name = event.experiment.isEmpty ? nil : event.experiment
         if let name, let current = self.name, current != name || (startTime.map { abs($0 - started) > 2 } ?? false) {
             restart(name: name, time: started)
             observations.append(.restarted(name: name))
         }
         let progress = Progress(
-            time: event.time, seconds: event.double("seconds") ?? 0, steps: event.int("steps") ?? 0,
-            stepsPerSecond: event.double("steps_per_second") ?? 0, bestMember: event.int("best_member"),
-            bestScore: event.double("best_score"), trainers: event.int("trainers") ?? 0,
-            busyTrainers: event.int("busy_trainers") ?? 0, membersFinished: event.int("members_finished") ?? 0,
-            population: event.int("population") ?? population ?? 0, exploits: event.int("exploits") ?? 0)
+            time: time, seconds: event.seconds, steps: event.steps, stepsPerSecond: event.stepsPerSecond,
+            bestMember: event.bestMember, bestScore: event.bestScore, trainers: event.trainers,
+            busyTrainers: event.busyTrainers, membersFinished: event.membersFinished, population: event.population,
+            exploits: event.exploits)
         self.progress = progress
         stepsSinceProgress = 0
         exploitsSinceProgress = 0
@@ -508,79 +409,172 @@ public struct PopulationModel: Sendable {
         return observations
     }
 
-    mutating func trained(_ member: Int, _ event: EventRecord) {
-        let fromStep = event.int("from_step") ?? 0
-        let step = event.int("step") ?? fromStep
-        let hyperparameters = event.object("hyperparameters") ?? [:]
-        let trainer = event.string("trainer") ?? "?"
-        counters.steps += max(0, step - fromStep)
-        stepsSinceProgress += max(0, step - fromStep)
-        var metrics: [String: Double] = [:]
-        for (key, value) in event.object("metrics") ?? [:] { metrics[key] = value.double }
+    /// A worker was handed a member.
+    mutating func assigned(
+        _ member: Int, to worker: String, role: WorkerRole, step: Int, at time: Double
+    )
+        -> [Observation]
+    {
+        // A member is held by one worker at a time: whoever held it before (an event that
+        // said so may have been lost) holds it no more.
+        if let previous = members[member]?.state.worker, previous != worker,
+            let index = workers[previous]?.held.firstIndex(of: member)
+        {
+            workers[previous]?.held.remove(at: index)
+        }
+        // A trainer asks for its next member once it has handed the last one on: that one
+        // is at an evaluator now (which one, only its score will say).
+        if role == .trainer, let last = workers[worker]?.held.first, last != member,
+            members[last]?.state == .training(worker: worker)
+        {
+            update(last) { $0.state = .evaluating(worker: "") }
+        }
+        switch role {
+        case .trainer: update(member) { $0.state = .training(worker: worker) }
+        case .evaluator: update(member) { $0.state = .evaluating(worker: worker) }
+        case .mutator: update(member) { $0.state = .exploring(worker: worker) }
+        }
+        update(member) { $0.step = step }
+        var record = workers[worker] ?? Worker(name: worker, role: role.description, since: time)
+        if role == .trainer {
+            record.held = [member]  // a trainer holds one task
+        } else if !record.held.contains(member) {
+            record.held.append(member)
+        }
+        record.since = time
+        record.tasks += 1
+        workers[worker] = record
+        guard role == .trainer, let handed = handedIn.removeValue(forKey: member) else { return [] }
+        let seconds = max(0, time - handed)
+        recentTurnarounds.append(seconds)
+        if recentTurnarounds.count > 512 { recentTurnarounds.removeFirst(recentTurnarounds.count - 512) }
+        return [.turnaround(member: member, seconds: seconds)]
+    }
+
+    mutating func trained(_ event: PBTEvent.MemberTrained, at time: Double) {
+        let member = event.member
+        let hyperparameters = event.hyperparameters.jsonValues
+        counters.steps += max(0, event.step - event.fromStep)
+        stepsSinceProgress += max(0, event.step - event.fromStep)
         update(member) {
-            $0.step = step
+            $0.step = event.step
             $0.hyperparameters = hyperparameters
-            $0.metrics = metrics
+            $0.metrics = event.metrics
             $0.state = .waiting
         }
-        free(worker: trainer, of: member, at: event.time)
-        handedIn[member] = event.time
+        free(worker: event.trainer, of: member, at: time)
+        handedIn[member] = time
         var previous = heads[member]
-        if previous?.step != fromStep { previous = nil }
+        if previous?.step != event.fromStep { previous = nil }
         let node = TraceNode(
-            member: member, fromStep: fromStep, step: step, hyperparameters: hyperparameters, score: nil,
+            member: member, fromStep: event.fromStep, step: event.step, hyperparameters: hyperparameters, score: nil,
             previous: options.trackLineage ? previous : nil)
         heads[member] = node
-        snapshots[member, default: [:]][step] = node
-        if let checkpoint = event.string("checkpoint") {
-            headCheckpoint[member] = checkpoint
-            byCheckpoint[checkpoint] = node
-        }
+        snapshots[member, default: [:]][event.step] = node
+        headCheckpoint[member] = event.checkpoint
+        byCheckpoint[event.checkpoint] = node
         if options.recordSeries {
             trainedSeries[member, default: []].append(
                 TrainedRange(
-                    time: event.time, fromStep: fromStep, toStep: step, hyperparameters: hyperparameters,
-                    trainer: trainer))
+                    time: time, fromStep: event.fromStep, toStep: event.step, hyperparameters: hyperparameters,
+                    trainer: event.trainer))
         }
     }
 
-    mutating func exploited(_ member: Int, _ event: EventRecord) {
-        let donor = event.int("donor") ?? -1
-        let step = event.int("step") ?? 0
-        let checkpoint = event.string("checkpoint")
-        let copy = checkpoint.flatMap { byCheckpoint[$0] } ?? pendingCopies[member] ?? snapshots[donor]?[step]
+    mutating func scored(_ member: Int, step: Int, score: Double, by evaluator: String, at time: Double) {
+        update(member) {
+            $0.score = score
+            $0.scoreStep = step
+            $0.step = step
+            $0.state = .waiting
+        }
+        free(worker: evaluator, of: member, at: time)
+        if var head = heads[member], head.step == step {
+            head = head.scored(score)
+            heads[member] = head
+            snapshots[member, default: [:]][step] = head
+            if let checkpoint = headCheckpoint[member] { byCheckpoint[checkpoint] = head }
+        }
+        if options.recordSeries {
+            scoreSeries[member, default: []].append(ScorePoint(time: time, step: step, score: score, donor: nil))
+        }
+    }
+
+    mutating func exploited(_ event: PBTEvent.MemberExploited, at time: Double) {
+        let member = event.member
+        let copy = byCheckpoint[event.checkpoint] ?? pendingCopies[member] ?? snapshots[event.donor]?[event.step]
         pendingCopies[member] = nil
         heads[member] = copy
-        headCheckpoint[member] = checkpoint
+        headCheckpoint[member] = event.checkpoint
         counters.exploits += 1
-        var operations: [String: String] = [:]
-        for (name, change) in event.object("explore") ?? [:] { operations[name] = change["operation"]?.string ?? "?" }
-        let new = event.object("new") ?? [:]
+        let operations = event.changes.mapValues(\.operation)
+        let new = event.new.jsonValues
         let copiedScore = copy?.score
         let holder = members[member]?.state.worker
         update(member) {
             $0.exploits += 1
-            $0.step = step
+            $0.step = event.step
             $0.hyperparameters = new
             $0.state = .waiting
             $0.lastExploit = Exploit(
-                time: event.time, donor: donor, step: step, copiedScore: copiedScore, operations: operations)
+                time: time, donor: event.donor, step: event.step, copiedScore: copiedScore, operations: operations)
             if let copiedScore {
                 $0.score = copiedScore
-                $0.scoreStep = step
+                $0.scoreStep = event.step
             }
         }
-        free(worker: holder, of: member, at: event.time)
+        free(worker: holder, of: member, at: time)
         if options.recordSeries {
             exploitLog.append(
                 ExploitRecord(
-                    time: event.time, member: member, donor: donor, step: step, old: event.object("old") ?? [:],
-                    copied: event.object("copied") ?? [:], new: new, operations: operations))
+                    time: time, member: member, donor: event.donor, step: event.step, old: event.old.jsonValues,
+                    copied: event.copied.jsonValues, new: new, operations: operations))
             if let copiedScore {
                 scoreSeries[member, default: []].append(
-                    ScorePoint(time: event.time, step: step, score: copiedScore, donor: donor))
+                    ScorePoint(time: time, step: event.step, score: copiedScore, donor: event.donor))
             }
         }
+    }
+
+    mutating func failed(_ member: Int, reportedBy reporter: String, givenUp: Bool, at time: Double) {
+        counters.failures += 1
+        if givenUp { counters.givenUp += 1 }
+        let holder = members[member]?.state.worker
+        update(member) {
+            $0.failures += 1
+            $0.state = givenUp ? .failed : .waiting
+        }
+        free(worker: holder, of: member, at: time)
+        // The worker that reported it (an evaluator, a mutator, or the trainer); empty for
+        // an expired lease whose holder is unknown.
+        if !reporter.isEmpty {
+            free(worker: reporter, of: member, at: time)
+            workers[reporter]?.failures += 1
+        }
+    }
+
+    /// `result.dropped`, rate-limited at the source: `count` says how many of the reason so far.
+    mutating func resultsDropped(reason: String, count: Int) -> [Observation] {
+        let delta: Int
+        if count > 0 {
+            let before = resultDropsSoFar[reason] ?? 0
+            delta = count >= before ? count - before : count  // fewer: the selector restarted
+            resultDropsSoFar[reason] = count
+        } else {
+            delta = 1
+        }
+        counters.resultsDropped += delta
+        counters.resultsDroppedByReason[reason, default: 0] += delta
+        return delta > 0 ? [.resultsDropped(reason: reason, count: delta)] : []
+    }
+
+    /// `frame.dropped`, rate-limited at the source: `count` says how many of the reason so far.
+    mutating func framesDropped(stage: String, worker: String, reason: String, count: Int) -> [Observation] {
+        let key = "\(worker)/\(reason)"
+        let delta = count > 0 ? max(count - (droppedSoFar[key] ?? 0), 0) : 1
+        if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
+        counters.framesDropped[reason, default: 0] += delta
+        return delta > 0 ? [.framesDropped(stage: stage, reason: reason, count: delta)] : []
     }
 
     /// Changes a member's row in place (no copy of its dictionaries).

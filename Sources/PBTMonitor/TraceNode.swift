@@ -1,3 +1,5 @@
+import PBTWire
+
 /// One training task in the history of a member's weights: who trained them from
 /// `fromStep` to `step`, with which hyperparameters, and the score they then got.
 ///

@@ -1,6 +1,7 @@
 import PBTConfig
 import PBTCore
 import PBTMonitor
+import PBTWire
 
 /// `pbt replay`: a member's hyperparameter schedule rebuilt from a run's event log, written
 /// as an experiment file that retrains that member alone on it (as Ray Tune's PBT replay does

@@ -2,6 +2,7 @@ import Foundation
 import PBTConfig
 import PBTCore
 import PBTMonitor
+import PBTWire
 
 /// `pbt report`: one self-contained HTML page about a finished (or interrupted) run, made
 /// from its `events.jsonl`, `summary.json` and `experiment.yml` — inline SVG and CSS, no
@@ -55,8 +56,72 @@ public enum RunReport {
 
     static func color(_ member: Int) -> String { palette[member % palette.count] }
 
+    /// What the page is made from: the events folded, the summary and the experiment read, and
+    /// the best member's schedule (summary.json's, checked against the events').
+    struct Run {
+        var log: EventLog
+        var model: PopulationModel
+        var summary: JSONValue?
+        var summaryProblem: String?
+        var experiment: Experiment?
+        var name: String
+        var best: Int?
+        var bestScore: Double?
+        /// The hyperparameters, in the experiment's order.
+        var names: [String]
+        var schedule: [ScheduleSegment]
+        var lineageAgrees: Bool?
+        /// The steps the plots span.
+        var steps: ClosedRange<Double>
+        var members: [Int] { model.rows.map(\.id) }
+    }
+
     /// Builds the page. Throws when the event log holds no event.
     public static func html(_ input: Input) throws(ReportError) -> (html: String, facts: Facts) {
+        let run = try read(input)
+        var figures = 0
+        var body = ""
+        body += "<header><h1>pbt report: \(HTML.escape(run.name))</h1>"
+        body +=
+            "<p class=\"sub\">run directory <code>\(HTML.escape(input.runDirectory))</code> · \(run.log.events.count) events"
+        if let first = run.log.problems.first {
+            body += " · \(run.log.problems.count) unreadable lines skipped (first: line \(first.line))"
+        }
+        body += "</p></header>"
+        body += facts(
+            summary: run.summary, model: run.model, best: run.best, bestScore: run.bestScore,
+            problem: run.summaryProblem, experiment: run.experiment)
+        body += legend(run.members, best: run.best)
+        body += scoreSection(run, figures: &figures)
+        body += hyperparameterSection(run, figures: &figures)
+        body += lineageSection(run, figures: &figures)
+        body += "<section><h2>The best member's schedule</h2>"
+        body += scheduleTable(run.schedule, names: run.names)
+        body +=
+            "<p class=\"note\">Retrain this member alone on this schedule: <code>pbt replay \(HTML.escape(input.runDirectory)) --member \(run.best.map(String.init) ?? "ID")</code>.</p>"
+        body += "</section>"
+        body += membersTable(summary: run.summary, model: run.model, names: run.names, best: run.best)
+        body += exploitsTable(run.model)
+
+        let page = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>pbt report: \(HTML.escape(run.name))</title>
+            <style>\(css)</style></head>
+            <body>\(body)
+            <footer>Made by pbt report from events.jsonl\(run.summary == nil ? "" : ", summary.json")\(run.experiment == nil ? "" : " and experiment.yml"). Self-contained: no script, nothing fetched.</footer>
+            </body></html>
+
+            """
+        let facts = Facts(
+            name: run.name, bestMember: run.best, bestScore: run.bestScore,
+            exploits: run.summary?["exploits"]?.int ?? run.model.totalExploits, scheduleRows: run.schedule.count,
+            members: run.members.count, figures: figures, lineageAgrees: run.lineageAgrees)
+        return (page, facts)
+    }
+
+    /// Reads the run's texts: the events folded into a model, summary.json and the experiment.
+    static func read(_ input: Input) throws(ReportError) -> Run {
         let log = EventLog(text: input.events)
         guard !log.events.isEmpty else {
             throw ReportError(
@@ -75,13 +140,10 @@ public enum RunReport {
             }
         }
         let experiment = input.experiment.flatMap { try? Experiment.parse(yaml: $0) }
-        let name = summary?["experiment"]?.string ?? model.name ?? experiment?.name ?? "experiment"
         let best = summary?["best"]?["member"]?.int ?? model.best?.member
-        let bestScore = summary?["best"]?["score"]?.double ?? model.best?.score
         let names =
             experiment?.space.names ?? model.hyperparameterNames.nonEmpty
             ?? Array(Set(model.trainedSeries.values.flatMap { $0.flatMap(\.hyperparameters.keys) })).sorted()
-
         // The best member's schedule and lineage: summary.json's, checked against the events'.
         let folded = best.map { model.schedule(of: $0) } ?? []
         var schedule = folded
@@ -96,35 +158,27 @@ public enum RunReport {
             lineageAgrees = fromSummary == folded
             schedule = fromSummary
         }
-        let lineage = lineageSpans(schedule)
-        let members = model.rows.map(\.id)
+        let lastStep = model.trainedSeries.values.flatMap { $0.map(\.toStep) }.max() ?? 1
+        return Run(
+            log: log, model: model, summary: summary, summaryProblem: summaryProblem, experiment: experiment,
+            name: summary?["experiment"]?.string ?? model.name ?? experiment?.name ?? "experiment", best: best,
+            bestScore: summary?["best"]?["score"]?.double ?? model.best?.score, names: names, schedule: schedule,
+            lineageAgrees: lineageAgrees, steps: 0...Double(max(1, lastStep)))
+    }
 
-        var body = ""
-        body += "<header><h1>pbt report: \(HTML.escape(name))</h1>"
-        body +=
-            "<p class=\"sub\">run directory <code>\(HTML.escape(input.runDirectory))</code> · \(log.events.count) events"
-        if !log.problems.isEmpty {
-            body += " · \(log.problems.count) unreadable lines skipped (first: line \(log.problems[0].line))"
-        }
-        body += "</p></header>"
-        body += facts(
-            summary: summary, model: model, best: best, bestScore: bestScore, problem: summaryProblem,
-            experiment: experiment)
-        body += legend(members, best: best)
-
-        var figures = 0
-        body += "<section><h2>Score against step</h2>"
+    /// Every member's score against step, and a zoom on the best 90 % when early scores
+    /// squash the interesting part.
+    static func scoreSection(_ run: Run, figures: inout Int) -> String {
+        var body = "<section><h2>Score against step</h2>"
         body +=
             "<p class=\"note\">Every member's score at each ready step. A dashed line ending in a triangle is an exploit: the member copied a better member's weights (and score) at the step the triangle marks, often stepping back to where they were compared. The thick black line follows the best member's weights back through whoever trained them.</p>"
-        let steps = 0...Double(max(1, model.trainedSeries.values.flatMap { $0.map(\.toStep) }.max() ?? 1))
-        var scores = scorePlot(model, members: members, best: best)
-        scores.xRange = steps
+        var scores = scorePlot(run.model, members: run.members, best: run.best)
+        scores.xRange = run.steps
         body += scores.svg()
         figures += 1
-        // Early scores often squash the interesting part: show the upper (or, minimizing, lower) range too.
-        let values = model.scoreSeries.values.flatMap { $0.map(\.score) }.filter(\.isFinite).sorted()
+        let values = run.model.scoreSeries.values.flatMap { $0.map(\.score) }.filter(\.isFinite).sorted()
         if values.count >= 20, let lo = values.first, let hi = values.last, hi > lo {
-            let minimizing = experiment?.objective == .minimize
+            let minimizing = run.experiment?.objective == .minimize
             let cut = MonitorScreen.percentile(values, minimizing ? 0.9 : 0.1)
             if (minimizing ? hi - cut : cut - lo) > 0.25 * (hi - lo) {
                 var zoom = scores
@@ -135,65 +189,46 @@ public enum RunReport {
                 figures += 1
             }
         }
-        body += "</section>"
+        return body + "</section>"
+    }
 
-        body += "<section><h2>Hyperparameters against step</h2>"
+    /// A plot a hyperparameter: what each member trained with, range by range.
+    static func hyperparameterSection(_ run: Run, figures: inout Int) -> String {
+        var body = "<section><h2>Hyperparameters against step</h2>"
         body +=
             "<p class=\"note\">What each member trained with, step range by step range; dashed lines are exploits (copy, then explore).</p>"
-        for parameter in names {
+        for parameter in run.names {
             body += "<h3>\(HTML.escape(parameter))</h3>"
             var plot = hyperparameterPlot(
-                model, parameter: parameter, domain: experiment?.space.domain(of: parameter), members: members)
-            plot.xRange = steps
+                run.model, parameter: parameter, domain: run.experiment?.space.domain(of: parameter),
+                members: run.members)
+            plot.xRange = run.steps
             body += plot.svg()
             figures += 1
         }
-        body += "</section>"
+        return body + "</section>"
+    }
 
-        body += "<section><h2>Lineage of the best member</h2>"
-        if let best {
-            body += "<p>Member \(best)'s weights at step \(schedule.last?.toStep ?? 0) were trained by: "
-            body += lineage.map {
-                "<span class=\"chip\" style=\"border-color:\(color($0.member))\">member \($0.member), steps \($0.fromStep)–\($0.toStep)</span>"
-            }.joined(separator: " → ")
-            body += "</p>"
-            body += lineagePlot(lineage, best: best).svg()
-            figures += 1
-            if let lineageAgrees {
-                body +=
-                    lineageAgrees
-                    ? "<p class=\"ok\" id=\"lineage-check\">The lineage rebuilt from events.jsonl agrees with summary.json, range by range.</p>"
-                    : "<p class=\"warn\" id=\"lineage-check\">The lineage rebuilt from events.jsonl differs from summary.json (was the event log cut short?); the tables show summary.json's.</p>"
-            }
-        } else {
-            body += "<p>No member has been scored yet.</p>"
+    /// Whose training the best member's weights are, and whether the events agree with
+    /// summary.json about it.
+    static func lineageSection(_ run: Run, figures: inout Int) -> String {
+        var body = "<section><h2>Lineage of the best member</h2>"
+        guard let best = run.best else { return body + "<p>No member has been scored yet.</p></section>" }
+        let lineage = lineageSpans(run.schedule)
+        body += "<p>Member \(best)'s weights at step \(run.schedule.last?.toStep ?? 0) were trained by: "
+        body += lineage.map {
+            "<span class=\"chip\" style=\"border-color:\(color($0.member))\">member \($0.member), steps \($0.fromStep)–\($0.toStep)</span>"
+        }.joined(separator: " → ")
+        body += "</p>"
+        body += lineagePlot(lineage, best: best).svg()
+        figures += 1
+        if let agrees = run.lineageAgrees {
+            body +=
+                agrees
+                ? "<p class=\"ok\" id=\"lineage-check\">The lineage rebuilt from events.jsonl agrees with summary.json, range by range.</p>"
+                : "<p class=\"warn\" id=\"lineage-check\">The lineage rebuilt from events.jsonl differs from summary.json (was the event log cut short?); the tables show summary.json's.</p>"
         }
-        body += "</section>"
-
-        body += "<section><h2>The best member's schedule</h2>"
-        body += scheduleTable(schedule, names: names)
-        body +=
-            "<p class=\"note\">Retrain this member alone on this schedule: <code>pbt replay \(HTML.escape(input.runDirectory)) --member \(best.map(String.init) ?? "ID")</code>.</p>"
-        body += "</section>"
-
-        body += membersTable(summary: summary, model: model, names: names, best: best)
-        body += exploitsTable(model)
-
-        let page = """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>pbt report: \(HTML.escape(name))</title>
-            <style>\(css)</style></head>
-            <body>\(body)
-            <footer>Made by pbt report from events.jsonl\(summary == nil ? "" : ", summary.json")\(experiment == nil ? "" : " and experiment.yml"). Self-contained: no script, nothing fetched.</footer>
-            </body></html>
-
-            """
-        let facts = Facts(
-            name: name, bestMember: best, bestScore: bestScore,
-            exploits: summary?["exploits"]?.int ?? model.totalExploits,
-            scheduleRows: schedule.count, members: members.count, figures: figures, lineageAgrees: lineageAgrees)
-        return (page, facts)
+        return body + "</section>"
     }
 
     // MARK: Parts

@@ -81,7 +81,7 @@ public final class EventProxyStage {
                     let detail = "\(message.count) frames, \(message.map(\.count).reduce(0, +)) bytes"
                     if let event = drops.drop(reason: reason, detail: detail, log: { logger.warning("\($0)") }) {
                         let json = EventJSON.encode(event, time: Clock.wall)
-                        _ = try outbound.send([Array(event.topic.utf8), Array(json.utf8)], dontWait: true)
+                        _ = try outbound.send([event.topic.bytes, Array(json.utf8)], dontWait: true)
                     }
                     return true
                 }
@@ -95,7 +95,7 @@ public final class EventProxyStage {
             case .turn(let now):
                 for event in server?.takeEvents(now: now) ?? [] {
                     _ = try outbound.send(
-                        [Array(event.topic.utf8), Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true
+                        [event.topic.bytes, Array(EventJSON.encode(event, time: Clock.wall).utf8)], dontWait: true
                     )
                 }
                 return true

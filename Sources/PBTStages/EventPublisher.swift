@@ -40,14 +40,14 @@ public final class EventPublisher {
     }
 
     /// Publishes an already encoded event.
-    public func publish(topic: String, json: String) {
+    public func publish(topic: PBTEvent.Topic, json: String) {
         guard let socket else { return }
         let now = Clock.monotonic
         if now - lastCheck >= StageTiming.handshakeCheck {
             lastCheck = now
             keeper?.check()
         }
-        _ = try? socket.send([Array(topic.utf8), Array(json.utf8)], dontWait: true)
+        _ = try? socket.send([topic.bytes, Array(json.utf8)], dontWait: true)
     }
 
     /// Encodes and publishes `event`; returns the JSON for callers that also log it.

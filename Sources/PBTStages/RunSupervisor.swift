@@ -4,6 +4,7 @@ import Logging
 import PBTConfig
 import PBTCore
 import PBTStore
+import PBTWire
 import ZeroMQ
 
 /// `pbt run`: the whole pipeline on this machine, each stage its own `pbt` process.
@@ -225,8 +226,8 @@ public final class RunSupervisor {
         let context = try ZMQContext()
         let tap = try ZMQSocket(context, .sub)
         if let keys = plan.keys { try tap.secureClient(try keys.clientSecurity()) }
-        try tap.subscribe(Array("experiment.".utf8))
-        try tap.subscribe(Array("member.failed".utf8))
+        try tap.subscribe(PBTEvent.Topic.family("experiment"))
+        try tap.subscribe(PBTEvent.Topic.memberFailed.bytes)
         try tap.connect(subscribers)
 
         let awaited =
@@ -240,10 +241,30 @@ public final class RunSupervisor {
         let work = known ? plan.endpoint("work") : try awaitReady(selector)["work"] ?? ""
         guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
-        // The experiment is this user's own: trainers and evaluators may run its command
-        // workload's program (argv[0] as the file writes it, which is what a worker compares)
-        // and nothing else.
         let allowed = options.experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
+        try startWorkers(
+            plan, work: work, publishers: publishers, subscribers: subscribers, resources: resources, allowed: allowed)
+        // A stage that cannot start says so now, with its log, rather than leaving the others waiting.
+        if known {
+            _ = try awaitReady(proxy)
+            metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
+            if let writer { _ = try awaitReady(writer) }
+            _ = try awaitReady(selector)
+        }
+        announce(
+            work: work, publishers: publishers, subscribers: subscribers, keys: plan.keys, allowed: allowed,
+            metricsURL: metricsURL)
+        return tap
+    }
+
+    /// Starts the evaluators, the mutators and the trainers, each connected to the selector's
+    /// work endpoint and the event proxy. The experiment is this user's own: trainers and
+    /// evaluators may run its command workload's program (`allowed`: argv[0] as the file
+    /// writes it, which is what a worker compares) and nothing else.
+    private func startWorkers(
+        _ plan: LaunchPlan, work: String, publishers: String, subscribers: String, resources: WorkerResources,
+        allowed: [String]
+    ) throws {
         for (role, count) in [
             ("evaluator", options.evaluators), ("mutator", options.mutators), ("trainer", options.trainers),
         ] {
@@ -260,18 +281,17 @@ public final class RunSupervisor {
                 arguments +=
                     role == "trainer" ? plan.curve() : ["--inlet-bind", plan.endpoint(name)] + plan.curve(binds: true)
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
-                _ = try spawn(name, arguments, run: run, ready: nil)
+                _ = try spawn(name, arguments, run: plan.run, ready: nil)
             }
         }
-        // A stage that cannot start says so now, with its log, rather than leaving the others waiting.
-        if known {
-            _ = try awaitReady(proxy)
-            metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
-            if let writer { _ = try awaitReady(writer) }
-            _ = try awaitReady(selector)
-        }
+    }
+
+    /// Prints the stages started, and how to add a trainer, tap the events and read the metrics.
+    private func announce(
+        work: String, publishers: String, subscribers: String, keys: RunKeys?, allowed: [String], metricsURL: String?
+    ) {
         console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
-        let clientKeys = plan.keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
+        let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
         let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
         console.line(
             "work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)"
@@ -283,7 +303,6 @@ public final class RunSupervisor {
         if let tensorboard = options.tensorboard {
             console.line("tensorboard: event files in \(tensorboard) — see them: tensorboard --logdir \(tensorboard)")
         }
-        return tap
     }
 
     /// Shows progress until the selector finishes (nil) or a signal stops the run (128 + the
@@ -291,7 +310,7 @@ public final class RunSupervisor {
     private func supervise(_ run: RunDirectory, tap: ZMQSocket) throws -> Int32? {
         let selector = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10
-        var latest: [String: Any] = [:]
+        var latest: PBTEvent.Progress?
         while true {
             if let signal = StopSignal.received {
                 console.finishLine()
@@ -302,16 +321,14 @@ public final class RunSupervisor {
             }
             // A short wait: the selector's exit is noticed within it (the end of a short run).
             if let frames = try tap.receive(timeoutMilliseconds: Self.tapMilliseconds), frames.count == 2,
-                let object = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any]
+                let timed = try? EventJSON.decode(frames[1])
             {
-                switch object["event"] as? String {
-                case "experiment.progress":
-                    latest = object
-                case "member.failed":
-                    let member = object["member"] as? Int ?? -1
-                    let givenUp = (object["given_up"] as? Bool ?? false) ? " (given up)" : ""
+                switch timed.event {
+                case .progress(let progress):
+                    latest = progress
+                case .memberFailed(let member, _, _, let reason, let givenUp):
                     console.finishLine()
-                    console.line("member \(member) failed: \(object["reason"] as? String ?? "?")\(givenUp)")
+                    console.line("member \(member) failed: \(reason)\(givenUp ? " (given up)" : "")")
                 default:
                     break
                 }
@@ -332,7 +349,7 @@ public final class RunSupervisor {
                     throw RunError("\(stage.name) stopped with \(done)\n" + Self.tail(of: stage.log))
                 }
             }
-            if !options.quiet, Clock.monotonic - lastLine >= (console.isTerminal ? 0.25 : 5), !latest.isEmpty {
+            if !options.quiet, Clock.monotonic - lastLine >= (console.isTerminal ? 0.25 : 5), let latest {
                 console.progress(Self.describe(progress: latest, elapsed: Clock.monotonic - started))
                 lastLine = Clock.monotonic
             }
@@ -483,18 +500,12 @@ public final class RunSupervisor {
         return "last lines of \(log):\n" + text.suffix(lines).map { "  " + $0 }.joined(separator: "\n")
     }
 
-    static func describe(progress: [String: Any], elapsed: Double) -> String {
-        let steps = progress["steps"] as? Int ?? 0
-        let rate = progress["steps_per_second"] as? Double ?? Double(progress["steps_per_second"] as? Int ?? 0)
-        let best = (progress["best_score"] as? Double).map { Self.number($0) } ?? "-"
-        let bestMember = (progress["best_member"] as? Int).map { " (member \($0))" } ?? ""
-        let busy = progress["busy_trainers"] as? Int ?? 0
-        let trainers = progress["trainers"] as? Int ?? 0
-        let finished = progress["members_finished"] as? Int ?? 0
-        let population = progress["population"] as? Int ?? 0
-        let exploits = progress["exploits"] as? Int ?? 0
+    static func describe(progress: PBTEvent.Progress, elapsed: Double) -> String {
+        let rate = progress.stepsPerSecond.isFinite ? Int(progress.stepsPerSecond.rounded()) : 0
+        let best = progress.bestScore.map { Self.number($0) } ?? "-"
+        let bestMember = progress.bestMember.map { " (member \($0))" } ?? ""
         return String(format: "[%6.1fs] ", elapsed)
-            + "steps \(steps) (\(Int(rate.rounded()))/s)  best \(best)\(bestMember)  trainers \(busy)/\(trainers) busy  exploits \(exploits)  finished \(finished)/\(population)"
+            + "steps \(progress.steps) (\(rate)/s)  best \(best)\(bestMember)  trainers \(progress.busyTrainers)/\(progress.trainers) busy  exploits \(progress.exploits)  finished \(progress.membersFinished)/\(progress.population)"
     }
 
     static func describe(summary: [String: Any], run: RunDirectory, wall: Double) -> String {

@@ -112,9 +112,80 @@ public final class SelectorStage {
         let inletEndpoint: String
     }
 
+    /// What the selector keeps in its run directory: the store, the event log, the checkpoints.
+    private struct RunFiles {
+        let database: SelectorDatabase
+        let eventLog: LineLog
+        let store: CheckpointStore
+    }
+
+    /// The selector's sockets, bound: the work ROUTER, the inlet PULL, the explore PUSH.
+    private struct Sockets {
+        let router: ZMQSocket
+        let inlet: ZMQSocket
+        let explore: ZMQSocket
+        let limiter: ConnectionLimiter
+        let endpoint: String
+        let inletEndpoint: String
+    }
+
+    /// How the selector begins: afresh, from its store, or not at all (it already finished).
+    private enum Beginning {
+        case fresh([SelectorMachine.Action])
+        case resumed
+        case alreadyFinished(exitCode: Int32)
+    }
+
     /// Runs until the experiment finishes (0; 1 when every member failed or the outcome could
     /// not be written) or a signal stops it (128 + signal).
     public func run() throws -> Int32 {
+        let files = try openRunDirectory()
+        let context = try ZMQContext()
+        let server = try options.security.map {
+            try ServerSecurity($0, context: context, stage: "selector", logger: logger)
+        }
+        defer { server?.stop() }
+        let sockets = try bindSockets(context, server: server)
+        let publisher = try EventPublisher(
+            context: context, endpoint: options.events, security: options.security, logger: logger)
+        if let interrupted = awaitFiles() { return interrupted }
+
+        var starting: [SelectorMachine.Action] = []
+        switch try begin(files) {
+        case .alreadyFinished(let exitCode): return exitCode
+        case .resumed: break
+        case .fresh(let actions): starting = actions
+        }
+        pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
+        let experiment = options.experiment
+        let resources = Resources(
+            router: sockets.router, inlet: sockets.inlet, explore: sockets.explore, publisher: publisher,
+            eventLog: files.eventLog, database: files.database,
+            writer: StoreWriter(
+                database: files.database, eventLog: files.eventLog, publisher: publisher, experimentID: experiment.id),
+            collector: experiment.garbageCollection ? CheckpointCollector(store: files.store) : nil, store: files.store,
+            limiter: sockets.limiter, server: server, inletEndpoint: sockets.inletEndpoint)
+        absorb(starting, resources)
+        var outcomeWritten = true
+        try commit(resources, outcomeWritten: &outcomeWritten)
+        logger.info(
+            "selector listening",
+            metadata: [
+                "pbt.endpoint": "\(sockets.endpoint)", "pbt.inlet": "\(sockets.inletEndpoint)",
+                "pbt.experiment": "\(experiment.name)", "pbt.run": "\(options.runDirectory.absolute)",
+                "pbt.max_connections": "\(sockets.limiter.limit)",
+            ])
+        try writeReadyFile(
+            options.readyFile, stage: "selector",
+            endpoints: ["work": sockets.endpoint, "inlet": sockets.inletEndpoint])
+        try loop(resources, outcomeWritten: &outcomeWritten)
+        return try stop(resources, outcomeWritten: &outcomeWritten)
+    }
+
+    /// Checks the experiment against the options, and opens (or makes) the run directory: its
+    /// experiment file, its store (which must hold this experiment, if any), its event log and
+    /// its checkpoints.
+    private func openRunDirectory() throws -> RunFiles {
         let run = options.runDirectory
         let experiment = options.experiment
         if experiment.requiresCurve && options.security == nil {
@@ -132,14 +203,14 @@ public final class SelectorStage {
                 "\(run.path) holds experiment \(stored), not \(experiment.id) (the experiment file differs); use another run directory"
             )
         }
-        let eventLog = try LineLog(path: run.events)
-        let store = try CheckpointStore(directory: run.checkpoints)
+        return RunFiles(
+            database: database, eventLog: try LineLog(path: run.events),
+            store: try CheckpointStore(directory: run.checkpoints))
+    }
 
-        let context = try ZMQContext()
-        let server = try options.security.map {
-            try ServerSecurity($0, context: context, stage: "selector", logger: logger)
-        }
-        defer { server?.stop() }
+    /// Binds the work ROUTER and the inlet PULL (each watched by the connection limiter and,
+    /// with CURVE, by the handshake watcher) and makes the explore PUSH.
+    private func bindSockets(_ context: ZMQContext, server: ServerSecurity?) throws -> Sockets {
         let limiter = ConnectionLimiter(requested: options.maxConnections, stage: "selector", handshakes: server)
         let router = try ZMQSocket(context, .router, linger: Self.workLingerMilliseconds)
         try limiter.watch(router, context: context, security: server)
@@ -158,63 +229,51 @@ public final class SelectorStage {
         let explore = try ZMQSocket(context, .push, linger: 0)
         try explore.setImmediate(true)
         try explore.setSendHighWaterMark(StageTiming.highWaterMark)
-        let endpoint = try router.lastEndpoint
-        let inletEndpoint = try inlet.lastEndpoint
-        let publisher = try EventPublisher(
-            context: context, endpoint: options.events, security: options.security, logger: logger)
-        if let interrupted = awaitFiles() { return interrupted }
+        return Sockets(
+            router: router, inlet: inlet, explore: explore, limiter: limiter, endpoint: try router.lastEndpoint,
+            inletEndpoint: try inlet.lastEndpoint)
+    }
 
+    /// Starts the experiment, or goes on from the store: the event log is cut back to the last
+    /// commit, and an experiment that already finished only gets its outcome written if it
+    /// was not.
+    private func begin(_ files: RunFiles) throws -> Beginning {
         let now = Clock.monotonic
-        var starting: [SelectorMachine.Action] = []
-        if let (saved, finished) = try database.load() {
-            // Events appended for a batch that a crash kept from committing: cut the log back.
-            if let end = try database.committedLogEnd(), end < eventLog.size { try eventLog.truncate(to: end) }
-            machine = SelectorMachine(
-                settings: machine.settings, name: machine.name, restoring: saved, now: now,
-                routesEpoch: Self.routesEpoch())
-            if let reason = finished {
-                logger.notice("the experiment in \(run.path) has already finished; nothing to do")
-                if !FileManager.default.fileExists(atPath: run.summary) {
-                    // It finished, but its outcome was never written (a full disk, no file handles): write it now.
-                    machine.refreshBest()
-                    return writeSummary(machine.makeSummary(reason: reason, seconds: saved.elapsed)) ? 0 : 1
-                }
-                return 0
-            }
-            let leased = machine.members.filter(\.phase.isLeased).count
-            let done = machine.membersDone
-            logger.notice(
-                "resuming \(experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out"
-            )
-            pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
-        } else {
-            starting = machine.start(now: now)
+        guard let (saved, finished) = try files.database.load() else { return .fresh(machine.start(now: now)) }
+        let run = options.runDirectory
+        // Events appended for a batch that a crash kept from committing: cut the log back.
+        if let end = try files.database.committedLogEnd(), end < files.eventLog.size {
+            try files.eventLog.truncate(to: end)
         }
-        pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
-        let writer = StoreWriter(
-            database: database, eventLog: eventLog, publisher: publisher, experimentID: experiment.id)
-        let resources = Resources(
-            router: router, inlet: inlet, explore: explore, publisher: publisher, eventLog: eventLog,
-            database: database, writer: writer,
-            collector: experiment.garbageCollection ? CheckpointCollector(store: store) : nil, store: store,
-            limiter: limiter, server: server,
-            inletEndpoint: inletEndpoint)
-        absorb(starting, resources)
-        var outcomeWritten = true
-        try commit(resources, outcomeWritten: &outcomeWritten)
-        logger.info(
-            "selector listening",
-            metadata: [
-                "pbt.endpoint": "\(endpoint)", "pbt.inlet": "\(inletEndpoint)", "pbt.experiment": "\(experiment.name)",
-                "pbt.run": "\(run.absolute)",
-                "pbt.max_connections": "\(limiter.limit)",
-            ])
-        try writeReadyFile(options.readyFile, stage: "selector", endpoints: ["work": endpoint, "inlet": inletEndpoint])
+        machine = SelectorMachine(
+            settings: machine.settings, name: machine.name, restoring: saved, now: now,
+            routesEpoch: Self.routesEpoch())
+        if let reason = finished {
+            logger.notice("the experiment in \(run.path) has already finished; nothing to do")
+            guard !FileManager.default.fileExists(atPath: run.summary) else { return .alreadyFinished(exitCode: 0) }
+            // It finished, but its outcome was never written (a full disk, no file handles): write it now.
+            machine.refreshBest()
+            let written = writeSummary(machine.makeSummary(reason: reason, seconds: saved.elapsed))
+            return .alreadyFinished(exitCode: written ? 0 : 1)
+        }
+        let leased = machine.members.filter(\.phase.isLeased).count
+        let done = machine.membersDone
+        logger.notice(
+            "resuming \(options.experiment.name) from \(run.database): \(saved.steps) steps trained, \(done) members done, \(leased) tasks out"
+        )
+        pending.append(.publish(.experimentResumed(steps: saved.steps, membersDone: done, leased: leased)))
+        return .resumed
+    }
 
+    /// The stage loop: messages in, ticks, explores pushed, checkpoints collected, a commit a
+    /// turn; once the experiment finishes, the workers are told and the loop waits (a grace at
+    /// most) for them to go.
+    private func loop(_ resources: Resources, outcomeWritten: inout Bool) throws {
+        let router = resources.router
         var lastTick = Clock.monotonic
         var lastCollection = Clock.monotonic
         var finishedAt: Double?
-        try StageLoop.run(sockets: { [router, inlet] }) { input in
+        try StageLoop.run(sockets: { [router, resources.inlet] }) { input in
             switch input {
             case .message(let socket, let frames):
                 receive(frames, on: socket === router ? .work : .inlet, resources)
@@ -224,13 +283,13 @@ public final class SelectorStage {
             case .turn(let now):
                 if now - lastTick >= StageTiming.tick {
                     absorb(machine.tick(now: now), resources)
-                    pending += server?.takeEvents(now: now).map { .publish($0) } ?? []
-                    pending += limiter.check(now: now).map { .publish($0) }
-                    connectionsRefused = limiter.refused
+                    pending += resources.server?.takeEvents(now: now).map { .publish($0) } ?? []
+                    pending += resources.limiter.check(now: now).map { .publish($0) }
+                    connectionsRefused = resources.limiter.refused
                     lastTick = now
                 }
                 if !unsentExplores.isEmpty { pushExplores(resources) }
-                if let collector = resources.collector, now - lastCollection >= experiment.collectionInterval,
+                if let collector = resources.collector, now - lastCollection >= options.experiment.collectionInterval,
                     !machine.isFinished
                 {
                     lastCollection = now
@@ -238,6 +297,7 @@ public final class SelectorStage {
                 }
                 try commit(resources, outcomeWritten: &outcomeWritten)
                 guard machine.isFinished else { return true }
+                let finished = finishedAt ?? now
                 if finishedAt == nil {
                     finishedAt = now
                     for id in machine.workers.keys { send(.finished, to: id, resources) }
@@ -246,12 +306,18 @@ public final class SelectorStage {
                 // a process exits can be lost with it), or the grace is over.
                 pending += resources.limiter.check(now: now).map { .publish($0) }
                 let everyoneGone = machine.workers.isEmpty || resources.limiter.count == 0
-                return now - finishedAt! < StageTiming.finishGrace && !everyoneGone
+                return now - finished < StageTiming.finishGrace && !everyoneGone
             }
         }
+    }
+
+    /// After the loop: on a signal, the state stays in the store (128 + signal); at the end,
+    /// a final sweep of checkpoints, the last events, and the exit code the outcome calls for.
+    private func stop(_ resources: Resources, outcomeWritten: inout Bool) throws -> Int32 {
         if let signal = StopSignal.received, !machine.isFinished {
             logger.notice(
-                "selector stopping on signal \(signal) before the experiment finished; its state is in \(run.database)")
+                "selector stopping on signal \(signal) before the experiment finished; its state is in \(options.runDirectory.database)"
+            )
             pending.append(.publish(.stageStopped(stage: "selector", worker: "selector", reason: "signal \(signal)")))
             try commit(resources, outcomeWritten: &outcomeWritten)
             try close(resources)

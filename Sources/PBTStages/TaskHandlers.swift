@@ -3,6 +3,7 @@ import PBTConfig
 import PBTCore
 import PBTStore
 import PBTSystem
+import PBTWire
 import PBTWorkloads
 
 /// A piece of work a worker takes: a training task (from the selector), a trained member to
@@ -178,7 +179,7 @@ struct MutatorHandler: TaskHandler {
 /// steps, and the score the weights had before) and the `member.scored` that follows (the
 /// score after): the improvement per step is one observation.
 final class PB2Learner: @unchecked Sendable {
-    static let topics = ["member.trained", "member.scored"]
+    static let topics: [PBTEvent.Topic] = [.memberTrained, .memberScored]
 
     private(set) var model: PB2Model
     let objective: Objective
@@ -193,27 +194,13 @@ final class PB2Learner: @unchecked Sendable {
 
     /// Takes one event message (topic, JSON); anything else is ignored.
     func learn(from frames: [[UInt8]]) {
-        guard frames.count == 2,
-            let object = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any],
-            let member = object["member"] as? Int, let step = object["step"] as? Int
-        else { return }
-        switch object["event"] as? String {
-        case "member.trained":
-            guard let fromStep = object["from_step"] as? Int, let values = object["hyperparameters"] as? [String: Any]
-            else { return }
-            var hyperparameters = Hyperparameters()
-            for (name, value) in values {
-                if let number = value as? NSNumber {
-                    hyperparameters[name] = .real(number.doubleValue)
-                } else if let text = value as? String {
-                    hyperparameters[name] = .text(text)
-                }
-            }
-            trained[member] = (fromStep, step, hyperparameters, object["previous_score"] as? Double)
-        case "member.scored":
-            guard let score = object["score"] as? Double, let task = trained.removeValue(forKey: member),
-                task.step == step,
-                let before = task.before, step > task.fromStep
+        guard frames.count == 2, let timed = try? EventJSON.decode(frames[1]) else { return }
+        switch timed.event {
+        case .memberTrained(let event):
+            trained[event.member] = (event.fromStep, event.step, event.hyperparameters, event.previousScore)
+        case .memberScored(let member, _, let step, let score, _):
+            guard let task = trained.removeValue(forKey: member), task.step == step, let before = task.before,
+                step > task.fromStep
             else { return }
             let improvement = (objective.fitness(score) - objective.fitness(before)) / Double(step - task.fromStep)
             model.observe(

@@ -353,7 +353,7 @@ public final class WorkerStage {
                 if sockets.stream == nil, let endpoint = options.eventsSubscribe, let context {
                     let socket = try ZMQSocket(context, .sub)
                     try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
-                    for topic in PB2Learner.topics { try socket.subscribe(Array(topic.utf8)) }
+                    for topic in PB2Learner.topics { try socket.subscribe(topic.bytes) }
                     keepers.append(
                         try socket.connect(
                             endpoint, peer: "the event proxy", security: options.security, context: context,

@@ -1,5 +1,5 @@
 import Foundation
-import PBTMonitor
+import PBTWire
 
 /// `pbt tensorboard RUN_DIR`: a run's `events.jsonl` (the selector's authoritative log) as
 /// TensorBoard event files.
@@ -37,7 +37,7 @@ public enum EventLogConversion {
         var skipping = false
         func take(_ line: ArraySlice<UInt8>) {
             guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return }
-            guard let event = try? EventRecord(json: Array(line)) else {
+            guard let event = try? EventJSON.decode(Array(line)) else {
                 outcome.unreadable += 1
                 return
             }

@@ -1,6 +1,8 @@
 import Foundation
+import PBTCore
 import PBTMonitor
 import PBTTensorBoardProto
+import PBTWire
 import SwiftProtobuf
 
 /// One TensorBoard event for one run (a directory under the log directory; "" is the log
@@ -53,111 +55,103 @@ public struct TensorBoardProjection: Sendable {
     }
 
     /// The records one event makes (none for most topics).
-    public mutating func apply(_ event: EventRecord) -> [TensorBoardRecord] {
-        let time = event.time
-        switch event.topic {
-        case "experiment.started":
-            experiment = event.string("name")
-            population = event.int("population")
-            hyperparameterNames = event["hyperparameters"]?.array?.compactMap(\.string) ?? []
+    public mutating func apply(_ timed: TimedEvent) -> [TensorBoardRecord] {
+        let time = timed.time
+        switch timed.event {
+        case .experimentStarted(let name, let population, let hyperparameters):
+            experiment = name
+            self.population = population
+            hyperparameterNames = hyperparameters
             return []
-        case "experiment.progress":
-            guard let steps = event.int("steps") else { return [] }
+        case .progress(let progress):
             var values: [Tensorboard_Summary.Value] = []
-            for (key, tag) in [
-                ("steps_per_second", "experiment/steps_per_second"), ("best_score", "experiment/best_score"),
-                ("busy_trainers", "experiment/busy_trainers"), ("members_finished", "experiment/members_finished"),
+            for (value, tag) in [
+                (progress.stepsPerSecond, "experiment/steps_per_second"), (progress.bestScore, "experiment/best_score"),
+                (Double(progress.busyTrainers), "experiment/busy_trainers"),
+                (Double(progress.membersFinished), "experiment/members_finished"),
             ] {
-                if let value = event.double(key) { values.append(scalar(run: "", tag, value)) }
+                if let value, !value.isNaN { values.append(scalar(run: "", tag, value)) }
             }
             return values.isEmpty
-                ? [] : [TensorBoardRecord(run: "", event: Summaries.event(time: time, step: steps, values: values))]
-        case "member.trained":
-            return trained(event)
-        case "member.scored":
-            guard let member = event.int("member"), let step = event.int("step"), let score = event.double("score")
-            else { return [] }
+                ? []
+                : [TensorBoardRecord(run: "", event: Summaries.event(time: time, step: progress.steps, values: values))]
+        case .memberTrained(let trained):
+            return self.trained(trained, at: time)
+        case .memberScored(let member, _, let step, let score, _):
             let run = run(member: member)
             return [
                 TensorBoardRecord(
                     run: run, event: Summaries.event(time: time, step: step, values: [scalar(run: run, "score", score)])
                 )
             ]
-        case "member.exploited":
-            return exploited(event)
-        case "member.finished":
-            guard let member = event.int("member") else { return [] }
-            return [sessionEnd(member: member, status: .success, time: time, step: event.int("step") ?? 0)]
-        case "member.failed":
-            guard let member = event.int("member"), event.bool("given_up") == true else { return [] }
-            return [sessionEnd(member: member, status: .failure, time: time, step: 0)]
+        case .memberExploited(let exploited):
+            return self.exploited(exploited, at: time)
+        case .memberFinished(let member, let step, _):
+            return [sessionEnd(member: member, status: .success, time: time, step: step)]
+        case .memberFailed(let member, _, _, _, let givenUp):
+            return givenUp ? [sessionEnd(member: member, status: .failure, time: time, step: 0)] : []
         default:
             return []
         }
     }
 
-    private mutating func trained(_ event: EventRecord) -> [TensorBoardRecord] {
-        guard let member = event.int("member"), let step = event.int("step") else { return [] }
-        let fromStep = event.int("from_step") ?? step
-        let run = run(member: member)
-        let hyperparameters = event.object("hyperparameters") ?? [:]
-        let metrics = event.object("metrics") ?? [:]
+    private mutating func trained(_ event: PBTEvent.MemberTrained, at time: Double) -> [TensorBoardRecord] {
+        let run = run(member: event.member)
+        let hyperparameters = event.hyperparameters.jsonValues
+        let metrics = event.metrics.filter { !$0.value.isNaN }
         var records: [TensorBoardRecord] = []
         if !experimentWritten {
             experimentWritten = true
             records.append(
-                experimentRecord(time: event.time, hyperparameters: hyperparameters, metrics: metrics.keys.sorted()))
+                experimentRecord(time: time, hyperparameters: hyperparameters, metrics: event.metrics.keys.sorted()))
         }
-        if sessions.insert(member).inserted {
+        if sessions.insert(event.member).inserted {
             var start = Tensorboard_Hparams_SessionStartInfo()
             start.hparams = hyperparameters.compactMapValues(Self.protobufValue)
             start.groupName = run
-            start.startTimeSecs = event.time
+            start.startTimeSecs = time
             var data = Tensorboard_Hparams_HParamsPluginData()
             data.sessionStartInfo = start
             records.append(
                 TensorBoardRecord(
                     run: run,
                     event: Summaries.event(
-                        time: event.time, step: fromStep,
+                        time: time, step: event.fromStep,
                         values: [Summaries.hparams(Summaries.HParamsTag.sessionStart, data)])))
         }
         let schedule = hyperparameters.keys.sorted().compactMap { name in
-            hyperparameters[name]?.double.map { scalar(run: run, "hyperparameters/" + name, $0) }
+            hyperparameters[name]?.double.flatMap { $0.isNaN ? nil : scalar(run: run, "hyperparameters/" + name, $0) }
         }
         if !schedule.isEmpty {
             records.append(
-                TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: fromStep, values: schedule)))
+                TensorBoardRecord(run: run, event: Summaries.event(time: time, step: event.fromStep, values: schedule)))
         }
         let measured = metrics.keys.sorted().compactMap { name in
-            metrics[name]?.double.map { scalar(run: run, "metrics/" + name, $0) }
+            metrics[name].map { scalar(run: run, "metrics/" + name, $0) }
         }
         if !measured.isEmpty {
             records.append(
-                TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: step, values: measured)))
+                TensorBoardRecord(run: run, event: Summaries.event(time: time, step: event.step, values: measured)))
         }
         return records
     }
 
-    private mutating func exploited(_ event: EventRecord) -> [TensorBoardRecord] {
-        guard let member = event.int("member"), let step = event.int("step") else { return [] }
-        let run = run(member: member)
-        let old = event.object("old") ?? [:]
-        let copied = event.object("copied") ?? [:]
-        let new = event.object("new") ?? [:]
-        let explore = event.object("explore") ?? [:]
-        let donor = event.int("donor").map { "member \($0)" } ?? "another member"
-        var text = "**Copied the weights of \(donor)** at step \(step)"
-        if let mutator = event.string("mutator"), !mutator.isEmpty { text += " (explored by \(mutator))" }
+    private mutating func exploited(_ event: PBTEvent.MemberExploited, at time: Double) -> [TensorBoardRecord] {
+        let run = run(member: event.member)
+        let old = event.old.jsonValues
+        let copied = event.copied.jsonValues
+        let new = event.new.jsonValues
+        var text = "**Copied the weights of member \(event.donor)** at step \(event.step)"
+        if !event.mutator.isEmpty { text += " (explored by \(event.mutator))" }
         text += ".\n\n| hyperparameter | before | copied | after | explore |\n|---|---|---|---|---|\n"
         for name in Set(old.keys).union(copied.keys).union(new.keys).sorted() {
-            let operation = explore[name]?["operation"]?.string ?? "-"
+            let operation = event.changes[name]?.operation ?? "-"
             text +=
                 "| \(name) | \(old[name]?.shown ?? "-") | \(copied[name]?.shown ?? "-") | \(new[name]?.shown ?? "-") | \(operation) |\n"
         }
         let tag = "exploits"
         let value = Summaries.text(tag, text, withMetadata: tagged.insert(run + "\u{0}" + tag).inserted)
-        return [TensorBoardRecord(run: run, event: Summaries.event(time: event.time, step: step, values: [value]))]
+        return [TensorBoardRecord(run: run, event: Summaries.event(time: time, step: event.step, values: [value]))]
     }
 
     private func experimentRecord(

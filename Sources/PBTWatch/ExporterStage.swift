@@ -1,9 +1,11 @@
 import Foundation
 import Logging
+import PBTCore
 import PBTMonitor
 import PBTSecurity
 import PBTStageLoop
 import PBTSystem
+import PBTWire
 import Prometheus
 import ZeroMQ
 
@@ -129,7 +131,7 @@ public final class ExporterStage {
             switch input {
             case .message(let socket, let frames) where socket === subscriber:
                 readEvents = true
-                guard frames.count == 2, let event = try? EventRecord(json: frames[1]) else {
+                guard frames.count == 2, let event = try? EventJSON.decode(frames[1]) else {
                     unreadable += 1
                     return true
                 }

@@ -1,8 +1,10 @@
 import Foundation
+import PBTCore
 import PBTMonitor
 import PBTSecurity
 import PBTStageLoop
 import PBTSystem
+import PBTWire
 import ZeroMQ
 
 /// `pbt monitor`: a live view of an experiment, fed only by the event stream.
@@ -83,12 +85,10 @@ public final class MonitorStage {
         try StageLoop.run(sockets: { [socket] }, messagesPerTurn: Self.eventsPerTurn) { input in
             switch input {
             case .message(_, let frames):
-                guard frames.count == 2, let text = String(validating: frames[1], as: UTF8.self),
-                    let event = try? EventRecord(json: text)
-                else { return true }
+                guard frames.count == 2, let event = try? EventJSON.decode(frames[1]) else { return true }
                 model.apply(event)
-                if event.topic == "experiment.finished" { finished = true }
-                if event.topic == "experiment.started" { finished = false }
+                if event.topic == .experimentFinished { finished = true }
+                if event.topic == .experimentStarted { finished = false }
                 return true
             case .turn(let now):
                 keeper.check()

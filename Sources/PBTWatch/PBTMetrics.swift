@@ -1,4 +1,5 @@
 import CoreMetrics
+import PBTCore
 import PBTMonitor
 
 /// The Prometheus metrics of an experiment, made from its event stream: counters and the
@@ -79,7 +80,7 @@ public final class PBTMetrics {
     private let factory: any MetricsFactory
     private var counters: [String: Counter] = [:]
     /// `pbt_events_total` by topic: looked up once an event, so without building its key.
-    private var eventCounters: [String: Counter] = [:]
+    private var eventCounters: [PBTEvent.Topic: Counter] = [:]
     /// Made at the start (they show from the first scrape, at 0) and kept for the hot path.
     private var stepCounter: Counter?
     private var exploitCounter: Counter?
@@ -99,26 +100,27 @@ public final class PBTMetrics {
     }
 
     /// Counts what `event` says and records what folding it measured.
-    public func record(_ event: EventRecord, observations: [PopulationModel.Observation]) {
-        if let counter = eventCounters[event.topic] {
+    public func record(_ timed: TimedEvent, observations: [PopulationModel.Observation]) {
+        let topic = timed.topic
+        if let counter = eventCounters[topic] {
             counter.increment()
-        } else if let counter = counter("pbt_events_total", ["topic": event.topic]) {
-            eventCounters[event.topic] = counter
+        } else if let counter = counter("pbt_events_total", ["topic": topic.rawValue]) {
+            eventCounters[topic] = counter
             counter.increment()
         }
-        switch event.topic {
-        case "member.trained":
-            let steps = (event.int("step") ?? 0) - (event.int("from_step") ?? 0)
+        switch timed.event {
+        case .memberTrained(let trained):
+            let steps = trained.step - trained.fromStep
             if steps > 0 { stepCounter?.increment(by: steps) }
-        case "member.exploited":
+        case .memberExploited:
             exploitCounter?.increment()
-        case "lease.expired":
-            counter("pbt_lease_expiries_total", ["role": event.string("role") ?? "unknown"])?.increment()
-        case "lease.released":
-            counter("pbt_leases_released_total", ["role": event.string("role") ?? "unknown"])?.increment()
-        case "member.failed":
-            counter("pbt_member_failures_total", ["given_up": String(event.bool("given_up") ?? false)])?.increment()
-        case "experiment.started":
+        case .leaseExpired(_, _, let role, _):
+            counter("pbt_lease_expiries_total", ["role": role.description])?.increment()
+        case .leaseReleased(_, _, let role, _, _):
+            counter("pbt_leases_released_total", ["role": role.description])?.increment()
+        case .memberFailed(_, _, _, _, let givenUp):
+            counter("pbt_member_failures_total", ["given_up": String(givenUp)])?.increment()
+        case .experimentStarted:
             counter("pbt_experiments_started_total")?.increment()
         default:
             break

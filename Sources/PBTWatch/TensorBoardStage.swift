@@ -1,9 +1,11 @@
 import Foundation
 import Logging
+import PBTCore
 import PBTMonitor
 import PBTSecurity
 import PBTStageLoop
 import PBTSystem
+import PBTWire
 import PBTTensorBoard
 import ZeroMQ
 
@@ -103,12 +105,12 @@ public final class TensorBoardStage {
             switch input {
             case .message(_, let frames):
                 lastEvent = Clock.monotonic
-                guard frames.count == 2, let event = try? EventRecord(json: frames[1]) else {
+                guard frames.count == 2, let event = try? EventJSON.decode(frames[1]) else {
                     unreadable += 1
                     return true
                 }
                 events += 1
-                if event.topic == "experiment.finished" { finished = true }
+                if event.topic == .experimentFinished { finished = true }
                 directory.add(projection.apply(event))
                 return true
             case .turn(let now):

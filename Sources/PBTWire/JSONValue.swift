@@ -52,20 +52,6 @@ public enum JSONValue: Sendable, Hashable {
         if case .array(let value) = self { return value }
         return nil
     }
-
-    /// A short rendering for tables: numbers compactly, text as is.
-    public var shown: String {
-        switch self {
-        case .null: "-"
-        case .bool(let value): String(value)
-        case .integer(let value): String(value)
-        case .number(let value): NumberFormat.compact(value)
-        case .string(let value): value
-        case .array(let values): "[" + values.map(\.shown).joined(separator: ", ") + "]"
-        case .object(let fields):
-            "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!.shown)" }.joined(separator: ", ") + "}"
-        }
-    }
 }
 
 /// Why a text is not JSON, and where.

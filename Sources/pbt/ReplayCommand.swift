@@ -2,6 +2,7 @@ import PBTSystem
 import ArgumentParser
 import Foundation
 import PBTMonitor
+import PBTWire
 import PBTReport
 
 /// `pbt replay RUN_DIR --member ID`: an experiment that retrains one member on its schedule.

@@ -96,7 +96,7 @@ struct PBTEventTests {
         (.peerRefused(stage: "events", address: "", key: "", reason: "not_curve", total: 1), "peer.refused"),
     ])
     func topic(event: PBTEvent, expected: String) {
-        #expect(event.topic == expected)
+        #expect(event.topic.rawValue == expected)
     }
 
     @Test func rolesAndReasonsHaveStableNames() {

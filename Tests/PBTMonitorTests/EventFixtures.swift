@@ -1,4 +1,5 @@
 import PBTMonitor
+import PBTWire
 
 /// Events as the selector writes them, one JSON line each, for tables of events.
 enum E {
@@ -108,7 +109,7 @@ enum E {
     ) throws -> (PopulationModel, [PopulationModel.Observation]) {
         var model = PopulationModel(options: options)
         var observations: [PopulationModel.Observation] = []
-        for line in lines { observations += model.apply(try EventRecord(json: line)) }
+        for line in lines { observations += model.apply(try EventJSON.decode(line)) }
         return (model, observations)
     }
 

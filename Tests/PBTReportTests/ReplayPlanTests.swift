@@ -2,6 +2,7 @@ import PBTConfig
 import PBTCore
 import PBTMonitor
 import PBTReport
+import PBTWire
 import Testing
 
 /// Replay: a member's schedule from the event log, as an experiment file that loads, holds the

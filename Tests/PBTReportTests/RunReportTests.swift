@@ -2,6 +2,7 @@ import PBTConfig
 import PBTCore
 import PBTMonitor
 import PBTReport
+import PBTWire
 import Testing
 
 /// The HTML report: built from a simulated run's texts, with every figure and the numbers of
@@ -40,8 +41,12 @@ struct RunReportTests {
         let log = EventLog(text: run.events)
         let scores = try #require(html.components(separatedBy: "<svg id=\"hp-lr\"").first)
         for member in 0..<4 {
-            let scored = log.events.filter { $0.topic == "member.scored" && $0.int("member") == member }.count
-            let exploited = log.events.filter { $0.topic == "member.exploited" && $0.int("member") == member }.count
+            let scored = log.events.filter {
+                if case .memberScored(member, _, _, _, _) = $0.event { true } else { false }
+            }.count
+            let exploited = log.events.filter {
+                if case .memberExploited(let event) = $0.event { event.member == member } else { false }
+            }.count
             let group = try #require(
                 scores.components(separatedBy: "class=\"series\" data-member=\"\(member)\" ").dropFirst().first)
             // Runs hold every score plus the copied point that starts each run after an exploit.

@@ -1,7 +1,9 @@
 import Foundation
+import PBTCore
 import PBTMonitor
 import PBTTensorBoard
 import PBTTensorBoardProto
+import PBTWire
 import SwiftProtobuf
 import Testing
 
@@ -48,23 +50,23 @@ struct TFRecordTests {
 
 /// Events as the selector writes them.
 enum Line {
-    static func event(_ topic: String, _ time: Double, _ fields: String) -> EventRecord {
+    static func event(_ topic: String, _ time: Double, _ fields: String) -> TimedEvent {
         // The fixtures are literals of this file; a broken one fails the test that uses it.
-        (try? EventRecord(json: "{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}"))
-            ?? EventRecord(topic: "broken fixture", time: 0, fields: [:])
+        (try? EventJSON.decode("{\"event\":\"\(topic)\",\"time\":\(time),\(fields)}"))
+            ?? TimedEvent(time: 0, event: .stageStarted(stage: "broken fixture", worker: "", pid: 0))
     }
 
     static let started = event(
         "experiment.started", 1, "\"name\":\"toy\",\"population\":12,\"hyperparameters\":[\"lr\",\"net\"]")
 
-    static func trained(_ member: Int, from: Int, to: Int, lr: Double, time: Double = 2) -> EventRecord {
+    static func trained(_ member: Int, from: Int, to: Int, lr: Double, time: Double = 2) -> TimedEvent {
         event(
             "member.trained", time,
             "\"member\":\(member),\"version\":1,\"trainer\":\"trainer-1\",\"from_step\":\(from),\"step\":\(to),\"seconds\":0.1,\"checkpoint\":\"c\",\"hyperparameters\":{\"lr\":\(lr),\"net\":\"wide\"},\"metrics\":{\"loss\":0.25,\"accuracy\":0.875},\"interrupted\":false,\"previous_score\":null"
         )
     }
 
-    static func scored(_ member: Int, step: Int, score: Double) -> EventRecord {
+    static func scored(_ member: Int, step: Int, score: Double) -> TimedEvent {
         event(
             "member.scored", 3,
             "\"member\":\(member),\"version\":1,\"step\":\(step),\"score\":\(score),\"evaluator\":\"evaluator-1\"")
@@ -185,7 +187,7 @@ struct TensorBoardProjectionTests {
         let records = projection.apply(
             Line.event(
                 "experiment.progress", 9,
-                "\"experiment\":\"toy\",\"seconds\":3,\"steps\":1200,\"steps_per_second\":400.5,\"best_member\":2,\"best_score\":0.9,\"trainers\":2,\"busy_trainers\":2,\"members_finished\":0,\"population\":4"
+                "\"experiment\":\"toy\",\"seconds\":3,\"steps\":1200,\"steps_per_second\":400.5,\"best_member\":2,\"best_score\":0.9,\"trainers\":2,\"busy_trainers\":2,\"members_finished\":0,\"population\":4,\"exploits\":0"
             ))
         let found = scalars(records)
         #expect(found[""]?["experiment/steps_per_second"]?.first?.0 == 1200)
@@ -193,16 +195,23 @@ struct TensorBoardProjectionTests {
         #expect(found[""]?["experiment/best_score"]?.first?.1 == 0.9)
     }
 
-    @Test func otherTopicsAndIncompleteEventsMakeNothing() {
+    @Test func otherTopicsMakeNothing() throws {
         var projection = TensorBoardProjection()
         #expect(
             projection.apply(
                 Line.event(
                     "member.assigned", 1, "\"member\":1,\"version\":1,\"role\":\"trainer\",\"worker\":\"t\",\"step\":0")
             ).isEmpty)
-        #expect(projection.apply(Line.event("member.scored", 1, "\"member\":1,\"step\":\"four\",\"score\":1")).isEmpty)
-        #expect(projection.apply(Line.event("member.trained", 1, "\"member\":\"x\"")).isEmpty)
-        #expect(projection.apply(Line.event("member.failed", 1, "\"member\":1,\"given_up\":false")).isEmpty)
+        #expect(
+            projection.apply(
+                Line.event(
+                    "member.failed", 1,
+                    "\"member\":1,\"version\":2,\"worker\":\"t\",\"reason\":\"boom\",\"given_up\":false")
+            ).isEmpty)
+        // An incomplete event never reaches the projection: the contract refuses it.
+        #expect(throws: EventDecodingError.self) {
+            try EventJSON.decode(#"{"event":"member.scored","time":1,"member":1,"step":"four","score":1}"#)
+        }
     }
 }
 
@@ -266,7 +275,7 @@ struct TensorBoardDirectoryTests {
         ]
         for step in 1...1000 {
             lines.append(
-                "{\"event\":\"member.scored\",\"time\":\(step),\"member\":\(step % 2),\"step\":\(step),\"score\":\(Double(step) / 1000)}"
+                "{\"event\":\"member.scored\",\"time\":\(step),\"member\":\(step % 2),\"version\":1,\"step\":\(step),\"score\":\(Double(step) / 1000),\"evaluator\":\"e\"}"
             )
         }
         // 9 MiB: no event.

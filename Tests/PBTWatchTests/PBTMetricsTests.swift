@@ -1,4 +1,5 @@
 import PBTMonitor
+import PBTWire
 import PBTWatch
 import Prometheus
 import Testing
@@ -47,7 +48,7 @@ struct PBTMetricsTests {
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
         var model = PopulationModel()
         for line in lines {
-            let event = try EventRecord(json: line)
+            let event = try EventJSON.decode(line)
             metrics.record(event, observations: model.apply(event))
         }
         metrics.refresh(from: model, now: now)
@@ -163,13 +164,13 @@ struct PBTMetricsTests {
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
         var model = PopulationModel()
         for line in Self.story {
-            let event = try EventRecord(json: line)
+            let event = try EventJSON.decode(line)
             metrics.record(event, observations: model.apply(event))
         }
         metrics.refresh(from: model, now: 102)
         #expect(try Exposition(registry.emitToString()).value("pbt_member_step", ["member": "1"]) == 4)
-        let next = try EventRecord(
-            json: Self.event("experiment.started", 200, #""name":"next","population":1,"hyperparameters":["h0"]"#))
+        let next = try EventJSON.decode(
+            Self.event("experiment.started", 200, #""name":"next","population":1,"hyperparameters":["h0"]"#))
         metrics.record(next, observations: model.apply(next))
         metrics.refresh(from: model, now: 201)
         let after = try Exposition(registry.emitToString())

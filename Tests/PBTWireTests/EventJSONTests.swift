@@ -105,7 +105,7 @@ struct EventJSONTests {
         let text = EventJSON.encode(event, time: 1_764_000_000.123_456)
         #expect(!text.contains("\n"), "one line per event")
         let object = try Self.parse(text)
-        #expect(object["event"] as? String == event.topic)
+        #expect(object["event"] as? String == event.topic.rawValue)
         let time = try #require(object["time"] as? Double)
         #expect(abs(time - 1_764_000_000.123) < 1e-6, "milliseconds: \(time)")
     }
@@ -118,13 +118,14 @@ struct EventJSONTests {
 
     @Test func aWorkersTopicStartsWithItsRole() {
         for role in WorkerRole.allCases {
-            #expect(PBTEvent.workerJoined(role: role, worker: "w").topic == "\(role).joined")
-            #expect(PBTEvent.workerLeft(role: role, worker: "w", reason: "r").topic == "\(role).left")
+            #expect(PBTEvent.workerJoined(role: role, worker: "w").topic.rawValue == "\(role).joined")
+            #expect(PBTEvent.workerLeft(role: role, worker: "w", reason: "r").topic.rawValue == "\(role).left")
             #expect(
-                PBTEvent.workerBenched(role: role, worker: "w", failures: 3, seconds: 30).topic == "\(role).benched")
+                PBTEvent.workerBenched(role: role, worker: "w", failures: 3, seconds: 30).topic.rawValue
+                    == "\(role).benched")
         }
         #expect(
-            PBTEvent.workerBenched(role: .evaluator, worker: "w", failures: 3, seconds: 30).topic == "evaluator.benched"
+            PBTEvent.workerBenched(role: .evaluator, worker: "w", failures: 3, seconds: 30).topic == .evaluatorBenched
         )
     }
 

@@ -1,4 +1,5 @@
-import PBTMonitor
+import PBTCore
+import PBTWire
 import Testing
 
 /// The JSON reader events go through: values, numbers that stay integers, escapes, and errors.
@@ -52,42 +53,38 @@ struct JSONValueTests {
         ] as [[UInt8]])
     func refusesBytesThatAreNotUTF8(bytes: [UInt8]) {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(utf8: bytes) }
-        #expect(throws: EventRecordError.self) {
-            try EventRecord(json: Array(#"{"event":"x","time":1,"s":"#.utf8) + bytes + [0x7D])
+        #expect(throws: EventDecodingError.self) {
+            try EventJSON.decode(Array(#"{"event":"stage.started","time":1,"stage":"#.utf8) + bytes + [0x7D])
         }
     }
 
-    @Test func eventRecordsFromBytesAndFromTextAreTheSame() throws {
+    @Test func eventsFromBytesAndFromTextAreTheSame() throws {
         let text =
-            #"{"event":"member.trained","time":3.25,"member":1,"hyperparameters":{"lr":0.1},"worker":"trainer-é"}"#
-        let fromText = try EventRecord(json: text)
-        let fromBytes = try EventRecord(json: Array(text.utf8))
+            #"{"event":"stage.started","time":3.25,"stage":"trainer","worker":"trainer-é","pid":7}"#
+        let fromText = try EventJSON.decode(text)
+        let fromBytes = try EventJSON.decode(Array(text.utf8))
         #expect(fromText == fromBytes)
-        #expect(fromBytes.string("worker") == "trainer-é")
-        #expect(fromBytes.object("hyperparameters") == ["lr": .number(0.1)])
-        #expect(fromBytes.fields.count == 5)
-        #expect(fromBytes["absent"] == nil)
+        #expect(
+            fromBytes == TimedEvent(time: 3.25, event: .stageStarted(stage: "trainer", worker: "trainer-é", pid: 7)))
     }
 
     @Test func anEventWithManyFieldsIsReadInLinearTime() throws {
-        // Past 32 fields an event finds its keys through a dictionary (a line from the stream
-        // may hold thousands); repeated keys still count once, with their last value.
+        // A line from the stream may hold thousands of fields: the few an event has are
+        // looked up once each, and a repeated key counts once, with its last value.
         let fields = (0..<5_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
-        let event = try EventRecord(
-            json: #"{"event":"big","time":1,"#.utf8.map { $0 } + Array(fields.utf8) + Array(#","k7":-1}"#.utf8))
-        #expect(event.topic == "big")
-        #expect(event.int("k4999") == 4999)
-        #expect(event.int("k7") == -1)
-        #expect(event.fields.count == 5_002)
-        let refusal = #expect(throws: EventRecordError.self) { try EventRecord(json: "[1]") }
+        let event = try EventJSON.decode(
+            #"{"event":"stage.started","time":1,"stage":"s","worker":"w","pid":3,"#.utf8.map { $0 }
+                + Array(fields.utf8) + Array(#","pid":-1}"#.utf8))
+        #expect(event.event == .stageStarted(stage: "s", worker: "w", pid: -1))
+        let refusal = #expect(throws: EventDecodingError.self) { try EventJSON.decode("[1]") }
         #expect(refusal?.message == "not a JSON object")
     }
 
     @Test func aRepeatedKeyInAnEventCountsOnceWithItsLastValue() throws {
-        let event = try EventRecord(json: #"{"event":"a","time":1,"member":1,"member":2,"event":"b"}"#)
-        #expect(event.topic == "b")
-        #expect(event.int("member") == 2)
-        #expect(event.fields == ["event": .string("b"), "time": .integer(1), "member": .integer(2)])
+        let event = try EventJSON.decode(
+            #"{"event":"stage.started","time":1,"pid":1,"pid":2,"stage":"a","worker":"w","event":"stage.stopped","reason":"r"}"#
+        )
+        #expect(event.event == .stageStopped(stage: "a", worker: "w", reason: "r"))
         #expect(try JSONValue.parse(#"{"k":1,"k":2}"#) == .object(["k": .integer(2)]))
     }
 
@@ -99,20 +96,15 @@ struct JSONValueTests {
         #expect(JSONValue.object(["k": .integer(1)])["k"] == .integer(1))
     }
 
-    @Test func eventRecordsNeedATopicAndATime() throws {
-        let event = try EventRecord(json: #"{"event":"member.scored","time":12.5,"member":3,"score":0.9}"#)
-        #expect(event.topic == "member.scored")
-        #expect(event.time == 12.5)
-        #expect(event.int("member") == 3)
-        #expect(event.double("score") == 0.9)
-        #expect(throws: EventRecordError.self) { try EventRecord(json: #"{"time":1}"#) }
-        #expect(throws: EventRecordError.self) { try EventRecord(json: #"{"event":"x"}"#) }
-        #expect(throws: EventRecordError.self) { try EventRecord(json: #"[1]"#) }
-    }
-
-    @Test func anEventLogCountsLinesThatAreNotEvents() {
-        let log = EventLog(text: E.started(1) + "\n\n" + E.scored(2, 0, step: 4, score: 1) + "\n{\"event\":\"member.tr")
-        #expect(log.events.map(\.topic) == ["experiment.started", "member.scored"])
-        #expect(log.problems.map(\.line) == [4])
+    @Test func eventsNeedATopicAndATime() throws {
+        let event = try EventJSON.decode(
+            #"{"event":"member.scored","time":12.5,"member":3,"version":1,"step":4,"score":0.9,"evaluator":"e"}"#)
+        #expect(
+            event
+                == TimedEvent(
+                    time: 12.5, event: .memberScored(member: 3, version: 1, step: 4, score: 0.9, evaluator: "e")))
+        #expect(throws: EventDecodingError.self) { try EventJSON.decode(#"{"time":1}"#) }
+        #expect(throws: EventDecodingError.self) { try EventJSON.decode(#"{"event":"x"}"#) }
+        #expect(throws: EventDecodingError.self) { try EventJSON.decode(#"[1]"#) }
     }
 }

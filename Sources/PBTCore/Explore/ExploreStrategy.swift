@@ -179,6 +179,28 @@ public struct ExploreChange: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(from) --(\(operation))--> \(to)" }
 }
 
+extension ExploreChange.How {
+    /// Reads the phrase `ExploreChange.operation` writes, at the precision it was written;
+    /// nil for any other text. A shift reads back as one option left or right.
+    public init?(operation: String) {
+        switch operation {
+        case "resampled": self = .resampled
+        case "PB2": self = .proposed
+        case "shift right": self = .shifted(1)
+        case "shift left": self = .shifted(-1)
+        case "kept": self = .shifted(0)
+        default:
+            if operation.hasPrefix("×"), let factor = Double(operation.dropFirst()) {
+                self = .scaled(factor)
+            } else if let first = operation.first, first == "+" || first == "-", let delta = Double(operation) {
+                self = .noised(delta)
+            } else {
+                return nil
+            }
+        }
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -45,31 +45,103 @@ public enum PBTEvent: Sendable, Hashable {
     case peerRefused(stage: String, address: String, key: String, reason: String, total: Int)
 
     /// The event's topic: the first frame on the stream.
-    public var topic: String {
+    public var topic: Topic {
         switch self {
-        case .experimentStarted: "experiment.started"
-        case .workerJoined(let role, _): "\(role).joined"
-        case .workerLeft(let role, _, _): "\(role).left"
-        case .memberAssigned: "member.assigned"
-        case .memberTrained: "member.trained"
-        case .memberScored: "member.scored"
-        case .memberDecided: "member.decided"
-        case .memberExploited: "member.exploited"
-        case .memberFinished: "member.finished"
-        case .memberFailed: "member.failed"
-        case .leaseExpired: "lease.expired"
-        case .leaseReleased: "lease.released"
-        case .resultDropped: "result.dropped"
-        case .workerBenched(let role, _, _, _): "\(role).benched"
-        case .progress: "experiment.progress"
-        case .experimentFinished: "experiment.finished"
-        case .stageStarted: "stage.started"
-        case .stageStopped: "stage.stopped"
-        case .frameDropped: "frame.dropped"
-        case .experimentResumed: "experiment.resumed"
-        case .checkpointsCollected: "checkpoints.collected"
-        case .peerRefused: "peer.refused"
+        case .experimentStarted: .experimentStarted
+        case .workerJoined(let role, _): .joined(role)
+        case .workerLeft(let role, _, _): .left(role)
+        case .memberAssigned: .memberAssigned
+        case .memberTrained: .memberTrained
+        case .memberScored: .memberScored
+        case .memberDecided: .memberDecided
+        case .memberExploited: .memberExploited
+        case .memberFinished: .memberFinished
+        case .memberFailed: .memberFailed
+        case .leaseExpired: .leaseExpired
+        case .leaseReleased: .leaseReleased
+        case .resultDropped: .resultDropped
+        case .workerBenched(let role, _, _, _): .benched(role)
+        case .progress: .experimentProgress
+        case .experimentFinished: .experimentFinished
+        case .stageStarted: .stageStarted
+        case .stageStopped: .stageStopped
+        case .frameDropped: .frameDropped
+        case .experimentResumed: .experimentResumed
+        case .checkpointsCollected: .checkpointsCollected
+        case .peerRefused: .peerRefused
         }
+    }
+
+    /// Every topic on the event stream. Its raw value is the first frame of each message, so
+    /// a subscriber filters by prefix (`member.` for every member event).
+    public enum Topic: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case experimentStarted = "experiment.started"
+        case experimentProgress = "experiment.progress"
+        case experimentFinished = "experiment.finished"
+        case experimentResumed = "experiment.resumed"
+        case trainerJoined = "trainer.joined"
+        case evaluatorJoined = "evaluator.joined"
+        case mutatorJoined = "mutator.joined"
+        case trainerLeft = "trainer.left"
+        case evaluatorLeft = "evaluator.left"
+        case mutatorLeft = "mutator.left"
+        case trainerBenched = "trainer.benched"
+        case evaluatorBenched = "evaluator.benched"
+        case mutatorBenched = "mutator.benched"
+        case memberAssigned = "member.assigned"
+        case memberTrained = "member.trained"
+        case memberScored = "member.scored"
+        case memberDecided = "member.decided"
+        case memberExploited = "member.exploited"
+        case memberFinished = "member.finished"
+        case memberFailed = "member.failed"
+        case leaseExpired = "lease.expired"
+        case leaseReleased = "lease.released"
+        case resultDropped = "result.dropped"
+        case stageStarted = "stage.started"
+        case stageStopped = "stage.stopped"
+        case frameDropped = "frame.dropped"
+        case checkpointsCollected = "checkpoints.collected"
+        case peerRefused = "peer.refused"
+
+        public var description: String { rawValue }
+
+        /// Every topic by its name: one hash instead of comparing a name with each case.
+        public static let named = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+
+        /// The topic as the stream carries it, for a subscription filter.
+        public var bytes: [UInt8] { Array(rawValue.utf8) }
+
+        /// `ROLE.joined`.
+        public static func joined(_ role: WorkerRole) -> Topic {
+            switch role {
+            case .trainer: .trainerJoined
+            case .evaluator: .evaluatorJoined
+            case .mutator: .mutatorJoined
+            }
+        }
+
+        /// `ROLE.left`.
+        public static func left(_ role: WorkerRole) -> Topic {
+            switch role {
+            case .trainer: .trainerLeft
+            case .evaluator: .evaluatorLeft
+            case .mutator: .mutatorLeft
+            }
+        }
+
+        /// `ROLE.benched`.
+        public static func benched(_ role: WorkerRole) -> Topic {
+            switch role {
+            case .trainer: .trainerBenched
+            case .evaluator: .evaluatorBenched
+            case .mutator: .mutatorBenched
+            }
+        }
+
+        /// The prefix of every topic of a family (`member.`, `experiment.`), for a subscription
+        /// filter that takes them all.
+        public static func family(_ name: String) -> [UInt8] { Array((name + ".").utf8) }
     }
 
     /// A trainer's step range for a member.
@@ -169,6 +241,21 @@ public enum PBTEvent: Sendable, Hashable {
             self.experiment = experiment
         }
     }
+}
+
+/// An event with the time it was published (seconds since 1970, UTC, to the millisecond):
+/// what a subscriber or a reader of `events.jsonl` gets from `EventJSON.decode`.
+public struct TimedEvent: Sendable, Hashable {
+    public var time: Double
+    public var event: PBTEvent
+
+    public init(time: Double, event: PBTEvent) {
+        self.time = time
+        self.event = event
+    }
+
+    /// The event's topic.
+    public var topic: PBTEvent.Topic { event.topic }
 }
 
 /// Why an experiment ended.
