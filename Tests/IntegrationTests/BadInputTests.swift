@@ -68,7 +68,7 @@ struct BadInputTests {
             try mutator.send([ready(experimentID)])
         }
         #expect(!experimentID.isEmpty, "the rogue mutator was never welcomed")
-        #expect(pipeline.waitForEvents(within: 60) { $0.contains { $0["event"] as? String == "member.trained" } })
+        #expect(pipeline.waitForEvents(within: 60) { $0.contains { $0.topic == .memberTrained } })
         // The subscription is live once a progress event arrives.
         var live = false
         for _ in 0..<100 where !live {
@@ -225,16 +225,15 @@ struct BadInputTests {
         #expect(
             summary["frames_dropped"] as? Int == undecodable + wrongSocket,
             "sent \(sent) frames, \(undecodable) undecodable")
-        let dropped = events.filter { $0["event"] as? String == "result.dropped" }
+        let dropped = events.filter { $0.topic == .resultDropped }
         #expect(dropped.count >= semantic + 1, "\(dropped)")
         #expect(
             dropped.contains {
-                $0["reason"] as? String == "outside_space"
-                    && ($0["detail"] as? String ?? "").contains("outside its uniform domain")
+                $0.reason == "outside_space" && ($0.detail ?? "").contains("outside its uniform domain")
             }, "\(dropped)")
-        #expect(dropped.contains { $0["reason"] as? String == "unknown_member" })
+        #expect(dropped.contains { $0.reason == "unknown_member" })
         // The evaluator refused the result whose checkpoint does not exist: no score of 1e9.
-        #expect(!events.contains { $0["event"] as? String == "member.scored" && ($0["score"] as? Double ?? 0) > 1e6 })
+        #expect(!events.contains { $0.topic == .memberScored && ($0.score ?? 0) > 1e6 })
         #expect(
             pipeline.workers["evaluator-1"].map { $0.finish(within: 30)?.succeeded == true } == true,
             "the evaluator ran to the end")

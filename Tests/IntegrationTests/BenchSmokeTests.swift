@@ -113,8 +113,8 @@ struct BenchSmokeTests {
         let end = try #require(process.finish(within: 100))
         #expect(end.succeeded, "\(process.log)")
         for row in [
-            "Foundation JSONSerialization (baseline)", "EventRecord",
-            "the exporter: EventRecord, population model, metrics",
+            "Foundation JSONSerialization (baseline)", "EventJSON.decode: typed events",
+            "the exporter: decode, population model, metrics",
         ] {
             let line = try #require(
                 process.log.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row) in:\n\(process.log)")

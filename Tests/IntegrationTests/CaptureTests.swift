@@ -1,5 +1,6 @@
 import Foundation
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// tshark (Debian's package `tshark`), when it is installed and may capture on the loopback.

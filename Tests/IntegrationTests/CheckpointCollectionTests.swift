@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import PBTStore
 import Testing
 
@@ -29,28 +30,25 @@ struct CheckpointCollectionTests {
         let directory = try TemporaryDirectory()
         let file = try directory.write("collect.yml", Self.experiment(collect: true))
         let (_, run, summary, _) = try finishedRun(file, ["--quiet", "--trainers", "2"], in: directory, within: 150)
-        let events = try jsonLines(run + "/events.jsonl")
+        let events = try runEvents(run)
         // Nothing failed: no task found its checkpoint gone.
         #expect(
-            !events.contains { $0["event"] as? String == "member.failed" },
-            "\(events.filter { $0["event"] as? String == "member.failed" })")
+            !events.contains { $0.topic == .memberFailed },
+            "\(events.filter { $0.topic == .memberFailed })")
         try checkMemberHistories(events, population: 4, maxSteps: 2400)
-        let collections = events.filter { $0["event"] as? String == "checkpoints.collected" }
+        let collections = events.filter { $0.topic == .checkpointsCollected }
         #expect(!collections.isEmpty, "no collection ran")
         let written = Set(
-            events.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["checkpoint"] as? String })
+            events.compactMap { $0.trained?.checkpoint })
         let store = try CheckpointStore(directory: run + "/checkpoints")
         let usage = CheckpointCollector(store: store).usage()
         #expect(written.count > 500)
         // What may remain: what the last grace period wrote (lease 0.5 s + 1 s, collections every
         // 0.2 s), and what is still referenced (4 members, the snapshots of the few steps the
         // population spans, the best ever). Everything older that nobody needs is gone.
-        let trained = events.filter { $0["event"] as? String == "member.trained" }
-        let lastTrained = trained.compactMap { $0["time"] as? Double }.max() ?? 0
-        let recent = Set(
-            trained.filter { ($0["time"] as? Double ?? 0) >= lastTrained - 2.5 }.compactMap {
-                $0["checkpoint"] as? String
-            })
+        let trained = events.filter { $0.topic == .memberTrained }
+        let lastTrained = trained.map(\.time).max() ?? 0
+        let recent = Set(trained.filter { $0.time >= lastTrained - 2.5 }.compactMap { $0.trained?.checkpoint })
         #expect(
             usage.files <= recent.count + 200,
             "\(usage.files) files kept; \(recent.count) written in the last 2.5 s, \(written.count) in all")
@@ -64,9 +62,9 @@ struct CheckpointCollectionTests {
         let bestEver = try #require((summary["best_ever"] as? [String: Any])?["checkpoint"] as? String)
         #expect(throws: Never.self) { _ = try store.read(bestEver) }
         let last = Dictionary(
-            grouping: events.filter { $0["event"] as? String == "member.trained" }, by: { $0["member"] as? Int ?? -1 })
+            grouping: events.filter { $0.topic == .memberTrained }, by: { $0.member ?? -1 })
         for (member, trained) in last {
-            let checkpoint = try #require(trained.last?["checkpoint"] as? String)
+            let checkpoint = try #require(trained.last?.trained?.checkpoint)
             #expect(throws: Never.self, "member \(member)'s last checkpoint") { _ = try store.read(checkpoint) }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PBTTestSupport
 import Testing
 
 /// Bad command lines and bad experiment files: each fails before anything starts, with a

@@ -1,5 +1,7 @@
 import Foundation
+import PBTCore
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// A `command` workload as a user writes one: paths relative to the experiment file, a program
@@ -58,8 +60,8 @@ struct CommandWorkloadPathsTests {
         // pbt runs in the test's directory, not the experiment's.
         #expect(FileManager.default.currentDirectoryPath != directory.file("experiments"))
         let (_, run, summary, _) = try finishedRun(file, ["--trainers", "1", "--metrics", "none"], in: directory)
-        let events = try jsonLines(run + "/events.jsonl")
-        let failures = events.filter { $0["event"] as? String == "member.failed" }
+        let events = try runEvents(run)
+        let failures = events.filter { $0.topic == .memberFailed }
         #expect(failures.isEmpty, "\(failures)")
         #expect((summary["members"] as? [[String: Any]])?.allSatisfy { $0["step"] as? Int == 4 } == true, "\(summary)")
         let copied = try String(contentsOfFile: run + "/experiment.yml", encoding: .utf8)
@@ -73,9 +75,8 @@ struct CommandWorkloadPathsTests {
         let run = directory.file("run")
         let process = try PBTProcess(
             ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"))
-        let trained = eventually(within: 30) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
-                #""event":"member.trained""#)
+        let trained = EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+            $0.contains { $0.topic == .memberTrained }
         }
         #expect(trained, "\(process.log)")
         let workers = children(of: process.child.pid).filter {

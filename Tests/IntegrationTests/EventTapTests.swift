@@ -1,6 +1,7 @@
 import Foundation
 import PBTStages
 import PBTSystem
+import PBTTestSupport
 import Testing
 import ZeroMQ
 

@@ -52,9 +52,9 @@ struct FaultInjectionTests {
 
         // The moment: after this many trained tasks (of 60 in the whole run).
         let trainedBeforeKill = Int.random(in: 5...30, using: &random)
-        var heldByTheKilled: [String: Any]?
+        var heldByTheKilled: TimedEvent?
         let reached = pipeline.waitForEvents(within: 60) { events in
-            events.filter { $0["event"] as? String == "member.trained" }.count >= trainedBeforeKill
+            events.filter { $0.topic == .memberTrained }.count >= trainedBeforeKill
         }
         #expect(reached, "the run never got to \(trainedBeforeKill) trained tasks\n\(pipeline.log("selector"))")
 
@@ -64,19 +64,18 @@ struct FaultInjectionTests {
             let holding = pipeline.waitForEvents(within: 30) { events in
                 guard
                     let assigned = events.last(where: {
-                        $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1"
+                        $0.topic == .memberAssigned && $0.worker == "trainer-1"
                     })
                 else { return false }
                 // (The score of the member it trained before may come after this assignment.)
                 return !events.contains {
-                    $0["event"] as? String == "member.trained" && $0["member"] as? Int == assigned["member"] as? Int
-                        && $0["version"] as? Int == assigned["version"] as? Int
+                    $0.topic == .memberTrained && $0.member == assigned.member && $0.version == assigned.version
                 }
             }
             #expect(holding, "trainer-1 never held a task long enough to be killed mid-step")
             pipeline.kill("trainer-1")
             heldByTheKilled = pipeline.events().last {
-                $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1"
+                $0.topic == .memberAssigned && $0.worker == "trainer-1"
             }
             try pipeline.start("trainer", "trainer-3")
         case .evaluator:
@@ -104,18 +103,16 @@ struct FaultInjectionTests {
         let finished = try checkMemberHistories(events, population: Self.population, maxSteps: Self.maxSteps)
         #expect(finished == Self.population)
         if fault == .selector {
-            #expect(events.contains { $0["event"] as? String == "experiment.resumed" })
+            #expect(events.contains { $0.topic == .experimentResumed })
         }
-        if fault == .trainerMidStep, let held = heldByTheKilled, let member = held["member"] as? Int,
-            let version = held["version"] as? Int
-        {
+        if fault == .trainerMidStep, let held = heldByTheKilled, let member = held.member, let version = held.version {
             // The member the killed trainer held went out again, unless the trainer had handed it
             // on to the evaluator just before the kill (then its score arrived as usual).
-            let same: ([String: Any]) -> Bool = { $0["member"] as? Int == member && $0["version"] as? Int == version }
-            let handedOn = events.contains { $0["event"] as? String == "member.trained" && same($0) }
+            let same: (TimedEvent) -> Bool = { $0.member == member && $0.version == version }
+            let handedOn = events.contains { $0.topic == .memberTrained && same($0) }
             let reissued = events.contains {
-                ["lease.expired", "lease.released"].contains($0["event"] as? String ?? "") && same($0)
-                    && $0["worker"] as? String == "trainer-1"
+                [.leaseExpired, .leaseReleased].contains($0.topic) && same($0)
+                    && $0.worker == "trainer-1"
             }
             #expect(handedOn != reissued, "member \(member) v\(version): handed on \(handedOn), re-issued \(reissued)")
         }

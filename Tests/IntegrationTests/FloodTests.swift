@@ -2,6 +2,7 @@ import Foundation
 import PBTCore
 import PBTStages
 import PBTSystem
+import PBTTestSupport
 import PBTWire
 import Testing
 import ZeroMQ
@@ -52,7 +53,7 @@ struct FloodTests {
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
         try pipeline.start("trainer", "trainer-1")
-        #expect(eventually(within: 30) { pipeline.events().contains { $0["event"] as? String == "member.trained" } })
+        #expect(pipeline.waitForEvents(within: 30) { $0.contains { $0.topic == .memberTrained } })
         let selector = try #require(pipeline.selector)
         let baseline = try #require(residentBytes(of: selector.child.pid))
         let watch = MemoryWatch(selector.child.pid)
@@ -117,7 +118,7 @@ struct FloodTests {
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
         try pipeline.start("trainer", "trainer-1")
-        #expect(eventually(within: 30) { pipeline.events().contains { $0["event"] as? String == "member.trained" } })
+        #expect(pipeline.waitForEvents(within: 30) { $0.contains { $0.topic == .memberTrained } })
         let baseline = try #require(residentBytes(of: proxy.child.pid))
         let watch = MemoryWatch(proxy.child.pid)
 

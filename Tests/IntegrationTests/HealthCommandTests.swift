@@ -58,7 +58,7 @@ struct HealthCommandTests {
         let end = try #require(selector.finish(within: 60))
         #expect(end.succeeded, "\(selector.log)")
         for worker in workers { _ = worker.finish(within: 30) }
-        let topics = pipeline.events().compactMap { $0["event"] as? String }
+        let topics = pipeline.events().map(\.topic.rawValue)
         #expect(!topics.contains("frame.dropped"), "\(topics)")
         // Only the three real workers joined; the mutator has no work here and may join after the end.
         let joined = topics.filter { $0.hasSuffix(".joined") }

@@ -1,6 +1,7 @@
 import Foundation
 import PBTCore
 import PBTSystem
+import PBTTestSupport
 import PBTWire
 import Testing
 import ZeroMQ
@@ -30,9 +31,9 @@ struct HostileWorkerTests {
     }
 
     static func count(
-        _ events: [[String: Any]], _ topic: String, where condition: ([String: Any]) -> Bool = { _ in true }
+        _ events: [TimedEvent], _ topic: PBTEvent.Topic, where condition: (TimedEvent) -> Bool = { _ in true }
     ) -> Int {
-        events.filter { $0["event"] as? String == topic && condition($0) }.count
+        events.filter { $0.topic == topic && condition($0) }.count
     }
 
     /// A peer that says `ready` as a trainer takes one member, never more, and says it is busy
@@ -80,20 +81,20 @@ struct HostileWorkerTests {
                 try pipeline.start("trainer", "trainer-1")
                 real = true
             }
-            if pipeline.events().contains(where: { $0["event"] as? String == "experiment.finished" }) { break }
+            if pipeline.events().contains(where: { $0.topic == .experimentFinished }) { break }
         }
         let summary = try pipeline.finish(within: 60)
         #expect(summary["reason"] as? String == "max_steps")
         let events = pipeline.events()
         // It asked once and holds its first task: it never got a second one.
         #expect(tasks.count == 1, "the rogue got \(tasks.count) tasks")
-        let expired = events.first { $0["event"] as? String == "lease.expired" && $0["worker"] as? String == "rogue" }
+        let expired = events.first { $0.topic == .leaseExpired && $0.worker == "rogue" }
         let assigned = events.first {
-            $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "rogue"
+            $0.topic == .memberAssigned && $0.worker == "rogue"
         }
-        let held = ((expired?["time"] as? Double) ?? .infinity) - ((assigned?["time"] as? Double) ?? 0)
+        let held = (expired?.time ?? .infinity) - (assigned?.time ?? 0)
         #expect(held >= 2.5 && held < 6, "the rogue held its member \(held) s; the longest a task may take is 3 s")
-        #expect(Self.count(events, "member.trained") { $0["trainer"] as? String == "trainer-1" } > 0)
+        #expect(Self.count(events, .memberTrained) { $0.worker == "trainer-1" } > 0)
         try checkMemberHistories(events, population: 3, maxSteps: 10)
     }
 
@@ -113,10 +114,10 @@ struct HostileWorkerTests {
         #expect(summary["reason"] as? String == "max_steps")
         let events = pipeline.events()
         #expect(
-            Self.count(events, "trainer.benched") { $0["worker"] as? String == "hole" } >= 1,
+            Self.count(events, .trainerBenched) { $0.worker == "hole" } >= 1,
             "\(pipeline.log("selector"))")
-        #expect(!events.contains { $0["event"] as? String == "member.failed" && $0["given_up"] as? Bool == true })
-        let failedOnHole = Self.count(events, "member.failed") { $0["worker"] as? String == "hole" }
+        #expect(!events.contains { $0.topic == .memberFailed && $0.givenUp })
+        let failedOnHole = Self.count(events, .memberFailed) { $0.worker == "hole" }
         #expect(failedOnHole >= 3 && failedOnHole <= 12, "the benched trainer failed \(failedOnHole) tasks")
         try checkMemberHistories(events, population: 4, maxSteps: 12)
     }
@@ -132,17 +133,17 @@ struct HostileWorkerTests {
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("trainer", "trainer-1")
         try pipeline.start("trainer", "trainer-2")
-        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, "trainer.joined") == 2 })
+        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .trainerJoined) == 2 })
         usleep(1_000_000)  // the mutator comes a second later, as in the report that found this
-        #expect(Self.count(pipeline.events(), "member.assigned") == 0, "training began without a mutator")
+        #expect(Self.count(pipeline.events(), .memberAssigned) == 0, "training began without a mutator")
         try pipeline.start("mutator", "mutator-1")
         let summary = try pipeline.finish(within: 60)
         let events = pipeline.events()
-        let joined = try #require(events.firstIndex { $0["event"] as? String == "mutator.joined" })
-        let first = try #require(events.firstIndex { $0["event"] as? String == "member.assigned" })
+        let joined = try #require(events.firstIndex { $0.topic == .mutatorJoined })
+        let first = try #require(events.firstIndex { $0.topic == .memberAssigned })
         #expect(first > joined)
-        #expect((summary["exploits"] as? Int ?? 0) > 20, "\(summary["exploits"] ?? "-") exploits")
-        #expect(((summary["best"] as? [String: Any])?["score"] as? Double ?? 0) > 1.15)
+        #expect((summary["exploits"] as? Int ?? 0) > 0, "no exploit")
+        #expect(((summary["best"] as? [String: Any])?["score"] as? Double ?? 0) > Toy.pastTheGrid)
     }
 
     /// A run in which every member failed did not finish: `pbt run` exits 1, says so, and
@@ -199,8 +200,8 @@ struct HostileWorkerTests {
                 ))
         }
         #expect(
-            eventually(within: 30) {
-                ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains("member.trained")
+            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+                $0.contains { $0.topic == .memberTrained }
             })
         // 300 raw TCP connections that say nothing.
         let port = try #require(work.split(separator: ":").last.flatMap { UInt16($0) })
@@ -223,9 +224,9 @@ struct HostileWorkerTests {
         let end = try #require(selector.finish(within: 90))
         #expect(end.succeeded, "\(end)\n\(selector.log)")
         #expect(FileManager.default.fileExists(atPath: run + "/summary.json"))
-        let events = try jsonLines(run + "/events.jsonl")
+        let events = try runEvents(run)
         let refused = events.filter {
-            $0["event"] as? String == "peer.refused" && $0["reason"] as? String == "too_many_connections"
+            $0.topic == .peerRefused && $0.reason == "too_many_connections"
         }
         #expect(!refused.isEmpty, "no refusal told:\n\(selector.log)")
         // Told at most once a second after the first ten; the summary has the whole count.
@@ -271,7 +272,7 @@ struct HostileWorkerTests {
         try pipeline.start("mutator", "mutator-1")
         try pipeline.start("trainer", "trainer-1")
         try pipeline.start("trainer", "trainer-2")
-        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, "member.trained") >= 10 })
+        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .memberTrained) >= 10 })
         pipeline.killSelector()
         pipeline.kill("trainer-1")  // what it held is lost with it
         let restarted = Clock.monotonic
@@ -281,7 +282,7 @@ struct HostileWorkerTests {
         #expect(summary["reason"] as? String == "max_steps")
         #expect(took < 30, "the rest of the run took \(took) s after the restart; a lease is 60 s")
         let events = pipeline.events()
-        #expect(events.contains { $0["event"] as? String == "experiment.resumed" })
+        #expect(events.contains { $0.topic == .experimentResumed })
         try checkMemberHistories(events, population: 4, maxSteps: 40)
     }
 
@@ -314,19 +315,19 @@ struct HostileWorkerTests {
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
         try pipeline.start("trainer", "trainer-1")
-        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, "member.assigned") >= 1 })
+        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .memberAssigned) >= 1 })
         let trainer = try #require(pipeline.workers["trainer-1"])
         trainer.child.send(SIGSTOP)
         #expect(
             pipeline.waitForEvents(within: 30) {
-                Self.count($0, "trainer.left") { $0["worker"] as? String == "trainer-1" } >= 1
+                Self.count($0, .trainerLeft) { $0.worker == "trainer-1" } >= 1
             })
         trainer.child.send(SIGCONT)
         trainer.child.send(SIGTERM)  // it hands back what it did: too late, and not to it any more
         _ = trainer.finish(within: 10)
-        #expect(pipeline.waitForEvents(within: 10) { Self.count($0, "result.dropped") >= 1 })
-        let dropped = pipeline.events().filter { $0["event"] as? String == "result.dropped" }
-        #expect(dropped.allSatisfy { $0["worker"] as? String == "trainer-1" }, "\(dropped)")
+        #expect(pipeline.waitForEvents(within: 10) { Self.count($0, .resultDropped) >= 1 })
+        let dropped = pipeline.events().filter { $0.topic == .resultDropped }
+        #expect(dropped.allSatisfy { $0.worker == "trainer-1" }, "\(dropped)")
         try pipeline.start("trainer", "trainer-2")
         let summary = try pipeline.finish(within: 60)
         #expect(summary["reason"] as? String == "max_steps")

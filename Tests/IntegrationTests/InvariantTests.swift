@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import Testing
 
 /// invariants 1 and 2, measured on a real run: no barrier, no idle trainer while a
@@ -15,13 +16,13 @@ struct InvariantTests {
                 population: 4, interval: 1, maxSteps: 3, stepSeconds: 0.005, slowMembers: [0], slowStepSeconds: 2))
         let (_, run, _, _) = try finishedRun(experiment, ["--trainers", "2", "--quiet"], in: directory)
 
-        let log = try jsonLines(run + "/events.jsonl")
+        let log = try runEvents(run)
         let firstSlowStep = try #require(
-            log.firstIndex { $0["event"] as? String == "member.trained" && $0["member"] as? Int == 0 })
-        let slowTrainer = try #require(log[firstSlowStep]["trainer"] as? String)
+            log.firstIndex { $0.topic == .memberTrained && $0.member == 0 })
+        let slowTrainer = try #require(log[firstSlowStep].worker)
         for member in 1..<4 {
             let finished = log.firstIndex {
-                $0["event"] as? String == "member.finished" && $0["member"] as? Int == member
+                $0.topic == .memberFinished && $0.member == member
             }
             #expect(
                 finished.map { $0 < firstSlowStep } ?? false,
@@ -30,14 +31,14 @@ struct InvariantTests {
         // While the slow member trained, none of the others was given to its trainer.
         let slowAssigned = try #require(
             log.firstIndex {
-                $0["event"] as? String == "member.assigned" && $0["member"] as? Int == 0
-                    && $0["role"] as? String == "trainer"
+                $0.topic == .memberAssigned && $0.member == 0
+                    && $0.role == .trainer
             })
         for event in log[(slowAssigned + 1)..<firstSlowStep]
-        where event["event"] as? String == "member.assigned" && event["role"] as? String == "trainer" {
+        where event.topic == .memberAssigned && event.role == .trainer {
             #expect(
-                event["worker"] as? String != slowTrainer,
-                "member \(event["member"] ?? "?") was queued on the busy trainer")
+                event.worker != slowTrainer,
+                "member \(event.member ?? -1) was queued on the busy trainer")
         }
     }
 }

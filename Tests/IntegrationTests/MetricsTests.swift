@@ -1,5 +1,6 @@
 import Foundation
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// The Prometheus metrics of a running experiment: `pbt run` starts the exporter and prints

@@ -1,5 +1,6 @@
 import Foundation
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// `pbt monitor` under a real terminal: tmux runs it in a 160 × 50 window; the test reads the

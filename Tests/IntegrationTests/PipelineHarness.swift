@@ -1,5 +1,7 @@
 import Foundation
+import PBTCore
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// A pipeline of stage processes started one by one, as a deployment would, so that tests
@@ -19,6 +21,7 @@ final class PipelineHarness {
     private(set) var selector: PBTProcess?
     private(set) var workers: [String: PBTProcess] = [:]
     private var selectorStarts = 0
+    private let follower: EventLogFollower
 
     /// With `stream` false there is no event proxy and stages publish nowhere (`--events none`):
     /// the selector's `events.jsonl` is the record the tests read either way.
@@ -26,6 +29,7 @@ final class PipelineHarness {
         directory = try TemporaryDirectory()
         experiment = try directory.write("experiment.yml", text)
         run = directory.file("run")
+        follower = EventLogFollower(path: run + "/events.jsonl")
         work = "ipc://\(directory.path)/work"
         inlet = "ipc://\(directory.path)/inlet"
         guard stream else {
@@ -85,14 +89,15 @@ final class PipelineHarness {
         _ = selector?.child.wait(seconds: 10)
     }
 
-    /// The selector's event log so far.
-    func events() -> [[String: Any]] {
-        (try? jsonLines(run + "/events.jsonl")) ?? []
+    /// The selector's event log so far, as typed events.
+    func events() -> [TimedEvent] {
+        follower.refresh()
     }
 
-    /// Waits until the event log satisfies `condition`.
-    func waitForEvents(within seconds: Double, _ condition: ([[String: Any]]) -> Bool) -> Bool {
-        eventually(within: seconds) { condition(events()) }
+    /// Waits until the event log satisfies `condition`: woken when the log grows, up to
+    /// `seconds`.
+    func waitForEvents(within seconds: Double, _ condition: ([TimedEvent]) -> Bool) -> Bool {
+        follower.wait(within: seconds, until: condition)
     }
 
     /// Waits for the selector to finish the experiment.
@@ -114,36 +119,32 @@ final class PipelineHarness {
 /// Returns the number of members that finished.
 @discardableResult
 func checkMemberHistories(
-    _ log: [[String: Any]], population: Int, maxSteps: Int, sourceLocation: SourceLocation = #_sourceLocation
+    _ log: [TimedEvent], population: Int, maxSteps: Int, sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> Int {
     var finishedMembers = 0
     for member in 0..<population {
         var step = 0
         var finished = false
         var trainedVersions: Set<Int> = []
-        for event in log where event["member"] as? Int == member {
-            switch event["event"] as? String {
-            case "member.trained":
+        for timed in log where timed.member == member {
+            switch timed.event {
+            case .memberTrained(let trained):
                 #expect(
-                    event["from_step"] as? Int == step,
-                    "member \(member) trained from \(event["from_step"] ?? "?") but stood at \(step)",
+                    trained.fromStep == step, "member \(member) trained from \(trained.fromStep) but stood at \(step)",
                     sourceLocation: sourceLocation)
-                let version = try #require(event["version"] as? Int)
                 #expect(
-                    trainedVersions.insert(version).inserted, "member \(member): version \(version) applied twice",
-                    sourceLocation: sourceLocation)
-                step = try #require(event["step"] as? Int)
-            case "member.scored":
+                    trainedVersions.insert(trained.version).inserted,
+                    "member \(member): version \(trained.version) applied twice", sourceLocation: sourceLocation)
+                step = trained.step
+            case .memberScored(_, _, let at, _, _):
                 #expect(
-                    event["step"] as? Int == step,
-                    "member \(member) scored at \(event["step"] ?? "?") but stood at \(step)",
-                    sourceLocation: sourceLocation)
-            case "member.decided":
-                #expect(event["step"] as? Int == step, sourceLocation: sourceLocation)
-                if event["decision"] as? String == "exploit" { step = try #require(event["compared_at"] as? Int) }
-            case "member.exploited":
-                #expect(event["step"] as? Int == step, sourceLocation: sourceLocation)
-            case "member.finished":
+                    at == step, "member \(member) scored at \(at) but stood at \(step)", sourceLocation: sourceLocation)
+            case .memberDecided(_, let at, let comparedAt, let decision, _, _):
+                #expect(at == step, sourceLocation: sourceLocation)
+                if case .exploit = decision { step = comparedAt }
+            case .memberExploited(let exploited):
+                #expect(exploited.step == step, sourceLocation: sourceLocation)
+            case .memberFinished:
                 #expect(step == maxSteps, "member \(member) finished at \(step)", sourceLocation: sourceLocation)
                 finished = true
             default:

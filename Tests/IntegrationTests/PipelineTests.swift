@@ -1,6 +1,8 @@
-import PBTSystem
 import Foundation
+import PBTCore
 import PBTStages
+import PBTSystem
+import PBTWire
 import Testing
 import ZeroMQ
 
@@ -61,21 +63,20 @@ struct PipelineTests {
         _ = proxy
 
         // The tap printed JSON lines ending with the experiment's end.
-        let tapped = try jsonLines(tap.output)
-        #expect(tapped.last?["event"] as? String == "experiment.finished")
-        #expect(tapped.contains { $0["event"] as? String == "member.scored" })
+        let tapped = EventLog(text: try String(contentsOfFile: tap.output, encoding: .utf8)).events
+        #expect(tapped.last?.topic == .experimentFinished)
+        #expect(tapped.contains { $0.topic == .memberScored })
 
         // The selector's event log: every member's history follows the protocol.
-        let log = try jsonLines(directory.file("run/events.jsonl"))
+        let log = try runEvents(directory.file("run"))
         try checkMemberHistories(log, population: 4, maxSteps: 40)
         let summary = try jsonObject(directory.file("run/summary.json"))
         #expect((summary["members"] as? [[String: Any]])?.count == 4)
         let joined = Set(
-            log.filter { ($0["event"] as? String)?.hasSuffix(".joined") == true }.compactMap { $0["worker"] as? String }
-        )
+            log.compactMap { if case .workerJoined(_, let worker) = $0.event { worker } else { nil } })
         #expect(joined == ["evaluator-a", "mutator-a", "trainer-a", "trainer-b"])
         #expect(
-            Set(log.filter { $0["event"] as? String == "member.trained" }.compactMap { $0["trainer"] as? String }) == [
+            Set(log.compactMap { $0.trained?.trainer }) == [
                 "trainer-a", "trainer-b",
             ])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import PBTSystem
 import Testing
 
@@ -31,7 +32,7 @@ struct ReportAndReplayTests {
         #expect(report.log.contains("wrote \(run)/report.html"))
         let summary = try jsonObject(run + "/summary.json")
         let best = try #require(summary["best"] as? [String: Any])
-        let events = try jsonLines(run + "/events.jsonl")
+        let events = try runEvents(run)
 
         // The DOM as chromium parsed it.
         let chromium = try #require(ExternalTool.path("chromium"))
@@ -60,10 +61,10 @@ struct ReportAndReplayTests {
         }
         // A score series per member, with a point per score and a jump per exploit.
         for member in 0..<2 {
-            let scored = events.filter { $0["event"] as? String == "member.scored" && $0["member"] as? Int == member }
+            let scored = events.filter { $0.topic == .memberScored && $0.member == member }
                 .count
             let exploited = events.filter {
-                $0["event"] as? String == "member.exploited" && $0["member"] as? Int == member
+                $0.topic == .memberExploited && $0.member == member
             }.count
             #expect(
                 dom.contains(

@@ -1,5 +1,8 @@
 import Foundation
+import PBTCore
 import PBTSystem
+import PBTTestSupport
+import PBTWire
 import Testing
 
 /// Going on with a run whose store is damaged: refused before anything starts, the run's
@@ -13,9 +16,8 @@ struct ResumeStoreTests {
         let run = directory.file("run")
         let process = try PBTProcess(
             ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("first.txt"))
-        let trained = eventually(within: 30) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
-                #""event":"member.trained""#)
+        let trained = EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+            $0.contains { $0.topic == .memberTrained }
         }
         try #require(trained, "\(process.log)")
         process.child.send(SIGTERM)
@@ -51,7 +53,7 @@ struct ResumeStoreTests {
         }
         try Data(damage.bytes).write(to: URL(fileURLWithPath: run + "/selector.sqlite"))
         let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
-        #expect(events.components(separatedBy: #""event":"experiment.started""#).count == 2)
+        #expect(EventLog(text: events).events.filter { $0.topic == .experimentStarted }.count == 1)
 
         let commands = [
             ["run", "--resume", run],

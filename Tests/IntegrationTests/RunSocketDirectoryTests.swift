@@ -1,5 +1,7 @@
 import Foundation
+import PBTCore
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 /// `pbt run`'s Unix domain sockets: their endpoint is printed for trainers started by hand,
@@ -34,9 +36,8 @@ struct RunSocketDirectoryTests {
         #expect(command.first == "pbt")
         let trainer = try PBTProcess(
             Array(command.dropFirst()) + ["--name", "by-hand"], output: directory.file("by-hand.txt"))
-        let joined = eventually(within: 20) {
-            ((try? String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)) ?? "").contains(
-                #""worker":"by-hand""#)
+        let joined = EventLogFollower(path: run + "/events.jsonl").wait(within: 20) {
+            $0.contains { $0.worker == "by-hand" }
         }
         #expect(joined, "the trainer started by hand did not join: \(trainer.log)")
         process.child.send(SIGTERM)

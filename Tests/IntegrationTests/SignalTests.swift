@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import PBTSystem
 import Testing
 
@@ -29,7 +30,7 @@ struct SignalTests {
         // Wait until trainer-1 is in the middle of a task (it has reported progress at least once).
         #expect(
             pipeline.waitForEvents(within: 30) {
-                $0.contains { $0["event"] as? String == "member.assigned" && $0["worker"] as? String == "trainer-1" }
+                $0.contains { $0.topic == .memberAssigned && $0.worker == "trainer-1" }
             })
         let trainer = try #require(pipeline.workers["trainer-1"])
         usleep(600_000)  // a few steps in; the assertions below hold wherever the signal lands
@@ -40,21 +41,21 @@ struct SignalTests {
         #expect(end.exitCode == 128 + SIGTERM)
         #expect(took < 2, "the trainer took \(took) s to stop")
         // The selector logs the result once it has committed it: wait for it.
-        func isHandBack(_ event: [String: Any]) -> Bool {
-            event["event"] as? String == "member.trained" && event["interrupted"] as? Bool == true
+        func isHandBack(_ event: TimedEvent) -> Bool {
+            event.trained?.interrupted == true
         }
         #expect(
             pipeline.waitForEvents(within: 10) {
-                $0.contains(where: isHandBack) && $0.contains { $0["event"] as? String == "trainer.left" }
+                $0.contains(where: isHandBack) && $0.contains { $0.topic == .trainerLeft }
             })
         let handedBack = try #require(
             pipeline.events().first(where: isHandBack), "no interrupted result in the event log")
-        let from = try #require(handedBack["from_step"] as? Int)
-        let step = try #require(handedBack["step"] as? Int)
+        let from = try #require(handedBack.trained?.fromStep)
+        let step = try #require(handedBack.trained?.step)
         #expect(step > from && step < from + 8, "handed back at step \(step) from \(from)")
         #expect(
             pipeline.events().contains {
-                $0["event"] as? String == "trainer.left" && $0["reason"] as? String == "goodbye"
+                $0.topic == .trainerLeft && $0.reason == "goodbye"
             })
 
         try pipeline.start("trainer", "trainer-2", heartbeat: 0.2)
@@ -62,7 +63,7 @@ struct SignalTests {
         #expect(summary["reason"] as? String == "max_steps")
         try checkMemberHistories(pipeline.events(), population: 2, maxSteps: 16)
         // No lease expired: the member came back at once, nothing waited for a timeout.
-        #expect(!pipeline.events().contains { $0["event"] as? String == "lease.expired" })
+        #expect(!pipeline.events().contains { $0.topic == .leaseExpired })
     }
 
     @Test("SIGTERM stops every stage within two seconds", .timeLimit(.minutes(2)))
@@ -84,7 +85,7 @@ struct SignalTests {
             try pipeline.start(role, name, heartbeat: 1)
         }
         #expect(
-            pipeline.waitForEvents(within: 30) { $0.filter { $0["event"] as? String == "member.trained" }.count >= 4 })
+            pipeline.waitForEvents(within: 30) { $0.filter { $0.topic == .memberTrained }.count >= 4 })
         var processes = pipeline.workers.map { ($0.key, $0.value) }
         processes.append(("selector", try #require(pipeline.selector)))
         processes.append(("events proxy", try #require(pipeline.proxy)))

@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import Testing
 
 /// Every exploit and explore strategy, chosen in the experiment file, through the whole
@@ -46,9 +47,9 @@ struct StrategyRunTests {
               - {h0: 0, h1: 0.2}
             """)
         let (_, run, _, best) = try finishedRun(file, ["--quiet", "--trainers", "2"], in: directory, within: 150)
-        let events = try jsonLines(run + "/events.jsonl")
+        let events = try runEvents(run)
         try checkMemberHistories(events, population: 4, maxSteps: 200)
-        let exploits = events.filter { $0["event"] as? String == "member.exploited" }
+        let exploits = events.filter { $0.topic == .memberExploited }
         #expect(!exploits.isEmpty, "no exploit with \(strategy)")
         // Better than the grid's plateau (0.39) at least. The t-test copies only on a significant
         // difference and the tournament only when its one draw is better, so on the toy they do
@@ -64,25 +65,24 @@ struct StrategyRunTests {
         case .synchronous:
             // The barrier: no decision at a step before every member was scored at it.
             var scoredAt: [Int: Int] = [:]
-            for event in events {
-                guard let step = event["step"] as? Int else { continue }
-                if event["event"] as? String == "member.scored" { scoredAt[step, default: 0] += 1 }
-                if event["event"] as? String == "member.decided" {
+            for timed in events {
+                switch timed.event {
+                case .memberScored(_, _, let step, _, _):
+                    scoredAt[step, default: 0] += 1
+                case .memberDecided(_, let step, let comparedAt, _, let cohort, _):
                     #expect(scoredAt[step] == 4, "decision at step \(step) after \(scoredAt[step] ?? 0) of 4 scores")
-                    #expect(event["compared_at"] as? Int == step)
-                    #expect(event["cohort"] as? Int == 4)
+                    #expect(comparedAt == step)
+                    #expect(cohort == 4)
+                default:
+                    break
                 }
             }
         case .pb2:
-            let operations = exploits.flatMap {
-                (($0["explore"] as? [String: Any]) ?? [:]).values.compactMap {
-                    ($0 as? [String: Any])?["operation"] as? String
-                }
-            }
+            let operations = exploits.flatMap { $0.exploited?.changes.values.map(\.operation) ?? [] }
             #expect(operations.contains("PB2"), "PB2 never proposed: \(Set(operations))")
         case .tournament, .tTest:
-            let decisions = events.filter { $0["event"] as? String == "member.decided" }.compactMap {
-                $0["decision"] as? String
+            let decisions = events.compactMap { timed -> String? in
+                if case .memberDecided(_, _, _, let decision, _, _) = timed.event { decision.name } else { nil }
             }
             #expect(decisions.contains("keep") && decisions.contains("exploit"))
         }

@@ -1,6 +1,7 @@
 import PBTSystem
 import Foundation
 import PBTStages
+import PBTTestSupport
 import Testing
 import ZeroMQ
 
@@ -76,13 +77,15 @@ final class PBTProcess {
 }
 
 /// Polls `condition` until it holds or `seconds` pass. Returns whether it held.
-func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Clock.monotonic + seconds
-    while Clock.monotonic < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
+/// What an asynchronous run of the two-member toy can be asked for.
+enum Toy {
+    /// A best score only exploit and explore get past: alone, each member plateaus at
+    /// Q = 0.3897 (the grid). How far past is up to timing: a toy step takes microseconds, so
+    /// the order in which results reach the selector decides who is compared with whom, and on
+    /// a loaded machine one member can finish before the other starts (measured with two CPU
+    /// hogs beside it: Q 0.90–1.199 over 30 runs, 4–50 exploits). Quality is asserted on the
+    /// synchronous toy, which is deterministic (`synchronousToyIsReproducible`).
+    static let pastTheGrid = 0.6
 }
 
 /// Reads the endpoints a stage wrote to its ready file, waiting up to `seconds`.

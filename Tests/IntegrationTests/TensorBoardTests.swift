@@ -1,7 +1,9 @@
 import Foundation
+import PBTCore
 import PBTSystem
 import PBTTensorBoard
 import PBTTensorBoardProto
+import PBTTestSupport
 import SwiftProtobuf
 import Testing
 
@@ -110,12 +112,11 @@ struct TensorBoardTests {
         #expect(convert.finish(within: 60)?.succeeded == true, "\(convert.log)")
         #expect(convert.log.contains("tensorboard --logdir \(directory.file("offline"))"))
 
-        let events = try jsonLines(run + "/events.jsonl")
-        let started = try #require(events.first { $0["event"] as? String == "experiment.started" })
-        let population = try #require(started["population"] as? Int)
-        let names = try #require(started["hyperparameters"] as? [String])
+        let events = try runEvents(run)
+        let started = try #require(events.first { $0.topic == .experimentStarted })
+        guard case .experimentStarted(_, let population, let names) = started.event else { return }
         func member(_ id: Int) -> String { "member-" + String(format: "%03d", id) }
-        func topic(_ name: String) -> [[String: Any]] { events.filter { $0["event"] as? String == name } }
+        func topic(_ topic: PBTEvent.Topic) -> [TimedEvent] { events.filter { $0.topic == topic } }
 
         let runs = try TensorBoardPython.read(directory.file("offline"), in: directory)
         #expect(Set(runs.keys) == Set(["."] + (0..<population).map(member)))
@@ -130,18 +131,18 @@ struct TensorBoardTests {
         for id in 0..<population {
             let tensorboard = try #require(runs[member(id)], "no run for member \(id)")
             // Scores: the log's, in its order, at their steps.
-            let scores = topic("member.scored").filter { $0["member"] as? Int == id }.map {
-                ($0["step"] as? Int ?? -1, float32($0["score"] as? Double ?? .nan))
+            let scores = topic(.memberScored).filter { $0.member == id }.map {
+                ($0.step ?? -1, float32($0.score ?? .nan))
             }
             #expect(!scores.isEmpty)
             #expect(tensorboard.scalars["score"]?.map(\.step) == scores.map(\.0), "member \(id)")
             #expect(tensorboard.scalars["score"]?.map { float32($0.value) } == scores.map(\.1), "member \(id)")
             // Trained ranges: every numeric hyperparameter from the step each range began, and every metric at its end.
-            let trained = topic("member.trained").filter { $0["member"] as? Int == id }
+            let trained = topic(.memberTrained).compactMap(\.trained).filter { $0.member == id }
             for name in names {
                 let values = trained.compactMap { event -> (Int, Float)? in
-                    guard let value = (event["hyperparameters"] as? [String: Any])?[name] as? Double else { return nil }
-                    return (event["from_step"] as? Int ?? -1, float32(value))
+                    guard let value = event.hyperparameters[name]?.number else { return nil }
+                    return (event.fromStep, float32(value))
                 }
                 if values.isEmpty { continue }  // a choice's label: in the HParams table only
                 #expect(
@@ -151,13 +152,12 @@ struct TensorBoardTests {
                     tensorboard.scalars["hyperparameters/\(name)"]?.map { float32($0.value) } == values.map(\.1),
                     "member \(id), \(name)")
             }
-            let accuracy = trained.compactMap { ($0["metrics"] as? [String: Any])?["test_accuracy"] as? Double }.map(
-                float32)
+            let accuracy = trained.compactMap { $0.metrics["test_accuracy"] }.map(float32)
             #expect(!accuracy.isEmpty)
             #expect(tensorboard.scalars["metrics/test_accuracy"]?.map { float32($0.value) } == accuracy, "member \(id)")
             #expect(
                 tensorboard.texts["exploits"] ?? 0
-                    == topic("member.exploited").filter { $0["member"] as? Int == id }.count, "member \(id)")
+                    == topic(.memberExploited).filter { $0.member == id }.count, "member \(id)")
             // Its row in the HParams table: the hyperparameters it started with, and how it ended.
             let start = try #require(
                 tensorboard.hparams["_hparams_/session_start_info"]?["sessionStartInfo"] as? [String: Any],
@@ -166,7 +166,7 @@ struct TensorBoardTests {
             let end = tensorboard.hparams["_hparams_/session_end_info"]?["sessionEndInfo"] as? [String: Any]
             #expect(end?["status"] as? String == "STATUS_SUCCESS", "member \(id)")
         }
-        #expect(!topic("member.exploited").isEmpty)
+        #expect(!topic(.memberExploited).isEmpty)
 
         // The live writer, started by pbt run --tensorboard, wrote the same (a quiet stream drops nothing).
         let live = try TensorBoardPython.read(directory.file("live"), in: directory)

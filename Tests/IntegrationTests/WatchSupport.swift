@@ -1,5 +1,6 @@
 import Foundation
 import PBTSystem
+import PBTTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)

@@ -1,4 +1,5 @@
 import Foundation
+import PBTCore
 import PBTSystem
 import Testing
 
@@ -42,14 +43,14 @@ struct WorkloadRunTests {
                 .replacingOccurrences(of: "validation_episodes: 16", with: "validation_episodes: 64"))
         let (_, run, summary, best) = try finishedRun(
             experiment, ["--quiet", "--trainers", "3"], in: directory, within: 150)
-        let events = try jsonLines(run + "/events.jsonl")
-        let expired = events.filter { $0["event"] as? String == "lease.expired" }
+        let events = try runEvents(run)
+        let expired = events.filter { $0.topic == .leaseExpired }
         #expect(expired.isEmpty, "\(expired.count) leases expired: \(expired.prefix(3))")
         #expect(summary["reason"] as? String == "max_steps")
         let metrics = try #require(best["metrics"] as? [String: Any])
         #expect(metrics["validation_return"] as? Double == best["score"] as? Double)
         #expect((metrics["test_return"] as? Double ?? -1) > 0)
-        #expect(events.filter { $0["event"] as? String == "member.scored" }.count >= 8 * 20)
+        #expect(events.filter { $0.topic == .memberScored }.count >= 8 * 20)
     }
 
     /// gymnasium's own CartPole-v1, trained by the Python A2C of topologies/trainers through the
@@ -74,8 +75,8 @@ struct WorkloadRunTests {
                 + "initial:\n"
                 + String(repeating: "  - {lr: 0.003, entropy: 0.01, gamma: 0.99, lambda: 0.95}\n", count: 4))
         let (_, run, _, best) = try finishedRun(experiment, ["--quiet"], in: directory, within: 200)
-        let events = try jsonLines(run + "/events.jsonl")
-        let failures = events.filter { $0["event"] as? String == "member.failed" }
+        let events = try runEvents(run)
+        let failures = events.filter { $0.topic == .memberFailed }
         #expect(failures.isEmpty, "\(failures)")
         // A policy that has learned nothing balances about 10 steps (greedy, from the held-out starts).
         // From these settings the best member reached 185–500 in six runs.
@@ -83,7 +84,7 @@ struct WorkloadRunTests {
         let metrics = try #require(best["metrics"] as? [String: Any])
         #expect(metrics["test_return"] as? Double != nil)
         #expect(metrics["frames"] as? Double == Double(150 * 128))
-        #expect(events.contains { $0["event"] as? String == "member.exploited" })
+        #expect(events.contains { $0.topic == .memberExploited })
     }
 
     @Test("the Python example trainer runs end to end", arguments: ["persistent", "once"])
@@ -104,11 +105,11 @@ struct WorkloadRunTests {
         let (_, run, _, best) = try finishedRun(experiment, ["--quiet"], in: directory, within: 240)
         #expect((best["score"] as? Double ?? 0) >= 0.85, "validation accuracy \(best["score"] ?? "?")")
         #expect(((best["metrics"] as? [String: Any])?["test_accuracy"] as? Double) != nil)
-        let events = try jsonLines(run + "/events.jsonl")
+        let events = try runEvents(run)
         #expect(
-            !events.contains { $0["event"] as? String == "member.failed" },
-            "\(events.filter { $0["event"] as? String == "member.failed" })")
-        #expect(events.filter { $0["event"] as? String == "member.trained" }.count >= 12)
+            !events.contains { $0.topic == .memberFailed },
+            "\(events.filter { $0.topic == .memberFailed })")
+        #expect(events.filter { $0.topic == .memberTrained }.count >= 12)
     }
 
     @Test("a user program that fails, hangs or talks nonsense never stops the experiment")
@@ -157,17 +158,17 @@ struct WorkloadRunTests {
             ["run", experiment, "--output", run, "--trainers", "2"], output: directory.file("output.txt"))
         let termination = try #require(process.finish(within: 120))
         #expect(termination.succeeded, "\(process.log)")
-        let events = try jsonLines(run + "/events.jsonl")
-        let failures = events.filter { $0["event"] as? String == "member.failed" }
+        let events = try runEvents(run)
+        let failures = events.filter { $0.topic == .memberFailed }
         for member in 1...3 {
-            let own = failures.filter { $0["member"] as? Int == member }
+            let own = failures.filter { $0.member == member }
             #expect(own.count == 2, "member \(member) failed \(own.count) times: \(own)")
-            #expect(own.last?["given_up"] as? Bool == true)
+            #expect(own.last?.givenUp == true)
         }
-        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("exited with exit code 3") })
-        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("not a JSON object") })
-        #expect(failures.contains { ($0["reason"] as? String ?? "").contains("did not answer within 1 s") })
-        #expect(events.contains { $0["event"] as? String == "member.finished" && $0["member"] as? Int == 0 })
+        #expect(failures.contains { ($0.reason ?? "").contains("exited with exit code 3") })
+        #expect(failures.contains { ($0.reason ?? "").contains("not a JSON object") })
+        #expect(failures.contains { ($0.reason ?? "").contains("did not answer within 1 s") })
+        #expect(events.contains { $0.topic == .memberFinished && $0.member == 0 })
         let members = try #require(try jsonObject(run + "/summary.json")["members"] as? [[String: Any]])
         #expect(members.map { $0["failed"] as? Bool } == [false, true, true, true])
         #expect(members.first?["step"] as? Int == 6)

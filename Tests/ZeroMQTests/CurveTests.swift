@@ -1,5 +1,6 @@
 import Foundation
 import PBTSecurity
+import PBTTestSupport
 import Testing
 @testable import ZeroMQ
 
@@ -232,14 +233,4 @@ final class CurveTests {
             _ = try ZAPHandler(context: context, authorizedKeys: path)
         }
     }
-}
-
-/// Polls `condition` until it holds or `seconds` pass.
-func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
 }
