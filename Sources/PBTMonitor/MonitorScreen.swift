@@ -55,7 +55,7 @@ public enum MonitorScreen {
         let progress = model.progress
         var summary = "steps \(grouped(model.totalSteps))"
         if let rate = progress?.stepsPerSecond, model.finish == nil {
-            summary += " (\(grouped(Int(rate.rounded())))/s)"
+            summary += " (\(grouped(Int(exactly: rate.rounded()) ?? 0))/s)"
         }
         summary += "  exploits \(model.totalExploits)"
         if let best = model.best {
@@ -170,7 +170,7 @@ public enum MonitorScreen {
 
     /// 12345 as `12,345`.
     public static func grouped(_ value: Int) -> String {
-        let digits = String(abs(value))
+        let digits = String(value.magnitude)
         var result = ""
         for (index, character) in digits.enumerated() {
             if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }

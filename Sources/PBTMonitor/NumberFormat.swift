@@ -18,7 +18,7 @@ public enum NumberFormat {
 
     /// Seconds as `850 ms`, `12.3 s`, `4m05s`, `2h03m`.
     public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        guard seconds.isFinite, seconds >= 0, seconds < 1e15 else { return "-" }
         if seconds < 1 { return String(format: "%.0f ms", seconds * 1000) }
         if seconds < 60 { return String(format: "%.1f s", seconds) }
         let whole = Int(seconds)

@@ -277,13 +277,13 @@ public struct PopulationModel: Sendable {
     public var totalSteps: Int {
         if let finish { return finish.steps }
         guard let progress else { return counters.steps }
-        return progress.steps + stepsSinceProgress
+        return Self.saturatingSum(progress.steps, stepsSinceProgress)
     }
 
     /// Exploits decided in the experiment (as `summary.json` counts them).
     public var totalExploits: Int {
         guard let progress else { return max(counters.exploits, exploitsSinceProgress) }
-        return progress.exploits + exploitsSinceProgress
+        return Self.saturatingSum(progress.exploits, exploitsSinceProgress)
     }
 
     /// The best member and score: the selector's word (progress, finish) when there is one.
@@ -454,12 +454,16 @@ public struct PopulationModel: Sendable {
     mutating func trained(_ event: PBTEvent.MemberTrained, at time: Double) {
         let member = event.member
         let hyperparameters = event.hyperparameters.jsonValues
-        counters.steps += max(0, event.step - event.fromStep)
-        stepsSinceProgress += max(0, event.step - event.fromStep)
+        // Any publisher may put anything in these fields: a range that is negative or does not
+        // fit counts nothing, and the totals stop at Int.max rather than trap.
+        let (range, overflow) = event.step.subtractingReportingOverflow(event.fromStep)
+        let trained = overflow ? 0 : max(0, range)
+        counters.steps = Self.saturatingSum(counters.steps, trained)
+        stepsSinceProgress = Self.saturatingSum(stepsSinceProgress, trained)
         update(member) {
             $0.step = event.step
             $0.hyperparameters = hyperparameters
-            $0.metrics = event.metrics
+            $0.metrics = event.metrics.filter { !$0.value.isNaN }  // a metric written as null is not known
             $0.state = .waiting
         }
         free(worker: event.trainer, of: member, at: time)
@@ -575,6 +579,12 @@ public struct PopulationModel: Sendable {
         if count > 0 { droppedSoFar[key] = max(count, droppedSoFar[key] ?? 0) }
         counters.framesDropped[reason, default: 0] += delta
         return delta > 0 ? [.framesDropped(stage: stage, reason: reason, count: delta)] : []
+    }
+
+    /// `a + b`, or Int.max when that does not fit.
+    static func saturatingSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : sum
     }
 
     /// Changes a member's row in place (no copy of its dictionaries).

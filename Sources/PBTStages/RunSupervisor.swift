@@ -501,7 +501,8 @@ public final class RunSupervisor {
     }
 
     static func describe(progress: PBTEvent.Progress, elapsed: Double) -> String {
-        let rate = progress.stepsPerSecond.isFinite ? Int(progress.stepsPerSecond.rounded()) : 0
+        // From the stream, which any publisher may write to: a rate that is no Int shows as 0.
+        let rate = Int(exactly: progress.stepsPerSecond.rounded()) ?? 0
         let best = progress.bestScore.map { Self.number($0) } ?? "-"
         let bestMember = progress.bestMember.map { " (member \($0))" } ?? ""
         return String(format: "[%6.1fs] ", elapsed)

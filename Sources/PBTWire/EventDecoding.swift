@@ -17,7 +17,8 @@ extension EventJSON {
     /// inverse of `encode`. Fields the event does not have are ignored (a newer publisher may
     /// add some); a repeated key counts once, the last time.
     ///
-    /// Fields added to an event after its first release (`mutator` of `member.exploited`,
+    /// Fields added to an event after its first release (`worker` of `member.failed`, `mutator`
+    /// of `member.exploited`,
     /// `count` of `frame.dropped`, `detail`, `count` and `total` of `result.dropped`, `experiment` of
     /// `experiment.progress`) read as empty or 0 when a line from an older run lacks them.
     ///
@@ -339,7 +340,7 @@ struct EventFields {
             switch topic {
             case .memberFailed:
                 return .memberFailed(
-                    member: try int("member"), version: try int("version"), worker: try string("worker"),
+                    member: try int("member"), version: try int("version"), worker: try string("worker", or: ""),
                     reason: try string("reason"), givenUp: try bool("given_up"))
             case .leaseExpired:
                 return .leaseExpired(

@@ -201,9 +201,8 @@ struct BadInputTests {
             proxyGarbage += 1
             while let frames = try watcher.receive(timeoutMilliseconds: 5) {
                 // Drop events are rate-limited; their `total` counts every drop.
-                if frames.count == 2, String(decoding: frames[0], as: UTF8.self) == "frame.dropped",
-                    let event = try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any],
-                    event["stage"] as? String == "events", let total = event["total"] as? Int
+                if frames.count == 2, let timed = try? EventJSON.decode(frames[1]),
+                    case .frameDropped("events", _, _, let total, _) = timed.event
                 {
                     proxyDrops = max(proxyDrops, total)
                 }

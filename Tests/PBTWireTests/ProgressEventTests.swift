@@ -1,4 +1,3 @@
-import Foundation
 import PBTCore
 import PBTWire
 import Testing
@@ -12,9 +11,12 @@ struct ProgressEventTests {
         var machine = SelectorMachine(settings: settings, name: "digits", initial: [Hyperparameters()])
         _ = machine.start(now: 0)
         let json = EventJSON.encode(.progress(machine.progress(now: 1)), time: 1)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(object["experiment"] as? String == "digits")
-        #expect(object["population"] as? Int == 1)
+        guard case .progress(let progress) = try EventJSON.decode(json).event else {
+            Issue.record("not a progress event: \(json)")
+            return
+        }
+        #expect(progress.experiment == "digits")
+        #expect(progress.population == 1)
     }
 
     /// A trainer that was handed a member is busy until its credit says it handed it on.
@@ -29,14 +31,18 @@ struct ProgressEventTests {
             .ready(Ready(role: .trainer, received: 0, name: "t", experimentID: "x")), from: trainer, now: 0)
         _ = machine.handle(
             .ready(Ready(role: .trainer, received: 0, name: "t2", experimentID: "x")), from: WorkerID([2]), now: 0)
-        func progress(_ now: Double) throws -> [String: Any] {
+        // As a reader of the stream gets it: written, then read back through the contract.
+        func progress(_ now: Double) throws -> PBTEvent.Progress {
             let json = EventJSON.encode(.progress(machine.progress(now: now)), time: now)
-            return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            guard case .progress(let progress) = try EventJSON.decode(json).event else {
+                throw EventDecodingError("not a progress event: \(json)")
+            }
+            return progress
         }
         // No evaluator yet: nobody trains.
         var object = try progress(1)
-        #expect(object["trainers"] as? Int == 2)
-        #expect(object["busy_trainers"] as? Int == 0)
+        #expect(object.trainers == 2)
+        #expect(object.busyTrainers == 0)
         let actions = machine.handle(
             .ready(
                 Ready(
@@ -47,7 +53,7 @@ struct ProgressEventTests {
         for case .send(let worker, .train(let task)) in actions { tasks.append((worker, task)) }
         #expect(tasks.count == 2)
         object = try progress(2)
-        #expect(object["busy_trainers"] as? Int == 2)
+        #expect(object.busyTrainers == 2)
         let (worker, task) = try #require(tasks.first { $0.0 == trainer })
         _ = machine.handle(
             .ready(
@@ -57,9 +63,9 @@ struct ProgressEventTests {
                     handed: HandedOn(member: task.member, version: task.version, step: task.step + task.steps))),
             from: worker, now: 3)
         object = try progress(3)
-        #expect(object["busy_trainers"] as? Int == 1, "a member being scored holds no trainer")
-        #expect(object["trainers"] as? Int == 2)
-        #expect(object["population"] as? Int == 2)
+        #expect(object.busyTrainers == 1, "a member being scored holds no trainer")
+        #expect(object.trainers == 2)
+        #expect(object.population == 2)
     }
 
     @Test func aProgressWithoutANameLeavesTheFieldOut() throws {

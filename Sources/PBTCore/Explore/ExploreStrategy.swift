@@ -169,7 +169,7 @@ public struct ExploreChange: Sendable, Hashable, CustomStringConvertible {
     public var operation: String {
         switch how {
         case .scaled(let factor): "×" + HyperparameterValue.format(factor)
-        case .noised(let delta): (delta >= 0 ? "+" : "") + HyperparameterValue.format(delta)
+        case .noised(let delta): (delta.sign == .minus ? "" : "+") + HyperparameterValue.format(delta)
         case .shifted(let by): by > 0 ? "shift right" : by < 0 ? "shift left" : "kept"
         case .resampled: "resampled"
         case .proposed: "PB2"
@@ -192,7 +192,10 @@ extension ExploreChange.How {
         default:
             if operation.hasPrefix("×"), let factor = Double(operation.dropFirst()) {
                 self = .scaled(factor)
-            } else if let first = operation.first, first == "+" || first == "-", let delta = Double(operation) {
+            } else if let first = operation.first, first == "+" || first == "-",
+                // "+-0.0": how a negative zero was written before its sign was looked at.
+                let delta = Double(operation) ?? Double(operation.dropFirst())
+            {
                 self = .noised(delta)
             } else {
                 return nil
