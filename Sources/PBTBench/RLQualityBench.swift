@@ -82,6 +82,9 @@ public struct RLQualityBench {
         /// The best member's (by validation) test return.
         let test: Double
         let validation: Double
+        /// The test return of the best score ever reached (by validation, at any step: the
+        /// checkpoint `summary.json`'s `best_ever` keeps).
+        let bestEverTest: Double
         /// Members whose last validation return is at or above the threshold.
         let above: Int
         /// Frames the population trained before a validation return first reached the threshold.
@@ -98,8 +101,9 @@ public struct RLQualityBench {
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         var table = BenchTable([
-            "task", "method", "runs", "best member's test return: median", "[min, max]", "members ≥ threshold: median",
-            "[min, max]", "runs reaching it", "frames to first (median)",
+            "task", "method", "runs", "best member's test return: median", "[min, max]",
+            "best ever's test return: median", "[min, max]", "members ≥ threshold: median", "[min, max]",
+            "runs reaching it", "frames to first (median)",
         ])
         for task in Self.tasks where options.environments.contains(task.name) {
             let base = try String(contentsOfFile: options.repository + "/" + task.file, encoding: .utf8)
@@ -109,20 +113,24 @@ public struct RLQualityBench {
                     let outcome = try runOne(task: task, base: base, method: method, seed: seed)
                     log(
                         String(
-                            format: "%@ %@ seed %d: test %.1f (validation %.1f), %d members ≥ %.0f, %@, %.1f s",
-                            task.name,
-                            method.label, seed, outcome.test, outcome.validation, outcome.above, task.threshold,
+                            format:
+                                "%@ %@ seed %d: test %.1f (validation %.1f; best ever's test %.1f), %d members ≥ %.0f, %@, %.1f s",
+                            task.name, method.label, seed, outcome.test, outcome.validation, outcome.bestEverTest,
+                            outcome.above, task.threshold,
                             outcome.framesToThreshold.map { "first after \($0) frames" } ?? "never reached",
                             outcome.seconds))
                     outcomes.append(outcome)
                 }
                 let tests = outcomes.map(\.test)
+                let bestEver = outcomes.map(\.bestEverTest)
                 let above = outcomes.map { Double($0.above) }
                 let reached = outcomes.compactMap(\.framesToThreshold).map(Double.init)
                 table.add([
                     task.name, method.label, String(outcomes.count),
                     String(format: "%.1f", Statistics.median(tests) ?? .nan),
                     String(format: "[%.1f, %.1f]", tests.min() ?? .nan, tests.max() ?? .nan),
+                    String(format: "%.1f", Statistics.median(bestEver) ?? .nan),
+                    String(format: "[%.1f, %.1f]", bestEver.min() ?? .nan, bestEver.max() ?? .nan),
                     String(format: "%.1f", Statistics.median(above) ?? .nan),
                     String(format: "[%.0f, %.0f]", above.min() ?? .nan, above.max() ?? .nan),
                     "\(reached.count)/\(outcomes.count) (≥ \(Int(task.threshold)))",
@@ -133,6 +141,11 @@ public struct RLQualityBench {
         return
             "Reinforcement learning at equal frames (a2c, \(options.seeds) seeds a method; population 8 unless said; "
             + "thresholds: CartPole 475, Acrobot −100)\n" + table.description
+    }
+
+    /// A number from `summary.json` (whole ones read as Int), NaN when absent.
+    static func number(_ value: Any?) -> Double {
+        (value as? Double) ?? (value as? Int).map(Double.init) ?? .nan
     }
 
     func runOne(task: Task, base: String, method: Method, seed: Int) throws -> Outcome {
@@ -152,10 +165,12 @@ public struct RLQualityBench {
             arguments: ["--metrics", "none", "--trainers", String(options.trainers)])
         let best = summary["best"] as? [String: Any] ?? [:]
         let metrics = best["metrics"] as? [String: Any] ?? [:]
+        let bestEverMetrics = (summary["best_ever"] as? [String: Any])?["metrics"] as? [String: Any] ?? [:]
         let members = summary["members"] as? [[String: Any]] ?? []
         let above = members.filter { ($0["score"] as? Double ?? -.infinity) >= task.threshold }.count
         return Outcome(
-            test: metrics["test_return"] as? Double ?? .nan, validation: best["score"] as? Double ?? .nan, above: above,
+            test: Self.number(metrics["test_return"]), validation: Self.number(best["score"]),
+            bestEverTest: Self.number(bestEverMetrics["test_return"]), above: above,
             framesToThreshold: try QualityBench.stepsToTarget(events: run + "/events.jsonl", target: task.threshold).map
             { $0 * 128 },
             seconds: seconds)

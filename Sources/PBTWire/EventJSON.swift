@@ -243,6 +243,7 @@ public enum SummaryJSON {
                     b.field("score", bestEver.score)
                     b.field("checkpoint", bestEver.checkpoint)
                     b.field("hyperparameters", bestEver.hyperparameters)
+                    b.field("metrics", bestEver.metrics)
                 }
             }
             o.array("members", summary.members) { m, member in

@@ -320,6 +320,8 @@ struct EventJSONTests {
         #expect(lineage.first?["member"] as? Int == 0)
         let bestEver = try #require(object["best_ever"] as? [String: Any])
         #expect(bestEver["checkpoint"] as? String == String(repeating: "a", count: 64))
+        // What was reported with the score goes with it (an RL evaluator's test return, for one).
+        #expect((bestEver["metrics"] as? [String: Any])?["score"] as? Double == 0.7)
         let members = try #require(object["members"] as? [[String: Any]])
         #expect(members.count == 1)
         #expect(members.first?["failed"] as? Bool == false)

@@ -20,6 +20,8 @@ public struct ExperimentSummary: Sendable, Hashable {
         public var score: Double
         public var checkpoint: String
         public var hyperparameters: Hyperparameters
+        /// What was reported with that score (an RL evaluator's `test_return`, for one).
+        public var metrics: [String: Double] = [:]
     }
 
     /// The best member at the end.

@@ -521,7 +521,7 @@ public struct SelectorMachine: Sendable {
             bestEver: bestEver.map {
                 .init(
                     member: $0.member, step: $0.step, score: $0.score, checkpoint: $0.checkpoint,
-                    hyperparameters: $0.hyperparameters)
+                    hyperparameters: $0.hyperparameters, metrics: $0.metrics)
             },
             members: table.members.map {
                 .init(
