@@ -282,6 +282,19 @@ struct EventsTapCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        // A misspelt topic would wait for ever, or print nothing: say so now.
+        let topics = PBTEvent.Topic.allCases.map(\.rawValue)
+        if let until, !topics.contains(until) {
+            throw ValidationError(
+                "--until \(until) is not a topic; the topics are \(topics.joined(separator: ", "))")
+        }
+        for prefix in topic where !topics.contains(where: { $0.hasPrefix(prefix) }) {
+            throw ValidationError(
+                "--topic \(prefix) starts no topic; the topics are \(topics.joined(separator: ", "))")
+        }
+    }
+
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.events")

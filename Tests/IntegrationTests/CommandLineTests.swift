@@ -35,6 +35,13 @@ struct CommandLineTests {
 
     static let cases: [Case] = [
         Case(
+            label: "a tap waiting for a topic that does not exist",
+            arguments: ["events", "--until", "member.teleported"],
+            file: nil, exitCode: 2, mentions: ["--until member.teleported is not a topic", "experiment.finished"]),
+        Case(
+            label: "a tap filtering on a misspelt prefix", arguments: ["events", "--topic", "membr."], file: nil,
+            exitCode: 2, mentions: ["--topic membr. starts no topic", "member.scored"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(
