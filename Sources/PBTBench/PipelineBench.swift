@@ -236,7 +236,7 @@ public struct PipelineBench {
             case .memberAssigned(_, _, .trainer, _, _):
                 firstAssigned = min(firstAssigned, time)
             case .memberTrained(let event):
-                let trained = event.step - event.fromStep
+                let trained = event.stepsTrained
                 steps += trained
                 if firstTrained.isFinite { stepsAfterFirst += trained }
                 firstTrained = min(firstTrained, time)

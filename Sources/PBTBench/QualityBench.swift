@@ -216,7 +216,7 @@ public struct QualityBench {
         var trained = 0
         for timed in try BenchEvents.read(events) {
             switch timed.event {
-            case .memberTrained(let event): trained += event.step - event.fromStep
+            case .memberTrained(let event): trained += event.stepsTrained
             case .memberScored(_, _, _, let score, _) where score >= target: return trained
             default: break
             }

@@ -454,10 +454,8 @@ public struct PopulationModel: Sendable {
     mutating func trained(_ event: PBTEvent.MemberTrained, at time: Double) {
         let member = event.member
         let hyperparameters = event.hyperparameters.jsonValues
-        // Any publisher may put anything in these fields: a range that is negative or does not
-        // fit counts nothing, and the totals stop at Int.max rather than trap.
-        let (range, overflow) = event.step.subtractingReportingOverflow(event.fromStep)
-        let trained = overflow ? 0 : max(0, range)
+        // The totals stop at Int.max rather than trap, whatever a publisher put in the fields.
+        let trained = event.stepsTrained
         counters.steps = Self.saturatingSum(counters.steps, trained)
         stepsSinceProgress = Self.saturatingSum(stepsSinceProgress, trained)
         update(member) {

@@ -110,9 +110,8 @@ public final class PBTMetrics {
         }
         switch timed.event {
         case .memberTrained(let trained):
-            // Whatever a publisher put in the fields, no overflow: a negative or overflowing range counts nothing.
-            let (steps, overflow) = trained.step.subtractingReportingOverflow(trained.fromStep)
-            if steps > 0 && !overflow { stepCounter?.increment(by: steps) }
+            let steps = trained.stepsTrained
+            if steps > 0 { stepCounter?.increment(by: steps) }
         case .memberExploited:
             exploitCounter?.increment()
         case .leaseExpired(_, _, let role, _):

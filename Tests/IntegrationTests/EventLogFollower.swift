@@ -63,18 +63,12 @@ final class EventLogFollower {
         offset += UInt64(data.count)
         tail = Array((tail + data).suffix(256))
         partial += data
-        var start = 0
-        while let newline = partial[start...].firstIndex(of: 10) {
-            let line = Array(partial[start..<newline])
-            start = newline + 1
-            guard line.contains(where: { $0 != 32 && $0 != 13 }) else { continue }
-            do {
-                events.append(try EventJSON.decode(line))
-            } catch {
-                problems.append(error.description)
-            }
-        }
-        partial.removeFirst(start)
+        // The complete lines go through EventLog; a line still being written waits for the rest.
+        guard let lastNewline = partial.lastIndex(of: 10) else { return events }
+        let log = EventLog(text: String(decoding: partial[...lastNewline], as: UTF8.self))
+        events += log.events
+        problems += log.problems.map(\.problem)
+        partial.removeFirst(lastNewline + 1)
         return events
     }
 
@@ -229,9 +223,4 @@ extension TimedEvent {
 /// not events are left out; `EventLog(text:).problems` has them).
 func runEvents(_ run: String) throws -> [TimedEvent] {
     EventLog(text: try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)).events
-}
-
-/// Counts the events of `topic`.
-func count(_ events: [TimedEvent], _ topic: PBTEvent.Topic) -> Int {
-    events.reduce(0) { $0 + ($1.topic == topic ? 1 : 0) }
 }

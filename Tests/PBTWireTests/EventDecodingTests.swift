@@ -36,6 +36,16 @@ struct EventDecodingTests {
         }
     }
 
+    @Test(
+        "a trained range counts its steps, and nothing when it is negative or does not fit an Int",
+        arguments: [(4, 12, 8), (12, 4, 0), (-Int.max, Int.max, 0), (0, Int.max, Int.max), (Int.min, 0, 0)])
+    func stepsTrained(from: Int, to: Int, expected: Int) {
+        let trained = PBTEvent.MemberTrained(
+            member: 0, version: 1, trainer: "t", fromStep: from, step: to, seconds: 0, checkpoint: "c",
+            hyperparameters: Hyperparameters(), metrics: [:], interrupted: false)
+        #expect(trained.stepsTrained == expected)
+    }
+
     @Test("every topic has a case, and every case a topic", arguments: PBTEvent.Topic.allCases)
     func topics(topic: PBTEvent.Topic) {
         let sampled = Set(EventJSONTests.events.map(\.topic.rawValue))

@@ -175,6 +175,13 @@ public enum PBTEvent: Sendable, Hashable {
             self.interrupted = interrupted
             self.previousScore = previousScore
         }
+
+        /// The member-steps the range trained: `step − fromStep`, or 0 when that is negative or
+        /// does not fit an Int (read from the stream, the fields hold whatever a publisher put).
+        public var stepsTrained: Int {
+            let (steps, overflow) = step.subtractingReportingOverflow(fromStep)
+            return overflow ? 0 : max(0, steps)
+        }
     }
 
     /// A member copied `donor`'s weights at `step` and explored the hyperparameters.
