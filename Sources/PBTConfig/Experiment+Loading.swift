@@ -103,6 +103,7 @@ extension Experiment {
         experiment.requiresCurve = requiresCurve
         experiment.directory = directory
         experiment.resources = resources
+        experiment.checkpointTransport = try readTransport(root["checkpoints"]?["transport"])
         return experiment
     }
 
@@ -287,11 +288,17 @@ extension Experiment {
     static func readCheckpoints(_ node: ConfigNode?) throws(ConfigError) -> (garbageCollection: Bool, interval: Double)
     {
         guard let node else { return (ExperimentDefaults.garbageCollection, ExperimentDefaults.collectionInterval) }
-        _ = try node.map(allowed: ["garbage_collection", "interval"])
+        _ = try node.map(allowed: ["garbage_collection", "interval", "transport"])
         return (
             try node["garbage_collection"]?.bool() ?? ExperimentDefaults.garbageCollection,
             try node["interval"]?.seconds() ?? ExperimentDefaults.collectionInterval
         )
+    }
+
+    /// `checkpoints.transport`: how workers reach the checkpoints.
+    static func readTransport(_ node: ConfigNode?) throws(ConfigError) -> CheckpointTransport {
+        guard let node else { return ExperimentDefaults.checkpointTransport }
+        return CheckpointTransport(rawValue: try node.choice(CheckpointTransport.allCases.map(\.rawValue)))!
     }
 
     /// `security`: whether every socket must use CURVE.

@@ -25,7 +25,10 @@ extension Experiment {
         lines.append(
             "checkpoints: "
                 + (garbageCollection
-                    ? "garbage collection every \(Self.number(collectionInterval)) s" : "kept (no garbage collection)"))
+                    ? "garbage collection every \(Self.number(collectionInterval)) s" : "kept (no garbage collection)")
+                + ", transport \(checkpointTransport.rawValue)"
+                + (checkpointTransport == .auto
+                    ? " (the shared directory where a worker sees it, else over ZeroMQ)" : ""))
         lines.append(
             "security: " + (requiresCurve ? "CURVE on every socket" : "none required (pbt run --secure turns CURVE on)")
         )

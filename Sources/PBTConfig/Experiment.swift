@@ -49,6 +49,8 @@ public struct Experiment: Sendable, Hashable {
     /// Whether the selector deletes checkpoints nobody can load any more, and how often (seconds).
     public var garbageCollection: Bool
     public var collectionInterval: Double
+    /// How trainers and evaluators reach the checkpoints (`checkpoints.transport`).
+    public var checkpointTransport = ExperimentDefaults.checkpointTransport
     /// Members wait at each ready step until the whole live population is there (Ray Tune's
     /// `synch=True`), then decisions are made best first.
     public var synchronous: Bool
@@ -160,4 +162,15 @@ public struct WorkloadSpec: Sendable, Hashable {
     public var kind: String
     /// The whole `workload` map, `kind` included.
     public var settings: ConfigNode
+}
+
+/// How trainers and evaluators reach the run's checkpoints (`checkpoints.transport`).
+public enum CheckpointTransport: String, Sendable, Hashable, CaseIterable {
+    /// The selector's checkpoint directory where a worker sees it (the selector's token is in
+    /// it), the checkpoint service over ZeroMQ where it does not.
+    case auto
+    /// The selector's directory, always: a worker that does not see it refuses the experiment.
+    case shared
+    /// The checkpoint service, always, with a local cache (even on the selector's machine).
+    case zeromq
 }

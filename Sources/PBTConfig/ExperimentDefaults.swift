@@ -35,6 +35,9 @@ public enum ExperimentDefaults {
     public static let synchronous = false
     /// `checkpoints.garbage_collection`: on.
     public static let garbageCollection = true
+    /// `checkpoints.transport`: auto (the shared directory where a worker sees it, the
+    /// checkpoint service over ZeroMQ where it does not).
+    public static let checkpointTransport = CheckpointTransport.auto
     /// `checkpoints.interval`: seconds between collections, 10.
     public static let collectionInterval = 10.0
 }

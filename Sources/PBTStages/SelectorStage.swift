@@ -29,6 +29,9 @@ public final class SelectorStage {
         public var bind: String
         /// Where to bind the inlet evaluators and mutators push to, e.g. `tcp://*:5558`.
         public var inletBind: String
+        /// Where to bind the checkpoint service (workers that share no disk with the selector
+        /// store and fetch checkpoints there), e.g. `tcp://*:5559`; nil: beside the work endpoint.
+        public var storeBind: String? = nil
         /// The event proxy's publisher endpoint, or nil for no stream.
         public var events: String?
         /// Training starts when this many trainers are connected, or after `startTimeout` seconds.
@@ -110,6 +113,9 @@ public final class SelectorStage {
         let limiter: ConnectionLimiter
         let server: ServerSecurity?
         let inletEndpoint: String
+        let service: CheckpointService
+        /// The token in `checkpoints/.pbt-store`: a worker that reads it there shares this disk.
+        let storeToken: String
     }
 
     /// What the selector keeps in its run directory: the store, the event log, the checkpoints.
@@ -146,6 +152,13 @@ public final class SelectorStage {
         }
         defer { server?.stop() }
         let sockets = try bindSockets(context, server: server)
+        let storeSocket = try ZMQSocket(context, .router, linger: 0)
+        try server?.secure(storeSocket)
+        let service = try CheckpointService(
+            socket: storeSocket, bind: options.storeBind ?? InletAddress.store(work: options.bind), store: files.store,
+            logger: logger)
+        defer { service.stop() }
+        let storeToken = try writeStoreToken(files.store)
         let publisher = try EventPublisher(
             context: context, endpoint: options.events, security: options.security, logger: logger)
         if let interrupted = awaitFiles() { return interrupted }
@@ -164,7 +177,8 @@ public final class SelectorStage {
             writer: StoreWriter(
                 database: files.database, eventLog: files.eventLog, publisher: publisher, experimentID: experiment.id),
             collector: experiment.garbageCollection ? CheckpointCollector(store: files.store) : nil, store: files.store,
-            limiter: sockets.limiter, server: server, inletEndpoint: sockets.inletEndpoint)
+            limiter: sockets.limiter, server: server, inletEndpoint: sockets.inletEndpoint, service: service,
+            storeToken: storeToken)
         absorb(starting, resources)
         var outcomeWritten = true
         try commit(resources, outcomeWritten: &outcomeWritten)
@@ -172,12 +186,13 @@ public final class SelectorStage {
             "selector listening",
             metadata: [
                 "pbt.endpoint": "\(sockets.endpoint)", "pbt.inlet": "\(sockets.inletEndpoint)",
+                "pbt.store": "\(service.endpoint)",
                 "pbt.experiment": "\(experiment.name)", "pbt.run": "\(options.runDirectory.absolute)",
                 "pbt.max_connections": "\(sockets.limiter.limit)",
             ])
         try writeReadyFile(
             options.readyFile, stage: "selector",
-            endpoints: ["work": sockets.endpoint, "inlet": sockets.inletEndpoint])
+            endpoints: ["work": sockets.endpoint, "inlet": sockets.inletEndpoint, "store": service.endpoint])
         try loop(resources, outcomeWritten: &outcomeWritten)
         return try stop(resources, outcomeWritten: &outcomeWritten)
     }
@@ -206,6 +221,14 @@ public final class SelectorStage {
         return RunFiles(
             database: database, eventLog: try LineLog(path: run.events),
             store: try CheckpointStore(directory: run.checkpoints))
+    }
+
+    /// Writes a fresh token to `checkpoints/.pbt-store` (atomically): a worker that finds the
+    /// token it was welcomed with there sees this very directory, and uses it directly.
+    private func writeStoreToken(_ store: CheckpointStore) throws -> String {
+        let token = (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined(separator: "-")
+        try RunDirectory.writeAtomically(token + "\n", to: store.directory + "/" + CheckpointStore.tokenFile)
+        return token
     }
 
     /// Binds the work ROUTER and the inlet PULL (each watched by the connection limiter and,
@@ -285,6 +308,7 @@ public final class SelectorStage {
                     absorb(machine.tick(now: now), resources)
                     pending += resources.server?.takeEvents(now: now).map { .publish($0) } ?? []
                     pending += resources.limiter.check(now: now).map { .publish($0) }
+                    pending += resources.service.takeEvents().map { .publish($0) }
                     connectionsRefused = resources.limiter.refused
                     lastTick = now
                 }
@@ -520,7 +544,10 @@ public final class SelectorStage {
         return Welcome(
             experimentID: experiment.id, experiment: Array(experiment.source.utf8),
             checkpointDirectory: options.runDirectory.absolute + "/checkpoints", inlet: resources.inletEndpoint,
-            evaluators: machine.evaluatorRoutes)
+            evaluators: machine.evaluatorRoutes,
+            store: PeerEndpoint(
+                endpoint: resources.service.endpoint, publicKey: options.security?.keyPair.publicKey ?? []),
+            storeToken: resources.storeToken)
     }
 
     /// Pushes the explore decisions waiting, in order, while a mutator takes them.

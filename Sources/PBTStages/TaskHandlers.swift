@@ -53,7 +53,7 @@ protocol TaskHandler: Sendable {
 /// Trains: restore the checkpoint, run the workload, store the new checkpoint.
 struct TrainerHandler: TaskHandler {
     let workload: any Workload
-    let store: CheckpointStore
+    let store: CheckpointAccess
     let name: String
 
     var runsLong: Bool { true }
@@ -98,7 +98,7 @@ struct TrainerHandler: TaskHandler {
 struct EvaluatorHandler: TaskHandler {
     let metric: String
     let objective: Objective
-    let store: CheckpointStore
+    let store: CheckpointAccess
     let name: String
     /// Set for `evaluation: checkpoint`.
     var workload: (any Workload)?
@@ -130,7 +130,7 @@ struct EvaluatorHandler: TaskHandler {
             return .failed(
                 member: trained.member, version: trained.version,
                 reason:
-                    "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in the store at \(store.directory)",
+                    "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in \(store.description)",
                 upstream: true)
         }
         guard let score = metrics[metric] else {

@@ -33,8 +33,12 @@ public final class WorkerStage {
         /// The event proxy's publisher endpoint, or nil.
         public var events: String?
         public var name: String
-        /// Where checkpoints are, when not where the selector says (a volume mounted elsewhere).
+        /// Where checkpoints are, when not where the selector says: the selector's directory
+        /// mounted elsewhere, or (when it is not the selector's) this worker's cache of
+        /// checkpoints fetched from the checkpoint service.
         public var checkpoints: String?
+        /// Bytes the cache of fetched checkpoints holds at most (least recently used go first).
+        public var cacheBytes: Int64 = 4 << 30
         /// Seconds between heartbeats (`ready` while idle, `progress` while busy).
         public var heartbeat: Double
         /// Serve the next experiment instead of exiting when one finishes.
@@ -332,18 +336,20 @@ public final class WorkerStage {
         {
             try checkCommandAllowed(experiment)
         }
-        let checkpoints = options.checkpoints ?? welcome.checkpointDirectory
         let resources = options.role == .mutator ? nil : trainingResources(for: experiment)
+        var checkpoints = ""
         switch options.role {
         case .trainer:
+            let access = try checkpointAccess(experiment.checkpointTransport, welcome)
+            checkpoints = access.description
             handler = TrainerHandler(
-                workload: try Workloads.make(for: experiment, resources: resources),
-                store: try CheckpointStore(directory: checkpoints), name: options.name)
+                workload: try Workloads.make(for: experiment, resources: resources), store: access, name: options.name)
             connect(welcome.evaluators, sockets)
         case .evaluator:
+            let access = try checkpointAccess(experiment.checkpointTransport, welcome)
+            checkpoints = access.description
             handler = EvaluatorHandler(
-                metric: experiment.metric, objective: experiment.objective,
-                store: try CheckpointStore(directory: checkpoints), name: options.name,
+                metric: experiment.metric, objective: experiment.objective, store: access, name: options.name,
                 workload: experiment.evaluation == .checkpoint
                     ? try Workloads.make(for: experiment, resources: resources) : nil)
         case .mutator:
@@ -387,7 +393,42 @@ public final class WorkerStage {
         experimentID = welcome.experimentID
         logger.info(
             "serving experiment",
-            metadata: ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+            metadata: checkpoints.isEmpty
+                ? ["pbt.experiment": "\(experiment.name)"]
+                : ["pbt.experiment": "\(experiment.name)", "pbt.checkpoints": "\(checkpoints)"])
+    }
+
+    /// Where this worker reads and writes checkpoints: the selector's directory when this worker
+    /// sees it (its token is there: the same disk, perhaps mounted elsewhere), else the
+    /// checkpoint service, with the local directory as a cache.
+    private func checkpointAccess(_ transport: CheckpointTransport, _ welcome: Welcome) throws -> CheckpointAccess {
+        let directory = options.checkpoints ?? welcome.checkpointDirectory
+        let sharesDisk = CheckpointStore.directory(directory, holdsToken: welcome.storeToken)
+        if transport == .shared || (transport == .auto && sharesDisk) {
+            guard sharesDisk else {
+                throw WorkloadError(
+                    "checkpoints.transport is shared, but \(directory) is not the selector's checkpoint directory (it holds no .pbt-store with this run's token): mount the selector's directory there, or give --checkpoints where it is mounted, or use transport auto"
+                )
+            }
+            return CheckpointAccess(shared: try CheckpointStore(directory: directory))
+        }
+        guard let service = welcome.store, let context else {
+            throw WorkloadError(
+                "\(directory) is not the selector's checkpoint directory, and the selector offers no checkpoint service"
+            )
+        }
+        // A wildcard host is the host this worker reached the selector at.
+        let endpoint = EndpointAddress.replacingWildcardHost(
+            in: service.endpoint, with: EndpointAddress.host(of: options.connect) ?? "")
+        var security = options.security
+        if service.publicKey.count == 32 { security?.serverKey = service.publicKey }
+        // The cache: the directory given, else one per user in the temporary directory (shared
+        // by the workers of a machine; content addressing keeps that safe).
+        let cache = options.checkpoints ?? NSTemporaryDirectory() + "pbt-checkpoint-cache-\(getuid())"
+        let client = CheckpointServiceClient(endpoint: endpoint, context: context, security: security, logger: logger)
+        logger.info("checkpoints over ZeroMQ from \(endpoint); cache \(cache), at most \(options.cacheBytes >> 20) MiB")
+        return CheckpointAccess(
+            service: client, cache: try CheckpointStore(directory: cache), cacheBytes: options.cacheBytes)
     }
 
     /// Points the trainer's PUSH at exactly the evaluators' inlets in `routes`.

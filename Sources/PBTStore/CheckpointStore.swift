@@ -33,8 +33,12 @@ public struct CheckpointStore: Sendable {
 
     /// The sha256 of `bytes` in lowercase hex.
     public static func reference(of bytes: [UInt8]) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
+    /// A digest in lowercase hex.
+    static func hex(_ digest: SHA256.Digest) -> String {
         let digits: StaticString = "0123456789abcdef"
-        let digest = SHA256.hash(data: bytes)
         return String(unsafeUninitializedCapacity: 2 * SHA256.byteCount) { text in
             var index = 0
             for byte in digest {
@@ -108,6 +112,115 @@ public struct CheckpointStore: Sendable {
             throw .unavailable(directory: directory, reason: "rename into place failed: \(reason)")
         }
         return reference
+    }
+
+    /// The file in which the selector writes its store token (see `directory(_:holdsToken:)`).
+    public static let tokenFile = ".pbt-store"
+
+    /// Whether `directory` is the selector's that wrote `token` (a worker on the same disk);
+    /// creates nothing.
+    public static func directory(_ directory: String, holdsToken token: String) -> Bool {
+        guard !token.isEmpty, let bytes = contents(of: directory + "/" + tokenFile),
+            let text = String(validating: bytes, as: UTF8.self)
+        else { return false }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines) == token
+    }
+
+    /// Where transfers in progress keep their bytes (`CheckpointIntake`): a folder the
+    /// collector, which reads only the two-digit folders, never looks into.
+    public static let incomingFolder = ".incoming"
+
+    /// Deletes what transfers of an earlier process left in `.incoming` (call before any
+    /// transfer starts).
+    public func clearIncoming() {
+        let folder = directory + "/" + Self.incomingFolder
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".tmp") {
+            unlink(folder + "/" + file)
+        }
+    }
+
+    /// Files in `.incoming` now (transfers in progress, or left by a crash).
+    public func incomingCount() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + Self.incomingFolder)) ?? []).count
+    }
+
+    /// The size of `reference`'s file, or nil when the store does not hold it.
+    public func size(of reference: String) -> Int? {
+        guard let path = try? path(of: reference) else { return nil }
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(status.st_size)
+    }
+
+    /// Marks `reference` as in use now (its modification time), so that the collector's grace
+    /// counts from now.
+    public func touch(_ reference: String) {
+        guard let path = try? path(of: reference) else { return }
+        utimes(path, nil)
+    }
+
+    /// Up to `length` bytes of `reference` from `offset`, and the file's whole size; nil when
+    /// the store does not hold it. Reads only what is asked (a chunk of a large file).
+    public func chunk(
+        of reference: String, offset: Int, length: Int
+    ) throws(CheckpointError) -> (
+        bytes: [UInt8], size: Int
+    )? {
+        let file = try path(of: reference)
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        let size = Int(status.st_size)
+        let count = max(0, min(length, size - offset))
+        var bytes = [UInt8](repeating: 0, count: count)
+        let complete = bytes.withUnsafeMutableBytes { buffer -> Bool in
+            var done = 0
+            while done < count {
+                let read = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if read < 0 && errno == EINTR { continue }
+                guard read > 0 else { return false }
+                done += read
+            }
+            return true
+        }
+        guard complete else {
+            throw .unavailable(directory: directory, reason: "cannot read \(file): \(Self.lastError())")
+        }
+        return (bytes, size)
+    }
+
+    /// Deletes the least recently used checkpoints until the store holds at most `bytes`,
+    /// keeping those in `keep` (a worker's cache: content addressing keeps it consistent, so
+    /// any file may go and be fetched again). Returns the files deleted.
+    @discardableResult
+    public func evict(toAtMost bytes: Int64, keeping keep: Set<String> = []) -> Int {
+        var files: [(path: String, size: Int64, used: Double)] = []
+        var total: Int64 = 0
+        let manager = FileManager.default
+        for folder in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] where folder.count == 2 {
+            for name in (try? manager.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
+            where Self.isValid(name) {
+                let path = "\(directory)/\(folder)/\(name)"
+                var status = stat()
+                guard stat(path, &status) == 0 else { continue }
+                let size = Int64(status.st_size)
+                total += size
+                if !keep.contains(name) {
+                    files.append((path, size, Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9))
+                }
+            }
+        }
+        guard total > bytes else { return 0 }
+        var deleted = 0
+        for file in files.sorted(by: { $0.used < $1.used }) where total > bytes {
+            if unlink(file.path) == 0 {
+                total -= file.size
+                deleted += 1
+            }
+        }
+        return deleted
     }
 
     /// Reads `reference`, checking that the bytes still hash to it.

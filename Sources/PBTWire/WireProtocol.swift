@@ -21,7 +21,7 @@ import PBTCore
 /// dropped and counted by the stage that received it; it never stops the stage.
 public enum WireProtocol {
     /// Bumped on any change to the layout of any message.
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     static let magic: [UInt8] = [0x50, 0x42]  // "PB"
     /// The largest frame a stage accepts, in bytes (checked by the stages, not only by libzmq).
     public static let maximumFrameBytes = 16 << 20
@@ -221,6 +221,9 @@ public enum WireProtocol {
             w.text(welcome.checkpointDirectory)
             w.text(welcome.inlet)
             w.routes(welcome.evaluators)
+            w.text(welcome.store?.endpoint ?? "")
+            w.blob(welcome.store?.publicKey ?? [])
+            w.text(welcome.storeToken)
         case .train(let task):
             w = header(.train)
             w.count(task.member)
@@ -260,7 +263,9 @@ public enum WireProtocol {
                     experimentID: try r.text("experiment_id", limit: 256), experiment: try r.blob("experiment"),
                     checkpointDirectory: try r.text("checkpoint_directory", limit: 4096),
                     inlet: try r.text("inlet", limit: 1024),
-                    evaluators: try r.routes()))
+                    evaluators: try r.routes(),
+                    store: try r.store(),
+                    storeToken: try r.text("store_token", limit: 64)))
         case .train:
             let member = try r.count("member")
             let version = try r.count("version")
@@ -410,6 +415,13 @@ extension WireReader {
             checkpoint: try checkpoint("checkpoint"), hyperparameters: try hyperparameters(), metrics: try metrics(),
             seconds: try real("seconds"), interrupted: try flag("interrupted"), trainer: try text("trainer", limit: 256)
         )
+    }
+
+    /// The checkpoint service of a `welcome`: an endpoint and a key, or nothing (an empty endpoint).
+    mutating func store() throws(WireError) -> PeerEndpoint? {
+        let endpoint = try text("store", limit: 1024)
+        let key = try publicKey("store.key")
+        return endpoint.isEmpty ? nil : PeerEndpoint(endpoint: endpoint, publicKey: key)
     }
 
     mutating func routes() throws(WireError) -> EvaluatorRoutes {

@@ -12,12 +12,16 @@ import Darwin
 /// A step takes `step_seconds` (members listed in `slow_members` take `slow_step_seconds`;
 /// with `step_seconds_max` each step's time is drawn from [step_seconds, step_seconds_max]
 /// with the member's seed). The score is the sum of the numeric hyperparameters, so
-/// exploit has something to prefer.
+/// exploit has something to prefer. With `checkpoint_bytes`, each checkpoint carries that many
+/// more bytes (eight drawn from the member, its seed and its steps, then zeros), for measuring
+/// and testing checkpoint moves.
 public struct NoopWorkload: Workload {
     public var stepSeconds: Double
     public var stepSecondsMax: Double?
     public var slowMembers: Set<Int>
     public var slowStepSeconds: Double
+    /// Bytes of filler each checkpoint carries after the step count.
+    public var checkpointBytes = 0
     static let codec = CheckpointCodec(magic: "NOOP", version: 1)
 
     public init(
@@ -30,7 +34,9 @@ public struct NoopWorkload: Workload {
     }
 
     init(settings: ConfigNode) throws(ConfigError) {
-        _ = try settings.map(allowed: ["kind", "step_seconds", "step_seconds_max", "slow_members", "slow_step_seconds"])
+        _ = try settings.map(allowed: [
+            "kind", "step_seconds", "step_seconds_max", "slow_members", "slow_step_seconds", "checkpoint_bytes",
+        ])
         var slow: Set<Int> = []
         for item in try settings["slow_members"]?.list() ?? [] { slow.insert(try item.integer(in: 0...Int.max)) }
         let low = try settings["step_seconds"]?.real(in: 0...3600) ?? 0
@@ -41,16 +47,39 @@ public struct NoopWorkload: Workload {
         self.init(
             stepSeconds: low, stepSecondsMax: high, slowMembers: slow,
             slowStepSeconds: try settings["slow_step_seconds"]?.real(in: 0...3600) ?? 0)
+        checkpointBytes = try settings["checkpoint_bytes"]?.integer(in: 0...(1 << 32)) ?? 0
+    }
+
+    /// A checkpoint: the steps trained so far, then the filler.
+    func state(steps: Double, member: Int, seed: UInt64) -> [UInt8] {
+        var payload = Float64Bytes.encode([steps])
+        if checkpointBytes > 0 {
+            // Eight bytes drawn from the member, its seed and its steps (so that each checkpoint
+            // has a name of its own), then zeros: cheap to make, as costly as any to move.
+            var random = SplitMix64(seed: SplitMix64.derive(SplitMix64.derive(seed, UInt64(member)), UInt64(steps)))
+            payload.reserveCapacity(8 + checkpointBytes)
+            withUnsafeBytes(of: random.next().littleEndian) { payload.append(contentsOf: $0.prefix(checkpointBytes)) }
+            payload += [UInt8](repeating: 0, count: max(0, checkpointBytes - 8))
+        }
+        return Self.codec.seal(payload)
+    }
+
+    static func steps(in state: [UInt8]) throws -> Double {
+        let payload = try codec.open(state)
+        guard payload.count >= 8 else {
+            throw WorkloadError("a noop checkpoint holds \(payload.count) bytes, not 8 or more")
+        }
+        return try Float64Bytes.decode(Array(payload.prefix(8)), count: 1)[0]
     }
 
     public func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8] {
-        Self.codec.seal(Float64Bytes.encode([0]))
+        state(steps: 0, member: member, seed: seed)
     }
 
     public func train(
         _ request: TrainingRequest, from state: [UInt8], progress: (Int) -> Bool
     ) throws -> TrainingOutcome {
-        let steps = try Float64Bytes.decode(try Self.codec.open(state), count: 1)[0]
+        let steps = try Self.steps(in: state)
         var done = 0
         while done < request.steps {
             let seconds = stepTime(member: request.member, step: request.step + done, seed: request.seed)
@@ -60,12 +89,13 @@ public struct NoopWorkload: Workload {
         }
         let score = request.hyperparameters.sorted.compactMap { $0.value.number }.reduce(0, +)
         return TrainingOutcome(
-            state: Self.codec.seal(Float64Bytes.encode([steps + Double(done)])), stepsDone: done,
+            state: self.state(steps: steps + Double(done), member: request.member, seed: request.seed),
+            stepsDone: done,
             metrics: ["score": score])
     }
 
     public func evaluate(state: [UInt8], hyperparameters: Hyperparameters) throws -> [String: Double] {
-        _ = try Self.codec.open(state)
+        _ = try Self.steps(in: state)
         return ["score": hyperparameters.sorted.compactMap { $0.value.number }.reduce(0, +)]
     }
 

@@ -32,6 +32,13 @@ struct SelectorCommand: ParsableCommand {
     )
     var inletBind: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Where to bind the checkpoint service, for workers that share no disk with the selector (env PBT_STORE_BIND; default: beside the work endpoint, its port + 4, e.g. tcp://*:5559)."
+    )
+    var storeBind: String?
+
     @OptionGroup var events: EventsOption
 
     @Option(name: .long, help: "Start training once this many trainers are connected...")
@@ -73,6 +80,7 @@ struct SelectorCommand: ParsableCommand {
                 events: events.value,
                 minTrainers: minTrainers, startTimeout: startTimeout, readyFile: readyFile)
             options.awaitFiles = awaitFile
+            options.storeBind = storeBind ?? environment("PBT_STORE_BIND")
             options.security = try security.load(for: events.value == nil ? .binds : .both, logger: logger)
             if loaded.requiresCurve && options.security == nil {
                 throw UserError(
@@ -144,6 +152,13 @@ struct WorkerOptions: ParsableArguments {
             valueName: "ids"))
     var gpus: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Trainers and evaluators that fetch checkpoints over ZeroMQ: the most their cache holds, in bytes or with k, m, g (env PBT_CACHE_SIZE; default 4g).",
+            valueName: "size"))
+    var cacheSize: String = environment("PBT_CACHE_SIZE") ?? "4g"
+
     @OptionGroup var security: SecurityOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -156,6 +171,11 @@ struct WorkerOptions: ParsableArguments {
         }
         if let gpus = gpus ?? environment("PBT_GPUS"), case .failure(let problem) = DeviceAssignment.parse(gpus) {
             throw ValidationError("--gpus (or PBT_GPUS): \(problem)")
+        }
+        guard ByteSize.parse(cacheSize) != nil else {
+            throw ValidationError(
+                "--cache-size (or PBT_CACHE_SIZE) must be a size in bytes, or with k, m or g (e.g. 512m), got '\(cacheSize.prefix(40))'"
+            )
         }
         guard heartbeat > 0 && heartbeat <= 60 else {
             throw ValidationError("--heartbeat must be between 0 and 60 seconds, got \(heartbeat)")
@@ -186,6 +206,7 @@ struct WorkerOptions: ParsableArguments {
                 inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
             options.advertise = advertise ?? environment("PBT_ADVERTISE")
             options.threads = ResourceSettings.Threads(threads)
+            options.cacheBytes = ByteSize.parse(cacheSize) ?? options.cacheBytes
             if let gpus = gpus ?? environment("PBT_GPUS") { options.devices = try? DeviceAssignment.parse(gpus).get() }
             let stage = WorkerStage(options: options, logger: logger)
             guard role == .trainer, let directory = environment("PBT_TURNAROUND_LOG_DIR") else {
@@ -197,6 +218,29 @@ struct WorkerOptions: ParsableArguments {
             defer { log.write() }
             return try stage.run()
         }
+    }
+}
+
+/// The help of a trainer's and an evaluator's `--checkpoints`.
+enum CheckpointsHelp {
+    static let text =
+        "Where the selector's checkpoint directory is mounted here, if not where the selector says; or, on a machine that does not see it, this worker's cache of checkpoints fetched over ZeroMQ (env PBT_CHECKPOINTS; default: the selector's directory if seen here, else a cache in the temporary directory)."
+}
+
+/// A size in bytes as people write it: `4096`, `512k`, `512m`, `4g` (binary multiples).
+enum ByteSize {
+    static func parse(_ text: String) -> Int64? {
+        let lowered = text.lowercased().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("t", 1 << 40)]
+        var digits = lowered
+        var multiplier: Int64 = 1
+        for (suffix, factor) in units where lowered.hasSuffix(suffix) || lowered.hasSuffix(suffix + "b") {
+            digits = String(lowered.dropLast(lowered.hasSuffix("b") ? 2 : 1))
+            multiplier = factor
+        }
+        guard let number = Int64(digits), number > 0 else { return nil }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : bytes
     }
 }
 
@@ -224,7 +268,7 @@ struct TrainerCommand: ParsableCommand {
 
     @OptionGroup var worker: WorkerOptions
 
-    @Option(name: .long, help: "The checkpoint directory, if not where the selector says (env PBT_CHECKPOINTS).")
+    @Option(name: .long, help: ArgumentHelp(CheckpointsHelp.text, valueName: "dir"))
     var checkpoints: String?
 
     func run() throws { try worker.run(.trainer, checkpoints: checkpoints ?? environment("PBT_CHECKPOINTS")) }
@@ -237,7 +281,10 @@ struct EvaluatorCommand: ParsableCommand {
 
     @OptionGroup var worker: WorkerOptions
 
-    func run() throws { try worker.run(.evaluator) }
+    @Option(name: .long, help: ArgumentHelp(CheckpointsHelp.text, valueName: "dir"))
+    var checkpoints: String?
+
+    func run() throws { try worker.run(.evaluator, checkpoints: checkpoints ?? environment("PBT_CHECKPOINTS")) }
 }
 
 /// `pbt mutator`.

@@ -286,3 +286,74 @@ struct RunDirectoryTests {
         #expect(throws: (any Error).self) { try LineLog(path: directory.path + "/missing/events.jsonl") }
     }
 }
+
+/// A checkpoint arriving in chunks: named only once whole and checked; anything else leaves
+/// no file behind.
+@Suite struct CheckpointIntakeTests {
+    static let bytes: [UInt8] = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+
+    @Test func chunksInOrderMakeTheCheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let reference = CheckpointStore.reference(of: Self.bytes)
+        let intake = try CheckpointIntake(store: store, reference: reference, size: Self.bytes.count)
+        #expect(store.incomingCount() == 1)
+        for start in stride(from: 0, to: Self.bytes.count, by: 4096) {
+            #expect(!store.contains(reference), "named before it was whole")
+            try intake.append(Array(Self.bytes[start..<min(start + 4096, Self.bytes.count)]), at: start)
+        }
+        try intake.finish()
+        #expect(try store.read(reference) == Self.bytes)
+        #expect(store.incomingCount() == 0)
+        #expect(try store.chunk(of: reference, offset: 9_000, length: 4096)?.bytes == Array(Self.bytes[9_000...]))
+        #expect(store.size(of: reference) == Self.bytes.count)
+    }
+
+    @Test func wrongBytesOrOrderLeaveNothing() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let reference = CheckpointStore.reference(of: Self.bytes)
+        // Bytes that do not hash to the name.
+        var damaged = Self.bytes
+        damaged[5] ^= 1
+        let wrong = try CheckpointIntake(store: store, reference: reference, size: damaged.count)
+        try wrong.append(damaged, at: 0)
+        #expect(throws: CheckpointError.corrupt(reference: reference, actual: CheckpointStore.reference(of: damaged))) {
+            try wrong.finish()
+        }
+        // A chunk out of order, then one past the size.
+        let skipped = try CheckpointIntake(store: store, reference: reference, size: Self.bytes.count)
+        #expect(throws: CheckpointError.self) { try skipped.append(Array(Self.bytes[100...]), at: 100) }
+        #expect(throws: CheckpointError.self) { try skipped.append(Self.bytes + [0], at: 0) }
+        #expect(throws: CheckpointError.self) { try skipped.finish() }
+        skipped.abandon()
+        #expect(!store.contains(reference))
+        #expect(store.incomingCount() == 0)
+        // A transfer dropped halfway (its owner gone) removes its file too.
+        do {
+            let dropped = try CheckpointIntake(store: store, reference: reference, size: Self.bytes.count)
+            try dropped.append(Array(Self.bytes[..<100]), at: 0)
+        }
+        #expect(store.incomingCount() == 0)
+    }
+
+    @Test func evictionKeepsTheNewestUnderTheBound() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        var references: [String] = []
+        for index in 0..<5 {
+            references.append(try store.write(Array(repeating: UInt8(index), count: 1000)))
+            // Oldest first: modification times a second apart.
+            let path = try store.path(of: references[index])
+            var times = [
+                timeval(tv_sec: 1_000_000 + index, tv_usec: 0), timeval(tv_sec: 1_000_000 + index, tv_usec: 0),
+            ]
+            utimes(path, &times)
+        }
+        #expect(store.evict(toAtMost: 5000) == 0)
+        // Room for two: the three oldest go, except the one kept.
+        #expect(store.evict(toAtMost: 2000, keeping: [references[0]]) == 3)
+        #expect(store.contains(references[0]) && store.contains(references[4]))
+        #expect(!store.contains(references[1]) && !store.contains(references[2]) && !store.contains(references[3]))
+    }
+}

@@ -83,7 +83,9 @@ enum Samples {
         .welcome(
             Welcome(
                 experimentID: "toy-0123", experiment: Array("name: toy\npopulation: 2\n".utf8),
-                checkpointDirectory: "/tmp/run/checkpoints", inlet: "tcp://0.0.0.0:5558", evaluators: routes)),
+                checkpointDirectory: "/tmp/run/checkpoints", inlet: "tcp://0.0.0.0:5558", evaluators: routes,
+                store: PeerEndpoint(endpoint: "tcp://0.0.0.0:5559", publicKey: Array(repeating: 7, count: 32)),
+                storeToken: "5f3e-81aa-0c21-9d04")),
         .welcome(
             Welcome(
                 experimentID: "", experiment: [], checkpointDirectory: "", inlet: "",
@@ -139,10 +141,10 @@ struct WireProtocolTests {
         #expect(Samples.commands.allSatisfy { WireProtocol.encode($0)[3] >= 16 }, "commands from 16")
     }
 
-    /// The header's contract: version 2, and the kinds' numbers (18, `evaluate` in version 1,
+    /// The header's contract: version 3 (the welcome names the checkpoint service), and the kinds' numbers (18, `evaluate` in version 1,
     /// is gone and must stay unused).
     @Test func theVersionAndTheKindNumbersAreFixed() {
-        #expect(WireProtocol.version == 2)
+        #expect(WireProtocol.version == 3)
         let kinds = Dictionary(uniqueKeysWithValues: WireProtocol.Kind.allCases.map { ("\($0)", $0.rawValue) })
         #expect(
             kinds == [
@@ -226,14 +228,14 @@ struct WireProtocolTests {
 
     @Test(arguments: [
         ([UInt8](), WireError.empty),
-        ([0x51, 0x42, 2, 1], .notPBT), ([0x50, 0x43, 2, 1], .notPBT), ([0x50], .notPBT), ([0x50, 0x42, 2], .notPBT),
+        ([0x51, 0x42, 3, 1], .notPBT), ([0x50, 0x43, 3, 1], .notPBT), ([0x50], .notPBT), ([0x50, 0x42, 3], .notPBT),
         (Array("hello, world".utf8), .notPBT),
         ([0x50, 0x42, 0, 7], .unsupportedVersion(0)), ([0x50, 0x42, 1, 7], .unsupportedVersion(1)),
-        ([0x50, 0x42, 1, 18], .unsupportedVersion(1)), ([0x50, 0x42, 3, 7], .unsupportedVersion(3)),
+        ([0x50, 0x42, 1, 18], .unsupportedVersion(1)), ([0x50, 0x42, 2, 7], .unsupportedVersion(2)),
         ([0x50, 0x42, 255, 16], .unsupportedVersion(255)),
-        ([0x50, 0x42, 2, 0], .unknownKind(0)), ([0x50, 0x42, 2, 9], .unknownKind(9)),
-        ([0x50, 0x42, 2, 15], .unknownKind(15)), ([0x50, 0x42, 2, 18], .unknownKind(18)),
-        ([0x50, 0x42, 2, 22], .unknownKind(22)), ([0x50, 0x42, 2, 255], .unknownKind(255)),
+        ([0x50, 0x42, 3, 0], .unknownKind(0)), ([0x50, 0x42, 3, 9], .unknownKind(9)),
+        ([0x50, 0x42, 3, 15], .unknownKind(15)), ([0x50, 0x42, 3, 18], .unknownKind(18)),
+        ([0x50, 0x42, 3, 22], .unknownKind(22)), ([0x50, 0x42, 3, 255], .unknownKind(255)),
     ])
     func headersAreChecked(frame: [UInt8], expected: WireError) {
         #expect(Self.reportError(frame) == expected)
@@ -876,7 +878,7 @@ struct WireProtocolTests {
         #expect(
             WireError.invalid(field: "score", reason: "nan is not a finite number").description
                 == "score: nan is not a finite number")
-        #expect(WireError.unsupportedVersion(1).description == "protocol version 1, this build speaks 2")
+        #expect(WireError.unsupportedVersion(1).description == "protocol version 1, this build speaks 3")
     }
 
     // MARK: Garbage

@@ -17,6 +17,15 @@ public enum InletAddress {
         return host + ":\(number + 3)"
     }
 
+    /// The selector's checkpoint service, beside its work endpoint (the work port + 4).
+    public static func store(work: String) -> String {
+        if work.hasPrefix("ipc://") || work.hasPrefix("inproc://") { return work + ".store" }
+        guard work.hasPrefix("tcp://"), let colon = work.lastIndex(of: ":") else { return "tcp://*:5559" }
+        let host = work[..<colon]
+        guard let number = Int(work[work.index(after: colon)...]) else { return host + ":*" }
+        return host + ":\(number + 4)"
+    }
+
     /// An evaluator's or a mutator's inlet, given where it reaches the selector.
     public static func worker(connect: String, name: String) -> String {
         let safe = String(

@@ -118,16 +118,24 @@ public struct Welcome: Sendable, Hashable {
     public var inlet: String
     /// Where trainers push what they trained.
     public var evaluators: EvaluatorRoutes
+    /// The checkpoint service, for a worker that does not see `checkpointDirectory` (its
+    /// endpoint, with the same wildcard rule as `inlet`, and its CURVE key), or nil.
+    public var store: PeerEndpoint?
+    /// The token the selector wrote in `checkpointDirectory/.pbt-store`: a worker that reads
+    /// the same token there shares the selector's disk and needs no service.
+    public var storeToken: String
 
     public init(
         experimentID: String, experiment: [UInt8], checkpointDirectory: String, inlet: String,
-        evaluators: EvaluatorRoutes
+        evaluators: EvaluatorRoutes, store: PeerEndpoint? = nil, storeToken: String = ""
     ) {
         self.experimentID = experimentID
         self.experiment = experiment
         self.checkpointDirectory = checkpointDirectory
         self.inlet = inlet
         self.evaluators = evaluators
+        self.store = store
+        self.storeToken = storeToken
     }
 }
 
