@@ -84,8 +84,9 @@ let package = Package(
             name: "PBTBench",
             dependencies: [
                 "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTSecurity", "PBTMonitor",
-                "PBTWatch", "PBTTensorBoard", "PBTWire",
+                "PBTWatch", "PBTTensorBoard", "PBTWire", "PBTStages",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Watching a run: the population folded from events (pure), for the monitor, the

@@ -90,7 +90,7 @@ final class CheckpointAccess: @unchecked Sendable {
 /// at a time (the task's), each call synchronous with a deadline on every reply it waits for.
 /// A transfer that fails midway is given up whole (the cache keeps no partial file) and the
 /// socket is made again, so that no late reply of it is read as part of the next.
-final class CheckpointServiceClient: @unchecked Sendable {
+public final class CheckpointServiceClient: @unchecked Sendable {
     /// Seconds without a reply after which a transfer fails (the task fails, and the member
     /// goes out again).
     static let replyTimeout = 30.0
@@ -99,13 +99,13 @@ final class CheckpointServiceClient: @unchecked Sendable {
     /// Offers refused as busy before a store gives up, with a pause between them.
     static let offerAttempts = 20
 
-    let endpoint: String
+    public let endpoint: String
     private let context: ZMQContext
     private let security: CurveSecurity?
     private let logger: Logger
     private var socket: ZMQSocket?
 
-    init(endpoint: String, context: ZMQContext, security: CurveSecurity?, logger: Logger) {
+    public init(endpoint: String, context: ZMQContext, security: CurveSecurity?, logger: Logger) {
         self.endpoint = endpoint
         self.context = context
         self.security = security
@@ -179,7 +179,7 @@ final class CheckpointServiceClient: @unchecked Sendable {
 
     /// Fetches `reference` into `cache`, checking every byte against the name before it is
     /// given the name.
-    func fetch(_ reference: String, into cache: CheckpointStore) throws(CheckpointError) {
+    public func fetch(_ reference: String, into cache: CheckpointStore) throws(CheckpointError) {
         do {
             try fetchOnce(reference, into: cache)
         } catch {
@@ -222,7 +222,7 @@ final class CheckpointServiceClient: @unchecked Sendable {
     }
 
     /// Stores `reference` (in `cache`) at the service: offer it, send the chunks it asks for.
-    func store(_ reference: String, from cache: CheckpointStore) throws(CheckpointError) {
+    public func store(_ reference: String, from cache: CheckpointStore) throws(CheckpointError) {
         guard let size = cache.size(of: reference) else { throw .missing(reference) }
         var attempt = 0
         while true {
@@ -260,7 +260,7 @@ final class CheckpointServiceClient: @unchecked Sendable {
     }
 
     /// Whether the service holds `reference`.
-    func has(_ reference: String) throws(CheckpointError) -> Bool {
+    public func has(_ reference: String) throws(CheckpointError) -> Bool {
         try send(StoreProtocol.encode(.has(reference: reference)))
         while true {
             let (reply, _) = try receive("asking for \(reference.prefix(12))…")

@@ -11,7 +11,8 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             QualityBenchCommand.self, RLBenchCommand.self, MLPBenchCommand.self, A2CBenchCommand.self,
             CommandBenchCommand.self,
-            CheckpointBenchCommand.self,
+            CheckpointBenchCommand.self, TransferBenchCommand.self, ScaleBenchCommand.self,
+            SimulatedTrainersCommand.self,
             PipelineBenchCommand.self,
             CurveBenchCommand.self, EventsBenchCommand.self, ResourcesBenchCommand.self, StartupBenchCommand.self,
             RawHubCommand.self,
@@ -191,6 +192,89 @@ struct CheckpointBenchCommand: ParsableCommand {
             CheckpointBench(
                 executable: currentExecutablePath, repository: repository.repository, maxSteps: maxSteps, output: output
             ).run)
+    }
+}
+
+struct TransferBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract:
+            "Checkpoints stored at and fetched from the selector's checkpoint service, beside a file copy and a raw ZeroMQ transfer of the same bytes."
+    )
+
+    @Option(name: .long, help: "Checkpoint sizes in MiB, comma-separated.")
+    var sizes = "1,100,1024"
+
+    @Option(name: .long, help: "Where the files go.")
+    var output = "runs/bench-transfer"
+
+    func validate() throws {
+        let parsed = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 64 * 1024 }) else {
+            throw ValidationError(
+                "--sizes must be sizes in MiB from 1 to 65536, comma-separated, got '\(sizes.prefix(40))'")
+        }
+    }
+
+    func run() throws {
+        let bytes = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map {
+            $0 << 20
+        }
+        try runBench(TransferBench(executable: currentExecutablePath, output: output, sizes: bytes).run)
+    }
+}
+
+struct ScaleBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract:
+            "One selector and 10, 100, 1,000 simulated trainers (steps of 10–100 ms): decisions/s, turnaround, the selector's CPU and memory."
+    )
+
+    @Option(name: .long, help: "Trainer counts, comma-separated.")
+    var trainers = "10,100,1000"
+
+    @Option(name: .long, help: "Seconds each count runs.")
+    var seconds = 20.0
+
+    @Option(name: .long, help: "Where the runs go.")
+    var output = "runs/bench-scale"
+
+    func validate() throws {
+        let parsed = trainers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 10_000 }) else {
+            throw ValidationError(
+                "--trainers must be counts from 1 to 10000, comma-separated, got '\(trainers.prefix(40))'")
+        }
+        guard seconds >= 2 && seconds <= 3600 else { throw ValidationError("--seconds must be from 2 to 3600") }
+    }
+
+    func run() throws {
+        let counts = trainers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        try runBench(
+            ScaleBench(executable: currentExecutablePath, output: output, counts: counts, seconds: seconds).run)
+    }
+}
+
+struct SimulatedTrainersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim-trainers", abstract: "Simulated trainers for pbt bench scale.", shouldDisplay: false)
+
+    @Option var connect: String
+    @Option var count: Int
+    @Option var checkpoints: String
+    @Option var seconds: Double
+    @Option var output: String
+    @Option var prefix: String
+
+    func run() throws {
+        try runReportingErrors {
+            try SimulatedTrainers(
+                connect: connect, count: count, stepRange: 0.01...0.1, checkpoints: checkpoints, seconds: seconds,
+                output: output, prefix: prefix
+            ).run()
+            return 0
+        }
     }
 }
 

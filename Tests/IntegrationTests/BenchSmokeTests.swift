@@ -35,6 +35,31 @@ struct BenchSmokeTests {
     }
 
     @Test(
+        "pbt bench transfer and pbt bench scale run and print a row of figures each", .timeLimit(.minutes(2)))
+    func transferAndScaleBenchesRun() throws {
+        let directory = try TemporaryDirectory()
+        let transfer = try PBTProcess(
+            ["bench", "transfer", "--sizes", "2", "--output", directory.file("transfer")],
+            output: directory.file("transfer.txt"))
+        let transferEnd = try #require(transfer.finish(within: 60))
+        #expect(transferEnd.succeeded, "\(transfer.log)")
+        let row = transfer.log.split(separator: "\n").first { $0.hasPrefix("2 MiB ") }
+        #expect(row.map { $0.split(separator: " ").count >= 8 } == true, "\(transfer.log)")
+        let scale = try PBTProcess(
+            ["bench", "scale", "--trainers", "4", "--seconds", "2", "--output", directory.file("scale")],
+            output: directory.file("scale.txt"))
+        let scaleEnd = try #require(scale.finish(within: 90))
+        #expect(scaleEnd.succeeded, "\(scale.log)")
+        let line = try #require(
+            scale.log.split(separator: "\n").first { $0.hasPrefix("4 ") && !$0.contains("trainers:") }, "\(scale.log)")
+        // Decisions were made and the simulated trainers were given work.
+        let decisions = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap {
+            Double($0)
+        }
+        #expect((decisions ?? 0) > 0, "\(line)")
+    }
+
+    @Test(
         "the raw ring goes round the pipeline's path, with and without flow control, and every process leaves when the hub is done",
         .timeLimit(.minutes(2)), arguments: ["on", "off"])
     func rawRingGoesRoundAndEnds(flowControl: String) throws {

@@ -342,12 +342,15 @@ struct SecurityTests {
     }
 
     @Test(
-        "pbt run --secure and security: {curve: true}: the toy end to end with CURVE on every socket",
+        "pbt run --secure and security: {curve: true}: the toy end to end with CURVE on every socket (the second with checkpoints over ZeroMQ)",
         .timeLimit(.minutes(3)))
     func runSecure() throws {
         let directory = try TemporaryDirectory()
         let toy = try String(contentsOfFile: PBTBinary.repository + "/topologies/experiments/toy.yml", encoding: .utf8)
-        let file = try directory.write("toy-curve.yml", toy + "\nsecurity: {curve: true}\n")
+        // The file's run also moves every checkpoint through the selector's checkpoint service,
+        // whose socket CURVE covers like the others.
+        let file = try directory.write(
+            "toy-curve.yml", toy + "\nsecurity: {curve: true}\ncheckpoints: {transport: zeromq}\n")
         for (name, arguments) in [
             (
                 "flag",
@@ -362,6 +365,12 @@ struct SecurityTests {
             let summary = try jsonObject(run + "/summary.json")
             #expect(((summary["best"] as? [String: Any])?["score"] as? Double ?? 0) > Toy.pastTheGrid, "\(summary)")
             #expect((summary["exploits"] as? Int ?? 0) > 0, "no exploit went through the mutator")
+            if name == "file" {
+                for worker in ["trainer-1", "trainer-2", "evaluator-1"] {
+                    let log = (try? String(contentsOfFile: "\(run)/logs/\(worker).log", encoding: .utf8)) ?? ""
+                    #expect(log.contains("checkpoints over ZeroMQ"), "\(worker):\n\(log)")
+                }
+            }
             for key in ["server.key", "client.key"] {
                 #expect(
                     (try FileManager.default.attributesOfItem(atPath: "\(run)/keys/\(key)")[.posixPermissions] as? Int)

@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+import PBTCore
+import PBTStages
+import PBTStore
+import PBTSystem
+import Synchronization
+import ZeroMQ
+
+/// `pbt bench transfer`: checkpoints stored at and fetched from the selector's checkpoint
+/// service (a real `pbt selector` process, over TCP loopback), beside two raw limits measured
+/// in the same invocation on the same bytes: a plain file copy and a raw ZeroMQ transfer (a
+/// PUSH sending the file in 1 MiB frames to a PULL that keeps nothing). The selector's
+/// resident memory is sampled every 5 ms while each transfer runs.
+public struct TransferBench {
+    let executable: String
+    let output: String
+    let sizes: [Int]
+
+    public init(executable: String, output: String, sizes: [Int]) {
+        self.executable = executable
+        self.output = output
+        self.sizes = sizes
+    }
+
+    public func run(log: (String) -> Void) throws -> String {
+        try? FileManager.default.removeItem(atPath: output)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let experiment = "\(output)/idle.yml"
+        // An experiment that never starts: the selector only serves its store.
+        try """
+        name: transfer-bench
+        workload: {kind: noop}
+        population: 1
+        stop: {max_steps: 1}
+        hyperparameters:
+          x: {uniform: [0, 1]}
+        """.write(toFile: experiment, atomically: true, encoding: .utf8)
+        let selector = try ChildProcess(
+            executable: executable,
+            arguments: [
+                "selector", experiment, "--run-dir", "\(output)/run", "--bind", "tcp://127.0.0.1:*", "--inlet-bind",
+                "tcp://127.0.0.1:*", "--store-bind", "tcp://127.0.0.1:*", "--events", "none", "--min-trainers", "1000",
+                "--start-timeout", "86400", "--ready-file", "\(output)/selector.json",
+            ],
+            output: "\(output)/selector.log")
+        defer {
+            selector.send(SIGKILL)
+            _ = selector.wait(seconds: 10)
+        }
+        let endpoints = try PipelineBench.endpoints(
+            in: "\(output)/selector.json", of: selector, log: "\(output)/selector.log")
+        guard let store = endpoints["store"] else { throw BenchError("the selector named no store endpoint") }
+        let context = try ZMQContext()
+        let client = CheckpointServiceClient(
+            endpoint: store, context: context, security: nil, logger: Logger(label: "pbt.bench.transfer"))
+
+        var table = BenchTable([
+            "checkpoint", "file copy MB/s", "raw ZeroMQ MB/s", "raw ZeroMQ to a file MB/s", "store MB/s", "store ÷ raw",
+            "fetch MB/s", "fetch ÷ raw",
+            "selector RSS growth (MiB): store / fetch",
+        ])
+        for size in sizes {
+            let source = try CheckpointStore(directory: "\(output)/source-\(size)")
+            let reference = try source.write(Self.bytes(count: size))
+            let path = try source.path(of: reference)
+            // Each measurement starts with no dirty pages waiting to be written (sync), so that one
+            // does not pay for the writes of the one before.
+            sync()
+            let copy = try Self.timed { try Self.copy(path, to: "\(output)/copy-\(size)") }
+            sync()
+            let raw = try Self.timed { try Self.rawTransfer(path, size: size, context: context) }
+            sync()
+            let rawToFile = try Self.timed {
+                try Self.rawTransfer(path, size: size, context: context, into: "\(output)/raw-\(size)")
+            }
+            sync()
+            let stored = try Self.sampled(selector.pid) { try client.store(reference, from: source) }
+            let cache = try CheckpointStore(directory: "\(output)/cache-\(size)")
+            sync()
+            let fetched = try Self.sampled(selector.pid) { try client.fetch(reference, into: cache) }
+            guard try cache.read(reference).count == size else { throw BenchError("the fetched checkpoint differs") }
+            let mb = Double(size) / 1e6
+            log(
+                "\(Self.shown(size)): copy \(Self.rate(mb / copy)), raw \(Self.rate(mb / raw)), raw to a file \(Self.rate(mb / rawToFile)), store \(Self.rate(mb / stored.seconds)), fetch \(Self.rate(mb / fetched.seconds)) MB/s"
+            )
+            table.add([
+                Self.shown(size), Self.rate(mb / copy), Self.rate(mb / raw), Self.rate(mb / rawToFile),
+                Self.rate(mb / stored.seconds),
+                String(format: "%.0f %%", 100 * raw / stored.seconds), Self.rate(mb / fetched.seconds),
+                String(format: "%.0f %%", 100 * raw / fetched.seconds),
+                String(format: "%.1f / %.1f", stored.growthMiB, fetched.growthMiB),
+            ])
+            for directory in [
+                "source-\(size)", "cache-\(size)", "copy-\(size)", "raw-\(size)",
+                "run/checkpoints/\(reference.prefix(2))",
+            ] {
+                try? FileManager.default.removeItem(atPath: "\(output)/\(directory)")
+            }
+        }
+        return
+            "Checkpoint transfer through the selector's checkpoint service (tcp://127.0.0.1, 1 MiB chunks, 8 asked for at once), beside the raw limits of the same bytes\n"
+            + table.description
+    }
+
+    /// `count` bytes that do not compress or repeat (SplitMix64).
+    static func bytes(count: Int) -> [UInt8] {
+        var random = SplitMix64(seed: UInt64(count))
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { buffer in
+            let words = count / 8
+            let base = buffer.baseAddress!
+            for index in 0..<words { (base + 8 * index).storeBytes(of: random.next(), as: UInt64.self) }
+            for index in (8 * words)..<count { buffer[index] = UInt8(truncatingIfNeeded: random.next()) }
+        }
+        return bytes
+    }
+
+    static func timed(_ body: () throws -> Void) throws -> Double {
+        let started = Clock.monotonic
+        try body()
+        return Clock.monotonic - started
+    }
+
+    /// Runs `body` while a thread samples `pid`'s resident memory; the seconds it took and the
+    /// most the memory grew above where it stood before.
+    static func sampled(_ pid: pid_t, _ body: () throws -> Void) throws -> (seconds: Double, growthMiB: Double) {
+        let before = residentKiB(pid)
+        let peak = Atomic<Int>(before)
+        let running = Atomic<Bool>(true)
+        let sampler = Thread {
+            while running.load(ordering: .relaxed) {
+                peak.store(max(peak.load(ordering: .relaxed), residentKiB(pid)), ordering: .relaxed)
+                usleep(5_000)
+            }
+        }
+        sampler.start()
+        let seconds = try timed(body)
+        peak.store(max(peak.load(ordering: .relaxed), residentKiB(pid)), ordering: .relaxed)
+        running.store(false, ordering: .relaxed)
+        usleep(20_000)
+        return (seconds, Double(peak.load(ordering: .relaxed) - before) / 1024)
+    }
+
+    /// VmRSS of a process, in KiB.
+    static func residentKiB(_ pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+
+    /// A plain copy in 1 MiB reads and writes.
+    static func copy(_ path: String, to target: String) throws {
+        let input = open(path, O_RDONLY)
+        let output = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer {
+            close(input)
+            close(output)
+        }
+        guard input >= 0, output >= 0 else { throw BenchError("cannot copy \(path)") }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+            guard count > 0 else { break }
+            let written = buffer.withUnsafeBytes { write(output, $0.baseAddress!, count) }
+            guard written == count else { throw BenchError("short write copying \(path)") }
+        }
+    }
+
+    /// The file in 1 MiB frames from a PUSH on its own thread to a PULL here, over TCP loopback;
+    /// the receiver keeps nothing, or writes the frames to `target`.
+    static func rawTransfer(_ path: String, size: Int, context: ZMQContext, into target: String? = nil) throws {
+        let output = target.map { open($0, O_WRONLY | O_CREAT | O_TRUNC, 0o644) } ?? -1
+        defer { if output >= 0 { close(output) } }
+        let pull = try ZMQSocket(context, .pull)
+        defer { pull.close() }
+        try pull.bind("tcp://127.0.0.1:*")
+        let endpoint = try pull.lastEndpoint
+        let failed = Atomic<Bool>(false)
+        let sender = Thread {
+            do {
+                let push = try ZMQSocket(context, .push, linger: 1000)
+                defer { push.close() }
+                try push.connect(endpoint)
+                let descriptor = open(path, O_RDONLY)
+                defer { close(descriptor) }
+                var offset = 0
+                while offset < size {
+                    let length = min(1 << 20, size - offset)
+                    var chunk = [UInt8](repeating: 0, count: length)
+                    let count = chunk.withUnsafeMutableBytes {
+                        pread(descriptor, $0.baseAddress!, length, off_t(offset))
+                    }
+                    guard count == length else { throw BenchError("short read") }
+                    _ = try push.send([chunk])
+                    offset += length
+                }
+            } catch {
+                failed.store(true, ordering: .relaxed)
+            }
+        }
+        sender.start()
+        var received = 0
+        while received < size {
+            guard let frames = try pull.receive(timeoutMilliseconds: 120_000) else {
+                throw BenchError("the raw transfer stalled at \(received) of \(size) bytes")
+            }
+            received += frames.reduce(0) { $0 + $1.count }
+            if output >= 0 {
+                for frame in frames {
+                    guard frame.withUnsafeBytes({ write(output, $0.baseAddress!, $0.count) }) == frame.count else {
+                        throw BenchError("short write in the raw transfer")
+                    }
+                }
+            }
+        }
+        if failed.load(ordering: .relaxed) { throw BenchError("the raw sender failed") }
+    }
+
+    static func shown(_ size: Int) -> String {
+        size >= 1 << 30 ? "\(size >> 30) GiB" : size >= 1 << 20 ? "\(size >> 20) MiB" : "\(size >> 10) KiB"
+    }
+
+    static func rate(_ value: Double) -> String {
+        String(format: "%.0f", value)
+    }
+}
