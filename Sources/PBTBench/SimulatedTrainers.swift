@@ -93,8 +93,10 @@ public struct SimulatedTrainers {
                     send(&trainers[index], routes: routes.generation, now: now)
                 }
             }
+            // Steps end within a millisecond of their time: a wait of at least 1 ms keeps a process
+            // of hundreds of trainers from spinning (a message still wakes the poll at once).
             let nextDue = trainers.compactMap { $0.task == nil ? nil : $0.due }.min() ?? now + 0.01
-            let wait = max(0, min(10, Int((nextDue - Clock.monotonic) * 1000)))
+            let wait = max(1, min(10, Int((nextDue - Clock.monotonic) * 1000)))
             let readable = try ZMQPoll.readable(trainers.map(\.socket), timeoutMilliseconds: wait)
             for index in trainers.indices where readable[index] {
                 while let frames = try trainers[index].socket.receive(dontWait: true) {

@@ -297,9 +297,7 @@ extension SelectorMachine {
         pool.update(id) { $0.failuresInARow = failures }
         // Benching the last worker of its role would only stop the experiment: the work has
         // nowhere else to go (and a member that cannot be trained is given up anyway).
-        let others = pool.workers.values.contains {
-            $0.role == worker.role && $0.id != id && !pool.isBenched($0.id, now: now)
-        }
+        let others = pool.ids(worker.role).contains { $0 != id && !pool.isBenched($0, now: now) }
         guard failures > settings.maxFailures, others else { return }
         let before = pool.routes.generation
         let until = pool.bench(id, now: now, base: settings.benchSeconds)

@@ -48,6 +48,10 @@ public struct ConnectedWorker: Sendable {
 /// while another is idle (invariant 2).
 struct WorkerPool: Sendable {
     private(set) var workers: [WorkerID: ConnectedWorker] = [:]
+    /// The connected workers of each role (a worker's role never changes): the selector asks
+    /// for the mutators or the evaluators on every message, and a thousand trainers must not
+    /// be walked through for it.
+    private var byRole: [WorkerRole: Set<WorkerID>] = [:]
     /// Trainers in the order their credits came; entries without a credit any more are skipped.
     private var credits = FIFOQueue<WorkerID>()
     /// Workers that failed too many tasks in a row, and until when they get none.
@@ -68,12 +72,18 @@ struct WorkerPool: Sendable {
 
     /// Workers of `role` that are connected.
     func count(_ role: WorkerRole) -> Int {
-        workers.values.reduce(0) { $0 + ($1.role == role ? 1 : 0) }
+        byRole[role]?.count ?? 0
+    }
+
+    /// The connected workers of `role`.
+    func ids(_ role: WorkerRole) -> Set<WorkerID> {
+        byRole[role] ?? []
     }
 
     /// Whether a worker of `role` is connected and not benched.
     func hasAvailable(_ role: WorkerRole, now: Double) -> Bool {
-        workers.values.contains { $0.role == role && !isBenched($0.id, now: now) }
+        guard let ids = byRole[role], !ids.isEmpty else { return false }
+        return benched.isEmpty || ids.contains { !isBenched($0, now: now) }
     }
 
     /// Trainers holding a member.
@@ -83,7 +93,7 @@ struct WorkerPool: Sendable {
 
     /// The connected mutators' inlets.
     var mutatorInlets: [PeerEndpoint] {
-        workers.values.filter { $0.role == .mutator }.compactMap(\.inlet).sorted { $0.endpoint < $1.endpoint }
+        ids(.mutator).compactMap { workers[$0]?.inlet }.sorted { $0.endpoint < $1.endpoint }
     }
 
     /// A name for `id`, whether connected, gone, or never seen.
@@ -96,13 +106,16 @@ struct WorkerPool: Sendable {
     }
 
     mutating func add(_ worker: ConnectedWorker) {
+        if let old = workers[worker.id] { byRole[old.role]?.remove(worker.id) }
         workers[worker.id] = worker
+        byRole[worker.role, default: []].insert(worker.id)
         if worker.role == .evaluator { refreshRoutes() }
     }
 
     /// Removes a worker; returns it.
     mutating func remove(_ id: WorkerID) -> ConnectedWorker? {
         guard let worker = workers.removeValue(forKey: id) else { return nil }
+        byRole[worker.role]?.remove(id)
         departed[id] = worker.name
         departedOrder.append(id)
         while departedOrder.count > 4096 { departed[departedOrder.removeFirst()] = nil }
@@ -112,8 +125,13 @@ struct WorkerPool: Sendable {
 
     mutating func update(_ id: WorkerID, _ body: (inout ConnectedWorker) -> Void) {
         guard var worker = workers[id] else { return }
+        let role = worker.role
         body(&worker)
         workers[id] = worker
+        if worker.role != role {
+            byRole[role]?.remove(id)
+            byRole[worker.role, default: []].insert(id)
+        }
     }
 
     mutating func heard(from id: WorkerID, now: Double) {
@@ -169,9 +187,9 @@ struct WorkerPool: Sendable {
 
     /// The evaluators' inlets trainers push to: every evaluator connected and not benched.
     private mutating func refreshRoutes() {
-        let endpoints = workers.values
-            .filter { $0.role == .evaluator && benched[$0.id] == nil }
-            .compactMap(\.inlet)
+        let endpoints = ids(.evaluator)
+            .filter { benched[$0] == nil }
+            .compactMap { workers[$0]?.inlet }
             .sorted { $0.endpoint < $1.endpoint }
         guard endpoints != routes.endpoints else { return }
         routes = EvaluatorRoutes(generation: routes.generation + 1, endpoints: endpoints)
