@@ -174,16 +174,18 @@ public struct CheckpointStore: Sendable {
         guard fstat(descriptor, &status) == 0 else { return nil }
         let size = Int(status.st_size)
         let count = max(0, min(length, size - offset))
-        var bytes = [UInt8](repeating: 0, count: count)
-        let complete = bytes.withUnsafeMutableBytes { buffer -> Bool in
+        // Read straight into the array's storage (no zero-fill first: this is a transfer's hot path).
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var done = 0
             while done < count {
                 let read = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
                 if read < 0 && errno == EINTR { continue }
-                guard read > 0 else { return false }
+                guard read > 0 else { break }
                 done += read
             }
-            return true
+            complete = done == count
+            initialized = done
         }
         guard complete else {
             throw .unavailable(directory: directory, reason: "cannot read \(file): \(Self.lastError())")
