@@ -79,10 +79,11 @@ final class CheckpointAccess: @unchecked Sendable {
         return reference
     }
 
-    /// Whether anyone in the run can load `reference` (one `stat`, or a question to the service).
-    func contains(_ reference: String) -> Bool {
+    /// Whether anyone in the run can load `reference` (one `stat`, or a question to the
+    /// service, which throws when the service does not answer: that is not the trainer's fault).
+    func contains(_ reference: String) throws(CheckpointError) -> Bool {
         guard let service else { return local.contains(reference) }
-        return (try? service.has(reference)) ?? false
+        return try service.has(reference)
     }
 }
 

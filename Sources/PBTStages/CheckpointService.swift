@@ -29,8 +29,11 @@ final class CheckpointService: @unchecked Sendable {
     static let window = 8
     /// Seconds an upload may go without a chunk before it is abandoned.
     static let uploadTimeout = 30.0
-    /// Uploads in progress at most.
-    static let maximumUploads = 256
+    /// Uploads in progress at most (each holds a file open).
+    static let maximumUploads = 64
+    /// Messages the socket queues at most for one peer, each way: a peer that asks and never
+    /// reads holds at most this many chunks in the selector's memory.
+    static let highWaterMark: Int32 = 64
     /// Seconds between two touches of a checkpoint being fetched (its modification time is the
     /// collector's clock: a checkpoint being fetched stays younger than the grace).
     static let touchInterval = 1.0
@@ -48,6 +51,8 @@ final class CheckpointService: @unchecked Sendable {
     let endpoint: String
     private let socket: ZMQSocket
     private let store: CheckpointStore
+    /// Shared with the selector's collector: a touch or a rename never interleaves with its deletes.
+    private let lock: CheckpointLock
     private let logger: Logger
     private let drops = DropCounter(stage: "store", worker: "store")
     private let stopping = Atomic<Bool>(false)
@@ -66,14 +71,15 @@ final class CheckpointService: @unchecked Sendable {
 
     /// Binds the service's socket (secured by the caller first, when the run uses CURVE) and
     /// starts its thread.
-    init(socket: ZMQSocket, bind: String, store: CheckpointStore, logger: Logger) throws {
+    init(socket: ZMQSocket, bind: String, store: CheckpointStore, lock: CheckpointLock, logger: Logger) throws {
         self.socket = socket
         self.store = store
+        self.lock = lock
         self.logger = logger
         try socket.setRouterMandatory(true)
         try socket.setMaximumMessageSize(Int64(StoreProtocol.maximumChunkBytes) + 8192)
-        try socket.setSendHighWaterMark(StageTiming.highWaterMark)
-        try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
+        try socket.setSendHighWaterMark(Self.highWaterMark)
+        try socket.setReceiveHighWaterMark(Self.highWaterMark)
         try socket.bind(bind)
         endpoint = try socket.lastEndpoint
         store.clearIncoming()
@@ -144,7 +150,7 @@ final class CheckpointService: @unchecked Sendable {
         }
         switch request {
         case .get(let reference, let offset, let length):
-            fetch(reference, offset: offset, length: length, to: peer)
+            fetch(reference, offset: offset, length: min(length, Self.chunkBytes), to: peer)
         case .has(let reference):
             reply(store.contains(reference) ? .stored(reference: reference) : .missing(reference: reference), to: peer)
         case .offer(let reference, let size):
@@ -157,7 +163,7 @@ final class CheckpointService: @unchecked Sendable {
     private func fetch(_ reference: String, offset: Int, length: Int, to peer: [UInt8]) {
         let now = Clock.monotonic
         if now - (touched[reference] ?? -.infinity) >= Self.touchInterval {
-            store.touch(reference)
+            lock.withLock { _ = store.touch(reference) }
             touched[reference] = now
             if touched.count > 10_000 { touched = touched.filter { now - $0.value < Self.touchInterval } }
         }
@@ -178,9 +184,9 @@ final class CheckpointService: @unchecked Sendable {
     private func offer(_ reference: String, size: Int, from peer: [UInt8]) {
         let key = peer + Array(reference.utf8)
         uploads.removeValue(forKey: key)?.intake.abandon()
-        if store.size(of: reference) == size {
-            // Already here (the same bytes from another member or an earlier try): nothing moves.
-            store.touch(reference)
+        // Already here, whole (the same bytes from an earlier try): nothing moves. Checked
+        // against its name first, so a damaged file is replaced by the upload, never confirmed.
+        if store.size(of: reference) == size, store.verify(reference), lock.withLock({ store.touch(reference) }) {
             reply(.stored(reference: reference), to: peer)
             return
         }
@@ -193,7 +199,7 @@ final class CheckpointService: @unchecked Sendable {
             let intake = try CheckpointIntake(store: store, reference: reference, size: size)
             var upload = Upload(intake: intake, asked: 0, lastHeard: Clock.monotonic)
             if size == 0 {
-                try intake.finish()
+                try intake.finish(lock: lock)
                 reply(.stored(reference: reference), to: peer)
                 return
             }
@@ -226,7 +232,7 @@ final class CheckpointService: @unchecked Sendable {
             shared.withLock { $0.counters.bytesStored += bytes.count }
             if upload.intake.isComplete {
                 uploads[key] = nil
-                try upload.intake.finish()
+                try upload.intake.finish(lock: lock)
                 shared.withLock { $0.counters.uploadsStored += 1 }
                 reply(.stored(reference: reference), to: peer)
                 return

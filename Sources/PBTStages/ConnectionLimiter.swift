@@ -19,8 +19,9 @@ import Glibc
 /// limit, which libzmq then closes as a peer that went away. Refusals are counted and told
 /// as `peer.refused` (reason `too_many_connections`), the first ten, then one a second.
 final class ConnectionLimiter {
-    /// File handles kept free for the stage's own files (store, logs, checkpoints, summary).
-    static let reserved = 128
+    /// File handles kept free for the stage's own files (store, logs, checkpoints, summary,
+    /// and the uploads the selector's checkpoint service may hold open).
+    static let reserved = 128 + CheckpointService.maximumUploads
 
     let limit: Int
     private let stage: String

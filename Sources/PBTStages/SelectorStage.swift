@@ -153,11 +153,21 @@ public final class SelectorStage {
         defer { server?.stop() }
         let sockets = try bindSockets(context, server: server)
         let storeSocket = try ZMQSocket(context, .router, linger: 0)
-        try server?.secure(storeSocket)
+        // The store's connections count against the same limit as the work socket's and the inlet's.
+        try sockets.limiter.watch(storeSocket, context: context, security: server)
+        let checkpointLock = CheckpointLock()
         let service = try CheckpointService(
             socket: storeSocket, bind: options.storeBind ?? InletAddress.store(work: options.bind), store: files.store,
-            logger: logger)
-        defer { service.stop() }
+            lock: checkpointLock, logger: logger)
+        defer {
+            service.stop()
+            let counters = service.counters
+            if counters.uploadsStored + counters.bytesServed + counters.uploadsAbandoned > 0 {
+                logger.info(
+                    "checkpoint service: \(counters.uploadsStored) uploads stored (\(counters.bytesStored) bytes), \(counters.bytesServed) bytes served, \(counters.uploadsAbandoned) uploads abandoned, \(counters.uploadsRefused) refused as busy, \(counters.fetchesMissing) fetches of checkpoints not held"
+                )
+            }
+        }
         let storeToken = try writeStoreToken(files.store)
         let publisher = try EventPublisher(
             context: context, endpoint: options.events, security: options.security, logger: logger)
@@ -176,7 +186,9 @@ public final class SelectorStage {
             eventLog: files.eventLog, database: files.database,
             writer: StoreWriter(
                 database: files.database, eventLog: files.eventLog, publisher: publisher, experimentID: experiment.id),
-            collector: experiment.garbageCollection ? CheckpointCollector(store: files.store) : nil, store: files.store,
+            collector: experiment.garbageCollection
+                ? CheckpointCollector(store: files.store, lock: checkpointLock) : nil,
+            store: files.store,
             limiter: sockets.limiter, server: server, inletEndpoint: sockets.inletEndpoint, service: service,
             storeToken: storeToken)
         absorb(starting, resources)

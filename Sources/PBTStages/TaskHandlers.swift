@@ -103,7 +103,9 @@ struct EvaluatorHandler: TaskHandler {
     /// Set for `evaluation: checkpoint`.
     var workload: (any Workload)?
 
-    var runsLong: Bool { workload != nil }
+    /// Evaluating a checkpoint takes long, and so may asking the checkpoint service (up to its
+    /// reply timeout): either runs on the work thread, so that heartbeats go on meanwhile.
+    var runsLong: Bool { workload != nil || !store.isShared }
 
     func handle(_ task: WorkerTask, progress: (Int) -> Bool) -> WorkerReport {
         guard case .evaluate(let trained) = task else {
@@ -118,20 +120,36 @@ struct EvaluatorHandler: TaskHandler {
                 measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
             } catch let error as CheckpointError {
+                // The service not answering is nobody's fault upstream; a checkpoint that is
+                // missing or damaged is the trainer's.
+                if case .unavailable = error {
+                    return .failed(
+                        member: trained.member, version: trained.version,
+                        reason: "cannot load the trained checkpoint: \(error)")
+                }
                 return .failed(
                     member: trained.member, version: trained.version,
                     reason: "the trained checkpoint is unusable: \(error)", upstream: true)
             } catch {
                 return .failed(member: trained.member, version: trained.version, reason: "evaluation failed: \(error)")
             }
-        } else if !store.contains(trained.checkpoint) {
+        } else {
             // A reported score is only as good as the checkpoint it describes: one nobody can
             // load is a failure, never a score (the store names a file by its hash once complete).
-            return .failed(
-                member: trained.member, version: trained.version,
-                reason:
-                    "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in \(store.description)",
-                upstream: true)
+            // A service that does not answer is not the trainer's fault (upstream 0).
+            do {
+                guard try store.contains(trained.checkpoint) else {
+                    return .failed(
+                        member: trained.member, version: trained.version,
+                        reason:
+                            "the trained checkpoint \(trained.checkpoint.prefix(12))… is not in \(store.description)",
+                        upstream: true)
+                }
+            } catch {
+                return .failed(
+                    member: trained.member, version: trained.version,
+                    reason: "cannot check the trained checkpoint \(trained.checkpoint.prefix(12))…: \(error)")
+            }
         }
         guard let score = metrics[metric] else {
             let reported = metrics.keys.sorted().joined(separator: ", ")

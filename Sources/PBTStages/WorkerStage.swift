@@ -422,13 +422,28 @@ public final class WorkerStage {
             in: service.endpoint, with: EndpointAddress.host(of: options.connect) ?? "")
         var security = options.security
         if service.publicKey.count == 32 { security?.serverKey = service.publicKey }
-        // The cache: the directory given, else one per user in the temporary directory (shared
-        // by the workers of a machine; content addressing keeps that safe).
-        let cache = options.checkpoints ?? NSTemporaryDirectory() + "pbt-checkpoint-cache-\(getuid())"
+        // The cache: the directory given, else one of this worker's own in the temporary
+        // directory. One worker a cache: a worker trims its cache to its size and may delete
+        // any file but the one it is using, which must not be another worker's.
+        let safeName = String(
+            options.name.unicodeScalars.map { scalar -> Character in
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar)
+                    ? Character(scalar) : "_"
+            }.prefix(100))
+        let cache = options.checkpoints ?? NSTemporaryDirectory() + "pbt-checkpoint-cache-\(getuid())/\(safeName)"
+        if FileManager.default.fileExists(atPath: cache + "/" + CheckpointStore.tokenFile) {
+            // A selector's store (another run's, or this run's seen through a stale token):
+            // trimming it as a cache would delete checkpoints that run holds.
+            throw WorkloadError(
+                "\(cache) is a selector's checkpoint directory (it holds \(CheckpointStore.tokenFile)), but not this run's, so this worker would use it as its cache of fetched checkpoints and trim it: give --checkpoints (PBT_CHECKPOINTS) a directory of its own for the cache"
+            )
+        }
+        let store = try CheckpointStore(directory: cache)
+        // What a fetch of an earlier process of this worker left half done.
+        store.clearIncoming()
         let client = CheckpointServiceClient(endpoint: endpoint, context: context, security: security, logger: logger)
         logger.info("checkpoints over ZeroMQ from \(endpoint); cache \(cache), at most \(options.cacheBytes >> 20) MiB")
-        return CheckpointAccess(
-            service: client, cache: try CheckpointStore(directory: cache), cacheBytes: options.cacheBytes)
+        return CheckpointAccess(service: client, cache: store, cacheBytes: options.cacheBytes)
     }
 
     /// Points the trainer's PUSH at exactly the evaluators' inlets in `routes`.

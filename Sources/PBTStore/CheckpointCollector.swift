@@ -1,4 +1,19 @@
 import Foundation
+import Synchronization
+
+/// Serializes what must not interleave in one store: the collector's "old enough, and not
+/// referenced: delete" against the checkpoint service's "touch it (someone is about to use
+/// it)" and "rename an upload into place". Without it a checkpoint the service just said it
+/// holds could be deleted in the same instant by a collection that read its age before.
+public final class CheckpointLock: Sendable {
+    private let mutex = Mutex(())
+
+    public init() {}
+
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        try mutex.withLock { _ in try body() }
+    }
+}
 
 /// Population-aware garbage collection of the checkpoint store: deletes checkpoints no one
 /// can load any more.
@@ -11,9 +26,12 @@ import Foundation
 /// checkpoint that can still become referenced.
 public struct CheckpointCollector: Sendable {
     public let store: CheckpointStore
+    /// Held while a file's age is read again and the file deleted.
+    public let lock: CheckpointLock
 
-    public init(store: CheckpointStore) {
+    public init(store: CheckpointStore, lock: CheckpointLock = CheckpointLock()) {
         self.store = store
+        self.lock = lock
     }
 
     /// What one collection did.
@@ -41,7 +59,7 @@ public struct CheckpointCollector: Sendable {
                 // Leftover temporary files of a trainer that died mid-write go too, after the grace.
                 let unreferenced = isCheckpoint ? !keep.contains(file) : file.hasSuffix(".tmp")
                 if unreferenced && now.timeIntervalSince(modified) > grace,
-                    (try? manager.removeItem(atPath: full)) != nil
+                    deleteIfStillOld(full, grace: grace, now: now)
                 {
                     outcome.deleted += 1
                     outcome.freedBytes += size
@@ -52,6 +70,18 @@ public struct CheckpointCollector: Sendable {
             }
         }
         return outcome
+    }
+
+    /// Deletes `path` if, read again under the lock, it is still older than `grace` (the
+    /// checkpoint service may have touched it since the listing).
+    private func deleteIfStillOld(_ path: String, grace: Double, now: Date) -> Bool {
+        lock.withLock {
+            var status = stat()
+            guard stat(path, &status) == 0 else { return false }
+            let modified = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
+            guard now.timeIntervalSince1970 - modified > grace else { return false }
+            return unlink(path) == 0
+        }
     }
 
     /// Bytes and files in the store now.

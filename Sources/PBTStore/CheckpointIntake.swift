@@ -70,8 +70,9 @@ public final class CheckpointIntake {
         received += bytes.count
     }
 
-    /// Checks the bytes against the name and renames the file into place.
-    public func finish() throws(CheckpointError) {
+    /// Checks the bytes against the name and renames the file into place (under `lock`, when
+    /// the store has a collector that must not interleave with it).
+    public func finish(lock: CheckpointLock? = nil) throws(CheckpointError) {
         guard isComplete else {
             throw .unavailable(directory: store.directory, reason: "transfer incomplete: \(received) of \(size) bytes")
         }
@@ -89,7 +90,8 @@ public final class CheckpointIntake {
             throw .unavailable(
                 directory: store.directory, reason: "cannot create \(folder): \(CheckpointStore.lastError())")
         }
-        if rename(temporary, target) != 0 {
+        let renamed = lock.map { lock in lock.withLock { rename(temporary, target) } } ?? rename(temporary, target)
+        if renamed != 0 {
             let reason = CheckpointStore.lastError()
             unlink(temporary)
             throw .unavailable(directory: store.directory, reason: "rename into place failed: \(reason)")

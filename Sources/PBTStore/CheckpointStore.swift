@@ -153,10 +153,11 @@ public struct CheckpointStore: Sendable {
     }
 
     /// Marks `reference` as in use now (its modification time), so that the collector's grace
-    /// counts from now.
-    public func touch(_ reference: String) {
-        guard let path = try? path(of: reference) else { return }
-        utimes(path, nil)
+    /// counts from now; false when the store does not hold it.
+    @discardableResult
+    public func touch(_ reference: String) -> Bool {
+        guard let path = try? path(of: reference) else { return false }
+        return utimes(path, nil) == 0
     }
 
     /// Up to `length` bytes of `reference` from `offset`, and the file's whole size; nil when
@@ -191,6 +192,25 @@ public struct CheckpointStore: Sendable {
             throw .unavailable(directory: directory, reason: "cannot read \(file): \(Self.lastError())")
         }
         return (bytes, size)
+    }
+
+    /// Whether the file of `reference` is there and its bytes hash to the name, read in 1 MiB
+    /// pieces (a large checkpoint is never held whole).
+    public func verify(_ reference: String) -> Bool {
+        guard let path = try? path(of: reference) else { return false }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return false }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+        return Self.hex(hasher.finalize()) == reference
     }
 
     /// Deletes the least recently used checkpoints until the store holds at most `bytes`,

@@ -121,7 +121,9 @@ public enum StoreProtocol {
         case .refused(let reference, let reason):
             w = header(.refused)
             w.text(reference)
-            w.text(String(reason.prefix(1000)))
+            // At most 1,000 bytes of the reason (a cut character becomes U+FFFD): the header stays
+            // under its 4,096-byte limit whatever the reason holds.
+            w.text(String(decoding: reason.utf8.prefix(1000), as: UTF8.self))
         }
         return [w.bytes]
     }

@@ -80,6 +80,31 @@ struct DistributedCheckpointTests {
     }
 
     @Test(
+        "a worker refuses to use another selector's checkpoint directory as its cache (it would trim that run's checkpoints)",
+        .timeLimit(.minutes(1)))
+    func anotherRunsStoreIsNoCache() throws {
+        let pipeline = try PipelineHarness(
+            experiment: """
+                name: not-a-cache
+                workload: {kind: noop}
+                population: 1
+                stop: {max_steps: 2}
+                hyperparameters:
+                  x: {uniform: [0, 1]}
+                """, stream: false)
+        let foreign = pipeline.directory.file("other-run-checkpoints")
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        _ = try pipeline.directory.write("other-run-checkpoints/.pbt-store", "token-of-another-selector\n")
+        try pipeline.startSelector()
+        try pipeline.start("trainer", "trainer-1", ["--checkpoints", foreign])
+        let trainer = try #require(pipeline.workers["trainer-1"])
+        let end = try #require(trainer.finish(within: 30))
+        #expect(end.exitCode == 2, "\(end)\n\(trainer.log)")
+        #expect(trainer.log.contains("is a selector's checkpoint directory"), "\(trainer.log)")
+        #expect(FileManager.default.fileExists(atPath: foreign + "/.pbt-store"))
+    }
+
+    @Test(
         "a trainer SIGKILLed mid-upload leaves no half file, and its member is trained again", .timeLimit(.minutes(2)))
     func killedMidUpload() throws {
         let population = 2

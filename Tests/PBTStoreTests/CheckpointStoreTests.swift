@@ -357,3 +357,40 @@ struct RunDirectoryTests {
         #expect(!store.contains(references[1]) && !store.contains(references[2]) && !store.contains(references[3]))
     }
 }
+
+/// The checks the checkpoint service makes before it says it holds a checkpoint.
+@Suite struct CheckpointVerifyTests {
+    @Test func verifyHashesTheFileAndTouchSaysWhetherItIsThere() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let reference = try store.write(bytes)
+        #expect(store.verify(reference))
+        #expect(store.touch(reference))
+        // The same size, one byte changed: a file that is not what its name says.
+        var damaged = bytes
+        damaged[2_500_000] ^= 0xff
+        let path = try store.path(of: reference)
+        try Data(damaged).write(to: URL(fileURLWithPath: path))
+        #expect(store.size(of: reference) == bytes.count)
+        #expect(!store.verify(reference))
+        let absent = CheckpointStore.reference(of: [1, 2, 3])
+        #expect(!store.verify(absent))
+        #expect(!store.touch(absent))
+    }
+
+    @Test func theCollectorLeavesAFileTouchedSinceItWasListed() throws {
+        let directory = try TemporaryDirectory()
+        let store = try CheckpointStore(directory: directory.path)
+        let old = try store.write([1, 2, 3])
+        let fresh = try store.write([4, 5, 6])
+        var long = [timeval(tv_sec: 1_000_000, tv_usec: 0), timeval(tv_sec: 1_000_000, tv_usec: 0)]
+        utimes(try store.path(of: old), &long)
+        utimes(try store.path(of: fresh), &long)
+        // `fresh` is used (touched) now, as the service does before serving or confirming it.
+        #expect(store.touch(fresh))
+        let outcome = CheckpointCollector(store: store).collect(keeping: [], grace: 60)
+        #expect(outcome.deleted == 1)
+        #expect(!store.contains(old) && store.contains(fresh))
+    }
+}
