@@ -98,6 +98,58 @@ struct HostileWorkerTests {
         try checkMemberHistories(events, population: 3, maxSteps: 10)
     }
 
+    /// A peer on the checkpoint service that sends garbage, a chunk nobody offered, and an offer
+    /// it never sends the bytes of: every bad frame is counted, its questions get answers, and
+    /// the run that moves every checkpoint through the service finishes with every member.
+    @Test(
+        "a hostile peer on the checkpoint service is counted and answered, and the run goes on",
+        .timeLimit(.minutes(2)))
+    func hostileStorePeer() throws {
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(
+                name: "store-peer", population: 2, maxSteps: 10, extra: "checkpoints: {transport: zeromq}"),
+            stream: false)
+        try pipeline.startSelector()
+        let context = try ZMQContext()
+        let rogue = try ZMQSocket(context, .dealer)
+        try rogue.connect(pipeline.work + ".store")
+        let reference = String(repeating: "7", count: 64)
+        let frames: [[[UInt8]]] = [
+            [Array("hello".utf8)],
+            [[0x50, 0x53, 9, 1]],
+            StoreProtocol.encode(.chunk(reference: reference, offset: 0), bytes: [1, 2, 3]),
+            StoreProtocol.encode(.get(reference: reference, offset: 0, length: 1 << 20)) + [[0]],
+        ]
+        for message in frames { try rogue.send(message) }
+        // Questions get answers: a checkpoint it does not hold is missing, however asked.
+        try rogue.send(StoreProtocol.encode(.has(reference: reference)))
+        try rogue.send(StoreProtocol.encode(.get(reference: reference, offset: 0, length: 1 << 20)))
+        // An offer of 10 MB whose bytes never come: the service asks, and waits in vain.
+        try rogue.send(StoreProtocol.encode(.offer(reference: reference, size: 10_000_000)))
+        var replies: [StoreProtocol.Reply] = []
+        while replies.count < 3, let message = try rogue.receive(timeoutMilliseconds: 5_000) {
+            if let (reply, _) = try? StoreProtocol.decodeReply(message) { replies.append(reply) }
+        }
+        #expect(replies.prefix(2) == [.missing(reference: reference), .missing(reference: reference)], "\(replies)")
+        #expect(replies.dropFirst(2).first == .want(reference: reference, offset: 0, length: 1 << 20), "\(replies)")
+
+        try pipeline.start("evaluator", "evaluator-1")
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "trainer-1")
+        let summary = try pipeline.finish(within: 90)
+        #expect(summary["reason"] as? String == "max_steps", "\(summary)")
+        let events = pipeline.events()
+        try checkMemberHistories(events, population: 2, maxSteps: 10)
+        let dropped = events.compactMap { timed -> String? in
+            if case .frameDropped(let stage, _, let reason, _, _) = timed.event, stage == "store" { return reason }
+            return nil
+        }
+        for reason in ["bad_magic", "wrong_version", "unexpected_chunk", "wrong_frame_count"] {
+            #expect(dropped.contains(reason), "no store drop for \(reason): \(dropped)\n\(pipeline.log("selector"))")
+        }
+        rogue.close()
+    }
+
     /// A trainer that fails every task at once would swallow most of the work: after three
     /// failures in a row it is benched, and the others do the work. No member is given up.
     @Test("a trainer that fails every task is benched and the others train", .timeLimit(.minutes(2)))
