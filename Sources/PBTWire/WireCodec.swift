@@ -185,3 +185,29 @@ public struct WireReader: Sendable {
         if remaining > 0 { throw .trailingBytes(remaining) }
     }
 }
+
+/// The four bytes every pbt frame starts with (two of magic, the protocol's version, the
+/// message's kind), written and checked in one place for both protocols.
+enum FrameHeader {
+    static func write(magic: [UInt8], version: UInt8, kind: UInt8) -> WireWriter {
+        var writer = WireWriter()
+        writer.byte(magic[0])
+        writer.byte(magic[1])
+        writer.byte(version)
+        writer.byte(kind)
+        return writer
+    }
+
+    /// The kind byte and a reader at the body, once size, magic and version are checked.
+    static func read(
+        _ frame: [UInt8], magic: [UInt8], version: UInt8, limit: Int
+    ) throws(WireError) -> (
+        UInt8, WireReader
+    ) {
+        guard !frame.isEmpty else { throw .empty }
+        guard frame.count <= limit else { throw .tooLarge(bytes: frame.count, limit: limit) }
+        guard frame.count >= 4, frame[0] == magic[0], frame[1] == magic[1] else { throw .notPBT }
+        guard frame[2] == version else { throw .unsupportedVersion(frame[2]) }
+        return (frame[3], WireReader(frame, offset: 4))
+    }
+}

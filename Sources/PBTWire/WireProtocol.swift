@@ -34,21 +34,13 @@ public enum WireProtocol {
     }
 
     static func header(_ kind: Kind) -> WireWriter {
-        var writer = WireWriter()
-        writer.byte(magic[0])
-        writer.byte(magic[1])
-        writer.byte(version)
-        writer.byte(kind.rawValue)
-        return writer
+        FrameHeader.write(magic: magic, version: version, kind: kind.rawValue)
     }
 
     static func open(_ frame: [UInt8]) throws(WireError) -> (Kind, WireReader) {
-        guard !frame.isEmpty else { throw .empty }
-        guard frame.count <= maximumFrameBytes else { throw .tooLarge(bytes: frame.count, limit: maximumFrameBytes) }
-        guard frame.count >= 4, frame[0] == magic[0], frame[1] == magic[1] else { throw .notPBT }
-        guard frame[2] == version else { throw .unsupportedVersion(frame[2]) }
-        guard let kind = Kind(rawValue: frame[3]) else { throw .unknownKind(frame[3]) }
-        return (kind, WireReader(frame, offset: 4))
+        let (byte, reader) = try FrameHeader.read(frame, magic: magic, version: version, limit: maximumFrameBytes)
+        guard let kind = Kind(rawValue: byte) else { throw .unknownKind(byte) }
+        return (kind, reader)
     }
 
     // MARK: Reports

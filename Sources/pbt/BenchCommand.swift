@@ -195,6 +195,15 @@ struct CheckpointBenchCommand: ParsableCommand {
     }
 }
 
+/// A comma-separated list of whole numbers, each within a range (`10,100,1000`); nil when any is not.
+enum CountList {
+    static func parse(_ text: String, in range: ClosedRange<Int>) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0.map(range.contains) ?? false }) else { return nil }
+        return values.compactMap { $0 }
+    }
+}
+
 struct TransferBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
@@ -209,17 +218,14 @@ struct TransferBenchCommand: ParsableCommand {
     var output = "runs/bench-transfer"
 
     func validate() throws {
-        let parsed = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 64 * 1024 }) else {
+        guard CountList.parse(sizes, in: 1...(64 * 1024)) != nil else {
             throw ValidationError(
                 "--sizes must be sizes in MiB from 1 to 65536, comma-separated, got '\(sizes.prefix(40))'")
         }
     }
 
     func run() throws {
-        let bytes = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map {
-            $0 << 20
-        }
+        let bytes = (CountList.parse(sizes, in: 1...(64 * 1024)) ?? []).map { $0 << 20 }
         try runBench(TransferBench(executable: currentExecutablePath, output: output, sizes: bytes).run)
     }
 }
@@ -241,8 +247,7 @@ struct ScaleBenchCommand: ParsableCommand {
     var output = "runs/bench-scale"
 
     func validate() throws {
-        let parsed = trainers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 10_000 }) else {
+        guard CountList.parse(trainers, in: 1...10_000) != nil else {
             throw ValidationError(
                 "--trainers must be counts from 1 to 10000, comma-separated, got '\(trainers.prefix(40))'")
         }
@@ -250,7 +255,7 @@ struct ScaleBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let counts = trainers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let counts = CountList.parse(trainers, in: 1...10_000) ?? []
         try runBench(
             ScaleBench(executable: currentExecutablePath, output: output, counts: counts, seconds: seconds).run)
     }
