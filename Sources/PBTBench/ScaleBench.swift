@@ -119,7 +119,11 @@ public struct ScaleBench {
         guard let end = selector.wait(seconds: seconds + 150), end.succeeded else {
             throw BenchError("the selector of \(count) trainers did not finish; see \(directory)/selector.log")
         }
-        let usage = sampler.stop()
+        let events = try BenchEvents.read("\(directory)/run/events.jsonl")
+        let decided = events.filter { $0.topic == .memberDecided }
+        let span = (decided.last?.time ?? 0) - (decided.first?.time ?? 0)
+        // CPU over the decisions only: not the wait while a thousand trainers connect.
+        let usage = sampler.stop(from: decided.first?.time ?? 0, to: decided.last?.time ?? .infinity)
         for child in children.dropFirst(3) { _ = child.wait(seconds: 30) }
         var turnarounds: [Double] = []
         var busy = 0.0
@@ -133,9 +137,6 @@ public struct ScaleBench {
             }
             turnarounds += lines.dropFirst().compactMap { Double($0) }
         }
-        let events = try BenchEvents.read("\(directory)/run/events.jsonl")
-        let decided = events.filter { $0.topic == .memberDecided }
-        let span = (decided.last?.time ?? 0) - (decided.first?.time ?? 0)
         turnarounds.sort()
         func percentile(_ p: Double) -> Double {
             turnarounds.isEmpty ? .nan : turnarounds[min(turnarounds.count - 1, Int(p * Double(turnarounds.count)))]
@@ -147,13 +148,13 @@ public struct ScaleBench {
     }
 }
 
-/// Samples a process's CPU time and resident memory every 100 ms until stopped.
+/// Samples a process's CPU time (by the wall clock, which events use too) and resident memory
+/// every 100 ms until stopped.
 final class ProcessSampler: @unchecked Sendable {
     private let pid: pid_t
     private let running = Atomic<Bool>(true)
     private let lock = NSLock()
-    private var first: (time: Double, ticks: Int)?
-    private var last: (time: Double, ticks: Int)?
+    private var samples: [(time: Double, ticks: Int)] = []
     private var peakKiB = 0
     private let finished = DispatchSemaphore(value: 0)
 
@@ -162,10 +163,9 @@ final class ProcessSampler: @unchecked Sendable {
         Thread { [self] in
             while running.load(ordering: .relaxed) {
                 if let ticks = Self.ticks(pid) {
-                    let now = Clock.monotonic
+                    let now = Clock.wall
                     lock.lock()
-                    if first == nil { first = (now, ticks) }
-                    last = (now, ticks)
+                    samples.append((now, ticks))
                     peakKiB = max(peakKiB, TransferBench.residentKiB(pid))
                     lock.unlock()
                 }
@@ -175,13 +175,16 @@ final class ProcessSampler: @unchecked Sendable {
         }.start()
     }
 
-    /// CPU as a fraction of one core over the samples, and the most resident memory seen.
-    func stop() -> (cpu: Double, residentMiB: Double) {
+    /// CPU as a fraction of one core over the samples from `start` to `end` (wall-clock
+    /// seconds), and the most resident memory seen.
+    func stop(from start: Double, to end: Double) -> (cpu: Double, residentMiB: Double) {
         running.store(false, ordering: .relaxed)
         finished.wait()
         lock.lock()
         defer { lock.unlock() }
-        guard let first, let last, last.time > first.time else { return (0, Double(peakKiB) / 1024) }
+        let within = samples.filter { $0.time >= start && $0.time <= end }
+        guard let first = within.first ?? samples.first, let last = within.last ?? samples.last, last.time > first.time
+        else { return (0, Double(peakKiB) / 1024) }
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
         return (Double(last.ticks - first.ticks) / hertz / (last.time - first.time), Double(peakKiB) / 1024)
     }

@@ -66,14 +66,19 @@ public struct TransferBench {
             let path = try source.path(of: reference)
             // Each measurement starts with no dirty pages waiting to be written (sync), so that one
             // does not pay for the writes of the one before.
+            // A file written only to be measured goes as soon as it is: its pages are free again
+            // for the next measurement (on this machine, memory the system never used before is
+            // several times slower to fill than memory it gets back).
             sync()
             let copy = try Self.timed { try Self.copy(path, to: "\(output)/copy-\(size)") }
+            unlink("\(output)/copy-\(size)")
             sync()
             let raw = try Self.timed { try Self.rawTransfer(path, size: size, context: context) }
             sync()
             let rawToFile = try Self.timed {
                 try Self.rawTransfer(path, size: size, context: context, into: "\(output)/raw-\(size)")
             }
+            unlink("\(output)/raw-\(size)")
             sync()
             let stored = try Self.sampled(selector.pid) { try client.store(reference, from: source) }
             let cache = try CheckpointStore(directory: "\(output)/cache-\(size)")
