@@ -149,7 +149,7 @@ public struct ScaleBench {
 }
 
 /// Samples a process's CPU time (by the wall clock, which events use too) and resident memory
-/// every 100 ms until stopped.
+/// every `interval` seconds until stopped, and once more when stopped.
 final class ProcessSampler: @unchecked Sendable {
     private let pid: pid_t
     private let running = Atomic<Bool>(true)
@@ -158,21 +158,26 @@ final class ProcessSampler: @unchecked Sendable {
     private var peakKiB = 0
     private let finished = DispatchSemaphore(value: 0)
 
-    init(pid: pid_t) {
+    init(pid: pid_t, interval: Double = 0.1) {
         self.pid = pid
         Thread { [self] in
             while running.load(ordering: .relaxed) {
-                if let ticks = Self.ticks(pid) {
-                    let now = Clock.wall
-                    lock.lock()
-                    samples.append((now, ticks))
-                    peakKiB = max(peakKiB, TransferBench.residentKiB(pid))
-                    lock.unlock()
-                }
-                usleep(100_000)
+                sample()
+                usleep(useconds_t(interval * 1_000_000))
             }
+            sample()
             finished.signal()
         }.start()
+    }
+
+    private func sample() {
+        guard let ticks = Self.ticks(pid) else { return }
+        let now = Clock.wall
+        let resident = Self.residentKiB(pid)
+        lock.lock()
+        samples.append((now, ticks))
+        peakKiB = max(peakKiB, resident)
+        lock.unlock()
     }
 
     /// CPU as a fraction of one core over the samples from `start` to `end` (wall-clock
@@ -187,6 +192,14 @@ final class ProcessSampler: @unchecked Sendable {
         else { return (0, Double(peakKiB) / 1024) }
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
         return (Double(last.ticks - first.ticks) / hertz / (last.time - first.time), Double(peakKiB) / 1024)
+    }
+
+    /// VmRSS of a process, in KiB.
+    static func residentKiB(_ pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
     }
 
     /// utime + stime of a process, in clock ticks.

@@ -127,32 +127,13 @@ public struct TransferBench {
         return Clock.monotonic - started
     }
 
-    /// Runs `body` while a thread samples `pid`'s resident memory; the seconds it took and the
-    /// most the memory grew above where it stood before.
+    /// Runs `body` while `pid`'s resident memory is sampled every 5 ms; the seconds it took and
+    /// the most the memory grew above where it stood before.
     static func sampled(_ pid: pid_t, _ body: () throws -> Void) throws -> (seconds: Double, growthMiB: Double) {
-        let before = residentKiB(pid)
-        let peak = Atomic<Int>(before)
-        let running = Atomic<Bool>(true)
-        let sampler = Thread {
-            while running.load(ordering: .relaxed) {
-                peak.store(max(peak.load(ordering: .relaxed), residentKiB(pid)), ordering: .relaxed)
-                usleep(5_000)
-            }
-        }
-        sampler.start()
+        let before = Double(ProcessSampler.residentKiB(pid)) / 1024
+        let sampler = ProcessSampler(pid: pid, interval: 0.005)
         let seconds = try timed(body)
-        peak.store(max(peak.load(ordering: .relaxed), residentKiB(pid)), ordering: .relaxed)
-        running.store(false, ordering: .relaxed)
-        usleep(20_000)
-        return (seconds, Double(peak.load(ordering: .relaxed) - before) / 1024)
-    }
-
-    /// VmRSS of a process, in KiB.
-    static func residentKiB(_ pid: pid_t) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
-        else { return 0 }
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+        return (seconds, sampler.stop(from: 0, to: .infinity).residentMiB - before)
     }
 
     /// A plain copy in 1 MiB reads and writes.

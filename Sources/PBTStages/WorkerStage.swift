@@ -425,12 +425,10 @@ public final class WorkerStage {
         // The cache: the directory given, else one of this worker's own in the temporary
         // directory. One worker a cache: a worker trims its cache to its size and may delete
         // any file but the one it is using, which must not be another worker's.
-        let safeName = String(
-            options.name.unicodeScalars.map { scalar -> Character in
-                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar)
-                    ? Character(scalar) : "_"
-            }.prefix(100))
-        let cache = options.checkpoints ?? NSTemporaryDirectory() + "pbt-checkpoint-cache-\(getuid())/\(safeName)"
+        let cache =
+            options.checkpoints
+            ?? NSTemporaryDirectory() + "pbt-checkpoint-cache-\(getuid())/"
+            + InletAddress.fileSafe(options.name, limit: 100)
         if FileManager.default.fileExists(atPath: cache + "/" + CheckpointStore.tokenFile) {
             // A selector's store (another run's, or this run's seen through a stale token):
             // trimming it as a cache would delete checkpoints that run holds.

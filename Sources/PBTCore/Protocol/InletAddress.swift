@@ -7,32 +7,41 @@
 ///     worker connecting to another host   → tcp://*:* (every interface; the selector fills in
 ///                                            the address it sees the worker at)
 public enum InletAddress {
-    /// The selector's inlet, beside its work endpoint.
+    /// The selector's inlet, beside its work endpoint (the work port + 3).
     public static func selector(work: String) -> String {
-        if work.hasPrefix("ipc://") || work.hasPrefix("inproc://") { return work + ".inlet" }
-        guard work.hasPrefix("tcp://"), let colon = work.lastIndex(of: ":") else { return "tcp://*:5558" }
-        let host = work[..<colon]
-        let port = work[work.index(after: colon)...]
-        guard let number = Int(port) else { return host + ":*" }
-        return host + ":\(number + 3)"
+        beside(work: work, suffix: ".inlet", portOffset: 3)
     }
 
     /// The selector's checkpoint service, beside its work endpoint (the work port + 4).
     public static func store(work: String) -> String {
-        if work.hasPrefix("ipc://") || work.hasPrefix("inproc://") { return work + ".store" }
-        guard work.hasPrefix("tcp://"), let colon = work.lastIndex(of: ":") else { return "tcp://*:5559" }
+        beside(work: work, suffix: ".store", portOffset: 4)
+    }
+
+    /// An endpoint of the selector's beside its work endpoint: the same ipc path with `suffix`,
+    /// or the same host at the work port + `portOffset` (a wildcard port stays one).
+    static func beside(work: String, suffix: String, portOffset: Int) -> String {
+        if work.hasPrefix("ipc://") || work.hasPrefix("inproc://") { return work + suffix }
+        guard work.hasPrefix("tcp://"), let colon = work.lastIndex(of: ":") else {
+            return "tcp://*:\(5555 + portOffset)"
+        }
         let host = work[..<colon]
         guard let number = Int(work[work.index(after: colon)...]) else { return host + ":*" }
-        return host + ":\(number + 4)"
+        return host + ":\(number + portOffset)"
+    }
+
+    /// A worker's name as a file or socket name: letters, digits, `.`, `_` and `-` kept,
+    /// anything else `_`, at most `limit` characters.
+    public static func fileSafe(_ name: String, limit: Int) -> String {
+        String(
+            name.unicodeScalars.map { scalar -> Character in
+                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar)
+                    ? Character(scalar) : "_"
+            }.prefix(limit))
     }
 
     /// An evaluator's or a mutator's inlet, given where it reaches the selector.
     public static func worker(connect: String, name: String) -> String {
-        let safe = String(
-            name.unicodeScalars.map { scalar -> Character in
-                scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar)
-                    ? Character(scalar) : "_"
-            }.prefix(64))
+        let safe = fileSafe(name, limit: 64)
         if connect.hasPrefix("ipc://"), let slash = connect.lastIndex(of: "/") {
             return connect[...slash] + safe + ".inlet"
         }
