@@ -113,6 +113,7 @@ struct RunCommand: ParsableCommand {
             } catch {
                 throw UserError("\(file): \(error)")
             }
+            for warning in experiment.warnings { StandardStream.error.write("warning: \(file): \(warning)\n") }
             var options = RunSupervisor.Options(
                 experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers,
                 evaluators: evaluators,
@@ -170,6 +171,7 @@ struct ValidateCommand: ParsableCommand {
                 print("  hyperparameter \(parameter.name): \(parameter.domain.kind)")
             }
             print("  resources: " + Self.describe(loaded.resources))
+            for warning in loaded.warnings { print("  warning: " + warning) }
             return 0
         }
     }

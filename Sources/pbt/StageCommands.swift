@@ -65,6 +65,7 @@ struct SelectorCommand: ParsableCommand {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.selector")
             let loaded = try loadExperiment(experiment)
+            for warning in loaded.warnings { logger.warning("\(experiment): \(warning)") }
             // A run directory that cannot be made, or whose store would make the stage start its
             // experiment over or belongs to another: bad input, refused before anything starts.
             let run = RunDirectory(path: runDir)

@@ -1,3 +1,4 @@
+import Foundation
 import PBTConfig
 import PBTCore
 import Testing
@@ -59,6 +60,50 @@ struct SettingsDescriptionTests {
             "max_duration 300 s", "checkpoints: kept (no garbage collection)", "security: CURVE on every socket",
         ] {
             #expect(text.contains(expected), "'\(expected)' not in:\n\(text)")
+        }
+    }
+
+    /// A discount in [0.9, 0.999] under the paper's factors is a warning (every perturbation
+    /// is a jump between the ends); the same discount as a list of choices, or explored with
+    /// noise, is not.
+    @Test func aDomainPerturbationCannotStepIsAWarning() throws {
+        func experiment(_ gamma: String, explore: String = "{strategy: perturb}") throws -> Experiment {
+            try Experiment.parse(
+                yaml: """
+                    name: rl
+                    workload: {kind: toy}
+                    population: 2
+                    stop: {max_steps: 10}
+                    explore: \(explore)
+                    hyperparameters:
+                      lr: {log_uniform: [1.0e-4, 1.0e-2]}
+                      gamma: \(gamma)
+                    """)
+        }
+        let warned = try experiment("{uniform: [0.9, 0.999]}").warnings
+        #expect(warned.count == 1)
+        #expect(
+            warned.first?.hasPrefix(
+                "hyperparameters.gamma: every value of its uniform domain [0.9, 0.999] multiplied by ×0.8 or ×1.2 lands outside it"
+            ) == true)
+        #expect(warned.first?.contains("{choice: [...]}") == true)
+        #expect(try experiment("{choice: [0.9, 0.95, 0.99, 0.999]}").warnings.isEmpty)
+        #expect(try experiment("{uniform: [0.9, 0.999]}", explore: "{strategy: noise, std: 0.1}").warnings.isEmpty)
+        #expect(
+            try experiment("{uniform: [0.9, 0.999]}", explore: "{strategy: perturb, factors: [0.99, 1.01]}").warnings
+                .isEmpty)
+    }
+
+    /// Every experiment shipped in topologies/experiments loads, and none of them runs with a
+    /// setting `pbt validate` would warn about.
+    @Test func theShippedExperimentsLoadWithoutWarnings() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("topologies/experiments")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yml") }
+        #expect(files.count >= 8)
+        for file in files.sorted() {
+            let experiment = try Experiment.load(path: folder.appendingPathComponent(file).path)
+            #expect(experiment.warnings.isEmpty, "\(file): \(experiment.warnings)")
         }
     }
 }

@@ -296,4 +296,33 @@ struct ExploreStrategyTests {
     func name(strategy: ExploreStrategy, expected: String) {
         #expect(strategy.name == expected)
     }
+
+    /// Domains perturbation cannot step (every value × every factor lands outside) against
+    /// domains it can, with the paper's factors and others.
+    @Test(arguments: [
+        (Domain.uniform(low: 0.9, high: 0.999), [0.8, 1.2], true),
+        (.uniform(low: 0.8, high: 1.0), [0.8, 1.2], false),
+        (.logUniform(low: 1.0e-4, high: 1.0e-2), [0.8, 1.2], false),
+        (.uniform(low: 0.9, high: 0.999), [0.99, 1.01], false),
+        (.uniform(low: 1.0, high: 1.1), [2.0], true),
+        (.uniform(low: -1.1, high: -1.0), [0.8, 1.2], true),
+        (.uniform(low: 0, high: 1), [0.8, 1.2], false),
+        (.uniform(low: 0.5, high: 0.5), [0.8, 1.2], false),
+        (.integer(low: 90, high: 99), [0.8, 1.2], true),
+        (.integer(low: 1, high: 10), [0.8, 1.2], false),
+        (.choice([.real(0.9), .real(0.99)]), [0.8, 1.2], false),
+    ])
+    func perturbationThatCannotStep(domain: Domain, factors: [Double], cannot: Bool) {
+        let space = SearchSpace([Hyperparameter(name: "gamma", domain: domain)])
+        let strategy = ExploreStrategy.perturb(factors: factors, resampleProbability: 0.25)
+        #expect(strategy.parametersPerturbationCannotStep(in: space).map(\.name) == (cannot ? ["gamma"] : []))
+        // Noise steps by the domain's width, PB2 models reals itself, and resampling everything
+        // never multiplies: none of them is reported.
+        for other in [
+            ExploreStrategy.noise(std: 0.1, resampleProbability: 0.25), .pb2(points: 10, beta: 2, timeDecay: 0.1),
+            .perturb(factors: factors, resampleProbability: 1), ExploreStrategy.none,
+        ] {
+            #expect(other.parametersPerturbationCannotStep(in: space).isEmpty)
+        }
+    }
 }

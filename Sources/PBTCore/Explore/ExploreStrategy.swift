@@ -209,3 +209,29 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension ExploreStrategy {
+    /// The numeric hyperparameters of `space` that perturbation cannot step: every value of the
+    /// domain, multiplied by any of the factors, lands outside it, so each perturbation is
+    /// reflected onto or near a bound — a jump between the ends, not a step. A discount in
+    /// [0.9, 0.999] under ×0.8 / ×1.2 is one: 0.9 × 1.2 is past 0.999 and 0.999 × 0.8 below 0.9.
+    /// Empty for strategies that do not multiply (noise steps by the domain's width; PB2 models
+    /// the continuous hyperparameters itself).
+    public func parametersPerturbationCannotStep(in space: SearchSpace) -> [Hyperparameter] {
+        guard case .perturb(let factors, let resample) = self, resample < 1 else { return [] }
+        return space.parameters.filter { parameter in
+            let low: Double
+            let high: Double
+            switch parameter.domain {
+            case .uniform(let lower, let upper), .logUniform(let lower, let upper): (low, high) = (lower, upper)
+            case .integer(let lower, let upper): (low, high) = (Double(lower), Double(upper))
+            case .choice: return false
+            }
+            guard low < high else { return false }
+            return factors.allSatisfy { factor in
+                let ends = [low * factor, high * factor]
+                return ends.max()! < low || ends.min()! > high
+            }
+        }
+    }
+}
