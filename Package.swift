@@ -86,7 +86,7 @@ let package = Package(
                 "PBTSystem", "PBTConfig", "PBTWorkloads", "PBTCore", "PBTStore", "ZeroMQ", "PBTSecurity", "PBTMonitor",
                 "PBTWatch", "PBTTensorBoard", "PBTWire", "PBTStages",
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Watching a run: the population folded from events (pure), for the monitor, the
