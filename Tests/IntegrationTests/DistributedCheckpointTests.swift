@@ -81,7 +81,7 @@ struct DistributedCheckpointTests {
 
     @Test(
         "a worker refuses to use another selector's checkpoint directory as its cache (it would trim that run's checkpoints)",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func anotherRunsStoreIsNoCache() throws {
         let pipeline = try PipelineHarness(
             experiment: """

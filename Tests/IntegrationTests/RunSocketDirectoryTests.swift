@@ -24,7 +24,7 @@ struct RunSocketDirectoryTests {
         return (process, run, work)
     }
 
-    @Test("the startup lines give the work endpoint and a trainer command that joins the run", .timeLimit(.minutes(1)))
+    @Test("the startup lines give the work endpoint and a trainer command that joins the run", .timeLimit(.minutes(3)))
     func workEndpointIsPrinted() throws {
         let directory = try TemporaryDirectory()
         let (process, run, work) = try Self.startedRun(in: directory)

@@ -204,12 +204,6 @@ extension ExploreChange.How {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension ExploreStrategy {
     /// The numeric hyperparameters of `space` that perturbation cannot step: every value of the
     /// domain, multiplied by any of the factors, lands outside it, so each perturbation is
@@ -229,9 +223,15 @@ extension ExploreStrategy {
             }
             guard low < high else { return false }
             return factors.allSatisfy { factor in
-                let ends = [low * factor, high * factor]
-                return ends.max()! < low || ends.min()! > high
+                let (a, b) = (low * factor, high * factor)
+                return max(a, b) < low || min(a, b) > high
             }
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
