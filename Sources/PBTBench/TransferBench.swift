@@ -193,34 +193,33 @@ public struct TransferBench {
     /// SHA-256 of the file in 1 MiB reads, the way a transfer checks the bytes it moves: what
     /// verifying them costs on its own.
     static func hash(_ path: String) throws {
-        let input = open(path, O_RDONLY)
-        guard input >= 0 else { throw BenchError("cannot read \(path)") }
-        defer { close(input) }
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
-            guard count > 0 else { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
-        }
+        try readChunks(of: path) { hasher.update(bufferPointer: $0) }
         _ = hasher.finalize()
     }
 
     /// A plain copy in 1 MiB reads and writes.
     static func copy(_ path: String, to target: String) throws {
-        let input = open(path, O_RDONLY)
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        defer {
-            close(input)
-            close(output)
+        guard output >= 0 else { throw BenchError("cannot create \(target)") }
+        defer { close(output) }
+        try readChunks(of: path) { chunk in
+            guard write(output, chunk.baseAddress!, chunk.count) == chunk.count else {
+                throw BenchError("short write copying \(path)")
+            }
         }
-        guard input >= 0, output >= 0 else { throw BenchError("cannot copy \(path)") }
+    }
+
+    /// Reads the file at `path` in 1 MiB reads into one buffer, handing `body` each chunk read.
+    static func readChunks(of path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let input = open(path, O_RDONLY)
+        guard input >= 0 else { throw BenchError("cannot read \(path)") }
+        defer { close(input) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
-            guard count > 0 else { break }
-            let written = buffer.withUnsafeBytes { write(output, $0.baseAddress!, count) }
-            guard written == count else { throw BenchError("short write copying \(path)") }
+            guard count > 0 else { return }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
         }
     }
 

@@ -82,14 +82,8 @@ extension Experiment {
         guard case .perturb(let factors, _) = explore else { return [] }
         let shown = factors.map { "×" + Self.number($0) }.joined(separator: " or ")
         return explore.parametersPerturbationCannotStep(in: space).map { parameter in
-            let ends: String
-            switch parameter.domain {
-            case .uniform(let low, let high), .logUniform(let low, let high):
-                ends = "[\(Self.number(low)), \(Self.number(high))]"
-            case .integer(let low, let high): ends = "[\(low), \(high)]"
-            case .choice: ends = ""
-            }
-            return "hyperparameters.\(parameter.name): every value of its \(parameter.domain.kind) domain \(ends) "
+            let ends = parameter.domain.numericBounds.map { "[\(Self.number($0.low)), \(Self.number($0.high))] " } ?? ""
+            return "hyperparameters.\(parameter.name): every value of its \(parameter.domain.kind) domain \(ends)"
                 + "multiplied by \(shown) lands outside it, so each perturbation is reflected onto or near a bound "
                 + "(a jump between the ends, not a step); list the values to step through instead "
                 + "({choice: [...]}: perturbation moves to a neighbour), widen the domain, or explore with noise"

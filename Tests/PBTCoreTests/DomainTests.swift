@@ -150,6 +150,13 @@ struct DomainTests {
         let folded = Domain.fold(input, low: 0, high: 1)
         #expect(abs(folded - expected) < 1e-12, "fold(\(input)) = \(folded)")
     }
+
+    @Test func numericBoundsOfEachKind() throws {
+        #expect(try #require(Domain.uniform(low: 0.9, high: 0.999).numericBounds) == (0.9, 0.999))
+        #expect(try #require(Domain.logUniform(low: 1e-4, high: 1e-2).numericBounds) == (1e-4, 1e-2))
+        #expect(try #require(Domain.integer(low: 1, high: 4).numericBounds) == (1.0, 4.0))
+        #expect(Domain.choice([.real(0.9), .real(0.99)]).numericBounds == nil)
+    }
 }
 
 /// Values, their formatting, and hyperparameter sets in name order.

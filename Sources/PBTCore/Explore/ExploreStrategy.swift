@@ -214,14 +214,7 @@ extension ExploreStrategy {
     public func parametersPerturbationCannotStep(in space: SearchSpace) -> [Hyperparameter] {
         guard case .perturb(let factors, let resample) = self, resample < 1 else { return [] }
         return space.parameters.filter { parameter in
-            let low: Double
-            let high: Double
-            switch parameter.domain {
-            case .uniform(let lower, let upper), .logUniform(let lower, let upper): (low, high) = (lower, upper)
-            case .integer(let lower, let upper): (low, high) = (Double(lower), Double(upper))
-            case .choice: return false
-            }
-            guard low < high else { return false }
+            guard let (low, high) = parameter.domain.numericBounds, low < high else { return false }
             return factors.allSatisfy { factor in
                 let (a, b) = (low * factor, high * factor)
                 return max(a, b) < low || min(a, b) > high

@@ -19,6 +19,15 @@ public enum Domain: Sendable, Hashable {
         }
     }
 
+    /// The bounds of a numeric domain (uniform, log-uniform, integer), nil for a choice.
+    public var numericBounds: (low: Double, high: Double)? {
+        switch self {
+        case .uniform(let low, let high), .logUniform(let low, let high): (low, high)
+        case .integer(let low, let high): (Double(low), Double(high))
+        case .choice: nil
+        }
+    }
+
     /// Whether `value` is a member of this domain.
     public func contains(_ value: HyperparameterValue) -> Bool {
         switch self {
