@@ -228,10 +228,13 @@ struct SecurityTests {
             output: pipeline.directory.file("health.txt"))
         #expect(health.finish(within: 30)?.succeeded == true, "\(health.log)")
 
-        // A subscriber with the client key sees the stream.
+        // A subscriber with the client key sees the stream. It reads only after the run, so its
+        // queue is unbounded: past the default 1,000 the stream drops what comes last (the
+        // finish), as PUB/SUB does for any subscriber that does not keep up.
         let security = try CurveSecurity.load(
             key: pipeline.keys + "/client.key", serverKey: pipeline.keys + "/server.pub", authorizedKeys: nil)
         let watcher = try ZMQSocket(context, .sub)
+        try watcher.setReceiveHighWaterMark(0)
         try watcher.secureClient(security)
         try watcher.subscribe()
         try watcher.connect(pipeline.subscribers)
