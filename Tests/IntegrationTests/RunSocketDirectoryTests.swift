@@ -51,9 +51,16 @@ struct RunSocketDirectoryTests {
         #expect(work.hasPrefix("ipc:///tmp/pbt-"), "\(work)")
         let sockets = String(work.dropFirst("ipc://".count)).components(separatedBy: "/").dropLast().joined(
             separator: "/")
+        // Other tests' runs, started in parallel, sweep abandoned directories too: while the owner
+        // file is away, they leave this one alone (a directory without one may be being made),
+        // so what the check below sees is what the killed run left.
+        let owner = sockets + "/owner"
+        let identity = try String(contentsOfFile: owner, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: owner)
         process.child.send(SIGKILL)
         _ = process.finish(within: 10)
         #expect(FileManager.default.fileExists(atPath: sockets), "SIGKILL gives pbt run no chance to remove \(sockets)")
+        try identity.write(toFile: owner, atomically: true, encoding: .utf8)
 
         let next = try directory.write("short.yml", noopExperiment(name: "short", population: 2, maxSteps: 2))
         _ = try finishedRun(next, ["--trainers", "1", "--metrics", "none"], in: directory, name: "next")
