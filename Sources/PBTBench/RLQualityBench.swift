@@ -68,7 +68,11 @@ public struct RLQualityBench {
             Method(name: "pbt", label: "PBT (truncation)", population: nil, changes: []),
             Method(
                 name: "ttest", label: "PBT (t-test)", population: nil,
-                changes: [.set("exploit", yaml: "{strategy: t_test, window: 4, p_value: 0.1}")]),
+                // The strategy only: the task's other exploit settings (burn_in, lineage_cap) stay.
+                changes: [
+                    .set("exploit.strategy", yaml: "t_test"), .remove("exploit.fraction"),
+                    .set("exploit.window", yaml: "4"), .set("exploit.p_value", yaml: "0.1"),
+                ]),
             Method(name: "random", label: "random search", population: nil, changes: frozen),
             Method(
                 name: "grid", label: "grid (4 lr × 2 entropy)", population: nil,

@@ -74,7 +74,7 @@ extension Experiment {
         let interval = try root["interval"]?.integer(in: 1...Int.max) ?? ExperimentDefaults.interval
         let stop = try readStop(try root.require("stop"))
         let (metric, objective) = try readObjective(root["objective"])
-        let (exploit, burnIn) = try readExploit(root["exploit"])
+        let (exploit, burnIn, lineageCap) = try readExploit(root["exploit"])
         let explore = try readExplore(root["explore"])
         let space = try readSpace(try root.require("hyperparameters"))
         let initial = try readInitial(root["initial"], space: space, population: population)
@@ -101,6 +101,7 @@ extension Experiment {
             garbageCollection: garbageCollection, collectionInterval: collectionInterval, synchronous: synchronous,
             source: text, schedule: schedule)
         experiment.requiresCurve = requiresCurve
+        experiment.lineageCap = lineageCap
         experiment.directory = directory
         experiment.resources = resources
         experiment.checkpointTransport = try readTransport(root["checkpoints"]?["transport"])
@@ -142,12 +143,15 @@ extension Experiment {
         return (metric, objective ?? ExperimentDefaults.objective)
     }
 
-    /// `exploit`: the strategy and its settings, and `burn_in`; a setting of another strategy is an error.
-    static func readExploit(_ node: ConfigNode?) throws(ConfigError) -> (ExploitStrategy, burnIn: Int) {
+    /// `exploit`: the strategy and its settings, `burn_in` and `lineage_cap`; a setting of
+    /// another strategy is an error.
+    static func readExploit(
+        _ node: ConfigNode?
+    ) throws(ConfigError) -> (ExploitStrategy, burnIn: Int, lineageCap: LineageCap?) {
         guard let node else {
-            return (.truncation(fraction: ExperimentDefaults.truncationFraction), ExperimentDefaults.burnIn)
+            return (.truncation(fraction: ExperimentDefaults.truncationFraction), ExperimentDefaults.burnIn, nil)
         }
-        _ = try node.map(allowed: ["strategy", "fraction", "burn_in", "window", "p_value"])
+        _ = try node.map(allowed: ["strategy", "fraction", "burn_in", "window", "p_value", "lineage_cap"])
         let strategy = try node["strategy"]?.choice(["truncation", "tournament", "t_test", "none"]) ?? "truncation"
         let exploit: ExploitStrategy
         switch strategy {
@@ -173,7 +177,21 @@ extension Experiment {
         for key in ["window", "p_value"] where strategy != "t_test" {
             if let field = node[key] { throw field.error("only applies to the t_test strategy, not \(strategy)") }
         }
-        return (exploit, try node["burn_in"]?.integer(in: 0...Int.max) ?? ExperimentDefaults.burnIn)
+        let burnIn = try node["burn_in"]?.integer(in: 0...Int.max) ?? ExperimentDefaults.burnIn
+        guard let capNode = node["lineage_cap"] else { return (exploit, burnIn, nil) }
+        guard exploit != .none else { throw capNode.error("only applies when members exploit, not with strategy none") }
+        return (exploit, burnIn, try readLineageCap(capNode))
+    }
+
+    /// `exploit.lineage_cap`: `share` (required, between 0 and 1) and `until` (a step, optional).
+    static func readLineageCap(_ node: ConfigNode) throws(ConfigError) -> LineageCap {
+        _ = try node.map(allowed: ["share", "until"])
+        let shareNode = try node.require("share")
+        let share = try shareNode.real()
+        guard share > 0 && share < 1 else {
+            throw shareNode.error("must be more than 0 and less than 1 (a share of the population), got \(share)")
+        }
+        return LineageCap(share: share, until: try node["until"]?.integer(in: 1...Int.max))
     }
 
     /// `explore`: the strategy and its settings; a setting of another strategy is an error.

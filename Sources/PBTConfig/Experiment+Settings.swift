@@ -14,7 +14,12 @@ extension Experiment {
         if let total = stop.totalSteps { stopping.append("total_steps \(total)") }
         lines.append("stop: " + stopping.joined(separator: ", "))
         lines.append("objective: \(objective == .maximize ? "max" : "min") \(metric)")
-        lines.append("exploit: " + exploitDescription + (burnIn > 0 ? ", burn_in \(burnIn)" : ", no burn_in"))
+        lines.append(
+            "exploit: " + exploitDescription + (burnIn > 0 ? ", burn_in \(burnIn)" : ", no burn_in")
+                + (lineageCap.map { cap in
+                    ", lineage_cap: a lineage holds at most \(cap.limit(population: population)) of \(population) members"
+                        + (cap.until.map { " until step \($0)" } ?? "")
+                } ?? ""))
         lines.append("explore: " + exploreDescription)
         lines.append(
             "evaluation: \(evaluation.rawValue)" + (synchronous ? ", synchronous (a barrier at every ready step)" : ""))

@@ -11,7 +11,7 @@ import PBTCore
 /// stop: {max_steps: 200, target_score: 1.19, time_budget: 5m, total_steps: 400}
 /// evaluation: reported          # or checkpoint: the evaluator runs the workload's evaluation
 /// objective: {metric: score, mode: max}
-/// exploit: {strategy: truncation, fraction: 0.25, burn_in: 0}
+/// exploit: {strategy: truncation, fraction: 0.25, burn_in: 0}   # lineage_cap: {share: 0.5, until: 750}
 /// explore: {strategy: noise, std: 0.1, resample_probability: 0}
 /// hyperparameters:
 ///   h0: {uniform: [0, 1]}
@@ -34,6 +34,8 @@ public struct Experiment: Sendable, Hashable {
     public var objective: Objective
     public var exploit: ExploitStrategy
     public var burnIn: Int
+    /// `exploit.lineage_cap`: the largest share of the population one lineage may hold, until a step.
+    public var lineageCap: LineageCap? = nil
     public var explore: ExploreStrategy
     public var space: SearchSpace
     /// Hyperparameters given in the file for the first members (possibly only some names).
@@ -96,7 +98,8 @@ public struct Experiment: Sendable, Hashable {
     public func selectorSettings(minTrainers: Int = 1, startTimeout: Double = 10) -> SelectorSettings {
         SelectorSettings(
             experimentID: id, seed: seed, interval: interval, stop: stop, exploit: exploit,
-            explores: explore != .none, objective: objective, burnIn: burnIn, leaseTimeout: leases.timeout,
+            explores: explore != .none, objective: objective, burnIn: burnIn, lineageCap: lineageCap,
+            leaseTimeout: leases.timeout,
             silenceTimeout: leases.silence, maxTaskSeconds: leases.maxDuration, maxFailures: leases.maxFailures,
             benchSeconds: leases.bench, minTrainers: minTrainers, startTimeout: startTimeout, space: space,
             synchronous: synchronous,

@@ -7,7 +7,7 @@ public enum ExperimentVariant {
     public enum Change: Sendable {
         /// Set the field at `path` to `yaml` (any YAML value, e.g. `{strategy: none}` or `3`).
         case set(String, yaml: String)
-        /// Remove the top-level field.
+        /// Remove the field at `path` (a top-level field, or one a level down: `exploit.fraction`).
         case remove(String)
     }
 
@@ -32,9 +32,13 @@ public enum ExperimentVariant {
                         parent[keys[1]] = value
                         root[keys[0]] = parent
                     }
-                case .remove(let key):
-                    guard case .mapping(let mapping) = root else { break }
-                    root = .mapping(Node.Mapping(mapping.filter { $0.key.string != key }, mapping.tag, mapping.style))
+                case .remove(let path):
+                    let keys = path.split(separator: ".").map(String.init)
+                    if keys.count == 1 {
+                        root = removing(keys[0], from: root)
+                    } else if let parent = root[keys[0]] {
+                        root[keys[0]] = removing(keys[1], from: parent)
+                    }
                 }
             }
             return try Yams.serialize(node: root)
@@ -43,5 +47,11 @@ public enum ExperimentVariant {
         } catch {
             throw ConfigError(path: "", message: "cannot derive an experiment: \(error)")
         }
+    }
+
+    /// `node` without its field `key` (unchanged if it is not a map).
+    static func removing(_ key: String, from node: Node) -> Node {
+        guard case .mapping(let mapping) = node else { return node }
+        return .mapping(Node.Mapping(mapping.filter { $0.key.string != key }, mapping.tag, mapping.style))
     }
 }

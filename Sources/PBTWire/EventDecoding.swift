@@ -208,6 +208,7 @@ struct EventFields {
             case "not_enough_data": return .notEnoughData
             case "keep": return .keep
             case "exploit": return .exploit(donor: try int("donor"))
+            case "capped": return .capped(donor: try int("donor"))
             case let other: throw failure("decision", "is not a decision: \"\(other.prefix(64))\"")
             }
         }

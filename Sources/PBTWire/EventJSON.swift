@@ -136,7 +136,10 @@ public enum EventJSON {
             o.field("step", step)
             o.field("compared_at", comparedAt)
             o.field("decision", decision.name)
-            if case .exploit(let donor) = decision { o.field("donor", donor) }
+            switch decision {
+            case .exploit(let donor), .capped(let donor): o.field("donor", donor)
+            case .keep, .notEnoughData: break
+            }
             o.field("cohort", cohort)
             o.field("rank", rank)
         case .memberExploited(let exploited):

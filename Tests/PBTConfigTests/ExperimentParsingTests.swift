@@ -14,7 +14,7 @@ struct ExperimentParsingTests {
         interval: 5
         stop: {max_steps: 200, target_score: 1.19, time_budget: 5m}
         objective: {metric: accuracy, mode: min}
-        exploit: {strategy: truncation, fraction: 0.2, burn_in: 10}
+        exploit: {strategy: truncation, fraction: 0.2, burn_in: 10, lineage_cap: {share: 0.5, until: 100}}
         explore: {strategy: noise, std: 0.1, resample_probability: 0.05}
         hyperparameters:
           h0: {uniform: [0, 1]}
@@ -40,6 +40,7 @@ struct ExperimentParsingTests {
         #expect(experiment.objective == .minimize)
         #expect(experiment.exploit == .truncation(fraction: 0.2))
         #expect(experiment.burnIn == 10)
+        #expect(experiment.lineageCap == LineageCap(share: 0.5, until: 100))
         #expect(experiment.explore == .noise(std: 0.1, resampleProbability: 0.05))
         #expect(
             experiment.space
@@ -76,6 +77,7 @@ struct ExperimentParsingTests {
         #expect(experiment.objective == .maximize)
         #expect(experiment.exploit == .truncation(fraction: 0.25))
         #expect(experiment.burnIn == 0)
+        #expect(experiment.lineageCap == nil)
         #expect(experiment.explore == .perturb(factors: [0.8, 1.2], resampleProbability: 0.25))
         #expect(experiment.explore == .defaultPerturb)
         #expect(experiment.initial.isEmpty)
@@ -213,6 +215,22 @@ struct ExperimentParsingTests {
         .init(
             label: "negative burn_in", yaml: file(["exploit": "{burn_in: -4}"]), path: "exploit.burn_in",
             mentions: ["-4"]),
+        .init(
+            label: "lineage_cap share 1", yaml: file(["exploit": "{lineage_cap: {share: 1}}"]),
+            path: "exploit.lineage_cap.share", mentions: ["got 1.0", "less than 1"]),
+        .init(
+            label: "lineage_cap without share", yaml: file(["exploit": "{lineage_cap: {until: 50}}"]),
+            path: "exploit.lineage_cap.share", mentions: ["is required"]),
+        .init(
+            label: "lineage_cap until 0", yaml: file(["exploit": "{lineage_cap: {share: 0.5, until: 0}}"]),
+            path: "exploit.lineage_cap.until", mentions: ["0"]),
+        .init(
+            label: "lineage_cap unknown field", yaml: file(["exploit": "{lineage_cap: {share: 0.5, from: 3}}"]),
+            path: "exploit.lineage_cap.from", mentions: ["unknown field 'from'"]),
+        .init(
+            label: "lineage_cap without exploiting",
+            yaml: file(["exploit": "{strategy: none, lineage_cap: {share: 0.5}}"]),
+            path: "exploit.lineage_cap", mentions: ["strategy none"]),
         .init(
             label: "unknown top-level field", yaml: file(["populaton": "4"]), path: "populaton",
             mentions: ["unknown field 'populaton'"]),
@@ -456,6 +474,7 @@ struct ExperimentTests {
         #expect(settings.explores)
         #expect(settings.objective == .minimize)
         #expect(settings.burnIn == 10)
+        #expect(settings.lineageCap == LineageCap(share: 0.5, until: 100))
         #expect(settings.leaseTimeout == 90)
         #expect(settings.silenceTimeout == LeaseSettings.defaultSilence)
         #expect(settings.maxFailures == 5)

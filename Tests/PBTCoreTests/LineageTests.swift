@@ -19,6 +19,15 @@ struct LineageTests {
         #expect(first.toStep == 4)
     }
 
+    /// A history's lineage is the member its first segment trained, however many copies later.
+    @Test func theRootIsTheMemberWhoseInitialWeightsStartedTheHistory() {
+        let first = LineageSegment(id: 1, member: 3, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)
+        #expect(first.root == 3)
+        let copied = first.extended(by: 5, to: 8, with: Self.h2, id: 2).extended(by: 1, to: 12, with: Self.h, id: 3)
+        #expect(copied.chronological.map(\.member) == [3, 5, 1])
+        #expect(copied.root == 3)
+    }
+
     @Test(arguments: [(1, h), (0, h2)])
     func anotherMemberOrHyperparametersStartsASegment(member: Int, hyperparameters: Hyperparameters) {
         let first = LineageSegment(id: 1, member: 0, fromStep: 0, toStep: 4, hyperparameters: Self.h, previous: nil)

@@ -14,7 +14,8 @@ enum Fixture {
     static func settings(
         seed: UInt64 = 1, interval: Int = 4, maxSteps: Int = 12, targetScore: Double? = nil, timeBudget: Double? = nil,
         totalSteps: Int? = nil, exploit: ExploitStrategy = .truncation(fraction: 0.5), explores: Bool = false,
-        objective: Objective = .maximize, burnIn: Int = 0, leaseTimeout: Double = 30, silenceTimeout: Double = 1_000,
+        objective: Objective = .maximize, burnIn: Int = 0, lineageCap: LineageCap? = nil, leaseTimeout: Double = 30,
+        silenceTimeout: Double = 1_000,
         maxTaskSeconds: Double? = nil, maxFailures: Int = 3, benchSeconds: Double = 30, minTrainers: Int = 1,
         startTimeout: Double = 10,
         progressInterval: Double = 1_000, space: SearchSpace? = space
@@ -23,7 +24,8 @@ enum Fixture {
             experimentID: experimentID, seed: seed, interval: interval,
             stop: StopCondition(
                 maxSteps: maxSteps, targetScore: targetScore, timeBudget: timeBudget, totalSteps: totalSteps),
-            exploit: exploit, explores: explores, objective: objective, burnIn: burnIn, leaseTimeout: leaseTimeout,
+            exploit: exploit, explores: explores, objective: objective, burnIn: burnIn, lineageCap: lineageCap,
+            leaseTimeout: leaseTimeout,
             silenceTimeout: silenceTimeout, maxTaskSeconds: maxTaskSeconds, maxFailures: maxFailures,
             benchSeconds: benchSeconds,
             minTrainers: minTrainers, startTimeout: startTimeout, progressInterval: progressInterval, space: space)

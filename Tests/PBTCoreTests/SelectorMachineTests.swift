@@ -1076,6 +1076,27 @@ struct SelectorMachineTests {
         #expect(machine.members[1].checkpoint == F.checkpoint(0xB))
     }
 
+    /// Two members from their own initial weights; member 1 scores worse at step 4 and would copy
+    /// member 0. Under a cap of half the population a lineage holds one member, so the copy is not
+    /// made before the cap's `until` step, and is made from it on.
+    @Test(arguments: [(until: Int?.none, copies: false), (until: 8, copies: false), (until: 4, copies: true)])
+    func aCopyThatWouldTakeALineagePastItsCapIsNotMade(until: Int?, copies: Bool) {
+        var machine = Self.machine(
+            F.settings(exploit: .truncation(fraction: 0.5), lineageCap: LineageCap(share: 0.5, until: until)),
+            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
+        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
+        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
+        let actions =
+            machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
+            + machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
+        let last = actions.decisions.last
+        #expect(last?.member == 1)
+        #expect(last?.decision == (copies ? .exploit(donor: 0) : .capped(donor: 0)))
+        #expect(actions.exploited.map(\.member) == (copies ? [1] : []))
+        #expect(machine.members[1].checkpoint == F.checkpoint(copies ? 0xA : 0xB))
+        #expect(machine.members[1].history?.root == (copies ? 0 : 1))
+    }
+
     /// Member 1 scores well at step 4; member 0 scores badly at 4, then is first to reach step 8.
     /// Returns the actions of member 0's scoring at step 8.
     static func leaderScenario(

@@ -30,6 +30,7 @@ struct EventDecodingTests {
                 changes: ["lr": ExploreChange(from: .real(0.25), to: .real(0.3), how: .scaled(1.2))], mutator: "m"))
         for event in [
             trained, exploited, .memberDecided(member: 2, step: 8, comparedAt: 4, decision: .keep, cohort: 4, rank: 1),
+            .memberDecided(member: 5, step: 8, comparedAt: 8, decision: .capped(donor: 2), cohort: 8, rank: 7),
             .experimentFinished(reason: .maxSteps, best: nil, score: nil, steps: 400, seconds: 0.5),
         ] {
             #expect(try EventJSON.decode(EventJSON.encode(event, time: 5)) == TimedEvent(time: 5, event: event))

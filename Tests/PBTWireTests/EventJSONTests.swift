@@ -26,6 +26,7 @@ struct EventJSONTests {
         .memberScored(member: 0, version: 4, step: 8, score: .nan, evaluator: "e"),
         .memberDecided(member: 2, step: 8, comparedAt: 4, decision: .exploit(donor: 1), cohort: 3, rank: 2),
         .memberDecided(member: 2, step: 8, comparedAt: 8, decision: .notEnoughData, cohort: 1, rank: nil),
+        .memberDecided(member: 3, step: 8, comparedAt: 8, decision: .capped(donor: 0), cohort: 4, rank: 3),
         .memberExploited(
             .init(
                 member: 2, donor: 1, step: 4, checkpoint: "def", old: Hyperparameters(["lr": .real(0.1)]),
@@ -156,6 +157,7 @@ struct EventJSONTests {
         #expect(progress["best_member"] is NSNull)
     }
 
+    /// The donor is named when the strategy chose one: an exploit, or a copy the lineage cap stopped.
     @Test func decisionsNameTheDonorOnlyWhenTheyExploit() throws {
         let exploit = try Self.json("memberDecided", 0)
         #expect(exploit["decision"] as? String == "exploit")
@@ -166,6 +168,9 @@ struct EventJSONTests {
         #expect(waiting["decision"] as? String == "not_enough_data")
         #expect(waiting["donor"] == nil)
         #expect(waiting["rank"] is NSNull)
+        let capped = try Self.json("memberDecided", 2)
+        #expect(capped["decision"] as? String == "capped")
+        #expect(capped["donor"] as? Int == 0)
     }
 
     @Test func exploitedCarriesOldCopiedNewWhatExploreDidAndTheMutator() throws {

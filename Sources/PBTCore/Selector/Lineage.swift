@@ -40,6 +40,13 @@ public final class LineageSegment: Sendable, Hashable {
             id: id, member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
     }
 
+    /// The member whose initial weights this history starts from: its lineage.
+    public var root: Int {
+        var first = self
+        while let previous = first.previous { first = previous }
+        return first.member
+    }
+
     /// The segments from the first step on.
     public var chronological: [LineageSegment] {
         var segments: [LineageSegment] = []

@@ -81,11 +81,14 @@ extension SelectorMachine {
         var random = SplitMix64.forDecision(
             seed: settings.seed, member: index, version: table[index].version, purpose: .exploit)
         let snapshotsThere = snapshots[comparedAt] ?? [:]
-        let decision: ExploitDecision =
+        var decision: ExploitDecision =
             step < settings.burnIn
             ? .keep
             : settings.exploit.decide(
                 member: index, cohort: cohort, recent: { snapshotsThere[$0]?.recent ?? [] }, using: &random)
+        if case .exploit(let donor) = decision, !lineageCapAllows(index, toCopy: donor, at: comparedAt, step: step) {
+            decision = .capped(donor: donor)
+        }
         let rank = cohort.rank(of: index)
         actions.append(
             .publish(
@@ -133,5 +136,18 @@ extension SelectorMachine {
         table.update(index) { $0.pendingExploit = nil }
         dirty.insert(index)
         table.setPhase(index, .queued(.trainer))
+    }
+
+    /// Whether member `index`, deciding at `step`, may copy `donor`'s snapshot at
+    /// `comparedAt` under the experiment's lineage cap (always, without one). Counting the
+    /// donor's lineage walks every member's history: O(population × segments), only for a
+    /// copy the strategy chose and only with a cap.
+    func lineageCapAllows(_ index: Int, toCopy donor: Int, at comparedAt: Int, step: Int) -> Bool {
+        guard let cap = settings.lineageCap, cap.holds(at: step) else { return true }
+        func lineage(_ member: Int) -> Int { table[member].history?.root ?? member }
+        let donorLineage = snapshots[comparedAt]?[donor]?.history?.root ?? lineage(donor)
+        let holding = table.indices.reduce(0) { $0 + (lineage($1) == donorLineage ? 1 : 0) }
+        return cap.allows(
+            donor: donorLineage, recipient: lineage(index), holding: holding, population: table.count, step: step)
     }
 }

@@ -49,6 +49,8 @@ public struct SelectorSettings: Sendable, Hashable {
     public var objective: Objective
     /// No exploit before a member has trained this many steps.
     public var burnIn: Int
+    /// The largest share of the population one lineage may hold, until a step; nil: no limit.
+    public var lineageCap: LineageCap?
     /// Seconds a leg of a member's cycle may go without word before its lease expires
     /// (progress heartbeats extend it).
     public var leaseTimeout: Double
@@ -79,6 +81,7 @@ public struct SelectorSettings: Sendable, Hashable {
     public init(
         experimentID: String, seed: UInt64, interval: Int, stop: StopCondition,
         exploit: ExploitStrategy, explores: Bool, objective: Objective = .maximize, burnIn: Int = 0,
+        lineageCap: LineageCap? = nil,
         leaseTimeout: Double = 30, silenceTimeout: Double = 5, maxTaskSeconds: Double? = nil, maxFailures: Int = 3,
         benchSeconds: Double = 30, minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1,
         space: SearchSpace? = nil, synchronous: Bool = false, schedule: HyperparameterSchedule? = nil
@@ -91,6 +94,7 @@ public struct SelectorSettings: Sendable, Hashable {
         self.explores = explores
         self.objective = objective
         self.burnIn = burnIn
+        self.lineageCap = lineageCap
         self.leaseTimeout = leaseTimeout
         self.silenceTimeout = silenceTimeout
         self.maxTaskSeconds = maxTaskSeconds
