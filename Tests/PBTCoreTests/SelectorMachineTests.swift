@@ -1062,15 +1062,23 @@ struct SelectorMachineTests {
         #expect(back.exploreTasks.first?.version == 3)
     }
 
-    @Test func noExploitBeforeBurnIn() {
-        var machine = Self.machine(
-            F.settings(exploit: .truncation(fraction: 0.5), burnIn: 8),
-            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
+    /// Two members train to step 4 from their own initial weights; member 0 scores 0.9 there
+    /// (checkpoint 0xA), member 1 scores 0.1 (0xB). Returns the actions of both scorings.
+    static func twoMembersScoredAtStepFour(
+        _ settings: SelectorSettings
+    ) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
+        var machine = Self.machine(settings, initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
         let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
         let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         let actions =
             machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
             + machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
+        return (machine, actions)
+    }
+
+    @Test func noExploitBeforeBurnIn() {
+        let (machine, actions) = Self.twoMembersScoredAtStepFour(
+            F.settings(exploit: .truncation(fraction: 0.5), burnIn: 8))
         #expect(actions.decisions.map(\.decision) == [.keep, .keep])
         #expect(actions.exploited.isEmpty)
         #expect(machine.members[1].checkpoint == F.checkpoint(0xB))
@@ -1081,14 +1089,8 @@ struct SelectorMachineTests {
     /// made before the cap's `until` step, and is made from it on.
     @Test(arguments: [(until: Int?.none, copies: false), (until: 8, copies: false), (until: 4, copies: true)])
     func aCopyThatWouldTakeALineagePastItsCapIsNotMade(until: Int?, copies: Bool) {
-        var machine = Self.machine(
-            F.settings(exploit: .truncation(fraction: 0.5), lineageCap: LineageCap(share: 0.5, until: until)),
-            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
-        let actions =
-            machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
-            + machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
+        let (machine, actions) = Self.twoMembersScoredAtStepFour(
+            F.settings(exploit: .truncation(fraction: 0.5), lineageCap: LineageCap(share: 0.5, until: until)))
         let last = actions.decisions.last
         #expect(last?.member == 1)
         #expect(last?.decision == (copies ? .exploit(donor: 0) : .capped(donor: 0)))
