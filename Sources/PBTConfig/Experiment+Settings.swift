@@ -84,6 +84,28 @@ extension Experiment {
     /// Settings that run but probably do not do what the file means, one sentence each
     /// (`pbt validate`, `pbt run` and the selector print them as warnings).
     public var warnings: [String] {
+        perturbationWarnings + lineageCapWarnings
+    }
+
+    var lineageCapWarnings: [String] {
+        guard let cap = lineageCap else { return [] }
+        var warnings: [String] = []
+        let until = cap.until.map { "before step \($0)" } ?? "in the whole run"
+        if cap.limit(population: population) < 2 {
+            warnings.append(
+                "exploit.lineage_cap: a share of \(Self.number(cap.share)) of \(population) members lets a lineage "
+                    + "hold one member, so no member copies another \(until) (random search until then); "
+                    + "raise share to at least \(Self.number(2 / Double(population)))")
+        }
+        if let step = cap.until, step >= stop.maxSteps {
+            warnings.append(
+                "exploit.lineage_cap.until: \(step) is not before stop.max_steps (\(stop.maxSteps)), so the cap "
+                    + "holds for the whole run; leave until out to say so, or lift the cap earlier")
+        }
+        return warnings
+    }
+
+    var perturbationWarnings: [String] {
         guard case .perturb(let factors, _) = explore else { return [] }
         let shown = factors.map { "×" + Self.number($0) }.joined(separator: " or ")
         return explore.parametersPerturbationCannotStep(in: space).map { parameter in

@@ -9,6 +9,13 @@ public enum ExperimentVariant {
         case set(String, yaml: String)
         /// Remove the field at `path` (a top-level field, or one a level down: `exploit.fraction`).
         case remove(String)
+
+        /// The field it changes.
+        public var path: String {
+            switch self {
+            case .set(let path, _), .remove(let path): path
+            }
+        }
     }
 
     /// Applies `changes` to the experiment file text `base` and returns the new text.
@@ -19,12 +26,16 @@ public enum ExperimentVariant {
                 throw ConfigError(path: "", message: "the base experiment is not a map")
             }
             for change in changes {
+                let path = change.path
+                let keys = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                guard (1...2).contains(keys.count), keys.allSatisfy({ !$0.isEmpty }) else {
+                    throw ConfigError(path: path, message: "a variant changes a field or a field one level down")
+                }
                 switch change {
-                case .set(let path, let yaml):
+                case .set(_, let yaml):
                     guard let value = try Yams.compose(yaml: yaml) else {
                         throw ConfigError(path: path, message: "empty value")
                     }
-                    let keys = path.split(separator: ".").map(String.init)
                     if keys.count == 1 {
                         root[keys[0]] = value
                     } else {
@@ -32,8 +43,7 @@ public enum ExperimentVariant {
                         parent[keys[1]] = value
                         root[keys[0]] = parent
                     }
-                case .remove(let path):
-                    let keys = path.split(separator: ".").map(String.init)
+                case .remove:
                     if keys.count == 1 {
                         root = removing(keys[0], from: root)
                     } else if let parent = root[keys[0]] {

@@ -246,7 +246,8 @@ public final class SelectorDatabase {
             func counter(_ index: Int) -> String { index < counters.count ? counters[index] : "0" }
             let state = SelectorMachine.SavedState(
                 members: members, scores: scores, steps: Int(counter(0)) ?? 0, exploits: Int(counter(1)) ?? 0,
-                elapsed: Double(counter(2)) ?? 0, forgottenBelow: Int(counter(3)) ?? 0, bestEver: best)
+                elapsed: Double(counter(2)) ?? 0, forgottenBelow: Int(counter(3)) ?? 0, bestEver: best,
+                highestSegmentID: segments.keys.max() ?? 0)
             return (state, counter(4) == "1" ? FinishReason(rawValue: counter(5)) ?? .maxSteps : nil)
         }
     }

@@ -49,4 +49,13 @@ struct ExperimentVariantTests {
         #expect(
             try Experiment.parse(yaml: text) == Experiment.parse(yaml: try ExperimentVariant.make(from: Self.base, [])))
     }
+
+    /// A path deeper than one level, or with an empty part, is refused: it would otherwise
+    /// change the wrong field.
+    @Test(arguments: ["exploit.lineage_cap.until", "", ".", "exploit.", ".fraction"])
+    func aPathTheVariantCannotReachIsAnError(path: String) {
+        for change in [ExperimentVariant.Change.remove(path), .set(path, yaml: "1")] {
+            #expect(throws: ConfigError.self) { try ExperimentVariant.make(from: Self.base, [change]) }
+        }
+    }
 }

@@ -94,6 +94,44 @@ struct SettingsDescriptionTests {
                 .isEmpty)
     }
 
+    /// A lineage cap that lets a lineage hold one member (no copy at all until it lifts) and
+    /// one that never lifts although it names a step are warnings; a working cap is not.
+    @Test(arguments: [
+        (population: 8, cap: "{share: 0.5, until: 50}", warnings: [String]()),
+        (population: 8, cap: "{share: 0.5}", warnings: []),
+        (
+            population: 8, cap: "{share: 0.2, until: 50}",
+            warnings: [
+                "exploit.lineage_cap: a share of 0.2 of 8 members lets a lineage hold one member, so no member copies another before step 50 (random search until then); raise share to at least 0.25"
+            ]
+        ),
+        (
+            population: 3, cap: "{share: 0.5}",
+            warnings: [
+                "exploit.lineage_cap: a share of 0.5 of 3 members lets a lineage hold one member, so no member copies another in the whole run (random search until then); raise share to at least 0.6666666666666666"
+            ]
+        ),
+        (
+            population: 8, cap: "{share: 0.5, until: 100}",
+            warnings: [
+                "exploit.lineage_cap.until: 100 is not before stop.max_steps (100), so the cap holds for the whole run; leave until out to say so, or lift the cap earlier"
+            ]
+        ),
+    ])
+    func aLineageCapThatCannotWorkAsWrittenIsAWarning(population: Int, cap: String, warnings: [String]) throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: capped
+                workload: {kind: toy}
+                population: \(population)
+                stop: {max_steps: 100}
+                exploit: {strategy: truncation, lineage_cap: \(cap)}
+                hyperparameters:
+                  lr: {log_uniform: [1.0e-4, 1.0e-2]}
+                """)
+        #expect(experiment.warnings == warnings)
+    }
+
     /// Every experiment shipped in topologies/experiments loads, and none of them runs with a
     /// setting `pbt validate` would warn about.
     @Test func theShippedExperimentsLoadWithoutWarnings() throws {

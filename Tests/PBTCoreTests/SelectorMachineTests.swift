@@ -1177,6 +1177,22 @@ struct SelectorMachineTests {
         #expect(next.trainTasks.first.map { $0.task.version > SelectorMachine.versionsSkippedOnRestore } == true)
     }
 
+    /// New lineage segments are numbered above every segment the store holds, also those no
+    /// member or score points at any more (the store ignores a second row with a used id).
+    @Test func aRestoredMachineNumbersNewSegmentsAboveEveryStoredOne() {
+        var machine = Self.machine(F.settings(), members: 1)
+        let task = machine.handle(F.ready(.trainer, name: "t"), from: F.trainer, now: 0).trainTasks[0].task
+        _ = machine.handle(F.scored(task, checkpoint: F.checkpoint(1), score: 0.5), from: F.evaluator, now: 1)
+        let referenced = machine.members[0].history?.id ?? 0
+        for stored in [0, referenced + 40] {
+            let saved = SelectorMachine.SavedState(
+                members: machine.members, scores: [], steps: 4, exploits: 0, elapsed: 1, forgottenBelow: 0,
+                bestEver: nil, highestSegmentID: stored)
+            let restored = SelectorMachine(settings: machine.settings, name: "exp", restoring: saved, now: 2)
+            #expect(restored.nextSegmentID == max(referenced, stored) + 1)
+        }
+    }
+
     // MARK: Determinism
 
     static func simulate(seed: UInt64) -> [SelectorMachine.Action] {

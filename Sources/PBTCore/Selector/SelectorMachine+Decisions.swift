@@ -146,7 +146,10 @@ extension SelectorMachine {
         guard let cap = settings.lineageCap, cap.holds(at: step) else { return true }
         func lineage(_ member: Int) -> Int { table[member].history?.root ?? member }
         let donorLineage = snapshots[comparedAt]?[donor]?.history?.root ?? lineage(donor)
-        let holding = table.indices.reduce(0) { $0 + (lineage($1) == donorLineage ? 1 : 0) }
+        // A member given up trains no more: it holds no place in its lineage.
+        let holding = table.indices.reduce(0) {
+            $0 + (table[$1].phase != .failed && lineage($1) == donorLineage ? 1 : 0)
+        }
         return cap.allows(
             donor: donorLineage, recipient: lineage(index), holding: holding, population: table.count, step: step)
     }

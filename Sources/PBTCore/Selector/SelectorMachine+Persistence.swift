@@ -41,10 +41,13 @@ extension SelectorMachine {
         public var elapsed: Double
         public var forgottenBelow: Int
         public var bestEver: ScoreSnapshot?
+        /// The highest lineage segment id the store holds, referenced or not: new segments are
+        /// numbered above it (a segment nobody points at any more still holds its id in the store).
+        public var highestSegmentID: Int
 
         public init(
             members: [Member], scores: [ScoreSnapshot], steps: Int, exploits: Int, elapsed: Double, forgottenBelow: Int,
-            bestEver: ScoreSnapshot?
+            bestEver: ScoreSnapshot?, highestSegmentID: Int = 0
         ) {
             self.members = members
             self.scores = scores
@@ -53,6 +56,7 @@ extension SelectorMachine {
             self.elapsed = elapsed
             self.forgottenBelow = forgottenBelow
             self.bestEver = bestEver
+            self.highestSegmentID = highestSegmentID
         }
     }
 
@@ -103,6 +107,7 @@ extension SelectorMachine {
         for snapshot in saved.scores {
             highest = max(highest, snapshot.history?.id ?? 0)
         }
+        highest = max(highest, saved.bestEver?.history?.id ?? 0, saved.highestSegmentID)
         nextSegmentID = highest + 1
         for index in table.indices where table[index].phase.isLeased {
             let trainer = table[index].lease?.trainer ?? ""
