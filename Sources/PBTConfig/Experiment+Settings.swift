@@ -16,10 +16,7 @@ extension Experiment {
         lines.append("objective: \(objective == .maximize ? "max" : "min") \(metric)")
         lines.append(
             "exploit: " + exploitDescription + (burnIn > 0 ? ", burn_in \(burnIn)" : ", no burn_in")
-                + (lineageCap.map { cap in
-                    ", lineage_cap: a lineage holds at most \(cap.limit(population: population)) of \(population) members"
-                        + (cap.until.map { " until step \($0)" } ?? "")
-                } ?? ""))
+                + lineageCapDescription)
         lines.append("explore: " + exploreDescription)
         lines.append(
             "evaluation: \(evaluation.rawValue)" + (synchronous ? ", synchronous (a barrier at every ready step)" : ""))
@@ -54,6 +51,13 @@ extension Experiment {
             "\($0.key) \($0.value.shown)"
         }
         return workload.kind + (settings.isEmpty ? " (its defaults)" : ", " + settings.joined(separator: ", "))
+    }
+
+    /// `, lineage_cap: …` when the experiment has a cap, else nothing.
+    var lineageCapDescription: String {
+        guard let cap = lineageCap else { return "" }
+        return ", lineage_cap: a lineage holds at most \(cap.limit(population: population)) of \(population) members"
+            + (cap.until.map { " until step \($0)" } ?? "")
     }
 
     var exploitDescription: String {

@@ -15,6 +15,9 @@ public final class LineageSegment: Sendable, Hashable {
     public let toStep: Int
     public let hyperparameters: Hyperparameters
     public let previous: LineageSegment?
+    /// The member whose initial weights this history starts from (the first segment's
+    /// member): its lineage. Set once, from the segment before, so reading it costs nothing.
+    public let root: Int
 
     public init(
         id: Int, member: Int, fromStep: Int, toStep: Int, hyperparameters: Hyperparameters, previous: LineageSegment?
@@ -25,6 +28,7 @@ public final class LineageSegment: Sendable, Hashable {
         self.toStep = toStep
         self.hyperparameters = hyperparameters
         self.previous = previous
+        self.root = previous?.root ?? member
     }
 
     /// The history after training `member` from this segment's end to `step` with `hyperparameters`:
@@ -38,13 +42,6 @@ public final class LineageSegment: Sendable, Hashable {
         }
         return LineageSegment(
             id: id, member: member, fromStep: toStep, toStep: step, hyperparameters: hyperparameters, previous: self)
-    }
-
-    /// The member whose initial weights this history starts from: its lineage.
-    public var root: Int {
-        var first = self
-        while let previous = first.previous { first = previous }
-        return first.member
     }
 
     /// The segments from the first step on.

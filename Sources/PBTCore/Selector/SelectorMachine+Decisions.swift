@@ -140,8 +140,8 @@ extension SelectorMachine {
 
     /// Whether member `index`, deciding at `step`, may copy `donor`'s snapshot at
     /// `comparedAt` under the experiment's lineage cap (always, without one). Counting the
-    /// donor's lineage walks every member's history: O(population × segments), only for a
-    /// copy the strategy chose and only with a cap.
+    /// donor's lineage looks at every member once: O(population), only for a copy the
+    /// strategy chose and only with a cap.
     func lineageCapAllows(_ index: Int, toCopy donor: Int, at comparedAt: Int, step: Int) -> Bool {
         guard let cap = settings.lineageCap, cap.holds(at: step) else { return true }
         func lineage(_ member: Int) -> Int { table[member].history?.root ?? member }
