@@ -9,7 +9,8 @@ import Darwin
 extension Experiment {
     static let fields = [
         "name", "seed", "workload", "population", "interval", "stop", "objective", "exploit", "explore",
-        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "security",
+        "hyperparameters", "initial", "leases", "evaluation", "checkpoints", "schedule", "synchronous", "max_lead",
+        "security",
         "resources", "directory",
     ]
 
@@ -85,6 +86,7 @@ extension Experiment {
                 ?? ExperimentDefaults.evaluation.rawValue)!
         let leases = try readLeases(root["leases"])
         let synchronous = try root["synchronous"]?.bool() ?? ExperimentDefaults.synchronous
+        let maxLead = try readMaxLead(root["max_lead"], synchronous: synchronous)
         let (garbageCollection, collectionInterval) = try readCheckpoints(root["checkpoints"])
         let directory = try root["directory"].map { node throws(ConfigError) -> String in
             let path = try node.text()
@@ -102,6 +104,7 @@ extension Experiment {
             source: text, schedule: schedule)
         experiment.requiresCurve = requiresCurve
         experiment.lineageCap = lineageCap
+        experiment.maxLead = maxLead
         experiment.directory = directory
         experiment.resources = resources
         experiment.checkpointTransport = try readTransport(root["checkpoints"]?["transport"])
@@ -120,6 +123,19 @@ extension Experiment {
             )
         }
         return name
+    }
+
+    /// `max_lead`: steps (≥ 0) a member may stand ahead of the live member furthest behind
+    /// when it starts a task; meaningless with `synchronous: true`, which holds every member
+    /// at every ready step.
+    static func readMaxLead(_ node: ConfigNode?, synchronous: Bool) throws(ConfigError) -> Int? {
+        guard let node else { return ExperimentDefaults.maxLead }
+        let lead = try node.integer(in: 0...Int.max)
+        if synchronous {
+            throw node.error(
+                "has no effect with synchronous: true (every member waits at every ready step); remove one")
+        }
+        return lead
     }
 
     /// `stop`: `max_steps` (required), and optionally `target_score`, `time_budget`, `total_steps`.

@@ -19,7 +19,9 @@ extension Experiment {
                 + lineageCapDescription)
         lines.append("explore: " + exploreDescription)
         lines.append(
-            "evaluation: \(evaluation.rawValue)" + (synchronous ? ", synchronous (a barrier at every ready step)" : ""))
+            "evaluation: \(evaluation.rawValue)" + (synchronous ? ", synchronous (a barrier at every ready step)" : "")
+                + (maxLead.map { ", max_lead \($0) (a member starts a task at most \($0) steps ahead of the slowest)" }
+                    ?? ""))
         let duration = leases.maxDuration.map { "\(Self.number($0)) s" } ?? "auto"
         lines.append(
             "leases: timeout \(Self.number(leases.timeout)) s, silence \(Self.number(leases.silence)) s, max_duration \(duration), "

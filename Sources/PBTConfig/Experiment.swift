@@ -56,6 +56,9 @@ public struct Experiment: Sendable, Hashable {
     /// Members wait at each ready step until the whole live population is there (Ray Tune's
     /// `synch=True`), then decisions are made best first.
     public var synchronous: Bool
+    /// `max_lead`: a member starts a task only while at most this many steps ahead of the
+    /// live member furthest behind; nil (the default): no bound.
+    public var maxLead: Int? = ExperimentDefaults.maxLead
     /// The file's text, exactly as read: what the selector sends to workers.
     public var source: String
     /// Hyperparameters fixed step range by step range (`schedule`; `pbt replay` writes one), or nil.
@@ -102,7 +105,7 @@ public struct Experiment: Sendable, Hashable {
             leaseTimeout: leases.timeout,
             silenceTimeout: leases.silence, maxTaskSeconds: leases.maxDuration, maxFailures: leases.maxFailures,
             benchSeconds: leases.bench, minTrainers: minTrainers, startTimeout: startTimeout, space: space,
-            synchronous: synchronous,
+            synchronous: synchronous, maxLead: maxLead,
             schedule: schedule)
     }
 }

@@ -33,6 +33,8 @@ public enum ExperimentDefaults {
     public static let evaluation = Evaluation.reported
     /// `synchronous`: false (no generation barrier).
     public static let synchronous = false
+    /// `max_lead`: none (a member may run any number of steps ahead of the others).
+    public static let maxLead: Int? = nil
     /// `checkpoints.garbage_collection`: on.
     public static let garbageCollection = true
     /// `checkpoints.transport`: auto (the shared directory where a worker sees it, the

@@ -25,6 +25,7 @@ struct ExperimentParsingTests {
           - {h0: 1, lr: 0.01, layers: 3, opt: sgd}
           - {h0: 0.5}
         leases: {timeout: 90s, max_failures: 5}
+        max_lead: 10
         """
 
     @Test func aFullFileParsesEveryField() throws {
@@ -57,6 +58,8 @@ struct ExperimentParsingTests {
             ])
         #expect(experiment.leaseTimeout == 90)
         #expect(experiment.maxFailures == 5)
+        #expect(experiment.maxLead == 10)
+        #expect(experiment.selectorSettings().maxLead == 10)
         #expect(experiment.source == Self.full)
     }
 
@@ -231,6 +234,13 @@ struct ExperimentParsingTests {
             label: "lineage_cap without exploiting",
             yaml: file(["exploit": "{strategy: none, lineage_cap: {share: 0.5}}"]),
             path: "exploit.lineage_cap", mentions: ["strategy none"]),
+        .init(
+            label: "max_lead below 0", yaml: file(["max_lead": "-4"]), path: "max_lead", mentions: ["-4"]),
+        .init(
+            label: "max_lead not a number", yaml: file(["max_lead": "one"]), path: "max_lead", mentions: ["one"]),
+        .init(
+            label: "max_lead with synchronous", yaml: file(["max_lead": "4", "synchronous": "true"]),
+            path: "max_lead", mentions: ["synchronous: true"]),
         .init(
             label: "unknown top-level field", yaml: file(["populaton": "4"]), path: "populaton",
             mentions: ["unknown field 'populaton'"]),

@@ -63,6 +63,22 @@ struct SettingsDescriptionTests {
         }
     }
 
+    @Test func aLeadBoundIsShownAndItsAbsenceIsTheDefault() throws {
+        let file = """
+            name: lead
+            workload: {kind: toy}
+            population: 2
+            stop: {max_steps: 10}
+            hyperparameters:
+              h0: {uniform: [0, 1]}
+            """
+        let bounded = try Experiment.parse(yaml: file + "\nmax_lead: 4\n").settingsDescription
+        #expect(
+            bounded.contains(
+                "evaluation: reported, max_lead 4 (a member starts a task at most 4 steps ahead of the slowest)"))
+        #expect(try Experiment.parse(yaml: file).maxLead == nil)
+    }
+
     /// A discount in [0.9, 0.999] under the paper's factors is a warning (every perturbation
     /// is a jump between the ends); the same discount as a list of choices, or explored with
     /// noise, is not.

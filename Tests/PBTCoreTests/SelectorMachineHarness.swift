@@ -18,7 +18,7 @@ enum Fixture {
         silenceTimeout: Double = 1_000,
         maxTaskSeconds: Double? = nil, maxFailures: Int = 3, benchSeconds: Double = 30, minTrainers: Int = 1,
         startTimeout: Double = 10,
-        progressInterval: Double = 1_000, space: SearchSpace? = space
+        progressInterval: Double = 1_000, space: SearchSpace? = space, maxLead: Int? = nil
     ) -> SelectorSettings {
         SelectorSettings(
             experimentID: experimentID, seed: seed, interval: interval,
@@ -28,7 +28,8 @@ enum Fixture {
             leaseTimeout: leaseTimeout,
             silenceTimeout: silenceTimeout, maxTaskSeconds: maxTaskSeconds, maxFailures: maxFailures,
             benchSeconds: benchSeconds,
-            minTrainers: minTrainers, startTimeout: startTimeout, progressInterval: progressInterval, space: space)
+            minTrainers: minTrainers, startTimeout: startTimeout, progressInterval: progressInterval, space: space,
+            maxLead: maxLead)
     }
 
     static func hyperparameters(_ lr: Double) -> Hyperparameters {

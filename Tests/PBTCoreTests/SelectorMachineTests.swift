@@ -1143,6 +1143,79 @@ struct SelectorMachineTests {
         #expect(actions.exploited.first?.step == 4)
     }
 
+    /// Two members on two trainers; member 0 reaches step 4 first and scores 0.5, member 1
+    /// then scores 0.9 there. Without a lead bound member 0 is decided alone (nobody to be
+    /// compared with) and trains on; under `max_lead: 0` it waits, undecided, and is decided
+    /// with member 1 in the full cohort at step 4, where it copies member 1.
+    @Test(arguments: [Int?.none, 0])
+    func underMaxLeadZeroTheMemberFirstAtAStepWaitsUndecidedForTheOther(maxLead: Int?) {
+        var machine = Self.machine(
+            F.settings(exploit: .truncation(fraction: 0.5), maxLead: maxLead),
+            initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
+        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
+        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
+        let first = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.5), from: F.evaluator, now: 1)
+        if maxLead == nil {
+            #expect(first.decisions.map(\.cohort) == [1])
+            #expect(machine.members[0].phase == .queued(.trainer))
+        } else {
+            #expect(first.decisions.isEmpty)
+            #expect(machine.members[0].phase == .waiting)
+        }
+        let second = machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.9), from: F.evaluator, now: 2)
+        if maxLead == nil {
+            #expect(second.decisions.map(\.member) == [1])
+            #expect(machine.members[0].checkpoint == F.checkpoint(0xA))
+        } else {
+            #expect(Set(second.decisions.map(\.member)) == [0, 1])
+            #expect(second.decisions.allSatisfy { $0.comparedAt == 4 && $0.cohort == 2 })
+            #expect(second.decisions.first { $0.member == 0 }?.decision == .exploit(donor: 1))
+            #expect(machine.members[0].checkpoint == F.checkpoint(0xB))
+            #expect(machine.members[0].step == 4)
+        }
+    }
+
+    /// `max_lead: 4`, interval 4, three members on two trainers: a member scored two ready
+    /// steps ahead of the slowest waits undecided; it is decided (and trained again) the moment
+    /// the slowest reaches step 4.
+    @Test func underMaxLeadAMemberTooFarAheadIsDecidedWhenTheSlowestComesClose() throws {
+        var machine = Self.machine(
+            F.settings(maxSteps: 40, exploit: .none, maxLead: 4),
+            initial: [F.hyperparameters(0.1), F.hyperparameters(0.3), F.hyperparameters(0.5)])
+        let generation = machine.evaluatorRoutes.generation
+        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
+        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
+        #expect([zero.member, one.member] == [0, 1])
+        // Trainer 1 hands member 0 on at step 4 and takes member 2 (step 0, furthest behind).
+        let two = try #require(
+            machine.handle(F.handedOn(zero, received: 1, name: "t1", routes: generation), from: F.trainer, now: 1)
+                .trainTasks.first?.task)
+        #expect(two.member == 2)
+        // Member 0 scores at 4 (members 1 and 2 stand at 0: within the lead): decided, queued.
+        var actions = machine.handle(
+            F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.5), from: F.evaluator, now: 2)
+        #expect(actions.decisions.map(\.member) == [0])
+        // Trainer 2 hands member 1 on and takes member 0 (step 4, within the lead of step 0).
+        let zeroAgain = try #require(
+            machine.handle(F.handedOn(one, received: 1, name: "t2", routes: generation), from: F.trainer2, now: 3)
+                .trainTasks.first?.task)
+        #expect(zeroAgain.member == 0 && zeroAgain.step == 4)
+        _ = machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.5), from: F.evaluator, now: 4)
+        // Member 0 reaches step 8 while member 2 still stands at 0: it waits, undecided.
+        _ = machine.handle(
+            F.handedOn(zeroAgain, received: 2, name: "t2", routes: generation), from: F.trainer2, now: 5)
+        actions = machine.handle(
+            F.scored(zeroAgain, checkpoint: F.checkpoint(0xA1), score: 0.6), from: F.evaluator, now: 6)
+        #expect(actions.decisions.isEmpty)
+        #expect(machine.members[0].phase == .waiting)
+        // Member 2 reaches step 4: the slowest now stands at 4, and member 0 is decided at once.
+        _ = machine.handle(F.handedOn(two, received: 2, name: "t1", routes: generation), from: F.trainer, now: 7)
+        actions = machine.handle(F.scored(two, checkpoint: F.checkpoint(0xC), score: 0.5), from: F.evaluator, now: 8)
+        #expect(Set(actions.decisions.map(\.member)) == [0, 2])
+        #expect(machine.members[0].phase != .waiting)
+        #expect(machine.members[0].step == 8)
+    }
+
     // MARK: Restarting
 
     /// After a restart, what was out waits one silence, not a lease: a trainer that is still

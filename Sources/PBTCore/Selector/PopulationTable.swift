@@ -155,6 +155,11 @@ struct PopulationTable: Sendable {
     private(set) var done = 0
     private(set) var queuedForTraining = 0
     private(set) var queuedForMutator = 0
+    /// How many live members (neither finished nor failed) stand at each step, and those
+    /// steps in a heap whose entries for steps nobody stands at any more are dropped when
+    /// they reach the top: the slowest live member's step in amortised O(log n).
+    private var liveSteps: [Int: Int] = [:]
+    private var liveStepHeap = MinHeap<Int>()
 
     init(_ members: [Member]) {
         self.members = members
@@ -169,8 +174,30 @@ struct PopulationTable: Sendable {
     /// Changes a member's fields other than its phase.
     mutating func update(_ index: Int, _ body: (inout Member) -> Void) {
         let phase = members[index].phase
+        let step = members[index].step
         body(&members[index])
         members[index].phase = phase
+        if members[index].step != step, !phase.isDone {
+            leaveStep(step)
+            enterStep(members[index].step)
+        }
+    }
+
+    /// The step of the live member furthest behind (nil when every member is done).
+    mutating func slowestLiveStep() -> Int? {
+        while let step = liveStepHeap.min, liveSteps[step] == nil { _ = liveStepHeap.popMin() }
+        return liveStepHeap.min
+    }
+
+    private mutating func enterStep(_ step: Int) {
+        let count = liveSteps[step, default: 0]
+        if count == 0 { liveStepHeap.insert(step) }
+        liveSteps[step] = count + 1
+    }
+
+    private mutating func leaveStep(_ step: Int) {
+        let count = liveSteps[step, default: 0] - 1
+        liveSteps[step] = count > 0 ? count : nil
     }
 
     /// Moves a member to `phase`, updating every index.
@@ -183,12 +210,18 @@ struct PopulationTable: Sendable {
         self.index(index, entering: phase)
     }
 
-    /// The next member queued for a trainer (furthest behind first), taken off the queue.
-    mutating func nextForTraining() -> Int? {
-        while let entry = trainingQueue.popMin() {
-            if members[entry.member].phase == .queued(.trainer) && entry.arrival == members[entry.member].queueArrival {
-                return entry.member
+    /// The next member queued for a trainer (furthest behind first), taken off the queue;
+    /// nil when none is queued or the one furthest behind stands beyond `atMost`.
+    mutating func nextForTraining(atMost limit: Int? = nil) -> Int? {
+        while let entry = trainingQueue.min {
+            guard members[entry.member].phase == .queued(.trainer), entry.arrival == members[entry.member].queueArrival
+            else {
+                _ = trainingQueue.popMin()
+                continue
             }
+            if let limit, entry.step > limit { return nil }
+            _ = trainingQueue.popMin()
+            return entry.member
         }
         return nil
     }
@@ -210,6 +243,7 @@ struct PopulationTable: Sendable {
         case .waiting: waiting.remove(index)
         case .finished, .failed: done -= 1
         }
+        if !phase.isDone { leaveStep(members[index].step) }
     }
 
     private mutating func index(_ index: Int, entering phase: MemberPhase) {
@@ -226,6 +260,7 @@ struct PopulationTable: Sendable {
         case .waiting: waiting.insert(index)
         case .finished, .failed: done += 1
         }
+        if !phase.isDone { enterStep(members[index].step) }
     }
 
     struct QueueEntry: Comparable, Sendable {

@@ -25,6 +25,8 @@ struct MinHeap<Element: Comparable & Sendable>: Sendable {
 
     var isEmpty: Bool { items.isEmpty }
     var count: Int { items.count }
+    /// The smallest element, left in place. O(1).
+    var min: Element? { items.first }
 
     mutating func insert(_ item: Element) {
         items.append(item)

@@ -49,7 +49,26 @@ extension SelectorMachine {
             releaseBarrier(now: now, into: &actions)
             return
         }
+        // `max_lead`: a member too far ahead waits, undecided, for the slowest to come
+        // closer; decided then, it is ranked in a fuller cohort at its own step.
+        if let lead = settings.maxLead, let slowest = table.slowestLiveStep(), step > slowest + lead {
+            table.setPhase(index, .waiting)
+            return
+        }
         decide(index, now: now, into: &actions)
+    }
+
+    /// `max_lead`: decides, best first, the waiting members that the slowest live member has
+    /// come close enough to (every one, once a member that held them back is done).
+    mutating func releaseLeaders(now: Double, into actions: inout [Action]) {
+        guard let lead = settings.maxLead, !table.waiting.isEmpty else { return }
+        let limit = table.slowestLiveStep().map { $0 + lead } ?? .max
+        let ready = table.waiting.filter { table[$0].step <= limit }.sorted { a, b in
+            Standing.ranksBefore(
+                Standing(member: a, fitness: table[a].recent.last ?? -.infinity),
+                Standing(member: b, fitness: table[b].recent.last ?? -.infinity))
+        }
+        for index in ready { decide(index, now: now, into: &actions) }
     }
 
     /// Synchronous mode: once every live member waits at the ready step, decide for all of

@@ -52,7 +52,7 @@ extension SelectorMachine {
         case .training: "training"
         case .scoring: "being scored"
         case .exploring: "exploring"
-        case .waiting: "waiting at the barrier"
+        case .waiting: "waiting for the population (synchronous or max_lead)"
         case .finished: "finished"
         case .failed: "given up"
         }

@@ -401,13 +401,17 @@ public struct SelectorMachine: Sendable {
             finish(.totalSteps, now: now, into: &actions)
             return
         }
+        releaseLeaders(now: now, into: &actions)
         if pool.hasAvailable(.mutator, now: now) {
             while let index = table.nextForMutator() { assignExplore(index, now: now, into: &actions) }
         }
         // No training while no evaluator can take its result: members wait here, not in trainers.
         guard trainingOpen, missing == nil, !budgetSpent else { return }
+        // With `max_lead`, the member furthest behind in the queue waits (and every other
+        // with it) while it stands too far ahead of the slowest live member.
+        let limit = settings.maxLead.flatMap { lead in table.slowestLiveStep().map { $0 + lead } }
         while table.queuedForTraining > 0, let trainer = pool.takeCredit(now: now) {
-            guard let index = table.nextForTraining() else {
+            guard let index = table.nextForTraining(atMost: limit) else {
                 pool.grantCredit(trainer)
                 break
             }

@@ -75,6 +75,9 @@ public struct SelectorSettings: Sendable, Hashable {
     public var space: SearchSpace?
     /// Members wait at each ready step for the whole live population (a generational run).
     public var synchronous: Bool = false
+    /// A member starts a training task only while it stands at most this many steps ahead
+    /// of the live member furthest behind (bounded staleness); nil: no bound.
+    public var maxLead: Int?
     /// Hyperparameters fixed step range by step range (the experiment's `schedule`), or nil.
     public var schedule: HyperparameterSchedule?
 
@@ -84,7 +87,8 @@ public struct SelectorSettings: Sendable, Hashable {
         lineageCap: LineageCap? = nil,
         leaseTimeout: Double = 30, silenceTimeout: Double = 5, maxTaskSeconds: Double? = nil, maxFailures: Int = 3,
         benchSeconds: Double = 30, minTrainers: Int = 1, startTimeout: Double = 10, progressInterval: Double = 1,
-        space: SearchSpace? = nil, synchronous: Bool = false, schedule: HyperparameterSchedule? = nil
+        space: SearchSpace? = nil, synchronous: Bool = false, maxLead: Int? = nil,
+        schedule: HyperparameterSchedule? = nil
     ) {
         self.experimentID = experimentID
         self.seed = seed
@@ -105,6 +109,7 @@ public struct SelectorSettings: Sendable, Hashable {
         self.progressInterval = progressInterval
         self.space = space
         self.synchronous = synchronous
+        self.maxLead = maxLead
         self.schedule = schedule
     }
 
