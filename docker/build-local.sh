@@ -13,6 +13,9 @@
 #   PBT_BASE_IMAGE   the base image's tag (default local/pbt-runtime:bookworm)
 #   PBT_PYTHON=1     also build the `python` target as NAME:python (NAME from TAG), which
 #                    installs python3-numpy from Debian's mirror (that build uses the network)
+#   PBT_UNOPTIMIZED=1  compile with -Onone (the same release configuration and static Swift
+#                    runtime, in under half the time; the binary is slower): for checks of the
+#                    image and the topologies, like .ci/docker-e2e, not for use
 # Needs: a running Docker engine (DOCKER_HOST), the Swift toolchain, strip, and mmdebstrap for
 # a base not made yet.
 set -euo pipefail
@@ -27,9 +30,11 @@ if ! docker image inspect "$base" > /dev/null 2>&1; then
     docker/make-base.sh "$base"
 fi
 
-echo "build-local: swift build -c release --static-swift-stdlib --product pbt"
-swift build -c release --static-swift-stdlib --product pbt
-binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/pbt"
+flags=(-c release --static-swift-stdlib)
+if [ "${PBT_UNOPTIMIZED:-0}" = 1 ]; then flags+=(-Xswiftc -Onone); fi
+echo "build-local: swift build ${flags[*]} --product pbt"
+swift build "${flags[@]}" --product pbt
+binary="$(swift build "${flags[@]}" --show-bin-path)/pbt"
 strip -o docker/prebuilt/pbt "$binary"
 trap 'rm -f docker/prebuilt/pbt' EXIT
 

@@ -61,7 +61,9 @@ extension SelectorMachine {
     /// `max_lead`: decides, best first, the waiting members that the slowest live member has
     /// come close enough to (every one, once a member that held them back is done).
     mutating func releaseLeaders(now: Double, into actions: inout [Action]) {
-        guard let lead = settings.maxLead, !table.waiting.isEmpty else { return }
+        // (Under `synchronous`, which the experiment file does not combine with a lead, the
+        // waiting members are the barrier's.)
+        guard let lead = settings.maxLead, !settings.synchronous, !table.waiting.isEmpty else { return }
         let limit = table.slowestLiveStep().map { $0 + lead } ?? .max
         let ready = table.waiting.filter { table[$0].step <= limit }.sorted { a, b in
             Standing.ranksBefore(
