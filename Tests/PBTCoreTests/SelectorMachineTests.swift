@@ -1167,7 +1167,8 @@ struct SelectorMachineTests {
             #expect(second.decisions.map(\.member) == [1])
             #expect(machine.members[0].checkpoint == F.checkpoint(0xA))
         } else {
-            #expect(Set(second.decisions.map(\.member)) == [0, 1])
+            // Released together, they are decided best first.
+            #expect(second.decisions.map(\.member) == [1, 0])
             #expect(second.decisions.allSatisfy { $0.comparedAt == 4 && $0.cohort == 2 })
             #expect(second.decisions.first { $0.member == 0 }?.decision == .exploit(donor: 1))
             #expect(machine.members[0].checkpoint == F.checkpoint(0xB))
@@ -1214,6 +1215,37 @@ struct SelectorMachineTests {
         #expect(Set(actions.decisions.map(\.member)) == [0, 2])
         #expect(machine.members[0].phase != .waiting)
         #expect(machine.members[0].step == 8)
+    }
+
+    /// A lead too large to add to a step (`max_lead: 9223372036854775807`, "no bound") is no
+    /// bound, and traps nowhere: every member is decided as it is scored.
+    @Test func aLeadTooLargeToAddIsNoBound() {
+        let (machine, actions) = Self.twoMembersScoredAtStepFour(
+            F.settings(exploit: .truncation(fraction: 0.5), maxLead: .max))
+        #expect(actions.decisions.map(\.member) == [0, 1])
+        #expect(machine.members.allSatisfy { $0.phase == .queued(.trainer) })
+    }
+
+    /// A member saved while it waited for the slowest (`max_lead`) is decided by the restored
+    /// machine as soon as the slowest is close enough: at its first tick when it already is.
+    @Test func aRestoredMachineDecidesAMemberSavedWhileWaiting() throws {
+        var machine = Self.machine(
+            F.settings(exploit: .truncation(fraction: 0.5), maxLead: 0),
+            initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
+        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
+        _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0)
+        _ = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.5), from: F.evaluator, now: 1)
+        #expect(machine.members[0].phase == .waiting)
+        // Saved as the slowest (member 1) is given up: nobody holds member 0 back any more.
+        var members = machine.members
+        members[1].phase = .failed
+        let saved = SelectorMachine.SavedState(
+            members: members, scores: [], steps: 4, exploits: 0, elapsed: 1, forgottenBelow: 0, bestEver: nil)
+        var restored = SelectorMachine(settings: machine.settings, name: "exp", restoring: saved, now: 10)
+        #expect(restored.members[0].phase == .waiting)
+        let actions = restored.tick(now: 10)
+        #expect(actions.decisions.map(\.member) == [0])
+        #expect(restored.members[0].phase == .queued(.trainer))
     }
 
     // MARK: Restarting

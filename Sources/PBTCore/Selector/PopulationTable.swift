@@ -86,6 +86,8 @@ public struct Member: Sendable, Hashable {
     public internal(set) var recent: [Double] = []
     /// When the member last joined the training queue (an older queue entry for it is stale).
     var queueArrival = 0
+    /// When the member last began to wait (`max_lead`; likewise for the waiting queue).
+    var waitArrival = 0
 
     public var isDone: Bool { phase.isDone }
 
@@ -155,15 +157,25 @@ struct PopulationTable: Sendable {
     private(set) var done = 0
     private(set) var queuedForTraining = 0
     private(set) var queuedForMutator = 0
+    /// Whether the table keeps what `max_lead` reads (the two indices below); without a lead
+    /// bound it keeps neither and pays nothing for them.
+    let boundsLead: Bool
     /// How many live members (neither finished nor failed) stand at each step, and those
     /// steps in a heap whose entries for steps nobody stands at any more are dropped when
     /// they reach the top: the slowest live member's step in amortised O(log n).
     private var liveSteps: [Int: Int] = [:]
     private var liveStepHeap = MinHeap<Int>()
+    /// Waiting members by (step, arrival), stale entries skipped at the top: those the
+    /// slowest has come close enough to are found in O(log n) each.
+    private var waitingQueue = MinHeap<QueueEntry>()
 
-    init(_ members: [Member]) {
+    init(_ members: [Member], boundsLead: Bool = false) {
         self.members = members
-        for member in members.indices { index(member, entering: members[member].phase) }
+        self.boundsLead = boundsLead
+        for member in members.indices {
+            index(member, entering: members[member].phase)
+            if boundsLead, !members[member].isDone { enterStep(members[member].step) }
+        }
     }
 
     var count: Int { members.count }
@@ -177,15 +189,16 @@ struct PopulationTable: Sendable {
         let step = members[index].step
         body(&members[index])
         members[index].phase = phase
-        if members[index].step != step, !phase.isDone {
+        if boundsLead, members[index].step != step, !phase.isDone {
             leaveStep(step)
             enterStep(members[index].step)
         }
     }
 
-    /// The step of the live member furthest behind (nil when every member is done).
+    /// The step of the live member furthest behind (nil when every member is done, or
+    /// when the table does not bound the lead).
     mutating func slowestLiveStep() -> Int? {
-        while let step = liveStepHeap.min, liveSteps[step] == nil { _ = liveStepHeap.popMin() }
+        dropStaleSteps()
         return liveStepHeap.min
     }
 
@@ -198,6 +211,11 @@ struct PopulationTable: Sendable {
     private mutating func leaveStep(_ step: Int) {
         let count = liveSteps[step, default: 0] - 1
         liveSteps[step] = count > 0 ? count : nil
+        if count <= 0 { dropStaleSteps() }
+    }
+
+    private mutating func dropStaleSteps() {
+        while let step = liveStepHeap.min, liveSteps[step] == nil { _ = liveStepHeap.popMin() }
     }
 
     /// Moves a member to `phase`, updating every index.
@@ -208,22 +226,52 @@ struct PopulationTable: Sendable {
         members[index].phase = phase
         if !phase.isLeased { members[index].lease = nil }
         self.index(index, entering: phase)
+        if boundsLead, old.isDone != phase.isDone {
+            if phase.isDone { leaveStep(members[index].step) } else { enterStep(members[index].step) }
+        }
+    }
+
+    /// The waiting member furthest behind if it stands at or below `limit`, taken off the
+    /// waiting queue (it stays `.waiting` until its caller decides it, or `wait`s it again).
+    mutating func nextWaiting(atMost limit: Int) -> Int? {
+        while let entry = waitingQueue.min {
+            guard members[entry.member].phase == .waiting, entry.arrival == members[entry.member].waitArrival else {
+                _ = waitingQueue.popMin()
+                continue
+            }
+            guard entry.step <= limit else { return nil }
+            return waitingQueue.popMin()?.member
+        }
+        return nil
+    }
+
+    /// Puts a waiting member taken by `nextWaiting` back on the waiting queue.
+    mutating func wait(_ index: Int) {
+        guard boundsLead, members[index].phase == .waiting else { return }
+        arrivals += 1
+        members[index].waitArrival = arrivals
+        waitingQueue.insert(QueueEntry(step: members[index].step, arrival: arrivals, member: index))
     }
 
     /// The next member queued for a trainer (furthest behind first), taken off the queue;
     /// nil when none is queued or the one furthest behind stands beyond `atMost`.
     mutating func nextForTraining(atMost limit: Int? = nil) -> Int? {
+        guard hasNextForTraining(atMost: limit) else { return nil }
+        return trainingQueue.popMin()?.member
+    }
+
+    /// Whether `nextForTraining(atMost:)` would give a member (stale entries at the top of
+    /// the queue are dropped on the way).
+    mutating func hasNextForTraining(atMost limit: Int? = nil) -> Bool {
         while let entry = trainingQueue.min {
             guard members[entry.member].phase == .queued(.trainer), entry.arrival == members[entry.member].queueArrival
             else {
                 _ = trainingQueue.popMin()
                 continue
             }
-            if let limit, entry.step > limit { return nil }
-            _ = trainingQueue.popMin()
-            return entry.member
+            return limit.map { entry.step <= $0 } ?? true
         }
-        return nil
+        return false
     }
 
     /// The next member queued for a mutator.
@@ -243,7 +291,6 @@ struct PopulationTable: Sendable {
         case .waiting: waiting.remove(index)
         case .finished, .failed: done -= 1
         }
-        if !phase.isDone { leaveStep(members[index].step) }
     }
 
     private mutating func index(_ index: Int, entering phase: MemberPhase) {
@@ -257,10 +304,11 @@ struct PopulationTable: Sendable {
             queuedForMutator += 1
             mutatorQueue.append(index)
         case .training, .scoring, .exploring: leased.insert(index)
-        case .waiting: waiting.insert(index)
+        case .waiting:
+            waiting.insert(index)
+            wait(index)
         case .finished, .failed: done += 1
         }
-        if !phase.isDone { enterStep(members[index].step) }
     }
 
     struct QueueEntry: Comparable, Sendable {

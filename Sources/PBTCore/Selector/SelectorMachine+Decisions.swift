@@ -49,28 +49,47 @@ extension SelectorMachine {
             releaseBarrier(now: now, into: &actions)
             return
         }
-        // `max_lead`: a member too far ahead waits, undecided, for the slowest to come
-        // closer; decided then, it is ranked in a fuller cohort at its own step.
-        if let lead = settings.maxLead, let slowest = table.slowestLiveStep(), step > slowest + lead {
+        // `max_lead`: every scored member waits; those the slowest live member is close
+        // enough to (this one, most often) are decided at once, best first.
+        if settings.maxLead != nil {
             table.setPhase(index, .waiting)
+            releaseLeaders(now: now, into: &actions)
             return
         }
         decide(index, now: now, into: &actions)
     }
 
+    /// `max_lead`: the step a member may stand at to be decided or trained: the slowest live
+    /// member's step plus the lead (saturating), or no limit without a bound.
+    mutating func leadLimit() -> Int? {
+        guard let lead = settings.maxLead else { return nil }
+        guard let slowest = table.slowestLiveStep() else { return .max }
+        let (limit, overflow) = slowest.addingReportingOverflow(lead)
+        return overflow ? .max : limit
+    }
+
     /// `max_lead`: decides, best first, the waiting members that the slowest live member has
-    /// come close enough to (every one, once a member that held them back is done).
+    /// come close enough to (every one, once a member that held them back is done). A member
+    /// whose turn comes after a copy took the slowest back waits again.
     mutating func releaseLeaders(now: Double, into actions: inout [Action]) {
         // (Under `synchronous`, which the experiment file does not combine with a lead, the
         // waiting members are the barrier's.)
-        guard let lead = settings.maxLead, !settings.synchronous, !table.waiting.isEmpty else { return }
-        let limit = table.slowestLiveStep().map { $0 + lead } ?? .max
-        let ready = table.waiting.filter { table[$0].step <= limit }.sorted { a, b in
+        guard !settings.synchronous, let limit = leadLimit() else { return }
+        var released: [Int] = []
+        while let index = table.nextWaiting(atMost: limit) { released.append(index) }
+        guard !released.isEmpty else { return }
+        released.sort { a, b in
             Standing.ranksBefore(
                 Standing(member: a, fitness: table[a].recent.last ?? -.infinity),
                 Standing(member: b, fitness: table[b].recent.last ?? -.infinity))
         }
-        for index in ready { decide(index, now: now, into: &actions) }
+        for index in released {
+            if let current = leadLimit(), table[index].step > current {
+                table.wait(index)
+            } else {
+                decide(index, now: now, into: &actions)
+            }
+        }
     }
 
     /// Synchronous mode: once every live member waits at the ready step, decide for all of

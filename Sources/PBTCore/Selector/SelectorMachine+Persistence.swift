@@ -80,7 +80,7 @@ extension SelectorMachine {
     ) {
         self.settings = settings
         self.name = name
-        table = PopulationTable(saved.members.sorted { $0.id < $1.id })
+        table = PopulationTable(saved.members.sorted { $0.id < $1.id }, boundsLead: settings.maxLead != nil)
         pool = WorkerPool(routesEpoch: routesEpoch)
         // A committed lease keeps its version (its result is still welcome); every member's
         // next task jumps past any version sent but never committed.

@@ -116,7 +116,7 @@ public struct SelectorMachine: Sendable {
             initial.enumerated().map { index, hyperparameters in
                 Member(
                     id: index, seed: SplitMix64.derive(settings.seed, UInt64(index)), hyperparameters: hyperparameters)
-            })
+            }, boundsLead: settings.maxLead != nil)
         pool = WorkerPool(routesEpoch: routesEpoch)
     }
 
@@ -408,9 +408,10 @@ public struct SelectorMachine: Sendable {
         // No training while no evaluator can take its result: members wait here, not in trainers.
         guard trainingOpen, missing == nil, !budgetSpent else { return }
         // With `max_lead`, the member furthest behind in the queue waits (and every other
-        // with it) while it stands too far ahead of the slowest live member.
-        let limit = settings.maxLead.flatMap { lead in table.slowestLiveStep().map { $0 + lead } }
-        while table.queuedForTraining > 0, let trainer = pool.takeCredit(now: now) {
+        // with it) while it stands too far ahead of the slowest live member; no trainer's
+        // credit is taken for it (a credit taken and granted again would lose its place).
+        let limit = leadLimit()
+        while table.hasNextForTraining(atMost: limit), let trainer = pool.takeCredit(now: now) {
             guard let index = table.nextForTraining(atMost: limit) else {
                 pool.grantCredit(trainer)
                 break
