@@ -956,13 +956,22 @@ struct SelectorMachineTests {
 
     // MARK: Exploit
 
-    /// Two members scored at step 4: member 0 at 0.9 first, member 1 at 0.1 after it.
-    static func exploitScenario(explores: Bool) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
-        var machine = Self.machine(
-            F.settings(exploit: .truncation(fraction: 0.5), explores: explores),
-            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
+    /// A machine with the members `initial` and two trainers, t1 and t2, each holding one:
+    /// member 0's first task and member 1's.
+    static func twoMembersOnTwoTrainers(
+        _ settings: SelectorSettings, initial: [Hyperparameters]
+    ) -> (machine: SelectorMachine, zero: TrainTask, one: TrainTask) {
+        var machine = Self.machine(settings, initial: initial)
         let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
         let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
+        return (machine, zero, one)
+    }
+
+    /// Two members scored at step 4: member 0 at 0.9 first, member 1 at 0.1 after it.
+    static func exploitScenario(explores: Bool) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
+        var (machine, zero, one) = Self.twoMembersOnTwoTrainers(
+            F.settings(exploit: .truncation(fraction: 0.5), explores: explores),
+            initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
         let first = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
         let second = machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
         return (machine, first + second)
@@ -1067,9 +1076,8 @@ struct SelectorMachineTests {
     static func twoMembersScoredAtStepFour(
         _ settings: SelectorSettings
     ) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
-        var machine = Self.machine(settings, initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
+        var (machine, zero, one) = Self.twoMembersOnTwoTrainers(
+            settings, initial: [F.hyperparameters(0.9), F.hyperparameters(0.1)])
         let actions =
             machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.9), from: F.evaluator, now: 3)
             + machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB), score: 0.1), from: F.evaluator, now: 4)
@@ -1104,11 +1112,9 @@ struct SelectorMachineTests {
     static func leaderScenario(
         tickBeforeStepEight: Bool
     ) -> (machine: SelectorMachine, actions: [SelectorMachine.Action]) {
-        var machine = Self.machine(
+        var (machine, zero, one) = Self.twoMembersOnTwoTrainers(
             F.settings(exploit: .truncation(fraction: 0.5), progressInterval: 1),
             initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         _ = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA0), score: 0.1), from: F.evaluator, now: 0)
         _ = machine.handle(F.scored(one, checkpoint: F.checkpoint(0xB0), score: 0.9), from: F.evaluator, now: 0)
         // Both members now train from step 4 to 8.
@@ -1149,11 +1155,9 @@ struct SelectorMachineTests {
     /// with member 1 in the full cohort at step 4, where it copies member 1.
     @Test(arguments: [Int?.none, 0])
     func underMaxLeadZeroTheMemberFirstAtAStepWaitsUndecidedForTheOther(maxLead: Int?) {
-        var machine = Self.machine(
+        var (machine, zero, one) = Self.twoMembersOnTwoTrainers(
             F.settings(exploit: .truncation(fraction: 0.5), maxLead: maxLead),
             initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         let first = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.5), from: F.evaluator, now: 1)
         if maxLead == nil {
             #expect(first.decisions.map(\.cohort) == [1])
@@ -1180,12 +1184,10 @@ struct SelectorMachineTests {
     /// steps ahead of the slowest waits undecided; it is decided (and trained again) the moment
     /// the slowest reaches step 4.
     @Test func underMaxLeadAMemberTooFarAheadIsDecidedWhenTheSlowestComesClose() throws {
-        var machine = Self.machine(
+        var (machine, zero, one) = Self.twoMembersOnTwoTrainers(
             F.settings(maxSteps: 40, exploit: .none, maxLead: 4),
             initial: [F.hyperparameters(0.1), F.hyperparameters(0.3), F.hyperparameters(0.5)])
         let generation = machine.evaluatorRoutes.generation
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        let one = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0).trainTasks[0].task
         #expect([zero.member, one.member] == [0, 1])
         // Trainer 1 hands member 0 on at step 4 and takes member 2 (step 0, furthest behind).
         let two = try #require(
@@ -1229,11 +1231,9 @@ struct SelectorMachineTests {
     /// A member saved while it waited for the slowest (`max_lead`) is decided by the restored
     /// machine as soon as the slowest is close enough: at its first tick when it already is.
     @Test func aRestoredMachineDecidesAMemberSavedWhileWaiting() throws {
-        var machine = Self.machine(
+        var (machine, zero, _) = Self.twoMembersOnTwoTrainers(
             F.settings(exploit: .truncation(fraction: 0.5), maxLead: 0),
             initial: [F.hyperparameters(0.1), F.hyperparameters(0.9)])
-        let zero = machine.handle(F.ready(.trainer, name: "t1"), from: F.trainer, now: 0).trainTasks[0].task
-        _ = machine.handle(F.ready(.trainer, name: "t2"), from: F.trainer2, now: 0)
         _ = machine.handle(F.scored(zero, checkpoint: F.checkpoint(0xA), score: 0.5), from: F.evaluator, now: 1)
         #expect(machine.members[0].phase == .waiting)
         // Saved as the slowest (member 1) is given up: nobody holds member 0 back any more.
