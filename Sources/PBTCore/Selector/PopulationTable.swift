@@ -17,7 +17,8 @@ public enum MemberPhase: Sendable, Hashable {
     case scoring
     /// Its exploit decision was pushed to the mutators; its new hyperparameters are awaited.
     case exploring
-    /// Synchronous mode: scored, waiting for the rest of the population to reach its step.
+    /// Scored and undecided: waiting for the rest of the population to reach its step
+    /// (synchronous mode), or for the slowest to come within the lead (`max_lead`).
     case waiting
     case finished
     case failed
