@@ -122,4 +122,48 @@ struct FaultInjectionTests {
             #expect(end.succeeded, "\(name): \(end)")
         }
     }
+
+    /// `max_lead: 0` through the real pipeline, with a trainer killed while it holds a member:
+    /// the others wait, undecided, until that member's lease is released and it catches up;
+    /// every decision is made at the member's own step, among the whole population.
+    @Test(
+        "under max_lead 0 a SIGKILLed trainer's member is waited for, and every decision is made in the full cohort",
+        .timeLimit(.minutes(2)))
+    func leadBoundSurvivesAKill() throws {
+        let experiment = Self.experiment.replacingOccurrences(of: "interval: 2\n", with: "interval: 2\nmax_lead: 0\n")
+        #expect(experiment.contains("max_lead: 0"))
+        let pipeline = try PipelineHarness(experiment: experiment, stream: false)
+        try pipeline.startSelector(minTrainers: 2)
+        try pipeline.start("evaluator", "evaluator-1")
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "trainer-1")
+        try pipeline.start("trainer", "trainer-2")
+        let holding = pipeline.waitForEvents(within: 60) { events in
+            guard events.filter({ $0.topic == .memberTrained }).count >= 12,
+                let assigned = events.last(where: { $0.topic == .memberAssigned && $0.worker == "trainer-1" })
+            else { return false }
+            return !events.contains {
+                $0.topic == .memberTrained && $0.member == assigned.member && $0.version == assigned.version
+            }
+        }
+        #expect(holding, "trainer-1 never held a task to be killed with\n\(pipeline.log("selector"))")
+        pipeline.kill("trainer-1")
+        try pipeline.start("trainer", "trainer-3")
+
+        let summary = try pipeline.finish(within: 120)
+        #expect(summary["reason"] as? String == "max_steps")
+        let events = pipeline.events()
+        #expect(
+            try checkMemberHistories(events, population: Self.population, maxSteps: Self.maxSteps) == Self.population)
+        var decisions = 0
+        for timed in events {
+            guard case .memberDecided(let member, let step, let comparedAt, _, let cohort, _) = timed.event else {
+                continue
+            }
+            decisions += 1
+            #expect(comparedAt == step && cohort == Self.population, "member \(member) at \(step): \(timed.event)")
+        }
+        #expect(decisions >= Self.population * (Self.maxSteps / 2 - 1))
+        #expect(events.contains { [.leaseReleased, .leaseExpired].contains($0.topic) && $0.worker == "trainer-1" })
+    }
 }
