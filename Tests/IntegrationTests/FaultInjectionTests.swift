@@ -148,6 +148,7 @@ struct FaultInjectionTests {
         }
         #expect(holding, "trainer-1 never held a task to be killed with\n\(pipeline.log("selector"))")
         pipeline.kill("trainer-1")
+        let held = pipeline.events().last { $0.topic == .memberAssigned && $0.worker == "trainer-1" }
         try pipeline.start("trainer", "trainer-3")
 
         let summary = try pipeline.finish(within: 120)
@@ -164,6 +165,14 @@ struct FaultInjectionTests {
             #expect(comparedAt == step && cohort == Self.population, "member \(member) at \(step): \(timed.event)")
         }
         #expect(decisions >= Self.population * (Self.maxSteps / 2 - 1))
-        #expect(events.contains { [.leaseReleased, .leaseExpired].contains($0.topic) && $0.worker == "trainer-1" })
+        // The member the killed trainer held went out again, unless it was handed on just before.
+        if let held, let member = held.member, let version = held.version {
+            let same: (TimedEvent) -> Bool = { $0.member == member && $0.version == version }
+            let handedOn = events.contains { $0.topic == .memberTrained && same($0) }
+            let reissued = events.contains {
+                [.leaseExpired, .leaseReleased].contains($0.topic) && same($0) && $0.worker == "trainer-1"
+            }
+            #expect(handedOn != reissued, "member \(member) v\(version): handed on \(handedOn), re-issued \(reissued)")
+        }
     }
 }
