@@ -63,6 +63,9 @@ public struct QualityBench {
                 }.joined(separator: ", ") + "]"),
     ]
 
+    /// The names `--method` takes, in the table's order.
+    public static var methodNames: [String] { Method.all.map(\.name) }
+
     /// A search method: how it changes the shipped experiment.
     struct Method: Sendable {
         let name: String
@@ -73,11 +76,17 @@ public struct QualityBench {
         let explore: String?
         let fixed: Bool
         let sampled: Bool
+        /// A top-level setting this method takes out of the file; it runs only on workloads
+        /// whose file has it.
+        var removes: String? = nil
 
         static let all: [Method] = [
             Method(
                 name: "pbt", label: "PBT (truncation)", population: nil, exploit: nil, explore: nil, fixed: false,
                 sampled: false),
+            Method(
+                name: "pbt-async", label: "PBT, no max_lead", population: nil, exploit: nil, explore: nil,
+                fixed: false, sampled: false, removes: "max_lead"),
             Method(
                 name: "ttest", label: "PBT (t-test)", population: nil,
                 exploit: "{strategy: t_test, window: 4, p_value: 0.1}", explore: nil, fixed: false, sampled: false),
@@ -123,6 +132,7 @@ public struct QualityBench {
         for workload in Self.workloads where options.workloads.contains(workload.name) {
             let base = try String(contentsOfFile: options.repository + "/" + workload.file, encoding: .utf8)
             for method in Method.all where options.methods.isEmpty || options.methods.contains(method.name) {
+                if let setting = method.removes, !base.contains("\n\(setting):") { continue }
                 var outcomes: [Outcome] = []
                 for seed in 1...options.seeds {
                     let outcome = try runOne(workload: workload, base: base, method: method, seed: seed)
@@ -170,6 +180,7 @@ public struct QualityBench {
         if let exploit = method.exploit { changes.append(.set("exploit", yaml: exploit)) }
         if let explore = method.explore { changes.append(.set("explore", yaml: explore)) }
         if method.sampled { changes.append(.remove("initial")) }
+        if let setting = method.removes { changes.append(.remove(setting)) }
         if method.fixed { changes.append(.set("initial", yaml: workload.grid)) }
         if population < workload.population, !method.sampled, !method.fixed, base.contains("initial:") {
             // Keep as many of the file's starting points as there are members.

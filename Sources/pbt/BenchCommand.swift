@@ -53,7 +53,11 @@ struct QualityBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Where the runs go.")
     var output = "runs/bench-quality"
 
-    @Option(name: .long, help: "Methods (repeatable): pbt, ttest, pb2-4, pbt-4, pbt-8, random, grid (default: all).")
+    @Option(
+        name: .long,
+        help:
+            "Methods (repeatable): pbt, pbt-async (the file without max_lead, where it has one), ttest, pb2-4, pbt-4, pbt-8, random, grid (default: all)."
+    )
     var method: [String] = []
 
     func validate() throws {
@@ -62,6 +66,10 @@ struct QualityBenchCommand: ParsableCommand {
         }
         for name in workload where !["toy", "digits"].contains(name) {
             throw ValidationError("--workload must be toy or digits, got '\(name)'")
+        }
+        for name in method where !QualityBench.methodNames.contains(name) {
+            throw ValidationError(
+                "--method must be one of \(QualityBench.methodNames.joined(separator: ", ")), got '\(name)'")
         }
     }
 

@@ -42,6 +42,9 @@ struct CommandLineTests {
             label: "a tap filtering on a misspelt prefix", arguments: ["events", "--topic", "membr."], file: nil,
             exitCode: 2, mentions: ["--topic membr. starts no topic", "member.scored"]),
         Case(
+            label: "a quality bench with a misspelt method", arguments: ["bench", "quality", "--method", "pbtt"],
+            file: nil, exitCode: 2, mentions: ["--method must be one of", "pbt-async", "got 'pbtt'"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(
