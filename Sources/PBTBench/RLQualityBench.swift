@@ -47,6 +47,9 @@ public struct RLQualityBench {
             name: "acrobot", file: "topologies/experiments/acrobot.yml", population: 8, maxSteps: 1500, threshold: -100),
     ]
 
+    /// The names `--method` takes, in the table's order.
+    public static var methodNames: [String] { Method.all.map(\.name) }
+
     /// A search method: how it changes the shipped experiment.
     struct Method {
         let name: String

@@ -128,9 +128,9 @@ struct RLBenchCommand: ParsableCommand {
         for name in task where !["cartpole", "acrobot"].contains(name) {
             throw ValidationError("--task must be cartpole or acrobot, got '\(name)'")
         }
-        let known = ["pbt", "ttest", "random", "grid", "pbt-4", "random-4"]
-        for name in method where !known.contains(name) {
-            throw ValidationError("--method must be one of \(known.joined(separator: ", ")), got '\(name)'")
+        for name in method where !RLQualityBench.methodNames.contains(name) {
+            throw ValidationError(
+                "--method must be one of \(RLQualityBench.methodNames.joined(separator: ", ")), got '\(name)'")
         }
     }
 

@@ -85,10 +85,9 @@ public struct Member: Sendable, Hashable {
     public internal(set) var pendingExploit: PendingExploit?
     /// Its latest scores as fitness, oldest first (as many as the exploit strategy looks at).
     public internal(set) var recent: [Double] = []
-    /// When the member last joined the training queue (an older queue entry for it is stale).
+    /// When the member last joined the training queue or the waiting queue: an older entry
+    /// for it in either is stale.
     var queueArrival = 0
-    /// When the member last began to wait (`max_lead`; likewise for the waiting queue).
-    var waitArrival = 0
 
     public var isDone: Bool { phase.isDone }
 
@@ -235,22 +234,16 @@ struct PopulationTable: Sendable {
     /// The waiting member furthest behind if it stands at or below `limit`, taken off the
     /// waiting queue (it stays `.waiting` until its caller decides it, or `wait`s it again).
     mutating func nextWaiting(atMost limit: Int) -> Int? {
-        while let entry = waitingQueue.min {
-            guard members[entry.member].phase == .waiting, entry.arrival == members[entry.member].waitArrival else {
-                _ = waitingQueue.popMin()
-                continue
-            }
-            guard entry.step <= limit else { return nil }
-            return waitingQueue.popMin()?.member
-        }
-        return nil
+        guard let head = Self.currentHead(of: &waitingQueue, in: .waiting, members: members), head.step <= limit
+        else { return nil }
+        return waitingQueue.popMin()?.member
     }
 
     /// Puts a waiting member taken by `nextWaiting` back on the waiting queue.
     mutating func wait(_ index: Int) {
         guard boundsLead, members[index].phase == .waiting else { return }
         arrivals += 1
-        members[index].waitArrival = arrivals
+        members[index].queueArrival = arrivals
         waitingQueue.insert(QueueEntry(step: members[index].step, arrival: arrivals, member: index))
     }
 
@@ -264,15 +257,23 @@ struct PopulationTable: Sendable {
     /// Whether `nextForTraining(atMost:)` would give a member (stale entries at the top of
     /// the queue are dropped on the way).
     mutating func hasNextForTraining(atMost limit: Int? = nil) -> Bool {
-        while let entry = trainingQueue.min {
-            guard members[entry.member].phase == .queued(.trainer), entry.arrival == members[entry.member].queueArrival
-            else {
-                _ = trainingQueue.popMin()
-                continue
-            }
-            return limit.map { entry.step <= $0 } ?? true
+        guard let head = Self.currentHead(of: &trainingQueue, in: .queued(.trainer), members: members) else {
+            return false
         }
-        return false
+        return limit.map { head.step <= $0 } ?? true
+    }
+
+    /// The top entry of `queue` that still stands for its member (in `phase`, and its latest
+    /// arrival), left in place; the stale entries above it are dropped.
+    private static func currentHead(
+        of queue: inout MinHeap<QueueEntry>, in phase: MemberPhase, members: [Member]
+    ) -> QueueEntry? {
+        while let entry = queue.min {
+            let member = members[entry.member]
+            if member.phase == phase && entry.arrival == member.queueArrival { return entry }
+            _ = queue.popMin()
+        }
+        return nil
     }
 
     /// The next member queued for a mutator.

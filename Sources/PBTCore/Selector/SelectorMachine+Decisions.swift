@@ -77,13 +77,7 @@ extension SelectorMachine {
         guard !settings.synchronous, let limit = leadLimit() else { return }
         var released: [Int] = []
         while let index = table.nextWaiting(atMost: limit) { released.append(index) }
-        guard !released.isEmpty else { return }
-        released.sort { a, b in
-            Standing.ranksBefore(
-                Standing(member: a, fitness: table[a].recent.last ?? -.infinity),
-                Standing(member: b, fitness: table[b].recent.last ?? -.infinity))
-        }
-        for index in released {
+        for index in bestFirst(released) {
             if let current = leadLimit(), table[index].step > current {
                 table.wait(index)
             } else {
@@ -99,12 +93,16 @@ extension SelectorMachine {
         guard settings.synchronous, !table.waiting.isEmpty, table.waiting.count == table.count - table.done else {
             return
         }
-        let ready = table.waiting.sorted { a, b in
+        for index in bestFirst(table.waiting) { decide(index, now: now, into: &actions) }
+    }
+
+    /// `members` by their latest score, best first (ties as the score board breaks them).
+    func bestFirst(_ members: some Collection<Int>) -> [Int] {
+        members.sorted { a, b in
             Standing.ranksBefore(
                 Standing(member: a, fitness: table[a].recent.last ?? -.infinity),
                 Standing(member: b, fitness: table[b].recent.last ?? -.infinity))
         }
-        for index in ready { decide(index, now: now, into: &actions) }
     }
 
     mutating func decide(_ index: Int, now: Double, into actions: inout [Action]) {
