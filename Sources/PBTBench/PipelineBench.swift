@@ -48,6 +48,11 @@ public struct PipelineBench {
         log("throughput: population 64, 4 trainers, ready every step")
         let loaded = try pipeline(
             name: "throughput", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation", turnaround: true)
+        // The same run with every stage a thread of `pbt run` over inproc:// (no turnaround:
+        // the turnaround log is the trainer process's).
+        let inProcess = try pipeline(
+            name: "throughput-in-process", population: 64, trainers: 4, maxSteps: steps, exploit: "truncation",
+            runArguments: ["--in-process"])
         let rawFlow = try raw(
             trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
         let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: .unbounded)
@@ -66,9 +71,18 @@ public struct PipelineBench {
             "the same; raw: 64 in flight, queued at the workers", Self.rate(loaded.rate), Self.rate(rawUnbounded.rate),
             Self.percent(loaded.rate / rawUnbounded.rate),
         ])
+        throughput.add([
+            "in one process (pbt run --in-process); raw: the same flow control", Self.rate(inProcess.rate),
+            Self.rate(rawFlow.rate), Self.percent(inProcess.rate / rawFlow.rate),
+        ])
+        throughput.add([
+            "in one process; raw: queued at the workers", Self.rate(inProcess.rate), Self.rate(rawUnbounded.rate),
+            Self.percent(inProcess.rate / rawUnbounded.rate),
+        ])
         sections.append(
-            "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → evaluator → hub, the pipeline's path)\n"
+            "Throughput (no-op workload, population 64, 4 trainers, ready every step; raw: laps hub → trainer → evaluator → hub, the pipeline's path, a process each)\n"
                 + throughput.description + "\n"
+                + "In one process the pipeline makes \(String(format: "%.2f", inProcess.rate / loaded.rate))× the member-steps of a process a stage.\n"
                 + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
                 + "(\(Self.percent(rawFlow.rate / rawUnbounded.rate))).")
         var latency = BenchTable([

@@ -3,7 +3,8 @@ import ZeroMQ
 
 /// One stage's loop over the sockets it owns: poll, hand each waiting message to the stage
 /// (at most `messagesPerTurn` a socket a turn), then the end of the turn; a SIGTERM or
-/// SIGINT becomes one `.stop`. The stage returns false to end the loop.
+/// SIGINT (or a request on the stage's `StageStop`) becomes one `.stop`. The stage returns
+/// false to end the loop.
 ///
 ///     ┌─▶ zmq_poll(sockets, poll interval; 0 the first time) ─▶ .message × n ─▶ .turn(now) ─┐
 ///     └──────────────────────────── (stop flag? → .stop) ◀──────────────┘
@@ -13,16 +14,18 @@ public enum StageLoop {
     /// Runs until `handle` returns false. `sockets` says what to poll on each turn (a stage
     /// may open one later); `pollMilliseconds` says how long this turn's poll may wait (a
     /// stage with work queued polls without waiting); `messagesPerTurn` bounds what one socket
-    /// hands over before the turn ends (`StageTiming.messagesPerTurn` unless the stage says).
+    /// hands over before the turn ends (`StageTiming.messagesPerTurn` unless the stage says);
+    /// `stop`, when given, says when this loop stops (otherwise the process's signals do).
     public static func run(
         sockets: () -> [ZMQSocket], pollMilliseconds: () -> Int = { StageTiming.pollMilliseconds },
-        messagesPerTurn: Int = StageTiming.messagesPerTurn, _ handle: (StageInput) throws -> Bool
+        messagesPerTurn: Int = StageTiming.messagesPerTurn, stop: StageStop? = nil,
+        _ handle: (StageInput) throws -> Bool
     ) throws {
         var stopped = false
         // The first turn comes at once (a worker's first `ready` goes out without waiting a poll).
         var first = true
         while true {
-            if !stopped, let signal = StopSignal.received {
+            if !stopped, let signal = stop.map({ $0.received }) ?? StopSignal.received {
                 stopped = true
                 if try !handle(.stop(signal: signal)) { return }
             }

@@ -19,6 +19,12 @@ public final class EventProxyStage {
         public var readyFile: String?
         /// CURVE: both sides admit only authorized client keys.
         public var security: CurveSecurity? = nil
+        /// The ZeroMQ context to make sockets in: a run whose stages share one process passes
+        /// its own (inproc:// endpoints reach only sockets of the same context); nil: a new one.
+        public var context: ZMQContext? = nil
+        /// Stops this stage alone, besides the process's SIGTERM and SIGINT (a run whose stages
+        /// share one process stops them one at a time).
+        public var stop = StageStop()
 
         public init(publishers: String, subscribers: String, readyFile: String? = nil) {
             self.publishers = publishers
@@ -48,7 +54,7 @@ public final class EventProxyStage {
 
     /// Forwards until a signal stops it; returns 0.
     public func run() throws -> Int32 {
-        let context = try ZMQContext()
+        let context = try options.context ?? ZMQContext()
         let server = try options.security.map {
             try ServerSecurity($0, context: context, stage: "events", logger: logger)
         }
@@ -74,7 +80,9 @@ public final class EventProxyStage {
             options.readyFile, stage: "events", endpoints: ["publishers": publishers, "subscribers": subscribers])
         var forwarded = 0
         let drops = DropCounter(stage: "events", worker: "events")
-        try StageLoop.run(sockets: { [inbound, outbound] }, pollMilliseconds: { Self.pollMilliseconds }) { input in
+        try StageLoop.run(
+            sockets: { [inbound, outbound] }, pollMilliseconds: { Self.pollMilliseconds }, stop: options.stop
+        ) { input in
             switch input {
             case .message(let socket, let message) where socket === inbound:
                 if let reason = Self.problem(with: message) {

@@ -23,6 +23,11 @@ import ZeroMQ
 /// stages start in the order drawn.
 /// It shows progress from the event stream, waits for the selector to finish, stops the
 /// rest, and prints the outcome. Every child dies with it, even on SIGKILL.
+///
+/// With `inProcess` (`pbt run --in-process`) the proxy, the selector and the workers are
+/// threads of this process instead (`StageThread`), in one ZeroMQ context over inproc://,
+/// each logging to its file in `logs/`; the exporter and the TensorBoard writer stay
+/// processes and subscribe where they always do.
 public final class RunSupervisor {
     public struct Options: Sendable {
         public var experiment: Experiment
@@ -50,6 +55,10 @@ public final class RunSupervisor {
         /// GPU devices to deal to the trainers (`--gpus 0,1`): `resources.gpus` each (one when
         /// the experiment asks for none), as `CUDA_VISIBLE_DEVICES`.
         public var gpus: [String]?
+        /// Every stage on the member's path (the event proxy, the selector, the evaluators,
+        /// the mutators, the trainers) a thread of this process, talking over inproc://; the
+        /// metrics exporter and the TensorBoard writer stay processes of their own.
+        public var inProcess = false
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1,
@@ -69,11 +78,50 @@ public final class RunSupervisor {
         }
     }
 
-    /// A stage process `pbt run` started.
+    /// A stage `pbt run` started: a process, or a thread of this one (`--in-process`).
     struct Stage {
         let name: String
-        let process: ChildProcess
+        let runner: Runner
         let log: String
+
+        enum Runner {
+            case process(ChildProcess)
+            case thread(StageThread)
+        }
+
+        /// How the stage ended (whether it succeeded, and how, in words), or nil while it runs.
+        func poll() -> (succeeded: Bool, description: String)? {
+            switch runner {
+            case .process(let process): process.poll().map { ($0.succeeded, $0.description) }
+            case .thread(let thread): thread.poll().map { ($0.succeeded, $0.description) }
+            }
+        }
+
+        /// Asks the stage to stop: SIGTERM to a process, its own stop to a thread.
+        func requestStop() {
+            switch runner {
+            case .process(let process): process.send(SIGTERM)
+            case .thread(let thread): thread.stop.request(SIGTERM)
+            }
+        }
+
+        /// Stops the stage and waits `grace` seconds for it: a process is then killed; a
+        /// thread that has not ended is left to end with this process.
+        func stop(grace: Double) {
+            switch runner {
+            case .process(let process): process.stop(grace: grace)
+            case .thread(let thread):
+                thread.stop.request(SIGTERM)
+                _ = thread.wait(seconds: grace)
+            }
+        }
+
+        var label: String {
+            switch runner {
+            case .process(let process): "\(name) (pid \(process.pid))"
+            case .thread: name
+            }
+        }
     }
 
     /// Milliseconds the progress loop waits for an event before it looks at the stages again.
@@ -83,6 +131,8 @@ public final class RunSupervisor {
 
     private let options: Options
     private var stages: [Stage] = []
+    /// `--in-process`: the one ZeroMQ context the stages' threads share.
+    private var inProcess: InProcess?
     private let started = Clock.monotonic
     private let console = Console()
 
@@ -121,6 +171,14 @@ public final class RunSupervisor {
             options.secure || experiment.requiresCurve || resumesSecure
             ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
+        if options.inProcess {
+            guard keys == nil else {
+                throw BadInputError(
+                    "--in-process runs the stages in one process over inproc://, which has no CURVE: drop --in-process to run \(experiment.name) with CURVE (--secure, or security: {curve: true} in the file)"
+                )
+            }
+            inProcess = try InProcess()
+        }
         let plan = LaunchPlan(sockets: sockets, keys: keys, run: run, readyDirectory: readyDirectory)
         let tap = try startStages(plan, resources: resources)
         if let interrupted = try supervise(run, tap: tap) { return interrupted }
@@ -161,6 +219,30 @@ public final class RunSupervisor {
         return nil
     }
 
+    /// `--in-process`: what the stages' threads share.
+    struct InProcess {
+        /// The context every stage makes its sockets in (inproc:// reaches only sockets of the
+        /// same context). It is never terminated: terminating waits for every socket to close,
+        /// and a stage thread that has not stopped within its grace would hold the run's exit;
+        /// the process ends with the run.
+        let context: ZMQContext
+
+        init() throws {
+            let context = try ZMQContext()
+            _ = Unmanaged.passRetained(context)
+            self.context = context
+        }
+    }
+
+    /// `--in-process`: the endpoints of the member's path, inside this process.
+    enum InProcessEndpoints {
+        static let work = "inproc://pbt.run.work"
+        static let publishers = "inproc://pbt.run.events-in"
+
+        /// An evaluator's or a mutator's inlet.
+        static func inlet(of name: String) -> String { "inproc://pbt.run.\(name).inlet" }
+    }
+
     /// Where the stages of one run find each other.
     struct LaunchPlan {
         let sockets: SocketDirectory?
@@ -188,17 +270,29 @@ public final class RunSupervisor {
     private func startStages(_ plan: LaunchPlan, resources: WorkerResources) throws -> ZMQSocket {
         let run = plan.run
         let known = plan.endpointsKnown
-        let proxy = try spawn(
-            "events",
-            [
-                "events", "proxy", "--publishers", plan.endpoint("events-in"), "--subscribers",
-                plan.endpoint("events-out"),
-            ]
-                + plan.curve(binds: true, connects: false),
-            run: run, ready: plan.readyDirectory)
+        // In one process the stages publish over inproc://; subscribers (the exporter, the
+        // TensorBoard writer, `pbt monitor`) are processes and connect over ipc:// or TCP.
+        let publishersEndpoint = inProcess != nil ? InProcessEndpoints.publishers : plan.endpoint("events-in")
+        let proxy: Launch
+        if let inProcess {
+            var proxyOptions = EventProxyStage.Options(
+                publishers: publishersEndpoint, subscribers: plan.endpoint("events-out"))
+            proxyOptions.context = inProcess.context
+            proxy = try startThread("events", run: run, ready: plan.readyDirectory) { logger, stop, readyFile in
+                proxyOptions.stop = stop
+                proxyOptions.readyFile = readyFile
+                return { [proxyOptions] in try EventProxyStage(options: proxyOptions, logger: logger).run() }
+            }
+        } else {
+            proxy = try spawn(
+                "events",
+                ["events", "proxy", "--publishers", publishersEndpoint, "--subscribers", plan.endpoint("events-out")]
+                    + plan.curve(binds: true, connects: false),
+                run: run, ready: plan.readyDirectory)
+        }
         let eventEndpoints =
             known
-            ? ["publishers": plan.endpoint("events-in"), "subscribers": plan.endpoint("events-out")]
+            ? ["publishers": publishersEndpoint, "subscribers": plan.endpoint("events-out")]
             : try awaitReady(proxy)
         guard let publishers = eventEndpoints["publishers"], let subscribers = eventEndpoints["subscribers"] else {
             throw RunError("the event proxy did not report its endpoints")
@@ -230,27 +324,52 @@ public final class RunSupervisor {
         try tap.subscribe(PBTEvent.Topic.memberFailed.bytes)
         try tap.connect(subscribers)
 
-        let awaited =
-            known ? [proxy, exporter, writer].compactMap { $0?.readyFile }.flatMap { ["--await-file", $0] } : []
-        let selector = try spawn(
-            "selector",
-            [
-                "selector", run.experiment, "--run-dir", run.path, "--bind", plan.endpoint("work"), "--inlet-bind",
-                plan.endpoint("inlet"), "--events", publishers, "--min-trainers", String(options.trainers),
-            ] + awaited + plan.curve(binds: true), run: run, ready: plan.readyDirectory)
-        let work = known ? plan.endpoint("work") : try awaitReady(selector)["work"] ?? ""
+        let awaitedFiles = known ? [proxy, exporter, writer].compactMap { $0?.readyFile } : []
+        let selector: Launch
+        let work: String
+        if let inProcess {
+            var selectorOptions = SelectorStage.Options(
+                experiment: options.experiment, runDirectory: run, bind: InProcessEndpoints.work,
+                inletBind: InletAddress.selector(work: InProcessEndpoints.work), events: publishers,
+                minTrainers: options.trainers)
+            selectorOptions.storeBind = InletAddress.store(work: InProcessEndpoints.work)
+            selectorOptions.awaitFiles = awaitedFiles
+            selectorOptions.context = inProcess.context
+            selector = try startThread("selector", run: run, ready: plan.readyDirectory) { logger, stop, readyFile in
+                selectorOptions.stop = stop
+                selectorOptions.readyFile = readyFile
+                return { [selectorOptions] in try SelectorStage(options: selectorOptions, logger: logger).run() }
+            }
+            work = InProcessEndpoints.work
+        } else {
+            selector = try spawn(
+                "selector",
+                [
+                    "selector", run.experiment, "--run-dir", run.path, "--bind", plan.endpoint("work"), "--inlet-bind",
+                    plan.endpoint("inlet"), "--events", publishers, "--min-trainers", String(options.trainers),
+                ] + awaitedFiles.flatMap { ["--await-file", $0] } + plan.curve(binds: true), run: run,
+                ready: plan.readyDirectory)
+            work = known ? plan.endpoint("work") : try awaitReady(selector)["work"] ?? ""
+        }
         guard !work.isEmpty else { throw RunError("the selector did not report its endpoint") }
 
         let allowed = options.experiment.writtenCommand?.first.map { ["--allow-command", $0] } ?? []
-        try startWorkers(
-            plan, work: work, publishers: publishers, subscribers: subscribers, resources: resources, allowed: allowed)
+        if let inProcess {
+            try startWorkerThreads(
+                inProcess, run: run, publishers: publishers, subscribers: subscribers, resources: resources,
+                allowed: allowed.dropFirst().map { $0 })
+        } else {
+            try startWorkers(
+                plan, work: work, publishers: publishers, subscribers: subscribers, resources: resources,
+                allowed: allowed)
+        }
         // A stage that cannot start says so now, with its log, rather than leaving the others waiting.
         if known {
             _ = try awaitReady(proxy)
             metricsURL = try exporter.map { try awaitReady($0)["metrics"] ?? "?" }
             if let writer { _ = try awaitReady(writer) }
-            _ = try awaitReady(selector)
         }
+        if known || inProcess != nil { _ = try awaitReady(selector) }
         announce(
             work: work, publishers: publishers, subscribers: subscribers, keys: plan.keys, allowed: allowed,
             metricsURL: metricsURL)
@@ -286,16 +405,79 @@ public final class RunSupervisor {
         }
     }
 
+    /// `--in-process`: starts the evaluators, the mutators and the trainers as threads of this
+    /// process, each binding or connecting over inproc:// in the run's one context.
+    private func startWorkerThreads(
+        _ inProcess: InProcess, run: RunDirectory, publishers: String, subscribers: String,
+        resources: WorkerResources, allowed: [String]
+    ) throws {
+        for (role, count) in [
+            (WorkerRole.evaluator, options.evaluators), (.mutator, options.mutators), (.trainer, options.trainers),
+        ] where count > 0 {
+            for index in 1...count {
+                let name = "\(role)-\(index)"
+                var workerOptions = WorkerStage.Options(
+                    role: role, connect: InProcessEndpoints.work, events: publishers, name: name,
+                    eventsSubscribe: role == .mutator ? subscribers : nil)
+                workerOptions.context = inProcess.context
+                workerOptions.bind = InProcessEndpoints.inlet(of: name)
+                workerOptions.allowedCommands = role == .mutator ? [] : allowed
+                if role != .mutator { workerOptions.threads = ResourceSettings.Threads(resources.threads) }
+                if role == .trainer { workerOptions.devices = resources.devices?[index - 1] }
+                _ = try startThread(name, run: run, ready: nil) { logger, stop, _ in
+                    workerOptions.stop = stop
+                    return { [workerOptions] in try WorkerStage(options: workerOptions, logger: logger).run() }
+                }
+            }
+        }
+    }
+
+    /// Starts one stage as a thread of this process (`--in-process`), logging to its file in
+    /// the run's `logs/`. `make` gets the stage's logger, its stop and its ready file (for a
+    /// binding stage) and returns what the thread runs.
+    private func startThread(
+        _ name: String, run: RunDirectory, ready directory: String?,
+        _ make: (Logger, StageStop, String?) throws -> @Sendable () throws -> Int32
+    ) throws -> Launch {
+        let log = "\(run.logs)/\(name).log"
+        let file = FileLog(path: log)
+        let level = Logger.Level(rawValue: options.logLevel) ?? .info
+        let logger = Logger(label: "pbt.\(name)") { label in FileLogHandler(label: label, file: file, logLevel: level) }
+        let readyFile = directory.map { "\($0)/\(name).json" }
+        if let readyFile { try? FileManager.default.removeItem(atPath: readyFile) }
+        // The run stops its threads itself, in order (`stopAll`), whatever signal it gets.
+        let stop = StageStop(followsProcessSignals: false)
+        let body = try make(logger, stop, readyFile)
+        let thread = StageThread(name: name, stop: stop, log: file, body)
+        let stage = Stage(name: name, runner: .thread(thread), log: log)
+        stages.append(stage)
+        return Launch(stage: stage, readyFile: readyFile)
+    }
+
     /// Prints the stages started, and how to add a trainer, tap the events and read the metrics.
     private func announce(
         work: String, publishers: String, subscribers: String, keys: RunKeys?, allowed: [String], metricsURL: String?
     ) {
-        console.line("stages: " + stages.map { "\($0.name) (pid \($0.process.pid))" }.joined(separator: ", "))
+        var threads: [String] = []
+        var processes: [String] = []
+        for stage in stages {
+            if case .thread = stage.runner { threads.append(stage.name) } else { processes.append(stage.label) }
+        }
         let clientKeys = keys.map { " --key \($0.clientKey) --server-key \($0.serverPublic)" } ?? ""
-        let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
-        console.line(
-            "work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)"
-        )
+        if threads.isEmpty {
+            console.line("stages: " + processes.joined(separator: ", "))
+            let allowedText = allowed.isEmpty ? "" : " " + allowed.joined(separator: " ")
+            console.line(
+                "work: \(work) — add a trainer: pbt trainer --connect \(work) --events \(publishers)\(allowedText)\(clientKeys)"
+            )
+        } else {
+            console.line(
+                "stages: threads of this process (pid \(getpid())) over inproc://: " + threads.joined(separator: ", ")
+                    + (processes.isEmpty ? "" : "; processes: " + processes.joined(separator: ", ")))
+            console.line(
+                "work: inside this process (--in-process): trainers on other machines or in other processes cannot join"
+            )
+        }
         console.line(
             "events: pbt events --endpoint \(subscribers)\(clientKeys)   watch: pbt monitor --events \(subscribers)\(clientKeys)"
         )
@@ -333,20 +515,20 @@ public final class RunSupervisor {
                     break
                 }
             }
-            if let done = selector.process.poll() {
+            if let done = selector.poll() {
                 console.finishLine()
                 // A run in which every member failed ended (exit 1) with its outcome written.
                 guard done.succeeded || Self.reason(of: run) == FinishReason.allFailed.rawValue else {
                     throw RunError(
-                        "the selector stopped with \(done); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n"
+                        "the selector stopped with \(done.description); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n"
                             + Self.tail(of: selector.log))
                 }
                 return nil
             }
             for stage in stages where stage.name != "selector" {
-                if let done = stage.process.poll(), !done.succeeded {
+                if let done = stage.poll(), !done.succeeded {
                     console.finishLine()
-                    throw RunError("\(stage.name) stopped with \(done)\n" + Self.tail(of: stage.log))
+                    throw RunError("\(stage.name) stopped with \(done.description)\n" + Self.tail(of: stage.log))
                 }
             }
             if !options.quiet, Clock.monotonic - lastLine >= (console.isTerminal ? 0.25 : 5), let latest {
@@ -445,7 +627,7 @@ public final class RunSupervisor {
             arguments += ["--ready-file", readyFile]
         }
         let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
-        let stage = Stage(name: name, process: process, log: log)
+        let stage = Stage(name: name, runner: .process(process), log: log)
         stages.append(stage)
         return Launch(stage: stage, readyFile: readyFile)
     }
@@ -462,8 +644,9 @@ public final class RunSupervisor {
             {
                 return endpoints
             }
-            if let done = launch.stage.process.poll() {
-                throw RunError("\(name) stopped with \(done) before it was ready\n" + Self.tail(of: launch.stage.log))
+            if let done = launch.stage.poll() {
+                throw RunError(
+                    "\(name) stopped with \(done.description) before it was ready\n" + Self.tail(of: launch.stage.log))
             }
             if StopSignal.isRequested { throw RunError("interrupted while starting \(name)") }
             usleep(Self.readyPollMicroseconds)
@@ -474,11 +657,16 @@ public final class RunSupervisor {
     /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period. The event
     /// proxy goes last, so that what the selector published just before it finished still
     /// reaches the subscribers (a TensorBoard writer drains until `experiment.finished`).
+    /// Processes are told at once; threads (`--in-process`) one after another, trainers first
+    /// and the selector after the workers, so that what a worker hands back on its way out
+    /// reaches a selector that still runs and keeps it in its store.
     private func stopAll() {
         let (proxy, others) = (stages.filter { $0.name == "events" }, stages.filter { $0.name != "events" })
-        for stage in others.reversed() { stage.process.send(SIGTERM) }
-        for stage in others.reversed() { stage.process.stop(grace: 5) }
-        for stage in proxy { stage.process.stop(grace: 5) }
+        for stage in others.reversed() {
+            if case .process = stage.runner { stage.requestStop() }
+        }
+        for stage in others.reversed() { stage.stop(grace: 5) }
+        for stage in proxy { stage.stop(grace: 5) }
     }
 
     static func defaultRunDirectory(for name: String) -> String {

@@ -50,6 +50,12 @@ public final class SelectorStage {
         /// ready files, so the subscribers are connected before the first event goes out.
         public var awaitFiles: [String] = []
         public var awaitSeconds = 10.0
+        /// The ZeroMQ context to make sockets in: a run whose stages share one process passes
+        /// its own (inproc:// endpoints reach only sockets of the same context); nil: a new one.
+        public var context: ZMQContext? = nil
+        /// Stops this stage alone, besides the process's SIGTERM and SIGINT (a run whose stages
+        /// share one process stops them one at a time).
+        public var stop = StageStop()
 
         public init(
             experiment: Experiment, runDirectory: RunDirectory, bind: String, inletBind: String, events: String?,
@@ -146,7 +152,7 @@ public final class SelectorStage {
     /// not be written) or a signal stops it (128 + signal).
     public func run() throws -> Int32 {
         let files = try openRunDirectory()
-        let context = try ZMQContext()
+        let context = try options.context ?? ZMQContext()
         let server = try options.security.map {
             try ServerSecurity($0, context: context, stage: "selector", logger: logger)
         }
@@ -308,7 +314,7 @@ public final class SelectorStage {
         var lastTick = Clock.monotonic
         var lastCollection = Clock.monotonic
         var finishedAt: Double?
-        try StageLoop.run(sockets: { [router, resources.inlet] }) { input in
+        try StageLoop.run(sockets: { [router, resources.inlet] }, stop: options.stop) { input in
             switch input {
             case .message(let socket, let frames):
                 receive(frames, on: socket === router ? .work : .inlet, resources)
@@ -350,7 +356,7 @@ public final class SelectorStage {
     /// After the loop: on a signal, the state stays in the store (128 + signal); at the end,
     /// a final sweep of checkpoints, the last events, and the exit code the outcome calls for.
     private func stop(_ resources: Resources, outcomeWritten: inout Bool) throws -> Int32 {
-        if let signal = StopSignal.received, !machine.isFinished {
+        if let signal = options.stop.received, !machine.isFinished {
             logger.notice(
                 "selector stopping on signal \(signal) before the experiment finished; its state is in \(options.runDirectory.database)"
             )
@@ -389,7 +395,7 @@ public final class SelectorStage {
         while !missing.isEmpty {
             missing.removeAll { FileManager.default.fileExists(atPath: $0) }
             if missing.isEmpty { break }
-            if let signal = StopSignal.received { return 128 + signal }
+            if let signal = options.stop.received { return 128 + signal }
             if Clock.monotonic >= deadline {
                 logger.warning(
                     "starting without \(missing.joined(separator: ", ")), which did not appear within \(Int(options.awaitSeconds)) s"

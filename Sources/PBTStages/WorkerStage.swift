@@ -61,6 +61,12 @@ public final class WorkerStage {
         public var threads: ResourceSettings.Threads?
         /// The GPU devices this worker's programs get (`--gpus`, `PBT_GPUS`), or nil.
         public var devices: [String]?
+        /// The ZeroMQ context to make sockets in: a run whose stages share one process passes
+        /// its own (inproc:// endpoints reach only sockets of the same context); nil: a new one.
+        public var context: ZMQContext? = nil
+        /// Stops this stage alone, besides the process's SIGTERM and SIGINT (a run whose stages
+        /// share one process stops them one at a time).
+        public var stop = StageStop()
 
         public init(
             role: WorkerRole, connect: String, events: String?, name: String, checkpoints: String? = nil,
@@ -145,7 +151,7 @@ public final class WorkerStage {
     /// Runs until the experiment finishes (0), a signal stops it (128 + signal), or the
     /// experiment cannot be served by this build (2).
     public func run() throws -> Int32 {
-        let context = try ZMQContext()
+        let context = try options.context ?? ZMQContext()
         self.context = context
         var sockets = try open(context)
         logger.info(
@@ -155,7 +161,7 @@ public final class WorkerStage {
                 "pbt.inlet": "\(sockets.inletEndpoint?.endpoint ?? "-")",
             ])
         sockets.publisher.publish(.stageStarted(stage: "\(options.role)", worker: options.name, pid: Int(getpid())))
-        try StageLoop.run(sockets: { polled(sockets) }) { input in
+        try StageLoop.run(sockets: { polled(sockets) }, stop: options.stop) { input in
             switch input {
             case .message(let socket, let frames):
                 if socket === sockets.dealer { return try fromSelector(frames, &sockets) }
@@ -551,7 +557,7 @@ public final class WorkerStage {
                 lastHeartbeat = now
                 send(.progress(member: task.member, version: task.version, step: task.step + done), on: sockets.dealer)
             }
-            return !StopSignal.isRequested
+            return !options.stop.isRequested
         }
         if handler.runsLong { lastTaskSeconds = Clock.monotonic - started }
         deliver(outcome, for: task, &sockets)

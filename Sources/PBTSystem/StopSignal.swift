@@ -43,3 +43,32 @@ public enum StopSignal {
         requestedSignal.store(signal, ordering: .relaxed)
     }
 }
+
+/// A stop one stage hears: the process's SIGTERM and SIGINT, or a request for this stage
+/// alone. The stages of a run that share one process (`pbt run --in-process`) hear only their
+/// own requests, so that the run stops them in order: workers, then the selector, then the
+/// event proxy.
+public final class StageStop: Sendable {
+    private let requested = Atomic<Int32>(0)
+    private let followsProcessSignals: Bool
+
+    /// `followsProcessSignals`: whether the process's signals stop this stage too.
+    public init(followsProcessSignals: Bool = true) {
+        self.followsProcessSignals = followsProcessSignals
+    }
+
+    /// Asks this stage alone to stop, as `signal` would.
+    public func request(_ signal: Int32 = SIGTERM) {
+        requested.store(signal, ordering: .relaxed)
+    }
+
+    /// The signal this stage was asked to stop with (or, when it follows them, the process's),
+    /// or nil.
+    public var received: Int32? {
+        if followsProcessSignals, let signal = StopSignal.received { return signal }
+        let value = requested.load(ordering: .relaxed)
+        return value == 0 ? nil : value
+    }
+
+    public var isRequested: Bool { received != nil }
+}

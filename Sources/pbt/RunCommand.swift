@@ -10,7 +10,8 @@ import PBTWorkloads
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run an experiment end to end on this machine, each stage its own process.",
+        abstract:
+            "Run an experiment end to end on this machine, each stage its own process (--in-process: a thread each).",
         discussion:
             "Writes the run directory (experiment.yml, events.jsonl, summary.json, checkpoints/, logs/) and prints the best member."
     )
@@ -65,6 +66,13 @@ struct RunCommand: ParsableCommand {
             valueName: "ids"))
     var gpus: String?
 
+    @Flag(
+        name: .long,
+        help:
+            "Run the event proxy, the selector, the evaluators, the mutators and the trainers as threads of this process, over inproc:// (faster on one machine; no trainer can join from elsewhere, no CURVE)."
+    )
+    var inProcess = false
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -90,6 +98,11 @@ struct RunCommand: ParsableCommand {
         }
         guard (1...64).contains(mutators) else {
             throw ValidationError("--mutators must be between 1 and 64, got \(mutators)")
+        }
+        if inProcess, secure {
+            throw ValidationError(
+                "--in-process runs the stages in one process over inproc://, which has no CURVE: drop --secure or --in-process"
+            )
         }
         if metrics != "none" {
             do {
@@ -123,6 +136,7 @@ struct RunCommand: ParsableCommand {
             options.secure = secure
             options.tensorboard = tensorboard
             options.gpus = gpus.flatMap { try? DeviceAssignment.parse($0).get() }
+            options.inProcess = inProcess
             return try RunSupervisor(options: options).run()
         }
     }

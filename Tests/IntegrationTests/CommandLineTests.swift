@@ -66,6 +66,9 @@ struct CommandLineTests {
             label: "resume a non-run", arguments: ["run", "--resume", "/tmp"], file: nil, exitCode: 2,
             mentions: ["not a run directory"]),
         Case(
+            label: "one process with CURVE", arguments: ["run", "FILE", "--in-process", "--secure"], file: valid,
+            exitCode: 2, mentions: ["--in-process", "no CURVE", "drop --secure"]),
+        Case(
             label: "bad log level", arguments: ["run", "FILE", "--log-level", "loud"], file: valid, exitCode: 2,
             mentions: ["--log-level", "loud"]),
         Case(

@@ -13,7 +13,9 @@ struct RunCommandTests {
     /// from (seed, member, version). So is the shipped toy, whose `max_lead: 0` holds the
     /// member ahead at each ready step for the other: with two members it makes the same
     /// decisions. Both give Q = 1.1961 with 50 exploits every time.
-    @Test("the synchronous toy and the shipped toy (max_lead 0) reach the same Q ≥ 1.19 with one trainer and with two")
+    @Test(
+        "the synchronous toy and the shipped toy (max_lead 0) reach the same Q ≥ 1.19 with one trainer and with two, and in one process"
+    )
     func synchronousToyIsReproducible() throws {
         let directory = try TemporaryDirectory()
         let shipped = PBTBinary.repository + "/topologies/experiments/toy.yml"
@@ -24,9 +26,12 @@ struct RunCommandTests {
         try lines.joined(separator: "\n").replacingOccurrences(of: "\nexploit:", with: "\nsynchronous: true\nexploit:")
             .write(toFile: synchronous, atomically: true, encoding: .utf8)
         var outcomes: [String] = []
-        for (file, trainers) in [(synchronous, 1), (synchronous, 2), (shipped, 1), (shipped, 2)] {
-            let (_, _, summary, best) = try finishedRun(
-                file, ["--trainers", String(trainers)], in: directory, name: "run\(outcomes.count)")
+        // The last: the same with every stage a thread of one process (`--in-process`).
+        for (file, arguments) in [
+            (synchronous, ["--trainers", "1"]), (synchronous, ["--trainers", "2"]), (shipped, ["--trainers", "1"]),
+            (shipped, ["--trainers", "2"]), (shipped, ["--trainers", "2", "--in-process"]),
+        ] {
+            let (_, _, summary, best) = try finishedRun(file, arguments, in: directory, name: "run\(outcomes.count)")
             let score = try #require(best["score"] as? Double)
             #expect(score >= 1.19, "best Q \(score)")
             outcomes.append(
@@ -87,6 +92,78 @@ struct RunCommandTests {
         #expect(evaluators == ["evaluator-1", "evaluator-2"], "evaluators that scored: \(evaluators)")
         #expect(mutators == ["mutator-1", "mutator-2"], "mutators that explored: \(mutators)")
         try checkMemberHistories(events, population: 2, maxSteps: 200)
+    }
+
+    /// `--in-process`: the stages are threads of `pbt run` over inproc://, only the metrics
+    /// exporter a process of its own; every evaluator and mutator still does work, each stage
+    /// writes its own log, and every member's history is whole.
+    @Test("in one process (--in-process), every stage works, logs to its own file, and only the exporter is a child")
+    func stagesInOneProcess() throws {
+        let directory = try TemporaryDirectory()
+        let experiment = try directory.write(
+            "slow.yml", noopExperiment(population: 6, maxSteps: 40, stepSeconds: 0.01, exploit: "truncation"))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            [
+                "run", experiment, "--in-process", "--trainers", "2", "--evaluators", "2", "--mutators", "2",
+                "--output", run,
+            ],
+            output: directory.file("output.txt"))
+        #expect(
+            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+                $0.contains { $0.topic == .memberTrained }
+            })
+        let running = children(of: process.child.pid)
+        #expect(
+            running.count == 1 && running.allSatisfy { $0.command.contains(" exporter ") },
+            "children: \(running.map(\.command))")
+        let termination = try #require(process.finish(within: 60))
+        #expect(termination.succeeded, "\(process.log)")
+        #expect(process.log.contains("stages: threads of this process"))
+        let events = try runEvents(run)
+        let trainers = Set(events.compactMap { $0.trained?.trainer })
+        let evaluators = Set(events.filter { $0.topic == .memberScored }.compactMap(\.worker))
+        let mutators = Set(events.compactMap { $0.exploited?.mutator })
+        #expect(trainers == ["trainer-1", "trainer-2"], "trainers that trained: \(trainers)")
+        #expect(evaluators == ["evaluator-1", "evaluator-2"], "evaluators that scored: \(evaluators)")
+        #expect(mutators == ["mutator-1", "mutator-2"], "mutators that explored: \(mutators)")
+        #expect(try checkMemberHistories(events, population: 6, maxSteps: 40) == 6)
+        for stage in [
+            "events", "selector", "evaluator-1", "evaluator-2", "mutator-1", "mutator-2", "trainer-1", "trainer-2",
+        ] {
+            let log = (try? String(contentsOfFile: "\(run)/logs/\(stage).log", encoding: .utf8)) ?? ""
+            #expect(log.contains(" pbt.\(stage): "), "logs/\(stage).log: \(log.prefix(300))")
+        }
+    }
+
+    /// SIGTERM to `pbt run --in-process` stops every stage's thread (its state in the store),
+    /// and `--resume` finishes the run with every member at `max_steps`.
+    @Test("in one process, SIGTERM stops the run and --resume finishes it")
+    func inProcessStopsAndResumes() throws {
+        let directory = try TemporaryDirectory()
+        let experiment = try directory.write(
+            "slow.yml", noopExperiment(population: 4, maxSteps: 40, stepSeconds: 0.01, exploit: "truncation"))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", experiment, "--in-process", "--trainers", "2", "--metrics", "none", "--output", run],
+            output: directory.file("output.txt"))
+        #expect(
+            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+                $0.filter { $0.topic == .memberTrained }.count >= 8
+            })
+        process.child.send(SIGTERM)
+        let termination = try #require(process.finish(within: 30))
+        #expect(termination.exitCode == 128 + SIGTERM, "\(process.log)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/summary.json"))
+        let resumed = try PBTProcess(
+            ["run", "--resume", run, "--in-process", "--trainers", "2", "--metrics", "none"],
+            output: directory.file("resumed.txt"))
+        let finished = try #require(resumed.finish(within: 60))
+        #expect(finished.succeeded, "\(resumed.log)")
+        let summary = try jsonObject(run + "/summary.json")
+        #expect(summary["reason"] as? String == "max_steps")
+        let members = try #require(summary["members"] as? [[String: Any]])
+        #expect(members.count == 4 && members.allSatisfy { $0["step"] as? Int == 40 }, "\(members)")
     }
 
     @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
