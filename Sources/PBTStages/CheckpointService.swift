@@ -84,13 +84,13 @@ final class CheckpointService: @unchecked Sendable {
         endpoint = try socket.lastEndpoint
         store.clearIncoming()
         let thread = Thread { [self] in
+            ThreadName.set("pbt-checkpoints")
             serve()
             finished.lock()
             done = true
             finished.broadcast()
             finished.unlock()
         }
-        thread.name = "pbt-store"
         thread.start()
     }
 

@@ -36,6 +36,7 @@ final class StageThread: @unchecked Sendable {
     init(name: String, stop: StageStop, log: FileLog, _ body: @escaping @Sendable () throws -> Int32) {
         self.stop = stop
         let thread = Thread { [self] in
+            ThreadName.set(name)
             let ending: Ending
             do {
                 ending = .exited(try body())

@@ -1,6 +1,7 @@
 import Foundation
 import PBTCore
 import PBTStore
+import PBTSystem
 import PBTWire
 
 /// Commits the selector's batches on a thread of its own, in order, so that the selector's
@@ -69,8 +70,10 @@ final class StoreWriter: @unchecked Sendable {
         self.publisher = publisher
         self.experimentID = experimentID
         self.commitInterval = commitInterval
-        let thread = Thread { [self] in serve() }
-        thread.name = "pbt-store"
+        let thread = Thread { [self] in
+            ThreadName.set("pbt-store-write")
+            serve()
+        }
         thread.start()
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PBTCore
+import PBTSystem
 import Synchronization
 import ZeroMQ
 
@@ -29,6 +30,7 @@ final class WorkThread: @unchecked Sendable {
         let ready = NSCondition()
         nonisolated(unsafe) var connected: Result<Void, any Error>?
         let thread = Thread { [self] in
+            ThreadName.set("pbt-work")
             let signal: ZMQSocket
             do {
                 signal = try ZMQSocket(context, .pair)
@@ -46,7 +48,6 @@ final class WorkThread: @unchecked Sendable {
             }
             serve(signal)
         }
-        thread.name = "pbt-work"
         thread.start()
         ready.lock()
         while connected == nil { ready.wait() }

@@ -113,6 +113,16 @@ struct RunCommandTests {
             EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
                 $0.contains { $0.topic == .memberTrained }
             })
+        // Each stage's thread carries its name, as `top -H` and `perf` show it.
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.child.pid)/task")) ?? []
+        let names = Set(
+            tasks.compactMap {
+                (try? String(contentsOfFile: "/proc/\(process.child.pid)/task/\($0)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            })
+        #expect(
+            names.isSuperset(of: ["events", "selector", "pbt-store-write", "evaluator-2", "mutator-2", "trainer-2"]),
+            "thread names: \(names.sorted())")
         let running = children(of: process.child.pid)
         #expect(
             running.count == 1 && running.allSatisfy { $0.command.contains(" exporter ") },

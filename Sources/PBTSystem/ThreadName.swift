@@ -1,0 +1,9 @@
+import CProcessShims
+
+/// The calling thread's name, as `top -H`, `ps -L` and `perf` show it.
+public enum ThreadName {
+    /// Names the calling thread (the kernel keeps the first 15 bytes).
+    public static func set(_ name: String) {
+        _ = pbt_set_thread_name(String(decoding: name.utf8.prefix(15), as: UTF8.self))
+    }
+}
