@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// A log file that several threads write lines to: the log of one stage of a run whose
@@ -6,23 +10,39 @@ import Logging
 final class FileLog: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
-    private let handle: FileHandle?
+    /// Opened to append (O_APPEND), so that lines from a program that writes to the same file
+    /// (a command workload's stderr) are never written over; -1 when it cannot be opened.
+    private let descriptor: Int32
 
     /// Opens (creates, appends to) the file at `path`; a file that cannot be opened is not
     /// written (the stage still runs).
     init(path: String) {
         self.path = path
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-        }
-        handle = FileHandle(forWritingAtPath: path)
-        _ = try? handle?.seekToEnd()
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
 
-    deinit { try? handle?.close() }
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
 
     func write(_ line: String) {
-        lock.withLock { try? handle?.write(contentsOf: Data((line + "\n").utf8)) }
+        guard descriptor >= 0 else { return }
+        let bytes = Array((line + "\n").utf8)
+        lock.withLock {
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
+        }
     }
 
     /// The time as `StreamLogHandler` writes it (`2026-12-06T23:46:23+0000`).

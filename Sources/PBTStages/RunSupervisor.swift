@@ -83,6 +83,19 @@ public final class RunSupervisor {
         let name: String
         let runner: Runner
         let log: String
+        /// When a thread stops among the others (`stopAll`): lower first.
+        var stopOrder = StopOrder.selector
+
+        /// The order in which `stopAll` stops threads: a group at a time, each told at once.
+        enum StopOrder: Int, Comparable, CaseIterable {
+            /// Trainers hand back their members while the selector still listens.
+            case trainers
+            /// Evaluators and mutators pass on what they hold.
+            case workers
+            case selector
+
+            static func < (a: StopOrder, b: StopOrder) -> Bool { a.rawValue < b.rawValue }
+        }
 
         enum Runner {
             case process(ChildProcess)
@@ -146,6 +159,17 @@ public final class RunSupervisor {
         let experiment = options.experiment
         let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
         let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
+        let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
+        let secure = options.secure || experiment.requiresCurve || resumesSecure
+        // Refused before the run directory is made, so that nothing is left behind.
+        if options.inProcess {
+            guard !secure else {
+                throw BadInputError(
+                    "--in-process runs the stages in one process over inproc://, which has no CURVE: drop --in-process to run \(experiment.name) with CURVE (--secure, or security: {curve: true} in the file)"
+                )
+            }
+            inProcess = try InProcess(stages: options.trainers + options.evaluators + options.mutators + 2)
+        }
         if let finished = try prepare(run) { return finished }
         let readyDirectory = run.path + "/.ready"
         try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
@@ -166,19 +190,8 @@ public final class RunSupervisor {
             sockets = try SocketDirectory.make()
         }
         defer { sockets?.remove() }
-        let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
-        let keys =
-            options.secure || experiment.requiresCurve || resumesSecure
-            ? try RunKeys.prepare(in: run.path + "/keys") : nil
+        let keys = secure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
-        if options.inProcess {
-            guard keys == nil else {
-                throw BadInputError(
-                    "--in-process runs the stages in one process over inproc://, which has no CURVE: drop --in-process to run \(experiment.name) with CURVE (--secure, or security: {curve: true} in the file)"
-                )
-            }
-            inProcess = try InProcess()
-        }
         let plan = LaunchPlan(sockets: sockets, keys: keys, run: run, readyDirectory: readyDirectory)
         let tap = try startStages(plan, resources: resources)
         if let interrupted = try supervise(run, tap: tap) { return interrupted }
@@ -227,8 +240,26 @@ public final class RunSupervisor {
         /// the process ends with the run.
         let context: ZMQContext
 
-        init() throws {
+        /// Sockets a stage may hold, at most: a trainer holds about ten (its DEALER, PUB and
+        /// PUSH with their monitors, its work thread's PAIRs).
+        static let socketsPerStage = 16
+        /// Files a stage holds open: its sockets, its log, a checkpoint being read or written.
+        static let filesPerStage = 12
+
+        /// A context for `stages` stages: libzmq's default of 1,023 sockets a context would
+        /// stop a run of a hundred trainers, and each socket holds a file descriptor.
+        init(stages: Int) throws {
             let context = try ZMQContext()
+            let sockets = Self.socketsPerStage * stages + 64
+            try context.setMaximumSockets(Int32(min(sockets, Int(Int32.max))))
+            // A socket holds a file descriptor (its mailbox), and so does each stage's log.
+            let needed = Self.filesPerStage * stages + 128
+            let files = FileLimits.raiseToHardLimit()
+            guard files >= needed else {
+                throw BadInputError(
+                    "--in-process with \(stages) stages needs about \(needed) open files, and this process may open \(files) (ulimit -n): run with fewer trainers, raise the limit, or drop --in-process"
+                )
+            }
             _ = Unmanaged.passRetained(context)
             self.context = context
         }
@@ -422,9 +453,12 @@ public final class RunSupervisor {
                 workerOptions.context = inProcess.context
                 workerOptions.bind = InProcessEndpoints.inlet(of: name)
                 workerOptions.allowedCommands = role == .mutator ? [] : allowed
+                workerOptions.programLog = "\(run.logs)/\(name).log"
                 if role != .mutator { workerOptions.threads = ResourceSettings.Threads(resources.threads) }
                 if role == .trainer { workerOptions.devices = resources.devices?[index - 1] }
-                _ = try startThread(name, run: run, ready: nil) { logger, stop, _ in
+                _ = try startThread(
+                    name, run: run, ready: nil, stopOrder: role == .trainer ? .trainers : .workers
+                ) { logger, stop, _ in
                     workerOptions.stop = stop
                     return { [workerOptions] in try WorkerStage(options: workerOptions, logger: logger).run() }
                 }
@@ -436,7 +470,7 @@ public final class RunSupervisor {
     /// the run's `logs/`. `make` gets the stage's logger, its stop and its ready file (for a
     /// binding stage) and returns what the thread runs.
     private func startThread(
-        _ name: String, run: RunDirectory, ready directory: String?,
+        _ name: String, run: RunDirectory, ready directory: String?, stopOrder: Stage.StopOrder = .selector,
         _ make: (Logger, StageStop, String?) throws -> @Sendable () throws -> Int32
     ) throws -> Launch {
         let log = "\(run.logs)/\(name).log"
@@ -449,7 +483,7 @@ public final class RunSupervisor {
         let stop = StageStop(followsProcessSignals: false)
         let body = try make(logger, stop, readyFile)
         let thread = StageThread(name: name, stop: stop, log: file, body)
-        let stage = Stage(name: name, runner: .thread(thread), log: log)
+        let stage = Stage(name: name, runner: .thread(thread), log: log, stopOrder: stopOrder)
         stages.append(stage)
         return Launch(stage: stage, readyFile: readyFile)
     }
@@ -654,19 +688,33 @@ public final class RunSupervisor {
         throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: launch.stage.log))
     }
 
+    /// Seconds a stage (or a group of threads) has to stop before it is killed (a process) or
+    /// left to end with this process (a thread).
+    static let stopGrace = 5.0
+
     /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period. The event
     /// proxy goes last, so that what the selector published just before it finished still
     /// reaches the subscribers (a TensorBoard writer drains until `experiment.finished`).
-    /// Processes are told at once; threads (`--in-process`) one after another, trainers first
-    /// and the selector after the workers, so that what a worker hands back on its way out
-    /// reaches a selector that still runs and keeps it in its store.
+    /// Processes are told at once; threads (`--in-process`) a group at a time, each group told
+    /// at once and given one grace: trainers, then evaluators and mutators, then the selector,
+    /// so that what a worker hands back on its way out reaches a selector that still runs and
+    /// keeps it in its store.
     private func stopAll() {
         let (proxy, others) = (stages.filter { $0.name == "events" }, stages.filter { $0.name != "events" })
+        var processes: [Stage] = []
+        var threads: [Stage] = []
         for stage in others.reversed() {
-            if case .process = stage.runner { stage.requestStop() }
+            if case .process = stage.runner { processes.append(stage) } else { threads.append(stage) }
         }
-        for stage in others.reversed() { stage.stop(grace: 5) }
-        for stage in proxy { stage.stop(grace: 5) }
+        for stage in processes { stage.requestStop() }
+        for order in Stage.StopOrder.allCases {
+            let group = threads.filter { $0.stopOrder == order }
+            for stage in group { stage.requestStop() }
+            let deadline = Clock.monotonic + Self.stopGrace
+            for stage in group { stage.stop(grace: max(deadline - Clock.monotonic, 0)) }
+        }
+        for stage in processes { stage.stop(grace: Self.stopGrace) }
+        for stage in proxy { stage.stop(grace: Self.stopGrace) }
     }
 
     static func defaultRunDirectory(for name: String) -> String {

@@ -61,6 +61,9 @@ public final class WorkerStage {
         public var threads: ResourceSettings.Threads?
         /// The GPU devices this worker's programs get (`--gpus`, `PBT_GPUS`), or nil.
         public var devices: [String]?
+        /// Where a command workload's program writes its stderr (appended to), or nil for this
+        /// worker's own stderr: a worker that is a thread of `pbt run --in-process` names its log.
+        public var programLog: String? = nil
         /// The ZeroMQ context to make sockets in: a run whose stages share one process passes
         /// its own (inproc:// endpoints reach only sockets of the same context); nil: a new one.
         public var context: ZMQContext? = nil
@@ -477,7 +480,7 @@ public final class WorkerStage {
             ?? (experiment.resources.gpus > 0
                 ? "no GPU devices given (--gpus, PBT_GPUS): CUDA_VISIBLE_DEVICES is left as it is" : nil)
         logger.info("resources: \(threads)\(devices.map { "; " + $0 } ?? "")")
-        return TrainingResources(budget: budget, devices: options.devices)
+        return TrainingResources(budget: budget, devices: options.devices, errorLog: options.programLog)
     }
 
     /// A `command` workload runs a program the selector names: only the programs this worker

@@ -366,32 +366,38 @@ enum ValueCoding {
     }
 
     /// A JSON array of arrays of strings, written by hand: this runs for every row the
-    /// selector stores, and Foundation's serializer costs ten times as much.
+    /// selector stores, and Foundation's serializer costs ten times as much. Most strings
+    /// (names, numbers) need no escaping and go in whole.
     static func json(_ items: [[String]]) -> String {
-        var text = "["
-        text.reserveCapacity(64 * items.count + 2)
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        bytes.reserveCapacity(64 * items.count + 2)
         for (index, item) in items.enumerated() {
-            if index > 0 { text.append(",") }
-            text.append("[")
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "["))
             for (position, string) in item.enumerated() {
-                if position > 0 { text.append(",") }
-                text.append("\"")
-                for scalar in string.unicodeScalars {
-                    switch scalar {
-                    case "\"": text.append("\\\"")
-                    case "\\": text.append("\\\\")
-                    case let c where c.value < 0x20:
-                        let hex = String(c.value, radix: 16)
-                        text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                    default: text.unicodeScalars.append(scalar)
+                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(UInt8(ascii: "\""))
+                if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                    bytes.append(contentsOf: string.utf8)
+                } else {
+                    for byte in string.utf8 {
+                        switch byte {
+                        case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+                        case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+                        case 0..<0x20:
+                            bytes.append(contentsOf: #"\u00"#.utf8)
+                            bytes.append(contentsOf: String(byte >> 4, radix: 16).utf8)
+                            bytes.append(contentsOf: String(byte & 0xF, radix: 16).utf8)
+                        default: bytes.append(byte)
+                        }
                     }
                 }
-                text.append("\"")
+                bytes.append(UInt8(ascii: "\""))
             }
-            text.append("]")
+            bytes.append(UInt8(ascii: "]"))
         }
-        text.append("]")
-        return text
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func array(_ text: String) throws -> [[String]] {

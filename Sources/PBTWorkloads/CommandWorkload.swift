@@ -35,13 +35,19 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     public let mode: Mode
     public let timeout: Double
     public let environment: [String: String]
+    /// Where the program's stderr goes: a file (appended to), or nil for the trainer's own
+    /// stderr (its log when it is a process of `pbt run`).
+    public let errorLog: String?
     private let scratch: String
     private let lock = NSLock()
     private var running: ChildProcess?
     private var pending: [UInt8] = []
 
-    public init(command: [String], mode: Mode, timeout: Double, environment: [String: String] = [:]) {
+    public init(
+        command: [String], mode: Mode, timeout: Double, environment: [String: String] = [:], errorLog: String? = nil
+    ) {
         self.command = command
+        self.errorLog = errorLog
         self.mode = mode
         self.timeout = timeout
         self.environment = environment
@@ -67,7 +73,8 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         // The trainer's thread budget and devices, under what the user set explicitly.
         if let resources { environment = resources.environment(user: environment) }
         self.init(
-            command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment)
+            command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment,
+            errorLog: resources?.errorLog)
     }
 
     deinit {
@@ -144,7 +151,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             pending = []
             process = try ChildProcess(
                 executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
-                stdin: .pipe, stdout: .pipe, stderr: .inherit)
+                stdin: .pipe, stdout: .pipe, stderr: errorLog.map { .file($0) } ?? .inherit)
             running = process
         }
         let started = Clock.monotonic

@@ -81,10 +81,14 @@ public struct TrainingResources: Sendable, Hashable {
     public var budget: ThreadBudget?
     /// The GPU devices (`CUDA_VISIBLE_DEVICES`); nil leaves the variable as it is.
     public var devices: [String]?
+    /// Where a command program's stderr goes (appended to); nil: the trainer's own stderr.
+    /// A trainer that is a thread of `pbt run --in-process` names its log file here.
+    public var errorLog: String?
 
-    public init(budget: ThreadBudget?, devices: [String]?) {
+    public init(budget: ThreadBudget?, devices: [String]?, errorLog: String? = nil) {
         self.budget = budget
         self.devices = devices
+        self.errorLog = errorLog
     }
 
     /// The variables a command program gets on top of the trainer's own environment.

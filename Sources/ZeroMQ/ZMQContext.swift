@@ -22,6 +22,14 @@ public final class ZMQContext: @unchecked Sendable {
         self.handle = handle
     }
 
+    /// Lets the context hold up to `count` sockets (libzmq's default is 1,023): one context
+    /// that many stages share needs more. Call before making sockets.
+    public func setMaximumSockets(_ count: Int32) throws {
+        guard zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, count) == 0 else {
+            throw ZMQError.last("zmq_ctx_set ZMQ_MAX_SOCKETS")
+        }
+    }
+
     /// Wakes every blocking call on sockets of this context with `ETERM`; sockets must then be closed.
     public func shutdown() {
         zmq_ctx_shutdown(handle)

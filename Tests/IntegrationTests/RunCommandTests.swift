@@ -176,6 +176,46 @@ struct RunCommandTests {
         #expect(members.count == 4 && members.allSatisfy { $0["step"] as? Int == 40 }, "\(members)")
     }
 
+    /// A trainer that is a thread has no stderr of its own: its command program's stderr goes
+    /// to the trainer's log in the run directory, as a process stage's would, not to the console.
+    @Test("in one process, a command program's stderr goes to its trainer's log, not to pbt run's output")
+    func inProcessProgramLogs() throws {
+        let directory = try TemporaryDirectory()
+        let program = try directory.write(
+            "trainer.py",
+            """
+            import json, sys
+            for line in sys.stdin:
+                request = json.loads(line)
+                print("program-stderr-line member %d" % request["member"], file=sys.stderr, flush=True)
+                with open(request["save"], "wb") as f:
+                    f.write(b"step %d" % (request["step"] + request["steps"]))
+                print(json.dumps({"score": request["step"] + request["steps"]}), flush=True)
+            """)
+        let experiment = try directory.write(
+            "program.yml",
+            """
+            name: program
+            workload: {kind: command, command: [python3, \(program)], mode: persistent}
+            population: 2
+            interval: 1
+            stop: {max_steps: 3}
+            exploit: {strategy: none}
+            explore: {strategy: none}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            """)
+        let (process, run, _, _) = try finishedRun(
+            experiment, ["--in-process", "--trainers", "2", "--metrics", "none"], in: directory)
+        #expect(!process.log.contains("program-stderr-line"), "\(process.log)")
+        let logs = ["trainer-1", "trainer-2"].map {
+            (try? String(contentsOfFile: "\(run)/logs/\($0).log", encoding: .utf8)) ?? ""
+        }
+        let lines = logs.joined().components(separatedBy: "program-stderr-line").count - 1
+        #expect(lines == 6, "program lines in the trainers' logs: \(lines)")
+        #expect(logs.allSatisfy { $0.contains(" pbt.trainer-") }, "the trainers' own lines are there too")
+    }
+
     @Test("the toy without exploit and explore (the paper's grid search) stays at Q = 0.39")
     func gridSearchPlateaus() throws {
         let directory = try TemporaryDirectory()
