@@ -94,25 +94,31 @@ struct RunCommandTests {
         try checkMemberHistories(events, population: 2, maxSteps: 200)
     }
 
+    /// Starts `pbt run --in-process` on a noop experiment of 40 steps of 10 ms a member
+    /// (truncation) and waits until `trained` tasks are trained.
+    func startInProcess(
+        population: Int, _ arguments: [String], trained: Int, in directory: TemporaryDirectory
+    ) throws -> (process: PBTProcess, run: String) {
+        let experiment = try directory.write(
+            "slow.yml", noopExperiment(population: population, maxSteps: 40, stepSeconds: 0.01, exploit: "truncation"))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", experiment, "--in-process"] + arguments + ["--output", run], output: directory.file("output.txt"))
+        #expect(
+            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+                $0.filter { $0.topic == .memberTrained }.count >= trained
+            })
+        return (process, run)
+    }
+
     /// `--in-process`: the stages are threads of `pbt run` over inproc://, only the metrics
     /// exporter a process of its own; every evaluator and mutator still does work, each stage
     /// writes its own log, and every member's history is whole.
     @Test("in one process (--in-process), every stage works, logs to its own file, and only the exporter is a child")
     func stagesInOneProcess() throws {
         let directory = try TemporaryDirectory()
-        let experiment = try directory.write(
-            "slow.yml", noopExperiment(population: 6, maxSteps: 40, stepSeconds: 0.01, exploit: "truncation"))
-        let run = directory.file("run")
-        let process = try PBTProcess(
-            [
-                "run", experiment, "--in-process", "--trainers", "2", "--evaluators", "2", "--mutators", "2",
-                "--output", run,
-            ],
-            output: directory.file("output.txt"))
-        #expect(
-            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
-                $0.contains { $0.topic == .memberTrained }
-            })
+        let (process, run) = try startInProcess(
+            population: 6, ["--trainers", "2", "--evaluators", "2", "--mutators", "2"], trained: 1, in: directory)
         // Each stage's thread carries its name, as `top -H` and `perf` show it.
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.child.pid)/task")) ?? []
         let names = Set(
@@ -151,16 +157,8 @@ struct RunCommandTests {
     @Test("in one process, SIGTERM stops the run and --resume finishes it")
     func inProcessStopsAndResumes() throws {
         let directory = try TemporaryDirectory()
-        let experiment = try directory.write(
-            "slow.yml", noopExperiment(population: 4, maxSteps: 40, stepSeconds: 0.01, exploit: "truncation"))
-        let run = directory.file("run")
-        let process = try PBTProcess(
-            ["run", experiment, "--in-process", "--trainers", "2", "--metrics", "none", "--output", run],
-            output: directory.file("output.txt"))
-        #expect(
-            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
-                $0.filter { $0.topic == .memberTrained }.count >= 8
-            })
+        let (process, run) = try startInProcess(
+            population: 4, ["--trainers", "2", "--metrics", "none"], trained: 8, in: directory)
         process.child.send(SIGTERM)
         let termination = try #require(process.finish(within: 30))
         #expect(termination.exitCode == 128 + SIGTERM, "\(process.log)")
