@@ -46,12 +46,21 @@ public struct RunDirectory: Sendable {
             }
             return
         }
-        let parent = (directory as NSString).deletingLastPathComponent
+        let parent = Self.parent(of: directory)
         if !parent.isEmpty, parent != directory { try makeDirectory(parent) }
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
             let reason = String(cString: strerror(errno))
             throw RunDirectoryError(parent.isEmpty ? reason : "\(reason) in \(parent)")
         }
+    }
+
+    /// The directory that holds `path` (`a/b` → `a`, `/a` → `/`, `a` → empty), by hand:
+    /// Foundation's `deletingLastPathComponent` traps on a one-letter name such as `-o r`.
+    public static func parent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
     /// Writes `text` to `file` atomically (a temporary file renamed into place).

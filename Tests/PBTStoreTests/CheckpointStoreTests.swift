@@ -211,6 +211,15 @@ struct RunDirectoryTests {
         #expect(run.absolute == "/tmp/run")
     }
 
+    /// `mkdir -p` walks up by this; a one-letter name (`pbt run … -o r`) once trapped in
+    /// Foundation's `deletingLastPathComponent`.
+    @Test(arguments: [
+        ("r", ""), ("ab", ""), ("a/b", "a"), ("a/b/", "a"), ("/a", "/"), ("/", "/"), ("./r", "."), ("/x/y/z", "/x/y"),
+    ])
+    func theParentOfAPath(path: String, parent: String) {
+        #expect(RunDirectory.parent(of: path) == parent)
+    }
+
     @Test func aRelativePathIsMadeAbsoluteFromTheWorkingDirectory() {
         let run = RunDirectory(path: "runs/a")
         #expect(run.absolute == FileManager.default.currentDirectoryPath + "/runs/a")
