@@ -164,8 +164,14 @@ public final class RunSupervisor {
         // Refused before the run directory is made, so that nothing is left behind.
         if options.inProcess {
             guard !secure else {
+                let why =
+                    options.secure
+                    ? "--secure"
+                    : experiment.requiresCurve
+                        ? "experiment \(experiment.name) says security: {curve: true}"
+                        : "\(run.path) was started with CURVE (its keys are in \(run.path)/keys)"
                 throw BadInputError(
-                    "--in-process runs the stages in one process over inproc://, which has no CURVE: drop --in-process to run \(experiment.name) with CURVE (--secure, or security: {curve: true} in the file)"
+                    "--in-process runs the stages in one process over inproc://, which has no CURVE, and \(why): drop --in-process"
                 )
             }
             inProcess = try InProcess(stages: options.trainers + options.evaluators + options.mutators + 2)
@@ -179,6 +185,11 @@ public final class RunSupervisor {
         )
         console.line("run directory: \(run.path)")
         console.line("resources: \(resources.description)")
+        if options.inProcess, let threads = Int(resources.threads), threads > 1 {
+            console.line(
+                "warning: --in-process: the trainers share this process's OpenBLAS pool, so with \(threads) threads a trainer the built-in workloads' matrix products wait for each other; a process a stage (without --in-process) gives each trainer its own"
+            )
+        }
         defer { stopAll() }
 
         // Stages on one machine talk over Unix domain sockets (cheaper than loopback TCP), in a
@@ -215,6 +226,9 @@ public final class RunSupervisor {
                 print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
                 return 0
             }
+            // A run whose selector still runs (another `pbt run --resume`) is refused now, with
+            // its pid; the selector's own lock is what guarantees it.
+            do { _ = try RunDirectoryLock(run: run) } catch { throw BadInputError(error.description) }
             return nil
         }
         if FileManager.default.fileExists(atPath: run.events) {
@@ -257,7 +271,7 @@ public final class RunSupervisor {
             let files = FileLimits.raiseToHardLimit()
             guard files >= needed else {
                 throw BadInputError(
-                    "--in-process with \(stages) stages needs about \(needed) open files, and this process may open \(files) (ulimit -n): run with fewer trainers, raise the limit, or drop --in-process"
+                    "--in-process with \(stages) stages needs about \(needed) open files, and this process may open \(files) (ulimit -n): raise the limit, or run fewer trainers"
                 )
             }
             _ = Unmanaged.passRetained(context)
@@ -454,6 +468,7 @@ public final class RunSupervisor {
                 workerOptions.bind = InProcessEndpoints.inlet(of: name)
                 workerOptions.allowedCommands = role == .mutator ? [] : allowed
                 workerOptions.programLog = "\(run.logs)/\(name).log"
+                workerOptions.programLauncher = ProgramLauncher.prefix(executable: options.executable)
                 if role != .mutator { workerOptions.threads = ResourceSettings.Threads(resources.threads) }
                 if role == .trainer { workerOptions.devices = resources.devices?[index - 1] }
                 _ = try startThread(

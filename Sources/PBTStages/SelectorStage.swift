@@ -129,6 +129,8 @@ public final class SelectorStage {
         let database: SelectorDatabase
         let eventLog: LineLog
         let store: CheckpointStore
+        /// Held until the stage returns: one selector a run directory.
+        let lock: RunDirectoryLock
     }
 
     /// The selector's sockets, bound: the work ROUTER, the inlet PULL, the explore PUSH.
@@ -152,6 +154,8 @@ public final class SelectorStage {
     /// not be written) or a signal stops it (128 + signal).
     public func run() throws -> Int32 {
         let files = try openRunDirectory()
+        // The run directory's lock is held until the stage returns, not until its last use.
+        defer { withExtendedLifetime(files.lock) {} }
         let context = try options.context ?? ZMQContext()
         let server = try options.security.map {
             try ServerSecurity($0, context: context, stage: "selector", logger: logger)
@@ -227,6 +231,12 @@ public final class SelectorStage {
             )
         }
         try run.create()
+        let lock: RunDirectoryLock
+        do {
+            lock = try RunDirectoryLock(run: run)
+        } catch {
+            throw BadInputError(error.description)
+        }
         if !FileManager.default.fileExists(atPath: run.experiment) {
             try RunDirectory.writeAtomically(experiment.source, to: run.experiment)
         }
@@ -238,7 +248,7 @@ public final class SelectorStage {
         }
         return RunFiles(
             database: database, eventLog: try LineLog(path: run.events),
-            store: try CheckpointStore(directory: run.checkpoints))
+            store: try CheckpointStore(directory: run.checkpoints), lock: lock)
     }
 
     /// Writes a fresh token to `checkpoints/.pbt-store` (atomically): a worker that finds the

@@ -64,6 +64,9 @@ public final class WorkerStage {
         /// Where a command workload's program writes its stderr (appended to), or nil for this
         /// worker's own stderr: a worker that is a thread of `pbt run --in-process` names its log.
         public var programLog: String? = nil
+        /// What a command workload's program is started through so that it dies with this
+        /// worker (`ProgramLauncher.prefix`; the `pbt` commands set it), or nil to start it directly.
+        public var programLauncher: [String]? = nil
         /// The ZeroMQ context to make sockets in: a run whose stages share one process passes
         /// its own (inproc:// endpoints reach only sockets of the same context); nil: a new one.
         public var context: ZMQContext? = nil
@@ -480,7 +483,8 @@ public final class WorkerStage {
             ?? (experiment.resources.gpus > 0
                 ? "no GPU devices given (--gpus, PBT_GPUS): CUDA_VISIBLE_DEVICES is left as it is" : nil)
         logger.info("resources: \(threads)\(devices.map { "; " + $0 } ?? "")")
-        return TrainingResources(budget: budget, devices: options.devices, errorLog: options.programLog)
+        return TrainingResources(
+            budget: budget, devices: options.devices, errorLog: options.programLog, launcher: options.programLauncher)
     }
 
     /// A `command` workload runs a program the selector names: only the programs this worker

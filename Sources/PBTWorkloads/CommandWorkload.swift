@@ -38,16 +38,21 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     /// Where the program's stderr goes: a file (appended to), or nil for the trainer's own
     /// stderr (its log when it is a process of `pbt run`).
     public let errorLog: String?
+    /// What the program is started through (`pbt exec-program --`, so that it dies with the
+    /// trainer even when the trainer is killed), or nil to start it directly.
+    public let launcher: [String]?
     private let scratch: String
     private let lock = NSLock()
     private var running: ChildProcess?
     private var pending: [UInt8] = []
 
     public init(
-        command: [String], mode: Mode, timeout: Double, environment: [String: String] = [:], errorLog: String? = nil
+        command: [String], mode: Mode, timeout: Double, environment: [String: String] = [:], errorLog: String? = nil,
+        launcher: [String]? = nil
     ) {
         self.command = command
         self.errorLog = errorLog
+        self.launcher = launcher
         self.mode = mode
         self.timeout = timeout
         self.environment = environment
@@ -74,7 +79,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         if let resources { environment = resources.environment(user: environment) }
         self.init(
             command: argv, mode: mode, timeout: try settings["timeout"]?.seconds() ?? 600, environment: environment,
-            errorLog: resources?.errorLog)
+            errorLog: resources?.errorLog, launcher: resources?.launcher)
     }
 
     deinit {
@@ -149,8 +154,9 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             process = running
         } else {
             pending = []
+            let argv = (launcher ?? []) + command
             process = try ChildProcess(
-                executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
+                executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
                 stdin: .pipe, stdout: .pipe, stderr: errorLog.map { .file($0) } ?? .inherit)
             running = process
         }

@@ -84,11 +84,15 @@ public struct TrainingResources: Sendable, Hashable {
     /// Where a command program's stderr goes (appended to); nil: the trainer's own stderr.
     /// A trainer that is a thread of `pbt run --in-process` names its log file here.
     public var errorLog: String?
+    /// What a command program is started through so that it dies with the worker
+    /// (`ProgramLauncher.prefix`: `pbt exec-program --`), or nil to start it directly.
+    public var launcher: [String]?
 
-    public init(budget: ThreadBudget?, devices: [String]?, errorLog: String? = nil) {
+    public init(budget: ThreadBudget?, devices: [String]?, errorLog: String? = nil, launcher: [String]? = nil) {
         self.budget = budget
         self.devices = devices
         self.errorLog = errorLog
+        self.launcher = launcher
     }
 
     /// The variables a command program gets on top of the trainer's own environment.

@@ -22,15 +22,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Go on with an interrupted run: its directory (the experiment is the one it holds).")
     var resume: String?
 
-    @Option(name: .long, help: "Trainer processes to start.")
+    @Option(name: .long, help: "Trainers to start (processes; threads with --in-process).")
     var trainers: Int = defaultTrainers
 
     static let defaultTrainers = 2
 
-    @Option(name: .long, help: "Evaluator processes to start.")
+    @Option(name: .long, help: "Evaluators to start (processes; threads with --in-process).")
     var evaluators: Int = 1
 
-    @Option(name: .long, help: "Mutator processes to start.")
+    @Option(name: .long, help: "Mutators to start (processes; threads with --in-process).")
     var mutators: Int = 1
 
     @Option(name: [.short, .long], help: "The run directory (default: runs/NAME-YYYYMMDD-HHMMSS).")

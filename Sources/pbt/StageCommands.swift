@@ -203,6 +203,7 @@ struct WorkerOptions: ParsableArguments {
             // Evaluators and mutators bind an inlet: with CURVE, they serve as well as connect.
             options.security = try security.load(for: role == .trainer ? .connects : .both, logger: logger)
             options.allowedCommands = allowCommand.filter { !$0.isEmpty }
+            options.programLauncher = ProgramLauncher.prefix(executable: currentExecutablePath)
             options.bind =
                 inletBind ?? environment("PBT_INLET_BIND") ?? InletAddress.worker(connect: connect, name: workerName)
             options.advertise = advertise ?? environment("PBT_ADVERTISE")

@@ -7,6 +7,11 @@ import Glibc
 
 // A child of `pbt run` (or of a test) dies with its parent, even one killed by SIGKILL.
 ParentWatch.applyFromEnvironment()
+// `pbt exec-program -- PROGRAM …`: a command workload's program, started so that it dies with
+// the worker that started it (the parent-death signal above survives the exec).
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == ProgramLauncher.command {
+    ProgramLauncher.exec(Array(CommandLine.arguments.dropFirst(2)))
+}
 // SIGTERM and SIGINT become a flag the loops check; SIGPIPE is ignored, so a closed pipe is an
 // error to handle, not a death.
 StopSignal.install()

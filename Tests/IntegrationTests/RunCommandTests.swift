@@ -174,6 +174,69 @@ struct RunCommandTests {
         #expect(members.count == 4 && members.allSatisfy { $0["step"] as? Int == 40 }, "\(members)")
     }
 
+    /// One selector a run directory: a second `pbt run --resume` of a run that is still going
+    /// is refused (exit 2) naming the process that holds it, and the first goes on to the end.
+    @Test("a run directory whose selector runs cannot be resumed a second time")
+    func oneSelectorARunDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let (process, run) = try startInProcess(
+            population: 4, ["--trainers", "2", "--metrics", "none"], trained: 1, in: directory)
+        let second = try PBTProcess(
+            ["run", "--resume", run, "--metrics", "none"], output: directory.file("second.txt"))
+        let refused = try #require(second.finish(within: 30))
+        #expect(refused.exitCode == 2, "\(second.log)")
+        #expect(second.log.contains("is in use by another selector (pid \(process.child.pid))"), "\(second.log)")
+        let finished = try #require(process.finish(within: 60))
+        #expect(finished.succeeded, "\(process.log)")
+        #expect(try jsonObject(run + "/summary.json")["reason"] as? String == "max_steps")
+    }
+
+    /// A command program is started through `pbt exec-program`, which asks for the parent-death
+    /// signal and then becomes the program: one that ignores SIGTERM still dies with its
+    /// trainer when the trainer is killed with SIGKILL.
+    @Test("a command program that ignores SIGTERM dies with its trainer, even one killed with SIGKILL")
+    func programsDieWithTheirTrainer() throws {
+        let directory = try TemporaryDirectory()
+        let program = try directory.write(
+            "stubborn.py",
+            """
+            import sys, time, signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            for line in sys.stdin:
+                time.sleep(600)
+            """)
+        let experiment = try directory.write(
+            "stubborn.yml",
+            """
+            name: stubborn
+            workload: {kind: command, command: [python3, \(program)], mode: persistent, timeout: 10m}
+            population: 1
+            interval: 1
+            stop: {max_steps: 2}
+            exploit: {strategy: none}
+            explore: {strategy: none}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            """)
+        let process = try PBTProcess(
+            ["run", experiment, "--trainers", "1", "--metrics", "none", "--output", directory.file("run")],
+            output: directory.file("output.txt"))
+        var trainer: pid_t = 0
+        var programs: [(pid: pid_t, command: String)] = []
+        #expect(
+            eventually(within: 30) {
+                trainer = children(of: process.child.pid).first { $0.command.contains(" trainer ") }?.pid ?? 0
+                programs = trainer == 0 ? [] : children(of: trainer).filter { $0.command.contains("stubborn.py") }
+                return !programs.isEmpty
+            }, "no program under the trainer")
+        kill(trainer, SIGKILL)
+        #expect(
+            eventually(within: 10) { programs.allSatisfy { !isAlive($0.pid) } },
+            "still alive after its trainer: \(programs.filter { isAlive($0.pid) }.map(\.command))")
+        process.child.send(SIGTERM)
+        _ = process.finish(within: 30)
+    }
+
     /// A trainer that is a thread has no stderr of its own: its command program's stderr goes
     /// to the trainer's log in the run directory, as a process stage's would, not to the console.
     @Test("in one process, a command program's stderr goes to its trainer's log, not to pbt run's output")
