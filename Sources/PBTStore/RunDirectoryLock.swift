@@ -20,7 +20,9 @@ public final class RunDirectoryLock {
         guard descriptor >= 0 else {
             throw RunDirectoryError("cannot open \(path): \(String(cString: strerror(errno)))")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        // Refused only when another holds it: a file system without locks (some network or
+        // FUSE mounts) runs unlocked, as before the lock existed.
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
             let holder = Self.holder(descriptor)
             close(descriptor)
             throw RunDirectoryError(
