@@ -83,10 +83,10 @@ public final class RunSupervisor {
         let name: String
         let runner: Runner
         let log: String
-        /// When a thread stops among the others (`stopAll`): lower first.
+        /// When the stage stops among the others (`stopAll`): lower first.
         var stopOrder = StopOrder.selector
 
-        /// The order in which `stopAll` stops threads: a group at a time, each told at once.
+        /// The order in which `stopAll` stops stages: a group at a time, each told at once.
         enum StopOrder: Int, Comparable, CaseIterable {
             /// Trainers hand back their members while the selector still listens.
             case trainers
@@ -445,7 +445,8 @@ public final class RunSupervisor {
                 arguments +=
                     role == "trainer" ? plan.curve() : ["--inlet-bind", plan.endpoint(name)] + plan.curve(binds: true)
                 if role == "mutator" { arguments += ["--events-subscribe", subscribers] }
-                _ = try spawn(name, arguments, run: plan.run, ready: nil)
+                _ = try spawn(
+                    name, arguments, run: plan.run, ready: nil, stopOrder: role == "trainer" ? .trainers : .workers)
             }
         }
     }
@@ -545,8 +546,9 @@ public final class RunSupervisor {
         while true {
             if let signal = StopSignal.received {
                 console.finishLine()
-                console.line(
-                    "interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)"
+                // Said with --quiet too: how to go on is part of the outcome.
+                StandardStream.error.write(
+                    "interrupted by signal \(signal): stopping every stage; go on later with: pbt run --resume \(run.path)\n"
                 )
                 return 128 + signal
             }
@@ -666,7 +668,8 @@ public final class RunSupervisor {
     /// Starts one stage; a binding stage (with a ready directory) writes its endpoints to a
     /// ready file, which `awaitReady` waits for.
     private func spawn(
-        _ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?
+        _ name: String, _ arguments: [String], run: RunDirectory, ready directory: String?,
+        stopOrder: Stage.StopOrder = .selector
     ) throws -> Launch {
         let log = "\(run.logs)/\(name).log"
         var arguments = arguments + ["--log-level", options.logLevel]
@@ -676,7 +679,7 @@ public final class RunSupervisor {
             arguments += ["--ready-file", readyFile]
         }
         let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
-        let stage = Stage(name: name, runner: .process(process), log: log)
+        let stage = Stage(name: name, runner: .process(process), log: log, stopOrder: stopOrder)
         stages.append(stage)
         return Launch(stage: stage, readyFile: readyFile)
     }
@@ -710,25 +713,18 @@ public final class RunSupervisor {
     /// Stops every stage still running: SIGTERM, then SIGKILL after a grace period. The event
     /// proxy goes last, so that what the selector published just before it finished still
     /// reaches the subscribers (a TensorBoard writer drains until `experiment.finished`).
-    /// Processes are told at once; threads (`--in-process`) a group at a time, each group told
-    /// at once and given one grace: trainers, then evaluators and mutators, then the selector,
-    /// so that what a worker hands back on its way out reaches a selector that still runs and
-    /// keeps it in its store.
+    /// Stages stop a group at a time, each group told at once and given one grace: trainers,
+    /// then evaluators and mutators, then the selector (with the exporter and the TensorBoard
+    /// writer), so that what a worker hands back on its way out reaches a selector that still
+    /// runs and keeps it in its store. (Ctrl-C in a terminal reaches every process at once.)
     private func stopAll() {
         let (proxy, others) = (stages.filter { $0.name == "events" }, stages.filter { $0.name != "events" })
-        var processes: [Stage] = []
-        var threads: [Stage] = []
-        for stage in others.reversed() {
-            if case .process = stage.runner { processes.append(stage) } else { threads.append(stage) }
-        }
-        for stage in processes { stage.requestStop() }
         for order in Stage.StopOrder.allCases {
-            let group = threads.filter { $0.stopOrder == order }
+            let group = others.reversed().filter { $0.stopOrder == order }
             for stage in group { stage.requestStop() }
             let deadline = Clock.monotonic + Self.stopGrace
             for stage in group { stage.stop(grace: max(deadline - Clock.monotonic, 0)) }
         }
-        for stage in processes { stage.stop(grace: Self.stopGrace) }
         for stage in proxy { stage.stop(grace: Self.stopGrace) }
     }
 
@@ -766,7 +762,7 @@ public final class RunSupervisor {
         let seconds = summary["seconds"] as? Double ?? 0
         lines.append("")
         lines.append(
-            "experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s: \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits"
+            "experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s\(Self.acrossRuns(seconds: seconds, wall: wall)): \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits"
         )
         if let best = summary["best"] as? [String: Any] {
             lines.append(
@@ -820,6 +816,12 @@ public final class RunSupervisor {
         }
         lines.append("run directory: \(run.path) (summary.json, events.jsonl, checkpoints/, logs/)")
         return lines.joined(separator: "\n")
+    }
+
+    /// For a run resumed after an interruption, the experiment's time over all its runs
+    /// (`summary.json`'s `seconds`) when it is longer than this run's: `" (61.44 s in all)"`.
+    static func acrossRuns(seconds: Double, wall: Double) -> String {
+        seconds > wall + 0.5 ? String(format: " (%.2f s in all, with the runs before)", seconds) : ""
     }
 
     static func number(_ value: Any?) -> String {
