@@ -11,7 +11,7 @@ import PackageDescription
 ///     PBTStore     the run directory and the content-addressed checkpoint store
 ///     CBLAS        OpenBLAS (pkg libopenblas-dev), for the mlp workload's matrix products
 ///     PBTWorkloads what a trainer runs: the Workload protocol and built-in workloads
-///     CProcessShims  a wrapper around prctl(2) so children die with their parent
+///     CProcessShims  a wrapper around prctl(2): children die with their parent, threads get names
 ///     PBTSystem    clocks, signals, child processes that die with their parent
 ///     PBTStageLoop the one loop every stage runs (poll, messages, turn, stop) and StageTiming
 ///     PBTStages    one loop per stage around PBTCore, child processes, `pbt run`

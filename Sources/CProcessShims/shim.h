@@ -6,28 +6,23 @@
 #endif
 #include <sched.h>
 #endif
-/* prctl is variadic, which Swift cannot call: one fixed-argument wrapper for it. */
+/* prctl is variadic, which Swift cannot call: one fixed-argument wrapper for the options that
+   take one argument (PR_SET_PDEATHSIG: a signal; PR_SET_NAME: a pointer to the name).
+   Returns 0 on success, -1 with errno set, and 0 where the call does not exist. */
 #ifdef __linux__
 #include <sys/prctl.h>
-#endif
-
-/* Asks the kernel to send `signal` to this process when the thread that spawned it exits.
-   Returns 0 on success, -1 with errno set, and 0 where the call does not exist. */
-static inline int pbt_set_parent_death_signal(int signal) {
-#ifdef __linux__
-    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
+#define PBT_PR_SET_PDEATHSIG PR_SET_PDEATHSIG
+#define PBT_PR_SET_NAME PR_SET_NAME
 #else
-    (void)signal;
-    return 0;
+#define PBT_PR_SET_PDEATHSIG 1
+#define PBT_PR_SET_NAME 15
 #endif
-}
-
-/* Names the calling thread (what top -H, ps -L and perf show; the kernel keeps 15 bytes). */
-static inline int pbt_set_thread_name(const char *name) {
+static inline int pbt_prctl(int option, unsigned long argument) {
 #ifdef __linux__
-    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+    return prctl(option, argument, 0UL, 0UL, 0UL);
 #else
-    (void)name;
+    (void)option;
+    (void)argument;
     return 0;
 #endif
 }

@@ -265,7 +265,7 @@ public final class RunSupervisor {
         init(stages: Int) throws {
             let context = try ZMQContext()
             let sockets = Self.socketsPerStage * stages + 64
-            try context.setMaximumSockets(Int32(min(sockets, Int(Int32.max))))
+            try context.setMaximumSockets(Int32(sockets))
             // A socket holds a file descriptor (its mailbox), and so does each stage's log.
             let needed = Self.filesPerStage * stages + 128
             let files = FileLimits.raiseToHardLimit()

@@ -47,7 +47,6 @@ final class StageThread: @unchecked Sendable {
             lock.withLock { self.ending = ending }
             done.signal()
         }
-        thread.name = name
         thread.start()
     }
 

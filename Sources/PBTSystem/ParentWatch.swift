@@ -18,7 +18,7 @@ public enum ParentWatch {
     /// Call first thing in `main`.
     public static func applyFromEnvironment() {
         guard let raw = getenv(environmentKey), let parent = pid_t(String(cString: raw)) else { return }
-        _ = pbt_set_parent_death_signal(SIGKILL)
+        _ = pbt_prctl(PBT_PR_SET_PDEATHSIG, UInt(SIGKILL))
         if getppid() != parent {
             // The parent died between our spawn and the prctl: follow it now.
             _exit(137)

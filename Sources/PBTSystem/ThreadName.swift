@@ -4,6 +4,8 @@ import CProcessShims
 public enum ThreadName {
     /// Names the calling thread (the kernel keeps the first 15 bytes).
     public static func set(_ name: String) {
-        _ = pbt_set_thread_name(String(decoding: name.utf8.prefix(15), as: UTF8.self))
+        String(decoding: name.utf8.prefix(15), as: UTF8.self).withCString {
+            _ = pbt_prctl(PBT_PR_SET_NAME, UInt(bitPattern: $0))
+        }
     }
 }
