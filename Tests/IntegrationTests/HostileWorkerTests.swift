@@ -366,8 +366,11 @@ struct HostileWorkerTests {
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
-        try pipeline.start("trainer", "trainer-1")
+        try pipeline.start("trainer", "trainer-1", ["--log-level", "debug"])
         #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .memberAssigned) >= 1 })
+        // The task must be in the trainer's hands, not in its socket, when it stops: a trainer
+        // that is told to stop before it reads a task leaves it to the selector and says nothing.
+        #expect(eventually(within: 30) { pipeline.log("trainer-1").contains("train task") })
         let trainer = try #require(pipeline.workers["trainer-1"])
         trainer.child.send(SIGSTOP)
         #expect(
