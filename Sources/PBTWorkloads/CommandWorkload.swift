@@ -41,7 +41,8 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     /// What the program is started through (`pbt exec-program --`, so that it dies with the
     /// trainer even when the trainer is killed), or nil to start it directly.
     public let launcher: [String]?
-    private let scratch: String
+    /// Where requests' `save` (and a `restore` from bytes) go; swept if this trainer is killed.
+    private let scratch = ScratchDirectory(prefix: "pbt-command-")
     private let lock = NSLock()
     private var running: ChildProcess?
     private var pending: [UInt8] = []
@@ -56,7 +57,6 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         self.mode = mode
         self.timeout = timeout
         self.environment = environment
-        scratch = NSTemporaryDirectory() + "pbt-command-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
     convenience init(
@@ -84,7 +84,6 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
 
     deinit {
         running?.stop(grace: 1)
-        try? FileManager.default.removeItem(atPath: scratch)
     }
 
     public func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8] {
@@ -108,15 +107,15 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     ) throws -> TrainingOutcome {
         lock.lock()
         defer { lock.unlock() }
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try scratch.make()
         var restore: String?
         if let path = request.checkpointPath {
             restore = path
         } else if !state.isEmpty {
-            restore = "\(scratch)/restore-\(request.member).ckpt"
+            restore = "\(scratch.path)/restore-\(request.member).ckpt"
             try Data(state).write(to: URL(fileURLWithPath: restore!))
         }
-        let save = "\(scratch)/save-\(request.member).ckpt"
+        let save = "\(scratch.path)/save-\(request.member).ckpt"
         try? FileManager.default.removeItem(atPath: save)
         defer {
             try? FileManager.default.removeItem(atPath: save)

@@ -193,10 +193,13 @@ struct RunCommandTests {
 
     /// A command program is started through `pbt exec-program`, which asks for the parent-death
     /// signal and then becomes the program: one that ignores SIGTERM still dies with its
-    /// trainer when the trainer is killed with SIGKILL.
+    /// trainer when the trainer is killed with SIGKILL. The trainer's scratch directory, which it
+    /// had no chance to remove, is swept by the next one once it has settled.
     @Test("a command program that ignores SIGTERM dies with its trainer, even one killed with SIGKILL")
     func programsDieWithTheirTrainer() throws {
         let directory = try TemporaryDirectory()
+        let scratch = directory.file("tmp")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let program = try directory.write(
             "stubborn.py",
             """
@@ -220,7 +223,7 @@ struct RunCommandTests {
             """)
         let process = try PBTProcess(
             ["run", experiment, "--trainers", "1", "--metrics", "none", "--output", directory.file("run")],
-            output: directory.file("output.txt"))
+            output: directory.file("output.txt"), environment: ["TMPDIR": scratch])
         var trainer: pid_t = 0
         var programs: [(pid: pid_t, command: String)] = []
         #expect(
@@ -235,6 +238,16 @@ struct RunCommandTests {
             "still alive after its trainer: \(programs.filter { isAlive($0.pid) }.map(\.command))")
         process.child.send(SIGTERM)
         _ = process.finish(within: 30)
+        // The killed trainer's scratch is left, its lock let go by the kernel: a sweep takes it
+        // once it is older than `settled` (here: asked as if that time had passed).
+        let left = try FileManager.default.contentsOfDirectory(atPath: scratch).filter {
+            $0.hasPrefix("pbt-command-\(trainer)-")
+        }
+        #expect(left.count == 1, "\(left)")
+        let swept = ScratchDirectory.sweep(
+            parent: scratch, prefix: "pbt-command-", now: Date().addingTimeInterval(ScratchDirectory.settled + 1))
+        #expect(Set(left.map { scratch + "/" + $0 }).isSubset(of: swept), "swept \(swept)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).allSatisfy { !left.contains($0) })
     }
 
     /// A trainer that is a thread has no stderr of its own: its command program's stderr goes

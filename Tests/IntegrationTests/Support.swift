@@ -49,9 +49,11 @@ final class PBTProcess {
     let child: ChildProcess
     let output: String
 
-    init(_ arguments: [String], output: String, executable: String = PBTBinary.path) throws {
+    init(
+        _ arguments: [String], output: String, executable: String = PBTBinary.path, environment: [String: String] = [:]
+    ) throws {
         self.output = output
-        child = try ChildProcess(executable: executable, arguments: arguments, output: output)
+        child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, output: output)
     }
 
     /// Waits for the process to end, failing the test after `seconds`.
