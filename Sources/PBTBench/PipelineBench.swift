@@ -12,11 +12,18 @@ public struct PipelineBench {
         public var output: String
         /// Small sizes: checks that every part runs and prints its table (for CI).
         public var smoke: Bool
+        /// Another build's `pbt` to run the throughput experiment beside this one, or nil.
+        public var baseline: String?
+        /// Rounds of that comparison: each runs the other build, then this one a process a
+        /// stage, then this one in one process.
+        public var rounds: Int
 
-        public init(executable: String, output: String, smoke: Bool) {
+        public init(executable: String, output: String, smoke: Bool, baseline: String? = nil, rounds: Int = 3) {
             self.executable = executable
             self.output = output
             self.smoke = smoke
+            self.baseline = baseline
+            self.rounds = rounds
         }
     }
 
@@ -30,6 +37,7 @@ public struct PipelineBench {
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         var sections = try throughputAndTurnaround(log: log)
+        if let baseline = options.baseline { sections.append(try against(baseline: baseline, log: log)) }
         sections.append(try utilisation(log: log))
         sections.append(try selectorScale(log: log))
         sections.append(try growth(log: log))
@@ -106,6 +114,44 @@ public struct PipelineBench {
                 + latency.description)
 
         return sections
+    }
+
+    /// The throughput experiment on another build of `pbt` (an earlier commit, say) and on this
+    /// one, in rounds that take turns so that both see the machine alike; medians of the
+    /// rounds. Every run is measured the same way, from the `member.trained` lines of its
+    /// event log (time, `from_step`, `step`), which every version of the log has.
+    func against(baseline: String, log: (String) -> Void) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: baseline) else {
+            throw BenchError("--baseline \(baseline) is not an executable file (give the path of another build's pbt)")
+        }
+        let steps = options.smoke ? 20 : 200
+        var rates: [[Double]] = [[], [], []]
+        for round in 1...max(options.rounds, 1) {
+            log("against the baseline: round \(round) of \(max(options.rounds, 1))")
+            for (index, (name, executable, arguments)) in [
+                ("baseline", baseline, [String]()), ("processes", options.executable, []),
+                ("in-process", options.executable, ["--in-process"]),
+            ].enumerated() {
+                let run = try pipeline(
+                    name: "against-\(name)-\(round)", population: 64, trainers: 4, maxSteps: steps,
+                    exploit: "truncation", runArguments: arguments, executable: executable)
+                rates[index].append(run.loggedRate)
+            }
+        }
+        let base = Statistics.median(rates[0]) ?? 0
+        var table = BenchTable(["build", "member-steps/s (median)", "lowest", "highest", "÷ baseline"])
+        for (label, samples) in zip(
+            ["baseline: \(baseline)", "this build, a process a stage", "this build, in one process"], rates)
+        {
+            let median = Statistics.median(samples) ?? 0
+            table.add([
+                label, Self.rate(median), Self.rate(samples.min() ?? 0), Self.rate(samples.max() ?? 0),
+                String(format: "%.2f×", median / max(base, 1e-9)),
+            ])
+        }
+        return
+            "Against another build (the throughput experiment: no-op workload, population 64, 4 trainers, ready every step; \(max(options.rounds, 1)) rounds, the builds taking turns)\n"
+            + table.description
     }
 
     /// Trainers busy, asynchronous beside synchronous.
@@ -200,12 +246,34 @@ public struct PipelineBench {
         /// Busy fraction until the first member finishes (before the population starts to thin).
         var steadyBusy: Double
         var turnarounds: [Double]
+        /// The rate read from the log's JSON alone (see `trainedRate(log:)`).
+        var loggedRate: Double
+    }
+
+    /// Member-steps a second between the first and the last `member.trained` line of an event
+    /// log (the steps of the first excluded), read as plain JSON: a log of any version of pbt.
+    static func trainedRate(log path: String) throws -> Double {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var first: Double?
+        var last = 0.0
+        var steps = 0
+        for line in text.split(separator: "\n") where line.contains("\"member.trained\"") {
+            guard
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["event"] as? String == "member.trained", let time = object["time"] as? Double,
+                let step = object["step"] as? Int, let fromStep = object["from_step"] as? Int
+            else { continue }
+            if first == nil { first = time } else { steps += step - fromStep }
+            last = time
+        }
+        guard let first, last > first else { throw BenchError("\(path) has too few member.trained lines for a rate") }
+        return Double(steps) / (last - first)
     }
 
     func pipeline(
         name: String, population: Int, trainers: Int, maxSteps: Int, exploit: String, interval: Int = 1,
         stepSeconds: (Double, Double) = (0, 0), synchronous: Bool = false, turnaround: Bool = false,
-        runArguments: [String] = []
+        runArguments: [String] = [], executable: String? = nil
     ) throws -> PipelineRun {
         let run = "\(options.output)/\(name)"
         try? FileManager.default.removeItem(atPath: run)
@@ -228,7 +296,7 @@ public struct PipelineBench {
         checkpoints: {garbage_collection: false}
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let process = try ChildProcess(
-            executable: options.executable,
+            executable: executable ?? options.executable,
             arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
         guard process.wait(seconds: 3600)?.succeeded == true else {
@@ -277,7 +345,8 @@ public struct PipelineBench {
         return PipelineRun(
             rate: Double(stepsAfterFirst) / max(lastTrained - firstTrained, 1e-9), steps: steps, window: window,
             busy: busy / (Double(trainers) * max(window, 1e-9)),
-            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples)
+            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples,
+            loggedRate: try Self.trainedRate(log: run + "/events.jsonl"))
     }
 
     struct RawRun {

@@ -302,8 +302,31 @@ struct PipelineBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Where the runs go.")
     var output = "runs/bench-pipeline"
 
+    @Option(
+        name: .long,
+        help:
+            "Another build's pbt (an earlier commit, say): the throughput experiment runs on it and on this build, in rounds that take turns."
+    )
+    var baseline: String?
+
+    @Option(name: .long, help: "Rounds of the --baseline comparison.")
+    var rounds = 3
+
+    func validate() throws {
+        guard rounds >= 1 && rounds <= 100 else { throw ValidationError("--rounds must be 1 to 100; got \(rounds)") }
+        if let baseline, !FileManager.default.isExecutableFile(atPath: baseline) {
+            throw ValidationError("--baseline \(baseline) is not an executable file: give the path of another build's pbt")
+        }
+    }
+
     func run() throws {
-        try runBench(PipelineBench(options: .init(executable: currentExecutablePath, output: output, smoke: smoke)).run)
+        try runBench(
+            PipelineBench(
+                options: .init(
+                    executable: currentExecutablePath, output: output, smoke: smoke,
+                    baseline: baseline.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 },
+                    rounds: rounds)
+            ).run)
     }
 }
 
