@@ -315,7 +315,8 @@ struct PipelineBenchCommand: ParsableCommand {
     func validate() throws {
         guard rounds >= 1 && rounds <= 100 else { throw ValidationError("--rounds must be 1 to 100; got \(rounds)") }
         if let baseline, !FileManager.default.isExecutableFile(atPath: baseline) {
-            throw ValidationError("--baseline \(baseline) is not an executable file: give the path of another build's pbt")
+            throw ValidationError(
+                "--baseline \(baseline) is not an executable file: give the path of another build's pbt")
         }
     }
 
@@ -324,7 +325,9 @@ struct PipelineBenchCommand: ParsableCommand {
             PipelineBench(
                 options: .init(
                     executable: currentExecutablePath, output: output, smoke: smoke,
-                    baseline: baseline.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 },
+                    baseline: baseline.map {
+                        $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0
+                    },
                     rounds: rounds)
             ).run)
     }

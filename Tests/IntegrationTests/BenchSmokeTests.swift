@@ -10,11 +10,17 @@ struct BenchSmokeTests {
     func pipelineBenchPrintsItsTables() throws {
         let directory = try TemporaryDirectory()
         let process = try PBTProcess(
-            ["bench", "pipeline", "--smoke", "--output", directory.file("bench")], output: directory.file("output.txt"))
+            [
+                "bench", "pipeline", "--smoke", "--output", directory.file("bench"), "--baseline", PBTBinary.path,
+                "--rounds", "1",
+            ], output: directory.file("output.txt"))
         let end = try #require(process.finish(within: 170))
         #expect(end.succeeded, "\(process.log)")
         let output = process.log
-        for title in ["Throughput", "Turnaround", "Utilisation", "The selector's state machine alone", "Growth"] {
+        for title in [
+            "Throughput", "Turnaround", "Against another build", "Utilisation", "The selector's state machine alone",
+            "Growth",
+        ] {
             #expect(output.contains(title), "no \(title) table in:\n\(output)")
         }
         // Each table has its rows, with a figure for the pipeline and one for the baseline.
@@ -22,6 +28,8 @@ struct BenchSmokeTests {
             "member-steps/s (population 64, 4 trainers; raw: 64 in flight, the same flow control)",
             "the same; raw: 64 in flight, queued at the workers",
             "one member in flight", "asynchronous pipeline", "synchronous (barrier)",
+            // --baseline: this build given as the other one, so each row has a rate and a ratio.
+            "baseline: \(PBTBinary.path)", "this build, a process a stage", "this build, in one process",
         ] {
             let line = try #require(output.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row)")
             let numbers = line.dropFirst(row.count).split(separator: " ").compactMap {

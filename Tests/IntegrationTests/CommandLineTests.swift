@@ -45,6 +45,13 @@ struct CommandLineTests {
             label: "a quality bench with a misspelt method", arguments: ["bench", "quality", "--method", "pbtt"],
             file: nil, exitCode: 2, mentions: ["--method must be one of", "pbt-async", "got 'pbtt'"]),
         Case(
+            label: "a pipeline bench against a baseline that is not a program",
+            arguments: ["bench", "pipeline", "--baseline", "/nonexistent/pbt"], file: nil, exitCode: 2,
+            mentions: ["--baseline /nonexistent/pbt is not an executable file"]),
+        Case(
+            label: "a pipeline bench of no rounds", arguments: ["bench", "pipeline", "--rounds", "0"], file: nil,
+            exitCode: 2, mentions: ["--rounds must be 1 to 100; got 0"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(
