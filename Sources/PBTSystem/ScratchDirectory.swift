@@ -63,7 +63,11 @@ public final class ScratchDirectory: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
         for name in names where name.hasPrefix(prefix) {
             let directory = "\(parent)/\(name)"
-            guard directory != except else { continue }
+            // A directory of its own, not a link to somewhere else (the item itself, unfollowed).
+            guard directory != except,
+                (try? FileManager.default.attributesOfItem(atPath: directory))?[.type] as? FileAttributeType
+                    == .typeDirectory
+            else { continue }
             let owner = directory + "/.owner"
             guard let made = (try? FileManager.default.attributesOfItem(atPath: owner))?[.modificationDate] as? Date,
                 now.timeIntervalSince(made) >= settled

@@ -28,6 +28,9 @@ struct ScratchDirectoryTests {
         let orphan = try Self.orphan("pbt-command-1-1", in: parent)
         let noLockFile = try Self.orphan("pbt-command-2-2", in: parent, lockFile: false)
         let otherPrefix = try Self.orphan("other-3-3", in: parent)
+        // A link named like a scratch directory, to a directory that looks like an orphan's.
+        let target = try Self.orphan("elsewhere", in: parent)
+        try FileManager.default.createSymbolicLink(atPath: parent + "/pbt-command-4-4", withDestinationPath: target)
         let live = ScratchDirectory(prefix: "pbt-command-", in: parent)
         try live.make()
         let later = Date().addingTimeInterval(ScratchDirectory.settled + 1)
@@ -39,6 +42,8 @@ struct ScratchDirectoryTests {
         #expect(!fileManager.fileExists(atPath: orphan))
         #expect(fileManager.fileExists(atPath: noLockFile))
         #expect(fileManager.fileExists(atPath: otherPrefix))
+        #expect(fileManager.fileExists(atPath: target + "/save-0.ckpt"), "a link is not followed")
+        #expect((try? fileManager.destinationOfSymbolicLink(atPath: parent + "/pbt-command-4-4")) == target)
         #expect(fileManager.fileExists(atPath: live.path + "/.owner"), "a held lock keeps its directory")
     }
 
