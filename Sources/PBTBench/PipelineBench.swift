@@ -36,8 +36,10 @@ public struct PipelineBench {
     /// Runs every part; returns the tables.
     public func run(log: (String) -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
-        var sections = try throughputAndTurnaround(log: log)
-        if let baseline = options.baseline { sections.append(try against(baseline: baseline, log: log)) }
+        // The comparison the user asked for by name goes first: a baseline that is not a build of
+        // pbt fails in seconds, not after the rest.
+        var sections = try options.baseline.map { [try against(baseline: $0, log: log)] } ?? []
+        sections += try throughputAndTurnaround(log: log)
         sections.append(try utilisation(log: log))
         sections.append(try selectorScale(log: log))
         sections.append(try growth(log: log))
@@ -299,8 +301,13 @@ public struct PipelineBench {
             executable: executable ?? options.executable,
             arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
+        let program = executable ?? options.executable
         guard process.wait(seconds: 3600)?.succeeded == true else {
-            throw BenchError("pbt run \(file) failed; see \(options.output)/\(name).log")
+            throw BenchError("\(program) run \(file) failed; see \(options.output)/\(name).log")
+        }
+        guard FileManager.default.fileExists(atPath: run + "/events.jsonl") else {
+            throw BenchError(
+                "\(program) run \(file) left no event log at \(run)/events.jsonl: is \(program) a build of pbt?")
         }
         var firstAssigned = Double.infinity
         var firstTrained = Double.infinity
