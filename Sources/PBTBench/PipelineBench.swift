@@ -302,8 +302,14 @@ public struct PipelineBench {
             arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
         let program = executable ?? options.executable
-        guard process.wait(seconds: 3600)?.succeeded == true else {
-            throw BenchError("\(program) run \(file) failed; see \(options.output)/\(name).log")
+        guard let termination = process.wait(seconds: Self.runLimit) else {
+            process.stop(grace: 2)
+            throw BenchError(
+                "\(program) run \(file) did not finish within \(Int(Self.runLimit)) s; see \(options.output)/\(name).log"
+            )
+        }
+        guard termination.succeeded else {
+            throw BenchError("\(program) run \(file) failed (\(termination)); see \(options.output)/\(name).log")
         }
         guard FileManager.default.fileExists(atPath: run + "/events.jsonl") else {
             throw BenchError(
@@ -360,6 +366,10 @@ public struct PipelineBench {
         var rate: Double
         var turnarounds: [Double]
     }
+
+    /// Seconds one `pbt run` of the bench may take (each takes seconds; one that hangs, a
+    /// baseline that is not pbt say, is stopped and named).
+    static let runLimit = 600.0
 
     /// The pipeline's flow control for the raw ring: a trainer holds one message at a time and
     /// asks the hub for the next once it has pushed the last on to an evaluator.

@@ -33,6 +33,9 @@ public enum StageTiming {
     public static let highWaterMark: Int32 = 100_000
     /// Seconds between a stage's checks of its CURVE handshakes (it says why one fails).
     public static let handshakeCheck = 0.1
+    /// Seconds a stopping worker waits for its work thread to finish a task's step and let go
+    /// of the workload (a command workload's program gets SIGTERM, then SIGKILL a second later).
+    public static let workThreadEnd = 5.0
     /// Seconds under which a trainer's task counts as quick: the next one runs on the loop's
     /// thread, saving the hand-over to the work thread (its steps' callbacks heartbeat).
     public static let quickTask = 0.02

@@ -20,6 +20,8 @@ final class WorkThread: @unchecked Sendable {
     private var ending = false
     private let stopRequested = Atomic<Bool>(false)
     private let steps = Atomic<Int>(0)
+    /// Signalled when the thread has returned (and let go of the last task's handler).
+    private let exited = DispatchSemaphore(value: 0)
     private static let numbers = Atomic<Int>(0)
 
     /// Starts the thread; its PAIR connects to the loop's before this returns.
@@ -31,6 +33,7 @@ final class WorkThread: @unchecked Sendable {
         nonisolated(unsafe) var connected: Result<Void, any Error>?
         let thread = Thread { [self] in
             ThreadName.set("pbt-work")
+            defer { exited.signal() }
             let signal: ZMQSocket
             do {
                 signal = try ZMQSocket(context, .pair)
@@ -83,12 +86,19 @@ final class WorkThread: @unchecked Sendable {
         return taken
     }
 
-    /// Ends the thread once its task (if any) is over.
-    func end() {
+    /// Ends the thread once its task (if any) is over, and waits up to `seconds` for it to
+    /// return. A handler the thread held last goes with it, on that thread: a command workload
+    /// then stops its program and removes its scratch directory before this returns, rather
+    /// than while the process exits. Returns whether the thread ended in time.
+    @discardableResult
+    func end(waitingAtMost seconds: Double = 5) -> Bool {
         condition.lock()
         ending = true
         condition.signal()
         condition.unlock()
+        guard exited.wait(timeout: .now() + seconds) == .success else { return false }
+        exited.signal()  // a second call returns at once
+        return true
     }
 
     private func serve(_ signal: ZMQSocket) {

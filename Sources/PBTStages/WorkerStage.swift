@@ -198,9 +198,14 @@ public final class WorkerStage {
         }
         if let signal = stopping { exitCode = 128 + signal }
         send(.goodbye, on: sockets.dealer)
-        sockets.work.end()
-        // The workload goes: a command workload stops its program and waits for it, so nothing
-        // it started outlives the worker (and its CPU time is counted to this process tree).
+        // A task still running (the experiment ended under it) stops at its next step boundary.
+        sockets.work.requestStop()
+        if !sockets.work.end(waitingAtMost: StageTiming.workThreadEnd) {
+            logger.warning("the work thread did not end within \(StageTiming.workThreadEnd) s; leaving it")
+        }
+        // The workload goes, here rather than while the process exits: a command workload stops
+        // its program and waits for it, so nothing it started outlives the worker (and its CPU
+        // time is counted to this process tree), and removes its scratch directory.
         handler = nil
         serverSecurity?.stop()
         let reason = stopReason ?? (exitCode == 0 ? "experiment finished" : "exit \(exitCode)")

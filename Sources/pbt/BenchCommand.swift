@@ -309,12 +309,21 @@ struct PipelineBenchCommand: ParsableCommand {
     )
     var baseline: String?
 
-    @Option(name: .long, help: "Rounds of the --baseline comparison.")
-    var rounds = 3
+    @Option(name: .long, help: "Rounds of the --baseline comparison (1 to 100; default 3).")
+    var rounds: Int?
 
     func validate() throws {
-        guard rounds >= 1 && rounds <= 100 else { throw ValidationError("--rounds must be 1 to 100; got \(rounds)") }
-        if let baseline, !FileManager.default.isExecutableFile(atPath: baseline) {
+        if let rounds {
+            guard baseline != nil else { throw ValidationError("--rounds is for --baseline: give both, or neither") }
+            guard rounds >= 1 && rounds <= 100 else {
+                throw ValidationError("--rounds must be 1 to 100; got \(rounds)")
+            }
+        }
+        var directory: ObjCBool = false
+        if let baseline,
+            !FileManager.default.isExecutableFile(atPath: baseline)
+                || (FileManager.default.fileExists(atPath: baseline, isDirectory: &directory) && directory.boolValue)
+        {
             throw ValidationError(
                 "--baseline \(baseline) is not an executable file: give the path of another build's pbt")
         }
@@ -328,7 +337,7 @@ struct PipelineBenchCommand: ParsableCommand {
                     baseline: baseline.map {
                         $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0
                     },
-                    rounds: rounds)
+                    rounds: rounds ?? 3)
             ).run)
     }
 }

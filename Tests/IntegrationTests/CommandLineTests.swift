@@ -49,8 +49,15 @@ struct CommandLineTests {
             arguments: ["bench", "pipeline", "--baseline", "/nonexistent/pbt"], file: nil, exitCode: 2,
             mentions: ["--baseline /nonexistent/pbt is not an executable file"]),
         Case(
-            label: "a pipeline bench of no rounds", arguments: ["bench", "pipeline", "--rounds", "0"], file: nil,
+            label: "a pipeline bench of no rounds",
+            arguments: ["bench", "pipeline", "--baseline", "/bin/true", "--rounds", "0"], file: nil,
             exitCode: 2, mentions: ["--rounds must be 1 to 100; got 0"]),
+        Case(
+            label: "a pipeline bench with rounds and no baseline", arguments: ["bench", "pipeline", "--rounds", "5"],
+            file: nil, exitCode: 2, mentions: ["--rounds is for --baseline"]),
+        Case(
+            label: "a pipeline bench against a directory", arguments: ["bench", "pipeline", "--baseline", "/tmp"],
+            file: nil, exitCode: 2, mentions: ["--baseline /tmp is not an executable file"]),
         Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),

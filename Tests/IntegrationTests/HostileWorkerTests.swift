@@ -361,7 +361,7 @@ struct HostileWorkerTests {
     func removedWorkerIsNamed() throws {
         let pipeline = try PipelineHarness(
             experiment: Self.experiment(
-                name: "named", population: 2, maxSteps: 8, stepSeconds: 0.3, interval: 8, extra: "leases: {silence: 1s}"
+                name: "named", population: 2, maxSteps: 8, stepSeconds: 0.5, interval: 8, extra: "leases: {silence: 1s}"
             ))
         try pipeline.startSelector()
         try pipeline.start("evaluator", "evaluator-1")
@@ -370,6 +370,8 @@ struct HostileWorkerTests {
         #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .memberAssigned) >= 1 })
         // The task must be in the trainer's hands, not in its socket, when it stops: a trainer
         // that is told to stop before it reads a task leaves it to the selector and says nothing.
+        // (A task is 8 steps of 0.5 s: it is still running when the trainer stops unless this
+        // test is held up for seconds.)
         #expect(eventually(within: 30) { pipeline.log("trainer-1").contains("train task") })
         let trainer = try #require(pipeline.workers["trainer-1"])
         // The removal this test is about is the one the silence causes. Under load a trainer can

@@ -250,6 +250,56 @@ struct RunCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).allSatisfy { !left.contains($0) })
     }
 
+    /// A trainer stopped in order (SIGTERM to `pbt run`) removes its scratch directory before
+    /// it exits, however its work thread and its loop hand the workload over at the end.
+    @Test("SIGTERM mid-task leaves no scratch directory of a command trainer", arguments: [false, true])
+    func orderlyStopRemovesScratch(inProcess: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let scratch = directory.file("tmp")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let program = try directory.write(
+            "slow.py",
+            """
+            import json, sys, time
+            for line in sys.stdin:
+                request = json.loads(line)
+                time.sleep(0.3)
+                with open(request["save"], "wb") as f:
+                    f.write(b"step %d" % (request["step"] + request["steps"]))
+                print(json.dumps({"score": request["step"] + request["steps"]}), flush=True)
+            """)
+        let experiment = try directory.write(
+            "slow.yml",
+            """
+            name: slow
+            workload: {kind: command, command: [python3, \(program)], mode: persistent}
+            population: 4
+            interval: 1
+            stop: {max_steps: 1000}
+            exploit: {strategy: none}
+            explore: {strategy: none}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            """)
+        let process = try PBTProcess(
+            ["run", experiment, "--trainers", "3", "--metrics", "none", "--output", directory.file("run")]
+                + (inProcess ? ["--in-process"] : []),
+            output: directory.file("output.txt"), environment: ["TMPDIR": scratch])
+        let follower = EventLogFollower(path: directory.file("run") + "/events.jsonl")
+        // Every trainer has finished a task and is in the middle of another.
+        #expect(
+            follower.wait(within: 60) { events in
+                Set(events.compactMap { $0.topic == .memberTrained ? $0.worker : nil }).count == 3
+            }, "\(process.log)")
+        let made = try FileManager.default.contentsOfDirectory(atPath: scratch).filter { $0.hasPrefix("pbt-command-") }
+        #expect(made.count >= 3, "\(made)")
+        process.child.send(SIGTERM)
+        let end = try #require(process.finish(within: 30))
+        #expect(end.exitCode == 143, "\(end)\n\(process.log)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: scratch).filter { $0.hasPrefix("pbt-command-") }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
     /// A trainer that is a thread has no stderr of its own: its command program's stderr goes
     /// to the trainer's log in the run directory, as a process stage's would, not to the console.
     @Test("in one process, a command program's stderr goes to its trainer's log, not to pbt run's output")
