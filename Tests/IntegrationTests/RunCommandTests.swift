@@ -191,6 +191,39 @@ struct RunCommandTests {
         #expect(try jsonObject(run + "/summary.json")["reason"] as? String == "max_steps")
     }
 
+    /// A persistent Python trainer that runs `work` (one line of Python; `request` is the
+    /// request) before it saves a checkpoint and answers with its step as the score, and an
+    /// experiment of `population` members on it, ready every step, with neither exploit nor
+    /// explore. Returns the experiment file.
+    static func commandExperiment(
+        in directory: TemporaryDirectory, name: String, work: String, population: Int, maxSteps: Int
+    ) throws -> String {
+        let program = try directory.write(
+            "\(name).py",
+            """
+            import json, sys, time
+            for line in sys.stdin:
+                request = json.loads(line)
+                \(work)
+                with open(request["save"], "wb") as f:
+                    f.write(b"step %d" % (request["step"] + request["steps"]))
+                print(json.dumps({"score": request["step"] + request["steps"]}), flush=True)
+            """)
+        return try directory.write(
+            "\(name).yml",
+            """
+            name: \(name)
+            workload: {kind: command, command: [python3, \(program)], mode: persistent}
+            population: \(population)
+            interval: 1
+            stop: {max_steps: \(maxSteps)}
+            exploit: {strategy: none}
+            explore: {strategy: none}
+            hyperparameters:
+              x: {uniform: [0, 1]}
+            """)
+    }
+
     /// A command program is started through `pbt exec-program`, which asks for the parent-death
     /// signal and then becomes the program: one that ignores SIGTERM still dies with its
     /// trainer when the trainer is killed with SIGKILL. The trainer's scratch directory, which it
@@ -257,30 +290,8 @@ struct RunCommandTests {
         let directory = try TemporaryDirectory()
         let scratch = directory.file("tmp")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        let program = try directory.write(
-            "slow.py",
-            """
-            import json, sys, time
-            for line in sys.stdin:
-                request = json.loads(line)
-                time.sleep(0.3)
-                with open(request["save"], "wb") as f:
-                    f.write(b"step %d" % (request["step"] + request["steps"]))
-                print(json.dumps({"score": request["step"] + request["steps"]}), flush=True)
-            """)
-        let experiment = try directory.write(
-            "slow.yml",
-            """
-            name: slow
-            workload: {kind: command, command: [python3, \(program)], mode: persistent}
-            population: 4
-            interval: 1
-            stop: {max_steps: 1000}
-            exploit: {strategy: none}
-            explore: {strategy: none}
-            hyperparameters:
-              x: {uniform: [0, 1]}
-            """)
+        let experiment = try Self.commandExperiment(
+            in: directory, name: "slow", work: "time.sleep(0.3)", population: 4, maxSteps: 1000)
         let process = try PBTProcess(
             ["run", experiment, "--trainers", "3", "--metrics", "none", "--output", directory.file("run")]
                 + (inProcess ? ["--in-process"] : []),
@@ -305,30 +316,10 @@ struct RunCommandTests {
     @Test("in one process, a command program's stderr goes to its trainer's log, not to pbt run's output")
     func inProcessProgramLogs() throws {
         let directory = try TemporaryDirectory()
-        let program = try directory.write(
-            "trainer.py",
-            """
-            import json, sys
-            for line in sys.stdin:
-                request = json.loads(line)
-                print("program-stderr-line member %d" % request["member"], file=sys.stderr, flush=True)
-                with open(request["save"], "wb") as f:
-                    f.write(b"step %d" % (request["step"] + request["steps"]))
-                print(json.dumps({"score": request["step"] + request["steps"]}), flush=True)
-            """)
-        let experiment = try directory.write(
-            "program.yml",
-            """
-            name: program
-            workload: {kind: command, command: [python3, \(program)], mode: persistent}
-            population: 2
-            interval: 1
-            stop: {max_steps: 3}
-            exploit: {strategy: none}
-            explore: {strategy: none}
-            hyperparameters:
-              x: {uniform: [0, 1]}
-            """)
+        let experiment = try Self.commandExperiment(
+            in: directory, name: "program",
+            work: #"print("program-stderr-line member %d" % request["member"], file=sys.stderr, flush=True)"#,
+            population: 2, maxSteps: 3)
         let (process, run, _, _) = try finishedRun(
             experiment, ["--in-process", "--trainers", "2", "--metrics", "none"], in: directory)
         #expect(!process.log.contains("program-stderr-line"), "\(process.log)")
