@@ -123,21 +123,20 @@ public struct PipelineBench {
     /// rounds. Every run is measured the same way, from the `member.trained` lines of its
     /// event log (time, `from_step`, `step`), which every version of the log has.
     func against(baseline: String, log: (String) -> Void) throws -> String {
-        guard FileManager.default.isExecutableFile(atPath: baseline) else {
-            throw BenchError("--baseline \(baseline) is not an executable file (give the path of another build's pbt)")
-        }
         let steps = options.smoke ? 20 : 200
+        let rounds = max(options.rounds, 1)
         var rates: [[Double]] = [[], [], []]
-        for round in 1...max(options.rounds, 1) {
-            log("against the baseline: round \(round) of \(max(options.rounds, 1))")
+        for round in 1...rounds {
+            log("against the baseline: round \(round) of \(rounds)")
             for (index, (name, executable, arguments)) in [
                 ("baseline", baseline, [String]()), ("processes", options.executable, []),
                 ("in-process", options.executable, ["--in-process"]),
             ].enumerated() {
-                let run = try pipeline(
-                    name: "against-\(name)-\(round)", population: 64, trainers: 4, maxSteps: steps,
-                    exploit: "truncation", runArguments: arguments, executable: executable)
-                rates[index].append(run.loggedRate)
+                let run = "against-\(name)-\(round)"
+                _ = try pipeline(
+                    name: run, population: 64, trainers: 4, maxSteps: steps, exploit: "truncation",
+                    runArguments: arguments, executable: executable)
+                rates[index].append(try Self.trainedRate(log: "\(options.output)/\(run)/events.jsonl"))
             }
         }
         let base = Statistics.median(rates[0]) ?? 0
@@ -152,7 +151,7 @@ public struct PipelineBench {
             ])
         }
         return
-            "Against another build (the throughput experiment: no-op workload, population 64, 4 trainers, ready every step; \(max(options.rounds, 1)) rounds, the builds taking turns)\n"
+            "Against another build (the throughput experiment: no-op workload, population 64, 4 trainers, ready every step; \(rounds) rounds, the builds taking turns)\n"
             + table.description
     }
 
@@ -248,8 +247,6 @@ public struct PipelineBench {
         /// Busy fraction until the first member finishes (before the population starts to thin).
         var steadyBusy: Double
         var turnarounds: [Double]
-        /// The rate read from the log's JSON alone (see `trainedRate(log:)`).
-        var loggedRate: Double
     }
 
     /// Member-steps a second between the first and the last `member.trained` line of an event
@@ -297,11 +294,11 @@ public struct PipelineBench {
           x: {uniform: [0, 1]}
         checkpoints: {garbage_collection: false}
         """.write(toFile: file, atomically: true, encoding: .utf8)
+        let program = executable ?? options.executable
         let process = try ChildProcess(
-            executable: executable ?? options.executable,
+            executable: program,
             arguments: ["run", file, "--output", run, "--quiet", "--trainers", String(trainers)] + runArguments,
             environment: turnaround ? ["PBT_TURNAROUND_LOG_DIR": logs] : [:], output: "\(options.output)/\(name).log")
-        let program = executable ?? options.executable
         guard let termination = process.wait(seconds: Self.runLimit) else {
             process.stop(grace: 2)
             throw BenchError(
@@ -358,8 +355,7 @@ public struct PipelineBench {
         return PipelineRun(
             rate: Double(stepsAfterFirst) / max(lastTrained - firstTrained, 1e-9), steps: steps, window: window,
             busy: busy / (Double(trainers) * max(window, 1e-9)),
-            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples,
-            loggedRate: try Self.trainedRate(log: run + "/events.jsonl"))
+            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples)
     }
 
     struct RawRun {

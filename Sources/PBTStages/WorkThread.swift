@@ -90,8 +90,7 @@ final class WorkThread: @unchecked Sendable {
     /// return. A handler the thread held last goes with it, on that thread: a command workload
     /// then stops its program and removes its scratch directory before this returns, rather
     /// than while the process exits. Returns whether the thread ended in time.
-    @discardableResult
-    func end(waitingAtMost seconds: Double = 5) -> Bool {
+    func end(waitingAtMost seconds: Double) -> Bool {
         condition.lock()
         ending = true
         condition.signal()
