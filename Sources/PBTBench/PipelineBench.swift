@@ -66,6 +66,18 @@ public struct PipelineBench {
         let rawFlow = try raw(
             trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: Self.flowControl)
         let rawUnbounded = try raw(trainers: 4, inFlight: 64, seconds: options.smoke ? 0.5 : 3, flowControl: .unbounded)
+        // The same two runs at a tenth of the steps: what start-up and shutdown cost cancels out
+        // of the difference, which leaves the CPU of the member-steps alone.
+        log("CPU a member-step: the same runs, a tenth of the steps (raw: a sixth of the time)")
+        let loadedShort = try pipeline(
+            name: "throughput-short", population: 64, trainers: 4, maxSteps: max(steps / 10, 2), exploit: "truncation")
+        let inProcessShort = try pipeline(
+            name: "throughput-in-process-short", population: 64, trainers: 4, maxSteps: max(steps / 10, 2),
+            exploit: "truncation", runArguments: ["--in-process"])
+        let rawFlowShort = try raw(
+            trainers: 4, inFlight: 64, seconds: options.smoke ? 0.1 : 0.5, flowControl: Self.flowControl)
+        let rawUnboundedShort = try raw(
+            trainers: 4, inFlight: 64, seconds: options.smoke ? 0.1 : 0.5, flowControl: .unbounded)
         log("turnaround: one member in flight")
         let single = try pipeline(
             name: "latency", population: 1, trainers: 1, maxSteps: options.smoke ? 50 : 2000, exploit: "none",
@@ -95,6 +107,16 @@ public struct PipelineBench {
                 + "In one process the pipeline makes \(String(format: "%.2f", inProcess.rate / loaded.rate))× the member-steps of a process a stage.\n"
                 + "The flow control alone: the raw ring makes \(Self.rate(rawFlow.rate)) laps/s with it, \(Self.rate(rawUnbounded.rate)) without "
                 + "(\(Self.percent(rawFlow.rate / rawUnbounded.rate))).")
+        sections.append(
+            Self.cpuTable(
+                pipelines: [
+                    ("pipeline, a process a stage", loaded, loadedShort),
+                    ("pipeline, in one process", inProcess, inProcessShort),
+                ],
+                rings: [
+                    ("raw ring, the same flow control", rawFlow, rawFlowShort),
+                    ("raw ring, queued at the workers", rawUnbounded, rawUnboundedShort),
+                ]))
         var latency = BenchTable([
             "turnaround (ms)", "pipeline median", "pipeline p99", "raw median", "raw p99", "median ÷ raw",
         ])
@@ -239,6 +261,34 @@ public struct PipelineBench {
         return sections.joined()
     }
 
+    /// CPU (user and system, every process of the run) a member-step, and the rate it allows
+    /// on this machine's cores: from a run less a shorter run of the same (a pipeline's at a
+    /// tenth of the steps, a raw ring's at a sixth of the time), so that start-up and shutdown
+    /// cancel out.
+    static func cpuTable(pipelines: [(String, PipelineRun, PipelineRun)], rings: [(String, RawRun, RawRun)]) -> String {
+        let cores = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
+        var table = BenchTable([
+            "", "member-steps/s (raw: laps/s)", "CPU µs a member-step (raw: a lap)",
+            "at most, if only CPU limited it (\(cores) cores)",
+        ])
+        func row(_ label: String, rate: Double, cpuSeconds: Double, steps: Int) {
+            let perStep = cpuSeconds / Double(max(steps, 1))
+            table.add([
+                label, Self.rate(rate), String(format: "%.0f", perStep * 1e6),
+                perStep > 0 ? Self.rate(Double(cores) / perStep) : "-",
+            ])
+        }
+        for (label, run, short) in pipelines {
+            row(label, rate: run.rate, cpuSeconds: run.cpuSeconds - short.cpuSeconds, steps: run.steps - short.steps)
+        }
+        for (label, ring, short) in rings {
+            row(label, rate: ring.rate, cpuSeconds: ring.cpuSeconds - short.cpuSeconds, steps: ring.laps - short.laps)
+        }
+        return
+            "CPU a member-step (user and system time of every process: a run less a shorter run of the same, so that start-up and shutdown cancel)\n"
+            + table.description
+    }
+
     struct PipelineRun {
         var rate: Double
         var steps: Int
@@ -247,6 +297,8 @@ public struct PipelineBench {
         /// Busy fraction until the first member finishes (before the population starts to thin).
         var steadyBusy: Double
         var turnarounds: [Double]
+        /// CPU seconds of `pbt run` and every process it started, start-up included.
+        var cpuSeconds: Double
     }
 
     /// Member-steps a second between the first and the last `member.trained` line of an event
@@ -355,12 +407,17 @@ public struct PipelineBench {
         return PipelineRun(
             rate: Double(stepsAfterFirst) / max(lastTrained - firstTrained, 1e-9), steps: steps, window: window,
             busy: busy / (Double(trainers) * max(window, 1e-9)),
-            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples)
+            steadyBusy: steadyWork / (Double(trainers) * max(steadyEnd - firstAssigned, 1e-9)), turnarounds: samples,
+            cpuSeconds: process.cpuSeconds ?? 0)
     }
 
     struct RawRun {
         var rate: Double
         var turnarounds: [Double]
+        /// Laps the hub counted, and the CPU seconds of every process of the ring, start-up included
+        /// (`cpuTable` takes a shorter run's from it).
+        var laps: Int
+        var cpuSeconds: Double
     }
 
     /// Seconds one `pbt run` of the bench may take (each takes seconds; one that hangs, a
@@ -454,7 +511,8 @@ public struct PipelineBench {
             let text = (try? String(contentsOfFile: "\(directory)/t\(index).turnaround", encoding: .utf8)) ?? ""
             samples += text.split(separator: "\n").compactMap { Double($0) }
         }
-        return RawRun(rate: Double(laps) / measured, turnarounds: samples)
+        let cpu = ([hub] + workers).reduce(0.0) { $0 + ($1.cpuSeconds ?? 0) }
+        return RawRun(rate: Double(laps) / measured, turnarounds: samples, laps: laps, cpuSeconds: cpu)
     }
 
     /// The endpoints a raw ring process writes to its ready file once bound; fails when it

@@ -19,6 +19,7 @@ public final class ChildProcess: @unchecked Sendable {
     public let standardOutput: Int32?
     private let lock = NSLock()
     private var status: Int32?
+    private var usage: rusage?
 
     /// Where a child's standard stream goes.
     public enum Stream: Sendable {
@@ -122,12 +123,25 @@ public final class ChildProcess: @unchecked Sendable {
         defer { lock.unlock() }
         if let status { return Termination(status) }
         var raw: Int32 = 0
-        let result = waitpid(pid, &raw, WNOHANG)
+        var used = rusage()
+        let result = wait4(pid, &raw, WNOHANG, &used)
         if result == pid {
             status = raw
+            usage = used
             return Termination(raw)
         }
         return nil
+    }
+
+    /// Seconds of CPU (user and system) the child used, with every descendant it waited for
+    /// (`pbt run` waits for its stages); nil until the child has been reaped.
+    public var cpuSeconds: Double? {
+        lock.lock()
+        defer { lock.unlock() }
+        return usage.map { used in
+            func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+            return seconds(used.ru_utime) + seconds(used.ru_stime)
+        }
     }
 
     /// Waits up to `seconds` for the child to end.

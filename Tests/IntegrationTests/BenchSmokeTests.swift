@@ -40,6 +40,19 @@ struct BenchSmokeTests {
             #expect(numbers.count >= 2 && numbers.allSatisfy { $0 > 0 }, "\(line)")
         }
         #expect(output.contains("The flow control alone: the raw ring makes "), "\(output)")
+        // CPU a member-step: a rate and a CPU figure for each (the CPU is a difference of two
+        // runs, so only its presence is checked here).
+        #expect(output.contains("CPU a member-step"), "\(output)")
+        for row in [
+            "pipeline, a process a stage", "pipeline, in one process", "raw ring, the same flow control",
+            "raw ring, queued at the workers",
+        ] {
+            let line = try #require(output.split(separator: "\n").first { $0.hasPrefix(row) }, "no row \(row)")
+            let numbers = line.dropFirst(row.count).split(separator: " ").compactMap {
+                Double($0.replacingOccurrences(of: ",", with: ""))
+            }
+            #expect(numbers.count >= 2 && numbers[0] > 0, "\(line)")
+        }
     }
 
     @Test(
