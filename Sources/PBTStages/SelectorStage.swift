@@ -529,7 +529,7 @@ public final class SelectorStage {
             break
         }
         // Tasks go out at once; the rest of the batch's actions wait for its end.
-        for action in machine.handle(report, from: id, now: Clock.monotonic) {
+        for action in machine.handle(report, from: id, now: Clock.monotonic, holds: resources.store.contains) {
             perform(action, resources)
         }
     }

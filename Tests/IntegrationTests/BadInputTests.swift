@@ -239,4 +239,69 @@ struct BadInputTests {
         // The proxy is still up and forwarding.
         #expect(pipeline.proxy?.child.poll() == nil)
     }
+    @Test(
+        "a score forged for a member in training, naming a checkpoint nobody wrote, is dropped and the real one taken",
+        .timeLimit(.minutes(2)))
+    func forgedScoreWhileTraining() throws {
+        let pipeline = try PipelineHarness(
+            experiment: """
+                name: forged-score
+                seed: 3
+                workload: {kind: noop, step_seconds: 0.3}
+                population: 2
+                interval: 4
+                stop: {max_steps: 8}
+                exploit: {strategy: truncation, fraction: 0.5}
+                explore: {strategy: perturb, resample_probability: 0}
+                hyperparameters:
+                  x: {uniform: [0, 1]}
+                """)
+        try pipeline.startSelector()
+        try pipeline.start("evaluator", "evaluator-1")
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "trainer-1")
+        // Member 0's first train task: 4 steps of 0.3 s, so it trains for 1.2 s after this.
+        var assigned: (version: Int, step: Int)?
+        #expect(
+            pipeline.waitForEvents(within: 30) { events in
+                for timed in events {
+                    if case .memberAssigned(0, let version, .trainer, _, let step) = timed.event {
+                        assigned = (version, step)
+                        return true
+                    }
+                }
+                return false
+            }, "member 0 was never assigned")
+        let task = try #require(assigned)
+        // A sender that never registered pushes a well-formed score of the current version and
+        // steps, naming a checkpoint that does not exist.
+        let context = try ZMQContext()
+        let pusher = try ZMQSocket(context, .push)
+        try pusher.connect(pipeline.inlet)
+        let forged = String(repeating: "d", count: 64)
+        try pusher.send([
+            Array("rogue-evaluator".utf8),
+            WireProtocol.encode(
+                .scored(
+                    EvaluateResult(
+                        trained: TrainResult(
+                            member: 0, version: task.version, fromStep: task.step, step: task.step + 4,
+                            checkpoint: forged, metrics: ["score": 99], seconds: 1.2, trainer: "trainer-1"),
+                        score: 99, evaluator: "rogue-evaluator"))),
+        ])
+        let summary = try pipeline.finish(within: 60)
+        #expect(summary["reason"] as? String == "max_steps")
+        let events = pipeline.events()
+        try checkMemberHistories(events, population: 2, maxSteps: 8)
+        let dropped = events.filter { $0.topic == .resultDropped }
+        #expect(
+            dropped.contains { $0.reason == "missing_checkpoint" && ($0.detail ?? "").contains("dddddddddddd") },
+            "\(dropped)")
+        // The forged score never became the member's: no score of 99, no checkpoint of its, no failure.
+        #expect(!events.contains { $0.topic == .memberScored && $0.score == 99 })
+        for timed in events {
+            if case .memberTrained(let trained) = timed.event { #expect(trained.checkpoint != forged) }
+            if case .memberFailed = timed.event { Issue.record("a member failed: \(timed)") }
+        }
+    }
 }

@@ -389,6 +389,25 @@ struct SelectorMachineTests {
         #expect(machine.steps == 4)
     }
 
+    @Test func aScoreOfACheckpointTheStoreDoesNotHoldIsDroppedAndTheRealOneIsTaken() {
+        var (machine, _) = Self.cycled()
+        // Member 0 trains steps 4…8 at version 2: a score naming a checkpoint nobody wrote
+        // (sent while it trains, as a forged one could be) changes nothing.
+        let holds: (String) -> Bool = { $0 != F.checkpoint(9) }
+        let forged = machine.handle(
+            F.scored(0, version: 2, from: 4, step: 8, checkpoint: F.checkpoint(9), score: 99), from: F.evaluator,
+            now: 5, holds: holds)
+        #expect(forged.dropped.map(\.reason) == ["missing_checkpoint"])
+        #expect(forged.trained.isEmpty && forged.trainTasks.isEmpty)
+        #expect(machine.steps == 4)
+        let real = machine.handle(
+            F.scored(0, version: 2, from: 4, step: 8, checkpoint: F.checkpoint(2), score: 1), from: F.evaluator,
+            now: 6, holds: holds)
+        #expect(real.dropped.isEmpty)
+        #expect(real.trained.map(\.checkpoint) == [F.checkpoint(2)])
+        #expect(machine.steps == 8)
+    }
+
     @Test func anInterruptedTrainingResumesFromWhereItStopped() {
         var (machine, _) = Self.cycled()
         let result = F.trainedResult(0, version: 2, from: 4, step: 6, checkpoint: F.checkpoint(2), interrupted: true)

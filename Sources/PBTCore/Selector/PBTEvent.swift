@@ -19,8 +19,8 @@ public enum PBTEvent: Sendable, Hashable {
     /// A lease ended early because its worker left or lost the task; the member is queued again.
     case leaseReleased(member: Int, version: Int, role: WorkerRole, worker: String, reason: String)
     /// A result that is not for the current lease was dropped. `reason` is a key
-    /// (`stale_version`, `not_leased`, `unknown_member`, `step_outside_task`, `outside_space`),
-    /// `detail` the particulars. Published for the first ten of a reason, then at most once a
+    /// (`stale_version`, `not_leased`, `unknown_member`, `wrong_leg`, `step_outside_task`,
+    /// `missing_checkpoint`, `outside_space`), `detail` the particulars. Published for the first ten of a reason, then at most once a
     /// second for it: `count` is how many of that reason so far, `total` how many of all.
     case resultDropped(
         member: Int, version: Int, worker: String, reason: String, detail: String, count: Int, total: Int)

@@ -143,8 +143,13 @@ extension SelectorMachine {
     }
 
     /// An evaluator's score, with the trainer's account of the training it scores: both are
-    /// applied at once (the member's step and checkpoint move only with a score).
-    mutating func scored(_ result: EvaluateResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
+    /// applied at once (the member's step and checkpoint move only with a score). A score of a
+    /// checkpoint the store does not hold (`holds`) is dropped and leaves the lease as it was:
+    /// the real score, if one comes, is still taken.
+    mutating func scored(
+        _ result: EvaluateResult, from worker: WorkerID, now: Double, holds: (String) -> Bool,
+        into actions: inout [Action]
+    ) {
         let evaluator = pool[worker]?.name ?? (result.evaluator.isEmpty ? pool.name(of: worker) : result.evaluator)
         let awaiting: (MemberPhase) -> Bool = { phase in
             if case .training = phase { return true }
@@ -157,6 +162,15 @@ extension SelectorMachine {
         else { return }
         let member = table[index]
         let trained = result.trained
+        guard holds(trained.checkpoint) else {
+            drop(
+                member: index, version: result.version, worker: evaluator,
+                Refusal(
+                    reason: "missing_checkpoint",
+                    detail: "checkpoint \(trained.checkpoint.prefix(12))… is not in the selector's store"),
+                now: now, into: &actions)
+            return
+        }
         guard trained.fromStep == member.step, trained.step == member.targetStep, !trained.interrupted else {
             let detail = "steps \(trained.fromStep)…\(trained.step) trained, task \(member.step)…\(member.targetStep)"
             drop(

@@ -182,8 +182,12 @@ public struct SelectorMachine: Sendable {
     }
 
     /// Handles one message from a worker: on the work socket, or pushed to the inlet (whose
-    /// sender names itself in the message's first frame).
-    public mutating func handle(_ report: WorkerReport, from worker: WorkerID, now: Double) -> [Action] {
+    /// sender names itself in the message's first frame). `holds` says whether the selector's
+    /// checkpoint store has a checkpoint: a score of one it does not have is dropped
+    /// (`missing_checkpoint`), since nobody could train on from it.
+    public mutating func handle(
+        _ report: WorkerReport, from worker: WorkerID, now: Double, holds: (String) -> Bool = { _ in true }
+    ) -> [Action] {
         var actions: [Action] = []
         pool.heard(from: worker, now: now)
         if isFinished {
@@ -206,7 +210,7 @@ public struct SelectorMachine: Sendable {
         case .trained(let result):
             interrupted(result, from: worker, now: now, into: &actions)
         case .scored(let result):
-            scored(result, from: worker, now: now, into: &actions)
+            scored(result, from: worker, now: now, holds: holds, into: &actions)
         case .explored(let result):
             explored(result, from: worker, now: now, into: &actions)
         case .failed(let member, let version, let reason, let upstream):
