@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PBTConfig
+import PBTCore
 import PBTStages
 
 /// Reads an environment variable, for option defaults that compose files set.
@@ -41,6 +42,17 @@ struct EventsOption: ParsableArguments {
     var endpoint: String = environment("PBT_EVENTS_PUBLISH") ?? "tcp://127.0.0.1:5556"
 
     var value: String? { endpoint == "none" ? nil : endpoint }
+
+    func validate() throws {
+        try checkEndpoint(value, "--events (or PBT_EVENTS_PUBLISH)", binding: false)
+    }
+}
+
+/// Refuses (exit 2, before anything starts) an endpoint libzmq would not take, or would take
+/// for another one (a port over 65,535 wraps round).
+func checkEndpoint(_ endpoint: String?, _ option: String, binding: Bool) throws {
+    guard let endpoint, let problem = EndpointAddress.problem(with: endpoint, binding: binding) else { return }
+    throw ValidationError("\(option) '\(endpoint.prefix(80))': \(problem)")
 }
 
 /// Loads an experiment file, turning any problem into one clear line and exit code 2.

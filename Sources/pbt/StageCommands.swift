@@ -61,6 +61,12 @@ struct SelectorCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        try checkEndpoint(bind, "--bind (or PBT_WORK_BIND)", binding: true)
+        try checkEndpoint(inletBind, "--inlet-bind", binding: true)
+        try checkEndpoint(storeBind, "--store-bind", binding: true)
+    }
+
     func run() throws {
         try runReportingErrors {
             let logger = logging.bootstrap("pbt.selector")
@@ -165,6 +171,8 @@ struct WorkerOptions: ParsableArguments {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        try checkEndpoint(connect, "--connect (or PBT_WORK)", binding: false)
+        try checkEndpoint(inletBind, "--inlet-bind", binding: true)
         guard ResourceSettings.Threads(threads) != nil else {
             throw ValidationError(
                 "--threads (or PBT_THREADS) must be auto, inherit or a number from 1 to \(ResourceSettings.maximumThreads), got '\(threads.prefix(40))'"

@@ -59,6 +59,17 @@ struct CommandLineTests {
             label: "a pipeline bench against a directory", arguments: ["bench", "pipeline", "--baseline", "/tmp"],
             file: nil, exitCode: 2, mentions: ["--baseline /tmp is not an executable file"]),
         Case(
+            label: "a selector bound to a port over 65535 (libzmq would wrap it round)",
+            arguments: ["selector", "/dev/null", "--bind", "tcp://*:99999"], file: nil, exitCode: 2,
+            mentions: ["--bind (or PBT_WORK_BIND) 'tcp://*:99999'", "from 0 to 65535"]),
+        Case(
+            label: "a trainer connecting to something that is not an endpoint",
+            arguments: ["trainer", "--connect", "notanendpoint"], file: nil, exitCode: 2,
+            mentions: ["--connect (or PBT_WORK) 'notanendpoint'", "expected tcp://HOST:PORT"]),
+        Case(
+            label: "an evaluator connecting to a wildcard port", arguments: ["evaluator", "--connect", "tcp://h:*"],
+            file: nil, exitCode: 2, mentions: ["connecting needs a port number"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(

@@ -43,4 +43,23 @@ struct EndpointAddressTests {
     func aWorkersInletBindsWhereItsSelectorCanReachIt(connect: String, name: String, inlet: String) {
         #expect(InletAddress.worker(connect: connect, name: name) == inlet)
     }
+    @Test(arguments: [
+        ("tcp://*:5555", true), ("tcp://127.0.0.1:*", true), ("tcp://[::1]:65535", true), ("tcp://eth0:0", true),
+        ("ipc:///tmp/x/work", true), ("inproc://pbt.run.work", true),
+    ])
+    func usableEndpointsPass(endpoint: String, binding: Bool) {
+        #expect(EndpointAddress.problem(with: endpoint, binding: binding) == nil)
+    }
+
+    @Test(arguments: [
+        ("tcp://*:99999", true, "from 0 to 65535"), ("tcp://selector:65536", false, "from 0 to 65535"),
+        ("tcp://selector:*", false, "connecting needs a port number"), ("tcp://selector", false, "tcp://HOST:PORT"),
+        ("tcp://:5555", true, "tcp://HOST:PORT"), ("tcp://h:-1", false, "from 0 to 65535"),
+        ("notanendpoint", false, "expected tcp://"), ("udp://h:1", false, "expected tcp://"),
+        ("ipc://", true, "needs a path"),
+    ])
+    func unusableEndpointsAreNamed(endpoint: String, binding: Bool, expected: String) {
+        let problem = EndpointAddress.problem(with: endpoint, binding: binding)
+        #expect(problem?.contains(expected) == true, "\(endpoint): \(problem ?? "nil")")
+    }
 }

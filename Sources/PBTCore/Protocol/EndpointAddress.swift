@@ -24,6 +24,25 @@ public enum EndpointAddress {
         return "tcp://\(shown):\(port)"
     }
 
+    /// What is wrong with `endpoint` as a ZeroMQ endpoint pbt can use, or nil: the transport
+    /// is `tcp://HOST:PORT` (the port a number up to 65,535, or `*` for any free one when
+    /// binding), `ipc://PATH` or `inproc://NAME`. libzmq reads a port over 65,535 modulo
+    /// 65,536, so `tcp://*:99999` would otherwise bind port 34,463 without a word.
+    public static func problem(with endpoint: String, binding: Bool) -> String? {
+        for transport in ["ipc://", "inproc://"] where endpoint.hasPrefix(transport) {
+            return endpoint.count > transport.count ? nil : "\(transport) needs a path or a name after it"
+        }
+        guard endpoint.hasPrefix("tcp://") else {
+            return "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME"
+        }
+        guard let (host, port) = split(endpoint), !host.isEmpty else { return "expected tcp://HOST:PORT" }
+        if port == "*" { return binding ? nil : "a port of * binds any free port; connecting needs a port number" }
+        guard let number = Int(port), (0...65_535).contains(number), port.allSatisfy(\.isASCII) else {
+            return "the port must be a number from 0 to 65535\(binding ? " or *" : ""), got '\(port.prefix(20))'"
+        }
+        return nil
+    }
+
     private static func split(_ endpoint: String) -> (host: String, port: String)? {
         guard endpoint.hasPrefix("tcp://") else { return nil }
         let rest = endpoint.dropFirst("tcp://".count)
