@@ -267,6 +267,13 @@ public final class SelectorStage {
         try limiter.watch(router, context: context, security: server)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)
+        // A connection whose routing id another connection took over stays open, but libzmq
+        // reads nothing more from it; the selector's own pings then go unanswered and it is
+        // dropped, so its client reconnects and is heard again, ZMTP heartbeats of its own or not.
+        try router.setHeartbeat(
+            intervalMilliseconds: StageTiming.connectionPingMilliseconds,
+            timeoutMilliseconds: StageTiming.connectionTimeoutMilliseconds,
+            ttlMilliseconds: StageTiming.connectionTimeoutMilliseconds)
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try router.setSendHighWaterMark(StageTiming.highWaterMark)
         try router.setReceiveHighWaterMark(StageTiming.highWaterMark)

@@ -304,4 +304,45 @@ struct BadInputTests {
             if case .memberFailed = timed.event { Issue.record("a member failed: \(timed)") }
         }
     }
+    @Test(
+        "a client whose routing id another connection took over is heard again, without heartbeats of its own",
+        .timeLimit(.minutes(2)))
+    func aDisplacedConnectionIsHeardAgain() throws {
+        let pipeline = try PipelineHarness(experiment: Self.experiment)
+        try pipeline.startSelector()
+        let context = try ZMQContext()
+        let ready = WireProtocol.encode(
+            .ready(Ready(role: .trainer, received: 0, name: "fixed", experimentID: "")))
+        /// Sends `ready` (which only earns a `welcome`) until a `welcome` comes back.
+        func welcomed(_ socket: ZMQSocket, within seconds: Double) throws -> Bool {
+            let deadline = Clock.monotonic + seconds
+            while Clock.monotonic < deadline {
+                try socket.send([ready])
+                if let frames = try socket.receive(timeoutMilliseconds: 300), frames.count == 1,
+                    case .welcome = try? WireProtocol.decodeCommand(frames[0])
+                {
+                    return true
+                }
+            }
+            return false
+        }
+        // A client as the README allows one: a fixed routing id, no ZMTP heartbeats.
+        let client = try ZMQSocket(context, .dealer)
+        try client.setRoutingID(Array("fixed#1".utf8))
+        try client.connect(pipeline.work)
+        #expect(try welcomed(client, within: 30), "the selector never welcomed the client")
+        // Another connection under the same id takes it over (handover), then goes.
+        let intruder = try ZMQSocket(context, .dealer)
+        try intruder.setRoutingID(Array("fixed#1".utf8))
+        try intruder.connect(pipeline.work)
+        #expect(try welcomed(intruder, within: 30), "the second connection was never welcomed")
+        intruder.close()
+        // Whatever was on its way to the client before the takeover.
+        while try client.receive(timeoutMilliseconds: 500) != nil {}
+        // The selector's pings to the old connection go unanswered: it drops it after 5 s, and
+        // the client reconnects under its id.
+        let cutOff = Clock.monotonic
+        #expect(try welcomed(client, within: 30), "the client was never heard again")
+        #expect(Clock.monotonic - cutOff < 20, "heard again after \(Clock.monotonic - cutOff) s")
+    }
 }
