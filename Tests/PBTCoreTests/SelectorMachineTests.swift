@@ -1076,6 +1076,26 @@ struct SelectorMachineTests {
         #expect(machine.members[1].hyperparameters == F.hyperparameters(0.9))
     }
 
+    @Test func aMutatorThatOnlyAnswersOutsideTheSpaceIsBenched() throws {
+        var (machine, first) = Self.exploitScenario(explores: true)
+        // A second mutator, so that benching the first leaves the work somewhere to go.
+        _ = machine.handle(F.ready(.mutator, name: "m2"), from: WorkerID([0x22]), now: 4)
+        var version = try #require(first.exploreTasks.first?.version)
+        var benched: [(worker: String, failures: Int, seconds: Double)] = []
+        for attempt in 0..<4 where benched.isEmpty {
+            let actions = machine.handle(
+                .explored(
+                    ExploreResult(member: 1, version: version, hyperparameters: F.hyperparameters(1.5), changes: [:])),
+                from: F.mutator, now: 5 + Double(attempt))
+            #expect(actions.dropped.map(\.reason) == ["outside_space"])
+            benched = actions.benched
+            version = try #require(actions.exploreTasks.first?.version, "explored again")
+        }
+        // maxFailures is 3: benched at the fourth in a row.
+        #expect(benched.map(\.worker) == ["m"] && benched.first?.failures == 4, "\(benched)")
+        #expect(machine.members[1].phase == .exploring)
+    }
+
     /// A member that must explore waits for a mutator; when one comes, it is explored.
     @Test func aMemberThatMustExploreWaitsForAMutator() {
         var (machine, _) = Self.exploitScenario(explores: true)

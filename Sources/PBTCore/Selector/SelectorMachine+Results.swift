@@ -212,7 +212,9 @@ extension SelectorMachine {
             evaluator: evaluator, now: now, into: &actions)
     }
 
-    /// A mutator's explored hyperparameters for a member that exploited.
+    /// A mutator's explored hyperparameters for a member that exploited. An answer outside the
+    /// space is dropped, the member explored again, and the mutator counts a failure (so one
+    /// that only answers outside the space is benched while another mutator can do the work).
     mutating func explored(_ result: ExploreResult, from worker: WorkerID, now: Double, into actions: inout [Action]) {
         let mutator = pool[worker]?.name ?? (result.mutator.isEmpty ? pool.name(of: worker) : result.mutator)
         guard
@@ -224,6 +226,7 @@ extension SelectorMachine {
             drop(
                 member: index, version: result.version, worker: mutator,
                 Refusal(reason: "outside_space", detail: violation), now: now, into: &actions)
+            countWorkerFailure(worker, now: now, into: &actions)
             requeue(index, for: .mutator)
             return
         }
