@@ -22,15 +22,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Go on with an interrupted run: its directory (the experiment is the one it holds).")
     var resume: String?
 
-    @Option(name: .long, help: "Trainers to start (processes; threads with --in-process).")
+    // These take a negative number as their value (for the range check to refuse), not as a flag.
+    @Option(name: .long, parsing: .unconditional, help: "Trainers to start (processes; threads with --in-process).")
     var trainers: Int = defaultTrainers
 
     static let defaultTrainers = 2
 
-    @Option(name: .long, help: "Evaluators to start (processes; threads with --in-process).")
+    @Option(name: .long, parsing: .unconditional, help: "Evaluators to start (processes; threads with --in-process).")
     var evaluators: Int = 1
 
-    @Option(name: .long, help: "Mutators to start (processes; threads with --in-process).")
+    @Option(name: .long, parsing: .unconditional, help: "Mutators to start (processes; threads with --in-process).")
     var mutators: Int = 1
 
     @Option(name: [.short, .long], help: "The run directory (default: runs/NAME-YYYYMMDD-HHMMSS).")

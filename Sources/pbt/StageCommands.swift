@@ -110,7 +110,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(name: .long, help: "This worker's name in events and logs (default: ROLE-HOST-PID).")
     var name: String?
 
-    @Option(name: .long, help: "Seconds between heartbeats to the selector (ready while idle, progress while busy).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Seconds between heartbeats to the selector (ready while idle, progress while busy).")
     var heartbeat: Double = 1
 
     @Option(

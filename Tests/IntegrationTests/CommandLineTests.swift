@@ -70,6 +70,13 @@ struct CommandLineTests {
             label: "an evaluator connecting to a wildcard port", arguments: ["evaluator", "--connect", "tcp://h:*"],
             file: nil, exitCode: 2, mentions: ["connecting needs a port number"]),
         Case(
+            label: "a negative count of trainers (read as a value, not as a flag)",
+            arguments: ["run", "/dev/null", "--trainers", "-1"], file: nil, exitCode: 2,
+            mentions: ["--trainers must be between 1 and 256, got -1"]),
+        Case(
+            label: "a negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 2,
+            mentions: ["--heartbeat must be between 0 and 60 seconds, got -1.0"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(
