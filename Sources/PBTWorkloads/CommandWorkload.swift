@@ -131,24 +131,49 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         var line = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
         line.append(0x0A)
         let answer = try exchange([UInt8](line), progress: progress)
-        let result = try Self.parse(answer)
-        var steps = request.steps
-        if let reported = result.steps {
-            guard (0...request.steps).contains(reported) else {
-                throw WorkloadError("\(command[0]) reported \(reported) steps; it was asked for \(request.steps)")
+        do {
+            let result = try Self.parse(answer, persistent: mode == .persistent)
+            var steps = request.steps
+            if let reported = result.steps {
+                guard (0...request.steps).contains(reported) else {
+                    throw WorkloadError("\(command[0]) reported \(reported) steps; it was asked for \(request.steps)")
+                }
+                steps = reported
             }
-            steps = reported
+            if evaluate { return TrainingOutcome(state: state, stepsDone: 0, metrics: result.metrics) }
+            guard let saved = FileManager.default.contents(atPath: save) else {
+                throw WorkloadError("\(command[0]) did not write its checkpoint to the path in 'save' (\(save))")
+            }
+            return TrainingOutcome(state: [UInt8](saved), stepsDone: steps, metrics: result.metrics)
+        } catch {
+            // An answer that is not the one asked for may be a line the program printed besides
+            // its answers: the next request would read this request's answer. The next task
+            // starts the program afresh.
+            discardProgram()
+            throw error
         }
-        if evaluate { return TrainingOutcome(state: state, stepsDone: 0, metrics: result.metrics) }
-        guard let saved = FileManager.default.contents(atPath: save) else {
-            throw WorkloadError("\(command[0]) did not write its checkpoint to the path in 'save' (\(save))")
-        }
-        return TrainingOutcome(state: [UInt8](saved), stepsDone: steps, metrics: result.metrics)
+    }
+
+    /// Where the program's stderr went, for a message about a program that ended early.
+    private var whereItSaidWhy: String {
+        errorLog.map { " (its stderr is in \($0))" } ?? ""
+    }
+
+    /// Stops the persistent program, if one runs: the next request starts another.
+    private func discardProgram() {
+        running?.stop(grace: 1)
+        running = nil
+        pending = []
     }
 
     /// Sends one request and waits for one line of answer, heartbeating through `progress`.
     private func exchange(_ request: [UInt8], progress: (Int) -> Bool) throws -> String {
         let process: ChildProcess
+        if mode == .persistent, running != nil, !saidNothingSinceItsAnswer() {
+            // A program that wrote more than its answer since (a log line on stdout) is out of
+            // step with its requests: it is started afresh instead.
+            discardProgram()
+        }
         if mode == .persistent, let running, running.poll() == nil {
             process = running
         } else {
@@ -182,13 +207,14 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                             !$0.allSatisfy(\.isWhitespace)
                         }
                         guard let last = lines.last else {
-                            throw WorkloadError("\(command[0]) exited without writing a result")
+                            throw WorkloadError("\(command[0]) exited without writing a result\(whereItSaidWhy)")
                         }
                         running = nil
                         return String(last)
                     }
                     throw WorkloadError(
-                        "\(command[0]) exited with \(termination.map { "\($0)" } ?? "no status") before answering")
+                        "\(command[0]) exited with \(termination.map { "\($0)" } ?? "no status") before answering\(whereItSaidWhy)"
+                    )
                 }
                 output += chunk
             }
@@ -198,6 +224,14 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             pending = []
             throw error
         }
+    }
+
+    /// Reads what the persistent program wrote since its last answer; true when that is
+    /// nothing (as the protocol has it: a line of answer for each request, nothing else).
+    private func saidNothingSinceItsAnswer() -> Bool {
+        guard let running else { return true }
+        while let chunk = try? running.read(waitingUpTo: 0), !chunk.isEmpty { pending += chunk }
+        return pending.isEmpty
     }
 
     /// `seed` folded to 32 bits (its two halves XORed): what libraries that refuse seeds of
@@ -255,10 +289,14 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         var steps: Int?
     }
 
-    static func parse(_ line: String) throws -> Result {
+    static func parse(_ line: String, persistent: Bool = false) throws -> Result {
         let shown = line.count > 200 ? String(line.prefix(200)) + "…" : line
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-            throw WorkloadError("the program's answer is not a JSON object: '\(shown)'")
+            let hint =
+                persistent
+                ? " (with mode: persistent, stdout carries the answers alone, a line each: print anything else to stderr; the program is started afresh for the next task)"
+                : ""
+            throw WorkloadError("the program's answer is not a JSON object: '\(shown)'\(hint)")
         }
         var metrics: [String: Double] = [:]
         var steps: Int?
