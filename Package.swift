@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "PBTStoreTests", dependencies: ["PBTStore", "PBTCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PBTWorkloadsTests", dependencies: ["PBTWorkloads", "PBTConfig", "PBTCore"]),
-        .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor", "PBTWire"]),
+        .testTarget(name: "PBTMonitorTests", dependencies: ["PBTMonitor", "PBTWire", "PBTCore"]),
         .testTarget(
             name: "PBTReportTests", dependencies: ["PBTReport", "PBTMonitor", "PBTConfig", "PBTCore", "PBTWire"]),
         .testTarget(

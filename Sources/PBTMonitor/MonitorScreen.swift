@@ -81,7 +81,7 @@ public enum MonitorScreen {
             (trainerCount, busy) = (max(trainers.all, progress.trainers), progress.busyTrainers)
         }
         var line =
-            "trainers \(busy)/\(trainerCount) busy  evaluators \(model.workerCount("evaluator").all)  mutators \(model.workerCount("mutator").all)"
+            "trainers \(busy)/\(trainerCount) busy  evaluators \(model.connectedCount(.evaluator))  mutators \(model.connectedCount(.mutator))"
         line += "  lease expiries \(model.counters.leaseExpiries)"
         line += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
         if model.counters.resultsDropped > 0 { line += "  results dropped \(model.counters.resultsDropped)" }

@@ -134,6 +134,9 @@ public struct PopulationModel: Sendable {
         public var membersFinished: Int
         public var population: Int
         public var exploits: Int
+        /// Nil from a selector that did not say.
+        public var evaluators: Int?
+        public var mutators: Int?
     }
 
     /// `experiment.finished`.
@@ -273,6 +276,15 @@ public struct PopulationModel: Sendable {
         return (matching.count, matching.filter { $0.member != nil }.count)
     }
 
+    /// Evaluators or mutators connected: those the stream told of, or the selector's own count
+    /// in its last `experiment.progress` while the experiment runs (a watcher attached mid-run
+    /// missed their `joined` events), whichever is more.
+    public func connectedCount(_ role: WorkerRole) -> Int {
+        let told = workerCount(role.description).all
+        guard finish == nil, let progress else { return told }
+        return max(told, (role == .evaluator ? progress.evaluators : progress.mutators) ?? 0)
+    }
+
     /// Member-steps trained in the experiment: the selector's count where known.
     public var totalSteps: Int {
         if let finish { return finish.steps }
@@ -398,7 +410,7 @@ public struct PopulationModel: Sendable {
             time: time, seconds: event.seconds, steps: event.steps, stepsPerSecond: event.stepsPerSecond,
             bestMember: event.bestMember, bestScore: event.bestScore, trainers: event.trainers,
             busyTrainers: event.busyTrainers, membersFinished: event.membersFinished, population: event.population,
-            exploits: event.exploits)
+            exploits: event.exploits, evaluators: event.evaluators, mutators: event.mutators)
         self.progress = progress
         stepsSinceProgress = 0
         exploitsSinceProgress = 0

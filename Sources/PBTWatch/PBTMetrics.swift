@@ -152,8 +152,9 @@ public final class PBTMetrics {
         }
         gauge("pbt_trainers", ["state": "busy"]).record(busy)
         gauge("pbt_trainers", ["state": "idle"]).record(max(0, all - busy))
-        for role in ["trainer", "evaluator", "mutator"] {
-            gauge("pbt_workers", ["role": role]).record(role == "trainer" ? all : model.workerCount(role).all)
+        gauge("pbt_workers", ["role": "trainer"]).record(all)
+        for role in [WorkerRole.evaluator, .mutator] {
+            gauge("pbt_workers", ["role": role.description]).record(model.connectedCount(role))
         }
         if let best = model.best {
             gauge("pbt_best_score").record(best.score)

@@ -252,7 +252,8 @@ struct EventFields {
                         bestScore: try optionalDouble("best_score"), trainers: try int("trainers"),
                         busyTrainers: try int("busy_trainers"), membersFinished: try int("members_finished"),
                         population: try int("population"), exploits: try int("exploits"),
-                        experiment: try string("experiment", or: "")))
+                        experiment: try string("experiment", or: ""), evaluators: try optionalInt("evaluators"),
+                        mutators: try optionalInt("mutators")))
             case .experimentFinished:
                 return .experimentFinished(
                     reason: try finishReason(), best: try optionalInt("best_member"),

@@ -44,6 +44,8 @@ public enum EventJSON {
             o.field("population", progress.population)
             o.field("exploits", progress.exploits)
             if !progress.experiment.isEmpty { o.field("experiment", progress.experiment) }
+            if let evaluators = progress.evaluators { o.field("evaluators", evaluators) }
+            if let mutators = progress.mutators { o.field("mutators", mutators) }
         case .experimentFinished(let reason, let best, let score, let steps, let seconds):
             o.field("reason", reason.rawValue)
             o.field("best_member", best)

@@ -88,14 +88,15 @@ enum E {
 
     static func progress(
         _ time: Double, name: String? = "toy", seconds: Double? = nil, steps: Int, best: Int?, score: Double?,
-        trainers: Int = 2, busy: Int = 1, population: Int = 2
+        trainers: Int = 2, busy: Int = 1, population: Int = 2, evaluators: Int? = nil, mutators: Int? = nil
     ) -> String {
         line(
             "experiment.progress", time,
             (name.map { "\"experiment\":\"\($0)\"," } ?? "")
                 + "\"seconds\":\(seconds ?? time - 100),\"steps\":\(steps),\"steps_per_second\":250.5,\"best_member\":\(best.map(String.init) ?? "null"),"
                 + "\"best_score\":\(score.map { "\($0)" } ?? "null"),\"trainers\":\(trainers),\"busy_trainers\":\(busy),\"members_finished\":0,"
-                + "\"population\":\(population),\"exploits\":1")
+                + "\"population\":\(population),\"exploits\":1"
+                + (evaluators.map { ",\"evaluators\":\($0)" } ?? "") + (mutators.map { ",\"mutators\":\($0)" } ?? ""))
     }
 
     static func finished(_ time: Double, best: Int, score: Double) -> String {

@@ -1,3 +1,4 @@
+import PBTCore
 import PBTMonitor
 import Testing
 
@@ -28,6 +29,22 @@ struct PopulationModelTests {
         var held: [String: Int] = [:]
         for worker in model.workers.values { if let member = worker.member { held[worker.name] = member } }
         #expect(held == busy)
+    }
+
+    /// A watcher attached mid-run missed the workers' `joined` events: the selector's counts in
+    /// `experiment.progress` stand in for them while the experiment runs.
+    @Test func evaluatorsAndMutatorsJoinedBeforeAWatcherAreCountedFromProgress() throws {
+        let (late, _) = try E.fold([
+            E.progress(105, steps: 8, best: 0, score: 1, evaluators: 2, mutators: 3)
+        ])
+        #expect(late.connectedCount(.evaluator) == 2)
+        #expect(late.connectedCount(.mutator) == 3)
+        // A selector that does not say: the workers the stream told of.
+        let (older, _) = try E.fold([
+            E.joined(101, "evaluator", "e1"), E.progress(105, steps: 8, best: 0, score: 1),
+        ])
+        #expect(older.connectedCount(.evaluator) == 1)
+        #expect(older.connectedCount(.mutator) == 0)
     }
 
     /// An evaluator of reported metrics may be handed several members at once: it stays busy

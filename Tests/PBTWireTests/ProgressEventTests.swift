@@ -17,6 +17,7 @@ struct ProgressEventTests {
         }
         #expect(progress.experiment == "digits")
         #expect(progress.population == 1)
+        #expect(progress.evaluators == 0 && progress.mutators == 0)
     }
 
     /// A trainer that was handed a member is busy until its credit says it handed it on.

@@ -230,10 +230,16 @@ public enum PBTEvent: Sendable, Hashable {
         public var exploits: Int
         /// The experiment's name, so that a monitor attached mid-run can say what it watches.
         public var experiment: String
+        /// Evaluators and mutators the selector counts now (nil in logs written before they
+        /// were told), so that a watcher attached mid-run, which missed their `joined`
+        /// events, counts them too.
+        public var evaluators: Int?
+        public var mutators: Int?
 
         public init(
             seconds: Double, steps: Int, stepsPerSecond: Double, bestMember: Int?, bestScore: Double?, trainers: Int,
-            busyTrainers: Int, membersFinished: Int, population: Int, exploits: Int, experiment: String = ""
+            busyTrainers: Int, membersFinished: Int, population: Int, exploits: Int, experiment: String = "",
+            evaluators: Int? = nil, mutators: Int? = nil
         ) {
             self.seconds = seconds
             self.steps = steps
@@ -246,6 +252,8 @@ public enum PBTEvent: Sendable, Hashable {
             self.population = population
             self.exploits = exploits
             self.experiment = experiment
+            self.evaluators = evaluators
+            self.mutators = mutators
         }
     }
 }

@@ -241,7 +241,9 @@ public struct SelectorMachine: Sendable {
             membersFinished: table.done,
             population: table.count,
             exploits: exploits,
-            experiment: name
+            experiment: name,
+            evaluators: pool.count(.evaluator),
+            mutators: pool.count(.mutator)
         )
     }
 
