@@ -543,6 +543,8 @@ public final class RunSupervisor {
         let selector = stages.first { $0.name == "selector" }!
         var lastLine = Clock.monotonic - 10
         var latest: PBTEvent.Progress?
+        // Workers whose log a failure line has already named.
+        var logsNamed: Set<String> = []
         while true {
             if let signal = StopSignal.received {
                 console.finishLine()
@@ -559,9 +561,17 @@ public final class RunSupervisor {
                 switch timed.event {
                 case .progress(let progress):
                     latest = progress
-                case .memberFailed(let member, _, _, let reason, let givenUp):
+                case .memberFailed(let member, _, let worker, let reason, let givenUp):
                     console.finishLine()
-                    console.line("member \(member) failed: \(reason)\(givenUp ? " (given up)" : "")")
+                    // The first failure a worker reports names its log (a program's stderr is there).
+                    let log = "\(run.logs)/\(worker).log"
+                    let pointer =
+                        !logsNamed.contains(worker) && FileManager.default.fileExists(atPath: log)
+                        ? "\n  (\(worker)'s log: \(log))" : ""
+                    logsNamed.insert(worker)
+                    console.line(
+                        "member \(member) failed\(worker.isEmpty ? "" : " on \(worker)"): \(reason)\(givenUp ? " (given up)" : "")\(pointer)"
+                    )
                 default:
                     break
                 }
@@ -598,7 +608,9 @@ public final class RunSupervisor {
         print(Self.describe(summary: summary, run: run, wall: Clock.monotonic - started))
         if summary["reason"] as? String == FinishReason.allFailed.rawValue {
             let first = summary["first_failure"] as? String ?? "unknown (see \(run.logs))"
-            throw RunError("every member failed, so nothing was trained to the end; the first failure: \(first)")
+            throw RunError(
+                "every member failed, so nothing was trained to the end; the first failure: \(first) (the stages' logs are in \(run.logs))"
+            )
         }
         return 0
     }
@@ -762,7 +774,7 @@ public final class RunSupervisor {
         let seconds = summary["seconds"] as? Double ?? 0
         lines.append("")
         lines.append(
-            "experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(String(format: "%.2f", wall)) s\(Self.acrossRuns(seconds: seconds, wall: wall)): \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits"
+            "experiment \(summary["experiment"] as? String ?? "?") finished (\(summary["reason"] as? String ?? "?")) in \(Self.duration(seconds: seconds, wall: wall)): \(steps) member-steps, \(Int((Double(steps) / max(seconds, 1e-9)).rounded())) steps/s, \(summary["exploits"] as? Int ?? 0) exploits"
         )
         if let best = summary["best"] as? [String: Any] {
             lines.append(
@@ -820,8 +832,13 @@ public final class RunSupervisor {
 
     /// For a run resumed after an interruption, the experiment's time over all its runs
     /// (`summary.json`'s `seconds`) when it is longer than this run's: `" (61.44 s in all)"`.
-    static func acrossRuns(seconds: Double, wall: Double) -> String {
-        seconds > wall + 0.5 ? String(format: " (%.2f s in all, with the runs before)", seconds) : ""
+    /// How long the experiment took: `seconds` as `summary.json` has it (the rate is of those),
+    /// and this invocation's wall time beside it when that differs (start-up, the runs before
+    /// a resume).
+    static func duration(seconds: Double, wall: Double) -> String {
+        if seconds > wall + 0.5 { return String(format: "%.2f s (%.2f s in all, with the runs before)", wall, seconds) }
+        if wall > seconds + 0.05 { return String(format: "%.2f s (%.2f s with start-up)", seconds, wall) }
+        return String(format: "%.2f s", seconds)
     }
 
     static func number(_ value: Any?) -> String {
