@@ -192,6 +192,11 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             pending = []
             while true {
                 if mode == .persistent, let newline = output.firstIndex(of: 0x0A) {
+                    // A blank line is no answer: skip it.
+                    if output[..<newline].allSatisfy(Self.isBlank) {
+                        output.removeSubrange(...newline)
+                        continue
+                    }
                     pending = Array(output[(newline + 1)...])
                     return String(decoding: output[..<newline], as: UTF8.self)
                 }
@@ -227,12 +232,16 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
     }
 
     /// Reads what the persistent program wrote since its last answer; true when that is
-    /// nothing (as the protocol has it: a line of answer for each request, nothing else).
+    /// nothing but blank lines (as the protocol has it: a line of answer for each request).
     private func saidNothingSinceItsAnswer() -> Bool {
         guard let running else { return true }
         while let chunk = try? running.read(waitingUpTo: 0), !chunk.isEmpty { pending += chunk }
+        if pending.allSatisfy(Self.isBlank) { pending = [] }
         return pending.isEmpty
     }
+
+    /// Whether a byte of the program's output is white space (a line of it is no answer).
+    static func isBlank(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D || byte == 0x20 || byte == 0x09 }
 
     /// `seed` folded to 32 bits (its two halves XORed): what libraries that refuse seeds of
     /// 2³² and more (numpy's `RandomState`, scikit-learn, gymnasium) can take.

@@ -7,9 +7,9 @@ import Testing
 /// answers must never make one member's answer another's.
 @Suite("command workload")
 struct CommandWorkloadTests {
-    /// A program that answers with the member it was asked about, and prints one stray line on
-    /// stdout with the first request: `before` its answer (once in all), or `after` it (in the
-    /// same write).
+    /// A program that answers with the member it was asked about (and its pid), and prints one
+    /// stray line on stdout with the first request: `before` its answer (once in all), or
+    /// `after` it (in the same write); or a blank line after every answer (`blank`).
     static func program(stray: String) throws -> String {
         let path = NSTemporaryDirectory() + "pbt-stray-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).py"
         try """
@@ -23,9 +23,11 @@ struct CommandWorkloadTests {
                 print("loading data...", flush=True)
             with open(request["save"], "w") as f:
                 f.write(str(request["member"]))
-            answer = json.dumps({"score": request["member"], "for_member": request["member"]})
+            answer = json.dumps({"score": request["member"], "for_member": request["member"], "pid": os.getpid()})
             # After: in the same write as the answer, so that both are there when pbt reads it.
             print(answer + ("\\ndone." if first and "\(stray)" == "after" else ""), flush=True)
+            if "\(stray)" == "blank":
+                print("", flush=True)
             first = False
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -61,5 +63,17 @@ struct CommandWorkloadTests {
             let outcome = try workload.train(Self.request(member), from: [], progress: { _ in true })
             #expect(outcome.metrics["for_member"] == Double(member), "member \(member) got \(outcome.metrics)")
         }
+    }
+    @Test func blankLinesAfterAnswersKeepTheProgram() throws {
+        let path = try Self.program(stray: "blank")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let workload = CommandWorkload(command: ["python3", path], mode: .persistent, timeout: 60)
+        var pids: Set<Double> = []
+        for member in 0...3 {
+            let outcome = try workload.train(Self.request(member), from: [], progress: { _ in true })
+            #expect(outcome.metrics["for_member"] == Double(member), "member \(member) got \(outcome.metrics)")
+            if let pid = outcome.metrics["pid"] { pids.insert(pid) }
+        }
+        #expect(pids.count == 1, "the program was started \(pids.count) times")
     }
 }
