@@ -268,6 +268,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                 path: "workload.command[0]", message: "the program \(ConfigNode.quoted(written)) \(problem)",
                 line: node?.line)
         }
+        try checkScript(of: experiment)
         if program.contains("/") {
             var status = stat()
             guard stat(program, &status) == 0 else {
@@ -291,6 +292,42 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
             }
         }
         throw refuse("is not an executable on PATH (\(ConfigNode.capped(searchPath ?? "", to: 200)))")
+    }
+
+    /// Interpreters whose first argument that is not a flag, when it ends in a script's
+    /// extension, is the script they run.
+    static let interpreters: Set<String> = [
+        "python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "ruby", "perl",
+    ]
+    static let scriptExtensions: Set<String> = ["py", "sh", "R", "r", "jl", "js", "mjs", "rb", "pl"]
+
+    /// The script an interpreter is to run (`[python3, train.py]`) must be there: beside the
+    /// experiment file (where a relative path in the command points) or, as written, in the
+    /// working directory. A misspelt name would fail every task, each with the interpreter's
+    /// complaint in a log, rather than once, here.
+    static func checkScript(
+        of experiment: Experiment, workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws(ConfigError) {
+        guard let written = experiment.writtenCommand, let resolved = experiment.resolvedCommand,
+            written.count >= 2, resolved.count == written.count
+        else { return }
+        let interpreter = String(written[0].split(separator: "/").last ?? "")
+        guard interpreters.contains(interpreter) || interpreter.hasPrefix("python3.") else { return }
+        guard let index = written.indices.dropFirst().first(where: { !written[$0].hasPrefix("-") }) else { return }
+        let script = written[index]
+        guard let dot = script.lastIndex(of: "."),
+            scriptExtensions.contains(String(script[script.index(after: dot)...]))
+        else { return }
+        if exists(resolved[index]) || (!script.hasPrefix("/") && exists(workingDirectory + "/" + script)) { return }
+        let node = try? experiment.workload.settings["command"]?.list()[index]
+        let places =
+            script.hasPrefix("/")
+            ? "does not exist"
+            : "is neither beside the experiment file\(experiment.directory.map { " (\($0))" } ?? "") nor in the working directory (\(workingDirectory))"
+        throw ConfigError(
+            path: "workload.command[\(index)]",
+            message: "the script \(ConfigNode.quoted(script)) \(places): \(interpreter) would fail every task",
+            line: node?.line)
     }
 
     struct Result {

@@ -128,6 +128,16 @@ struct CommandLineTests {
             file: valid.replacingOccurrences(of: "max_steps: 4", with: "max_steps: 4, time_budget: soon"), exitCode: 2,
             mentions: ["stop.time_budget", "soon"]),
         Case(
+            label: "a command whose script is misspelt",
+            arguments: ["validate", "FILE"],
+            file:
+                "name: s\nworkload: {kind: command, command: [python3, -u, trian.py]}\npopulation: 2\nstop: {max_steps: 4}\nhyperparameters:\n  lr: {uniform: [0, 1]}\n",
+            exitCode: 2,
+            mentions: [
+                "workload.command[2]: the script 'trian.py' is neither beside the experiment file",
+                "python3 would fail every task",
+            ]),
+        Case(
             label: "not YAML", arguments: ["run", "FILE"], file: "name: [unclosed\n", exitCode: 2,
             mentions: ["not valid YAML"]),
         Case(
