@@ -31,6 +31,9 @@ final class CheckpointService: @unchecked Sendable {
     static let uploadTimeout = 30.0
     /// Uploads in progress at most (each holds a file open).
     static let maximumUploads = 64
+    /// Uploads in progress at most from one peer (pbt's workers upload one at a time), so that
+    /// one peer cannot hold every slot.
+    static let maximumUploadsPerPeer = 4
     /// Messages the socket queues at most for one peer, each way: a peer that asks and never
     /// reads holds at most this many chunks in the selector's memory.
     static let highWaterMark: Int32 = 64
@@ -62,6 +65,8 @@ final class CheckpointService: @unchecked Sendable {
 
     private struct Upload {
         let intake: CheckpointIntake
+        /// Who offered it.
+        let peer: [UInt8]
         /// The next offset to ask for.
         var asked: Int
         var lastHeard: Double
@@ -195,9 +200,16 @@ final class CheckpointService: @unchecked Sendable {
             reply(.refused(reference: reference, reason: "busy: \(uploads.count) uploads in progress"), to: peer)
             return
         }
+        let fromPeer = uploads.values.filter { $0.peer == peer }.count
+        guard fromPeer < Self.maximumUploadsPerPeer else {
+            shared.withLock { $0.counters.uploadsRefused += 1 }
+            reply(
+                .refused(reference: reference, reason: "busy: this peer has \(fromPeer) uploads in progress"), to: peer)
+            return
+        }
         do {
             let intake = try CheckpointIntake(store: store, reference: reference, size: size)
-            var upload = Upload(intake: intake, asked: 0, lastHeard: Clock.monotonic)
+            var upload = Upload(intake: intake, peer: peer, asked: 0, lastHeard: Clock.monotonic)
             if size == 0 {
                 try intake.finish(lock: lock)
                 reply(.stored(reference: reference), to: peer)
@@ -227,6 +239,16 @@ final class CheckpointService: @unchecked Sendable {
             return
         }
         do {
+            // Each chunk is the one asked for next, whole: a short one would keep an upload
+            // alive on a byte at a time.
+            let wanted = min(Self.chunkBytes, upload.intake.size - upload.intake.received)
+            guard offset == upload.intake.received, bytes.count == wanted else {
+                throw CheckpointError.unavailable(
+                    directory: store.directory,
+                    reason:
+                        "a chunk of \(bytes.count) bytes at \(offset), where the next wanted was \(wanted) bytes at \(upload.intake.received)"
+                )
+            }
             try upload.intake.append(bytes, at: offset)
             upload.lastHeard = Clock.monotonic
             shared.withLock { $0.counters.bytesStored += bytes.count }

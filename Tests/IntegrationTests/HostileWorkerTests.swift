@@ -132,6 +132,24 @@ struct HostileWorkerTests {
         }
         #expect(replies.prefix(2) == [.missing(reference: reference), .missing(reference: reference)], "\(replies)")
         #expect(replies.dropFirst(2).first == .want(reference: reference, offset: 0, length: 1 << 20), "\(replies)")
+        /// The first `refused` for `name` that comes back (the other replies are the service's `want`s).
+        func refusal(of name: String) throws -> String? {
+            while let message = try rogue.receive(timeoutMilliseconds: 5_000) {
+                if case .refused(let refused, let reason) = try? StoreProtocol.decodeReply(message).0, refused == name {
+                    return reason
+                }
+            }
+            return nil
+        }
+        // A chunk shorter than the one wanted (a byte, to keep the upload alive cheaply) ends it.
+        try rogue.send(StoreProtocol.encode(.chunk(reference: reference, offset: 0), bytes: [1]))
+        let short = try refusal(of: reference)
+        #expect(short?.contains("a chunk of 1 bytes at 0, where the next wanted was 1048576 bytes at 0") == true)
+        // One peer holds at most four uploads at once: the fifth offer is refused.
+        let names = (1...5).map { String(repeating: String($0), count: 64) }
+        for name in names { try rogue.send(StoreProtocol.encode(.offer(reference: name, size: 10_000_000))) }
+        let fifth = try refusal(of: names[4])
+        #expect(fifth == "busy: this peer has 4 uploads in progress", "\(fifth ?? "no refusal")")
 
         try pipeline.start("evaluator", "evaluator-1")
         try pipeline.start("mutator", "mutator-1")
