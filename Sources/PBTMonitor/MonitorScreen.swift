@@ -75,13 +75,8 @@ public enum MonitorScreen {
 
     /// The workers by role, and what went wrong so far.
     static func workers(_ model: PopulationModel, now: Double) -> String {
-        let trainers = model.workerCount("trainer")
-        var (trainerCount, busy) = (trainers.all, trainers.busy)
-        if model.finish == nil, let progress = model.progress {
-            (trainerCount, busy) = (max(trainers.all, progress.trainers), progress.busyTrainers)
-        }
         var line =
-            "trainers \(busy)/\(trainerCount) busy  evaluators \(model.connectedCount(.evaluator))  mutators \(model.connectedCount(.mutator))"
+            "trainers \(model.busyTrainers)/\(model.connectedCount(.trainer)) busy  evaluators \(model.connectedCount(.evaluator))  mutators \(model.connectedCount(.mutator))"
         line += "  lease expiries \(model.counters.leaseExpiries)"
         line += "  frames dropped \(model.counters.framesDropped.values.reduce(0, +))"
         if model.counters.resultsDropped > 0 { line += "  results dropped \(model.counters.resultsDropped)" }

@@ -276,13 +276,26 @@ public struct PopulationModel: Sendable {
         return (matching.count, matching.filter { $0.member != nil }.count)
     }
 
-    /// Evaluators or mutators connected: those the stream told of, or the selector's own count
-    /// in its last `experiment.progress` while the experiment runs (a watcher attached mid-run
+    /// Workers of `role` connected: those the stream told of, or the selector's own count in
+    /// its last `experiment.progress` while the experiment runs (a watcher attached mid-run
     /// missed their `joined` events), whichever is more.
     public func connectedCount(_ role: WorkerRole) -> Int {
         let told = workerCount(role.description).all
         guard finish == nil, let progress else { return told }
-        return max(told, (role == .evaluator ? progress.evaluators : progress.mutators) ?? 0)
+        let counted =
+            switch role {
+            case .trainer: progress.trainers
+            case .evaluator: progress.evaluators ?? 0
+            case .mutator: progress.mutators ?? 0
+            }
+        return max(told, counted)
+    }
+
+    /// Trainers holding a member: the selector's count while the experiment runs, else those
+    /// the stream told of.
+    public var busyTrainers: Int {
+        guard finish == nil, let progress else { return workerCount("trainer").busy }
+        return progress.busyTrainers
     }
 
     /// Member-steps trained in the experiment: the selector's count where known.

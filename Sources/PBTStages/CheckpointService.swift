@@ -239,10 +239,10 @@ final class CheckpointService: @unchecked Sendable {
             return
         }
         do {
-            // Each chunk is the one asked for next, whole: a short one would keep an upload
-            // alive on a byte at a time.
+            // Each chunk is the one asked for next, whole (the intake checks its offset): a short
+            // one would keep an upload alive on a byte at a time.
             let wanted = min(Self.chunkBytes, upload.intake.size - upload.intake.received)
-            guard offset == upload.intake.received, bytes.count == wanted else {
+            guard bytes.count == wanted else {
                 throw CheckpointError.unavailable(
                     directory: store.directory,
                     reason:

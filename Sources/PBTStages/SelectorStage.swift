@@ -527,11 +527,6 @@ public final class SelectorStage {
                 ready.inlet?.endpoint = EndpointAddress.replacingWildcardHost(in: inlet.endpoint, with: peer)
                 report = .ready(ready)
             }
-        case (.work, .trained(let result)) where result.interrupted && !resources.store.contains(result.checkpoint):
-            // A result naming a checkpoint nobody can load is a failure, never progress.
-            report = .failed(
-                member: result.member, version: result.version,
-                reason: "checkpoint \(result.checkpoint.prefix(12))… is not in the store")
         default:
             break
         }

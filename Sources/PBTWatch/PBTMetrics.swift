@@ -143,17 +143,11 @@ public final class PBTMetrics {
         let running = model.eventsSeen > 0 && model.finish == nil && (model.name != nil || model.progress != nil)
         for (state, count) in model.membersByState { gauge("pbt_members", ["state": state]).record(count) }
         gauge("pbt_population").record(model.population ?? model.rows.count)
-        let trainers = model.workerCount("trainer")
-        var all = trainers.all
-        var busy = trainers.busy
-        if running, let progress = model.progress {
-            all = max(all, progress.trainers)
-            busy = progress.busyTrainers
-        }
+        let trainers = model.connectedCount(.trainer)
+        let busy = model.busyTrainers
         gauge("pbt_trainers", ["state": "busy"]).record(busy)
-        gauge("pbt_trainers", ["state": "idle"]).record(max(0, all - busy))
-        gauge("pbt_workers", ["role": "trainer"]).record(all)
-        for role in [WorkerRole.evaluator, .mutator] {
+        gauge("pbt_trainers", ["state": "idle"]).record(max(0, trainers - busy))
+        for role in [WorkerRole.trainer, .evaluator, .mutator] {
             gauge("pbt_workers", ["role": role.description]).record(model.connectedCount(role))
         }
         if let best = model.best {

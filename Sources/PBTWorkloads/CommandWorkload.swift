@@ -224,9 +224,7 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
                 output += chunk
             }
         } catch {
-            process.stop(grace: 1)
-            running = nil
-            pending = []
+            discardProgram()  // `process` is `running`
             throw error
         }
     }

@@ -408,6 +408,18 @@ struct SelectorMachineTests {
         #expect(machine.steps == 8)
     }
 
+    @Test func anInterruptedResultNamingACheckpointTheStoreDoesNotHoldIsAFailure() {
+        var (machine, _) = Self.cycled()
+        let result = F.trainedResult(0, version: 2, from: 4, step: 6, checkpoint: F.checkpoint(9), interrupted: true)
+        let actions = machine.handle(.trained(result), from: F.trainer, now: 6, holds: { $0 != F.checkpoint(9) })
+        #expect(actions.trained.isEmpty, "no progress from a checkpoint nobody can load")
+        #expect(
+            actions.failures.map { "\($0.member) \($0.reason)" } == [
+                "0 checkpoint \(F.checkpoint(9).prefix(12))… is not in the store"
+            ])
+        #expect(machine.steps == 4)
+    }
+
     @Test func anInterruptedTrainingResumesFromWhereItStopped() {
         var (machine, _) = Self.cycled()
         let result = F.trainedResult(0, version: 2, from: 4, step: 6, checkpoint: F.checkpoint(2), interrupted: true)

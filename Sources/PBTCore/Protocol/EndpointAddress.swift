@@ -37,7 +37,7 @@ public enum EndpointAddress {
         }
         guard let (host, port) = split(endpoint), !host.isEmpty else { return "expected tcp://HOST:PORT" }
         if port == "*" { return binding ? nil : "a port of * binds any free port; connecting needs a port number" }
-        guard let number = Int(port), (0...65_535).contains(number), port.allSatisfy(\.isASCII) else {
+        guard let number = Int(port), (0...65_535).contains(number) else {
             return "the port must be a number from 0 to 65535\(binding ? " or *" : ""), got '\(port.prefix(20))'"
         }
         return nil

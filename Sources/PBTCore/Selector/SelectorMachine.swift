@@ -183,8 +183,9 @@ public struct SelectorMachine: Sendable {
 
     /// Handles one message from a worker: on the work socket, or pushed to the inlet (whose
     /// sender names itself in the message's first frame). `holds` says whether the selector's
-    /// checkpoint store has a checkpoint: a score of one it does not have is dropped
-    /// (`missing_checkpoint`), since nobody could train on from it.
+    /// checkpoint store has a checkpoint; nobody could train on from one it does not have: a
+    /// score of it is dropped (`missing_checkpoint`), a trainer's early result naming it is
+    /// taken as a failure of the task.
     public mutating func handle(
         _ report: WorkerReport, from worker: WorkerID, now: Double, holds: (String) -> Bool = { _ in true }
     ) -> [Action] {
@@ -207,6 +208,12 @@ public struct SelectorMachine: Sendable {
             self.ready(ready, from: worker, now: now, into: &actions)
         case .progress(let member, let version, _):
             progress(member: member, version: version, from: worker, now: now)
+        case .trained(let result) where result.interrupted && !holds(result.checkpoint):
+            failed(
+                member: result.member, version: result.version,
+                reason: "checkpoint \(result.checkpoint.prefix(12))… is not in the store", upstream: false,
+                from: worker,
+                now: now, into: &actions)
         case .trained(let result):
             interrupted(result, from: worker, now: now, into: &actions)
         case .scored(let result):
