@@ -15,9 +15,12 @@ public enum StageLoop {
     /// may open one later); `pollMilliseconds` says how long this turn's poll may wait (a
     /// stage with work queued polls without waiting); `messagesPerTurn` bounds what one socket
     /// hands over before the turn ends (`StageTiming.messagesPerTurn` unless the stage says);
-    /// `stop`, when given, says when this loop stops (otherwise the process's signals do).
+    /// `stop`, when given, says when this loop stops (otherwise the process's signals do);
+    /// `descriptors` are plain file descriptors the poll also wakes for (the stage tries them
+    /// without blocking at the end of the turn).
     public static func run(
-        sockets: () -> [ZMQSocket], pollMilliseconds: () -> Int = { StageTiming.pollMilliseconds },
+        sockets: () -> [ZMQSocket], descriptors: () -> [ZMQPollDescriptor] = { [] },
+        pollMilliseconds: () -> Int = { StageTiming.pollMilliseconds },
         messagesPerTurn: Int = StageTiming.messagesPerTurn, stop: StageStop? = nil,
         _ handle: (StageInput) throws -> Bool
     ) throws {
@@ -30,7 +33,8 @@ public enum StageLoop {
                 if try !handle(.stop(signal: signal)) { return }
             }
             let polled = sockets()
-            let readable = try ZMQPoll.readable(polled, timeoutMilliseconds: first ? 0 : pollMilliseconds())
+            let readable = try ZMQPoll.readable(
+                polled, descriptors: descriptors(), timeoutMilliseconds: first ? 0 : pollMilliseconds())
             first = false
             for (index, socket) in polled.enumerated() where readable[index] {
                 var handled = 0

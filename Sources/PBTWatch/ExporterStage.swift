@@ -13,8 +13,8 @@ import ZeroMQ
 ///
 ///     event proxy ── SUB ──▶ PopulationModel + PBTMetrics ──▶ GET /metrics ◀── Prometheus
 ///
-/// One thread owns both sockets (the SUB and the HTTP listener, a ZeroMQ STREAM socket) and
-/// polls them together. The stages themselves stay free of HTTP, there is one scrape target
+/// One thread owns both sockets (the SUB and the HTTP listener, a plain TCP socket) and
+/// polls them together in one `zmq_poll`. The stages themselves stay free of HTTP, there is one scrape target
 /// however many workers run, and workers in other containers count as soon as their events
 /// reach the proxy.
 public final class ExporterStage {
@@ -52,38 +52,42 @@ public final class ExporterStage {
         self.logger = logger
     }
 
-    /// `HOST:PORT` (or `tcp://HOST:PORT`, or a bare port) as a ZeroMQ endpoint; port 0 is `*`.
-    public static func endpoint(listen: String) throws -> (zmq: String, host: String) {
+    /// `HOST:PORT` (or `tcp://HOST:PORT`, `http://HOST:PORT`, `[IPv6]:PORT`, or a bare port)
+    /// as the host and port to listen on; `localhost` or no host is 127.0.0.1, port 0 or `*`
+    /// picks a free one.
+    public static func endpoint(listen: String) throws -> (host: String, port: Int) {
         var text = listen
-        if text.hasPrefix("tcp://") { text.removeFirst("tcp://".count) }
+        for scheme in ["tcp://", "http://"] where text.hasPrefix(scheme) { text.removeFirst(scheme.count) }
         if !text.contains(":") { text = "127.0.0.1:" + text }
         guard let colon = text.lastIndex(of: ":") else {
             throw ExporterError("--listen must be HOST:PORT, got '\(listen)'")
         }
         var host = String(text[..<colon])
         let port = String(text[text.index(after: colon)...])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
-        guard port == "*" || (Int(port).map { (0...65535).contains($0) } ?? false) else {
+        guard let number = port == "*" ? 0 : Int(port), (0...65535).contains(number) else {
             throw ExporterError("--listen must be HOST:PORT with a port from 0 to 65535, got '\(listen)'")
         }
-        return ("tcp://\(host):\(port == "0" ? "*" : port)", host)
+        return (host, number)
     }
 
     /// Serves until a signal stops it; returns 0.
     public func run() throws -> Int32 {
-        let (bind, host) = try Self.endpoint(listen: options.listen)
+        let (host, port) = try Self.endpoint(listen: options.listen)
         let context = try ZMQContext()
         let stream = try StreamSubscriber(
             context: context, endpoint: options.events, security: options.security, logger: logger)
         let (subscriber, keeper) = (stream.socket, stream.keeper)
         let http: HTTPResponder
         do {
-            http = try HTTPResponder(context: context, bind: bind)
+            http = try HTTPResponder(host: host, port: port)
         } catch {
             throw ExporterError("cannot listen on \(options.listen): \(error)")
         }
-        let shownHost = host == "0.0.0.0" || host == "*" ? "127.0.0.1" : host
-        let url = "http://\(shownHost):\(http.port ?? 0)/metrics"
+        let shownHost =
+            host == "0.0.0.0" || host == "*" || host == "::" ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+        let url = "http://\(shownHost):\(http.port)/metrics"
         logger.info("serving metrics", metadata: ["pbt.url": "\(url)", "pbt.events": "\(options.events)"])
         if let readyFile = options.readyFile {
             let json = "{\"stage\":\"exporter\",\"endpoints\":{\"metrics\":\"\(url)\"}}"
@@ -94,11 +98,10 @@ public final class ExporterStage {
         let metrics = PBTMetrics(factory: DescribedMetricsFactory(registry: registry))
         var model = PopulationModel(options: .init(trackLineage: false))  // bounded memory for a long-lived exporter
         var unreadable = 0
-        // What a turn saw: events read, and HTTP messages waiting to be handled (after the
-        // turn's events, so that a scrape sees every event that arrived before it).
+        // What a turn saw: events read (HTTP is served at the end of the turn, after the turn's
+        // events, so that a scrape sees every event that arrived before it).
         var readEvents = false
-        var httpMessages: [[[UInt8]]] = []
-        // The next turn lets events gather: it polls only the HTTP socket, for a moment.
+        // The next turn lets events gather: it polls only the HTTP descriptors, for a moment.
         var gathering = false
         func answer(method: String, path: String) -> HTTPResponder.Response {
             switch path {
@@ -115,21 +118,20 @@ public final class ExporterStage {
             }
         }
         // Metrics need not be fresher than a scrape: after a turn that read events and had no
-        // request, the next turn lets events gather in the socket for a moment rather than wake
-        // for each one (a busy pipeline publishes tens of thousands a second), while a scrape
-        // still ends that turn at once; the turn after it reads the events, then answers.
+        // HTTP to serve, the next turn lets events gather in the socket for a moment rather than
+        // wake for each one (a busy pipeline publishes tens of thousands a second), while a
+        // scrape still ends that turn at once; the turn after it reads the events, then answers.
         //
-        //     turn: poll both ──▶ events ──▶ requests? answer : (events? gather next)
+        //     turn: poll both ──▶ events ──▶ serve HTTP ──▶ (nothing served and events? gather next)
         //     gather: poll HTTP only, gatherMilliseconds ──▶ (requests wait for the next turn)
         try StageLoop.run(
-            sockets: { gathering ? [http.socket] : [subscriber, http.socket] },
-            pollMilliseconds: {
-                gathering ? Self.gatherMilliseconds : httpMessages.isEmpty ? Self.pollMilliseconds : 0
-            },
+            sockets: { gathering ? [] : [subscriber] },
+            descriptors: { http.pollDescriptors },
+            pollMilliseconds: { gathering ? Self.gatherMilliseconds : Self.pollMilliseconds },
             messagesPerTurn: Self.eventsPerTurn
         ) { input in
             switch input {
-            case .message(let socket, let frames) where socket === subscriber:
+            case .message(_, let frames):
                 readEvents = true
                 guard frames.count == 2, let event = try? EventJSON.decode(frames[1]) else {
                     unreadable += 1
@@ -138,19 +140,13 @@ public final class ExporterStage {
                 let observations = model.apply(event)
                 metrics.record(event, observations: observations)
                 return true
-            case .message(_, let frames):
-                httpMessages.append(frames)
-                return true
-            case .turn:
+            case .turn(let now):
                 if gathering {
                     gathering = false
                     return true
                 }
                 keeper.check()
-                if !httpMessages.isEmpty {
-                    for message in httpMessages { http.handle(message, answer) }
-                    httpMessages.removeAll()
-                } else if readEvents {
+                if !http.serve(now: now, answer) && readEvents {
                     gathering = true
                 }
                 readEvents = false
@@ -160,7 +156,8 @@ public final class ExporterStage {
             }
         }
         logger.info(
-            "exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served")
+            "exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served, \(http.abandoned) connections closed without a whole request"
+        )
         return 0
     }
 }

@@ -15,14 +15,22 @@ public enum HTTPMessage {
     public static let maximumHead = 16 * 1024
 
     /// Parses the head of the request in `bytes` (a body, which GET has none of, is ignored).
-    public static func parse(_ bytes: [UInt8]) -> Parsed {
-        guard let end = headEnd(bytes) else {
+    /// Lines may end in CRLF or a bare LF (RFC 9112 §2.2 lets a server take either). A caller
+    /// that parsed `bytes` before, when it was `searchFrom` bytes long, passes that length so
+    /// the end of the head is looked for in the new bytes only (a head dripped a byte at a
+    /// time costs linear time, not quadratic).
+    public static func parse(_ bytes: [UInt8], searchFrom: Int = 0) -> Parsed {
+        guard let end = headEnd(bytes, from: max(0, min(searchFrom, bytes.count) - 2)) else {
             return bytes.count > maximumHead ? .bad("request head over \(maximumHead) bytes") : .incomplete
         }
-        guard let head = String(validating: bytes[..<end], as: UTF8.self) else {
+        if end > maximumHead { return .bad("request head over \(maximumHead) bytes") }
+        guard String(validating: bytes[..<end], as: UTF8.self) != nil else {
             return .bad("request head is not UTF-8")
         }
-        let requestLine = head.split(separator: "\r\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        // The request line, without its LF or CRLF (bytes: to String, CRLF is one character).
+        var lineEnd = bytes[..<end].firstIndex(of: 0x0A) ?? end
+        if lineEnd > 0, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        let requestLine = String(decoding: bytes[..<lineEnd], as: UTF8.self)
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, parts[1].hasPrefix("/") || parts[1] == "*",
             parts[2].hasPrefix("HTTP/1.")
@@ -34,12 +42,14 @@ public enum HTTPMessage {
         return .request(method: String(parts[0]), path: path)
     }
 
-    /// Where the head ends (the index just past the blank line), if it has.
-    static func headEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for index in 3..<bytes.count
-        where bytes[index] == 0x0A && bytes[index - 1] == 0x0D && bytes[index - 2] == 0x0A && bytes[index - 3] == 0x0D {
-            return index + 1
+    /// Where the head ends (the index just past its empty line: `LF LF` or `LF CR LF`), if it has.
+    static func headEnd(_ bytes: [UInt8], from start: Int = 0) -> Int? {
+        var index = start
+        while let newline = bytes[index...].firstIndex(of: 0x0A) {
+            let next = newline + 1
+            if next < bytes.count, bytes[next] == 0x0A { return next + 1 }
+            if next + 1 < bytes.count, bytes[next] == 0x0D, bytes[next + 1] == 0x0A { return next + 2 }
+            index = next
         }
         return nil
     }

@@ -345,6 +345,22 @@ public struct ZMQMonitorEvent: Sendable, Equatable {
     }
 }
 
+/// A file descriptor (a plain TCP socket, a pipe) that `zmq_poll` watches beside ZeroMQ sockets.
+public struct ZMQPollDescriptor: Sendable, Hashable {
+    /// The descriptor.
+    public var fd: Int32
+    /// Wake when it can be read (or has hung up).
+    public var readable: Bool
+    /// Wake when it can be written.
+    public var writable: Bool
+
+    public init(fd: Int32, readable: Bool = true, writable: Bool = false) {
+        self.fd = fd
+        self.readable = readable
+        self.writable = writable
+    }
+}
+
 /// `zmq_poll` over sockets: which of them have a message waiting.
 public enum ZMQPoll {
     /// Waits until one of `sockets` is readable or `timeoutMilliseconds` pass (negative: for ever).
@@ -360,5 +376,29 @@ public enum ZMQPoll {
             throw error
         }
         return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
+    }
+
+    /// Waits until one of `sockets` is readable, one of `descriptors` is ready as it asks, or
+    /// `timeoutMilliseconds` pass (negative: for ever). Returns one flag a socket (the
+    /// descriptors are for waking only: their owner tries them without blocking). A signal
+    /// ends the wait early with every flag false.
+    public static func readable(
+        _ sockets: [ZMQSocket], descriptors: [ZMQPollDescriptor], timeoutMilliseconds: Int
+    ) throws -> [Bool] {
+        if descriptors.isEmpty { return try readable(sockets, timeoutMilliseconds: timeoutMilliseconds) }
+        var items = try sockets.map { socket in
+            zmq_pollitem_t(socket: try socket.raw, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        }
+        for descriptor in descriptors {
+            let events = (descriptor.readable ? ZMQ_POLLIN : 0) | (descriptor.writable ? ZMQ_POLLOUT : 0)
+            items.append(zmq_pollitem_t(socket: nil, fd: descriptor.fd, events: Int16(events), revents: 0))
+        }
+        let count = zmq_poll(&items, Int32(items.count), timeoutMilliseconds)
+        if count < 0 {
+            let error = ZMQError.last("zmq_poll")
+            if error.isInterrupted { return Array(repeating: false, count: sockets.count) }
+            throw error
+        }
+        return items.prefix(sockets.count).map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
     }
 }

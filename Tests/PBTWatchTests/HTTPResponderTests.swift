@@ -5,7 +5,7 @@ import Testing
 import ZeroMQ
 
 /// The metrics endpoint's HTTP: request heads parsed from bytes, and a real TCP client against
-/// the STREAM-socket responder.
+/// the responder on its plain TCP listener.
 @Suite("HTTP responder")
 struct HTTPResponderTests {
     static let heads: [(String, HTTPMessage.Parsed)] = [
@@ -39,39 +39,44 @@ struct HTTPResponderTests {
         )
     }
 
-    /// Sends `chunks` over one TCP connection to the responder and returns what came back
-    /// before the server closed the connection.
-    static func exchange(_ chunks: [String]) throws -> String {
-        let context = try ZMQContext()
-        let responder = try HTTPResponder(context: context, bind: "tcp://127.0.0.1:*")
-        let port = try #require(responder.port)
-        let client = try TCPClient(port: port)
+    /// Sends `chunks` over one TCP connection to the responder (half-closing after the last
+    /// when asked) and returns what came back before the server closed the connection.
+    static func exchange(_ chunks: [String], halfClose: Bool = false) throws -> String {
+        let responder = try HTTPResponder(host: "127.0.0.1", port: 0)
+        let client = try TCPClient(port: responder.port)
         for (index, chunk) in chunks.enumerated() {
             try client.send(chunk)
             if index < chunks.count - 1 {
                 // Let the server see a partial head first.
                 let deadline = Clock.monotonic + 0.2
-                while Clock.monotonic < deadline {
-                    if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 20)[0] {
-                        try responder.serve(Self.handler)
-                    }
-                }
+                while Clock.monotonic < deadline { try Self.turn(responder, milliseconds: 20) }
             }
         }
+        if halfClose { client.closeSending() }
+        let reply = try Self.read(client, serving: responder)
+        return String(decoding: reply, as: UTF8.self)
+    }
+
+    /// One poll of the responder's descriptors, then what it can do.
+    static func turn(_ responder: HTTPResponder, milliseconds: Int = 10) throws {
+        _ = try ZMQPoll.readable([], descriptors: responder.pollDescriptors, timeoutMilliseconds: milliseconds)
+        responder.serve(Self.handler)
+    }
+
+    /// What `client` reads until the server closes the connection, serving meanwhile.
+    static func read(_ client: TCPClient, serving responder: HTTPResponder, seconds: Double = 10) throws -> [UInt8] {
         var received: [UInt8] = []
-        let deadline = Clock.monotonic + 10
+        let deadline = Clock.monotonic + seconds
         while Clock.monotonic < deadline {
-            if try ZMQPoll.readable([responder.socket], timeoutMilliseconds: 10)[0] {
-                try responder.serve(Self.handler)
-            }
+            try Self.turn(responder)
             switch client.receiveAvailable() {
             case .data(let bytes): received += bytes
-            case .closed: return String(decoding: received, as: UTF8.self)
+            case .closed: return received
             case .nothing: continue
             }
         }
         Issue.record("the server did not close the connection; got: \(String(decoding: received, as: UTF8.self))")
-        return String(decoding: received, as: UTF8.self)
+        return received
     }
 
     static func handler(_ method: String, _ path: String) -> HTTPResponder.Response {
@@ -104,11 +109,109 @@ struct HTTPResponderTests {
         #expect(reply.contains("Content-Length: 9\r\n"))
         #expect(reply.hasSuffix("\r\n\r\n"))
     }
+
+    @Test func aClientThatHalfClosesAfterItsRequestIsAnswered() throws {
+        // `nc -N`, and HTTP/1.0 clients of old, shut their sending side once the request is out.
+        let reply = try Self.exchange(["GET /metrics HTTP/1.0\r\n\r\n"], halfClose: true)
+        #expect(reply.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(reply.hasSuffix("pbt_up 1\n"))
+    }
+
+    @Test func aHeadWithBareLineFeedsIsAnswered() throws {
+        let reply = try Self.exchange(["GET /metrics HTTP/1.1\nHost: x\n\n"])
+        #expect(reply.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    @Test func aWholeHeadOverTheLimitIsRefusedEvenInOneWrite() throws {
+        let head = "GET /metrics HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000) + "\r\n\r\n"
+        #expect(HTTPMessage.parse(Array(head.utf8)) == .bad("request head over 16384 bytes"))
+        #expect(try Self.exchange([head]).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+    }
+
+    @Test func aHeadDrippedInPiecesIsFoundWhereverItEnds() {
+        let text = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        for split in 1..<text.count {
+            // The caller parsed the first `split` bytes before; the end is looked for after them.
+            #expect(HTTPMessage.parse(text, searchFrom: split) == .request(method: "GET", path: "/"), "split \(split)")
+        }
+    }
+
+    @Test func idleConnectionsAreCappedAndAScrapeStillGetsThrough() throws {
+        var limits = HTTPResponder.Limits()
+        limits.connections = 8
+        let responder = try HTTPResponder(host: "127.0.0.1", port: 0, limits: limits)
+        // Twenty connections that never send a byte.
+        var idle: [TCPClient] = []
+        for _ in 0..<20 {
+            idle.append(try TCPClient(port: responder.port))
+            try Self.turn(responder, milliseconds: 0)
+        }
+        let deadline = Clock.monotonic + 5
+        while responder.openConnections < 8 && Clock.monotonic < deadline { try Self.turn(responder) }
+        #expect(responder.openConnections == 8)
+        #expect(responder.abandoned == 12)
+        // The oldest were closed: their clients see the end of the connection.
+        var closed = Set<Int>()
+        while closed.count < 12 && Clock.monotonic < deadline {
+            for index in 0..<12 where idle[index].receiveAvailable() == .closed { closed.insert(index) }
+        }
+        #expect(closed.count == 12)
+        // A scrape is answered (its connection closes the oldest idle one in turn).
+        let scraper = try TCPClient(port: responder.port)
+        try scraper.send("GET /metrics HTTP/1.1\r\n\r\n")
+        let reply = String(decoding: try Self.read(scraper, serving: responder), as: UTF8.self)
+        #expect(reply.hasSuffix("pbt_up 1\n"))
+        #expect(responder.openConnections <= 8)
+        #expect(responder.abandoned == 13)
+    }
+
+    @Test func aConnectionSilentPastTheHeadTimeIsClosed() throws {
+        var limits = HTTPResponder.Limits()
+        limits.headSeconds = 0.3
+        let responder = try HTTPResponder(host: "127.0.0.1", port: 0, limits: limits)
+        let client = try TCPClient(port: responder.port)
+        try client.send("GET /metr")
+        let start = Clock.monotonic
+        let received = try Self.read(client, serving: responder, seconds: 5)
+        #expect(received.isEmpty)
+        #expect(Clock.monotonic - start >= 0.25)
+        #expect(responder.openConnections == 0)
+        #expect(responder.abandoned == 1)
+    }
+
+    @Test func aLargeResponseReachesAClientThatReadsSlowly() throws {
+        // Far more than a socket buffer holds: the server sends it as the client reads.
+        let body = String(repeating: "pbt_metric 1\n", count: 400_000)
+        let responder = try HTTPResponder(host: "127.0.0.1", port: 0)
+        let client = try TCPClient(port: responder.port)
+        try client.send("GET /big HTTP/1.1\r\n\r\n")
+        var received: [UInt8] = []
+        let deadline = Clock.monotonic + 20
+        var finished = false
+        while !finished && Clock.monotonic < deadline {
+            _ = try ZMQPoll.readable([], descriptors: responder.pollDescriptors, timeoutMilliseconds: 5)
+            responder.serve { _, _ in .text(200, "OK", body) }
+            switch client.receiveAvailable() {
+            case .data(let bytes): received += bytes
+            case .closed: finished = true
+            case .nothing: continue
+            }
+        }
+        #expect(finished)
+        let text = String(decoding: received, as: UTF8.self)
+        #expect(text.hasSuffix("\r\n\r\n" + body))
+    }
+
+    @Test func aPortInUseIsAClearError() throws {
+        let first = try HTTPResponder(host: "127.0.0.1", port: 0)
+        #expect(throws: HTTPResponder.ListenError.self) { try HTTPResponder(host: "127.0.0.1", port: first.port) }
+        #expect(throws: HTTPResponder.ListenError.self) { try HTTPResponder(host: "no-such-host.invalid", port: 0) }
+    }
 }
 
 /// A blocking-connect, non-blocking-read TCP client on loopback.
 final class TCPClient {
-    enum Read { case data([UInt8]), closed, nothing }
+    enum Read: Equatable { case data([UInt8]), closed, nothing }
     let fd: Int32
 
     init(port: Int) throws {
@@ -130,6 +233,9 @@ final class TCPClient {
         let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
         guard sent == bytes.count else { throw POSIXError(.EIO) }
     }
+
+    /// Shuts this side's sending half (the server reads the end of the request).
+    func closeSending() { shutdown(fd, Int32(SHUT_WR)) }
 
     func receiveAvailable() -> Read {
         var buffer = [UInt8](repeating: 0, count: 65_536)
