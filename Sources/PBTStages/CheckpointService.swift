@@ -235,7 +235,14 @@ final class CheckpointService: @unchecked Sendable {
     private func take(_ bytes: [UInt8], of reference: String, at offset: Int, from peer: [UInt8]) {
         let key = peer + Array(reference.utf8)
         guard var upload = uploads[key] else {
-            drop(reason: "unexpected_chunk", detail: "a chunk of \(reference.prefix(12))… nobody offered")
+            drop(
+                reason: "unexpected_chunk",
+                detail: "a chunk of \(reference.prefix(12))… nobody offered, from \(WorkerID(peer))")
+            // Its sender hears at once, rather than after its reply timeout, that no upload
+            // of it is in progress here (it went quiet and was abandoned, or never began).
+            reply(
+                .refused(reference: reference, reason: "no upload of this checkpoint in progress: offer it first"),
+                to: peer)
             return
         }
         do {

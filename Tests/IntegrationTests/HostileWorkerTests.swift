@@ -98,8 +98,8 @@ struct HostileWorkerTests {
         try checkMemberHistories(events, population: 3, maxSteps: 10)
     }
 
-    /// A peer on the checkpoint service that sends garbage, a chunk nobody offered, and an offer
-    /// it never sends the bytes of: every bad frame is counted, its questions get answers, and
+    /// A peer on the checkpoint service that sends garbage, a chunk nobody offered (refused), and
+    /// an offer it never sends the bytes of: every bad frame is counted, its questions get answers, and
     /// the run that moves every checkpoint through the service finishes with every member.
     @Test(
         "a hostile peer on the checkpoint service is counted and answered, and the run goes on",
@@ -127,11 +127,18 @@ struct HostileWorkerTests {
         // An offer of 10 MB whose bytes never come: the service asks, and waits in vain.
         try rogue.send(StoreProtocol.encode(.offer(reference: reference, size: 10_000_000)))
         var replies: [StoreProtocol.Reply] = []
-        while replies.count < 3, let message = try rogue.receive(timeoutMilliseconds: 5_000) {
+        while replies.count < 4, let message = try rogue.receive(timeoutMilliseconds: 5_000) {
             if let (reply, _) = try? StoreProtocol.decodeReply(message) { replies.append(reply) }
         }
-        #expect(replies.prefix(2) == [.missing(reference: reference), .missing(reference: reference)], "\(replies)")
-        #expect(replies.dropFirst(2).first == .want(reference: reference, offset: 0, length: 1 << 20), "\(replies)")
+        // The chunk nobody offered is refused at once (its sender need not wait out a timeout).
+        #expect(
+            replies.first
+                == .refused(reference: reference, reason: "no upload of this checkpoint in progress: offer it first"),
+            "\(replies)")
+        #expect(
+            Array(replies.dropFirst().prefix(2)) == [.missing(reference: reference), .missing(reference: reference)],
+            "\(replies)")
+        #expect(replies.dropFirst(3).first == .want(reference: reference, offset: 0, length: 1 << 20), "\(replies)")
         /// The first `refused` for `name` that comes back (the other replies are the service's `want`s).
         func refusal(of name: String) throws -> String? {
             while let message = try rogue.receive(timeoutMilliseconds: 5_000) {
