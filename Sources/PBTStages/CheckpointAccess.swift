@@ -47,22 +47,24 @@ final class CheckpointAccess: @unchecked Sendable {
     }
 
     /// The checkpoint's bytes, checked against its name; fetched first when not here.
-    func read(_ reference: String) throws(CheckpointError) -> [UInt8] {
+    /// `heartbeat` is called about once a second while the service is waited for (a task on
+    /// the worker's loop thread keeps its worker from falling silent that way).
+    func read(_ reference: String, heartbeat: () -> Void = {}) throws(CheckpointError) -> [UInt8] {
         guard let service else { return try local.read(reference) }
         if local.contains(reference), let bytes = try? local.read(reference) {
             local.touch(reference)
             return bytes
         }
-        try service.fetch(reference, into: local)
+        try service.fetch(reference, into: local, heartbeat: heartbeat)
         local.evict(toAtMost: cacheBytes, keeping: [reference])
         return try local.read(reference)
     }
 
     /// The local file of a checkpoint (a command workload reads it itself), fetched first when
     /// not here.
-    func path(of reference: String) throws(CheckpointError) -> String {
+    func path(of reference: String, heartbeat: () -> Void = {}) throws(CheckpointError) -> String {
         if let service, !local.contains(reference) {
-            try service.fetch(reference, into: local)
+            try service.fetch(reference, into: local, heartbeat: heartbeat)
             local.evict(toAtMost: cacheBytes, keeping: [reference])
         }
         return try local.path(of: reference)
@@ -70,10 +72,10 @@ final class CheckpointAccess: @unchecked Sendable {
 
     /// Stores `bytes`: in the shared store, or in the cache and then at the service. Returns
     /// the reference once anyone in the run can load it.
-    func write(_ bytes: [UInt8]) throws(CheckpointError) -> String {
+    func write(_ bytes: [UInt8], heartbeat: () -> Void = {}) throws(CheckpointError) -> String {
         let reference = try local.write(bytes)
         if let service {
-            try service.store(reference, from: local)
+            try service.store(reference, from: local, heartbeat: heartbeat)
             local.evict(toAtMost: cacheBytes, keeping: [reference])
         }
         return reference
@@ -81,9 +83,9 @@ final class CheckpointAccess: @unchecked Sendable {
 
     /// Whether anyone in the run can load `reference` (one `stat`, or a question to the
     /// service, which throws when the service does not answer: that is not the trainer's fault).
-    func contains(_ reference: String) throws(CheckpointError) -> Bool {
+    func contains(_ reference: String, heartbeat: () -> Void = {}) throws(CheckpointError) -> Bool {
         guard let service else { return local.contains(reference) }
-        return try service.has(reference)
+        return try service.has(reference, heartbeat: heartbeat)
     }
 }
 
@@ -97,8 +99,12 @@ public final class CheckpointServiceClient: @unchecked Sendable {
     static let replyTimeout = 30.0
     /// Chunks a fetch keeps asked for at once.
     static let window = 8
-    /// Offers refused as busy before a store gives up, with a pause between them.
-    static let offerAttempts = 20
+    /// Seconds a store goes on offering a checkpoint the service refuses as busy (it is at
+    /// its limit of uploads at once: many trainers finished together) before it gives up and
+    /// the task fails; the pause between offers grows by `busyPause` up to a second.
+    static let busyPatience = 60.0
+    /// Seconds added to the pause after each busy refusal.
+    static let busyPause = 0.05
 
     public let endpoint: String
     private let context: ZMQContext
@@ -150,11 +156,17 @@ public final class CheckpointServiceClient: @unchecked Sendable {
         }
     }
 
-    /// The next reply, or an error after `replyTimeout` seconds of silence.
-    private func receive(_ what: String) throws(CheckpointError) -> (StoreProtocol.Reply, [UInt8]) {
+    /// The next reply, or an error after `replyTimeout` seconds of silence; `heartbeat` is
+    /// called at least once a second while it waits (it limits itself: `HeartbeatTimer`).
+    private func receive(
+        _ what: String, heartbeat: () -> Void
+    ) throws(CheckpointError) -> (
+        StoreProtocol.Reply, [UInt8]
+    ) {
         let socket = try connected()
         let deadline = Clock.monotonic + Self.replyTimeout
         while true {
+            heartbeat()
             let left = deadline - Clock.monotonic
             guard left > 0 else {
                 reset()
@@ -180,22 +192,27 @@ public final class CheckpointServiceClient: @unchecked Sendable {
 
     /// Fetches `reference` into `cache`, checking every byte against the name before it is
     /// given the name.
-    public func fetch(_ reference: String, into cache: CheckpointStore) throws(CheckpointError) {
+    public func fetch(
+        _ reference: String, into cache: CheckpointStore, heartbeat: () -> Void = {}
+    ) throws(CheckpointError) {
         do {
-            try fetchOnce(reference, into: cache)
+            let timer = HeartbeatTimer()
+            try fetchOnce(reference, into: cache) { timer.tick(heartbeat) }
         } catch {
             reset()
             throw error
         }
     }
 
-    private func fetchOnce(_ reference: String, into cache: CheckpointStore) throws(CheckpointError) {
+    private func fetchOnce(
+        _ reference: String, into cache: CheckpointStore, heartbeat: () -> Void
+    ) throws(CheckpointError) {
         let chunk = CheckpointService.chunkBytes
         try send(StoreProtocol.encode(.get(reference: reference, offset: 0, length: chunk)))
         var intake: CheckpointIntake?
         var asked = chunk
         while true {
-            let (reply, bytes) = try receive("fetching \(reference.prefix(12))…")
+            let (reply, bytes) = try receive("fetching \(reference.prefix(12))…", heartbeat: heartbeat)
             switch reply {
             case .missing(let named) where named == reference:
                 throw .missing(reference)
@@ -223,16 +240,25 @@ public final class CheckpointServiceClient: @unchecked Sendable {
     }
 
     /// Stores `reference` (in `cache`) at the service: offer it, send the chunks it asks for.
-    public func store(_ reference: String, from cache: CheckpointStore) throws(CheckpointError) {
+    public func store(
+        _ reference: String, from cache: CheckpointStore, heartbeat: () -> Void = {}
+    ) throws(CheckpointError) {
         guard let size = cache.size(of: reference) else { throw .missing(reference) }
+        let timer = HeartbeatTimer()
         var attempt = 0
+        let giveUp = Clock.monotonic + Self.busyPatience
         while true {
             do {
-                try storeOnce(reference, size: size, from: cache)
+                try storeOnce(reference, size: size, from: cache) { timer.tick(heartbeat) }
                 return
-            } catch .unavailable(_, let reason) where reason.hasPrefix("busy") && attempt < Self.offerAttempts {
+            } catch .unavailable(_, let reason) where reason.hasPrefix("busy") && Clock.monotonic < giveUp {
                 attempt += 1
-                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                if attempt == 1 || attempt % 20 == 0 {
+                    logger.info(
+                        "checkpoint service \(endpoint) is busy (\(reason)); offering \(reference.prefix(12))… again")
+                }
+                Thread.sleep(forTimeInterval: min(1.0, Self.busyPause * Double(attempt)))
+                timer.tick(heartbeat)
             } catch {
                 reset()
                 throw error
@@ -240,10 +266,12 @@ public final class CheckpointServiceClient: @unchecked Sendable {
         }
     }
 
-    private func storeOnce(_ reference: String, size: Int, from cache: CheckpointStore) throws(CheckpointError) {
+    private func storeOnce(
+        _ reference: String, size: Int, from cache: CheckpointStore, heartbeat: () -> Void
+    ) throws(CheckpointError) {
         try send(StoreProtocol.encode(.offer(reference: reference, size: size)))
         while true {
-            let (reply, _) = try receive("storing \(reference.prefix(12))…")
+            let (reply, _) = try receive("storing \(reference.prefix(12))…", heartbeat: heartbeat)
             switch reply {
             case .stored(let named) where named == reference:
                 return
@@ -261,15 +289,31 @@ public final class CheckpointServiceClient: @unchecked Sendable {
     }
 
     /// Whether the service holds `reference`.
-    public func has(_ reference: String) throws(CheckpointError) -> Bool {
+    public func has(_ reference: String, heartbeat: () -> Void = {}) throws(CheckpointError) -> Bool {
         try send(StoreProtocol.encode(.has(reference: reference)))
+        let timer = HeartbeatTimer()
         while true {
-            let (reply, _) = try receive("asking for \(reference.prefix(12))…")
+            let (reply, _) = try receive("asking for \(reference.prefix(12))…") { timer.tick(heartbeat) }
             switch reply {
             case .stored(let named) where named == reference: return true
             case .missing(let named) where named == reference: return false
             default: continue
             }
         }
+    }
+}
+
+/// Lets a heartbeat through at most once a second: transfers call it on every reply and every
+/// wait, and a worker's task on its loop thread turns it into a `progress` heartbeat.
+final class HeartbeatTimer {
+    /// Seconds between heartbeats let through.
+    static let interval = 1.0
+    private var last = Clock.monotonic
+
+    func tick(_ heartbeat: () -> Void) {
+        let now = Clock.monotonic
+        guard now - last >= Self.interval else { return }
+        last = now
+        heartbeat()
     }
 }

@@ -66,7 +66,7 @@ struct TrainerHandler: TaskHandler {
         do {
             let state: [UInt8]
             if let checkpoint = task.checkpoint {
-                state = try store.read(checkpoint)
+                state = try store.read(checkpoint) { _ = progress(0) }
             } else {
                 state = try workload.initialState(
                     member: task.member, seed: task.seed, hyperparameters: task.hyperparameters)
@@ -74,10 +74,10 @@ struct TrainerHandler: TaskHandler {
             let request = TrainingRequest(
                 member: task.member, step: task.step, steps: task.steps, hyperparameters: task.hyperparameters,
                 seed: task.seed,
-                checkpointPath: try task.checkpoint.map { try store.path(of: $0) })
+                checkpointPath: try task.checkpoint.map { try store.path(of: $0) { _ = progress(0) } })
             let outcome = try workload.train(request, from: state, progress: progress)
             guard outcome.stepsDone > 0 else { return .released(member: task.member, version: task.version) }
-            let reference = try store.write(outcome.state)
+            let reference = try store.write(outcome.state) { _ = progress(outcome.stepsDone) }
             return .trained(
                 TrainResult(
                     member: task.member, version: task.version, fromStep: task.step,
@@ -116,7 +116,7 @@ struct EvaluatorHandler: TaskHandler {
         if let workload {
             // Evaluating the checkpoint reads it, and reading checks its bytes against its name.
             do {
-                let state = try store.read(trained.checkpoint)
+                let state = try store.read(trained.checkpoint) { _ = progress(0) }
                 measured = try workload.evaluate(state: state, hyperparameters: trained.hyperparameters)
                 metrics.merge(measured) { $1 }
             } catch let error as CheckpointError {
@@ -138,7 +138,7 @@ struct EvaluatorHandler: TaskHandler {
             // load is a failure, never a score (the store names a file by its hash once complete).
             // A service that does not answer is not the trainer's fault (upstream 0).
             do {
-                guard try store.contains(trained.checkpoint) else {
+                guard try store.contains(trained.checkpoint, heartbeat: { _ = progress(0) }) else {
                     return .failed(
                         member: trained.member, version: trained.version,
                         reason:

@@ -175,6 +175,67 @@ struct HostileWorkerTests {
         rogue.close()
     }
 
+    /// Peers that take every upload slot of the checkpoint service (64 uploads at once) make
+    /// a trainer's offer `refused` as busy. The trainer offers again, and heartbeats while it
+    /// waits, even when its quick tasks run on its loop thread: it is not counted silent (here
+    /// after 2 s), and once the slots free its checkpoint is stored and the run goes on.
+    @Test(
+        "a trainer waiting for a busy checkpoint service heartbeats and goes on",
+        .timeLimit(.minutes(2)))
+    func busyCheckpointService() throws {
+        let pipeline = try PipelineHarness(
+            experiment: Self.experiment(
+                name: "busy-store", population: 2, maxSteps: 300, stepSeconds: 0.001, interval: 1,
+                extra: "checkpoints: {transport: zeromq}\nleases: {silence: 2s}"),
+            stream: false)
+        try pipeline.startSelector()
+        try pipeline.start("evaluator", "evaluator-1")
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "trainer-1")
+        // A few quick tasks first: the trainer then runs its tasks on its loop thread.
+        #expect(pipeline.waitForEvents(within: 30) { Self.count($0, .memberTrained) >= 5 })
+        // 17 peers, 4 uploads each (the most one peer may hold), offered until 64 are taken.
+        let context = try ZMQContext()
+        let peers = try (0..<17).map { _ in try ZMQSocket(context, .dealer) }
+        for peer in peers { try peer.connect(pipeline.work + ".store") }
+        let names = (0..<peers.count).map { peer in
+            (0..<4).map { String(repeating: "ab", count: 28) + String(format: "%04x%04x", peer, $0) }
+        }
+        var taken: [String: Int] = [:]  // reference → its peer
+        let fillDeadline = Clock.monotonic + 30
+        while taken.count < 64 && Clock.monotonic < fillDeadline {
+            for (index, peer) in peers.enumerated() {
+                for name in names[index] where taken[name] == nil {
+                    try peer.send(StoreProtocol.encode(.offer(reference: name, size: 10_000_000)))
+                }
+            }
+            for (index, peer) in peers.enumerated() {
+                while let message = try peer.receive(timeoutMilliseconds: 20) {
+                    if case .want(let name, _, _) = try StoreProtocol.decodeReply(message).0 { taken[name] = index }
+                }
+            }
+        }
+        #expect(taken.count == 64)
+        // The trainer's next offer is refused as busy; it keeps offering for longer than the
+        // selector's silence (2 s) lets a worker go unheard.
+        #expect(
+            eventually(within: 20) { pipeline.log("trainer-1").contains("is busy") }, "\(pipeline.log("trainer-1"))")
+        let trainedBefore = Self.count(pipeline.events(), .memberTrained)
+        Thread.sleep(forTimeInterval: 4)
+        #expect(Self.count(pipeline.events(), .memberTrained) <= trainedBefore + 1, "the service was not busy")
+        // The slots free: a chunk of the wrong length ends each upload.
+        for (name, index) in taken {
+            try peers[index].send(StoreProtocol.encode(.chunk(reference: name, offset: 0), bytes: [1]))
+        }
+        let summary = try pipeline.finish(within: 60)
+        #expect(summary["reason"] as? String == "max_steps", "\(summary)")
+        let events = pipeline.events()
+        #expect(Self.count(events, .trainerLeft) == 0, "\(pipeline.log("selector"))")
+        #expect(Self.count(events, .memberFailed) == 0, "\(pipeline.log("selector"))")
+        try checkMemberHistories(events, population: 2, maxSteps: 300)
+        for peer in peers { peer.close() }
+    }
+
     /// A trainer that fails every task at once would swallow most of the work: after three
     /// failures in a row it is benched, and the others do the work. No member is given up.
     @Test("a trainer that fails every task is benched and the others train", .timeLimit(.minutes(2)))
