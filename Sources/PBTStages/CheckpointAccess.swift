@@ -71,8 +71,9 @@ final class CheckpointAccess: @unchecked Sendable {
     }
 
     /// Stores `bytes`: in the shared store, or in the cache and then at the service. Returns
-    /// the reference once anyone in the run can load it.
-    func write(_ bytes: [UInt8], heartbeat: () -> Void = {}) throws(CheckpointError) -> String {
+    /// the reference once anyone in the run can load it. `heartbeat` as for `read`; its false
+    /// (the worker is stopping) ends a wait for a busy service.
+    func write(_ bytes: [UInt8], heartbeat: () -> Bool = { true }) throws(CheckpointError) -> String {
         let reference = try local.write(bytes)
         if let service {
             try service.store(reference, from: local, heartbeat: heartbeat)
@@ -240,25 +241,30 @@ public final class CheckpointServiceClient: @unchecked Sendable {
     }
 
     /// Stores `reference` (in `cache`) at the service: offer it, send the chunks it asks for.
+    /// `heartbeat` (at most once a second while it waits) answers whether to go on: while the
+    /// service is busy, false ends the wait (the worker is stopping).
     public func store(
-        _ reference: String, from cache: CheckpointStore, heartbeat: () -> Void = {}
+        _ reference: String, from cache: CheckpointStore, heartbeat: () -> Bool = { true }
     ) throws(CheckpointError) {
         guard let size = cache.size(of: reference) else { throw .missing(reference) }
         let timer = HeartbeatTimer()
+        var goOn = true
         var attempt = 0
         let giveUp = Clock.monotonic + Self.busyPatience
         while true {
             do {
-                try storeOnce(reference, size: size, from: cache) { timer.tick(heartbeat) }
+                try storeOnce(reference, size: size, from: cache) { timer.tick { goOn = heartbeat() } }
                 return
-            } catch .unavailable(_, let reason) where reason.hasPrefix("busy") && Clock.monotonic < giveUp {
+            } catch .unavailable(_, let reason)
+                where reason.hasPrefix("busy") && Clock.monotonic < giveUp && goOn
+            {
                 attempt += 1
                 if attempt == 1 || attempt % 20 == 0 {
                     logger.info(
                         "checkpoint service \(endpoint) is busy (\(reason)); offering \(reference.prefix(12))… again")
                 }
                 Thread.sleep(forTimeInterval: min(1.0, Self.busyPause * Double(attempt)))
-                timer.tick(heartbeat)
+                timer.tick { goOn = heartbeat() }
             } catch {
                 reset()
                 throw error

@@ -77,7 +77,7 @@ struct TrainerHandler: TaskHandler {
                 checkpointPath: try task.checkpoint.map { try store.path(of: $0) { _ = progress(0) } })
             let outcome = try workload.train(request, from: state, progress: progress)
             guard outcome.stepsDone > 0 else { return .released(member: task.member, version: task.version) }
-            let reference = try store.write(outcome.state) { _ = progress(outcome.stepsDone) }
+            let reference = try store.write(outcome.state) { progress(outcome.stepsDone) }
             return .trained(
                 TrainResult(
                     member: task.member, version: task.version, fromStep: task.step,
