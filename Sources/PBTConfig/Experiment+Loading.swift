@@ -342,6 +342,10 @@ extension Experiment {
         return try node["curve"]?.bool() ?? false
     }
 
+    /// The largest magnitude of an `int` domain's bounds: 2^53, the last integer every double
+    /// (and so every JSON reader) holds exactly.
+    public static let largestIntegerBound = 1 << 53
+
     static func domain(_ node: ConfigNode) throws(ConfigError) -> Domain {
         let entries = try node.map(allowed: ["uniform", "log_uniform", "int", "choice"])
         guard entries.count == 1, let (kind, bounds) = entries.first.map({ ($0.key, $0.value) }) else {
@@ -366,6 +370,13 @@ extension Experiment {
             let low = try pair[0].integer()
             let high = try pair[1].integer()
             guard low < high else { throw bounds.error("low must be below high, got \(bounds.shown)") }
+            // Events and summaries carry values as JSON numbers, which readers hold as doubles.
+            let limit = Self.largestIntegerBound
+            guard (-limit...limit).contains(low), (-limit...limit).contains(high) else {
+                throw bounds.error(
+                    "int bounds must be within ±\(limit) (2^53: larger integers lose precision as JSON numbers), got \(bounds.shown)"
+                )
+            }
             return .integer(low: low, high: high)
         }
         let low = try pair[0].real()

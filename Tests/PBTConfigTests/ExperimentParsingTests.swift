@@ -308,6 +308,9 @@ struct ExperimentParsingTests {
             label: "int low = high", yaml: file(["hyperparameters": "{layers: {int: [3, 3]}}"]),
             path: "hyperparameters.layers.int", mentions: ["[3, 3]"]),
         .init(
+            label: "int bounds past 2^53", yaml: file(["hyperparameters": "{y: {int: [0, 9223372036854775807]}}"]),
+            path: "hyperparameters.y.int", mentions: ["9007199254740992", "2^53"]),
+        .init(
             label: "empty choice", yaml: file(["hyperparameters": "{opt: {choice: []}}"]),
             path: "hyperparameters.opt.choice", mentions: ["at least one option"]),
         .init(

@@ -12,6 +12,8 @@ struct ExploreStrategyTests {
         .noise(std: 0.05, resampleProbability: 0),
         .noise(std: 0.3, resampleProbability: 0.25),
         .noise(std: 1.0, resampleProbability: 0),
+        // Factors no one would choose, which must not overflow an integer all the same.
+        .perturb(factors: [1e300, 1e-300], resampleProbability: 0),
     ]
 
     /// Every kind of domain, with values at, near and between the bounds.
@@ -25,6 +27,12 @@ struct ExploreStrategyTests {
         (.integer(low: 1, high: 3), (1...3).map(HyperparameterValue.integer)),
         (.integer(low: -5, high: 5), (-5...5).map(HyperparameterValue.integer)),
         (.integer(low: 16, high: 512), [.integer(16), .integer(17), .integer(100), .integer(511), .integer(512)]),
+        // The widest domains an experiment file may declare (±2^53).
+        (
+            .integer(low: 0, high: 1 << 53),
+            [.integer(0), .integer(1), .integer(1 << 52), .integer((1 << 53) - 1), .integer(1 << 53)]
+        ),
+        (.integer(low: -(1 << 53), high: 1 << 53), [.integer(-(1 << 53)), .integer(0), .integer(1 << 53)]),
         (.choice([.text("a"), .text("b"), .text("c"), .text("d")]), [.text("a"), .text("b"), .text("c"), .text("d")]),
         (.choice([.integer(1), .integer(2)]), [.integer(1), .integer(2)]),
     ]

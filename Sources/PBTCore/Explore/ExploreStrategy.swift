@@ -92,20 +92,31 @@ public enum ExploreStrategy: Sendable, Hashable {
             let y = min(max(exp(Domain.fold(log(max(x, low)) + delta, low: log(low), high: log(high))), low), high)
             return ExploreChange(from: value, to: .real(y), how: .noised(y - x))
         case .integer(let low, let high):
+            // Arithmetic in Double, brought within one width of the domain before it becomes an
+            // Int again: a huge factor or domain cannot overflow (Int(x) traps past Int's range).
+            let width = Double(high) - Double(low)
+            func whole(_ x: Double) -> Int {
+                guard !x.isNaN else { return low }
+                return Int(min(max(x, Double(low) - width), Double(high) + width).rounded())
+            }
             let i: Int
-            if case .integer(let v) = value { i = v } else { i = Int((value.number ?? Double(low)).rounded()) }
+            if case .integer(let v) = value {
+                i = min(max(v, low), high)
+            } else {
+                i = whole(value.number ?? Double(low))
+            }
             var target: Int
             var direction: Int
             var how: ExploreChange.How
             switch self {
             case .perturb(let factors, _):
                 let factor = factors[Int.random(in: 0..<factors.count, using: &random)]
-                target = Int((Double(i) * factor).rounded())
+                target = whole(Double(i) * factor)
                 direction = factor >= 1 ? 1 : -1
                 how = .scaled(factor)
             default:
-                let delta = random.nextGaussian() * std * Double(high - low)
-                target = i + Int(delta.rounded())
+                let delta = random.nextGaussian() * std * width
+                target = whole(Double(i) + delta)
                 direction = delta >= 0 ? 1 : -1
                 how = .noised(0)
             }
