@@ -71,7 +71,7 @@ extension Experiment {
         let workloadNode = try root.require("workload")
         _ = try workloadNode.map()
         let kind = try workloadNode.require("kind").text()
-        let population = try root.require("population").integer(in: 1...1_000_000)
+        let population = try root.require("population").integer(in: 1...PBTEvent.largestPopulation)
         let interval = try root["interval"]?.integer(in: 1...Int.max) ?? ExperimentDefaults.interval
         let stop = try readStop(try root.require("stop"))
         let (metric, objective) = try readObjective(root["objective"])

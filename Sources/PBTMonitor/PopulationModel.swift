@@ -225,6 +225,8 @@ public struct PopulationModel: Sendable {
     public internal(set) var counters = Counters()
     /// Every event folded, since the model was made (not reset by a restart).
     public internal(set) var eventsSeen = 0
+    /// Events about a member (or from a donor) at or past the population size, ignored.
+    public internal(set) var membersOutsidePopulation = 0
     /// The drop counts each worker reported so far, by reason (`worker/reason`).
     var droppedSoFar: [String: Int] = [:]
     /// The selector's result-drop counts reported so far, by reason (they start again from 0
@@ -328,6 +330,17 @@ public struct PopulationModel: Sendable {
         eventsSeen += 1
         eventsByTopic[timed.topic.rawValue, default: 0] += 1
         lastEventTime = time
+        // Member ids run below the population: an event about another member (anyone may
+        // publish to the proxy) would add rows that do not exist. (A dropped result may name
+        // any member: it is counted, never a row.)
+        if let population, let member = timed.event.member, member >= population, timed.topic != .resultDropped {
+            membersOutsidePopulation += 1
+            return observations
+        }
+        if let population, case .memberExploited(let exploited) = timed.event, exploited.donor >= population {
+            membersOutsidePopulation += 1
+            return observations
+        }
         switch timed.event {
         case .experimentStarted(let name, let population, let hyperparameters):
             restart(name: name, time: time)

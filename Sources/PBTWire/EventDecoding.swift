@@ -87,12 +87,34 @@ struct EventFields {
 
         func int(_ key: String) throws(EventDecodingError) -> Int {
             guard let number = try value(key).int else { throw failure(key, "is not an integer") }
+            return try inRange(number, key)
+        }
+
+        /// An integer of any value, even under a key `inRange` checks.
+        func unrangedInt(_ key: String) throws(EventDecodingError) -> Int {
+            guard let number = try value(key).int else { throw failure(key, "is not an integer") }
             return number
         }
 
         func optionalInt(_ key: String) throws(EventDecodingError) -> Int? {
             guard let value = fields[key], value != .null else { return nil }
             guard let number = value.int else { throw failure(key, "is not an integer") }
+            return try inRange(number, key)
+        }
+
+        /// Keys that name a member: an id from 0 to the largest population less one.
+        static let memberKeys: Set<String> = ["member", "donor", "best_member"]
+
+        /// A member id or a population must be one an experiment can have: readers size
+        /// tables by them.
+        func inRange(_ number: Int, _ key: String) throws(EventDecodingError) -> Int {
+            let largest = PBTEvent.largestPopulation
+            if Self.memberKeys.contains(key), !(0..<largest).contains(number) {
+                throw failure(key, "is not a member id (0 to \(largest - 1)): \(number)")
+            }
+            if key == "population", !(1...largest).contains(number) {
+                throw failure(key, "is not a population (1 to \(largest)): \(number)")
+            }
             return number
         }
 
@@ -353,8 +375,9 @@ struct EventFields {
                     member: try int("member"), version: try int("version"), role: try role("role"),
                     worker: try string("worker"), reason: try string("reason"))
             case .resultDropped:
+                // A dropped result names whatever member its sender put in it, existing or not.
                 return .resultDropped(
-                    member: try int("member"), version: try int("version"), worker: try string("worker"),
+                    member: try unrangedInt("member"), version: try int("version"), worker: try string("worker"),
                     reason: try string("reason"), detail: try string("detail", or: ""), count: try int("count", or: 0),
                     total: try int("total", or: 0))
             default:

@@ -44,4 +44,49 @@ struct HostileEventTests {
         #expect(screen.count > 3)
         #expect(MonitorScreen.grouped(Int.min) == "-9,223,372,036,854,775,808")
     }
+
+    /// Readers size their tables by member ids and the population: ids an experiment cannot
+    /// have are refused when read (a member near Int.max trapped, one past 2^31 asked for
+    /// 343 GB), and ids at or past the population are ignored by the model.
+    @Test(
+        "member ids and populations an experiment cannot have are refused",
+        arguments: [
+            (
+                E.line(
+                    "member.scored", 2, #""member":9223372036854775807,"version":1,"step":2,"score":1,"evaluator":"e""#),
+                "\"member\" is not a member id (0 to 999999): 9223372036854775807"
+            ),
+            (
+                E.line("member.scored", 2, #""member":2147483648,"version":1,"step":2,"score":1,"evaluator":"e""#),
+                "\"member\" is not a member id"
+            ),
+            (E.line("member.finished", 2, #""member":-1,"step":2,"score":1"#), "\"member\" is not a member id"),
+            (E.started(1, population: 1_000_000_000), "\"population\" is not a population (1 to 1000000)"),
+            (E.started(1, population: 0), "\"population\" is not a population"),
+            (
+                E.line(
+                    "member.decided", 2,
+                    #""member":0,"step":2,"compared_at":2,"decision":"exploit","donor":-5,"cohort":2,"rank":1"#),
+                "\"donor\" is not a member id"
+            ),
+        ])
+    func impossibleIDsAreRefused(line: String, message: String) {
+        #expect {
+            try EventJSON.decode(line)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test("events about members past the population are ignored")
+    func membersPastThePopulationAreIgnored() throws {
+        let (model, _) = try E.fold([
+            E.started(1, population: 4),
+            E.line("member.scored", 2, #""member":100000,"version":1,"step":2,"score":1,"evaluator":"e""#),
+            E.line("member.scored", 3, #""member":3,"version":1,"step":2,"score":1,"evaluator":"e""#),
+        ])
+        #expect(model.rows.count == 4)
+        #expect(model.membersOutsidePopulation == 1)
+        #expect(model.rows[3].score == 1)
+    }
 }

@@ -3,6 +3,9 @@
 /// Each case has a topic (`member.scored`, `trainer.joined`, …): the first frame on the
 /// stream, so subscribers filter by prefix. The JSON form of each is in PBTWire.
 public enum PBTEvent: Sendable, Hashable {
+    /// The largest population an experiment may have: member ids run from 0 to one less.
+    public static let largestPopulation = 1_000_000
+
     case experimentStarted(name: String, population: Int, hyperparameters: [String])
     case workerJoined(role: WorkerRole, worker: String)
     case workerLeft(role: WorkerRole, worker: String, reason: String)
@@ -45,6 +48,20 @@ public enum PBTEvent: Sendable, Hashable {
     case peerRefused(stage: String, address: String, key: String, reason: String, total: Int)
 
     /// The event's topic: the first frame on the stream.
+    /// The member a member, task or result event is about; nil for the others.
+    public var member: Int? {
+        switch self {
+        case .memberAssigned(let member, _, _, _, _), .memberScored(let member, _, _, _, _),
+            .memberDecided(let member, _, _, _, _, _), .memberFinished(let member, _, _),
+            .memberFailed(let member, _, _, _, _), .leaseExpired(let member, _, _, _),
+            .leaseReleased(let member, _, _, _, _), .resultDropped(let member, _, _, _, _, _, _):
+            member
+        case .memberTrained(let trained): trained.member
+        case .memberExploited(let exploited): exploited.member
+        default: nil
+        }
+    }
+
     public var topic: Topic {
         switch self {
         case .experimentStarted: .experimentStarted
