@@ -80,6 +80,8 @@ public final class EventProxyStage {
             options.readyFile, stage: "events", endpoints: ["publishers": publishers, "subscribers": subscribers])
         var forwarded = 0
         let drops = DropCounter(stage: "events", worker: "events")
+        // The signal that stopped it, if one did: the exit code is then 128 + it.
+        var stoppedBy: Int32?
         try StageLoop.run(
             sockets: { [inbound, outbound] }, pollMilliseconds: { Self.pollMilliseconds }, stop: options.stop
         ) { input in
@@ -107,12 +109,13 @@ public final class EventProxyStage {
                     )
                 }
                 return true
-            case .stop:
+            case .stop(let signal):
+                stoppedBy = signal
                 return false
             }
         }
         logger.info("event proxy stopping; \(forwarded) events forwarded, \(drops.total) frames dropped")
-        return 0
+        return stoppedBy.map { 128 + $0 } ?? 0
     }
 
     /// The largest event the proxy forwards (the largest the pipeline makes is about 1 KB).

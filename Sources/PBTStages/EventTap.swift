@@ -19,6 +19,9 @@ public final class EventTap {
         public var idleTimeout: Double?
         /// CURVE: connect to the proxy as a client with these keys.
         public var security: CurveSecurity? = nil
+        /// The stream the events go to: when it is a pipe whose reader goes away, the tap stops
+        /// (exit 0) at once, even with no event to write.
+        public var output: StandardStream? = nil
 
         public init(
             endpoint: String, topics: [String], count: Int? = nil, until: String? = nil, idleTimeout: Double? = nil
@@ -47,6 +50,8 @@ public final class EventTap {
     /// Milliseconds one poll waits when nothing arrives: how often the tap looks at its
     /// connection to the proxy, the idle timeout and the stop flag.
     static let pollMilliseconds = 100
+    /// Seconds without any event after which the tap says (once, on stderr) that it waits.
+    static let waitingNotice = 5.0
 
     private let options: Options
 
@@ -54,8 +59,9 @@ public final class EventTap {
         self.options = options
     }
 
-    /// Prints events with `output` until told to stop. Returns the exit code.
-    public func run(output: (String) -> Void, logger: Logger = Logger(label: "pbt.events")) throws -> Int32 {
+    /// Prints events with `output` until told to stop, or until `output` says it cannot write
+    /// (its reader has gone: `pbt events | head -1`; exit 0). Returns the exit code.
+    public func run(output: (String) -> Bool, logger: Logger = Logger(label: "pbt.events")) throws -> Int32 {
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .sub)
         try socket.setReceiveHighWaterMark(StageTiming.highWaterMark)
@@ -66,30 +72,55 @@ public final class EventTap {
         var printed = 0
         var lastEvent = Clock.monotonic
         var heardThisTurn = false
+        var heardAny = false
+        var saidWaiting = false
+        let started = Clock.monotonic
         var exitCode: Int32 = 0
-        try StageLoop.run(sockets: { [socket] }, pollMilliseconds: { Self.pollMilliseconds }) { input in
+        // A pipe's write end is watched for its reader's going (poll reports it with no event asked).
+        let watched =
+            options.output.flatMap { $0.isPipe ? [ZMQPollDescriptor(fd: $0.rawValue, readable: false)] : nil } ?? []
+        try StageLoop.run(
+            sockets: { [socket] }, descriptors: { watched }, pollMilliseconds: { Self.pollMilliseconds }
+        ) { input in
             switch input {
             case .message(_, let frames):
                 lastEvent = Clock.monotonic
                 heardThisTurn = true
+                heardAny = true
                 guard frames.count == 2, let json = String(validating: frames[1], as: UTF8.self) else { return true }
                 let topic = String(decoding: frames[0], as: UTF8.self)
                 if options.prints(topic: topic) {
-                    output(json)
+                    guard output(json) else {
+                        logger.debug("standard output is closed; stopping")
+                        return false
+                    }
                     printed += 1
                     if let count = options.count, printed >= count { return false }
                 }
                 if let until = options.until, topic == until { return false }
                 return true
             case .turn(let now):
+                if !watched.isEmpty, options.output?.readerHasGone == true {
+                    logger.debug("the reader of standard output has gone; stopping")
+                    return false
+                }
                 keeper.check()
                 defer { heardThisTurn = false }
                 if !heardThisTurn, let limit = options.idleTimeout, now - lastEvent > limit {
+                    logger.error(
+                        "no event for \(limit) s from \(options.endpoint) (--idle-timeout); stopping with exit code 1")
                     exitCode = 1
                     return false
                 }
+                if !saidWaiting, printed == 0, !heardAny, now - started >= Self.waitingNotice {
+                    saidWaiting = true
+                    logger.info(
+                        "no event yet from \(options.endpoint) after \(Int(Self.waitingNotice)) s; still waiting (is an event proxy there, with an experiment publishing? pbt health \(options.endpoint) checks)"
+                    )
+                }
                 return true
-            case .stop:
+            case .stop(let signal):
+                exitCode = 128 + signal
                 return false
             }
         }

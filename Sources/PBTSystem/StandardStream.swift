@@ -14,18 +14,39 @@ public enum StandardStream: Int32, Sendable {
     case output = 1
     case error = 2
 
-    /// Writes all of `text`, or as much as the stream takes before an error.
-    public func write(_ text: String) {
+    /// Writes all of `text`, or as much as the stream takes before an error. Returns whether
+    /// all of it was written (false: the stream is closed, or its reader has gone).
+    @discardableResult
+    public func write(_ text: String) -> Bool {
         var text = text
-        text.withUTF8 { buffer in
+        return text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = systemWrite(rawValue, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }
+                if written <= 0 { return false }
                 offset += written
             }
+            return true
         }
+    }
+}
+
+extension StandardStream {
+    /// Whether the stream is a pipe or a socket: a stream whose reader can go away.
+    public var isPipe: Bool {
+        var status = stat()
+        guard fstat(rawValue, &status) == 0 else { return false }
+        let kind = status.st_mode & S_IFMT
+        return kind == S_IFIFO || kind == S_IFSOCK
+    }
+
+    /// Whether the reader of this pipe has gone: poll(2) reports an error or a hang-up on it,
+    /// as it does on a pipe's write end once the read end is closed (`pbt events | head -1`
+    /// after head exits), without anything written.
+    public var readerHasGone: Bool {
+        var descriptor = pollfd(fd: rawValue, events: 0, revents: 0)
+        return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLERR | POLLHUP) != 0
     }
 }
 

@@ -124,6 +124,8 @@ public final class ExporterStage {
         //
         //     turn: poll both ──▶ events ──▶ serve HTTP ──▶ (nothing served and events? gather next)
         //     gather: poll HTTP only, gatherMilliseconds ──▶ (requests wait for the next turn)
+        // The signal that stopped it, if one did: the exit code is then 128 + it.
+        var stoppedBy: Int32?
         try StageLoop.run(
             sockets: { gathering ? [] : [subscriber] },
             descriptors: { http.pollDescriptors },
@@ -151,14 +153,15 @@ public final class ExporterStage {
                 }
                 readEvents = false
                 return true
-            case .stop:
+            case .stop(let signal):
+                stoppedBy = signal
                 return false
             }
         }
         logger.info(
             "exporter stopping; \(model.eventsSeen) events, \(unreadable) unreadable, \(http.served) requests served, \(http.abandoned) connections closed without a whole request"
         )
-        return 0
+        return stoppedBy.map { 128 + $0 } ?? 0
     }
 }
 

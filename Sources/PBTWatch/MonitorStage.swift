@@ -82,6 +82,8 @@ public final class MonitorStage {
                 write(Terminal.leaveAlternateScreen + "\r" + lines.joined(separator: "\r\n") + "\r\n")
             }
         }
+        // The signal that stopped it, if one did: the exit code is then 128 + it.
+        var stoppedBy: Int32?
         try StageLoop.run(sockets: { [socket] }, messagesPerTurn: Self.eventsPerTurn) { input in
             switch input {
             case .message(_, let frames):
@@ -100,10 +102,11 @@ public final class MonitorStage {
                 if let problem { lines += ["", "! " + problem] }
                 write(terminal ? Terminal.frame(lines) : lines.joined(separator: "\n") + "\n\n")
                 return !(finished && options.exitWhenFinished)
-            case .stop:
+            case .stop(let signal):
+                stoppedBy = signal
                 return false
             }
         }
-        return 0
+        return stoppedBy.map { 128 + $0 } ?? 0
     }
 }

@@ -101,6 +101,8 @@ public final class TensorBoardStage {
             lastFlush = now
             return true
         }
+        // The signal that stopped it, if one did: the exit code is then 128 + it.
+        var stoppedBy: Int32?
         try StageLoop.run(sockets: { [subscriber] }, pollMilliseconds: { StageTiming.pollMilliseconds }) { input in
             switch input {
             case .message(_, let frames):
@@ -122,7 +124,8 @@ public final class TensorBoardStage {
                 }
                 if now - lastFlush >= Self.flushSeconds, directory.waitingBytes > 0 { return flush(now: now) }
                 return true
-            case .stop:
+            case .stop(let signal):
+                stoppedBy = signal
                 drainingSince = Clock.monotonic
                 lastEvent = Clock.monotonic
                 return true
@@ -133,6 +136,6 @@ public final class TensorBoardStage {
         logger.info(
             "tensorboard writer stopping; \(events) events, \(unreadable) unreadable, \(directory.recordsWritten) records, \(directory.bytesWritten) bytes in \(directory.runs.count) runs"
         )
-        return 0
+        return stoppedBy.map { 128 + $0 } ?? 0
     }
 }

@@ -309,7 +309,7 @@ struct PipelineBenchCommand: ParsableCommand {
     )
     var baseline: String?
 
-    @Option(name: .long, help: "Rounds of the --baseline comparison (1 to 100; default 3).")
+    @Option(name: .long, parsing: .unconditional, help: "Rounds of the --baseline comparison (1 to 100; default 3).")
     var rounds: Int?
 
     func validate() throws {

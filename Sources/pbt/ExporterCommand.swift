@@ -27,6 +27,7 @@ struct ExporterCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        try checkEndpoint(endpoint, "--events (or PBT_EVENTS_SUBSCRIBE)", binding: false)
         do {
             _ = try ExporterStage.endpoint(listen: listen)
         } catch {

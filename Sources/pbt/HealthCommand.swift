@@ -26,7 +26,7 @@ struct HealthCommand: ParsableCommand {
     @Argument(help: "Endpoints to check (default: env PBT_HEALTH, else PBT_WORK).")
     var endpoints: [String] = []
 
-    @Option(name: .long, help: "Seconds to wait for each endpoint.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds to wait for each endpoint.")
     var timeout: Double = 2
 
     @Flag(name: .long, help: "Print nothing; only the exit code tells.")

@@ -18,7 +18,8 @@ struct MonitorCommand: ParsableCommand {
     @Option(name: .customLong("events"), help: "The event proxy's subscriber endpoint (env PBT_EVENTS_SUBSCRIBE).")
     var endpoint: String = environment("PBT_EVENTS_SUBSCRIBE") ?? "tcp://127.0.0.1:5557"
 
-    @Option(name: .long, help: "Seconds between frames (default 0.25 on a terminal, 5 otherwise).")
+    @Option(
+        name: .long, parsing: .unconditional, help: "Seconds between frames (default 0.25 on a terminal, 5 otherwise).")
     var interval: Double?
 
     @Flag(name: .long, help: "Print plain frames even on a terminal.")
@@ -36,6 +37,7 @@ struct MonitorCommand: ParsableCommand {
         guard endpoint.contains("://") else {
             throw ValidationError("--events must be a ZeroMQ endpoint such as tcp://127.0.0.1:5557, got '\(endpoint)'")
         }
+        try checkEndpoint(endpoint, "--events (or PBT_EVENTS_SUBSCRIBE)", binding: false)
     }
 
     func run() throws {

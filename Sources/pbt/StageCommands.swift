@@ -41,10 +41,12 @@ struct SelectorCommand: ParsableCommand {
 
     @OptionGroup var events: EventsOption
 
-    @Option(name: .long, help: "Start training once this many trainers are connected...")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Start training once this many trainers are connected (1 to 4096)...")
     var minTrainers: Int = 1
 
-    @Option(name: .long, help: "...or once this many seconds have passed.")
+    @Option(name: .long, parsing: .unconditional, help: "...or once this many seconds have passed (0 to 86400).")
     var startTimeout: Double = 10
 
     @Option(name: .long, help: "Write the bound endpoint as JSON to this file once listening.")
@@ -62,6 +64,12 @@ struct SelectorCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard (1...4096).contains(minTrainers) else {
+            throw ValidationError("--min-trainers must be between 1 and 4096, got \(minTrainers)")
+        }
+        guard startTimeout >= 0 && startTimeout <= 86_400 else {
+            throw ValidationError("--start-timeout must be between 0 and 86400 seconds, got \(startTimeout)")
+        }
         try checkEndpoint(bind, "--bind (or PBT_WORK_BIND)", binding: true)
         try checkEndpoint(inletBind, "--inlet-bind", binding: true)
         try checkEndpoint(storeBind, "--store-bind", binding: true)
@@ -326,7 +334,8 @@ struct EventsTapCommand: ParsableCommand {
     @Option(name: .long, help: "Only events whose topic starts with this (repeatable), e.g. member. or trainer.joined.")
     var topic: [String] = []
 
-    @Option(name: .long, help: "Exit after this many events.")
+    // These take a negative number as their value (for the range check to refuse), not as a flag.
+    @Option(name: .long, parsing: .unconditional, help: "Exit after this many events (at least 1).")
     var count: Int?
 
     @Option(
@@ -334,7 +343,9 @@ struct EventsTapCommand: ParsableCommand {
         help: "Exit after an event with this topic, e.g. experiment.finished (whether --topic prints it or not).")
     var until: String?
 
-    @Option(name: .long, help: "Exit with status 1 when no event arrives for this many seconds.")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Exit with status 1 when no event arrives for this many seconds (more than 0, at most 86400).")
     var idleTimeout: Double?
 
     @OptionGroup var security: SecurityOptions
@@ -342,6 +353,11 @@ struct EventsTapCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        try checkEndpoint(endpoint, "--endpoint (or PBT_EVENTS_SUBSCRIBE)", binding: false)
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if let idleTimeout, !(idleTimeout > 0 && idleTimeout <= 86_400) {
+            throw ValidationError("--idle-timeout must be more than 0 and at most 86400 seconds, got \(idleTimeout)")
+        }
         // A misspelt topic would wait for ever, or print nothing: say so now.
         let topics = PBTEvent.Topic.allCases.map(\.rawValue)
         if let until, !topics.contains(until) {
@@ -360,6 +376,7 @@ struct EventsTapCommand: ParsableCommand {
             var options = EventTap.Options(
                 endpoint: endpoint, topics: topic, count: count, until: until, idleTimeout: idleTimeout)
             options.security = try security.load(for: .connects, logger: logger)
+            options.output = .output
             return try EventTap(options: options).run(
                 output: { line in
                     StandardStream.output.write(line + "\n")

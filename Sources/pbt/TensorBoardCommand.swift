@@ -48,6 +48,7 @@ struct TensorBoardCommand: ParsableCommand {
         default:
             break
         }
+        try checkEndpoint(endpoint, "--events", binding: false)
     }
 
     func run() throws {

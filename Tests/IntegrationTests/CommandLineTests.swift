@@ -77,6 +77,30 @@ struct CommandLineTests {
             label: "a negative heartbeat", arguments: ["trainer", "--heartbeat", "-1"], file: nil, exitCode: 2,
             mentions: ["--heartbeat must be between 0 and 60 seconds, got -1.0"]),
         Case(
+            label: "a tap's endpoint that is no endpoint", arguments: ["events", "--endpoint", "bogus"], file: nil,
+            exitCode: 2, mentions: ["--endpoint (or PBT_EVENTS_SUBSCRIBE) 'bogus'"]),
+        Case(
+            label: "a tap's port past 65535", arguments: ["events", "--endpoint", "tcp://127.0.0.1:99999"], file: nil,
+            exitCode: 2, mentions: ["the port must be a number from 0 to 65535"]),
+        Case(
+            label: "a tap's negative count", arguments: ["events", "--count", "-1"], file: nil, exitCode: 2,
+            mentions: ["--count must be at least 1, got -1"]),
+        Case(
+            label: "a tap's idle timeout of NaN", arguments: ["events", "--idle-timeout", "nan"], file: nil,
+            exitCode: 2,
+            mentions: ["--idle-timeout must be more than 0"]),
+        Case(
+            label: "an exporter's events endpoint that is no endpoint", arguments: ["exporter", "--events", "bogus"],
+            file: nil, exitCode: 2, mentions: ["--events (or PBT_EVENTS_SUBSCRIBE) 'bogus'"]),
+        Case(
+            label: "a live TensorBoard writer's endpoint that is no endpoint",
+            arguments: ["tensorboard", "--events", "bogus", "-o", "/tmp/pbt-never-made"], file: nil, exitCode: 2,
+            mentions: ["--events 'bogus'"]),
+        Case(
+            label: "a selector's negative --min-trainers",
+            arguments: ["selector", "/dev/null", "--min-trainers", "-1"],
+            file: nil, exitCode: 2, mentions: ["--min-trainers must be between 1 and 4096, got -1"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(

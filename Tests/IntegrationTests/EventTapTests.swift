@@ -51,6 +51,46 @@ struct EventTapTests {
         _ = proxy
     }
 
+    /// `pbt events … | head -1`: once the pipe's reader has gone, the tap ends (exit 0) even
+    /// when no event comes to write (here, with no proxy at all).
+    @Test("the tap ends when the reader of its output goes away", .timeLimit(.minutes(1)))
+    func endsWhenItsReaderGoes() throws {
+        let directory = try TemporaryDirectory()
+        // (The tap's parent is the shell, not this test: it must not follow our pid.)
+        let shell =
+            "env -u PBT_PARENT_PID '\(PBTBinary.path)' events --endpoint tcp://127.0.0.1:1 | head -0; echo \"tap: ${PIPESTATUS[0]}\""
+        let (end, output) = try ExternalTool.run("/bin/bash", ["-c", shell], within: 20, in: directory)
+        #expect(end?.succeeded == true, "the tap still ran 20 s after its reader went: \(output)")
+        #expect(output.contains("tap: 0"), "\(output)")
+    }
+
+    /// A signal that stops a watcher is its exit code (128 + N), as for every stage.
+    @Test(
+        "watchers stopped by a signal exit with 128 + the signal",
+        .timeLimit(.minutes(1)),
+        arguments: [
+            ["events", "--endpoint", "tcp://127.0.0.1:1"],
+            ["events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*"],
+            ["exporter", "--events", "tcp://127.0.0.1:1", "--listen", "127.0.0.1:0"],
+            ["monitor", "--events", "tcp://127.0.0.1:1", "--plain"],
+        ])
+    func signalsAreExitCodes(arguments: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let watcher = try PBTProcess(arguments, output: directory.file("watcher.log"))
+        // SIGTERM once it catches it (its handler is installed: SigCgt in /proc holds bit 15).
+        let catching = eventually(within: 10) {
+            let status = (try? String(contentsOfFile: "/proc/\(watcher.child.pid)/status", encoding: .utf8)) ?? ""
+            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }?.split(separator: "\t").last
+            return mask.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces), radix: 16) }.map {
+                $0 & (1 << (UInt64(SIGTERM) - 1)) != 0
+            } ?? false
+        }
+        #expect(catching, "\(arguments) never caught SIGTERM")
+        watcher.child.send(SIGTERM)
+        let end = watcher.child.wait(seconds: 10)
+        #expect(end?.exitCode == 143, "\(arguments): \(String(describing: end))\n\(watcher.log)")
+    }
+
     @Test func subscriptionsCoverTheUntilTopic() {
         func subscriptions(_ topics: [String], until: String?) -> [String] {
             EventTap.Options(endpoint: "", topics: topics, until: until).subscriptions
