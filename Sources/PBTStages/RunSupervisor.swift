@@ -59,6 +59,9 @@ public final class RunSupervisor {
         /// the mutators, the trainers) a thread of this process, talking over inproc://; the
         /// metrics exporter and the TensorBoard writer stay processes of their own.
         public var inProcess = false
+        /// `--accept-partial-log`: resume although `events.jsonl` lost part of what the store
+        /// committed to it (the record then has a gap).
+        public var acceptPartialLog = false
 
         public init(
             experiment: Experiment, output: String?, resume: Bool = false, trainers: Int, evaluators: Int = 1,
@@ -144,6 +147,11 @@ public final class RunSupervisor {
 
     private let options: Options
     private var stages: [Stage] = []
+    /// The run directory of a `--resume`.
+    private var resumed: RunDirectory?
+
+    /// A resumed run's selector ended at once, its store saying the experiment had finished.
+    struct FinishedBeforeStart: Error {}
     /// `--in-process`: the one ZeroMQ context the stages' threads share.
     private var inProcess: InProcess?
     private let started = Clock.monotonic
@@ -177,6 +185,7 @@ public final class RunSupervisor {
             inProcess = try InProcess(stages: options.trainers + options.evaluators + options.mutators + 2)
         }
         if let finished = try prepare(run) { return finished }
+        if options.resume { resumed = run }
         let readyDirectory = run.path + "/.ready"
         try FileManager.default.createDirectory(atPath: readyDirectory, withIntermediateDirectories: true)
 
@@ -204,7 +213,17 @@ public final class RunSupervisor {
         let keys = secure ? try RunKeys.prepare(in: run.path + "/keys") : nil
         if let keys { console.line("CURVE on every socket; keys in \(keys.directory)") }
         let plan = LaunchPlan(sockets: sockets, keys: keys, run: run, readyDirectory: readyDirectory)
-        let tap = try startStages(plan, resources: resources)
+        let tap: ZMQSocket
+        do {
+            tap = try startStages(plan, resources: resources)
+        } catch is FinishedBeforeStart {
+            // Its store said it had finished; the selector wrote the outcome that was missing.
+            stopAll()
+            guard let summary = Self.summary(of: run) else { return 1 }
+            console.line("\(run.path) has already finished; its outcome (summary.json written again from the store):")
+            print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
+            return 0
+        }
         if let interrupted = try supervise(run, tap: tap) { return interrupted }
         stopAll()
         return try report(run)
@@ -215,7 +234,10 @@ public final class RunSupervisor {
     private func prepare(_ run: RunDirectory) throws -> Int32? {
         let experiment = options.experiment
         if options.resume {
-            do { try SelectorDatabase.validateForResume(run: run, experimentID: experiment.id) } catch {
+            do {
+                try SelectorDatabase.validateForResume(
+                    run: run, experimentID: experiment.id, acceptPartialLog: options.acceptPartialLog)
+            } catch {
                 throw BadInputError("\(error)")
             }
             guard FileManager.default.fileExists(atPath: run.database) else {
@@ -392,7 +414,8 @@ public final class RunSupervisor {
                 [
                     "selector", run.experiment, "--run-dir", run.path, "--bind", plan.endpoint("work"), "--inlet-bind",
                     plan.endpoint("inlet"), "--events", publishers, "--min-trainers", String(options.trainers),
-                ] + awaitedFiles.flatMap { ["--await-file", $0] } + plan.curve(binds: true), run: run,
+                ] + awaitedFiles.flatMap { ["--await-file", $0] } + plan.curve(binds: true)
+                    + (options.acceptPartialLog ? ["--accept-partial-log"] : []), run: run,
                 ready: plan.readyDirectory)
             work = known ? plan.endpoint("work") : try awaitReady(selector)["work"] ?? ""
         }
@@ -616,9 +639,14 @@ public final class RunSupervisor {
     }
 
     /// A run directory's `summary.json`, if it has one that reads.
+    /// The run's `summary.json`, if it is there and says how the experiment ended (one that
+    /// is damaged, or `{}`, is not: a selector started on the directory writes it again).
     static func summary(of run: RunDirectory) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: run.summary) else { return nil }
-        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        guard let data = FileManager.default.contents(atPath: run.summary),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            object["reason"] is String
+        else { return nil }
+        return object
     }
 
     /// What `pbt run` gives its workers: a thread budget (`--threads`) and each trainer's devices.
@@ -709,6 +737,11 @@ public final class RunSupervisor {
                 return endpoints
             }
             if let done = launch.stage.poll() {
+                // A resumed run whose store says it finished: its selector only wrote the
+                // outcome that summary.json lacked, and ended.
+                if name == "selector", done.succeeded, let resumed, Self.summary(of: resumed) != nil {
+                    throw FinishedBeforeStart()
+                }
                 throw RunError(
                     "\(name) stopped with \(done.description) before it was ready\n" + Self.tail(of: launch.stage.log))
             }

@@ -292,6 +292,14 @@ public final class SelectorStage {
             inletEndpoint: try inlet.lastEndpoint)
     }
 
+    /// Whether `path` holds a summary that says how the experiment ended.
+    static func holdsOutcome(_ path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return false }
+        return object["reason"] is String
+    }
+
     /// Starts the experiment, or goes on from the store: the event log is cut back to the last
     /// commit, and an experiment that already finished only gets its outcome written if it
     /// was not.
@@ -303,13 +311,17 @@ public final class SelectorStage {
         if let end = try files.database.committedLogEnd(), end < files.eventLog.size {
             try files.eventLog.truncate(to: end)
         }
+        // (A log that was cut within a line goes on with only `--accept-partial-log`.)
+        files.eventLog.endLastLine()
         machine = SelectorMachine(
             settings: machine.settings, name: machine.name, restoring: saved, now: now,
             routesEpoch: Self.routesEpoch())
         if let reason = finished {
             logger.notice("the experiment in \(run.path) has already finished; nothing to do")
-            guard !FileManager.default.fileExists(atPath: run.summary) else { return .alreadyFinished(exitCode: 0) }
-            // It finished, but its outcome was never written (a full disk, no file handles): write it now.
+            guard !Self.holdsOutcome(run.summary) else { return .alreadyFinished(exitCode: 0) }
+            // It finished, but its outcome was never written (a full disk, no file handles), or
+            // the file was damaged since: write it now.
+            logger.notice("\(run.summary) is missing or damaged; writing it again from the store")
             machine.refreshBest()
             let written = writeSummary(machine.makeSummary(reason: reason, seconds: saved.elapsed))
             return .alreadyFinished(exitCode: written ? 0 : 1)

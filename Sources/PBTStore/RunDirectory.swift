@@ -132,6 +132,16 @@ public final class LineLog {
         size = offset
     }
 
+    /// Ends the file's last line when it does not end in a newline (a log cut in a line, kept
+    /// as it is by `--accept-partial-log`), so that the next event starts a line of its own.
+    public func endLastLine() {
+        fflush(file)
+        guard size > 0, let reader = fopen(path, "r") else { return }
+        defer { fclose(reader) }
+        guard fseeko(reader, off_t(size - 1), SEEK_SET) == 0, fgetc(reader) != 0x0A else { return }
+        append("")
+    }
+
     deinit {
         fclose(file)
     }

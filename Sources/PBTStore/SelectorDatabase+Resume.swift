@@ -20,10 +20,16 @@ extension SelectorDatabase {
     ///                                                 experiment over, its progress lost and
     ///                                                 its summary overwritten
     ///     any            not an SQLite store          refused
+    ///     any            damaged (quick_check)        refused
     ///     any            another experiment's         refused
+    ///     shorter than the store committed            refused unless `acceptPartialLog`: part of
+    ///     (deleted, truncated, replaced), or edited   the record is gone, and report and replay
+    ///     before its committed end                    read it
     ///
     /// `pbt run --resume` and `pbt selector` call it before anything starts.
-    public static func validateForResume(run: RunDirectory, experimentID: String?) throws(ResumeError) {
+    public static func validateForResume(
+        run: RunDirectory, experimentID: String?, acceptPartialLog: Bool = false
+    ) throws(ResumeError) {
         let eventBytes = fileSize(run.events) ?? 0
         let storeBytes = fileSize(run.database)
         let pendingBytes = fileSize(run.database + "-wal") ?? 0
@@ -38,17 +44,29 @@ extension SelectorDatabase {
             return
         }
         let stored: String?
+        let committedLogEnd: Int64?
+        let check: [String]
         do {
             var configuration = Configuration()
             configuration.readonly = true
             let queue = try DatabaseQueue(path: run.database, configuration: configuration)
-            stored = try queue.read { db in
-                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'")
+            (stored, committedLogEnd, check) = try queue.read { db in
+                let id = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'")
+                let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'")
+                let fields = counters?.split(separator: " ") ?? []
+                // Every page read once: a store damaged in its middle is found now, not mid-run.
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+                return (id, fields.count > 6 ? Int64(fields[6]) : nil, check)
             }
         } catch {
             let reason = (error as? DatabaseError)?.message ?? "\(error)"
             throw ResumeError(
                 "\(run.database) (\(storeBytes) bytes) is not a selector store that can be read (\(reason)): \(eventBytes > 0 ? consequence : "use another run directory")"
+            )
+        }
+        guard check == ["ok"] else {
+            throw ResumeError(
+                "\(run.database) (\(storeBytes) bytes) is damaged (SQLite's quick_check: \(check.joined(separator: "; ").replacingOccurrences(of: "\n", with: " ").prefix(300))): \(eventBytes > 0 ? consequence : "use another run directory")"
             )
         }
         guard let stored else {
@@ -59,9 +77,33 @@ extension SelectorDatabase {
         }
         if let experimentID, stored != experimentID {
             throw ResumeError(
-                "\(run.path) holds experiment \(stored), not \(experimentID) (the experiment file differs); use another run directory"
+                "\(run.path) holds experiment \(stored), not \(experimentID): the experiment file differs from the one that started the run (pbt run --resume reads \(run.experiment); any edit, even a comment, counts). Restore that file, or use another run directory"
             )
         }
+        if let end = committedLogEnd, !acceptPartialLog {
+            let goOn =
+                "pbt report, pbt replay and pbt tensorboard read that record. Restore \(run.events) from a copy; or, to go on with the record as it is, resume with --accept-partial-log"
+            if eventBytes < end {
+                throw ResumeError(
+                    "\(run.events) holds \(eventBytes) bytes, but the store committed \(end) bytes of events to it: part of the run's record is gone (deleted, truncated or replaced). \(goOn)"
+                )
+            }
+            if end > 0, lastByte(before: end, of: run.events) != 0x0A {
+                throw ResumeError(
+                    "\(run.events) was changed before the end the store committed (\(end) bytes: no line ends there), so cutting it back there would cut an event. \(goOn)"
+                )
+            }
+        }
+    }
+
+    /// The byte just before `offset` in the file at `path`.
+    private static func lastByte(before offset: Int64, of path: String) -> UInt8? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: UInt64(offset - 1))) != nil,
+            let data = try? handle.read(upToCount: 1)
+        else { return nil }
+        return data.first
     }
 
     private static func fileSize(_ path: String) -> Int64? {

@@ -22,6 +22,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Go on with an interrupted run: its directory (the experiment is the one it holds).")
     var resume: String?
 
+    @Flag(
+        name: .long,
+        help:
+            "With --resume: go on although events.jsonl lost part of what the store committed to it (the record keeps a gap)."
+    )
+    var acceptPartialLog = false
+
     // These take a negative number as their value (for the range check to refuse), not as a flag.
     @Option(name: .long, parsing: .unconditional, help: "Trainers to start (processes; threads with --in-process).")
     var trainers: Int = defaultTrainers
@@ -88,6 +95,9 @@ struct RunCommand: ParsableCommand {
         if resume != nil, output != nil {
             throw ValidationError("--resume continues in its own directory; drop --output")
         }
+        if acceptPartialLog, resume == nil {
+            throw ValidationError("--accept-partial-log goes with --resume RUN_DIR")
+        }
         guard ["ipc", "tcp"].contains(transport) else {
             throw ValidationError("--transport must be ipc or tcp, got '\(transport)'")
         }
@@ -118,6 +128,11 @@ struct RunCommand: ParsableCommand {
         try runReportingErrors {
             let file = resume.map { $0 + "/experiment.yml" } ?? self.experiment ?? ""
             if let resume, !FileManager.default.fileExists(atPath: file) {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: resume, isDirectory: &isDirectory) else {
+                    throw UserError("--resume \(resume): no such directory")
+                }
+                guard isDirectory.boolValue else { throw UserError("--resume \(resume): not a directory") }
                 throw UserError("\(resume) is not a run directory (no experiment.yml in it)")
             }
             let experiment = try loadExperiment(file)
@@ -138,6 +153,7 @@ struct RunCommand: ParsableCommand {
             options.tensorboard = tensorboard
             options.gpus = gpus.flatMap { try? DeviceAssignment.parse($0).get() }
             options.inProcess = inProcess
+            options.acceptPartialLog = acceptPartialLog
             return try RunSupervisor(options: options).run()
         }
     }

@@ -59,6 +59,12 @@ struct SelectorCommand: ParsableCommand {
             valueName: "file"))
     var awaitFile: [String] = []
 
+    @Flag(
+        name: .long,
+        help:
+            "Go on from the store although events.jsonl lost part of what it committed to it (the record keeps a gap).")
+    var acceptPartialLog = false
+
     @OptionGroup var security: SecurityOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -85,7 +91,8 @@ struct SelectorCommand: ParsableCommand {
             let run = RunDirectory(path: runDir)
             do {
                 try run.create()
-                try SelectorDatabase.validateForResume(run: run, experimentID: loaded.id)
+                try SelectorDatabase.validateForResume(
+                    run: run, experimentID: loaded.id, acceptPartialLog: acceptPartialLog)
             } catch {
                 throw UserError("\(error)")
             }
