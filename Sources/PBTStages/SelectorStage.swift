@@ -310,6 +310,10 @@ public final class SelectorStage {
         // Events appended for a batch that a crash kept from committing: cut the log back.
         if let end = try files.database.committedLogEnd(), end < files.eventLog.size {
             try files.eventLog.truncate(to: end)
+        } else if let end = try files.database.committedLogEnd(), end > files.eventLog.size {
+            logger.warning(
+                "\(run.events) holds \(files.eventLog.size) bytes of the \(end) the store committed to it: the run's record has a gap there (going on, as --accept-partial-log says)"
+            )
         }
         // (A log that was cut within a line goes on with only `--accept-partial-log`.)
         files.eventLog.endLastLine()
