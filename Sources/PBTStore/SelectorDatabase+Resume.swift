@@ -46,6 +46,7 @@ extension SelectorDatabase {
         let stored: String?
         let committedLogEnd: Int64?
         let check: [String]
+        var checkpoints: [(member: Int, reference: String)] = []
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -56,6 +57,15 @@ extension SelectorDatabase {
                 let fields = counters?.split(separator: " ") ?? []
                 // Every page read once: a store damaged in its middle is found now, not mid-run.
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+                if check == ["ok"] {
+                    for row in try Row.fetchAll(
+                        db,
+                        sql:
+                            "SELECT id, checkpoint FROM members WHERE checkpoint IS NOT NULL AND phase NOT IN ('finished', 'failed') ORDER BY id"
+                    ) {
+                        checkpoints.append((row["id"], row["checkpoint"]))
+                    }
+                }
                 return (id, fields.count > 6 ? Int64(fields[6]) : nil, check)
             }
         } catch {
@@ -80,6 +90,14 @@ extension SelectorDatabase {
                 "\(run.path) holds experiment \(stored), not \(experimentID): the experiment file differs from the one that started the run (pbt run --resume reads \(run.experiment); any edit, even a comment, counts). Restore that file, or use another run directory"
             )
         }
+        // The members still training go on from their checkpoints: without them every one
+        // would fail (the checkpoints directory deleted, or moved with the rest but not it).
+        let missing = checkpoints.filter { !checkpointExists($0.reference, in: run.checkpoints) }
+        if let first = missing.first {
+            throw ResumeError(
+                "\(missing.count) of the \(checkpoints.count) members still training have no checkpoint in \(run.checkpoints) (member \(first.member): \(first.reference.prefix(12))…), so they cannot go on. Restore \(run.checkpoints) from a copy, or start afresh in another directory"
+            )
+        }
         if let end = committedLogEnd, !acceptPartialLog {
             let goOn =
                 "pbt report, pbt replay and pbt tensorboard read that record. Restore \(run.events) from a copy; or, to go on with the record as it is, resume with --accept-partial-log"
@@ -94,6 +112,13 @@ extension SelectorDatabase {
                 )
             }
         }
+    }
+
+    /// Whether the store in `directory` holds `reference` (a name of 64 hex digits; the store
+    /// files it under its first two).
+    private static func checkpointExists(_ reference: String, in directory: String) -> Bool {
+        guard reference.count == 64, reference.allSatisfy(\.isHexDigit) else { return false }
+        return fileSize("\(directory)/\(reference.prefix(2))/\(reference)") != nil
     }
 
     /// The byte just before `offset` in the file at `path`.

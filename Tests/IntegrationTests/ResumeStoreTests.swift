@@ -111,6 +111,10 @@ struct ResumeRecordTests {
                     toFile: run + "/events.jsonl", atomically: true, encoding: .utf8)
             }, mentions: "was changed before the end the store committed"),
         LogDamage(
+            label: "checkpoints/ removed",
+            damage: { try FileManager.default.removeItem(atPath: $0 + "/checkpoints") },
+            mentions: "members still training have no checkpoint in"),
+        LogDamage(
             label: "selector.sqlite zeroed from its middle on",
             damage: { run in
                 // Its first pages (the schema, the meta table's) read; the pages after are gone.
