@@ -251,6 +251,12 @@ public struct PopulationModel: Sendable {
     var heads: [Int: TraceNode] = [:]
     var headCheckpoint: [Int: String] = [:]
     var byCheckpoint: [String: TraceNode] = [:]
+    /// Each member's last few checkpoints and the weights each held: an exploit copies the
+    /// donor's, and two members' checkpoints can be byte-identical (one name: a workload whose
+    /// state does not depend on its hyperparameters), so the name alone may point at another
+    /// member's history.
+    var heldCheckpoints: [Int: [(checkpoint: String, node: TraceNode)]] = [:]
+    static let heldCheckpointsKept = 8
     var snapshots: [Int: [Int: TraceNode]] = [:]
     var pendingCopies: [Int: TraceNode] = [:]
     var handedIn: [Int: Double] = [:]
@@ -513,6 +519,7 @@ public struct PopulationModel: Sendable {
         snapshots[member, default: [:]][event.step] = node
         headCheckpoint[member] = event.checkpoint
         byCheckpoint[event.checkpoint] = node
+        hold(event.checkpoint, node, by: member)
         if options.recordSeries {
             trainedSeries[member, default: []].append(
                 TrainedRange(
@@ -533,7 +540,12 @@ public struct PopulationModel: Sendable {
             head = head.scored(score)
             heads[member] = head
             snapshots[member, default: [:]][step] = head
-            if let checkpoint = headCheckpoint[member] { byCheckpoint[checkpoint] = head }
+            if let checkpoint = headCheckpoint[member] {
+                byCheckpoint[checkpoint] = head
+                if let index = heldCheckpoints[member]?.lastIndex(where: { $0.checkpoint == checkpoint }) {
+                    heldCheckpoints[member]?[index].node = head
+                }
+            }
         }
         if options.recordSeries {
             scoreSeries[member, default: []].append(ScorePoint(time: time, step: step, score: score, donor: nil))
@@ -542,10 +554,13 @@ public struct PopulationModel: Sendable {
 
     mutating func exploited(_ event: PBTEvent.MemberExploited, at time: Double) {
         let member = event.member
-        let copy = byCheckpoint[event.checkpoint] ?? pendingCopies[member] ?? snapshots[event.donor]?[event.step]
+        let copy =
+            heldCheckpoints[event.donor]?.last(where: { $0.checkpoint == event.checkpoint })?.node
+            ?? pendingCopies[member] ?? byCheckpoint[event.checkpoint] ?? snapshots[event.donor]?[event.step]
         pendingCopies[member] = nil
         heads[member] = copy
         headCheckpoint[member] = event.checkpoint
+        if let copy { hold(event.checkpoint, copy, by: member) }
         counters.exploits += 1
         let operations = event.changes.mapValues(\.operation)
         let new = event.new.jsonValues
@@ -637,6 +652,15 @@ public struct PopulationModel: Sendable {
         guard let name, let index = workers[name]?.held.firstIndex(of: member) else { return }
         workers[name]?.held.remove(at: index)
         workers[name]?.since = time
+    }
+
+    /// Records that `member` holds `checkpoint`, with the weights `node` (its last few kept).
+    mutating func hold(_ checkpoint: String, _ node: TraceNode, by member: Int) {
+        var held = heldCheckpoints[member] ?? []
+        held.removeAll { $0.checkpoint == checkpoint }
+        held.append((checkpoint, node))
+        if held.count > Self.heldCheckpointsKept { held.removeFirst(held.count - Self.heldCheckpointsKept) }
+        heldCheckpoints[member] = held
     }
 
     /// Forgets lineage snapshots below every live member's step: nobody can copy them any more

@@ -137,6 +137,26 @@ struct PopulationModelTests {
         #expect(model.scoreSeries[1]?.last?.donor == 0)
     }
 
+    /// Two members whose checkpoints are byte-identical share one name (a workload whose
+    /// state does not depend on its hyperparameters): the copy is the donor's history, not the
+    /// history of whoever last wrote that name.
+    @Test func aCopyOfACheckpointTwoMembersShareIsTheDonors() throws {
+        let lines = [
+            E.started(0),
+            E.trained(1, 0, from: 0, to: 4, h0: 1, checkpoint: "same"), E.scored(1.1, 0, step: 4, score: 0.9),
+            E.trained(2, 1, from: 0, to: 4, h0: 0.2, checkpoint: "same"), E.scored(2.1, 1, step: 4, score: 0.1),
+            E.decided(2.2, 1, step: 4, comparedAt: 4, donor: 0),
+            E.exploited(2.3, 1, donor: 0, step: 4, checkpoint: "same", old: 0.2, copied: 1, new: 0.8),
+            E.trained(3, 1, from: 4, to: 8, h0: 0.8, checkpoint: "same"),
+        ]
+        let (model, _) = try E.fold(lines)
+        #expect(
+            model.lineage(of: 1) == [
+                LineageSpan(member: 0, fromStep: 0, toStep: 4), LineageSpan(member: 1, fromStep: 4, toStep: 8),
+            ])
+        #expect(model.members[1]?.lastExploit?.copiedScore == 0.9)
+    }
+
     @Test func withoutLineageOnlyTheLatestRangeIsKeptButCopiesStillKnowTheirScore() throws {
         let (model, _) = try E.fold(E.twoMembers, options: .init(trackLineage: false))
         #expect(model.history(of: 1).count == 1)
