@@ -786,11 +786,21 @@ public final class RunSupervisor {
         return path
     }
 
-    static func tail(of log: String, lines: Int = 15) -> String {
+    /// The last lines of a stage's log; when the stage crashed (a Swift runtime failure, whose
+    /// report ends with a register dump and a list of images), the line that says why first.
+    public static func tail(of log: String, lines: Int = 15) -> String {
         guard let data = FileManager.default.contents(atPath: log) else { return "(no log at \(log))" }
         let text = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        return "last lines of \(log):\n" + text.suffix(lines).map { "  " + $0 }.joined(separator: "\n")
+        let last = text.suffix(lines)
+        let crash = text.last { line in
+            Self.crashMarkers.contains { line.contains($0) }
+        }
+        let cause = crash.flatMap { line in last.contains(line) ? nil : "it crashed: \(line.prefix(300))\n" } ?? ""
+        return cause + "last lines of \(log):\n" + last.map { "  " + $0 }.joined(separator: "\n")
     }
+
+    /// What the Swift runtime writes when a process traps.
+    static let crashMarkers = ["Fatal error:", "Swift runtime failure:", "Program crashed:"]
 
     static func describe(progress: PBTEvent.Progress, elapsed: Double) -> String {
         // From the stream, which any publisher may write to: a rate that is no Int shows as 0.

@@ -418,3 +418,22 @@ struct RunCommandTests {
         #expect(!FileManager.default.fileExists(atPath: directory.file("run")))
     }
 }
+
+/// What `pbt run` prints of a stage that stopped.
+@Suite("a stage's log tail")
+struct StageLogTailTests {
+    @Test func aCrashSaysWhyBeforeItsRegisterDump() throws {
+        let directory = try TemporaryDirectory()
+        let dump = (0..<40).map { "  #\($0) 0x00007f0000000000 in image \($0)" }
+        let log = try directory.write(
+            "mutator-1.log",
+            (["info: started", "Swift runtime failure: arithmetic overflow", "💣 Program crashed"] + dump)
+                .joined(separator: "\n"))
+        let tail = RunSupervisor.tail(of: log)
+        #expect(tail.hasPrefix("it crashed: Swift runtime failure: arithmetic overflow\n"), "\(tail)")
+        #expect(tail.contains("#39 0x00007f0000000000"))
+        // A log whose last lines say it all gets nothing more.
+        let plain = try directory.write("trainer-1.log", "info: started\nFatal error: boom\n")
+        #expect(RunSupervisor.tail(of: plain).hasPrefix("last lines of "))
+    }
+}
