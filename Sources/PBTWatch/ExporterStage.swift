@@ -91,7 +91,20 @@ public final class ExporterStage {
         logger.info("serving metrics", metadata: ["pbt.url": "\(url)", "pbt.events": "\(options.events)"])
         if let readyFile = options.readyFile {
             let json = "{\"stage\":\"exporter\",\"endpoints\":{\"metrics\":\"\(url)\"}}"
-            try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
+            do {
+                try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
+            } catch {
+                let folder = (readyFile as NSString).deletingLastPathComponent
+                var isDirectory: ObjCBool = false
+                let reason =
+                    !FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory)
+                    ? "its directory \(folder) does not exist"
+                    : !isDirectory.boolValue
+                        ? "\(folder) is not a directory"
+                        : access(folder.isEmpty ? "." : folder, W_OK) != 0
+                            ? "this process may not write in \(folder)" : error.localizedDescription
+                throw ExporterError("cannot write the ready file \(readyFile): \(reason)")
+            }
         }
 
         let registry = PrometheusCollectorRegistry()

@@ -95,6 +95,13 @@ public final class PBTMetrics {
         for name in ["pbt_results_dropped_total", "pbt_experiments_started_total"] {
             _ = counter(name)
         }
+        // So are those whose labels take a few known values (an alert on a rate then has a
+        // series before the first expiry or failure).
+        for role in WorkerRole.allCases {
+            _ = counter("pbt_lease_expiries_total", ["role": role.description])
+            _ = counter("pbt_leases_released_total", ["role": role.description])
+        }
+        for givenUp in [false, true] { _ = counter("pbt_member_failures_total", ["given_up": String(givenUp)]) }
         stepCounter = counter("pbt_member_steps_total")
         exploitCounter = counter("pbt_exploits_total")
     }
