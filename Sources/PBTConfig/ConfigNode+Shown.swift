@@ -45,12 +45,28 @@ extension ConfigNode {
         "'" + capped(text) + "'"
     }
 
-    /// The first `characters` characters of `text`, and "…" when there was more.
+    /// The first `characters` characters of `text`, and "…" when there was more; control
+    /// characters (an escape sequence, a bell, NUL) written as `\u{1B}`, so that a message
+    /// cannot drive the terminal it is printed on.
     public static func capped(_ text: String, to characters: Int = shownCharacters) -> String {
         // Counting UTF-8 bytes is constant time; characters are at most as many.
-        guard text.utf8.count > characters else { return text }
+        guard text.utf8.count > characters else { return escapingControls(text) }
         let prefix = text.prefix(characters)
-        return prefix.endIndex == text.endIndex ? text : prefix + "…"
+        return prefix.endIndex == text.endIndex ? escapingControls(text) : escapingControls(String(prefix)) + "…"
+    }
+
+    /// `text` with its control characters written as `\u{HEX}`.
+    static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     /// Every line of `text` cut like `shown` (for messages of the YAML reader, which quote

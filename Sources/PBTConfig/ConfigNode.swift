@@ -101,16 +101,41 @@ public struct ConfigNode: Sendable, Hashable {
         case .mapping(let mapping):
             var entries: [(key: String, value: ConfigNode)] = []
             var keys: Set<String> = []
+            var merged: [Node] = []
             for (keyNode, valueNode) in mapping {
                 guard case .scalar(let keyScalar) = keyNode else {
                     throw ConfigError(path: path, message: "keys must be plain names", line: keyNode.mark?.line)
                 }
                 let key = keyScalar.string
+                // YAML's merge key (`<<: *defaults`, or a list of them): the named maps' entries
+                // join this one's, which win.
+                if key == "<<", keyScalar.style == .plain {
+                    switch valueNode {
+                    case .mapping: merged.append(valueNode)
+                    case .sequence(let sequence)
+                    where sequence.allSatisfy({ if case .mapping = $0 { true } else { false } }):
+                        merged += Array(sequence)
+                    default:
+                        throw ConfigError(
+                            path: Self.path(path, key: key), message: "a merge (<<) takes a map or a list of maps",
+                            line: keyNode.mark?.line)
+                    }
+                    continue
+                }
                 let childPath = Self.path(path, key: key)
                 guard keys.insert(key).inserted else {
                     throw ConfigError(path: childPath, message: "appears twice", line: keyNode.mark?.line)
                 }
                 entries.append((key, try convert(valueNode, path: childPath)))
+            }
+            // The first map a merge names wins over the later ones, as YAML's merge key says.
+            for source in merged {
+                guard case .mapping(let sourceMapping) = source else { continue }
+                let converted = try convert(.mapping(sourceMapping), path: path)
+                guard case .map(let sourceEntries) = converted.value else { continue }
+                for entry in sourceEntries where keys.insert(entry.key).inserted {
+                    entries.append(entry)
+                }
             }
             return ConfigNode(value: .map(entries), line: line, path: path)
         case .alias:

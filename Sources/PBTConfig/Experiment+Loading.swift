@@ -48,6 +48,8 @@ extension Experiment {
                     path: "", message: "\(path) is larger than \(limit >> 20) MiB; is it an experiment file?")
             }
         }
+        // A byte order mark (some Windows editors write one) is not part of the YAML.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(path: "", message: "\(path) is not UTF-8 text")
         }

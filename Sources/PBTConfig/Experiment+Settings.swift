@@ -123,3 +123,17 @@ extension Experiment {
         }
     }
 }
+
+extension Domain {
+    /// The domain as an experiment file writes it: `uniform [0, 1]`, `int [1, 4]`, `choice [16, 32]`.
+    public var described: String {
+        switch self {
+        case .uniform(let low, let high), .logUniform(let low, let high):
+            "\(kind) [\(Experiment.number(low)), \(Experiment.number(high))]"
+        case .integer(let low, let high):
+            "int [\(low), \(high)]"
+        case .choice(let options):
+            "choice [\(options.map(\.description).joined(separator: ", "))]"
+        }
+    }
+}

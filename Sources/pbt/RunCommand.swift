@@ -199,7 +199,7 @@ struct ValidateCommand: ParsableCommand {
             print("\(experiment): ok")
             for line in loaded.settingsDescription { print("  " + line) }
             for parameter in loaded.space.parameters {
-                print("  hyperparameter \(parameter.name): \(parameter.domain.kind)")
+                print("  hyperparameter \(parameter.name): \(parameter.domain.described)")
             }
             print("  resources: " + Self.describe(loaded.resources))
             for warning in loaded.warnings { print("  warning: " + warning) }

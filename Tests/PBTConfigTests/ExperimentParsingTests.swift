@@ -28,6 +28,42 @@ struct ExperimentParsingTests {
         max_lead: 10
         """
 
+    @Test func mergeKeysJoinTheMapsTheyNameAndExplicitKeysWin() throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: merged
+                workload: {kind: toy}
+                population: 4
+                stop: {max_steps: 20}
+                hyperparameters:
+                  h0: &unit {uniform: [0, 1]}
+                  h1: {<<: *unit}
+                explore: {<<: [{strategy: noise, std: 0.2}, {strategy: perturb}], std: 0.1}
+                """)
+        #expect(experiment.space.domain(of: "h1") == .uniform(low: 0, high: 1))
+        #expect(experiment.explore == .noise(std: 0.1, resampleProbability: ExperimentDefaults.resampleProbability))
+        #expect(throws: ConfigError.self) {
+            try Experiment.parse(yaml: "name: x\nworkload: {kind: toy, <<: 3}\n")
+        }
+    }
+
+    @Test func controlCharactersInABadValueAreEscapedInTheMessage() {
+        #expect {
+            // YAML's escapes: \e is ESC, \u0007 the bell.
+            try Experiment.parse(yaml: #"name: "\e[31mred\u0007""# + "\n")
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("'\\u{1B}[31mred\\u{7}'") && !message.contains("\u{1B}")
+        }
+    }
+
+    @Test func aByteOrderMarkIsNotPartOfTheFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bom-\(UUID().uuidString).yml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data([0xEF, 0xBB, 0xBF] + Array(Self.full.utf8)).write(to: URL(fileURLWithPath: path))
+        #expect(try Experiment.load(path: path).name == "toy-pbt.v2")
+    }
+
     @Test func aFullFileParsesEveryField() throws {
         let experiment = try Experiment.parse(yaml: Self.full)
         #expect(experiment.name == "toy-pbt.v2")
