@@ -90,7 +90,23 @@ extension Experiment {
     /// Settings that run but probably do not do what the file means, one sentence each
     /// (`pbt validate`, `pbt run` and the selector print them as warnings).
     public var warnings: [String] {
-        perturbationWarnings + lineageCapWarnings
+        perturbationWarnings + lineageCapWarnings + neverExploitsWarnings
+    }
+
+    /// An exploit strategy that the stop condition never lets act.
+    var neverExploitsWarnings: [String] {
+        if case .none = exploit { return [] }
+        var warnings: [String] = []
+        if interval >= stop.maxSteps {
+            warnings.append(
+                "interval: \(interval) is not below stop.max_steps (\(stop.maxSteps)), so a member is ready only "
+                    + "when it has finished and no member ever copies another (random search); lower interval")
+        } else if burnIn >= stop.maxSteps {
+            warnings.append(
+                "exploit.burn_in: \(burnIn) is not below stop.max_steps (\(stop.maxSteps)), so no member ever "
+                    + "copies another (random search); lower burn_in")
+        }
+        return warnings
     }
 
     var lineageCapWarnings: [String] {

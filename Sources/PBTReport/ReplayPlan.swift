@@ -29,6 +29,8 @@ public enum ReplayPlan {
         public var originalScore: Double?
         /// The replay experiment's name.
         public var name: String
+        /// Lines of the event log that are not events (skipped).
+        public var unreadable: [(line: Int, problem: String)] = []
     }
 
     /// Builds the replay of `member` from a run's `events.jsonl` and `experiment.yml` texts.
@@ -97,7 +99,7 @@ public enum ReplayPlan {
         let original = model.members[member].flatMap { $0.scoreStep == last.step ? $0.score : nil }
         let header = """
             # pbt replay: member \(member) of \(runDirectory), retrained alone on the hyperparameters
-            # its weights were trained with (\(schedule.count) ranges, \(last.step) steps)\(original.map { "; it scored \(NumberFormat.score($0)) at step \(last.step)" } ?? "").
+            # its weights were trained with (\(schedule.count) range\(schedule.count == 1 ? "" : "s"), \(last.step) steps)\(original.map { "; it scored \(NumberFormat.score($0)) at step \(last.step)" } ?? "").
             # seed_of: the member that trained those steps, whose seed the replay trains them with.
             # Run it with: pbt run THIS_FILE
 
@@ -114,7 +116,9 @@ public enum ReplayPlan {
         } catch {
             throw ReportError("the replay experiment does not load: \(error)")
         }
-        return Plan(yaml: yamlText, schedule: schedule, steps: last.step, originalScore: original, name: name)
+        return Plan(
+            yaml: yamlText, schedule: schedule, steps: last.step, originalScore: original, name: name,
+            unreadable: log.problems)
     }
 
     /// A value as YAML that reads back as the same value in `domain`.

@@ -46,6 +46,9 @@ public enum RunReport {
         public var figures: Int
         /// Whether the lineage rebuilt from the events matches `summary.json`'s.
         public var lineageAgrees: Bool?
+        /// Lines of `events.jsonl` that are not events (skipped), and the first of them.
+        public var unreadableLines = 0
+        public var firstUnreadable: (line: Int, problem: String)?
     }
 
     /// The palette members are drawn in (member id modulo its size).
@@ -116,7 +119,8 @@ public enum RunReport {
         let facts = Facts(
             name: run.name, bestMember: run.best, bestScore: run.bestScore,
             exploits: run.summary?["exploits"]?.int ?? run.model.totalExploits, scheduleRows: run.schedule.count,
-            members: run.members.count, figures: figures, lineageAgrees: run.lineageAgrees)
+            members: run.members.count, figures: figures, lineageAgrees: run.lineageAgrees,
+            unreadableLines: run.log.problems.count, firstUnreadable: run.log.problems.first)
         return (page, facts)
     }
 

@@ -98,5 +98,5 @@ func writeReadyFile(_ path: String?, stage: String, endpoints: [String: String])
             for key in endpoints.keys.sorted() { e.field(key, endpoints[key]!) }
         }
     }
-    try RunDirectory.writeAtomically(json.text, to: path)
+    try OutputFile.write(json.text, to: path)
 }

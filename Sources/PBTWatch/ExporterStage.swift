@@ -92,7 +92,7 @@ public final class ExporterStage {
         if let readyFile = options.readyFile {
             let json = "{\"stage\":\"exporter\",\"endpoints\":{\"metrics\":\"\(url)\"}}"
             do {
-                try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
+                try OutputFile.write(json, to: readyFile)
             } catch {
                 let folder = (readyFile as NSString).deletingLastPathComponent
                 var isDirectory: ObjCBool = false

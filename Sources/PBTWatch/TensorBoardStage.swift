@@ -80,7 +80,7 @@ public final class TensorBoardStage {
                     "not connected to the event proxy at \(options.events) after \(Self.connectSeconds) s; going on")
             }
             let json = "{\"stage\":\"tensorboard\",\"endpoints\":{\"tensorboard\":\"\(options.output)\"}}"
-            try json.write(toFile: readyFile, atomically: true, encoding: .utf8)
+            try OutputFile.write(json, to: readyFile)
         }
 
         var projection = TensorBoardProjection()

@@ -20,7 +20,8 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "The run directory (what pbt run wrote).")
     var runDirectory: String
 
-    @Option(name: .long, help: "The member to replay: its id, or 'best' (the run's best member).")
+    @Option(
+        name: .long, parsing: .unconditional, help: "The member to replay: its id, or 'best' (the run's best member).")
     var member: String
 
     @Option(
@@ -63,12 +64,12 @@ struct ReplayCommand: ParsableCommand {
                 return 0
             }
             do {
-                try plan.yaml.write(toFile: path, atomically: true, encoding: .utf8)
+                try OutputFile.write(plan.yaml, to: path)
             } catch {
                 throw UserError("cannot write \(path): \(error.localizedDescription)")
             }
             print(
-                "member \(id): \(plan.steps) steps in \(plan.schedule.count) ranges\(plan.originalScore.map { ", score \(NumberFormat.score($0)) in the run" } ?? "")"
+                "member \(id): \(plan.steps) steps in \(plan.schedule.count) range\(plan.schedule.count == 1 ? "" : "s")\(plan.originalScore.map { ", score \(NumberFormat.score($0)) in the run" } ?? "")"
             )
             for segment in plan.schedule.prefix(12) {
                 let values = segment.hyperparameters.keys.sorted().map { "\($0)=\(segment.hyperparameters[$0]!.shown)" }
@@ -76,7 +77,14 @@ struct ReplayCommand: ParsableCommand {
                 print(
                     "  steps \(segment.fromStep)–\(segment.toStep) (trained by member \(segment.trainedBy)): \(values)")
             }
-            if plan.schedule.count > 12 { print("  … \(plan.schedule.count - 12) more ranges in the file") }
+            if plan.schedule.count > 12 {
+                print("  … \(plan.schedule.count - 12) more range\(plan.schedule.count == 13 ? "" : "s") in the file")
+            }
+            if let first = plan.unreadable.first {
+                StandardStream.error.write(
+                    "warning: \(plan.unreadable.count) line\(plan.unreadable.count == 1 ? "" : "s") of events.jsonl skipped as not events (first: line \(first.line): \(first.problem.prefix(200)))\n"
+                )
+            }
             print("wrote \(path); retrain it with: pbt run \(path)")
             return 0
         }

@@ -39,7 +39,7 @@ struct ReportCommand: ParsableCommand {
                 return 0
             }
             do {
-                try html.write(toFile: path, atomically: true, encoding: .utf8)
+                try OutputFile.write(html, to: path)
             } catch {
                 throw UserError("cannot write \(path): \(error.localizedDescription)")
             }
@@ -47,10 +47,15 @@ struct ReportCommand: ParsableCommand {
                 "wrote \(path) (\(html.utf8.count / 1024) KiB): \(facts.name), \(facts.members) members, \(facts.exploits) exploits, \(facts.figures) figures"
             if let best = facts.bestMember, let score = facts.bestScore {
                 line +=
-                    "; best member \(best), score \(NumberFormat.score(score)), schedule of \(facts.scheduleRows) ranges"
+                    "; best member \(best), score \(NumberFormat.score(score)), schedule of \(facts.scheduleRows) range\(facts.scheduleRows == 1 ? "" : "s")"
             }
             if input.summary == nil { line += "; no summary.json (the run did not finish)" }
             if facts.lineageAgrees == false { line += "; WARNING: the event log's lineage differs from summary.json's" }
+            if let first = facts.firstUnreadable {
+                StandardStream.error.write(
+                    "warning: \(facts.unreadableLines) line\(facts.unreadableLines == 1 ? "" : "s") of events.jsonl \(facts.unreadableLines == 1 ? "is" : "are") not an event and \(facts.unreadableLines == 1 ? "was" : "were") skipped (first: line \(first.line): \(first.problem.prefix(200)))\n"
+                )
+            }
             print(line)
             return 0
         }

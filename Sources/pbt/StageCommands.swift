@@ -284,7 +284,7 @@ final class TurnaroundLog {
 
     func write() {
         guard !seconds.isEmpty else { return }
-        try? seconds.map { String($0) }.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try? OutputFile.write(seconds.map { String($0) }.joined(separator: "\n"), to: path)
     }
 }
 

@@ -148,6 +148,33 @@ struct SettingsDescriptionTests {
         #expect(experiment.warnings == warnings)
     }
 
+    /// An interval or a burn-in the run never gets past: no member ever copies another.
+    @Test(arguments: [
+        ("interval: 20", "interval: 20 is not below stop.max_steps (20)"),
+        ("exploit: {strategy: truncation, burn_in: 100}", "exploit.burn_in: 100 is not below stop.max_steps (20)"),
+        ("interval: 5", nil),
+        ("interval: 20\nexploit: {strategy: none}", nil),
+    ])
+    func aRunThatCanNeverExploitIsAWarning(setting: String, warning: String?) throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: never
+                workload: {kind: toy}
+                population: 4
+                stop: {max_steps: 20}
+                \(setting)
+                hyperparameters:
+                  h0: {uniform: [0, 1]}
+                  h1: {uniform: [0, 1]}
+                """)
+        if let warning {
+            #expect(
+                experiment.warnings.count == 1 && experiment.warnings[0].hasPrefix(warning), "\(experiment.warnings)")
+        } else {
+            #expect(experiment.warnings.isEmpty, "\(experiment.warnings)")
+        }
+    }
+
     /// Every experiment shipped in topologies/experiments loads, and none of them runs with a
     /// setting `pbt validate` would warn about.
     @Test func theShippedExperimentsLoadWithoutWarnings() throws {
