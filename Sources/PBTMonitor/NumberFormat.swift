@@ -9,10 +9,12 @@ public enum NumberFormat {
         return String(format: "%.4g", value)
     }
 
-    /// A score: four decimals.
+    /// A score: four decimals; past ±1e9 (a run that diverged), four significant digits with
+    /// an exponent, so that a table column is not 300 digits wide.
     public static func score(_ value: Double?) -> String {
         guard let value else { return "-" }
         guard value.isFinite else { return compact(value) }
+        if abs(value) >= 1e9 { return String(format: "%.4g", value) }
         return String(format: "%.4f", value)
     }
 

@@ -839,7 +839,8 @@ public final class RunSupervisor {
                             : chain.joined(separator: " → ")))
             }
             if let schedule = best["schedule"] as? [[String: Any]] {
-                lines.append("  schedule (\(schedule.count) segments; all in summary.json):")
+                lines.append(
+                    "  schedule (\(schedule.count) segment\(schedule.count == 1 ? "" : "s"); all in summary.json):")
                 let shown =
                     schedule.count > 8 ? Array(schedule.prefix(4)) + [[:]] + Array(schedule.suffix(3)) : schedule
                 for entry in shown {
@@ -862,7 +863,8 @@ public final class RunSupervisor {
             for member in ranked.prefix(members.count > 12 ? 10 : members.count) {
                 let id = String(member["member"] as? Int ?? -1).padding(toLength: 6, withPad: " ", startingAt: 0)
                 let step = String(member["step"] as? Int ?? 0).padding(toLength: 5, withPad: " ", startingAt: 0)
-                let score = number(member["score"]).padding(toLength: 12, withPad: " ", startingAt: 0)
+                let shownScore = number(member["score"])
+                let score = shownScore + String(repeating: " ", count: max(0, 12 - shownScore.count))
                 let exploits = String(member["exploits"] as? Int ?? 0).padding(toLength: 8, withPad: " ", startingAt: 0)
                 lines.append(
                     "  \(id)   \(step)  \(score) \(exploits)  \(hyperparameters(member["hyperparameters"]))\((member["failed"] as? Bool ?? false) ? "  (failed)" : "")"
@@ -884,8 +886,10 @@ public final class RunSupervisor {
         return String(format: "%.2f s", seconds)
     }
 
+    /// A score or a metric: four decimals; past ±1e9 (a run that diverged) four significant
+    /// digits with an exponent.
     static func number(_ value: Any?) -> String {
-        if let value = value as? Double { return String(format: "%.4f", value) }
+        if let value = value as? Double { return String(format: abs(value) >= 1e9 ? "%.4g" : "%.4f", value) }
         if let value = value as? Int { return String(value) }
         return "-"
     }
