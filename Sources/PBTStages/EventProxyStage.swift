@@ -2,6 +2,7 @@ import Logging
 import PBTSecurity
 import PBTStageLoop
 import PBTSystem
+import PBTCore
 import PBTWire
 import ZeroMQ
 
@@ -123,12 +124,16 @@ public final class EventProxyStage {
     /// Past this size libzmq drops a publisher's connection instead of reading its message.
     public static let maximumMessageBytes: Int64 = 1 << 20
 
-    /// Why a message is not an event (and is not forwarded), or nil: an event is a topic of
-    /// printable ASCII then one JSON object of at most 64 KiB.
+    /// The topics of the README's event table: nothing else is an event.
+    static let topics = Set(PBTEvent.Topic.allCases.map(\.bytes))
+
+    /// Why a message is not an event (and is not forwarded), or nil: an event is one of the
+    /// known topics then one JSON object of at most 64 KiB.
     static func problem(with message: [[UInt8]]) -> String? {
         guard message.count == 2 else { return "wrong_frame_count" }
         let topic = message[0]
         guard (1...256).contains(topic.count), topic.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return "bad_topic" }
+        guard topics.contains(topic) else { return "unknown_topic" }
         let body = message[1]
         guard body.count <= maximumEventBytes else { return "oversized" }
         guard body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}") else { return "not_json" }

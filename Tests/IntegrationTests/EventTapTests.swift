@@ -91,6 +91,32 @@ struct EventTapTests {
         #expect(end?.exitCode == 143, "\(arguments): \(String(describing: end))\n\(watcher.log)")
     }
 
+    /// The proxy forwards the topics of the event table only: another is dropped, and the
+    /// drop is told on the stream (`frame.dropped`, reason `unknown_topic`).
+    @Test("the proxy drops a topic the event table does not have", .timeLimit(.minutes(1)))
+    func unknownTopicsAreDropped() throws {
+        let directory = try TemporaryDirectory()
+        let proxy = try PBTProcess(
+            [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
+                "--ready-file", directory.file("events.json"),
+            ],
+            output: directory.file("proxy.log"))
+        let endpoints = try readyEndpoints(directory.file("events.json"))
+        let tap = try PBTProcess(
+            ["events", "--endpoint", try #require(endpoints["subscribers"])], output: directory.file("tap.log"))
+        let context = try ZMQContext()
+        let publisher = try ZMQSocket(context, .pub)
+        try publisher.connect(try #require(endpoints["publishers"]))
+        let heard = try eventually(within: 20) {
+            try publisher.send([Array("bogus.topic".utf8), Array(#"{"event":"bogus.topic"}"#.utf8)])
+            try publisher.send([Array("member.scored".utf8), Array(#"{"event":"member.scored"}"#.utf8)])
+            return tap.log.contains(#""reason":"unknown_topic""#) && tap.log.contains(#""event":"member.scored""#)
+        }
+        #expect(heard, "\(tap.log)\n\(proxy.log)")
+        #expect(!tap.log.contains(#"{"event":"bogus.topic"}"#), "\(tap.log)")
+    }
+
     @Test func subscriptionsCoverTheUntilTopic() {
         func subscriptions(_ topics: [String], until: String?) -> [String] {
             EventTap.Options(endpoint: "", topics: topics, until: until).subscriptions
