@@ -134,6 +134,12 @@ public enum CurveKeyFile {
 
     /// The meaningful lines of a file (no blanks, no comments), with their numbers.
     static func contents(_ path: String) throws(CurveKeyError) -> [(Int, String)] {
+        var status = stat()
+        if stat(path, &status) == 0 {
+            // A directory reads as nothing, and a FIFO would block until someone writes to it.
+            if status.st_mode & S_IFMT == S_IFDIR { throw CurveKeyError(file: path, "is a directory, not a key file") }
+            if status.st_mode & S_IFMT != S_IFREG { throw CurveKeyError(file: path, "is not a regular file") }
+        }
         guard let file = fopen(path, "r") else {
             throw CurveKeyError(file: path, "cannot read it: \(String(cString: strerror(errno)))")
         }
@@ -150,7 +156,8 @@ public enum CurveKeyFile {
             throw CurveKeyError(file: path, "is not text")
         }
         var lines: [(Int, String)] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in LF or CRLF (a file saved on Windows); to a String, CRLF is one character.
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             // Only a whole line is a comment: `#` is one of Z85's characters.
             let trimmed = Substring(raw).trimmingWhitespace()
             if !trimmed.isEmpty && !trimmed.hasPrefix("#") { lines.append((index + 1, trimmed)) }

@@ -85,97 +85,146 @@ let monitorNumbers = Atomic<Int>(0)
 
 /// Keeps a connecting socket trying after a server refused its handshake, and says why in
 /// words a user can act on (`report` gets one line, and whether it is a problem; repeats
-/// are spaced out).
+/// are spaced out). One socket may be connected to several servers (a PUSH to every
+/// evaluator's inlet), each with a key of its own: each is kept apart, by its endpoint.
 ///
 ///     refused by ZAP (key not authorized)  → "…refused this process's key K…", connect again
 ///                                            after 1, 2, 4, 8, then every 10 s (the key may be added)
 ///     security mechanisms differ           → "…requires CURVE…" / "…does not use CURVE…", same
-///     server hung up during the handshake  → "…is --server-key right?" (libzmq retries itself)
+///     server hung up during the handshake  → "…is --server-key right?", connect again after
+///                                            1, 2, 4, 8, then every 10 s (not at libzmq's pace)
 ///
-/// Call `check()` often, on the socket's thread.
+/// (libzmq itself never connects again after a refusal: without this a refused connection
+/// stays down for good, even once the key is authorized.) Call `check()` often, on the
+/// socket's thread.
 public final class ConnectionKeeper {
+    private struct Connection {
+        let peer: String
+        let curve: CurveSecurity?
+        var refusals = 0
+        var reconnectAt: Double?
+        var lastSaid: [String: Double] = [:]
+        var connectedOnce = false
+        var isConnected = false
+    }
+
     private let watch: HandshakeWatch
     private let socket: ZMQSocket
-    private let endpoint: String
-    private let peer: String
-    private let curve: CurveSecurity?
     private let report: (String, Bool) -> Void
-    private var refusals = 0
-    private var reconnectAt: Double?
-    private var lastSaid: [String: Double] = [:]
-    private var connectedOnce = false
+    private var connections: [String: Connection] = [:]
 
-    public init(
+    /// Watches `socket`, which is connected (or about to be) to `endpoint`.
+    public convenience init(
         _ context: ZMQContext, socket: ZMQSocket, endpoint: String, peer: String, curve: CurveSecurity?,
         report: @escaping (String, Bool) -> Void
     ) throws {
+        try self.init(context, socket: socket, report: report)
+        add(endpoint, peer: peer, curve: curve)
+    }
+
+    /// Watches `socket`; its connections are named with `add`.
+    public init(_ context: ZMQContext, socket: ZMQSocket, report: @escaping (String, Bool) -> Void) throws {
         watch = try HandshakeWatch(context, watching: socket)
         self.socket = socket
-        self.endpoint = endpoint
-        self.peer = peer
-        self.curve = curve
         self.report = report
     }
 
-    /// Whether a handshake has succeeded since the last (re)connection.
-    public private(set) var isConnected = false
+    /// Keeps the connection to `endpoint` (`peer` names it in messages; `curve` is the client
+    /// security it was made with, set again before each new attempt).
+    public func add(_ endpoint: String, peer: String, curve: CurveSecurity?) {
+        connections[endpoint] = Connection(peer: peer, curve: curve)
+    }
+
+    /// Stops keeping the connection to `endpoint` (the socket was disconnected from it).
+    public func remove(_ endpoint: String) {
+        connections[endpoint] = nil
+    }
+
+    /// Whether a handshake has succeeded since the last (re)connection, on any connection.
+    public var isConnected: Bool { connections.values.contains { $0.isConnected } }
 
     public func check() {
         let now = Self.now()
         for event in watch.drain() {
-            switch event.event {
-            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-                if refusals > 0 || !connectedOnce, curve != nil {
-                    say(
-                        "connected", "connected to \(peer) at \(endpoint) (CURVE, key accepted)", now: now, every: 0,
-                        problem: false)
-                }
-                refusals = 0
-                connectedOnce = true
-                isConnected = true
-            case ZMQ_EVENT_DISCONNECTED:
-                isConnected = false
-            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-                refused(
-                    now: now,
-                    "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there"
-                )
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-            where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
-                refused(
-                    now: now,
-                    curve == nil
-                        ? "\(peer) at \(endpoint) requires CURVE: give this stage --key and --server-key (env PBT_KEY, PBT_SERVER_KEY)"
-                        : "\(peer) at \(endpoint) does not use CURVE, but this stage does: start it with --key and --authorized-keys, or drop this stage's keys"
-                )
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-                guard curve != nil else { break }
-                say(
-                    "hung up",
-                    "the CURVE handshake with \(peer) at \(endpoint) failed (\(event.describedValue)): is --server-key the public key of \(peer)?",
-                    now: now, every: 30)
-            default:
-                break
-            }
+            guard let endpoint = endpoint(of: event), var connection = connections[endpoint] else { continue }
+            handle(event, &connection, endpoint: endpoint, now: now)
+            connections[endpoint] = connection
         }
-        if let at = reconnectAt, now >= at {
-            reconnectAt = nil
+        for (endpoint, connection) in connections {
+            guard let at = connection.reconnectAt, now >= at else { continue }
+            connections[endpoint]?.reconnectAt = nil
             try? socket.disconnect(endpoint)
+            if let curve = connection.curve { try? socket.secureClient(curve) }
             try? socket.connect(endpoint)
         }
     }
 
-    private func refused(now: Double, _ text: String) {
-        refusals += 1
-        isConnected = false
-        let delay = min(10, Double(1 << min(refusals - 1, 4)))
-        reconnectAt = now + delay
-        say("refused", text + "; trying again in \(Int(delay)) s", now: now, every: 30)
+    /// The connection an event is about: its endpoint as connected, or, when libzmq names it
+    /// otherwise (a host name resolved), the only one, or the one with the same port.
+    private func endpoint(of event: ZMQMonitorEvent) -> String? {
+        if connections[event.endpoint] != nil { return event.endpoint }
+        if connections.count == 1 { return connections.keys.first }
+        let port = event.endpoint.split(separator: ":").last
+        let matching = connections.keys.filter { $0.split(separator: ":").last == port }
+        return matching.count == 1 ? matching[0] : nil
     }
 
-    private func say(_ kind: String, _ text: String, now: Double, every seconds: Double, problem: Bool = true) {
-        if let last = lastSaid[kind], now - last < seconds { return }
-        lastSaid[kind] = now
+    private func handle(_ event: ZMQMonitorEvent, _ connection: inout Connection, endpoint: String, now: Double) {
+        let peer = connection.peer
+        let curve = connection.curve
+        switch event.event {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            if connection.refusals > 0 || !connection.connectedOnce, curve != nil {
+                say(
+                    "connected", "connected to \(peer) at \(endpoint) (CURVE, key accepted)", &connection, now: now,
+                    every: 0, problem: false)
+            }
+            connection.refusals = 0
+            connection.connectedOnce = true
+            connection.isConnected = true
+        case ZMQ_EVENT_DISCONNECTED:
+            connection.isConnected = false
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            refused(
+                &connection, endpoint: endpoint, now: now,
+                "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there"
+            )
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
+            refused(
+                &connection, endpoint: endpoint, now: now,
+                curve == nil
+                    ? "\(peer) at \(endpoint) requires CURVE: give this stage --key and --server-key (env PBT_KEY, PBT_SERVER_KEY)"
+                    : "\(peer) at \(endpoint) does not use CURVE, but this stage does: start it with --key and --authorized-keys, or drop this stage's keys"
+            )
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            guard curve != nil else { break }
+            refused(
+                &connection, endpoint: endpoint, now: now,
+                "the CURVE handshake with \(peer) at \(endpoint) failed (\(event.describedValue)): is --server-key the public key of \(peer)?"
+            )
+        default:
+            break
+        }
+    }
+
+    private func refused(_ connection: inout Connection, endpoint: String, now: Double, _ text: String) {
+        connection.refusals += 1
+        connection.isConnected = false
+        let delay = min(10, Double(1 << min(connection.refusals - 1, 4)))
+        connection.reconnectAt = now + delay
+        // The connection waits here, not at libzmq's pace (which tries a wrong server key again
+        // dozens of times a second).
+        try? socket.disconnect(endpoint)
+        say("refused", text + "; trying again in \(Int(delay)) s", &connection, now: now, every: 30)
+    }
+
+    private func say(
+        _ kind: String, _ text: String, _ connection: inout Connection, now: Double, every seconds: Double,
+        problem: Bool = true
+    ) {
+        if let last = connection.lastSaid[kind], now - last < seconds { return }
+        connection.lastSaid[kind] = now
         report(text, problem)
     }
 

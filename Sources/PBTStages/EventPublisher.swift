@@ -39,14 +39,19 @@ public final class EventPublisher {
         self.socket = socket
     }
 
+    /// Looks after the connection to the proxy (says why a handshake fails, connects again
+    /// after a refusal): a stage that publishes seldom calls it from its loop.
+    public func maintain() {
+        let now = Clock.monotonic
+        guard now - lastCheck >= StageTiming.handshakeCheck else { return }
+        lastCheck = now
+        keeper?.check()
+    }
+
     /// Publishes an already encoded event.
     public func publish(topic: PBTEvent.Topic, json: String) {
         guard let socket else { return }
-        let now = Clock.monotonic
-        if now - lastCheck >= StageTiming.handshakeCheck {
-            lastCheck = now
-            keeper?.check()
-        }
+        maintain()
         _ = try? socket.send([topic.bytes, Array(json.utf8)], dontWait: true)
     }
 

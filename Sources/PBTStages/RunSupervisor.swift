@@ -718,7 +718,10 @@ public final class RunSupervisor {
             try? FileManager.default.removeItem(atPath: readyFile)  // a resumed run's old endpoints
             arguments += ["--ready-file", readyFile]
         }
-        let process = try ChildProcess(executable: options.executable, arguments: arguments, output: log)
+        // CURVE comes from the run's own keys (--secure) as arguments, never from keys this
+        // shell's environment names for stages started by hand (empty is unset to a stage).
+        let process = try ChildProcess(
+            executable: options.executable, arguments: arguments, environment: Self.clearedKeyVariables, output: log)
         let stage = Stage(name: name, runner: .process(process), log: log, stopOrder: stopOrder)
         stages.append(stage)
         return Launch(stage: stage, readyFile: readyFile)
@@ -750,6 +753,9 @@ public final class RunSupervisor {
         }
         throw RunError("\(name) was not ready after 30 s\n" + Self.tail(of: launch.stage.log))
     }
+
+    /// The CURVE key variables, emptied for the stages `pbt run` starts.
+    public static let clearedKeyVariables = ["PBT_KEY": "", "PBT_SERVER_KEY": "", "PBT_AUTHORIZED_KEYS": ""]
 
     /// Seconds a stage (or a group of threads) has to stop before it is killed (a process) or
     /// left to end with this process (a thread).

@@ -110,6 +110,8 @@ public final class SelectorStage {
         let router: ZMQSocket
         let inlet: ZMQSocket
         let explore: ZMQSocket
+        /// Keeps the explore PUSH's connections to the mutators' inlets (CURVE refusals).
+        let exploreKeeper: ConnectionKeeper
         let publisher: EventPublisher
         let eventLog: LineLog
         let database: SelectorDatabase
@@ -138,6 +140,7 @@ public final class SelectorStage {
         let router: ZMQSocket
         let inlet: ZMQSocket
         let explore: ZMQSocket
+        let exploreKeeper: ConnectionKeeper
         let limiter: ConnectionLimiter
         let endpoint: String
         let inletEndpoint: String
@@ -192,7 +195,8 @@ public final class SelectorStage {
         pending.insert(.publish(.stageStarted(stage: "selector", worker: "selector", pid: Int(getpid()))), at: 0)
         let experiment = options.experiment
         let resources = Resources(
-            router: sockets.router, inlet: sockets.inlet, explore: sockets.explore, publisher: publisher,
+            router: sockets.router, inlet: sockets.inlet, explore: sockets.explore,
+            exploreKeeper: sockets.exploreKeeper, publisher: publisher,
             eventLog: files.eventLog, database: files.database,
             writer: StoreWriter(
                 database: files.database, eventLog: files.eventLog, publisher: publisher, experimentID: experiment.id),
@@ -288,7 +292,9 @@ public final class SelectorStage {
         try explore.setImmediate(true)
         try explore.setSendHighWaterMark(StageTiming.highWaterMark)
         return Sockets(
-            router: router, inlet: inlet, explore: explore, limiter: limiter, endpoint: try router.lastEndpoint,
+            router: router, inlet: inlet, explore: explore,
+            exploreKeeper: try explore.inletKeeper(context, logger: logger), limiter: limiter,
+            endpoint: try router.lastEndpoint,
             inletEndpoint: try inlet.lastEndpoint)
     }
 
@@ -356,6 +362,8 @@ public final class SelectorStage {
                 return false
             case .turn(let now):
                 if now - lastTick >= StageTiming.tick {
+                    resources.exploreKeeper.check()
+                    resources.publisher.maintain()
                     absorb(machine.tick(now: now), resources)
                     pending += resources.server?.takeEvents(now: now).map { .publish($0) } ?? []
                     pending += resources.limiter.check(now: now).map { .publish($0) }
@@ -575,9 +583,11 @@ public final class SelectorStage {
             unsentExplores.append(WireProtocol.encode(.explore(task)))
             pushExplores(resources)
         case .connectMutator(let peer):
-            resources.explore.connect(toInlet: peer, of: "mutator", security: options.security, logger: logger)
+            resources.explore.connect(
+                toInlet: peer, of: "mutator", security: options.security, keeper: resources.exploreKeeper,
+                logger: logger)
         case .disconnectMutator(let peer):
-            try? resources.explore.disconnect(peer.endpoint)
+            resources.explore.disconnect(fromInlet: peer.endpoint, keeper: resources.exploreKeeper)
         case .persist(let batch):
             changes.append(batch)
         case .publish, .finish:

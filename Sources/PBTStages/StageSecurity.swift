@@ -77,17 +77,34 @@ final class ServerSecurity {
 extension ZMQSocket {
     /// Connects this PUSH to a stage's inlet. With CURVE, each inlet is a server of its own:
     /// the connection expects the key the selector vouches for (the one the inlet's stage
-    /// said it has), else the servers' key. Logs, rather than throws, what goes wrong.
-    func connect(toInlet peer: PeerEndpoint, of role: String, security: CurveSecurity?, logger: Logger) {
+    /// said it has), else the servers' key; `keeper` says why a handshake fails and connects
+    /// again after a refusal. Logs, rather than throws, what goes wrong.
+    func connect(
+        toInlet peer: PeerEndpoint, of role: String, security: CurveSecurity?, keeper: ConnectionKeeper?,
+        logger: Logger
+    ) {
         do {
-            if let security {
-                var expected = security
-                if peer.publicKey.count == 32 { expected.serverKey = peer.publicKey }
-                try secureClient(expected)
-            }
+            var expected = security
+            if security != nil, peer.publicKey.count == 32 { expected?.serverKey = peer.publicKey }
+            if let expected { try secureClient(expected) }
+            keeper?.add(peer.endpoint, peer: "the \(role) inlet", curve: expected)
             try connect(peer.endpoint)
         } catch {
             logger.warning("cannot connect to \(role) inlet \(peer.endpoint): \(error)")
+        }
+    }
+
+    /// Disconnects this PUSH from a stage's inlet, and stops keeping that connection.
+    func disconnect(fromInlet endpoint: String, keeper: ConnectionKeeper?) {
+        keeper?.remove(endpoint)
+        try? disconnect(endpoint)
+    }
+
+    /// A keeper for this socket's connections to inlets (added as they are made), which logs
+    /// with `logger`.
+    func inletKeeper(_ context: ZMQContext, logger: Logger) throws -> ConnectionKeeper {
+        try ConnectionKeeper(context, socket: self) { line, problem in
+            if problem { logger.warning("\(line)") } else { logger.info("\(line)") }
         }
     }
 

@@ -179,6 +179,7 @@ public final class WorkerStage {
                 if now - lastHandshakeCheck >= StageTiming.handshakeCheck {
                     lastHandshakeCheck = now
                     for keeper in keepers { keeper.check() }
+                    sockets.publisher.maintain()
                 }
                 for event in serverSecurity?.takeEvents(now: now) ?? [] { sockets.publisher.publish(event) }
                 if let unpushed, push(unpushed.frames, on: sockets.push) {
@@ -239,6 +240,9 @@ public final class WorkerStage {
             intervalMilliseconds: StageTiming.reconnectMilliseconds,
             maximumMilliseconds: StageTiming.reconnectMaximumMilliseconds)
         if let security = options.security { try push.secureClient(security) }
+        let pushKeeper = try push.inletKeeper(context, logger: logger)
+        keepers.append(pushKeeper)
+        self.pushKeeper = pushKeeper
 
         var inlet: ZMQSocket?
         var inletEndpoint: PeerEndpoint?
@@ -263,6 +267,8 @@ public final class WorkerStage {
     }
 
     private var serverSecurity: ServerSecurity?
+    /// Keeps the push socket's connections (to the evaluators' inlets, or to the selector's).
+    private var pushKeeper: ConnectionKeeper?
 
     /// What the loop polls: the selector, the work thread, and the inlet only while the stage
     /// can take a task (so that what it cannot take waits in the socket's queue).
@@ -402,7 +408,8 @@ public final class WorkerStage {
             let inlet = EndpointAddress.replacingWildcardHost(
                 in: welcome.inlet, with: EndpointAddress.host(of: options.connect) ?? "")
             if inlet != sockets.selectorInlet {
-                if let old = sockets.selectorInlet { try? sockets.push.disconnect(old) }
+                if let old = sockets.selectorInlet { sockets.push.disconnect(fromInlet: old, keeper: pushKeeper) }
+                pushKeeper?.add(inlet, peer: "the selector's inlet", curve: options.security)
                 try sockets.push.connect(inlet)
                 sockets.selectorInlet = inlet
             }
@@ -465,9 +472,10 @@ public final class WorkerStage {
     private func connect(_ new: EvaluatorRoutes, _ sockets: Sockets) {
         let old = Set(routes.endpoints.map(\.endpoint))
         let wanted = Set(new.endpoints.map(\.endpoint))
-        for endpoint in old.subtracting(wanted) { try? sockets.push.disconnect(endpoint) }
+        for endpoint in old.subtracting(wanted) { sockets.push.disconnect(fromInlet: endpoint, keeper: pushKeeper) }
         for peer in new.endpoints where !old.contains(peer.endpoint) {
-            sockets.push.connect(toInlet: peer, of: "evaluator", security: options.security, logger: logger)
+            sockets.push.connect(
+                toInlet: peer, of: "evaluator", security: options.security, keeper: pushKeeper, logger: logger)
         }
         if new.endpoints.isEmpty { logger.info("no evaluator yet: trained members wait here until one is there") }
         routes = new

@@ -31,22 +31,7 @@ public enum OutputFile {
             throw WriteError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
-        var text = text
-        let failure: Int32? = text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = writeBytes(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return errno }
-                offset += written
-            }
-            return nil
-        }
+        let failure = StandardStream.writeAll(text, to: descriptor)
         if let failure { throw WriteError(description: "cannot write \(path): \(String(cString: strerror(failure)))") }
     }
-}
-
-/// write(2), apart from the method of the same name.
-private func writeBytes(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(descriptor, bytes, count)
 }

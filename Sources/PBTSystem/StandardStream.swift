@@ -18,16 +18,22 @@ public enum StandardStream: Int32, Sendable {
     /// all of it was written (false: the stream is closed, or its reader has gone).
     @discardableResult
     public func write(_ text: String) -> Bool {
+        Self.writeAll(text, to: rawValue) == nil
+    }
+
+    /// Writes all of `text` to `descriptor`, going on after partial writes and interruptions.
+    /// Returns nil, or the `errno` of the write that failed.
+    public static func writeAll(_ text: String, to descriptor: Int32) -> Int32? {
         var text = text
         return text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = systemWrite(rawValue, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return false }
+                if written <= 0 { return written < 0 ? errno : EIO }
                 offset += written
             }
-            return true
+            return nil
         }
     }
 }

@@ -43,10 +43,40 @@ struct KeygenCommand: ParsableCommand {
         if name.hasSuffix(".key") || name.hasSuffix(".pub") {
             throw ValidationError("--output takes the name without .key or .pub: '\(String(output.dropLast(4)))'")
         }
+        if let authorize, authorize.hasSuffix(".key") || authorize.hasSuffix(".pub") {
+            throw ValidationError(
+                "--authorize takes an authorized-keys file (public keys, one a line), not a key file: '\(authorize)'")
+        }
+    }
+
+    /// Checks, before any key is written, that `authorize` can take one more line: an
+    /// authorized-keys file (or nothing yet) in a directory that exists.
+    func checkAuthorizedKeysFile(_ authorize: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: authorize, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { throw UserError("--authorize \(authorize): is a directory") }
+            do {
+                _ = try CurveKeyFile.readPublicKeys(authorize)
+            } catch {
+                throw UserError(
+                    "--authorize \(authorize): not an authorized-keys file, so nothing was added to it (\(error))")
+            }
+            guard access(authorize, W_OK) == 0 else {
+                throw UserError("--authorize \(authorize): cannot write it (\(String(cString: strerror(errno))))")
+            }
+            return
+        }
+        // Its directory must be there, or be the one the key pair goes into (made below).
+        let folder = (authorize as NSString).deletingLastPathComponent
+        let outputFolder = (output as NSString).deletingLastPathComponent
+        guard folder.isEmpty || folder == outputFolder
+            || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue)
+        else { throw UserError("--authorize \(authorize): its directory \(folder) does not exist") }
     }
 
     func run() throws {
         try runReportingErrors {
+            if let authorize { try checkAuthorizedKeysFile(authorize) }
             let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
             if !FileManager.default.fileExists(atPath: directory) {
                 do {

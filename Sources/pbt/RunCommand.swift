@@ -143,6 +143,12 @@ struct RunCommand: ParsableCommand {
                 throw UserError("\(file): \(error)")
             }
             for warning in experiment.warnings { StandardStream.error.write("warning: \(file): \(warning)\n") }
+            let keyVariables = RunSupervisor.clearedKeyVariables.keys.sorted().filter { environment($0) != nil }
+            if !keyVariables.isEmpty {
+                StandardStream.error.write(
+                    "warning: pbt run does not pass \(keyVariables.joined(separator: ", ")) to its stages: --secure makes the run's own keys\n"
+                )
+            }
             var options = RunSupervisor.Options(
                 experiment: experiment, output: resume ?? output, resume: resume != nil, trainers: trainers,
                 evaluators: evaluators,

@@ -58,14 +58,26 @@ struct SecurityOptions: ParsableArguments {
         }
         let needsServerKey = sockets != .binds
         let needsAuthorized = sockets != .connects
+        // A flag this stage would ignore is a misunderstanding worth saying (the environment
+        // is shared by many stages, so it is not checked).
+        if !needsAuthorized, self.authorizedKeys != nil {
+            throw UserError(
+                "--authorized-keys is for stages that bind sockets others connect to; this one only connects: drop it")
+        }
+        if !needsServerKey, self.serverKey != nil {
+            throw UserError(
+                "--server-key is for stages that connect to a server; this one only binds (its key is the server's): drop it"
+            )
+        }
         if needsServerKey, serverKey == nil {
             throw UserError(
-                "--key needs --server-key too: the public key (.pub) of the selector and the event proxy this stage connects to"
+                "--key (PBT_KEY) needs --server-key (PBT_SERVER_KEY) too: the public key (.pub) of the selector and the event proxy this stage connects to"
             )
         }
         if needsAuthorized, authorizedKeys == nil {
             throw UserError(
-                "--key needs --authorized-keys too: the file of client public keys this stage admits (one a line)")
+                "--key (PBT_KEY) needs --authorized-keys (PBT_AUTHORIZED_KEYS) too: the file of client public keys this stage admits (one a line)"
+            )
         }
         do {
             let security = try CurveSecurity.load(

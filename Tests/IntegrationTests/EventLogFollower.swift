@@ -108,18 +108,7 @@ final class EventLogFollower {
 /// What a test asks of most events, whatever their case.
 extension TimedEvent {
     /// The member the event is about, if it is about one.
-    var member: Int? {
-        switch event {
-        case .memberAssigned(let member, _, _, _, _), .memberScored(let member, _, _, _, _),
-            .memberDecided(let member, _, _, _, _, _), .memberFinished(let member, _, _),
-            .memberFailed(let member, _, _, _, _), .leaseExpired(let member, _, _, _),
-            .leaseReleased(let member, _, _, _, _), .resultDropped(let member, _, _, _, _, _, _):
-            member
-        case .memberTrained(let trained): trained.member
-        case .memberExploited(let exploited): exploited.member
-        default: nil
-        }
-    }
+    var member: Int? { event.member }
 
     /// The worker the event names: the one handed a task, that reported, joined or left.
     var worker: String? {

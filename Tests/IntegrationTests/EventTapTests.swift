@@ -8,18 +8,23 @@ import ZeroMQ
 /// `pbt events` against a real proxy, with events published by the test.
 @Suite("pbt events")
 struct EventTapTests {
-    @Test(
-        "--until ends the tap even when --topic does not cover it, and prints only --topic's events",
-        .timeLimit(.minutes(2)))
-    func untilOutsideTheTopics() throws {
-        let directory = try TemporaryDirectory()
+    /// An event proxy on free loopback ports, and the endpoints it bound.
+    static func proxy(in directory: TemporaryDirectory) throws -> (PBTProcess, [String: String]) {
         let proxy = try PBTProcess(
             [
                 "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
                 "--ready-file", directory.file("events.json"),
             ],
             output: directory.file("proxy.log"))
-        let endpoints = try readyEndpoints(directory.file("events.json"))
+        return (proxy, try readyEndpoints(directory.file("events.json")))
+    }
+
+    @Test(
+        "--until ends the tap even when --topic does not cover it, and prints only --topic's events",
+        .timeLimit(.minutes(2)))
+    func untilOutsideTheTopics() throws {
+        let directory = try TemporaryDirectory()
+        let (proxy, endpoints) = try Self.proxy(in: directory)
         let tap = try PBTProcess(
             [
                 "events", "--endpoint", try #require(endpoints["subscribers"]), "--topic", "member.", "--until",
@@ -96,13 +101,7 @@ struct EventTapTests {
     @Test("the proxy drops a topic the event table does not have", .timeLimit(.minutes(1)))
     func unknownTopicsAreDropped() throws {
         let directory = try TemporaryDirectory()
-        let proxy = try PBTProcess(
-            [
-                "events", "proxy", "--publishers", "tcp://127.0.0.1:*", "--subscribers", "tcp://127.0.0.1:*",
-                "--ready-file", directory.file("events.json"),
-            ],
-            output: directory.file("proxy.log"))
-        let endpoints = try readyEndpoints(directory.file("events.json"))
+        let (proxy, endpoints) = try Self.proxy(in: directory)
         let tap = try PBTProcess(
             ["events", "--endpoint", try #require(endpoints["subscribers"])], output: directory.file("tap.log"))
         let context = try ZMQContext()

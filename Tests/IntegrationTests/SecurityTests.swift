@@ -172,6 +172,7 @@ struct SecurityTests {
         #expect(again.log.contains("trainer.key: already exists"), "\(again.log)")
 
         let malformed = try directory.write("malformed.key", "secret-key not-a-key\n")
+        let notAuthorizedKeys = try directory.write("notes.txt", "remember to buy milk\n")
         let experiment = try directory.write(
             "curve.yml", Self.experiment(name: "curve-required", extra: "security: {curve: true}"))
         let cases: [(arguments: [String], message: String)] = [
@@ -190,12 +191,41 @@ struct SecurityTests {
                 ["trainer", "--key", secret, "--server-key", secret],
                 "this is a .key file, which holds a secret key; give the .pub file"
             ),
-            (["trainer", "--key", secret], "--key needs --server-key too"),
+            (["trainer", "--key", secret], "--key (PBT_KEY) needs --server-key (PBT_SERVER_KEY) too"),
             (
                 ["trainer", "--server-key", directory.file("keys/trainer.pub")],
                 "--server-key (PBT_SERVER_KEY) needs --key (PBT_KEY)"
             ),
-            (["events", "proxy", "--key", secret], "--key needs --authorized-keys too"),
+            (
+                ["events", "proxy", "--key", secret],
+                "--key (PBT_KEY) needs --authorized-keys (PBT_AUTHORIZED_KEYS) too"
+            ),
+            (
+                [
+                    "events", "proxy", "--key", secret, "--authorized-keys", directory.file("keys/authorized_keys"),
+                    "--server-key", directory.file("keys/trainer.pub"),
+                ],
+                "--server-key is for stages that connect to a server; this one only binds"
+            ),
+            (
+                [
+                    "events", "--key", secret, "--server-key", directory.file("keys/trainer.pub"),
+                    "--authorized-keys", directory.file("keys/authorized_keys"),
+                ],
+                "--authorized-keys is for stages that bind sockets others connect to"
+            ),
+            (
+                ["keygen", "--output", directory.file("keys/other"), "--authorize", secret],
+                "--authorize takes an authorized-keys file (public keys, one a line), not a key file"
+            ),
+            (
+                ["keygen", "--output", directory.file("keys/other"), "--authorize", directory.file("none/authorized")],
+                "its directory \(directory.file("none")) does not exist"
+            ),
+            (
+                ["keygen", "--output", directory.file("keys/other"), "--authorize", notAuthorizedKeys],
+                "not an authorized-keys file, so nothing was added to it"
+            ),
             (
                 ["selector", experiment, "--run-dir", directory.file("run"), "--events", "none"],
                 "says security: {curve: true}: give the selector --key"
@@ -207,9 +237,50 @@ struct SecurityTests {
             #expect(end.exitCode == 2, "\(item.arguments): \(end)\n\(process.log)")
             #expect(process.log.contains(item.message), "\(item.arguments): \(process.log)")
         }
+        // A refused --authorize wrote no key either.
+        #expect(!FileManager.default.fileExists(atPath: directory.file("keys/other.key")))
     }
 
     // MARK: CURVE end to end, and who is kept out
+
+    /// A trainer authorized at the selector but not at the evaluator's inlet gets work, and
+    /// its results wait; the refusal is retried (libzmq never retries one), so once its key is
+    /// added to the evaluator's file the results arrive and the run finishes.
+    @Test(
+        "a refused connection to an evaluator's inlet is tried again and goes through once authorized",
+        .timeLimit(.minutes(3)))
+    func refusedInletIsRetried() throws {
+        let pipeline = try SecurePipeline(
+            experiment: Self.experiment(
+                name: "inlet-retry", population: 2, maxSteps: 10, extra: "security: {curve: true}"),
+            secure: true)
+        // The evaluator admits what the selector admitted before the new trainer's key came.
+        let evaluatorKeys = pipeline.keys + "/evaluator_authorized_keys"
+        try FileManager.default.copyItem(atPath: pipeline.authorized, toPath: evaluatorKeys)
+        let late = try pipeline.keygen("late", authorize: true)
+        try pipeline.startServers()
+        try pipeline.start(
+            "evaluator", "evaluator-1",
+            [
+                "--key", pipeline.keys + "/server.key", "--server-key", pipeline.keys + "/server.pub",
+                "--authorized-keys", evaluatorKeys,
+            ])
+        try pipeline.start("mutator", "mutator-1")
+        try pipeline.start("trainer", "late", pipeline.clientArguments(key: "late"))
+        let refused = eventually(within: 30) {
+            pipeline.log("late").contains("the evaluator inlet at")
+                && pipeline.log("late").contains("refused this process's CURVE key")
+        }
+        #expect(refused, "\(pipeline.log("late"))")
+        #expect(!pipeline.events().contains { $0.topic == .memberScored })
+        let handle = try #require(FileHandle(forWritingAtPath: evaluatorKeys))
+        handle.seekToEndOfFile()
+        handle.write(Data(try String(contentsOfFile: late.pub, encoding: .utf8).utf8))
+        try handle.close()
+        let summary = try pipeline.finish(within: 90)
+        #expect(summary["reason"] as? String == "max_steps", "\(summary)\n\(pipeline.log("late"))")
+        try checkMemberHistories(pipeline.events(), population: 2, maxSteps: 10)
+    }
 
     @Test(
         "with CURVE, only authorized keys get work, publish or subscribe; a key added to the file is admitted without a restart",

@@ -105,6 +105,32 @@ final class CurveTests {
         #expect(throws: CurveKeyError.self) { try CurveKeyFile.readKeyPair(mixed) }
     }
 
+    /// Files saved on Windows end their lines in CRLF: each line still reads as one line.
+    @Test func keyFilesWithCRLFLinesRead() throws {
+        let pair = try CurveKeyPair.generate()
+        let other = try CurveKeyPair.generate()
+        let paths = try CurveKeyFile.write(pair, base: file("windows"))
+        for path in [paths.secret, paths.public] {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            try text.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        #expect(try CurveKeyFile.readKeyPair(paths.secret) == pair)
+        #expect(try CurveKeyFile.readPublicKey(paths.public) == pair.publicKey)
+        let authorized = file("authorized_keys")
+        try "# admitted\r\n\(pair.publicText) a\r\n\(other.publicText) b\r\n".write(
+            toFile: authorized, atomically: true, encoding: .utf8)
+        #expect(try CurveKeyFile.readPublicKeys(authorized).map(\.name) == ["a", "b"])
+    }
+
+    @Test func aDirectoryOrAFIFOIsNotAKeyFile() throws {
+        #expect(throws: CurveKeyError(file: directory, "is a directory, not a key file")) {
+            try CurveKeyFile.readKeyPair(directory)
+        }
+        let fifo = file("fifo.key")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: CurveKeyError(file: fifo, "is not a regular file")) { try CurveKeyFile.readKeyPair(fifo) }
+    }
+
     // MARK: ZAP
 
     struct Server {
