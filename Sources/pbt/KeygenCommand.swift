@@ -69,8 +69,9 @@ struct KeygenCommand: ParsableCommand {
         // Its directory must be there, or be the one the key pair goes into (made below).
         let folder = (authorize as NSString).deletingLastPathComponent
         let outputFolder = (output as NSString).deletingLastPathComponent
-        guard folder.isEmpty || folder == outputFolder
-            || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue)
+        guard
+            folder.isEmpty || folder == outputFolder
+                || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue)
         else { throw UserError("--authorize \(authorize): its directory \(folder) does not exist") }
     }
 
