@@ -28,11 +28,16 @@ final class ServerSecurity {
         keyPair = security.keyPair
         self.stage = stage
         self.logger = logger
-        logger.info(
-            "CURVE on: \(stage) admits \(handler.authorizedCount - 1) client key\(handler.authorizedCount == 2 ? "" : "s") from \(security.authorizedKeys ?? "?") (re-read when it changes)",
-            metadata: [
-                "pbt.key": "\(keyPair.publicText)"
-            ])
+        let admitted = handler.authorizedCount - 1
+        let line =
+            "CURVE on: \(stage) admits \(admitted) client key\(admitted == 1 ? "" : "s") besides its own from \(security.authorizedKeys ?? "?") (re-read when it changes)"
+        if admitted == 0 {
+            // Only a peer holding this stage's own key gets in: most likely a file not filled yet.
+            logger.warning(
+                "\(line); none yet: add the clients' .pub lines to it", metadata: ["pbt.key": "\(keyPair.publicText)"])
+        } else {
+            logger.info("\(line)", metadata: ["pbt.key": "\(keyPair.publicText)"])
+        }
     }
 
     /// Makes `socket` a CURVE server of this stage. With `watchHandshakes` false, the caller
