@@ -63,6 +63,9 @@ struct LinePlot {
                 lo: yRange?.lowerBound ?? ys.min() ?? 0, hi: yRange?.upperBound ?? ys.max() ?? 1, log: yLog, pad: 0.05,
                 from: height - bottom, to: top)
         }
+        // The id goes into attributes and url(#…) references: only characters that need no
+        // escaping anywhere (a hyperparameter's name can hold any).
+        let id = HTML.identifier(id)
         var out =
             "<svg id=\"\(id)\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
         out += "<title>\(HTML.escape(title))</title>"
@@ -198,6 +201,20 @@ struct Scale {
 
 /// Escaping for HTML text and attributes.
 enum HTML {
+    /// `text` as an element id: letters, digits, `-` and `_` kept; anything else makes it
+    /// `_` and a hash of the whole text follows, so that two names stay two ids.
+    static func identifier(_ text: String) -> String {
+        let kept = String(
+            text.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_")
+                    ? Character(scalar) : "_"
+            })
+        guard kept != text else { return text }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return kept + "-" + String(hash, radix: 36)
+    }
+
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)

@@ -72,6 +72,19 @@ struct RunReportTests {
         #expect(!html.contains("<b>x</b>"))
     }
 
+    /// A hyperparameter's name goes into plot ids and `url(#…)` references too: a name that
+    /// would close the attribute and open a script becomes an id of plain characters.
+    @Test func aHyperparameterNameCannotPutMarkupInThePage() throws {
+        let name = #"a"><script>alert(1)</script><x y=""#
+        let text = SimulatedRun.experimentText().replacingOccurrences(
+            of: "  lr: {log_uniform: [0.001, 1.0]}", with: "  '\(name)': {log_uniform: [0.001, 1.0]}")
+        let run = try SimulatedRun.run(text)
+        let (html, _) = try RunReport.html(
+            .init(runDirectory: "r", events: run.events, summary: run.summary, experiment: text))
+        #expect(!html.lowercased().contains("<script"))
+        #expect(html.contains("&lt;script&gt;"), "the name is shown, escaped")
+    }
+
     @Test func noEventsIsAnError() {
         #expect(throws: ReportError.self) {
             try RunReport.html(.init(runDirectory: "r", events: "\n", summary: nil, experiment: nil))
