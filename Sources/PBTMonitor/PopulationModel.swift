@@ -554,9 +554,13 @@ public struct PopulationModel: Sendable {
 
     mutating func exploited(_ event: PBTEvent.MemberExploited, at time: Double) {
         let member = event.member
+        // The donor's weights at the compared step as the decision saw them; else the donor's
+        // own recent checkpoint of that name (not another member's: names of byte-identical
+        // checkpoints are shared, and a donor may itself have copied at the same step since).
         let copy =
-            heldCheckpoints[event.donor]?.last(where: { $0.checkpoint == event.checkpoint })?.node
-            ?? pendingCopies[member] ?? byCheckpoint[event.checkpoint] ?? snapshots[event.donor]?[event.step]
+            pendingCopies[member]
+            ?? heldCheckpoints[event.donor]?.last(where: { $0.checkpoint == event.checkpoint })?.node
+            ?? byCheckpoint[event.checkpoint] ?? snapshots[event.donor]?[event.step]
         pendingCopies[member] = nil
         heads[member] = copy
         headCheckpoint[member] = event.checkpoint

@@ -157,6 +157,28 @@ struct PopulationModelTests {
         #expect(model.members[1]?.lastExploit?.copiedScore == 0.9)
     }
 
+    /// A donor that copied another member at the same step, just before it was copied itself:
+    /// the copy is the donor's weights when the decision compared them (its own), as the
+    /// selector's summary has it, even when every checkpoint has one name.
+    @Test func aCopyOfADonorThatCopiedAtTheSameStepIsTheDonorsOwn() throws {
+        let lines = [
+            E.started(0, population: 3),
+            E.trained(1, 0, from: 0, to: 4, h0: 1, checkpoint: "same"), E.scored(1.1, 0, step: 4, score: 0.9),
+            E.trained(2, 1, from: 0, to: 4, h0: 0.5, checkpoint: "same"), E.scored(2.1, 1, step: 4, score: 0.5),
+            E.trained(3, 2, from: 0, to: 4, h0: 0.2, checkpoint: "same"), E.scored(3.1, 2, step: 4, score: 0.1),
+            E.decided(3.2, 1, step: 4, comparedAt: 4, donor: 0),
+            E.decided(3.3, 2, step: 4, comparedAt: 4, donor: 1),
+            E.exploited(3.4, 1, donor: 0, step: 4, checkpoint: "same", old: 0.5, copied: 1, new: 1.2),
+            E.exploited(3.5, 2, donor: 1, step: 4, checkpoint: "same", old: 0.2, copied: 0.5, new: 0.6),
+            E.trained(4, 2, from: 4, to: 8, h0: 0.6, checkpoint: "same"),
+        ]
+        let (model, _) = try E.fold(lines)
+        #expect(
+            model.lineage(of: 2) == [
+                LineageSpan(member: 1, fromStep: 0, toStep: 4), LineageSpan(member: 2, fromStep: 4, toStep: 8),
+            ])
+    }
+
     @Test func withoutLineageOnlyTheLatestRangeIsKeptButCopiesStillKnowTheirScore() throws {
         let (model, _) = try E.fold(E.twoMembers, options: .init(trackLineage: false))
         #expect(model.history(of: 1).count == 1)
