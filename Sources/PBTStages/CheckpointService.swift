@@ -85,7 +85,7 @@ final class CheckpointService: @unchecked Sendable {
         try socket.setMaximumMessageSize(Int64(StoreProtocol.maximumChunkBytes) + 8192)
         try socket.setSendHighWaterMark(Self.highWaterMark)
         try socket.setReceiveHighWaterMark(Self.highWaterMark)
-        try socket.bind(bind)
+        try socket.bind(bind, option: "--store-bind")
         endpoint = try socket.lastEndpoint
         store.clearIncoming()
         let thread = Thread { [self] in

@@ -66,13 +66,13 @@ public final class EventProxyStage {
         // publisher whose message is over 1 MiB, before it is read into memory.
         try inbound.setMaximumMessageSize(Self.maximumMessageBytes)
         try server?.secure(inbound)
-        try inbound.bind(options.publishers)
+        try inbound.bind(options.publishers, option: "--publishers")
         let outbound = try ZMQSocket(context, .xpub)
         try outbound.setSendHighWaterMark(Self.subscriberQueueEvents)
         try outbound.setMaximumMessageSize(Self.maximumSubscriptionBytes)
         try outbound.setReceiveHighWaterMark(Self.subscriptionQueue)
         try server?.secure(outbound)
-        try outbound.bind(options.subscribers)
+        try outbound.bind(options.subscribers, option: "--subscribers")
         let publishers = try inbound.lastEndpoint
         let subscribers = try outbound.lastEndpoint
         logger.info(

@@ -255,7 +255,7 @@ public final class WorkerStage {
                 serverSecurity = server
                 try server.secure(pull)
             }
-            try pull.bind(options.bind)
+            try pull.bind(options.bind, option: "--inlet-bind")
             inlet = pull
             let bound = try pull.lastEndpoint
             inletEndpoint = PeerEndpoint(

@@ -41,13 +41,13 @@ struct QualityBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Seeds a method and workload.")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds a method and workload.")
     var seeds = 9
 
     @Option(name: .long, help: "Workloads: toy, digits (repeatable).")
     var workload: [String] = ["toy", "digits"]
 
-    @Option(name: .long, help: "Trainers a run.")
+    @Option(name: .long, parsing: .unconditional, help: "Trainers a run.")
     var trainers = 2
 
     @Option(name: .long, help: "Where the runs go.")
@@ -89,7 +89,7 @@ struct MLPBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Minibatches a measurement.")
+    @Option(name: .long, parsing: .unconditional, help: "Minibatches a measurement.")
     var steps = 2000
 
     func run() throws {
@@ -106,7 +106,7 @@ struct RLBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Seeds a method and task.")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds a method and task.")
     var seeds = 9
 
     @Option(name: .long, help: "Tasks: cartpole, acrobot (repeatable).")
@@ -115,7 +115,7 @@ struct RLBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Methods (repeatable): pbt, ttest, random, grid, pbt-4, random-4 (default: all).")
     var method: [String] = []
 
-    @Option(name: .long, help: "Trainers a run.")
+    @Option(name: .long, parsing: .unconditional, help: "Trainers a run.")
     var trainers = 2
 
     @Option(name: .long, help: "Where the runs go.")
@@ -171,7 +171,7 @@ struct CommandBenchCommand: ParsableCommand {
         commandName: "command",
         abstract: "What a step costs the command workload, once and persistent, with a program that does no work.")
 
-    @Option(name: .long, help: "Requests a measurement.")
+    @Option(name: .long, parsing: .unconditional, help: "Requests a measurement.")
     var requests = 200
 
     @Option(name: .long, help: "The Python interpreter to start.")
@@ -189,7 +189,7 @@ struct CheckpointBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Minibatches a member.")
+    @Option(name: .long, parsing: .unconditional, help: "Minibatches a member.")
     var maxSteps = 6000
 
     @Option(name: .long, help: "Where the runs go.")
@@ -245,10 +245,10 @@ struct ScaleBenchCommand: ParsableCommand {
             "One selector and 10, 100, 1,000 simulated trainers (steps of 10–100 ms): decisions/s, turnaround, the selector's CPU and memory."
     )
 
-    @Option(name: .long, help: "Trainer counts, comma-separated.")
+    @Option(name: .long, parsing: .unconditional, help: "Trainer counts, comma-separated.")
     var trainers = "10,100,1000"
 
-    @Option(name: .long, help: "Seconds each count runs.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds each count runs.")
     var seconds = 20.0
 
     @Option(name: .long, help: "Where the runs go.")
@@ -274,9 +274,9 @@ struct SimulatedTrainersCommand: ParsableCommand {
         commandName: "sim-trainers", abstract: "Simulated trainers for pbt bench scale.", shouldDisplay: false)
 
     @Option var connect: String
-    @Option var count: Int
+    @Option(parsing: .unconditional) var count: Int
     @Option var checkpoints: String
-    @Option var seconds: Double
+    @Option(parsing: .unconditional) var seconds: Double
     @Option var output: String
     @Option var prefix: String
 
@@ -351,10 +351,10 @@ struct ResourcesBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Trainers a run.")
+    @Option(name: .long, parsing: .unconditional, help: "Trainers a run.")
     var trainers = 2
 
-    @Option(name: .long, help: "Runs of each kind, alternating.")
+    @Option(name: .long, parsing: .unconditional, help: "Runs of each kind, alternating.")
     var rounds = 3
 
     @Option(name: .long, help: "Where the runs go.")
@@ -388,7 +388,7 @@ struct StartupBenchCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOption
 
-    @Option(name: .long, help: "Runs to take the median of.")
+    @Option(name: .long, parsing: .unconditional, help: "Runs to take the median of.")
     var runs = 7
 
     @Option(
@@ -432,7 +432,7 @@ struct EventsBenchCommand: ParsableCommand {
         help: "An events.jsonl to read (default: make one with a no-op run of population 64 on 4 trainers).")
     var events: String?
 
-    @Option(name: .long, help: "Seconds each measurement runs.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds each measurement runs.")
     var seconds = 2.0
 
     @Option(name: .long, help: "Where the run goes.")
@@ -460,7 +460,7 @@ struct CurveBenchCommand: ParsableCommand {
         commandName: "curve",
         abstract: "What CURVE costs: the pipeline and a socket pair with and without it, in one invocation.")
 
-    @Option(name: .long, help: "Rounds; each measures with and without CURVE back to back.")
+    @Option(name: .long, parsing: .unconditional, help: "Rounds; each measures with and without CURVE back to back.")
     var rounds = 3
 
     @Flag(name: .long, help: "Small sizes: check that every part runs and prints its table.")
@@ -500,11 +500,11 @@ struct RawHubCommand: ParsableCommand {
     var bind = "tcp://127.0.0.1:*"
     @Option(help: "Where the hub binds its PULL, which takes messages back from the evaluators.")
     var inlet = "tcp://127.0.0.1:*"
-    @Option(help: "Trainers to wait for.") var trainers = 4
-    @Option(help: "Evaluators to wait for.") var evaluators = 1
-    @Option(help: "Messages going round at once.") var inFlight = 64
-    @Option(help: "Bytes a message.") var size = 120
-    @Option(help: "Seconds to count laps, after a half-second warm-up.") var seconds = 3.0
+    @Option(parsing: .unconditional, help: "Trainers to wait for.") var trainers = 4
+    @Option(parsing: .unconditional, help: "Evaluators to wait for.") var evaluators = 1
+    @Option(parsing: .unconditional, help: "Messages going round at once.") var inFlight = 64
+    @Option(parsing: .unconditional, help: "Bytes a message.") var size = 120
+    @Option(parsing: .unconditional, help: "Seconds to count laps, after a half-second warm-up.") var seconds = 3.0
     @Option(
         help: """
             on: a message waits at the hub until a trainer asks for it (the pipeline's flow control); off: PUSH/PULL \
@@ -512,9 +512,12 @@ struct RawHubCommand: ParsableCommand {
             way: they PULL.
             """)
     var flowControl = "on"
-    @Option(help: "With flow control: messages a trainer may hold at once (the pipeline's trainers hold 1).")
+    @Option(
+        parsing: .unconditional,
+        help: "With flow control: messages a trainer may hold at once (the pipeline's trainers hold 1).")
     var trainerWindow = 1
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp("No longer applies: evaluators PULL, so there is no window to set.", visibility: .hidden))
     var evaluatorWindow: Int?
     @Option(help: #"Where to write {"endpoints": {"work": …, "inlet": …}} once bound."#) var readyFile: String?

@@ -68,7 +68,7 @@ struct RunCommand: ParsableCommand {
     var secure = false
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "GPU devices to deal to the trainers, e.g. 0,1,2,3: resources.gpus each (1 if the experiment asks for none), as CUDA_VISIBLE_DEVICES.",
             valueName: "ids"))

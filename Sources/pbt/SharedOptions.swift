@@ -51,7 +51,15 @@ struct EventsOption: ParsableArguments {
 /// Refuses (exit 2, before anything starts) an endpoint libzmq would not take, or would take
 /// for another one (a port over 65,535 wraps round).
 func checkEndpoint(_ endpoint: String?, _ option: String, binding: Bool) throws {
-    guard let endpoint, let problem = EndpointAddress.problem(with: endpoint, binding: binding) else { return }
+    guard let endpoint else { return }
+    if endpoint.hasPrefix("inproc://") {
+        // A command is a process of its own: nothing else can reach it there (pbt run
+        // --in-process uses inproc:// between its own threads).
+        throw ValidationError(
+            "\(option) '\(endpoint.prefix(80))': inproc:// reaches only sockets of the same process; give tcp:// or ipc://"
+        )
+    }
+    guard let problem = EndpointAddress.problem(with: endpoint, binding: binding) else { return }
     throw ValidationError("\(option) '\(endpoint.prefix(80))': \(problem)")
 }
 

@@ -163,21 +163,21 @@ struct WorkerOptions: ParsableArguments {
         } ?? []
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "Threads a trainer's (or evaluator's) training may use: a number, auto (the cgroup's CPU quota, else the cores) or inherit (leave OMP_NUM_THREADS and the like alone). The experiment's resources.threads wins when set (env PBT_THREADS).",
             valueName: "n|auto|inherit"))
     var threads: String = environment("PBT_THREADS") ?? "auto"
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "GPU devices this worker's programs get as CUDA_VISIBLE_DEVICES, e.g. 0 or 2,3 (env PBT_GPUS).",
             valueName: "ids"))
     var gpus: String?
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "Trainers and evaluators that fetch checkpoints over ZeroMQ: the most their cache holds, in bytes or with k, m, g (env PBT_CACHE_SIZE; default 4g).",
             valueName: "size"))
@@ -408,6 +408,14 @@ struct EventsProxyCommand: ParsableCommand {
     @OptionGroup var security: SecurityOptions
 
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        try checkEndpoint(publishers, "--publishers (or PBT_EVENTS_PUBLISH_BIND)", binding: true)
+        try checkEndpoint(subscribers, "--subscribers (or PBT_EVENTS_SUBSCRIBE_BIND)", binding: true)
+        if publishers == subscribers, !publishers.hasSuffix(":*") {
+            throw ValidationError("--publishers and --subscribers are the same endpoint, \(publishers): give two")
+        }
+    }
 
     func run() throws {
         try runReportingErrors {

@@ -101,6 +101,28 @@ struct CommandLineTests {
             arguments: ["selector", "/dev/null", "--min-trainers", "-1"],
             file: nil, exitCode: 2, mentions: ["--min-trainers must be between 1 and 4096, got -1"]),
         Case(
+            label: "a proxy's port past 65535 (libzmq would wrap it)",
+            arguments: [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:27759", "--subscribers", "tcp://127.0.0.1:70000",
+            ],
+            file: nil, exitCode: 2, mentions: ["--subscribers (or PBT_EVENTS_SUBSCRIBE_BIND) 'tcp://127.0.0.1:70000'"]),
+        Case(
+            label: "a proxy with one endpoint for both sides",
+            arguments: [
+                "events", "proxy", "--publishers", "tcp://127.0.0.1:27759", "--subscribers", "tcp://127.0.0.1:27759",
+            ],
+            file: nil, exitCode: 2, mentions: ["are the same endpoint"]),
+        Case(
+            label: "connecting to a wildcard host", arguments: ["trainer", "--connect", "tcp://*:5555"], file: nil,
+            exitCode: 2, mentions: ["a host of * binds every interface; connecting needs the host's address"]),
+        Case(
+            label: "inproc:// to a command of its own", arguments: ["events", "--endpoint", "inproc://x"], file: nil,
+            exitCode: 2, mentions: ["inproc:// reaches only sockets of the same process"]),
+        Case(
+            label: "a negative cache size (read as a value, not as a flag)",
+            arguments: ["trainer", "--cache-size", "-1"],
+            file: nil, exitCode: 2, mentions: ["--cache-size (or PBT_CACHE_SIZE) must be a size in bytes"]),
+        Case(
             label: "run without a file", arguments: ["run"], file: nil, exitCode: 2,
             mentions: ["experiment file", "--resume"]),
         Case(

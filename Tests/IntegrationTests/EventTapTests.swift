@@ -116,6 +116,22 @@ struct EventTapTests {
         #expect(!tap.log.contains(#"{"event":"bogus.topic"}"#), "\(tap.log)")
     }
 
+    /// An endpoint another process listens on is bad input found before the stage starts.
+    @Test("a proxy whose endpoint is taken says so, exit 2", .timeLimit(.minutes(1)))
+    func takenEndpointIsExitTwo() throws {
+        let directory = try TemporaryDirectory()
+        let context = try ZMQContext()
+        let holder = try ZMQSocket(context, .pull)
+        try holder.bind("tcp://127.0.0.1:*")
+        let taken = try holder.lastEndpoint
+        let proxy = try PBTProcess(
+            ["events", "proxy", "--publishers", taken, "--subscribers", "tcp://127.0.0.1:*"],
+            output: directory.file("proxy.log"))
+        let end = try #require(proxy.finish(within: 30))
+        #expect(end.exitCode == 2, "\(proxy.log)")
+        #expect(proxy.log.contains("cannot bind --publishers \(taken): Address already in use"), "\(proxy.log)")
+    }
+
     @Test func subscriptionsCoverTheUntilTopic() {
         func subscriptions(_ topics: [String], until: String?) -> [String] {
             EventTap.Options(endpoint: "", topics: topics, until: until).subscriptions

@@ -45,7 +45,7 @@ struct EndpointAddressTests {
     }
     @Test(arguments: [
         ("tcp://*:5555", true), ("tcp://127.0.0.1:*", true), ("tcp://[::1]:65535", true), ("tcp://eth0:0", true),
-        ("ipc:///tmp/x/work", true), ("inproc://pbt.run.work", true),
+        ("ipc:///tmp/x/work", true), ("inproc://pbt.run.work", true), ("tcp://[::1]:5555", false),
     ])
     func usableEndpointsPass(endpoint: String, binding: Bool) {
         #expect(EndpointAddress.problem(with: endpoint, binding: binding) == nil)
@@ -57,6 +57,9 @@ struct EndpointAddressTests {
         ("tcp://:5555", true, "tcp://HOST:PORT"), ("tcp://h:-1", false, "from 0 to 65535"),
         ("notanendpoint", false, "expected tcp://"), ("udp://h:1", false, "expected tcp://"),
         ("ipc://", true, "needs a path"),
+        ("tcp://*:5557", false, "connecting needs the host's address"),
+        ("tcp://127.0.0.1:0", false, "connecting needs the port number"),
+        ("tcp://[::1:5555", false, "in brackets"), ("tcp://::1:5555", false, "in brackets"),
     ])
     func unusableEndpointsAreNamed(endpoint: String, binding: Bool, expected: String) {
         let problem = EndpointAddress.problem(with: endpoint, binding: binding)

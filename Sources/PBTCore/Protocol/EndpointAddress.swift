@@ -8,7 +8,7 @@ public enum EndpointAddress {
     /// The host of a `tcp://` endpoint (without brackets for IPv6), or nil for other transports.
     public static func host(of endpoint: String) -> String? {
         guard let (host, _) = split(endpoint) else { return nil }
-        return host
+        return host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 
     /// Whether the endpoint's host means "every interface" (`*`, `0.0.0.0`, `::`).
@@ -36,10 +36,16 @@ public enum EndpointAddress {
             return "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME"
         }
         guard let (host, port) = split(endpoint), !host.isEmpty else { return "expected tcp://HOST:PORT" }
+        if host.hasPrefix("[") != host.hasSuffix("]") || (host.contains(":") && !host.hasPrefix("[")) {
+            return "an IPv6 address goes in brackets: tcp://[::1]:5555"
+        }
+        let bare = self.host(of: endpoint) ?? host
         if port == "*" { return binding ? nil : "a port of * binds any free port; connecting needs a port number" }
         guard let number = Int(port), (0...65_535).contains(number) else {
             return "the port must be a number from 0 to 65535\(binding ? " or *" : ""), got '\(port.prefix(20))'"
         }
+        if !binding, bare == "*" { return "a host of * binds every interface; connecting needs the host's address" }
+        if !binding, number == 0 { return "port 0 binds any free port; connecting needs the port number" }
         return nil
     }
 
@@ -47,8 +53,7 @@ public enum EndpointAddress {
         guard endpoint.hasPrefix("tcp://") else { return nil }
         let rest = endpoint.dropFirst("tcp://".count)
         guard let colon = rest.lastIndex(of: ":") else { return nil }
-        var host = String(rest[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, String(rest[rest.index(after: colon)...]))
+        // (Brackets stay on: `problem` checks them; `host(of:)` takes them off.)
+        return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
     }
 }
