@@ -219,7 +219,7 @@ public final class RunSupervisor {
         } catch is FinishedBeforeStart {
             // Its store said it had finished; the selector wrote the outcome that was missing.
             stopAll()
-            guard let summary = Self.summary(of: run) else { return 1 }
+            guard let summary = summary(of: run) else { return 1 }
             console.line("\(run.path) has already finished; its outcome (summary.json written again from the store):")
             print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
             return 0
@@ -243,7 +243,7 @@ public final class RunSupervisor {
             guard FileManager.default.fileExists(atPath: run.database) else {
                 throw BadInputError("\(run.path) has no selector.sqlite to resume from")
             }
-            if let summary = Self.summary(of: run) {
+            if let summary = summary(of: run) {
                 console.line("\(run.path) has already finished; its outcome:")
                 print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
                 return 0
@@ -602,7 +602,7 @@ public final class RunSupervisor {
             if let done = selector.poll() {
                 console.finishLine()
                 // A run in which every member failed ended (exit 1) with its outcome written.
-                guard done.succeeded || Self.reason(of: run) == FinishReason.allFailed.rawValue else {
+                guard done.succeeded || reason(of: run) == FinishReason.allFailed.rawValue else {
                     throw RunError(
                         "the selector stopped with \(done.description); its state is safe in \(run.database): go on with\n  pbt run --resume \(run.path)\n"
                             + Self.tail(of: selector.log))
@@ -624,7 +624,7 @@ public final class RunSupervisor {
 
     /// Prints the outcome from `summary.json`; a run in which every member failed is an error.
     private func report(_ run: RunDirectory) throws -> Int32 {
-        guard let summary = Self.summary(of: run) else {
+        guard let summary = summary(of: run) else {
             throw RunError("the selector finished without writing \(run.summary)")
         }
         console.finishLine()
@@ -641,10 +641,18 @@ public final class RunSupervisor {
     /// A run directory's `summary.json`, if it has one that reads.
     /// The run's `summary.json`, if it is there and says how the experiment ended (one that
     /// is damaged, or `{}`, is not: a selector started on the directory writes it again).
-    static func summary(of run: RunDirectory) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: run.summary),
+    func summary(of run: RunDirectory) -> [String: Any]? {
+        Self.readSummary(run.summary, experiment: options.experiment.name)
+    }
+
+    /// The summary at `path` if it is one of `experiment` that says how it ended: its name,
+    /// a reason an experiment ends for, its steps and its members (a damaged one, `{}`, or
+    /// another experiment's is not: a selector started on the directory writes it again).
+    static func readSummary(_ path: String, experiment: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: path),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            object["reason"] is String
+            let reason = object["reason"] as? String, FinishReason(rawValue: reason) != nil,
+            object["experiment"] as? String == experiment, object["steps"] is Int, object["members"] is [Any]
         else { return nil }
         return object
     }
@@ -695,7 +703,7 @@ public final class RunSupervisor {
     }
 
     /// The reason in a run directory's summary, if it has one.
-    static func reason(of run: RunDirectory) -> String? {
+    func reason(of run: RunDirectory) -> String? {
         summary(of: run)?["reason"] as? String
     }
 
@@ -742,7 +750,7 @@ public final class RunSupervisor {
             if let done = launch.stage.poll() {
                 // A resumed run whose store says it finished: its selector only wrote the
                 // outcome that summary.json lacked, and ended.
-                if name == "selector", done.succeeded, let resumed, Self.summary(of: resumed) != nil {
+                if name == "selector", done.succeeded, let resumed, summary(of: resumed) != nil {
                     throw FinishedBeforeStart()
                 }
                 throw RunError(

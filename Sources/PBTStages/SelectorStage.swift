@@ -298,12 +298,9 @@ public final class SelectorStage {
             inletEndpoint: try inlet.lastEndpoint)
     }
 
-    /// Whether `path` holds a summary that says how the experiment ended.
-    static func holdsOutcome(_ path: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return false }
-        return object["reason"] is String
+    /// Whether `path` holds a summary of this experiment that says how it ended.
+    func holdsOutcome(_ path: String) -> Bool {
+        RunSupervisor.readSummary(path, experiment: options.experiment.name) != nil
     }
 
     /// Starts the experiment, or goes on from the store: the event log is cut back to the last
@@ -328,7 +325,7 @@ public final class SelectorStage {
             routesEpoch: Self.routesEpoch())
         if let reason = finished {
             logger.notice("the experiment in \(run.path) has already finished; nothing to do")
-            guard !Self.holdsOutcome(run.summary) else { return .alreadyFinished(exitCode: 0) }
+            guard !holdsOutcome(run.summary) else { return .alreadyFinished(exitCode: 0) }
             // It finished, but its outcome was never written (a full disk, no file handles), or
             // the file was damaged since: write it now.
             logger.notice("\(run.summary) is missing or damaged; writing it again from the store")

@@ -118,7 +118,9 @@ extension SelectorDatabase {
     /// files it under its first two).
     private static func checkpointExists(_ reference: String, in directory: String) -> Bool {
         guard reference.count == 64, reference.allSatisfy(\.isHexDigit) else { return false }
-        return fileSize("\(directory)/\(reference.prefix(2))/\(reference)") != nil
+        var status = stat()
+        return stat("\(directory)/\(reference.prefix(2))/\(reference)", &status) == 0
+            && status.st_mode & S_IFMT == S_IFREG
     }
 
     /// The byte just before `offset` in the file at `path`.

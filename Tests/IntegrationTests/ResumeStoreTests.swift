@@ -169,7 +169,10 @@ struct ResumeRecordTests {
             ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("first.txt"))
         try #require(try #require(first.finish(within: 60)).succeeded, "\(first.log)")
         let written = try String(contentsOfFile: run + "/summary.json", encoding: .utf8)
-        for damaged in [String(written.prefix(50)), "{}"] {
+        for damaged in [
+            String(written.prefix(50)), "{}", #"{"experiment":"short","reason":"max_steps"}"#,
+            #"{"experiment":"short","reason":"bogus","steps":1,"members":[]}"#,
+        ] {
             try damaged.write(toFile: run + "/summary.json", atomically: true, encoding: .utf8)
             let again = try PBTProcess(
                 ["run", "--resume", run, "--metrics", "none"], output: directory.file("again.txt"))
