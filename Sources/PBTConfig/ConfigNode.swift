@@ -75,6 +75,18 @@ public struct ConfigNode: Sendable, Hashable {
         return try convert(root, path: "")
     }
 
+    /// The first control character of `text` other than a tab or a line break, as `U+001B`:
+    /// names, labels and paths end up on terminals and in files, where one can do harm.
+    static func controlCharacter(in text: String) -> String? {
+        guard
+            let scalar = text.unicodeScalars.first(where: {
+                $0.properties.generalCategory == .control && !["\t", "\n", "\r"].contains($0)
+            })
+        else { return nil }
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
     private static func convert(_ node: Node, path: String) throws(ConfigError) -> ConfigNode {
         let line = node.mark?.line
         switch node {
@@ -90,6 +102,11 @@ public struct ConfigNode: Sendable, Hashable {
                 case Tag.Name.float.rawValue: value = node.float.map(Value.real) ?? .text(scalar.string)
                 default: value = .text(scalar.string)
                 }
+            }
+            if case .text(let text) = value, let control = Self.controlCharacter(in: text) {
+                throw ConfigError(
+                    path: path, message: "holds a control character (\(control)): \(ConfigNode.quoted(text))",
+                    line: line)
             }
             return ConfigNode(value: value, line: line, path: path)
         case .sequence(let sequence):
@@ -107,6 +124,11 @@ public struct ConfigNode: Sendable, Hashable {
                     throw ConfigError(path: path, message: "keys must be plain names", line: keyNode.mark?.line)
                 }
                 let key = keyScalar.string
+                if let control = Self.controlCharacter(in: key) {
+                    throw ConfigError(
+                        path: path, message: "a key holds a control character (\(control)): \(ConfigNode.quoted(key))",
+                        line: keyNode.mark?.line)
+                }
                 // YAML's merge key (`<<: *defaults`, or a list of them): the named maps' entries
                 // join this one's, which win.
                 if key == "<<", keyScalar.style == .plain {

@@ -151,10 +151,27 @@ public enum MonitorScreen {
     }
 
     /// Cuts lines to the width and the list to the height.
+    /// The lines cut to the screen, with every control character shown as `\u{1B}`: names and
+    /// labels come from the stream, where anyone may publish an escape sequence.
     static func fit(_ lines: [String], width: Int, height: Int) -> [String] {
-        lines.prefix(max(1, height)).map { line in
-            line.count > width ? String(line.prefix(max(1, width - 1))) + "…" : line
+        lines.prefix(max(1, height)).map { raw in
+            let line = escapingControls(raw)
+            return line.count > width ? String(line.prefix(max(1, width - 1))) + "…" : line
         }
+    }
+
+    /// `text` with its control characters written as `\u{HEX}`.
+    public static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {

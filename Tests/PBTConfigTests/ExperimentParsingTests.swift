@@ -57,6 +57,19 @@ struct ExperimentParsingTests {
         }
     }
 
+    @Test(arguments: [
+        ("hyperparameters:\n  \"h\\e[2J\": {uniform: [0, 1]}", "a key holds a control character (U+001B)"),
+        ("hyperparameters:\n  h0: {choice: [\"a\\a\", b]}", "holds a control character (U+0007)"),
+    ])
+    func controlCharactersInNamesAndLabelsAreRefused(section: String, message: String) {
+        let yaml = "name: x\nworkload: {kind: toy}\npopulation: 2\nstop: {max_steps: 4}\n" + section + "\n"
+        #expect {
+            try Experiment.parse(yaml: yaml)
+        } throws: { error in
+            "\(error)".contains(message) && !"\(error)".contains("\u{1B}") && !"\(error)".contains("\u{07}")
+        }
+    }
+
     @Test func aByteOrderMarkIsNotPartOfTheFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bom-\(UUID().uuidString).yml").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -75,4 +75,18 @@ struct MonitorScreenTests {
     func grouping(value: Int, text: String) {
         #expect(MonitorScreen.grouped(value) == text)
     }
+
+    /// Names and labels come from the stream, where anyone may publish: an escape sequence in
+    /// one is shown, not sent to the terminal.
+    @Test func controlCharactersFromTheStreamAreShownNotSent() throws {
+        let (model, _) = try E.fold([
+            E.line(
+                "experiment.started", 1,
+                #""name":"esc\u001b[2J","population":1,"hyperparameters":["h\u0007"]"#),
+            E.joined(2, "trainer", #"w\u001b]0;pwned"#),
+        ])
+        let screen = MonitorScreen.render(model, now: 3, endpoint: "e", width: 200, height: 40)
+        #expect(!screen.joined().unicodeScalars.contains { $0.properties.generalCategory == .control })
+        #expect(screen.joined().contains("esc\\u{1B}[2J"))
+    }
 }
