@@ -266,9 +266,13 @@ public struct PopulationModel: Sendable {
     }
 
     /// Members in id order, with a row for every member the population size implies.
-    public var rows: [Member] {
+    public var rows: [Member] { firstRows(Int.max) }
+
+    /// The first `count` of `rows`, made without the others (a population of a million asks
+    /// for a million rows).
+    public func firstRows(_ count: Int) -> [Member] {
         let known = population.map { max($0, (members.keys.max() ?? -1) + 1) } ?? ((members.keys.max() ?? -1) + 1)
-        return (0..<known).map { members[$0] ?? Member(id: $0) }
+        return (0..<min(known, max(0, count))).map { members[$0] ?? Member(id: $0) }
     }
 
     /// How many members are in each state (every state named, zeros included).

@@ -76,6 +76,8 @@ public final class PBTMetrics {
 
     /// At most this many label values a metric (anyone can publish to the stream).
     static let maximumLabelSets = 64
+    /// Members with a score and a step series at most: the first, by id.
+    static let maximumMemberSeries = 1_024
 
     private let factory: any MetricsFactory
     private var counters: [String: Counter] = [:]
@@ -169,7 +171,7 @@ public final class PBTMetrics {
             gauge("pbt_experiment_seconds").record(max(0, now - start))
         }
         var current: Set<String> = []
-        for member in model.rows.prefix(Self.maximumLabelSets * 16) {
+        for member in model.firstRows(Self.maximumMemberSeries) {
             let id = String(member.id)
             if let score = member.score, score.isFinite {
                 gauge("pbt_member_score", ["member": id]).record(score)

@@ -49,6 +49,10 @@ struct TensorBoardCommand: ParsableCommand {
             break
         }
         try checkEndpoint(endpoint, "--events", binding: false)
+        if endpoint == nil, security.key != nil || security.serverKey != nil || security.authorizedKeys != nil {
+            throw ValidationError(
+                "--key, --server-key and --authorized-keys go with --events: a run directory is read from disk")
+        }
     }
 
     func run() throws {
