@@ -86,6 +86,11 @@ func runReportingErrors(_ body: () throws -> Int32) throws {
     let code: Int32
     do {
         code = try body()
+    } catch let error where StopSignal.received != nil && !(error is ExitCode) {
+        // A signal cut short what the command was doing (a write to a FIFO nobody reads, a
+        // wait): the signal is the outcome, as the exit-code table says.
+        StandardStream.error.write("stopped by signal \(StopSignal.received ?? 0) (\(error))\n")
+        throw ExitCode(128 + (StopSignal.received ?? 0))
     } catch let error as UserError {
         StandardStream.error.write("error: \(error.description)\n")
         throw ExitCode(PBTCommand.badInput)

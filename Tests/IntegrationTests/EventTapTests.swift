@@ -116,6 +116,23 @@ struct EventTapTests {
         #expect(!tap.log.contains(#"{"event":"bogus.topic"}"#), "\(tap.log)")
     }
 
+    /// A ready file that is a FIFO nobody reads holds the exporter in its write; a signal
+    /// then ends it with 128 + the signal, not with the write's error.
+    @Test("a signal during a blocked write is the exit code", .timeLimit(.minutes(1)))
+    func signalDuringABlockedWrite() throws {
+        let directory = try TemporaryDirectory()
+        let fifo = directory.file("ready.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let exporter = try PBTProcess(
+            ["exporter", "--events", "tcp://127.0.0.1:1", "--listen", "127.0.0.1:0", "--ready-file", fifo],
+            output: directory.file("exporter.log"))
+        // It has bound its HTTP port and logged so; the write to the FIFO follows and blocks.
+        #expect(eventually(within: 10) { exporter.log.contains("serving metrics") }, "\(exporter.log)")
+        exporter.child.send(SIGTERM)
+        let end = exporter.child.wait(seconds: 10)
+        #expect(end?.exitCode == 143, "\(String(describing: end))\n\(exporter.log)")
+    }
+
     /// An endpoint another process listens on is bad input found before the stage starts.
     @Test("a proxy whose endpoint is taken says so, exit 2", .timeLimit(.minutes(1)))
     func takenEndpointIsExitTwo() throws {

@@ -37,6 +37,17 @@ struct OutputFileTests {
         #expect(stat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
     }
 
+    @Test func aLinkToARegularFileStaysALink() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "old".write(toFile: directory + "/target.html", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.html", withDestinationPath: "target.html")
+        try OutputFile.write("new", to: directory + "/link.html")
+        #expect(try String(contentsOfFile: directory + "/target.html", encoding: .utf8) == "new")
+        #expect(
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/link.html")) == "target.html")
+    }
+
     @Test func aDirectoryIsAClearError() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
