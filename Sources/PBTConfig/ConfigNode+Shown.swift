@@ -1,3 +1,5 @@
+import PBTCore
+
 /// Values and field paths as error messages show them: never more than a short prefix of what
 /// the file holds, however long a value is or however deep it sits.
 extension ConfigNode {
@@ -50,23 +52,10 @@ extension ConfigNode {
     /// cannot drive the terminal it is printed on.
     public static func capped(_ text: String, to characters: Int = shownCharacters) -> String {
         // Counting UTF-8 bytes is constant time; characters are at most as many.
-        guard text.utf8.count > characters else { return escapingControls(text) }
+        guard text.utf8.count > characters else { return ControlCharacters.escaped(text) }
         let prefix = text.prefix(characters)
-        return prefix.endIndex == text.endIndex ? escapingControls(text) : escapingControls(String(prefix)) + "…"
-    }
-
-    /// `text` with its control characters written as `\u{HEX}`.
-    static func escapingControls(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            if scalar.properties.generalCategory == .control {
-                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
+        return prefix.endIndex == text.endIndex
+            ? ControlCharacters.escaped(text) : ControlCharacters.escaped(String(prefix)) + "…"
     }
 
     /// Every line of `text` cut like `shown` (for messages of the YAML reader, which quote

@@ -1,3 +1,5 @@
+import PBTCore
+
 /// What `pbt monitor` shows: the model as lines of text that fit a terminal.
 ///
 ///     pbt monitor · toy · running 12.3 s · events from tcp://127.0.0.1:5557
@@ -155,23 +157,9 @@ public enum MonitorScreen {
     /// labels come from the stream, where anyone may publish an escape sequence.
     static func fit(_ lines: [String], width: Int, height: Int) -> [String] {
         lines.prefix(max(1, height)).map { raw in
-            let line = escapingControls(raw)
+            let line = ControlCharacters.escaped(raw)
             return line.count > width ? String(line.prefix(max(1, width - 1))) + "…" : line
         }
-    }
-
-    /// `text` with its control characters written as `\u{HEX}`.
-    public static func escapingControls(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            if scalar.properties.generalCategory == .control {
-                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
     }
 
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
