@@ -111,6 +111,13 @@ struct ResumeRecordTests {
                     toFile: run + "/events.jsonl", atomically: true, encoding: .utf8)
             }, mentions: "was changed before the end the store committed"),
         LogDamage(
+            label: "a directory where summary.json goes",
+            damage: {
+                try FileManager.default.createDirectory(
+                    atPath: $0 + "/summary.json", withIntermediateDirectories: false)
+            },
+            mentions: "summary.json is not a regular file"),
+        LogDamage(
             label: "checkpoints/ removed",
             damage: { try FileManager.default.removeItem(atPath: $0 + "/checkpoints") },
             mentions: "members still training have no checkpoint in"),
@@ -140,7 +147,9 @@ struct ResumeRecordTests {
         let end = try #require(process.finish(within: 30))
         #expect(end.exitCode == 2, "\(end)\n\(process.log)")
         #expect(process.log.contains(damage.mentions), "\(process.log)")
-        #expect(!FileManager.default.fileExists(atPath: run + "/summary.json"))
+        var isDirectory: ObjCBool = false
+        let summaryThere = FileManager.default.fileExists(atPath: run + "/summary.json", isDirectory: &isDirectory)
+        #expect(!summaryThere || isDirectory.boolValue, "a summary was written")
     }
 
     @Test("--accept-partial-log goes on with a record that lost its start", .timeLimit(.minutes(2)))

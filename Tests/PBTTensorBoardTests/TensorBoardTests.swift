@@ -97,6 +97,14 @@ struct TensorBoardProjectionTests {
         #expect(projection.run(member: 11999) == "member-11999")
     }
 
+    @Test func aMemberPastThePopulationHasNoRun() {
+        var projection = TensorBoardProjection()
+        _ = projection.apply(
+            Line.event("experiment.started", 1, "\"name\":\"small\",\"population\":4,\"hyperparameters\":[]"))
+        #expect(projection.apply(Line.scored(999_999, step: 1, score: 0.5)).isEmpty)
+        #expect(!projection.apply(Line.scored(3, step: 1, score: 0.5)).isEmpty)
+    }
+
     @Test func scoresMetricsAndTheScheduleAreScalarsAtTheirSteps() {
         var projection = TensorBoardProjection()
         var records = projection.apply(Line.started)
