@@ -30,14 +30,6 @@ extension SelectorDatabase {
     public static func validateForResume(
         run: RunDirectory, experimentID: String?, acceptPartialLog: Bool = false
     ) throws(ResumeError) {
-        // The files the selector writes must be files it can write.
-        for file in [run.summary, run.events] {
-            var status = stat()
-            if stat(file, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
-                throw ResumeError(
-                    "\(file) is not a regular file (a directory?): move it away, or use another run directory")
-            }
-        }
         let eventBytes = fileSize(run.events) ?? 0
         let storeBytes = fileSize(run.database)
         let pendingBytes = fileSize(run.database + "-wal") ?? 0
@@ -50,6 +42,14 @@ extension SelectorDatabase {
                 throw ResumeError("\(history) but \(state): \(consequence)")
             }
             return
+        }
+        // A run to go on with: the files its selector writes must be files it can write.
+        for file in [run.summary, run.events] {
+            var status = stat()
+            if stat(file, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+                throw ResumeError(
+                    "\(file) is not a regular file (a directory?): move it away, or use another run directory")
+            }
         }
         let stored: String?
         let committedLogEnd: Int64?
