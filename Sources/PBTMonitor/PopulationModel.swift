@@ -343,11 +343,7 @@ public struct PopulationModel: Sendable {
         // Member ids run below the population: an event about another member (anyone may
         // publish to the proxy) would add rows that do not exist. (A dropped result may name
         // any member: it is counted, never a row.)
-        if let population, let member = timed.event.member, member >= population, timed.topic != .resultDropped {
-            membersOutsidePopulation += 1
-            return observations
-        }
-        if let population, case .memberExploited(let exploited) = timed.event, exploited.donor >= population {
+        if let population, timed.event.namesMemberOutside(population: population) {
             membersOutsidePopulation += 1
             return observations
         }

@@ -61,8 +61,6 @@ extension SelectorDatabase {
             let queue = try DatabaseQueue(path: run.database, configuration: configuration)
             (stored, committedLogEnd, check) = try queue.read { db in
                 let id = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'experiment_id'")
-                let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'")
-                let fields = counters?.split(separator: " ") ?? []
                 // Every page read once: a store damaged in its middle is found now, not mid-run.
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
                 if check == ["ok"] {
@@ -74,7 +72,7 @@ extension SelectorDatabase {
                         checkpoints.append((row["id"], row["checkpoint"]))
                     }
                 }
-                return (id, fields.count > 6 ? Int64(fields[6]) : nil, check)
+                return (id, try Self.committedLogEnd(db), check)
             }
         } catch {
             let reason = (error as? DatabaseError)?.message ?? "\(error)"

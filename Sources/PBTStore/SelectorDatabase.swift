@@ -165,12 +165,17 @@ public final class SelectorDatabase {
     /// The length of `events.jsonl` at the last commit, or nil for a new store.
     public func committedLogEnd() throws -> Int64? {
         try queue.read { db in
-            guard let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'") else {
-                return nil
-            }
-            let fields = counters.split(separator: " ")
-            return fields.count > 6 ? Int64(fields[6]) : nil
+            try Self.committedLogEnd(db)
         }
+    }
+
+    /// The committed length of `events.jsonl`: the last field of the `counters` row.
+    static func committedLogEnd(_ db: Database) throws -> Int64? {
+        guard let counters = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'counters'") else {
+            return nil
+        }
+        let fields = counters.split(separator: " ")
+        return fields.count > 6 ? Int64(fields[6]) : nil
     }
 
     /// Everything the selector needs to go on, or nil for a new database.

@@ -59,10 +59,7 @@ public struct TensorBoardProjection: Sendable {
         let time = timed.time
         // A member at or past the population has no run (anyone may publish to the stream; a
         // dropped result may name any member and makes no record anyway).
-        if let population, let member = timed.event.member, member >= population { return [] }
-        if let population, case .memberExploited(let exploited) = timed.event, exploited.donor >= population {
-            return []
-        }
+        if let population, timed.event.namesMemberOutside(population: population) { return [] }
         switch timed.event {
         case .experimentStarted(let name, let population, let hyperparameters):
             experiment = name

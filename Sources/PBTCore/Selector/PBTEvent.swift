@@ -62,6 +62,15 @@ public enum PBTEvent: Sendable, Hashable {
         }
     }
 
+    /// Whether the event is about a member (or copies from a donor) that an experiment of
+    /// `population` members cannot have. A dropped result may name any member: never such.
+    public func namesMemberOutside(population: Int) -> Bool {
+        if case .resultDropped = self { return false }
+        if let member, member >= population { return true }
+        if case .memberExploited(let exploited) = self, exploited.donor >= population { return true }
+        return false
+    }
+
     public var topic: Topic {
         switch self {
         case .experimentStarted: .experimentStarted
