@@ -109,6 +109,41 @@ public enum CurveKeyFile {
         return keys
     }
 
+    /// `text` (an authorized-keys file's contents) without the lines that admit `key`, and how
+    /// many lines that was. Comments, blank lines and every other line stay as they were.
+    public static func authorizedKeysText(_ text: String, removing key: [UInt8]) -> (text: String, removed: Int) {
+        var kept: [String] = []
+        var removed = 0
+        // Split at each LF scalar: to a String, CRLF is one character, and its CR stays on its line.
+        for scalars in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(String.UnicodeScalarView(scalars))
+            let first = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).first
+            if let first, !first.hasPrefix("#"), first.utf8.count == 40, Z85.decode(String(first)) == key {
+                removed += 1
+            } else {
+                kept.append(line)
+            }
+        }
+        return (kept.joined(separator: "\n"), removed)
+    }
+
+    /// Takes the lines that admit `key` out of the authorized-keys file at `path`, replacing the
+    /// file (through a symbolic link, the file it names) with its mode kept. Returns how many
+    /// lines were taken out; a file with none is left untouched.
+    @discardableResult
+    public static func removeAuthorizedKey(_ key: [UInt8], from path: String) throws(CurveKeyError) -> Int {
+        _ = try readPublicKeys(path)  // an authorized-keys file, whole
+        guard let resolved = realpath(path, nil) else {
+            throw CurveKeyError(file: path, "cannot read it: \(String(cString: strerror(errno)))")
+        }
+        let target = String(cString: resolved)
+        free(resolved)
+        let (kept, removed) = authorizedKeysText(try text(target), removing: key)
+        guard removed > 0 else { return 0 }
+        try writeFile(target, kept, mode: permissions(target) ?? 0o644)
+        return removed
+    }
+
     /// A warning when a secret key file can be read by others than its owner (nil if not).
     /// Not an error: a Docker secret or a mounted file may have to be readable by the stage's user.
     public static func exposure(of path: String) -> String? {
@@ -134,6 +169,20 @@ public enum CurveKeyFile {
 
     /// The meaningful lines of a file (no blanks, no comments), with their numbers.
     static func contents(_ path: String) throws(CurveKeyError) -> [(Int, String)] {
+        var lines: [(Int, String)] = []
+        // Lines end in LF or CRLF (a file saved on Windows); to a String, CRLF is one character.
+        for (index, raw) in try text(path).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .enumerated()
+        {
+            // Only a whole line is a comment: `#` is one of Z85's characters.
+            let trimmed = Substring(raw).trimmingWhitespace()
+            if !trimmed.isEmpty && !trimmed.hasPrefix("#") { lines.append((index + 1, trimmed)) }
+        }
+        return lines
+    }
+
+    /// A regular file's text, refused when it is not one, not UTF-8 or over 1 MiB.
+    static func text(_ path: String) throws(CurveKeyError) -> String {
         var status = stat()
         if stat(path, &status) == 0 {
             // A directory reads as nothing, and a FIFO would block until someone writes to it.
@@ -155,14 +204,7 @@ public enum CurveKeyFile {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CurveKeyError(file: path, "is not text")
         }
-        var lines: [(Int, String)] = []
-        // Lines end in LF or CRLF (a file saved on Windows); to a String, CRLF is one character.
-        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            // Only a whole line is a comment: `#` is one of Z85's characters.
-            let trimmed = Substring(raw).trimmingWhitespace()
-            if !trimmed.isEmpty && !trimmed.hasPrefix("#") { lines.append((index + 1, trimmed)) }
-        }
-        return lines
+        return text
     }
 
     static func permissions(_ path: String) -> mode_t? {

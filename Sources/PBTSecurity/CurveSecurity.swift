@@ -187,7 +187,9 @@ public final class ConnectionKeeper {
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             refused(
                 &connection, endpoint: endpoint, now: now,
-                "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there"
+                event.value == 500
+                    ? "\(peer) at \(endpoint) admits nobody: its authorized-keys file cannot be used (ZAP status 500; the log of \(peer) names the file and the line)"
+                    : "\(peer) at \(endpoint) refused this process's CURVE key \(curve?.keyPair.publicText ?? "(none)") (ZAP status \(event.value)): add its .pub file to the authorized keys there"
             )
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
         where event.value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):

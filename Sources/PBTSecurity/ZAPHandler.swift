@@ -221,6 +221,8 @@ private final class ZAPCore: @unchecked Sendable {
                 Refusal(
                     address: address, publicKey: text, reason: "authorized_keys_unusable",
                     detail: "\(address) (key \(text)) refused: \(problem)"))
+            // 500, not 400: the client is told the file is at fault, not its key.
+            return reply("500", "authorized keys unusable")
         } else {
             refuse(
                 Refusal(

@@ -30,7 +30,9 @@ struct KeygenCommand: ParsableCommand {
     )
     var authorize: String?
 
-    @Flag(name: .long, help: "Replace an existing key pair.")
+    @Flag(
+        name: .long,
+        help: "Replace an existing key pair (with --authorize, the replaced public key leaves that file).")
     var force = false
 
     func validate() throws {
@@ -75,6 +77,12 @@ struct KeygenCommand: ParsableCommand {
         else { throw UserError("--authorize \(authorize): its directory \(folder) does not exist") }
     }
 
+    /// The public key of the pair at `output` now, from its .pub or else its .key (nil if neither reads).
+    func existingPublicKey() -> [UInt8]? {
+        if let key = try? CurveKeyFile.readPublicKey(output + ".pub") { return key }
+        return (try? CurveKeyFile.readKeyPair(output + ".key"))?.publicKey
+    }
+
     func run() throws {
         try runReportingErrors {
             if let authorize { try checkAuthorizedKeysFile(authorize) }
@@ -93,6 +101,8 @@ struct KeygenCommand: ParsableCommand {
             } catch {
                 throw UserError("cannot make a CURVE key pair: \(error)")
             }
+            // The pair --force replaces: its public key leaves the authorized-keys file below.
+            let replaced = force ? existingPublicKey() : nil
             let paths: (secret: String, public: String)
             do {
                 paths = try CurveKeyFile.write(pair, base: output, overwrite: force)
@@ -101,6 +111,25 @@ struct KeygenCommand: ParsableCommand {
             }
             print("secret key: \(paths.secret) (keep it private; give it to --key)")
             print("public key: \(paths.public) (\(pair.publicText))")
+            if let replaced, let text = Z85.encode(replaced) {
+                if let authorize, FileManager.default.fileExists(atPath: authorize) {
+                    let removed: Int
+                    do {
+                        removed = try CurveKeyFile.removeAuthorizedKey(replaced, from: authorize)
+                    } catch {
+                        throw UserError("cannot take the replaced key out of \(authorize): \(error)")
+                    }
+                    if removed > 0 {
+                        print(
+                            "replaced key \(text): taken out of \(authorize) (\(removed) line\(removed == 1 ? "" : "s"))"
+                        )
+                    }
+                } else if authorize == nil {
+                    print(
+                        "replaced key \(text): still admitted wherever it was authorized; take its line out of those authorized-keys files"
+                    )
+                }
+            }
             if let authorize {
                 let line = "\(pair.publicText) \(URL(fileURLWithPath: output).lastPathComponent)\n"
                 if !FileManager.default.fileExists(atPath: authorize) {

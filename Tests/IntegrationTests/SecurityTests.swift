@@ -170,6 +170,20 @@ struct SecurityTests {
             ["keygen", "--output", directory.file("keys/trainer")], output: directory.file("again.txt"))
         #expect(again.finish(within: 30)?.exitCode == 2)
         #expect(again.log.contains("trainer.key: already exists"), "\(again.log)")
+        // --force with --authorize takes the replaced key out of the file and adds the new one.
+        let replaced = try #require(publicLine)
+        let forced = try PBTProcess(
+            [
+                "keygen", "--output", directory.file("keys/trainer"), "--force", "--authorize",
+                directory.file("keys/authorized_keys"),
+            ], output: directory.file("forced.txt"))
+        #expect(forced.finish(within: 30)?.succeeded == true, "\(forced.log)")
+        #expect(forced.log.contains("taken out of \(directory.file("keys/authorized_keys")) (1 line)"), "\(forced.log)")
+        let newLine = try #require(
+            try String(contentsOfFile: directory.file("keys/trainer.pub"), encoding: .utf8).split(separator: "\n").last)
+        let authorizedNow = try String(contentsOfFile: directory.file("keys/authorized_keys"), encoding: .utf8)
+        #expect(!authorizedNow.contains(replaced) && authorizedNow.contains(newLine), "\(authorizedNow)")
+        #expect(authorizedNow.hasPrefix("# CURVE client keys admitted"), "\(authorizedNow)")
 
         let malformed = try directory.write("malformed.key", "secret-key not-a-key\n")
         let notAuthorizedKeys = try directory.write("notes.txt", "remember to buy milk\n")

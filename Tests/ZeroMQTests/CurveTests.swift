@@ -106,6 +106,29 @@ final class CurveTests {
     }
 
     /// Files saved on Windows end their lines in CRLF: each line still reads as one line.
+    @Test func removingAKeyKeepsEveryOtherLine() throws {
+        let gone = try CurveKeyPair.generate()
+        let kept = try CurveKeyPair.generate()
+        let text = "# admitted\n\(gone.publicText) old\n\n\(kept.publicText) laptop\r\n  \(gone.publicText)\n# end\n"
+        let result = CurveKeyFile.authorizedKeysText(text, removing: gone.publicKey)
+        #expect(result.removed == 2)
+        #expect(result.text == "# admitted\n\n\(kept.publicText) laptop\r\n# end\n")
+        #expect(CurveKeyFile.authorizedKeysText(result.text, removing: gone.publicKey).removed == 0)
+
+        // The file: replaced in place of the file a link names, its mode kept; nothing to remove leaves it be.
+        let path = file("authorized_keys")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o640)
+        let link = file("linked_keys")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(try CurveKeyFile.removeAuthorizedKey(gone.publicKey, from: link) == 2)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == result.text)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == path)
+        #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o640)
+        #expect(try CurveKeyFile.removeAuthorizedKey(gone.publicKey, from: path) == 0)
+        #expect(throws: CurveKeyError.self) { try CurveKeyFile.removeAuthorizedKey(gone.publicKey, from: file("none")) }
+    }
+
     @Test func keyFilesWithCRLFLinesRead() throws {
         let pair = try CurveKeyPair.generate()
         let other = try CurveKeyPair.generate()
@@ -252,6 +275,10 @@ final class CurveTests {
         let wrong = try events(friend, serverKey: try CurveKeyPair.generate().publicKey)
         // The server cannot decrypt our hello and hangs up: a failure without detail.
         #expect(wrong.contains { $0.isHandshakeFailed } && !wrong.contains { $0.isHandshakeSucceeded }, "\(wrong)")
+        // An authorized-keys file that cannot be used refuses with 500: the client can tell its key is not at fault.
+        try "garbage\n".write(toFile: server.authorized, atomically: true, encoding: .utf8)
+        let unusable = try events(friend, serverKey: server.pair.publicKey)
+        #expect(unusable.contains { $0.isHandshakeFailed && $0.describedValue == "ZAP status 500" }, "\(unusable)")
     }
 
     @Test func aBadAuthorizedKeysFileStopsTheHandlerFromStarting() throws {
