@@ -728,8 +728,12 @@ public final class RunSupervisor {
         }
         // CURVE comes from the run's own keys (--secure) as arguments, never from keys this
         // shell's environment names for stages started by hand (empty is unset to a stage).
+        // Each stage in a process group of its own: Ctrl-C in a terminal signals the foreground
+        // group, and only this process may act on it, stopping the stages in order (a trainer
+        // signalled with the selector would hand its member back to a selector already gone).
         let process = try ChildProcess(
-            executable: options.executable, arguments: arguments, environment: Self.clearedKeyVariables, output: log)
+            executable: options.executable, arguments: arguments, environment: Self.clearedKeyVariables, output: log,
+            ownProcessGroup: true)
         let stage = Stage(name: name, runner: .process(process), log: log, stopOrder: stopOrder)
         stages.append(stage)
         return Launch(stage: stage, readyFile: readyFile)

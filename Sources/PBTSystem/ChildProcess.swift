@@ -35,24 +35,29 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; stdout and stderr go to `output` (a file,
     /// appended to) or are inherited when nil. Extra `environment` entries are added to ours.
+    /// With `ownProcessGroup`, the child leads a process group of its own (see the full init).
     public convenience init(
-        executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil
+        executable: String, arguments: [String], environment: [String: String] = [:], output: String? = nil,
+        ownProcessGroup: Bool = false
     ) throws {
         let stream: Stream = output.map { .file($0) } ?? .inherit
         try self.init(
             executable: executable, arguments: arguments, environment: environment, stdin: .null, stdout: stream,
-            stderr: output == nil ? .inherit : stream)
+            stderr: output == nil ? .inherit : stream, ownProcessGroup: ownProcessGroup)
     }
 
-    /// Starts `executable` (looked up in PATH when it has no slash) with full control of its streams.
+    /// Starts `executable` (looked up in PATH when it has no slash) with full control of its
+    /// streams. With `ownProcessGroup`, the child leads a process group of its own, so a
+    /// signal a terminal sends to our group (Ctrl-C is SIGINT to the foreground group) does
+    /// not reach it: we decide when and how it stops.
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:], stdin: Stream, stdout: Stream,
-        stderr: Stream
+        stderr: Stream, ownProcessGroup: Bool = false
     ) throws {
         self.arguments = arguments
         let launch = ChildSpawner.Launch(
             executable: executable, arguments: arguments, environment: environment, stdin: stdin, stdout: stdout,
-            stderr: stderr)
+            stderr: stderr, ownProcessGroup: ownProcessGroup)
         switch ChildSpawner.shared.spawn(launch) {
         case .success(let spawned):
             pid = spawned.pid
@@ -240,6 +245,7 @@ final class ChildSpawner: @unchecked Sendable {
         let stdin: ChildProcess.Stream
         let stdout: ChildProcess.Stream
         let stderr: ChildProcess.Stream
+        let ownProcessGroup: Bool
     }
 
     struct Spawned: Sendable {
@@ -329,7 +335,12 @@ final class ChildSpawner: @unchecked Sendable {
         sigemptyset(&defaults)
         for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if launch.ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         var pid: pid_t = 0
         let code =
             launch.executable.contains("/")

@@ -174,6 +174,39 @@ struct RunCommandTests {
         #expect(members.count == 4 && members.allSatisfy { $0["step"] as? Int == 40 }, "\(members)")
     }
 
+    /// Ctrl-C in a terminal is SIGINT to the whole foreground process group. The stages have
+    /// groups of their own, so only `pbt run` gets it and stops them in order: the trainer
+    /// first, whose hand-back and goodbye reach a selector still running. (When the stages
+    /// shared the group, every one stopped at once and the hand-backs were lost.)
+    @Test(
+        "Ctrl-C (SIGINT to pbt run's process group) stops the stages in order: the trainer's hand-back reaches the selector"
+    )
+    func ctrlCStopsTheStagesInOrder() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(
+            "long.yml", noopExperiment(name: "long", population: 2, interval: 1_000, maxSteps: 2_000, stepSeconds: 0.02)
+        )
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("run.txt"),
+            ownProcessGroup: true)
+        let follower = EventLogFollower(path: run + "/events.jsonl")
+        try #require(
+            follower.wait(within: 30) { $0.contains { $0.topic == .memberAssigned && $0.role == .trainer } },
+            "\(process.log)")
+        #expect(kill(-process.child.pid, SIGINT) == 0)
+        let end = try #require(process.finish(within: 60))
+        #expect(end.exitCode == 128 + SIGINT, "\(end)\n\(process.log)")
+        let selector = (try? String(contentsOfFile: run + "/logs/selector.log", encoding: .utf8)) ?? ""
+        #expect(!selector.contains("stopping on signal \(SIGINT)"), "\(selector)")
+        let events = follower.refresh()
+        let handedBack = events.contains {
+            ($0.topic == .memberTrained && $0.trained?.interrupted == true) || $0.topic == .leaseReleased
+        }
+        let saidGoodbye = events.contains { $0.topic == .trainerLeft && $0.reason == "goodbye" }
+        #expect(handedBack && saidGoodbye, "\(events.suffix(8).map(\.event))\n\(selector)")
+    }
+
     /// One selector a run directory: a second `pbt run --resume` of a run that is still going
     /// is refused (exit 2) naming the process that holds it, and the first goes on to the end.
     @Test("a run directory whose selector runs cannot be resumed a second time")

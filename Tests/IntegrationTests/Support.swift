@@ -50,10 +50,13 @@ final class PBTProcess {
     let output: String
 
     init(
-        _ arguments: [String], output: String, executable: String = PBTBinary.path, environment: [String: String] = [:]
+        _ arguments: [String], output: String, executable: String = PBTBinary.path, environment: [String: String] = [:],
+        ownProcessGroup: Bool = false
     ) throws {
         self.output = output
-        child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, output: output)
+        child = try ChildProcess(
+            executable: executable, arguments: arguments, environment: environment, output: output,
+            ownProcessGroup: ownProcessGroup)
     }
 
     /// Waits for the process to end, failing the test after `seconds`.
