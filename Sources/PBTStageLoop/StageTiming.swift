@@ -10,9 +10,9 @@ public enum StageTiming {
     /// Seconds between a worker's heartbeats (`ready` while idle, `progress` while busy);
     /// `--heartbeat` changes it. The selector counts a worker gone after `leases.silence`.
     public static let heartbeat = 1.0
-    /// ZMTP heartbeats on a worker's connections and on the selector's work endpoint
-    /// (milliseconds): a ping every interval; the connection is dropped after the timeout
-    /// without traffic (libzmq then reconnects).
+    /// ZMTP heartbeats on a worker's connection to the selector (milliseconds): a ping every
+    /// interval; the connection is dropped after the timeout without traffic (libzmq then
+    /// reconnects), and the selector's side drops it after the same time without a ping (TTL).
     public static let connectionPingMilliseconds: Int32 = 1_000
     /// Milliseconds without traffic after which a worker's connection is dropped (see above).
     public static let connectionTimeoutMilliseconds: Int32 = 5_000

@@ -271,13 +271,13 @@ public final class SelectorStage {
         try limiter.watch(router, context: context, security: server)
         try router.setRouterMandatory(true)
         try router.setRouterHandover(true)
-        // A connection whose routing id another connection took over stays open, but libzmq
-        // reads nothing more from it; the selector's own pings then go unanswered and it is
-        // dropped, so its client reconnects and is heard again, ZMTP heartbeats of its own or not.
-        try router.setHeartbeat(
-            intervalMilliseconds: StageTiming.connectionPingMilliseconds,
-            timeoutMilliseconds: StageTiming.connectionTimeoutMilliseconds,
-            ttlMilliseconds: StageTiming.connectionTimeoutMilliseconds)
+        // No ZMTP heartbeats of the ROUTER's own. A connection whose routing id another took
+        // over stays open, and libzmq reads no more from it once it sends a message; if that
+        // client then hangs up while the ROUTER's ping timer is armed, libzmq 4.3.4 aborts the
+        // process (`!_io_error`, stream_engine_base.cpp). Clients' heartbeats end such a
+        // connection instead: their pings go unanswered, so they reconnect under their id and
+        // take it back, and the TTL their pings carry (5 s for pbt's workers) makes libzmq
+        // drop the connection here too, as it drops one whose peer died.
         try router.setMaximumMessageSize(Int64(WireProtocol.maximumFrameBytes) * 2)
         try router.setSendHighWaterMark(StageTiming.highWaterMark)
         try router.setReceiveHighWaterMark(StageTiming.highWaterMark)

@@ -305,7 +305,7 @@ struct BadInputTests {
         }
     }
     @Test(
-        "a client whose routing id another connection took over is heard again, without heartbeats of its own",
+        "a client whose routing id another connection took over is heard again through its own heartbeats",
         .timeLimit(.minutes(2)))
     func aDisplacedConnectionIsHeardAgain() throws {
         let pipeline = try PipelineHarness(experiment: Self.experiment)
@@ -326,9 +326,10 @@ struct BadInputTests {
             }
             return false
         }
-        // A client as the README allows one: a fixed routing id, no ZMTP heartbeats.
+        // A client as the README asks for one: a fixed routing id, ZMTP heartbeats.
         let client = try ZMQSocket(context, .dealer)
         try client.setRoutingID(Array("fixed#1".utf8))
+        try client.setHeartbeat(intervalMilliseconds: 1_000, timeoutMilliseconds: 5_000, ttlMilliseconds: 5_000)
         try client.connect(pipeline.work)
         #expect(try welcomed(client, within: 30), "the selector never welcomed the client")
         // Another connection under the same id takes it over (handover), then goes.
@@ -339,10 +340,58 @@ struct BadInputTests {
         intruder.close()
         // Whatever was on its way to the client before the takeover.
         while try client.receive(timeoutMilliseconds: 500) != nil {}
-        // The selector's pings to the old connection go unanswered: it drops it after 5 s, and
-        // the client reconnects under its id.
+        // The client's pings to its old connection go unanswered: it drops it after 5 s and
+        // reconnects under its id.
         let cutOff = Clock.monotonic
         #expect(try welcomed(client, within: 30), "the client was never heard again")
         #expect(Clock.monotonic - cutOff < 20, "heard again after \(Clock.monotonic - cutOff) s")
+    }
+
+    /// A connection displaced by another under its routing id that sends, then hangs up: with
+    /// ZMTP heartbeats of the selector's own, libzmq 4.3.4 aborted the selector every time.
+    @Test(
+        "a connection displaced under its routing id that sends and hangs up leaves the selector running",
+        .timeLimit(.minutes(2)))
+    func aDisplacedConnectionThatHangsUpDoesNotStopTheSelector() throws {
+        let pipeline = try PipelineHarness(experiment: Self.experiment)
+        try pipeline.startSelector()
+        let context = try ZMQContext()
+        func ready(_ name: String) -> [UInt8] {
+            WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: name, experimentID: "")))
+        }
+        func welcomed(_ socket: ZMQSocket, _ name: String, within seconds: Double) throws -> Bool {
+            let deadline = Clock.monotonic + seconds
+            while Clock.monotonic < deadline {
+                try socket.send([ready(name)], dontWait: true)
+                if let frames = try socket.receive(timeoutMilliseconds: 300), frames.count == 1,
+                    case .welcome = try? WireProtocol.decodeCommand(frames[0])
+                {
+                    return true
+                }
+            }
+            return false
+        }
+        let first = try ZMQSocket(context, .dealer)
+        try first.setRoutingID(Array("twin#1".utf8))
+        try first.connect(pipeline.work)
+        #expect(try welcomed(first, "first", within: 30))
+        let second = try ZMQSocket(context, .dealer)
+        try second.setRoutingID(Array("twin#1".utf8))
+        try second.connect(pipeline.work)
+        #expect(try welcomed(second, "second", within: 30), "the second connection never took the id over")
+        // The displaced connection speaks (libzmq stops reading it), then both hang up.
+        try first.send([WireProtocol.encode(.goodbye)], dontWait: true)
+        _ = try first.receive(timeoutMilliseconds: 1_500)
+        first.close()
+        second.close()
+        // The selector outlives the ping interval and the connection timeout by which it used
+        // to abort, and still answers a new client.
+        let selector = try #require(pipeline.selector)
+        let ended = selector.child.wait(seconds: 7)
+        #expect(ended == nil, "the selector ended (\(String(describing: ended))): \(selector.log.suffix(600))")
+        let other = try ZMQSocket(context, .dealer)
+        try other.setRoutingID(Array("other#1".utf8))
+        try other.connect(pipeline.work)
+        #expect(try welcomed(other, "other", within: 10), "the selector no longer answers")
     }
 }
