@@ -82,7 +82,9 @@ final class CheckpointService: @unchecked Sendable {
         self.lock = lock
         self.logger = logger
         try socket.setRouterMandatory(true)
-        try socket.setMaximumMessageSize(Int64(StoreProtocol.maximumChunkBytes) + 8192)
+        // Twice the largest chunk: a chunk over the limit reaches the decoder and is counted
+        // (oversized) instead of libzmq dropping it, and its connection, without a word.
+        try socket.setMaximumMessageSize(Int64(StoreProtocol.maximumChunkBytes) * 2 + 8192)
         try socket.setSendHighWaterMark(Self.highWaterMark)
         try socket.setReceiveHighWaterMark(Self.highWaterMark)
         try socket.bind(bind, option: "--store-bind")

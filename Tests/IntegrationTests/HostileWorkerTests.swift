@@ -119,6 +119,9 @@ struct HostileWorkerTests {
             [[0x50, 0x53, 9, 1]],
             StoreProtocol.encode(.chunk(reference: reference, offset: 0), bytes: [1, 2, 3]),
             StoreProtocol.encode(.get(reference: reference, offset: 0, length: 1 << 20)) + [[0]],
+            // A chunk over the 4 MiB limit: counted, not dropped by libzmq with the connection.
+            StoreProtocol.encode(
+                .chunk(reference: reference, offset: 0), bytes: [UInt8](repeating: 1, count: 5 << 20)),
         ]
         for message in frames { try rogue.send(message) }
         // Questions get answers: a checkpoint it does not hold is missing, however asked.
@@ -169,7 +172,7 @@ struct HostileWorkerTests {
             if case .frameDropped(let stage, _, let reason, _, _) = timed.event, stage == "store" { return reason }
             return nil
         }
-        for reason in ["bad_magic", "wrong_version", "unexpected_chunk", "wrong_frame_count"] {
+        for reason in ["bad_magic", "wrong_version", "unexpected_chunk", "wrong_frame_count", "oversized"] {
             #expect(dropped.contains(reason), "no store drop for \(reason): \(dropped)\n\(pipeline.log("selector"))")
         }
         rogue.close()
