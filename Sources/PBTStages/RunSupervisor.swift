@@ -166,7 +166,9 @@ public final class RunSupervisor {
     public func run() throws -> Int32 {
         let experiment = options.experiment
         let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
-        let run = RunDirectory(path: options.output ?? Self.defaultRunDirectory(for: experiment.name))
+        // Without --output the directory is named for the experiment and the time, and made
+        // below, once nothing can be refused any more.
+        var run = RunDirectory(path: options.output ?? "runs/\(experiment.name)")
         let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
         let secure = options.secure || experiment.requiresCurve || resumesSecure
         // Refused before the run directory is made, so that nothing is left behind.
@@ -184,6 +186,7 @@ public final class RunSupervisor {
             }
             inProcess = try InProcess(stages: options.trainers + options.evaluators + options.mutators + 2)
         }
+        if options.output == nil { run = RunDirectory(path: try Self.claimRunDirectory(for: experiment.name)) }
         if let finished = try prepare(run) { return finished }
         if options.resume { resumed = run }
         let readyDirectory = run.path + "/.ready"
@@ -791,17 +794,27 @@ public final class RunSupervisor {
         for stage in proxy { stage.stop(grace: Self.stopGrace) }
     }
 
-    static func defaultRunDirectory(for name: String) -> String {
+    /// Makes `PARENT/NAME-TIME` (or `-2`, `-3`… when it exists) and returns it. `mkdir` claims
+    /// it: two runs of one experiment started in the same second get a directory each (a check
+    /// for existence, then a later mkdir, gave both the same one).
+    public static func claimRunDirectory(for name: String, in parent: String = "runs") throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw BadInputError("cannot make the directory \(parent)/ for the run: \(error.localizedDescription)")
+        }
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         formatter.timeZone = TimeZone(identifier: "UTC")
-        var path = "runs/\(name)-\(formatter.string(from: Date()))"
-        var suffix = 2
-        while FileManager.default.fileExists(atPath: path) {
-            path = "runs/\(name)-\(formatter.string(from: Date()))-\(suffix)"
-            suffix += 1
+        let base = "\(parent)/\(name)-\(formatter.string(from: Date()))"
+        for suffix in 1...1_000 {
+            let path = suffix == 1 ? base : "\(base)-\(suffix)"
+            if mkdir(path, 0o755) == 0 { return path }
+            guard errno == EEXIST else {
+                throw BadInputError("cannot make the run directory \(path): \(String(cString: strerror(errno)))")
+            }
         }
-        return path
+        throw BadInputError("cannot make a run directory for \(name) in \(parent)/: a thousand names were taken")
     }
 
     /// The last lines of a stage's log; when the stage crashed (a Swift runtime failure, whose

@@ -55,19 +55,20 @@ public final class ExporterStage {
     /// `HOST:PORT` (or `tcp://HOST:PORT`, `http://HOST:PORT`, `[IPv6]:PORT`, or a bare port)
     /// as the host and port to listen on; `localhost` or no host is 127.0.0.1, port 0 or `*`
     /// picks a free one.
-    public static func endpoint(listen: String) throws -> (host: String, port: Int) {
+    /// `flag` names the option in messages (`pbt run` takes it as `--metrics`).
+    public static func endpoint(listen: String, flag: String = "--listen") throws -> (host: String, port: Int) {
         var text = listen
         for scheme in ["tcp://", "http://"] where text.hasPrefix(scheme) { text.removeFirst(scheme.count) }
         if !text.contains(":") { text = "127.0.0.1:" + text }
         guard let colon = text.lastIndex(of: ":") else {
-            throw ExporterError("--listen must be HOST:PORT, got '\(listen)'")
+            throw ExporterError("\(flag) must be HOST:PORT, got '\(listen)'")
         }
         var host = String(text[..<colon])
         let port = String(text[text.index(after: colon)...])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
         guard let number = port == "*" ? 0 : Int(port), (0...65535).contains(number) else {
-            throw ExporterError("--listen must be HOST:PORT with a port from 0 to 65535, got '\(listen)'")
+            throw ExporterError("\(flag) must be HOST:PORT with a port from 0 to 65535, got '\(listen)'")
         }
         return (host, number)
     }

@@ -117,9 +117,9 @@ struct RunCommand: ParsableCommand {
         }
         if metrics != "none" {
             do {
-                _ = try ExporterStage.endpoint(listen: metrics)
+                _ = try ExporterStage.endpoint(listen: metrics, flag: "--metrics")
             } catch {
-                throw ValidationError("--metrics: \(error)")
+                throw ValidationError("\(error)")
             }
         }
     }
@@ -136,6 +136,16 @@ struct RunCommand: ParsableCommand {
                 throw UserError("\(resume) is not a run directory (no experiment.yml in it)")
             }
             let experiment = try loadExperiment(file)
+            // An address the exporter cannot listen on is refused before anything starts or
+            // the run directory is made (the exporter would stop at once, and the run with it).
+            if metrics != "none" {
+                let (host, port) = try ExporterStage.endpoint(listen: metrics, flag: "--metrics")
+                do {
+                    _ = try HTTPResponder(host: host, port: port)
+                } catch {
+                    throw UserError("--metrics \(metrics): cannot listen there: \(error)")
+                }
+            }
             do {
                 _ = try Workloads.make(for: experiment)
                 try Workloads.checkRunnable(experiment)

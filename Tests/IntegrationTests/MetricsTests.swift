@@ -1,6 +1,7 @@
 import Foundation
 import PBTSystem
 import PBTTestSupport
+import PBTWatch
 import Testing
 
 /// The Prometheus metrics of a running experiment: `pbt run` starts the exporter and prints
@@ -73,6 +74,24 @@ struct MetricsTests {
             ["exporter", "--listen", "localhost:http"], output: directory.file("exporter.log"))
         #expect(try #require(exporter.finish(within: 30)).exitCode == 2)
         #expect(exporter.log.contains("--listen must be HOST:PORT"))
+    }
+
+    /// An address the exporter cannot listen on (a port in use, an address not this
+    /// machine's) is refused before anything starts: exit 2, and no run directory is made,
+    /// so the same --output can be used once the port is free.
+    @Test func aMetricsAddressThatCannotBeListenedOnIsRefusedBeforeTheRun() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("e.yml", Self.endless)
+        let holder = try HTTPResponder(host: "127.0.0.1", port: 0)
+        for address in ["127.0.0.1:\(holder.port)", "10.255.255.1:9464"] {
+            let output = directory.file("run-\(address.hasPrefix("10.") ? "foreign" : "in-use")")
+            let run = try PBTProcess(
+                ["run", file, "--output", output, "--metrics", address], output: output + ".log")
+            let end = try #require(run.finish(within: 30))
+            #expect(end.exitCode == 2, "\(run.log)")
+            #expect(run.log.contains("--metrics \(address): cannot listen there"), "\(run.log)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(output) was made")
+        }
     }
 
     @Test(

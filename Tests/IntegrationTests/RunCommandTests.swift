@@ -3,6 +3,7 @@ import PBTCore
 import PBTStages
 import PBTSystem
 import PBTTestSupport
+import Synchronization
 import Testing
 
 /// `pbt run` end to end: the paper's toy, the grid-search baseline, processes and signals.
@@ -205,6 +206,48 @@ struct RunCommandTests {
         }
         let saidGoodbye = events.contains { $0.topic == .trainerLeft && $0.reason == "goodbye" }
         #expect(handedBack && saidGoodbye, "\(events.suffix(8).map(\.event))\n\(selector)")
+    }
+
+    /// Runs of one experiment started together, without --output, each get a directory of
+    /// their own (the name has the second it started in; the first to make it has it, the others
+    /// take `-2`, `-3`): each finishes, none writes into another's.
+    @Test("runs started in the same second get a run directory each")
+    func runsStartedTogetherGetADirectoryEach() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("same.yml", noopExperiment(name: "same", population: 2, maxSteps: 4))
+        let runs = try (0..<3).map { index in
+            try PBTProcess(
+                [
+                    "-c",
+                    "cd '\(directory.path)' && exec '\(PBTBinary.path)' run '\(file)' --in-process --metrics none --quiet",
+                ], output: directory.file("run-\(index).txt"), executable: "/bin/sh")
+        }
+        for run in runs {
+            let end = try #require(run.finish(within: 60))
+            #expect(end.succeeded, "\(run.log)")
+        }
+        let made = try FileManager.default.contentsOfDirectory(atPath: directory.file("runs")).filter {
+            $0.hasPrefix("same-")
+        }
+        #expect(made.count == 3, "\(made)")
+        for name in made {
+            #expect(FileManager.default.fileExists(atPath: directory.file("runs/\(name)/summary.json")), "\(name)")
+        }
+    }
+
+    /// The claim itself: many at once, each gets a directory that no other got.
+    @Test func runDirectoriesClaimedAtOnceAreEachMadeOnce() throws {
+        let directory = try TemporaryDirectory()
+        let parent = directory.file("runs")
+        let claimed = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            if let path = try? RunSupervisor.claimRunDirectory(for: "same", in: parent) {
+                claimed.withLock { $0.append(path) }
+            }
+        }
+        let paths = claimed.withLock { $0 }
+        #expect(paths.count == 16 && Set(paths).count == 16, "\(paths.sorted())")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).count == 16)
     }
 
     /// One selector a run directory: a second `pbt run --resume` of a run that is still going
