@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "PBTTensorBoard",
             dependencies: [
-                "PBTTensorBoardProto", "PBTMonitor", "PBTCore", "PBTWire",
+                "PBTTensorBoardProto", "PBTMonitor", "PBTCore", "PBTWire", "PBTSystem",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -163,7 +163,7 @@ let package = Package(
             dependencies: [
                 // pbt: built before the tests, which spawn it.
                 "pbt", "PBTStages", "PBTSystem", "PBTCore", "PBTStore", "PBTWire", "ZeroMQ", "PBTSecurity",
-                "PBTTensorBoard", "PBTTensorBoardProto", "PBTTestSupport",
+                "PBTTensorBoard", "PBTTensorBoardProto", "PBTTestSupport", "PBTWatch",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

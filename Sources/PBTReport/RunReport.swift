@@ -278,7 +278,7 @@ public enum RunReport {
             rows.append(
                 (
                     "best",
-                    "member <span id=\"best-member\">\(best)</span>, score \(score) at step \(summary?["best"]?["step"]?.int ?? model.members[best]?.step ?? 0)"
+                    "member <span id=\"best-member\">\(best)</span>, score \(score) at step \(summary?["best"]?["step"]?.int ?? model.members[best]?.scoreStep ?? model.members[best]?.step ?? 0)"
                 ))
             if let metrics = summary?["best"]?["metrics"]?.object, !metrics.isEmpty {
                 rows.append(
@@ -415,7 +415,7 @@ public enum RunReport {
                 if let last = run.last, pending != nil || last.x != start.x {
                     let title =
                         pending.map {
-                            "member \(member) copied member \($0.donor) at step \($0.step): \(parameter) \($0.old[parameter]?.shown ?? "?") → \($0.new[parameter]?.shown ?? "?")\($0.operations[parameter].map { " (\($0))" } ?? "")"
+                            "member \(member) copied member \($0.donor) at step \($0.step): \(parameter) \($0.copied[parameter]?.shown ?? "?") → \($0.new[parameter]?.shown ?? "?")\($0.operations[parameter].map { " (\($0))" } ?? ""); it had \($0.old[parameter]?.shown ?? "?")"
                         }
                         ?? "member \(member) went on from step \(range.fromStep)"
                     series.jumps.append(.init(from: last, to: start, title: title))

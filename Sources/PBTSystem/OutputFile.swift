@@ -39,13 +39,47 @@ public enum OutputFile {
         }
     }
 
+    /// Why `path` cannot be made, in words a user can act on: its folder does not exist
+    /// (unless `creatingFolders`, for a directory made with its parents), the nearest folder
+    /// that exists is not a directory, or this process may not write in it. Nil when none of
+    /// these holds (the caller then reports the system's own error).
+    public static func folderProblem(of path: String, creatingFolders: Bool = false) -> String? {
+        var folder = (path as NSString).deletingLastPathComponent
+        if folder.isEmpty { folder = "." }
+        var missing: String?
+        while true {
+            var status = stat()
+            if stat(folder, &status) == 0 {
+                if status.st_mode & S_IFMT != S_IFDIR { return "\(folder) is not a directory" }
+                if let missing, !creatingFolders { return "its directory \(missing) does not exist" }
+                if access(folder, W_OK) != 0 { return "this process may not write in \(folder)" }
+                return nil
+            }
+            if missing == nil { missing = folder }
+            let parent = (folder as NSString).deletingLastPathComponent
+            if parent == folder { return nil }
+            folder = parent.isEmpty ? "." : parent
+        }
+    }
+
+    /// Why the directory `path` cannot be made with its parents, or written in (see
+    /// `folderProblem`): nil when nothing in the way can be named.
+    public static func directoryProblem(_ path: String) -> String? {
+        folderProblem(of: path + "/file", creatingFolders: true)
+    }
+
     /// Writes `text` to `path` (see the type's description).
     public static func write(_ text: String, to path: String) throws {
         var status = stat()
         guard stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG else {
             // A symbolic link stays one: the file it points at is what is replaced.
             let target = URL(fileURLWithPath: path).resolvingSymlinksInPath()
-            try Data(text.utf8).write(to: target, options: .atomic)
+            if let problem = folderProblem(of: target.path) { throw WriteError(description: problem) }
+            do {
+                try Data(text.utf8).write(to: target, options: .atomic)
+            } catch {
+                throw WriteError(description: folderProblem(of: target.path) ?? error.localizedDescription)
+            }
             return
         }
         if status.st_mode & S_IFMT == S_IFDIR { throw WriteError(description: "\(path) is a directory") }

@@ -1,4 +1,5 @@
 import Foundation
+import PBTSystem
 import PBTTensorBoardProto
 import SwiftProtobuf
 
@@ -33,7 +34,9 @@ public final class TensorBoardDirectory {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw TensorBoardError("cannot create \(path): \(error.localizedDescription)")
+            throw TensorBoardError(
+                "cannot create \(path): \(OutputFile.directoryProblem(path) ?? error.localizedDescription)"
+            )
         }
         let host = ProcessInfo.processInfo.hostName.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
         // Time, host and process, and a random token for two writers of one process in one second.

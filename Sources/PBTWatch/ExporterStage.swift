@@ -95,16 +95,7 @@ public final class ExporterStage {
             do {
                 try OutputFile.write(json, to: readyFile)
             } catch {
-                let folder = (readyFile as NSString).deletingLastPathComponent
-                var isDirectory: ObjCBool = false
-                let reason =
-                    !FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory)
-                    ? "its directory \(folder) does not exist"
-                    : !isDirectory.boolValue
-                        ? "\(folder) is not a directory"
-                        : access(folder.isEmpty ? "." : folder, W_OK) != 0
-                            ? "this process may not write in \(folder)" : error.localizedDescription
-                throw ExporterError("cannot write the ready file \(readyFile): \(reason)")
+                throw ExporterError("cannot write the ready file \(readyFile): \(error)")
             }
         }
 

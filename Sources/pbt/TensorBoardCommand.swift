@@ -64,7 +64,8 @@ struct TensorBoardCommand: ParsableCommand {
                 do {
                     try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
                 } catch {
-                    throw UserError("cannot create \(output): \(error.localizedDescription)")
+                    throw UserError(
+                        "cannot create \(output): \(OutputFile.directoryProblem(output) ?? error.localizedDescription)")
                 }
                 var options = TensorBoardStage.Options(events: endpoint, output: output, readyFile: readyFile)
                 options.security = try security.load(for: .connects, logger: logger)
@@ -83,6 +84,7 @@ struct TensorBoardCommand: ParsableCommand {
                 throw UserError("\(runDirectory) is not a run directory: it has no events.jsonl")
             }
             let path = output ?? (runDirectory as NSString).appendingPathComponent("tensorboard")
+            let existed = FileManager.default.fileExists(atPath: path)
             let outcome: EventLogConversion.Outcome
             do {
                 outcome = try EventLogConversion.convert(events: events, output: path) { read in
@@ -90,6 +92,16 @@ struct TensorBoardCommand: ParsableCommand {
                 }
             } catch {
                 throw UserError("\(error)")
+            }
+            // A log without one event is not a run's (pbt report refuses it the same way).
+            guard outcome.events > 0 else {
+                if !existed { try? FileManager.default.removeItem(atPath: path) }
+                throw UserError(
+                    "\(events) holds no event"
+                        + (outcome.unreadable == 1
+                            ? " (its one line is not an event)"
+                            : outcome.unreadable > 1 ? " (its \(outcome.unreadable) lines are not events)" : "")
+                        + ": is \(runDirectory) a run directory?")
             }
             var line =
                 "wrote \(path): \(outcome.runs) runs, \(outcome.records) records (\(outcome.bytes / 1024) KiB) from \(outcome.events) events"

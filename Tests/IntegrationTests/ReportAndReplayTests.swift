@@ -144,6 +144,19 @@ struct ReportAndReplayTests {
         BadUse(
             label: "replay of a directory that is not a run", arguments: ["replay", "EMPTY", "--member", "0"],
             exitCode: 2, mentions: "is not a run directory"),
+        BadUse(
+            label: "tensorboard of a directory whose events.jsonl holds no event",
+            arguments: ["tensorboard", "FOREIGN"],
+            exitCode: 2, mentions: "events.jsonl holds no event (its 2 lines are not events): is "),
+        BadUse(
+            label: "report of a directory whose events.jsonl holds no event", arguments: ["report", "FOREIGN"],
+            exitCode: 2, mentions: "events.jsonl holds no event"),
+        BadUse(
+            label: "report into a directory that does not exist", arguments: ["report", "RUN", "-o", "MISSING/r.html"],
+            exitCode: 2, mentions: "missing/r.html: its directory "),
+        BadUse(
+            label: "tensorboard into a path under a file", arguments: ["tensorboard", "RUN", "-o", "FILE/tb"],
+            exitCode: 2, mentions: "notes.txt is not a directory"),
     ]
 
     @Test("bad use of report and replay says why", arguments: badUses)
@@ -157,10 +170,22 @@ struct ReportAndReplayTests {
         _ = try directory.write(
             "run/events.jsonl",
             #"{"event":"experiment.started","time":1,"name":"noop","population":2,"hyperparameters":["x"]}"# + "\n")
-        let arguments = row.arguments.map { $0 == "EMPTY" ? empty : $0 == "RUN" ? run : $0 }
+        let foreign = directory.file("foreign")
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        _ = try directory.write("foreign/events.jsonl", "remember the milk\n{\"not\":\"an event\"}\n")
+        let file = try directory.write("notes.txt", "not a directory\n")
+        let arguments = row.arguments.map {
+            $0 == "EMPTY" ? empty : $0 == "RUN" ? run : $0 == "FOREIGN" ? foreign : $0
+        }.map {
+            $0.replacingOccurrences(of: "MISSING/", with: directory.file("missing") + "/")
+                .replacingOccurrences(of: "FILE/", with: file + "/")
+        }
         let process = try PBTProcess(arguments, output: directory.file("out.txt"))
         let end = try #require(process.finish(within: 30))
         #expect(end.exitCode == row.exitCode, "\(process.log)")
         #expect(process.log.contains(row.mentions), "\(process.log)")
+        // Nothing is left behind by a refusal.
+        #expect(!FileManager.default.fileExists(atPath: foreign + "/tensorboard"))
+        #expect(!FileManager.default.fileExists(atPath: foreign + "/report.html"))
     }
 }

@@ -54,6 +54,26 @@ struct RunReportTests {
         }
     }
 
+    /// A hyperparameter plot's exploit says what was copied and what explore made of it, as the
+    /// exploit table does (it showed the member's own old value beside the donor's operation).
+    @Test func anExploitJumpShowsTheCopiedValueAndWhatExploreMadeOfIt() throws {
+        let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 4))
+        let (html, _) = try RunReport.html(
+            .init(runDirectory: "r", events: run.events, summary: run.summary, experiment: run.text))
+        var model = PopulationModel(options: .init(recordSeries: true))
+        for event in EventLog(text: run.events).events { model.apply(event) }
+        let exploits = model.exploitLog.filter { $0.copied["lr"] != $0.old["lr"] }
+        #expect(!exploits.isEmpty)
+        for exploit in exploits {
+            let copied = try #require(exploit.copied["lr"]?.shown)
+            let new = try #require(exploit.new["lr"]?.shown)
+            let old = try #require(exploit.old["lr"]?.shown)
+            let title = "copied member \(exploit.donor) at step \(exploit.step): lr \(copied) → \(new)"
+            #expect(html.contains(title), "\(title)")
+            #expect(!html.contains("copied member \(exploit.donor) at step \(exploit.step): lr \(old) → "))
+        }
+    }
+
     @Test func aRunWithoutASummarySaysItDidNotFinish() throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText())
         let cut = run.events.split(separator: "\n").prefix(60).joined(separator: "\n") + "\n{\"event\":\"member.tr"
@@ -61,6 +81,27 @@ struct RunReportTests {
         #expect(html.contains("<b>not finished</b>"))
         #expect(html.contains("1 unreadable lines skipped"))
         #expect(facts.lineageAgrees == nil)
+    }
+
+    /// A run stopped mid-step: its best member handed back steps past its last score. The
+    /// best row gives the step of the score (the summary's way), not the member's step.
+    @Test func anUnfinishedRunsBestIsShownAtTheStepOfItsScore() throws {
+        let run = try SimulatedRun.run(SimulatedRun.experimentText())
+        var model = PopulationModel(options: .init(recordSeries: true))
+        let log = EventLog(text: run.events)
+        for event in log.events { model.apply(event) }
+        let best = try #require(model.best?.member)
+        let scored = try #require(model.members[best]?.scoreStep)
+        let handedBack = PBTEvent.memberTrained(
+            .init(
+                member: best, version: 999, trainer: "t", fromStep: scored, step: scored + 3, seconds: 1,
+                checkpoint: String(repeating: "a", count: 64), hyperparameters: Hyperparameters(), metrics: [:],
+                interrupted: true))
+        let events = run.events + EventJSON.encode(handedBack, time: (log.events.last?.time ?? 0) + 1) + "\n"
+        let (html, _) = try RunReport.html(.init(runDirectory: "r", events: events, summary: nil, experiment: nil))
+        #expect(html.contains("<span id=\"best-member\">\(best)</span>, score "), "\(html.prefix(2000))")
+        let row = try #require(html.components(separatedBy: "<span id=\"best-member\">").dropFirst().first)
+        #expect(row.prefix(200).contains("at step \(scored)<"), "\(row.prefix(200))")
     }
 
     @Test func namesAreEscaped() throws {
