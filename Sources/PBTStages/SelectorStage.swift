@@ -501,7 +501,10 @@ public final class SelectorStage {
             if case .publish(let event) = action { events.append((event, time)) }
         }
         let counters = SelectorDatabase.Counters(
-            steps: machine.steps, exploits: machine.exploits, elapsed: machine.elapsed(now: Clock.monotonic),
+            // A finished run keeps its outcome's seconds, so a summary written again from the
+            // store says what the first one and `experiment.finished` said.
+            steps: machine.steps, exploits: machine.exploits,
+            elapsed: machine.summary?.seconds ?? machine.elapsed(now: Clock.monotonic),
             forgottenBelow: machine.forgottenBelow, finished: machine.isFinished, reason: machine.summary?.reason)
         try resources.writer.submit(
             .init(changes: batch, bestEver: machine.bestEver, counters: counters, events: events))

@@ -178,6 +178,7 @@ struct ResumeRecordTests {
             ["run", file, "--output", run, "--trainers", "1", "--metrics", "none"], output: directory.file("first.txt"))
         try #require(try #require(first.finish(within: 60)).succeeded, "\(first.log)")
         let written = try String(contentsOfFile: run + "/summary.json", encoding: .utf8)
+        let original = try jsonObject(run + "/summary.json")
         for damaged in [
             String(written.prefix(50)), "{}", #"{"experiment":"short","reason":"max_steps"}"#,
             #"{"experiment":"short","reason":"bogus","steps":1,"members":[]}"#,
@@ -190,6 +191,9 @@ struct ResumeRecordTests {
             #expect(again.log.contains("summary.json written again from the store"), "\(again.log)")
             let summary = try jsonObject(run + "/summary.json")
             #expect(summary["reason"] as? String == "max_steps", "\(summary)")
+            // The outcome as it was first written, to its seconds.
+            #expect(summary["seconds"] as? Double == original["seconds"] as? Double, "\(summary)\n\(original)")
+            #expect(summary["steps"] as? Int == original["steps"] as? Int)
         }
     }
 }
