@@ -6,11 +6,15 @@
 /// checksum catches damage even outside the content-addressed store.
 public struct CheckpointCodec: Sendable {
     public let magic: [UInt8]
+    /// The version this build writes.
     public let version: UInt8
+    /// Earlier versions this build still reads (a run resumed across an upgrade).
+    public let alsoReads: Set<UInt8>
 
-    public init(magic: String, version: UInt8) {
+    public init(magic: String, version: UInt8, alsoReads: Set<UInt8> = []) {
         self.magic = Array(magic.utf8)
         self.version = version
+        self.alsoReads = alsoReads
     }
 
     public func seal(_ payload: [UInt8]) -> [UInt8] {
@@ -22,6 +26,11 @@ public struct CheckpointCodec: Sendable {
 
     /// The payload, after checking magic, version and checksum.
     public func open(_ bytes: [UInt8]) throws -> [UInt8] {
+        try openVersioned(bytes).payload
+    }
+
+    /// The payload and the version it was written in (this one, or one of `alsoReads`).
+    public func openVersioned(_ bytes: [UInt8]) throws -> (payload: [UInt8], version: UInt8) {
         let name = String(decoding: magic, as: UTF8.self)
         guard bytes.count >= magic.count + 5 else {
             throw WorkloadError("checkpoint is \(bytes.count) bytes, too short to be a \(name) checkpoint")
@@ -31,9 +40,12 @@ public struct CheckpointCodec: Sendable {
                 "checkpoint is not a \(name) checkpoint (it starts with \(bytes.prefix(4).map { String($0, radix: 16) }))"
             )
         }
-        guard bytes[magic.count] == version else {
+        let written = bytes[magic.count]
+        guard written == version || alsoReads.contains(written) else {
+            let readable = ([version] + alsoReads).sorted().map(String.init).joined(separator: " and ")
             throw WorkloadError(
-                "\(name) checkpoint has format version \(bytes[magic.count]); this build reads version \(version)")
+                "\(name) checkpoint has format version \(written); this build reads version\(alsoReads.isEmpty ? "" : "s") \(readable)"
+            )
         }
         let body = Array(bytes[0..<(bytes.count - 4)])
         var stored: UInt32 = 0
@@ -41,7 +53,7 @@ public struct CheckpointCodec: Sendable {
         guard Self.crc32(body) == stored else {
             throw WorkloadError("\(name) checkpoint fails its checksum; not loaded")
         }
-        return Array(body[(magic.count + 1)...])
+        return (Array(body[(magic.count + 1)...]), written)
     }
 
     static let table: [UInt32] = (0..<256).map { index in

@@ -79,6 +79,60 @@ struct A2CWorkloadTests {
         #expect(copyGoesOn.state == copyAgain.state)
     }
 
+    /// A replay trains one member with the seeds of each member that trained the weights in
+    /// the original (`seed_of`): its steps after a hand-over must be the original's, bit for
+    /// bit. (The generator was named by member id, so a replay, one member throughout, went on
+    /// with the donor's draws where the original had switched to the copier's.)
+    @Test func aReplayWithTheCopiersSeedRetrainsTheCopyBitForBit() throws {
+        let a2c = try Self.make()
+        // The original: member 5 trains 0…3, member 2 copies it and trains 3…6.
+        let donorStart = try a2c.initialState(member: 5, seed: 55, hyperparameters: Self.hyperparameters)
+        let donor = try a2c.train(Self.request(member: 5, step: 0, steps: 3, seed: 55), from: donorStart) { _ in true }
+        let copy = try a2c.train(Self.request(member: 2, step: 3, steps: 3, seed: 22), from: donor.state) { _ in true }
+        // The replay: member 0 throughout, with member 5's seed then member 2's.
+        let replayStart = try a2c.initialState(member: 0, seed: 55, hyperparameters: Self.hyperparameters)
+        let first = try a2c.train(Self.request(member: 0, step: 0, steps: 3, seed: 55), from: replayStart) { _ in
+            true
+        }
+        #expect(first.state == donor.state)
+        let second = try a2c.train(Self.request(member: 0, step: 3, steps: 3, seed: 22), from: first.state) { _ in
+            true
+        }
+        #expect(second.state == copy.state)
+        #expect(second.metrics == copy.metrics)
+    }
+
+    /// A version-1 checkpoint (the generator named by member id) still loads and goes on: its
+    /// own member continues its draws, another member draws from its own seed.
+    @Test func aVersionOneCheckpointStillLoads() throws {
+        let a2c = try Self.make()
+        let start = try a2c.initialState(member: 0, seed: 11, hyperparameters: Self.hyperparameters)
+        let trained = try a2c.train(Self.request(step: 0, steps: 2), from: start) { _ in true }
+        let v1 = try Self.versionOne(trained.state, member: 0)
+        let own = try a2c.train(Self.request(member: 0, step: 2, steps: 2), from: v1) { _ in true }
+        let ownNow = try a2c.train(Self.request(member: 0, step: 2, steps: 2), from: trained.state) { _ in true }
+        #expect(own.state == ownNow.state)
+        let other = try a2c.train(Self.request(member: 1, step: 2, steps: 2, seed: 12), from: v1) { _ in true }
+        let otherNow = try a2c.train(Self.request(member: 1, step: 2, steps: 2, seed: 12), from: trained.state) { _ in
+            true
+        }
+        #expect(other.state == otherNow.state)
+    }
+
+    /// `state` (version 2) written as version 1 was: member, frames, episodes and Adam's steps,
+    /// then the generator, without the seed.
+    static func versionOne(_ state: [UInt8], member: Int) throws -> [UInt8] {
+        let codec = CheckpointCodec(magic: "PBTR", version: 2)
+        var payload = try codec.open(state)
+        // After shape (3), widths (2 for 64-64) and the environment count: 6 integers of 8 bytes.
+        let countersAt = 6 * 8
+        var memberWord: [UInt8] = []
+        for shift in stride(from: 0, to: 64, by: 8) { memberWord.append(UInt8(truncatingIfNeeded: member >> shift)) }
+        payload.removeSubrange((countersAt + 24)..<(countersAt + 32))  // the seed
+        payload.insert(contentsOf: memberWord, at: countersAt)
+        return CheckpointCodec(magic: "PBTR", version: 1).seal(payload)
+    }
+
     @Test func heldOutEpisodesAreDeterministicAndAcrobotScoresNegative() throws {
         let a2c = try Self.make("{kind: a2c, environment: Acrobot-v1, validation_episodes: 4, test_episodes: 4}")
         let start = try a2c.initialState(member: 0, seed: 11, hyperparameters: Self.hyperparameters)

@@ -29,7 +29,9 @@ public struct A2CWorkload: Workload {
     }
 
     public static let hyperparameterNames = ["lr", "entropy", "gamma", "lambda"]
-    static let codec = CheckpointCodec(magic: "PBTR", version: 1)
+    /// Version 2 names the generator by the seed it was derived from; version 1 named it by
+    /// member id, which a replay (one member training with the seeds of several) cannot follow.
+    static let codec = CheckpointCodec(magic: "PBTR", version: 2, alsoReads: [1])
 
     public let task: Task
     let hidden: [Int]
@@ -92,8 +94,8 @@ public struct A2CWorkload: Workload {
 
     public func initialState(member: Int, seed: UInt64, hyperparameters: Hyperparameters) throws -> [UInt8] {
         switch task {
-        case .cartPole: return encode(fresh(CartPole.self, member: member, seed: seed))
-        case .acrobot: return encode(fresh(Acrobot.self, member: member, seed: seed))
+        case .cartPole: return encode(fresh(CartPole.self, seed: seed))
+        case .acrobot: return encode(fresh(Acrobot.self, seed: seed))
         }
     }
 
@@ -125,12 +127,16 @@ public struct A2CWorkload: Workload {
         var recent: [Double]
         var episodes: Int
         var frames: Int
-        /// The member whose generator `random` is.
-        var member: Int
+        /// The seed `random` was derived from: the seed of the member that trained these
+        /// weights last. A request with another seed is a copy (an exploit, or a replay's next
+        /// segment), and draws from its own seed from then on.
+        var seed: UInt64
+        /// A version-1 checkpoint's member id (the generator's owner, before seeds named it).
+        var member: Int?
         var random: SplitMix64
     }
 
-    func fresh<E: Environment>(_: E.Type, member: Int, seed: UInt64) -> Run<E> {
+    func fresh<E: Environment>(_: E.Type, seed: UInt64) -> Run<E> {
         var random = SplitMix64(seed: SplitMix64.derive(seed, 0x6132_6300))
         let agent = ActorCritic(observation: E.observationSize, actions: E.actionCount, hidden: hidden, seed: seed)
         let environments = (0..<environments).map { _ in
@@ -141,18 +147,19 @@ public struct A2CWorkload: Workload {
         return Run(
             agent: agent, environments: environments, running: Array(repeating: 0, count: environments.count),
             recent: [],
-            episodes: 0, frames: 0, member: member, random: random)
+            episodes: 0, frames: 0, seed: seed, member: nil, random: random)
     }
 
     func train<E: Environment>(
         _: E.Type, _ request: TrainingRequest, _ state: [UInt8], _ progress: (Int) -> Bool
     ) throws -> TrainingOutcome {
         var run = try decode(E.self, state)
-        if run.member != request.member {
-            // A copy of another member's state (an exploit): go on with this member's own draws.
-            run.member = request.member
+        if run.member.map({ $0 != request.member }) ?? (run.seed != request.seed) {
+            // A copy of state another seed drew (an exploit): go on with this member's own draws.
             run.random = SplitMix64(seed: SplitMix64.derive(request.seed, UInt64(request.step), 0x6132_6301))
         }
+        run.seed = request.seed
+        run.member = nil
         let settings = ActorCritic.Settings(
             learningRate: Float(try value("lr", request.hyperparameters)),
             entropyCost: Float(try value("entropy", request.hyperparameters)))
@@ -312,7 +319,8 @@ public struct A2CWorkload: Workload {
     func encode<E: Environment>(_ run: Run<E>) -> [UInt8] {
         var writer = ByteWriter()
         writer.integers([E.observationSize, E.actionCount, hidden.count] + hidden + [run.environments.count])
-        writer.integers([run.member, run.frames, run.episodes, run.agent.adam.steps])
+        writer.integers([run.frames, run.episodes, run.agent.adam.steps])
+        writer.word(run.seed)
         writer.word(run.random.state)
         for network in [run.agent.policy, run.agent.value] {
             for layer in 0..<network.weights.count {
@@ -347,7 +355,8 @@ public struct A2CWorkload: Workload {
     }
 
     func decode<E: Environment>(_: E.Type, _ state: [UInt8]) throws -> Run<E> {
-        var reader = ByteReader(bytes: try Self.codec.open(state), name: "a2c checkpoint")
+        let (payload, version) = try Self.codec.openVersioned(state)
+        var reader = ByteReader(bytes: payload, name: "a2c checkpoint")
         let shape = try reader.integers(3)
         guard shape[0] == E.observationSize, shape[1] == E.actionCount, shape[2] == hidden.count else {
             throw WorkloadError(
@@ -363,7 +372,10 @@ public struct A2CWorkload: Workload {
             throw WorkloadError(
                 "a2c checkpoint steps \(count) environments; this experiment's agent steps \(environments)")
         }
-        let counters = try reader.integers(4)
+        // Version 1: member, frames, episodes, Adam's steps; version 2: frames, episodes,
+        // Adam's steps, then the generator's seed.
+        let counters = version == 1 ? try reader.integers(4) : [-1] + (try reader.integers(3))
+        let seed = version == 1 ? 0 : try reader.word()
         let random = SplitMix64(seed: try reader.word())
         let policy = try Self.readNetwork([E.observationSize] + hidden + [E.actionCount], from: &reader)
         let value = try Self.readNetwork([E.observationSize] + hidden + [1], from: &reader)
@@ -393,6 +405,6 @@ public struct A2CWorkload: Workload {
         try reader.finish()
         return Run(
             agent: agent, environments: environments, running: running, recent: recent, episodes: counters[2],
-            frames: counters[1], member: counters[0], random: random)
+            frames: counters[1], seed: seed, member: version == 1 ? counters[0] : nil, random: random)
     }
 }
