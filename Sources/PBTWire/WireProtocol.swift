@@ -400,12 +400,20 @@ extension WireReader {
         return key
     }
 
+    /// A duration: finite and not negative.
+    mutating func duration(_ field: String) throws(WireError) -> Double {
+        let value = try real(field)
+        guard value >= 0 else { throw .invalid(field: field, reason: "\(value) is negative: a duration cannot be") }
+        return value
+    }
+
     mutating func trained() throws(WireError) -> TrainResult {
         TrainResult(
             member: try count("member"), version: try count("version"), fromStep: try count("from_step"),
             step: try count("step"),
             checkpoint: try checkpoint("checkpoint"), hyperparameters: try hyperparameters(), metrics: try metrics(),
-            seconds: try real("seconds"), interrupted: try flag("interrupted"), trainer: try text("trainer", limit: 256)
+            seconds: try duration("seconds"), interrupted: try flag("interrupted"),
+            trainer: try text("trainer", limit: 256)
         )
     }
 

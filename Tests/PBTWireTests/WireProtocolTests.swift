@@ -176,6 +176,19 @@ struct WireProtocolTests {
         #expect(score.metrics["test_loss"]?.isNaN == true)
     }
 
+    /// A trained result's seconds are a duration: a negative or infinite one is refused by field.
+    @Test func aTrainedResultTakesNoNegativeSeconds() throws {
+        for seconds in [-5.0, -.infinity, .nan] {
+            let trained = TrainResult(
+                member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference, metrics: [:],
+                seconds: seconds)
+            #expect(throws: WireError.self) { try WireProtocol.decodeReport(WireProtocol.encode(.trained(trained))) }
+        }
+        let zero = TrainResult(
+            member: 0, version: 1, fromStep: 0, step: 4, checkpoint: Samples.reference, metrics: [:], seconds: 0)
+        #expect(throws: Never.self) { try WireProtocol.decodeReport(WireProtocol.encode(.trained(zero))) }
+    }
+
     /// A score carries the trainer's whole account, so the selector applies both at once.
     @Test func aScoreCarriesWhatTheTrainerTrained() throws {
         let frame = WireProtocol.encode(
