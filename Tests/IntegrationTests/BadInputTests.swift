@@ -304,6 +304,22 @@ struct BadInputTests {
             if case .memberFailed = timed.event { Issue.record("a member failed: \(timed)") }
         }
     }
+    /// Sends a trainer's `ready` named `name` (which only earns a `welcome`) until a
+    /// `welcome` comes back or `seconds` pass; returns whether one came.
+    static func welcomed(_ socket: ZMQSocket, name: String, within seconds: Double) throws -> Bool {
+        let ready = WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: name, experimentID: "")))
+        let deadline = Clock.monotonic + seconds
+        while Clock.monotonic < deadline {
+            try socket.send([ready], dontWait: true)
+            if let frames = try socket.receive(timeoutMilliseconds: 300), frames.count == 1,
+                case .welcome = try? WireProtocol.decodeCommand(frames[0])
+            {
+                return true
+            }
+        }
+        return false
+    }
+
     @Test(
         "a client whose routing id another connection took over is heard again through its own heartbeats",
         .timeLimit(.minutes(2)))
@@ -311,20 +327,8 @@ struct BadInputTests {
         let pipeline = try PipelineHarness(experiment: Self.experiment)
         try pipeline.startSelector()
         let context = try ZMQContext()
-        let ready = WireProtocol.encode(
-            .ready(Ready(role: .trainer, received: 0, name: "fixed", experimentID: "")))
-        /// Sends `ready` (which only earns a `welcome`) until a `welcome` comes back.
         func welcomed(_ socket: ZMQSocket, within seconds: Double) throws -> Bool {
-            let deadline = Clock.monotonic + seconds
-            while Clock.monotonic < deadline {
-                try socket.send([ready])
-                if let frames = try socket.receive(timeoutMilliseconds: 300), frames.count == 1,
-                    case .welcome = try? WireProtocol.decodeCommand(frames[0])
-                {
-                    return true
-                }
-            }
-            return false
+            try Self.welcomed(socket, name: "fixed", within: seconds)
         }
         // A client as the README asks for one: a fixed routing id, ZMTP heartbeats.
         let client = try ZMQSocket(context, .dealer)
@@ -356,20 +360,8 @@ struct BadInputTests {
         let pipeline = try PipelineHarness(experiment: Self.experiment)
         try pipeline.startSelector()
         let context = try ZMQContext()
-        func ready(_ name: String) -> [UInt8] {
-            WireProtocol.encode(.ready(Ready(role: .trainer, received: 0, name: name, experimentID: "")))
-        }
         func welcomed(_ socket: ZMQSocket, _ name: String, within seconds: Double) throws -> Bool {
-            let deadline = Clock.monotonic + seconds
-            while Clock.monotonic < deadline {
-                try socket.send([ready(name)], dontWait: true)
-                if let frames = try socket.receive(timeoutMilliseconds: 300), frames.count == 1,
-                    case .welcome = try? WireProtocol.decodeCommand(frames[0])
-                {
-                    return true
-                }
-            }
-            return false
+            try Self.welcomed(socket, name: name, within: seconds)
         }
         let first = try ZMQSocket(context, .dealer)
         try first.setRoutingID(Array("twin#1".utf8))
