@@ -35,12 +35,13 @@ extension ConfigNode {
         return items
     }
 
+    /// Text, or an unquoted number or boolean as it was written (`010`, `1e3`, `true`).
     public func text() throws(ConfigError) -> String {
         switch value {
         case .text(let x): return x
-        case .integer(let x): return String(x)
-        case .real(let x): return String(x)
-        case .bool(let x): return String(x)
+        case .integer(let x): return written ?? String(x)
+        case .real(let x): return written ?? String(x)
+        case .bool(let x): return written ?? String(x)
         default: throw error("expected text, got \(shown)")
         }
     }

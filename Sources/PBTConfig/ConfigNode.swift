@@ -47,11 +47,16 @@ public struct ConfigNode: Sendable, Hashable {
     public let line: Int?
     /// Where the value sits in the file, such as `exploit.fraction` or `initial[1].h0`.
     public let path: String
+    /// An unquoted scalar as written, when YAML read it as a number or a boolean: where text
+    /// is wanted (a name, a command's argument) it is taken as written, so `010` stays `010`
+    /// rather than becoming `10`, and `1e3` stays `1e3` rather than `1000.0`.
+    public let written: String?
 
-    public init(value: Value, line: Int? = nil, path: String) {
+    public init(value: Value, line: Int? = nil, path: String, written: String? = nil) {
         self.value = value
         self.line = line
         self.path = path
+        self.written = written
     }
 
     /// Parses YAML text. An empty document is an empty map. The text must stay within
@@ -87,6 +92,29 @@ public struct ConfigNode: Sendable, Hashable {
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
+    /// An unquoted scalar's value, as YAML 1.2 reads it where YAML 1.1 (the library's)
+    /// differs: only `true` and `false` are booleans (`yes`, `no`, `on`, `off` are text), and
+    /// a number with leading zeros is decimal (`010` is ten, not eight).
+    static func plainScalar(_ text: String, tag: String, node: Node) -> Value {
+        switch tag {
+        case Tag.Name.null.rawValue:
+            return .null
+        case Tag.Name.bool.rawValue:
+            guard ["true", "false"].contains(text.lowercased()), let bool = node.bool else { return .text(text) }
+            return .bool(bool)
+        case Tag.Name.int.rawValue:
+            let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
+            if digits.count > 1, digits.first == "0", digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
+                return Int(text.first == "+" ? String(text.dropFirst()) : text).map(Value.integer) ?? .text(text)
+            }
+            return node.int.map(Value.integer) ?? .text(text)
+        case Tag.Name.float.rawValue:
+            return node.float.map(Value.real) ?? .text(text)
+        default:
+            return .text(text)
+        }
+    }
+
     private static func convert(_ node: Node, path: String) throws(ConfigError) -> ConfigNode {
         let line = node.mark?.line
         switch node {
@@ -95,20 +123,19 @@ public struct ConfigNode: Sendable, Hashable {
             if scalar.style == .singleQuoted || scalar.style == .doubleQuoted {
                 value = .text(scalar.string)
             } else {
-                switch node.tag.description {
-                case Tag.Name.null.rawValue: value = .null
-                case Tag.Name.bool.rawValue: value = node.bool.map(Value.bool) ?? .text(scalar.string)
-                case Tag.Name.int.rawValue: value = node.int.map(Value.integer) ?? .text(scalar.string)
-                case Tag.Name.float.rawValue: value = node.float.map(Value.real) ?? .text(scalar.string)
-                default: value = .text(scalar.string)
-                }
+                value = Self.plainScalar(scalar.string, tag: node.tag.description, node: node)
             }
+            let written: String? =
+                switch value {
+                case .integer, .real, .bool: scalar.string
+                default: nil
+                }
             if case .text(let text) = value, let control = Self.controlCharacter(in: text) {
                 throw ConfigError(
                     path: path, message: "holds a control character (\(control)): \(ConfigNode.quoted(text))",
                     line: line)
             }
-            return ConfigNode(value: value, line: line, path: path)
+            return ConfigNode(value: value, line: line, path: path, written: written)
         case .sequence(let sequence):
             var items: [ConfigNode] = []
             for (index, item) in sequence.enumerated() {

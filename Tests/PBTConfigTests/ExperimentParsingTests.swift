@@ -28,6 +28,32 @@ struct ExperimentParsingTests {
         max_lead: 10
         """
 
+    /// Unquoted scalars as YAML 1.2 reads them where YAML 1.1 differs, and text as written: a
+    /// command's `010` reached the program as `8`, `yes` as `true` and `1e3` as `1000.0`.
+    @Test func unquotedTextIsTakenAsWritten() throws {
+        let experiment = try Experiment.parse(
+            yaml: """
+                name: 010
+                workload: {kind: command, command: [python3, train.py, 010, yes, 1e3, 0x1F, True], environment: {PAD: 007}}
+                population: 010
+                stop: {max_steps: 20}
+                hyperparameters:
+                  flag: {choice: [yes, no, on, off]}
+                  width: {choice: [32, 64]}
+                """)
+        #expect(experiment.name == "010")
+        #expect(experiment.population == 10)
+        #expect(experiment.writtenCommand == ["python3", "train.py", "010", "yes", "1e3", "0x1F", "True"])
+        #expect(try experiment.workload.settings["environment"]?["PAD"]?.text() == "007")
+        #expect(experiment.space.domain(of: "flag") == .choice([.text("yes"), .text("no"), .text("on"), .text("off")]))
+        #expect(experiment.space.domain(of: "width") == .choice([.integer(32), .integer(64)]))
+        // Only true and false are booleans.
+        let base =
+            "name: s\nworkload: {kind: noop}\npopulation: 2\nstop: {max_steps: 20}\nhyperparameters: {x: {uniform: [0, 1]}}\n"
+        #expect(throws: ConfigError.self) { try Experiment.parse(yaml: base + "synchronous: yes\n") }
+        #expect(try Experiment.parse(yaml: base + "synchronous: True\n").synchronous)
+    }
+
     @Test func mergeKeysJoinTheMapsTheyNameAndExplicitKeysWin() throws {
         let experiment = try Experiment.parse(
             yaml: """
