@@ -335,7 +335,10 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
 
     static func parse(_ line: String, persistent: Bool = false) throws -> Result {
         let shown = line.count > 200 ? String(line.prefix(200)) + "…" : line
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+        guard
+            let object = (try? JSONSerialization.jsonObject(with: Data(Self.standardJSON(line).utf8)))
+                as? [String: Any]
+        else {
             let hint =
                 persistent
                 ? " (with mode: persistent, stdout carries the answers alone, a line each: print anything else to stderr; the program is started afresh for the next task)"
@@ -367,8 +370,64 @@ public final class CommandWorkload: Workload, @unchecked Sendable {
         return Result(metrics: metrics, steps: steps)
     }
 
-    /// A JSON number as a Double; true and false are not numbers.
+    /// What stands for a number JSON cannot hold (see `standardJSON`): a string no program
+    /// writes, as it starts with a NUL.
+    static let nonFinite: [String: Double] = ["\u{0}nan": .nan, "\u{0}inf": .infinity, "\u{0}-inf": -.infinity]
+
+    /// `line` with the numbers JSON has no words for written as strings `number` reads back:
+    /// `NaN`, `Infinity` and `-Infinity` (what Python's `json.dumps` writes for a diverged
+    /// loss) and a number too large for a double (`1e999`). Text inside strings is left alone.
+    static func standardJSON(_ line: String) -> String {
+        let bytes = Array(line.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        func marker(_ name: String) -> [UInt8] { Array("\"\\u0000\(name)\"".utf8) }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                // A string, copied whole with its escapes.
+                var end = index + 1
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                    end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                end = min(end + 1, bytes.count)
+                out += bytes[index..<end]
+                index = end
+                continue
+            }
+            let rest = bytes[index...]
+            if rest.starts(with: Array("NaN".utf8)) {
+                out += marker("nan")
+                index += 3
+            } else if rest.starts(with: Array("-Infinity".utf8)) {
+                out += marker("-inf")
+                index += 9
+            } else if rest.starts(with: Array("Infinity".utf8)) {
+                out += marker("inf")
+                index += 8
+            } else if byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                var end = index + 1
+                while end < bytes.count, Array("0123456789.eE+-".utf8).contains(bytes[end]) { end += 1 }
+                let token = String(decoding: bytes[index..<end], as: UTF8.self)
+                if let value = Double(token), value.isInfinite {
+                    out += marker(value < 0 ? "-inf" : "inf")
+                } else {
+                    out += bytes[index..<end]
+                }
+                index = end
+            } else {
+                out.append(byte)
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A JSON number as a Double; true and false are not numbers. A number JSON has no
+    /// words for comes as the string `standardJSON` made of it.
     static func number(_ value: Any) -> Double? {
+        if let text = value as? String { return nonFinite[text] }
         guard let number = value as? NSNumber, String(describing: type(of: number)) != "__NSCFBoolean" else {
             return nil
         }

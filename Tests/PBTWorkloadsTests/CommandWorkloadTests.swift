@@ -55,6 +55,28 @@ struct CommandWorkloadTests {
         }
     }
 
+    /// Python's `json.dumps` writes a diverged loss as `NaN` or `Infinity`, which JSON has no
+    /// words for, and a number past a double's range overflows: each is read as the number it
+    /// stands for (a non-finite score then becomes the worst score), and text in strings is
+    /// left alone. They failed the task as "not a JSON object" until the member was given up.
+    @Test func nonFiniteNumbersAsPythonWritesThemAreRead() throws {
+        let path = NSTemporaryDirectory() + "pbt-nan-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).py"
+        try #"""
+        import json, sys
+        request = json.loads(sys.stdin.readline())
+        open(request["save"], "w").write("x")
+        print(json.dumps({"score": float("nan"), "up": float("inf"), "down": float("-inf"), "note": "NaN, Infinity"})[:-1]
+              + ', "big": 1e999, "small": -2e400, "plain": 3.5}', flush=True)
+        """#.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let workload = CommandWorkload(command: ["python3", path], mode: .once, timeout: 60)
+        let outcome = try workload.train(Self.request(0), from: [], progress: { _ in true })
+        #expect(outcome.metrics["score"]?.isNaN == true, "\(outcome.metrics)")
+        #expect(outcome.metrics["up"] == .infinity && outcome.metrics["big"] == .infinity)
+        #expect(outcome.metrics["down"] == -.infinity && outcome.metrics["small"] == -.infinity)
+        #expect(outcome.metrics["plain"] == 3.5 && outcome.metrics["note"] == nil)
+    }
+
     @Test func aStrayLineAfterAnAnswerIsNeverTakenForTheNextAnswer() throws {
         let path = try Self.program(stray: "after")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -20,7 +20,6 @@ the task as failed, and the selector retries the member from its last good check
 Print your own logs to stderr (stdout carries the protocol).
 """
 import json
-import math
 import os
 import sys
 
@@ -59,8 +58,9 @@ def _result(value, request):
     if not isinstance(value, dict):
         raise TypeError(f"the trainer function must return a dict with 'score', got {type(value).__name__}")
     score = value.get("score")
-    if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
-        raise ValueError(f"'score' must be a finite number, got {score!r}")
+    # A diverged score (nan, inf) is passed on: pbt ranks it worst, and exploit replaces the member.
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        raise ValueError(f"'score' must be a number, got {score!r}")
     metrics = {name: float(number) for name, number in dict(value.get("metrics", {})).items()}
     steps = int(value.get("steps", 0 if request.evaluate else request.steps))
     return {"score": float(score), "metrics": metrics, "steps": steps}
