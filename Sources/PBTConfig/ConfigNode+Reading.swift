@@ -51,6 +51,10 @@ extension ConfigNode {
         switch value {
         case .integer(let x): number = x
         case .real(let x) where x == x.rounded() && abs(x) < 9e15: number = Int(x)
+        case .text(let x) where Self.isDigits(x):
+            // Digits YAML could not hold in 64 bits.
+            throw error(
+                range.map { Self.outside($0, shown) } ?? "must be between \(Int.min) and \(Int.max), got \(shown)")
         default: throw error("expected a whole number, got \(shown)")
         }
         if let range, !range.contains(number) { throw error(Self.outside(range, shown)) }
@@ -107,6 +111,12 @@ extension ConfigNode {
             throw error("must be one of \(options.joined(separator: ", ")), got \(shown)")
         }
         return chosen
+    }
+
+    /// Whether `text` is a whole number as written: digits, after an optional sign.
+    static func isDigits(_ text: String) -> Bool {
+        let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     static func outside(_ range: ClosedRange<Int>, _ shown: String) -> String {

@@ -104,7 +104,7 @@ public struct ConfigNode: Sendable, Hashable {
             return .bool(bool)
         case Tag.Name.int.rawValue:
             let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
-            if digits.count > 1, digits.first == "0", digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
+            if digits.count > 1, digits.first == "0", isDigits(text) {
                 return Int(text.first == "+" ? String(text.dropFirst()) : text).map(Value.integer) ?? .text(text)
             }
             return node.int.map(Value.integer) ?? .text(text)

@@ -47,6 +47,15 @@ struct ExperimentParsingTests {
         #expect(try experiment.workload.settings["environment"]?["PAD"]?.text() == "007")
         #expect(experiment.space.domain(of: "flag") == .choice([.text("yes"), .text("no"), .text("on"), .text("off")]))
         #expect(experiment.space.domain(of: "width") == .choice([.integer(32), .integer(64)]))
+        // Digits past 64 bits are out of range, not "not a whole number".
+        let huge = try #require(
+            #expect(throws: ConfigError.self) {
+                try Experiment.parse(
+                    yaml:
+                        "name: s\nworkload: {kind: noop}\npopulation: 99999999999999999999999\nstop: {max_steps: 20}\n"
+                        + "hyperparameters: {x: {uniform: [0, 1]}}\n")
+            })
+        #expect(huge.description.contains("population: must be between 1 and 1000000"), "\(huge)")
         // Only true and false are booleans.
         let base =
             "name: s\nworkload: {kind: noop}\npopulation: 2\nstop: {max_steps: 20}\nhyperparameters: {x: {uniform: [0, 1]}}\n"
