@@ -8,14 +8,20 @@ import Darwin
 
 private let requestedSignal = Atomic<Int32>(0)
 
-/// SIGTERM and SIGINT as a flag that stage loops check between polls.
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT as a flag that stage loops check between polls.
 ///
 /// Loops wait in `zmq_poll` with a short timeout (a signal also interrupts the wait), so a
-/// stage notices a stop request within one poll interval and shuts down in order.
+/// stage notices a stop request within one poll interval and shuts down in order. SIGHUP (the
+/// terminal closed) and SIGQUIT (Ctrl-\\) stop it in order too: by default the first killed
+/// the process with no hand-back, and the second froze it for 30 s in the Swift runtime's
+/// crash report, asking for a key.
 public enum StopSignal {
+    /// The signals that stop a process in order.
+    public static let stopping: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT]
+
     /// Installs the handlers. Call once, early in `main`.
     public static func install() {
-        for signal in [SIGTERM, SIGINT] {
+        for signal in stopping {
             var action = sigaction()
             #if canImport(Glibc)
             action.__sigaction_handler.sa_handler = { number in requestedSignal.store(number, ordering: .relaxed) }

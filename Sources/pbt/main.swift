@@ -12,7 +12,7 @@ ParentWatch.applyFromEnvironment()
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == ProgramLauncher.command {
     ProgramLauncher.exec(Array(CommandLine.arguments.dropFirst(2)))
 }
-// SIGTERM and SIGINT become a flag the loops check; SIGPIPE is ignored, so a closed pipe is an
+// SIGTERM, SIGINT, SIGHUP and SIGQUIT become a flag the loops check; SIGPIPE is ignored, so a closed pipe is an
 // error to handle, not a death.
 StopSignal.install()
 do {

@@ -179,10 +179,12 @@ struct RunCommandTests {
     /// groups of their own, so only `pbt run` gets it and stops them in order: the trainer
     /// first, whose hand-back and goodbye reach a selector still running. (When the stages
     /// shared the group, every one stopped at once and the hand-backs were lost.)
+    /// The same for the terminal closing (SIGHUP to the group), which killed the run with no
+    /// hand-back, and Ctrl-\\ (SIGQUIT), which froze it in the runtime's crash report.
     @Test(
-        "Ctrl-C (SIGINT to pbt run's process group) stops the stages in order: the trainer's hand-back reaches the selector"
-    )
-    func ctrlCStopsTheStagesInOrder() throws {
+        "Ctrl-C, Ctrl-\\ and a closed terminal (a signal to pbt run's process group) stop the stages in order: the trainer's hand-back reaches the selector",
+        arguments: [SIGINT, SIGQUIT, SIGHUP])
+    func terminalSignalsStopTheStagesInOrder(_ signal: Int32) throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write(
             "long.yml", noopExperiment(name: "long", population: 2, interval: 1_000, maxSteps: 2_000, stepSeconds: 0.02)
@@ -195,11 +197,11 @@ struct RunCommandTests {
         try #require(
             follower.wait(within: 30) { $0.contains { $0.topic == .memberAssigned && $0.role == .trainer } },
             "\(process.log)")
-        #expect(kill(-process.child.pid, SIGINT) == 0)
+        #expect(kill(-process.child.pid, signal) == 0)
         let end = try #require(process.finish(within: 60))
-        #expect(end.exitCode == 128 + SIGINT, "\(end)\n\(process.log)")
+        #expect(end.exitCode == 128 + signal, "\(end)\n\(process.log)")
         let selector = (try? String(contentsOfFile: run + "/logs/selector.log", encoding: .utf8)) ?? ""
-        #expect(!selector.contains("stopping on signal \(SIGINT)"), "\(selector)")
+        #expect(!selector.contains("stopping on signal \(signal) "), "\(selector)")
         let events = follower.refresh()
         let handedBack = events.contains {
             ($0.topic == .memberTrained && $0.trained?.interrupted == true) || $0.topic == .leaseReleased
