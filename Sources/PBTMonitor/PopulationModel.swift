@@ -194,6 +194,8 @@ public struct PopulationModel: Sendable {
     /// One training task's range and hyperparameters in the series (`recordSeries`).
     public struct TrainedRange: Sendable, Hashable {
         public var time: Double
+        /// Its event's place among the events applied (events of one batch share a time).
+        public var order: Int
         public var fromStep: Int
         public var toStep: Int
         public var hyperparameters: [String: JSONValue]
@@ -203,6 +205,8 @@ public struct PopulationModel: Sendable {
     /// One exploit in the series (`recordSeries`).
     public struct ExploitRecord: Sendable, Hashable {
         public var time: Double
+        /// Its event's place among the events applied (events of one batch share a time).
+        public var order: Int
         public var member: Int
         public var donor: Int
         public var step: Int
@@ -523,7 +527,8 @@ public struct PopulationModel: Sendable {
         if options.recordSeries {
             trainedSeries[member, default: []].append(
                 TrainedRange(
-                    time: time, fromStep: event.fromStep, toStep: event.step, hyperparameters: hyperparameters,
+                    time: time, order: eventsSeen, fromStep: event.fromStep, toStep: event.step,
+                    hyperparameters: hyperparameters,
                     trainer: event.trainer))
         }
     }
@@ -586,7 +591,8 @@ public struct PopulationModel: Sendable {
         if options.recordSeries {
             exploitLog.append(
                 ExploitRecord(
-                    time: time, member: member, donor: event.donor, step: event.step, old: event.old.jsonValues,
+                    time: time, order: eventsSeen, member: member, donor: event.donor, step: event.step,
+                    old: event.old.jsonValues,
                     copied: event.copied.jsonValues, new: new, operations: operations))
             if let copiedScore {
                 scoreSeries[member, default: []].append(

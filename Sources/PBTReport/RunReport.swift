@@ -399,10 +399,12 @@ public enum RunReport {
             // Training ranges and exploits, in the order they happened.
             let ranges = model.trainedSeries[member] ?? []
             let exploits = model.exploitLog.filter { $0.member == member }
+            // In the order the events came: events of one batch share a time, and an exploit
+            // sorted after the range it started lost its jump.
             var timeline:
-                [(time: Double, range: PopulationModel.TrainedRange?, exploit: PopulationModel.ExploitRecord?)] =
-                    ranges.map { ($0.time, $0, nil) } + exploits.map { ($0.time, nil, $0) }
-            timeline.sort { $0.time < $1.time }
+                [(order: Int, range: PopulationModel.TrainedRange?, exploit: PopulationModel.ExploitRecord?)] =
+                    ranges.map { ($0.order, $0, nil) } + exploits.map { ($0.order, nil, $0) }
+            timeline.sort { $0.order < $1.order }
             var run: [(x: Double, y: Double)] = []
             var pending: PopulationModel.ExploitRecord?
             for entry in timeline {

@@ -1,3 +1,4 @@
+import Foundation
 import PBTConfig
 import PBTCore
 import PBTMonitor
@@ -56,12 +57,20 @@ struct RunReportTests {
 
     /// A hyperparameter plot's exploit says what was copied and what explore made of it, as the
     /// exploit table does (it showed the member's own old value beside the donor's operation).
-    @Test func anExploitJumpShowsTheCopiedValueAndWhatExploreMadeOfIt() throws {
+    /// With every event at one time (a fast run commits many in one batch, at one time), each
+    /// exploit still gets its jump: the plot follows the events' order, not their times.
+    @Test(arguments: [false, true])
+    func anExploitJumpShowsTheCopiedValueAndWhatExploreMadeOfIt(oneTime: Bool) throws {
         let run = try SimulatedRun.run(SimulatedRun.experimentText(seed: 4))
+        let events =
+            oneTime
+            ? run.events.replacingOccurrences(
+                of: #""time":[0-9.eE+-]+"#, with: #""time":1"#, options: .regularExpression)
+            : run.events
         let (html, _) = try RunReport.html(
-            .init(runDirectory: "r", events: run.events, summary: run.summary, experiment: run.text))
+            .init(runDirectory: "r", events: events, summary: run.summary, experiment: run.text))
         var model = PopulationModel(options: .init(recordSeries: true))
-        for event in EventLog(text: run.events).events { model.apply(event) }
+        for event in EventLog(text: events).events { model.apply(event) }
         let exploits = model.exploitLog.filter { $0.copied["lr"] != $0.old["lr"] }
         #expect(!exploits.isEmpty)
         for exploit in exploits {
