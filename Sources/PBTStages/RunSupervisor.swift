@@ -122,13 +122,16 @@ public final class RunSupervisor {
         }
 
         /// Stops the stage and waits `grace` seconds for it: a process is then killed; a
-        /// thread that has not ended is left to end with this process.
-        func stop(grace: Double) {
+        /// thread that has not ended is left to end with this process. Returns whether it
+        /// ended within the grace.
+        @discardableResult
+        func stop(grace: Double) -> Bool {
             switch runner {
-            case .process(let process): process.stop(grace: grace)
+            case .process(let process):
+                return process.stop(grace: grace).signal != SIGKILL
             case .thread(let thread):
                 thread.stop.request(SIGTERM)
-                _ = thread.wait(seconds: grace)
+                return thread.wait(seconds: grace)
             }
         }
 
@@ -782,16 +785,30 @@ public final class RunSupervisor {
     /// Stages stop a group at a time, each group told at once and given one grace: trainers,
     /// then evaluators and mutators, then the selector (with the exporter and the TensorBoard
     /// writer), so that what a worker hands back on its way out reaches a selector that still
-    /// runs and keeps it in its store. (Ctrl-C in a terminal reaches every process at once.)
+    /// runs and keeps it in its store. (Each stage has a process group of its own, so Ctrl-C in
+    /// a terminal reaches this process alone.) A stage that does not stop in time is named: a
+    /// trainer in the middle of a long step loses the steps of its task.
     private func stopAll() {
         let (proxy, others) = (stages.filter { $0.name == "events" }, stages.filter { $0.name != "events" })
+        var late: [Stage] = []
         for order in Stage.StopOrder.allCases {
             let group = others.reversed().filter { $0.stopOrder == order }
             for stage in group { stage.requestStop() }
             let deadline = Clock.monotonic + Self.stopGrace
-            for stage in group { stage.stop(grace: max(deadline - Clock.monotonic, 0)) }
+            for stage in group where !stage.stop(grace: max(deadline - Clock.monotonic, 0)) { late.append(stage) }
         }
-        for stage in proxy { stage.stop(grace: Self.stopGrace) }
+        for stage in proxy where !stage.stop(grace: Self.stopGrace) { late.append(stage) }
+        for stage in late {
+            let what =
+                stage.name.hasPrefix("trainer") ? " (the steps of its task are lost: its member trains them again)" : ""
+            switch stage.runner {
+            case .process:
+                console.warning("\(stage.label) did not stop within \(Int(Self.stopGrace)) s and was killed\(what)")
+            case .thread:
+                console.warning(
+                    "\(stage.label) did not stop within \(Int(Self.stopGrace)) s; it ends with this process\(what)")
+            }
+        }
     }
 
     /// Makes `PARENT/NAME-TIME` (or `-2`, `-3`… when it exists) and returns it. `mkdir` claims
@@ -953,6 +970,11 @@ final class Console {
 
     func line(_ text: String) {
         if quiet { return }
+        warning(text)
+    }
+
+    /// A line printed even with --quiet: something went wrong that the user should know.
+    func warning(_ text: String) {
         finishLine()
         StandardStream.error.write(text + "\n")
     }

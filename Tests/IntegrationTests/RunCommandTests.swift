@@ -210,6 +210,29 @@ struct RunCommandTests {
         #expect(handedBack && saidGoodbye, "\(events.suffix(8).map(\.event))\n\(selector)")
     }
 
+    /// A trainer in the middle of a step longer than the stop's grace is killed, and `pbt run`
+    /// says so (it said nothing, so the lost steps went unexplained).
+    @Test("a stage that does not stop within the grace is named when it is killed")
+    func aStageKilledAtTheStopIsNamed() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(
+            "slow.yml", noopExperiment(name: "slow", population: 1, interval: 10, maxSteps: 20, stepSeconds: 60))
+        let run = directory.file("run")
+        let process = try PBTProcess(
+            ["run", file, "--output", run, "--trainers", "1", "--metrics", "none", "--quiet"],
+            output: directory.file("run.txt"))
+        try #require(
+            EventLogFollower(path: run + "/events.jsonl").wait(within: 30) {
+                $0.contains { $0.topic == .memberAssigned && $0.role == .trainer }
+            }, "\(process.log)")
+        process.child.send(SIGTERM)
+        let end = try #require(process.finish(within: 60))
+        #expect(end.exitCode == 128 + SIGTERM, "\(process.log)")
+        #expect(
+            process.log.contains("trainer-1 (pid ") && process.log.contains("did not stop within 5 s and was killed"),
+            "\(process.log)")
+    }
+
     /// Runs of one experiment started together, without --output, each get a directory of
     /// their own (the name has the second it started in; the first to make it has it, the others
     /// take `-2`, `-3`): each finishes, none writes into another's.
