@@ -30,6 +30,7 @@ struct ReplayCommand: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        try RunFiles.checkOutput(output)
         guard member == "best" || Int(member).map({ $0 >= 0 }) == true else {
             throw ValidationError("--member must be a member id (0, 1, …) or 'best', got '\(member)'")
         }

@@ -21,6 +21,10 @@ struct ReportCommand: ParsableCommand {
         name: [.short, .long], help: "Where to write the page (default: RUN_DIR/report.html; - for standard output).")
     var output: String?
 
+    func validate() throws {
+        try RunFiles.checkOutput(output)
+    }
+
     func run() throws {
         try runReportingErrors {
             let input = try RunFiles.read(runDirectory)
@@ -63,17 +67,36 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-/// The files of a run directory that the report and replay read.
+/// The files of a run directory that the report, replay and TensorBoard conversion read.
 enum RunFiles {
+    /// The path of `directory`'s events.jsonl, refused when there is none or it is not a
+    /// regular file (a FIFO would hang the reader, a directory cannot be read).
+    static func eventLog(in directory: String) throws -> String {
+        let events = (directory as NSString).appendingPathComponent("events.jsonl")
+        var status = stat()
+        guard stat(events, &status) == 0 else {
+            throw UserError("\(directory) is not a run directory: it has no events.jsonl")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw UserError("\(events) is not a regular file, so not a run's event log")
+        }
+        return events
+    }
+
+    /// Refuses an empty `-o` (it names no file).
+    static func checkOutput(_ output: String?) throws {
+        if output == "" { throw ValidationError("-o takes a file name, or - for standard output; got ''") }
+    }
+
     static func read(_ directory: String) throws -> (events: String, summary: String?, experiment: String?) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw UserError(
                 "\(directory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)")
         }
-        let events = (directory as NSString).appendingPathComponent("events.jsonl")
+        let events = try eventLog(in: directory)
         guard let data = FileManager.default.contents(atPath: events) else {
-            throw UserError("\(directory) is not a run directory: it has no events.jsonl")
+            throw UserError("cannot read \(events)")
         }
         func text(_ name: String) -> String? {
             FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)).map {

@@ -36,6 +36,7 @@ struct TensorBoardCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if output == "" { throw ValidationError("-o takes a directory, got ''") }
         switch (runDirectory, endpoint) {
         case (nil, nil):
             throw ValidationError(
@@ -79,10 +80,7 @@ struct TensorBoardCommand: ParsableCommand {
                     "\(runDirectory) is not a directory (give the run directory pbt run wrote, e.g. runs/toy-20261126-130501)"
                 )
             }
-            let events = (runDirectory as NSString).appendingPathComponent("events.jsonl")
-            guard FileManager.default.fileExists(atPath: events) else {
-                throw UserError("\(runDirectory) is not a run directory: it has no events.jsonl")
-            }
+            let events = try RunFiles.eventLog(in: runDirectory)
             let path = output ?? (runDirectory as NSString).appendingPathComponent("tensorboard")
             let existed = FileManager.default.fileExists(atPath: path)
             let outcome: EventLogConversion.Outcome

@@ -155,6 +155,17 @@ struct ReportAndReplayTests {
             label: "report into a directory that does not exist", arguments: ["report", "RUN", "-o", "MISSING/r.html"],
             exitCode: 2, mentions: "missing/r.html: its directory "),
         BadUse(
+            label: "tensorboard of a run whose events.jsonl is a FIFO", arguments: ["tensorboard", "FIFORUN"],
+            exitCode: 2, mentions: "events.jsonl is not a regular file"),
+        BadUse(
+            label: "tensorboard of a run whose events.jsonl is a directory", arguments: ["tensorboard", "DIRRUN"],
+            exitCode: 2, mentions: "events.jsonl is not a regular file"),
+        BadUse(
+            label: "report of a run whose events.jsonl is a FIFO", arguments: ["report", "FIFORUN"],
+            exitCode: 2, mentions: "events.jsonl is not a regular file"),
+        BadUse(
+            label: "report to an empty -o", arguments: ["report", "RUN", "-o", ""], exitCode: 2, mentions: "-o takes"),
+        BadUse(
             label: "tensorboard into a path under a file", arguments: ["tensorboard", "RUN", "-o", "FILE/tb"],
             exitCode: 2, mentions: "notes.txt is not a directory"),
     ]
@@ -174,9 +185,14 @@ struct ReportAndReplayTests {
         try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
         _ = try directory.write("foreign/events.jsonl", "remember the milk\n{\"not\":\"an event\"}\n")
         let file = try directory.write("notes.txt", "not a directory\n")
-        let arguments = row.arguments.map {
-            $0 == "EMPTY" ? empty : $0 == "RUN" ? run : $0 == "FOREIGN" ? foreign : $0
-        }.map {
+        let fifoRun = directory.file("fiforun")
+        let directoryRun = directory.file("dirrun")
+        try FileManager.default.createDirectory(atPath: fifoRun, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directoryRun + "/events.jsonl", withIntermediateDirectories: true)
+        #expect(mkfifo(fifoRun + "/events.jsonl", 0o600) == 0)
+        let places = ["EMPTY": empty, "RUN": run, "FOREIGN": foreign, "FIFORUN": fifoRun, "DIRRUN": directoryRun]
+        let arguments = row.arguments.map { places[$0] ?? $0 }.map {
             $0.replacingOccurrences(of: "MISSING/", with: directory.file("missing") + "/")
                 .replacingOccurrences(of: "FILE/", with: file + "/")
         }
