@@ -123,6 +123,10 @@ struct KeygenCommand: ParsableCommand {
                         print(
                             "replaced key \(text): taken out of \(authorize) (\(removed) line\(removed == 1 ? "" : "s"))"
                         )
+                    } else {
+                        print(
+                            "replaced key \(text): not in \(authorize); still admitted wherever else it was authorized"
+                        )
                     }
                 } else if authorize == nil {
                     print(
