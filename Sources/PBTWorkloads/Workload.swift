@@ -152,6 +152,34 @@ public enum Workloads {
     /// workload's program must exist and be executable. `make(for:)` checks only the file.
     public static func checkRunnable(_ experiment: Experiment) throws(ConfigError) {
         if experiment.workload.kind == "command" { try CommandWorkload.checkProgram(of: experiment) }
+        let metric = experiment.metric
+        if let reported = reportedMetrics(kind: experiment.workload.kind, evaluation: experiment.evaluation),
+            !reported.contains(metric)
+        {
+            let by = experiment.evaluation == .checkpoint ? "its evaluation (evaluation: checkpoint)" : "training"
+            throw ConfigError(
+                path: "objective.metric",
+                message:
+                    "the \(experiment.workload.kind) workload's \(by) reports \(reported.joined(separator: ", ")), not \(ConfigNode.quoted(metric)): every task would fail"
+            )
+        }
+    }
+
+    /// The metrics a built-in workload reports, which `objective.metric` may name: from
+    /// training (`evaluation: reported`) or from its evaluation of a checkpoint. Nil for a
+    /// `command` workload, whose program decides.
+    public static func reportedMetrics(kind: String, evaluation: Evaluation) -> [String]? {
+        switch (kind, evaluation) {
+        case ("toy", _): ["score", "theta0", "theta1"]
+        case ("noop", _): ["score"]
+        case ("mlp", .reported):
+            ["score", "validation_accuracy", "validation_loss", "test_accuracy", "test_loss", "train_loss"]
+        case ("mlp", .checkpoint): ["score", "validation_accuracy", "validation_loss", "test_accuracy", "test_loss"]
+        case ("a2c", .reported): ["score", "episode_return", "episodes", "frames", "entropy", "value_loss"]
+        case ("a2c", .checkpoint):
+            ["score", "episode_return", "episodes", "frames", "validation_return", "test_return"]
+        default: nil
+        }
     }
 
     /// Makes the workload an experiment names, checking its settings and that the

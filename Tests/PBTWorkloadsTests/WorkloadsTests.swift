@@ -35,6 +35,32 @@ struct WorkloadsTests {
         }
     }
 
+    /// What each built-in workload says it reports is what it reports, from training and from
+    /// its evaluation; `objective.metric` naming anything else is refused before a run starts.
+    @Test(arguments: [
+        ("{kind: toy}", "{h0: {uniform: [0, 1]}, h1: {uniform: [0, 1]}}"),
+        ("{kind: noop}", "{x: {uniform: [0, 1]}}"),
+        ("{kind: mlp, data: \(MLPWorkloadTests.data)}", "{lr: {log_uniform: [0.001, 0.1]}}"),
+        ("{kind: a2c, environment: CartPole-v1}", "{lr: {log_uniform: [0.0001, 0.01]}}"),
+    ])
+    func theMetricsABuiltInReportsAreTheOnesItLists(workload: String, hyperparameters: String) throws {
+        let experiment = try Self.experiment(workload: workload, hyperparameters: hyperparameters)
+        let made = try Workloads.make(for: experiment)
+        var random = SplitMix64(seed: 1)
+        let sample = experiment.space.sample(using: &random)
+        let start = try made.initialState(member: 0, seed: 1, hyperparameters: sample)
+        let trained = try made.train(
+            TrainingRequest(member: 0, step: 0, steps: 1, hyperparameters: sample, seed: 1), from: start
+        ) { _ in true }
+        let evaluated = try made.evaluate(state: trained.state, hyperparameters: sample)
+        let kind = experiment.workload.kind
+        #expect(Set(Workloads.reportedMetrics(kind: kind, evaluation: .reported) ?? []) == Set(trained.metrics.keys))
+        #expect(Set(Workloads.reportedMetrics(kind: kind, evaluation: .checkpoint) ?? []) == Set(evaluated.keys))
+        let typo = try Experiment.parse(yaml: experiment.source + "\nobjective: {metric: los}\n")
+        let error = #expect(throws: ConfigError.self) { try Workloads.checkRunnable(typo) }
+        #expect(error?.description.contains("objective.metric: the \(kind) workload's training reports score") == true)
+    }
+
     @Test func aToyExperimentMakesAToyWorkloadWithItsSettings() throws {
         let workload = try Workloads.make(
             for: try Self.experiment(workload: "{kind: toy, step_size: 0.02, start: [0.5, 0.5]}"))
