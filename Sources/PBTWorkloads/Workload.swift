@@ -128,21 +128,52 @@ enum BLASThreads {
 public enum Workloads {
     /// A built-in workload's check of the search space: `lr` is tuned or fixed under `workload`,
     /// and no hyperparameter is declared that the workload does not read.
+    /// Checks a built-in workload's hyperparameters: `lr` tuned or fixed, nothing it does not
+    /// read, none both fixed under `workload` and tuned (the fixed value would be ignored),
+    /// and every value a tuned one can take within `ranges` (the values a fixed one may have).
     static func checkHyperparameters(
-        _ experiment: Experiment, reads names: [String], fixed: [String: Double], workload: String
+        _ experiment: Experiment, reads names: [String], fixed: [String: Double], workload: String,
+        ranges: [String: ClosedRange<Double>] = [:]
     ) throws(ConfigError) {
         guard experiment.space.domain(of: "lr") != nil || fixed["lr"] != nil else {
             throw ConfigError(
                 path: "hyperparameters",
                 message: "the \(workload) workload needs 'lr' (the learning rate), tuned or fixed under workload")
         }
-        for parameter in experiment.space.parameters where !names.contains(parameter.name) {
-            throw ConfigError(
-                path: "hyperparameters.\(parameter.name)",
-                message:
-                    "the \(workload) workload reads \(names.joined(separator: ", ")); it has no use for '\(parameter.name)'"
-            )
+        for parameter in experiment.space.parameters {
+            let path = "hyperparameters.\(parameter.name)"
+            guard names.contains(parameter.name) else {
+                throw ConfigError(
+                    path: path,
+                    message:
+                        "the \(workload) workload reads \(names.joined(separator: ", ")); it has no use for '\(parameter.name)'"
+                )
+            }
+            if experiment.workload.settings[parameter.name] != nil {
+                throw ConfigError(
+                    path: path,
+                    message:
+                        "is tuned here and fixed under workload.\(parameter.name) too: keep one (the tuned values are used, the fixed one never)"
+                )
+            }
+            guard let range = ranges[parameter.name] else { continue }
+            let values: [Double] =
+                switch parameter.domain {
+                case .choice(let options): options.compactMap(\.number)
+                default: parameter.domain.numericBounds.map { [$0.low, $0.high] } ?? []
+                }
+            if let outside = values.first(where: { !range.contains($0) }) {
+                throw ConfigError(
+                    path: path,
+                    message:
+                        "the \(workload) workload takes \(parameter.name) from \(Self.shown(range.lowerBound)) to \(Self.shown(range.upperBound)); this domain reaches \(Self.shown(outside))"
+                )
+            }
         }
+    }
+
+    static func shown(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 
     /// Every kind this build knows.

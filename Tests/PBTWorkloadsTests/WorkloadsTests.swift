@@ -140,6 +140,25 @@ struct WorkloadsTests {
         .init(
             label: "noop step_seconds in words", workload: "{kind: noop, step_seconds: fast}",
             path: "workload.step_seconds", mentions: ["'fast'"]),
+        .init(
+            label: "a2c lr both tuned and fixed", workload: "{kind: a2c, lr: 0.001}",
+            hyperparameters: "{lr: {log_uniform: [0.0001, 0.01]}}", path: "hyperparameters.lr",
+            mentions: ["fixed under workload.lr too"]),
+        .init(
+            label: "a2c gamma past 1", workload: "{kind: a2c}",
+            hyperparameters: "{lr: {log_uniform: [0.0001, 0.01]}, gamma: {uniform: [0.9, 1.5]}}",
+            path: "hyperparameters.gamma", mentions: ["from 0 to 1", "reaches 1.5"]),
+        .init(
+            label: "mlp batch_size from 0", workload: "{kind: mlp, data: \(MLPWorkloadTests.data)}",
+            hyperparameters: "{lr: {log_uniform: [0.001, 0.1]}, batch_size: {int: [0, 64]}}",
+            path: "hyperparameters.batch_size", mentions: ["from 1 to 4096", "reaches 0"]),
+        .init(
+            label: "mlp negative learning rate", workload: "{kind: mlp, data: \(MLPWorkloadTests.data)}",
+            hyperparameters: "{lr: {uniform: [-1, 1]}}", path: "hyperparameters.lr", mentions: ["reaches -1"]),
+        .init(
+            label: "mlp batch_size choice with 0", workload: "{kind: mlp, data: \(MLPWorkloadTests.data)}",
+            hyperparameters: "{lr: {log_uniform: [0.001, 0.1]}, batch_size: {choice: [32, 0]}}",
+            path: "hyperparameters.batch_size", mentions: ["reaches 0"]),
     ]
 
     @Test("bad workloads are refused, naming the field", arguments: badWorkloads)

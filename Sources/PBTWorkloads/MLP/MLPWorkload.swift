@@ -49,7 +49,8 @@ public struct MLPWorkload: Workload {
             }
         }
         try Workloads.checkHyperparameters(
-            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "mlp")
+            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "mlp",
+            ranges: ["lr": 0...10, "momentum": 0...10, "weight_decay": 0...10, "batch_size": 1...4096])
         let path = try settings["data"]?.text() ?? "topologies/data/digits.csv"
         let validation = try settings["validation_fraction"]?.real(in: 0.05...0.5) ?? 0.2
         let test = try settings["test_fraction"]?.real(in: 0.05...0.5) ?? 0.2

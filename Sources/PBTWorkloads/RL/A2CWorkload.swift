@@ -67,7 +67,8 @@ public struct A2CWorkload: Workload {
             if let node = settings[name] { defaults[name] = try node.real(in: 0...1) }
         }
         try Workloads.checkHyperparameters(
-            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "a2c")
+            experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "a2c",
+            ranges: ["lr": 0...1, "entropy": 0...1, "gamma": 0...1, "lambda": 0...1])
         self.defaults = defaults
         // Start states of the held-out episodes: fixed by the experiment's seed, drawn from
         // streams no trainer uses (a trainer's environments draw from its member's seed).
