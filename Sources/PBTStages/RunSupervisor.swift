@@ -240,6 +240,12 @@ public final class RunSupervisor {
     private func prepare(_ run: RunDirectory) throws -> Int32? {
         let experiment = options.experiment
         if options.resume {
+            // A run whose selector still runs (another `pbt run --resume`) is refused first, with
+            // its pid: its log may be ahead of what is on disk, and only the lock says why. The
+            // selector's own lock is what guarantees it.
+            if FileManager.default.fileExists(atPath: run.path + "/selector.lock") {
+                do { _ = try RunDirectoryLock(run: run) } catch { throw BadInputError(error.description) }
+            }
             do {
                 try SelectorDatabase.validateForResume(
                     run: run, experimentID: experiment.id, acceptPartialLog: options.acceptPartialLog)
@@ -254,9 +260,6 @@ public final class RunSupervisor {
                 print(Self.describe(summary: summary, run: run, wall: summary["seconds"] as? Double ?? 0))
                 return 0
             }
-            // A run whose selector still runs (another `pbt run --resume`) is refused now, with
-            // its pid; the selector's own lock is what guarantees it.
-            do { _ = try RunDirectoryLock(run: run) } catch { throw BadInputError(error.description) }
             return nil
         }
         if FileManager.default.fileExists(atPath: run.events) {
