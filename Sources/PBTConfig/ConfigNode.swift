@@ -103,10 +103,8 @@ public struct ConfigNode: Sendable, Hashable {
             guard ["true", "false"].contains(text.lowercased()), let bool = node.bool else { return .text(text) }
             return .bool(bool)
         case Tag.Name.int.rawValue:
-            let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
-            if digits.count > 1, digits.first == "0", isDigits(text) {
-                return Int(text.first == "+" ? String(text.dropFirst()) : text).map(Value.integer) ?? .text(text)
-            }
+            // Plain digits are decimal whatever zeros lead them (Int reads a sign too).
+            if isDigits(text) { return Int(text).map(Value.integer) ?? .text(text) }
             return node.int.map(Value.integer) ?? .text(text)
         case Tag.Name.float.rawValue:
             return node.float.map(Value.real) ?? .text(text)

@@ -152,8 +152,7 @@ public enum MonitorScreen {
         return status + " · Ctrl-C quits"
     }
 
-    /// Cuts lines to the width and the list to the height.
-    /// The lines cut to the screen, with every control character shown as `\u{1B}`: names and
+    /// The lines cut to the screen (each to the width, the list to the height), with every control character shown as `\u{1B}`: names and
     /// labels come from the stream, where anyone may publish an escape sequence.
     static func fit(_ lines: [String], width: Int, height: Int) -> [String] {
         lines.prefix(max(1, height)).map { raw in

@@ -169,10 +169,10 @@ public final class RunSupervisor {
     public func run() throws -> Int32 {
         let experiment = options.experiment
         let resources = try Self.resources(for: experiment, trainers: options.trainers, gpus: options.gpus)
-        // Without --output the directory is named for the experiment and the time, and made
-        // below, once nothing can be refused any more.
-        var run = RunDirectory(path: options.output ?? "runs/\(experiment.name)")
-        let resumesSecure = options.resume && FileManager.default.fileExists(atPath: run.path + "/keys/server.key")
+        // A resumed run (its directory is --output) keeps the CURVE it was started with.
+        let resumedPath = options.resume ? options.output : nil
+        let resumesSecure =
+            resumedPath.map { FileManager.default.fileExists(atPath: $0 + "/keys/server.key") } ?? false
         let secure = options.secure || experiment.requiresCurve || resumesSecure
         // Refused before the run directory is made, so that nothing is left behind.
         if options.inProcess {
@@ -182,14 +182,16 @@ public final class RunSupervisor {
                     ? "--secure"
                     : experiment.requiresCurve
                         ? "experiment \(experiment.name) says security: {curve: true}"
-                        : "\(run.path) was started with CURVE (its keys are in \(run.path)/keys)"
+                        : "\(resumedPath ?? "") was started with CURVE (its keys are in \(resumedPath ?? "")/keys)"
                 throw BadInputError(
                     "--in-process runs the stages in one process over inproc://, which has no CURVE, and \(why): drop --in-process"
                 )
             }
             inProcess = try InProcess(stages: options.trainers + options.evaluators + options.mutators + 2)
         }
-        if options.output == nil { run = RunDirectory(path: try Self.claimRunDirectory(for: experiment.name)) }
+        // Without --output the directory is named for the experiment and the time, and made
+        // now, once nothing can be refused any more.
+        let run = RunDirectory(path: try options.output ?? Self.claimRunDirectory(for: experiment.name))
         if let finished = try prepare(run) { return finished }
         if options.resume { resumed = run }
         let readyDirectory = run.path + "/.ready"
@@ -647,7 +649,6 @@ public final class RunSupervisor {
         return 0
     }
 
-    /// A run directory's `summary.json`, if it has one that reads.
     /// The run's `summary.json`, if it is there and says how the experiment ended (one that
     /// is damaged, or `{}`, is not: a selector started on the directory writes it again).
     func summary(of run: RunDirectory) -> [String: Any]? {

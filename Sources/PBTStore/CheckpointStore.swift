@@ -60,9 +60,16 @@ public struct CheckpointStore: Sendable {
     /// Whether the store holds `reference`: a regular file under its name (one `stat`; the
     /// name is its hash, and a file gets its name only once it is complete, by rename).
     public func contains(_ reference: String) -> Bool {
-        guard let path = try? path(of: reference) else { return false }
+        Self.holds(reference, in: directory)
+    }
+
+    /// Whether the store in `directory` holds `reference`, without opening the store (a check
+    /// of a run directory before anything starts).
+    public static func holds(_ reference: String, in directory: String) -> Bool {
+        guard isValid(reference) else { return false }
         var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+        return stat("\(directory)/\(reference.prefix(2))/\(reference)", &status) == 0
+            && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Stores `bytes` and returns their name.

@@ -98,7 +98,7 @@ extension SelectorDatabase {
         }
         // The members still training go on from their checkpoints: without them every one
         // would fail (the checkpoints directory deleted, or moved with the rest but not it).
-        let missing = checkpoints.filter { !checkpointExists($0.reference, in: run.checkpoints) }
+        let missing = checkpoints.filter { !CheckpointStore.holds($0.reference, in: run.checkpoints) }
         if let first = missing.first {
             throw ResumeError(
                 "\(missing.count) of the \(checkpoints.count) members still training have no checkpoint in \(run.checkpoints) (member \(first.member): \(first.reference.prefix(12))…), so they cannot go on. Restore \(run.checkpoints) from a copy, or start afresh in another directory"
@@ -118,15 +118,6 @@ extension SelectorDatabase {
                 )
             }
         }
-    }
-
-    /// Whether the store in `directory` holds `reference` (a name of 64 hex digits; the store
-    /// files it under its first two).
-    private static func checkpointExists(_ reference: String, in directory: String) -> Bool {
-        guard reference.count == 64, reference.allSatisfy(\.isHexDigit) else { return false }
-        var status = stat()
-        return stat("\(directory)/\(reference.prefix(2))/\(reference)", &status) == 0
-            && status.st_mode & S_IFMT == S_IFREG
     }
 
     /// The byte just before `offset` in the file at `path`.

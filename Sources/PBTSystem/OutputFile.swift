@@ -21,7 +21,7 @@ public enum OutputFile {
     /// Opens `path` to write into it. A FIFO is opened without blocking, again every 50 ms
     /// until a reader is there, so that a stop signal ends the wait (a blocking open would
     /// miss one that came just before it).
-    static func openForWriting(_ path: String, fifo: Bool) throws -> Int32 {
+    static func openForWriting(_ path: String, fifo: Bool) throws(WriteError) -> Int32 {
         while true {
             let descriptor = open(path, O_WRONLY | O_CLOEXEC | (fifo ? O_NONBLOCK : 0))
             if descriptor >= 0 {
@@ -68,16 +68,16 @@ public enum OutputFile {
         folderProblem(of: path + "/file", creatingFolders: true)
     }
 
-    /// Writes `text` to `path` (see the type's description).
-    public static func write(_ text: String, to path: String) throws {
+    /// Writes `text` to `path` (see the type's description). Every error says why in words.
+    public static func write(_ text: String, to path: String) throws(WriteError) {
         var status = stat()
         guard stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG else {
             // A symbolic link stays one: the file it points at is what is replaced.
             let target = URL(fileURLWithPath: path).resolvingSymlinksInPath()
-            if let problem = folderProblem(of: target.path) { throw WriteError(description: problem) }
             do {
                 try Data(text.utf8).write(to: target, options: .atomic)
             } catch {
+                // Why, looked for only when it failed: a missing folder, a file in the way.
                 throw WriteError(description: folderProblem(of: target.path) ?? error.localizedDescription)
             }
             return

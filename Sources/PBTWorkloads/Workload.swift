@@ -126,8 +126,6 @@ enum BLASThreads {
 
 /// The built-in workloads, by the `kind` an experiment file names.
 public enum Workloads {
-    /// A built-in workload's check of the search space: `lr` is tuned or fixed under `workload`,
-    /// and no hyperparameter is declared that the workload does not read.
     /// Checks a built-in workload's hyperparameters: `lr` tuned or fixed, nothing it does not
     /// read, none both fixed under `workload` and tuned (the fixed value would be ignored),
     /// and every value a tuned one can take within `ranges` (the values a fixed one may have).

@@ -67,8 +67,7 @@ struct ReplayCommand: ParsableCommand {
             do {
                 try OutputFile.write(plan.yaml, to: path)
             } catch {
-                throw UserError(
-                    "cannot write \(path): \(error is OutputFile.WriteError ? "\(error)" : error.localizedDescription)")
+                throw UserError("cannot write \(path): \(error)")
             }
             print(
                 "member \(id): \(plan.steps) steps in \(plan.schedule.count) range\(plan.schedule.count == 1 ? "" : "s")\(plan.originalScore.map { ", score \(NumberFormat.score($0)) in the run" } ?? "")"

@@ -45,8 +45,7 @@ struct ReportCommand: ParsableCommand {
             do {
                 try OutputFile.write(html, to: path)
             } catch {
-                throw UserError(
-                    "cannot write \(path): \(error is OutputFile.WriteError ? "\(error)" : error.localizedDescription)")
+                throw UserError("cannot write \(path): \(error)")
             }
             var line =
                 "wrote \(path) (\(html.utf8.count / 1024) KiB): \(facts.name), \(facts.members) members, \(facts.exploits) exploits, \(facts.figures) figures"

@@ -12,6 +12,10 @@ import PBTCore
 /// `test_accuracy` is reported beside it and never used for decisions.
 public struct MLPWorkload: Workload {
     public static let hyperparameterNames = ["lr", "momentum", "weight_decay", "batch_size"]
+    /// The values each may take, fixed under `workload` or tuned.
+    static let hyperparameterRanges: [String: ClosedRange<Double>] = [
+        "lr": 0...10, "momentum": 0...10, "weight_decay": 0...10, "batch_size": 1...4096,
+    ]
     static let codec = CheckpointCodec(magic: "MLP1", version: 1)
 
     public let dataset: DigitsDataset
@@ -45,12 +49,12 @@ public struct MLPWorkload: Workload {
         var defaults: [String: Double] = [:]
         for name in Self.hyperparameterNames {
             if let node = settings[name] {
-                defaults[name] = try node.real(in: name == "batch_size" ? 1...4096 : 0...10)
+                defaults[name] = try node.real(in: Self.hyperparameterRanges[name])
             }
         }
         try Workloads.checkHyperparameters(
             experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "mlp",
-            ranges: ["lr": 0...10, "momentum": 0...10, "weight_decay": 0...10, "batch_size": 1...4096])
+            ranges: Self.hyperparameterRanges)
         let path = try settings["data"]?.text() ?? "topologies/data/digits.csv"
         let validation = try settings["validation_fraction"]?.real(in: 0.05...0.5) ?? 0.2
         let test = try settings["test_fraction"]?.real(in: 0.05...0.5) ?? 0.2

@@ -29,6 +29,10 @@ public struct A2CWorkload: Workload {
     }
 
     public static let hyperparameterNames = ["lr", "entropy", "gamma", "lambda"]
+    /// The values each may take, fixed under `workload` or tuned.
+    static let hyperparameterRanges: [String: ClosedRange<Double>] = [
+        "lr": 0...1, "entropy": 0...1, "gamma": 0...1, "lambda": 0...1,
+    ]
     /// Version 2 names the generator by the seed it was derived from; version 1 named it by
     /// member id, which a replay (one member training with the seeds of several) cannot follow.
     static let codec = CheckpointCodec(magic: "PBTR", version: 2, alsoReads: [1])
@@ -64,11 +68,11 @@ public struct A2CWorkload: Workload {
         let test = try settings["test_episodes"]?.integer(in: 1...10_000) ?? 32
         var defaults: [String: Double] = ["gamma": 0.99, "lambda": 0.95, "entropy": 0.01]
         for name in Self.hyperparameterNames {
-            if let node = settings[name] { defaults[name] = try node.real(in: 0...1) }
+            if let node = settings[name] { defaults[name] = try node.real(in: Self.hyperparameterRanges[name]) }
         }
         try Workloads.checkHyperparameters(
             experiment, reads: Self.hyperparameterNames, fixed: defaults, workload: "a2c",
-            ranges: ["lr": 0...1, "entropy": 0...1, "gamma": 0...1, "lambda": 0...1])
+            ranges: Self.hyperparameterRanges)
         self.defaults = defaults
         // Start states of the held-out episodes: fixed by the experiment's seed, drawn from
         // streams no trainer uses (a trainer's environments draw from its member's seed).
@@ -373,9 +377,10 @@ public struct A2CWorkload: Workload {
             throw WorkloadError(
                 "a2c checkpoint steps \(count) environments; this experiment's agent steps \(environments)")
         }
-        // Version 1: member, frames, episodes, Adam's steps; version 2: frames, episodes,
+        // Version 1: member, then frames, episodes, Adam's steps; version 2: frames, episodes,
         // Adam's steps, then the generator's seed.
-        let counters = version == 1 ? try reader.integers(4) : [-1] + (try reader.integers(3))
+        let member = version == 1 ? try reader.integers(1)[0] : nil
+        let counters = try reader.integers(3)
         let seed = version == 1 ? 0 : try reader.word()
         let random = SplitMix64(seed: try reader.word())
         let policy = try Self.readNetwork([E.observationSize] + hidden + [E.actionCount], from: &reader)
@@ -384,7 +389,7 @@ public struct A2CWorkload: Workload {
         let first = try shapes.map { try reader.floats($0) }
         let second = try shapes.map { try reader.floats($0) }
         let agent = ActorCritic(
-            policy: policy, value: value, adam: Adam(first: first, second: second, steps: counters[3]))
+            policy: policy, value: value, adam: Adam(first: first, second: second, steps: counters[2]))
         var environments: [E] = []
         var running: [Double] = []
         for _ in 0..<count {
@@ -405,7 +410,7 @@ public struct A2CWorkload: Workload {
         let recent = try reader.doubles(recentCount)
         try reader.finish()
         return Run(
-            agent: agent, environments: environments, running: running, recent: recent, episodes: counters[2],
-            frames: counters[1], seed: seed, member: version == 1 ? counters[0] : nil, random: random)
+            agent: agent, environments: environments, running: running, recent: recent, episodes: counters[1],
+            frames: counters[0], seed: seed, member: member, random: random)
     }
 }
